@@ -1,0 +1,101 @@
+// swift-tools-version: 6.0
+//
+// stamp: a hypervisor-free disk image assembler.
+//
+// One module per stage of the data flow (see README.md, "Architecture"); dependencies point
+// down only. C libraries enter through the `C*` system-library targets and are wrapped by
+// exactly one Swift module each.
+
+import PackageDescription
+
+let package = Package(
+    name: "stamp",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "stamp", targets: ["stamp"]),
+        .executable(name: "disk-image-create", targets: ["disk-image-create"]),
+        .library(name: "StampBytes", targets: ["StampBytes"]),
+        .library(name: "StampIO", targets: ["StampIO"]),
+        .library(name: "StampTree", targets: ["StampTree"]),
+        .library(name: "StampExt4", targets: ["StampExt4"]),
+        .library(name: "StampFAT", targets: ["StampFAT"]),
+        .library(name: "StampDisk", targets: ["StampDisk"]),
+        .library(name: "StampCompression", targets: ["StampCompression"]),
+        .library(name: "StampContainers", targets: ["StampContainers"]),
+        .library(name: "StampPackaging", targets: ["StampPackaging"]),
+        .library(name: "StampElements", targets: ["StampElements"]),
+        .library(name: "StampPipeline", targets: ["StampPipeline"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
+    ],
+    targets: [
+        // MARK: C libraries (system-library targets; one Swift module wraps each)
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CDeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"])]),
+        .systemLibrary(name: "CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
+        .systemLibrary(name: "CBlkid", pkgConfig: "blkid", providers: [.apt(["libblkid-dev"])]),
+        // Our own C: hardware CRC32C and the few syscalls Swift cannot name directly.
+        .target(name: "CStampSupport", cSettings: [.unsafeFlags(["-O3"])]),
+
+        // MARK: bytes and I/O
+        .target(name: "StampBytes", dependencies: ["CStampSupport"]),
+        .target(
+            name: "StampIO",
+            dependencies: ["StampBytes", "CStampSupport", .product(name: "SystemPackage", package: "swift-system")]),
+
+        // MARK: compression
+        .target(name: "StampCompression", dependencies: ["CZlib", "CDeflate", "StampBytes"]),
+
+        // MARK: root tree, filesystems, layout
+        .target(name: "StampTree", dependencies: ["StampIO"]),
+        .target(name: "StampExt4", dependencies: ["StampTree", "StampIO", "StampBytes"]),
+        .target(name: "StampFAT", dependencies: ["StampIO", "StampBytes"]),
+        .target(name: "StampDisk", dependencies: ["StampIO", "StampBytes", "Yams"]),
+
+        // MARK: containers and packaging
+        .target(name: "StampContainers", dependencies: ["StampIO", "StampBytes", "StampCompression"]),
+        .target(
+            name: "StampPackaging",
+            dependencies: [
+                "StampContainers", "StampTree", "StampIO", "CArchive",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
+
+        // MARK: elements
+        .target(name: "StampElements", dependencies: ["Yams", .product(name: "Logging", package: "swift-log")]),
+
+        // MARK: pipeline and executables
+        .target(
+            name: "StampPipeline",
+            dependencies: [
+                "StampTree", "StampExt4", "StampFAT", "StampDisk", "StampContainers", "StampPackaging",
+                "StampElements", "CBlkid", .product(name: "Logging", package: "swift-log"),
+            ]),
+        .executableTarget(
+            name: "stamp",
+            dependencies: ["StampPipeline", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(
+            name: "disk-image-create",
+            dependencies: ["StampPipeline", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+
+        // MARK: tests (one target per module)
+        .target(name: "StampTestSupport", dependencies: ["StampIO"], path: "Tests/StampTestSupport"),
+        .testTarget(name: "StampBytesTests", dependencies: ["StampBytes"]),
+        .testTarget(name: "StampIOTests", dependencies: ["StampIO", "StampTestSupport"]),
+        .testTarget(name: "StampTreeTests", dependencies: ["StampTree", "StampTestSupport"]),
+        .testTarget(name: "StampExt4Tests", dependencies: ["StampExt4", "StampTree", "StampTestSupport"]),
+        .testTarget(name: "StampFATTests", dependencies: ["StampFAT", "StampTestSupport"]),
+        .testTarget(name: "StampDiskTests", dependencies: ["StampDisk", "StampTestSupport"]),
+        .testTarget(name: "StampCompressionTests", dependencies: ["StampCompression"]),
+        .testTarget(name: "StampContainersTests", dependencies: ["StampContainers", "StampTestSupport"]),
+        .testTarget(name: "StampPackagingTests", dependencies: ["StampPackaging", "StampTestSupport"]),
+        .testTarget(name: "StampElementsTests", dependencies: ["StampElements", "StampTestSupport"]),
+        .testTarget(name: "StampPipelineTests", dependencies: ["StampPipeline", "StampTestSupport"]),
+        .testTarget(name: "StampCLITests", dependencies: ["StampTestSupport"]),
+    ]
+)

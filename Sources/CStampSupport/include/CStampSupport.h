@@ -1,0 +1,53 @@
+#ifndef STAMP_SUPPORT_H
+#define STAMP_SUPPORT_H
+/*
+ * The small amount of C that stamp carries: checksums that want CPU instructions Swift does
+ * not expose, and thin wrappers for Linux calls that glibc hides behind _GNU_SOURCE.
+ * Every function is prefixed `stamp_` and documented where it is defined.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/// CRC-32C (Castagnoli), no pre/post inversion: `crc` is the running register value.
+/// ext4's `ext4_chksum` is `stamp_crc32c(seed, data, len)` with the seed used as is.
+uint32_t stamp_crc32c(uint32_t crc, const void *data, size_t length);
+
+/// CRC-32 (IEEE 802.3, as zlib and GPT use it), with the usual inversion: start with 0.
+uint32_t stamp_crc32(uint32_t crc, const void *data, size_t length);
+
+/// copy_file_range(2); returns bytes copied or -1 with errno set.
+ssize_t stamp_copy_file_range(int fd_in, int64_t off_in, int fd_out, int64_t off_out, size_t len);
+
+/// lseek(fd, offset, SEEK_DATA / SEEK_HOLE); -1 with errno set (ENXIO past the last data).
+int64_t stamp_seek_data(int fd, int64_t offset);
+int64_t stamp_seek_hole(int fd, int64_t offset);
+
+/// fallocate(fd, FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE, ...)
+int stamp_punch_hole(int fd, int64_t offset, int64_t length);
+
+/// posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL) and WILLNEED on a range (hints only).
+void stamp_advise_sequential(int fd);
+void stamp_advise_willneed(int fd, int64_t offset, int64_t length);
+
+/// 1 when the CPU has the SSE4.2 CRC32 instruction (used by stamp_crc32c).
+int stamp_has_hw_crc32c(void);
+
+#endif
+
+/// What stamp needs of an inode, read with statx(2) (AT_SYMLINK_NOFOLLOW) relative to `dirfd`.
+struct stamp_stat {
+    uint32_t mode, uid, gid, nlink;
+    uint64_t ino, size, blocks;
+    uint32_t dev_major, dev_minor, rdev_major, rdev_minor;
+    int64_t atime_sec, mtime_sec, ctime_sec, btime_sec;
+    uint32_t atime_nsec, mtime_nsec, ctime_nsec, btime_nsec;
+    int has_btime;
+};
+
+/// statx of `name` in directory `dirfd` without following a final symlink; 0 or -1/errno.
+int stamp_lstat(int dirfd, const char *name, struct stamp_stat *out);
+
+/// llistxattr(2) / lgetxattr(2): attributes of a path without following a final symlink.
+ssize_t stamp_llistxattr(const char *path, char *list, size_t size);
+ssize_t stamp_lgetxattr(const char *path, const char *name, void *value, size_t size);

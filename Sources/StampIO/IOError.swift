@@ -1,0 +1,50 @@
+import SystemPackage
+
+/// An I/O failure, with the file and the operation at fault.
+///
+/// Messages are one line, lower-case, and name the path first so that a user reading
+/// `stamp: /srv/tree/etc/shadow: open: permission denied` knows what to fix.
+public enum IOError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// A system call failed.
+    case system(path: String, operation: String, errno: Errno)
+    /// A source file is shorter now than when it was scanned.
+    case sourceShrank(path: String, expected: UInt64, actual: UInt64)
+    /// A source file is longer now than when it was scanned.
+    case sourceGrew(path: String, expected: UInt64, actual: UInt64)
+    /// A source file disappeared between scan and copy.
+    case sourceVanished(path: String)
+    /// A write was out of the ascending order a stream sink requires.
+    case outOfOrder(offset: UInt64, previousEnd: UInt64)
+
+    public var description: String {
+        switch self {
+        case .system(let path, let operation, let errno):
+            return "\(path): \(operation): \(errno.description.lowercasedFirst)"
+        case .sourceShrank(let path, let expected, let actual):
+            return "\(path): file shrank while being read (expected \(expected) bytes, found \(actual))"
+        case .sourceGrew(let path, let expected, let actual):
+            return "\(path): file grew while being read (expected \(expected) bytes, found \(actual))"
+        case .sourceVanished(let path):
+            return "\(path): file vanished while the image was being written"
+        case .outOfOrder(let offset, let previousEnd):
+            return "internal error: write at offset \(offset) before the previous end \(previousEnd)"
+        }
+    }
+}
+
+extension String {
+    var lowercasedFirst: String {
+        guard let first else { return self }
+        return first.lowercased() + dropFirst()
+    }
+}
+
+/// Runs `body`, turning a thrown `Errno` into an ``IOError`` naming `path` and `operation`.
+@inline(__always)
+public func withPath<T>(_ path: String, _ operation: String, _ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let errno as Errno {
+        throw IOError.system(path: path, operation: operation, errno: errno)
+    }
+}

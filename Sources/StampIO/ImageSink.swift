@@ -1,0 +1,84 @@
+import SystemPackage
+
+/// A consumer of a disk image, fed front to back exactly once.
+///
+/// Every producer in stamp (the ext4 and FAT writers, the partition tables, the boot code)
+/// emits its bytes in strictly ascending offset order, and every container writer (raw,
+/// qcow2, VMDK, VHD) is a sink. Bytes that are never written are zero: producers skip
+/// zero regions, and sinks turn them into holes or unallocated grains/clusters.
+///
+/// ```
+///   producer ──write(bytes, at: 0)──────────────►┐
+///            ──copy(file range, at: 1 MiB)───────►│ sink (raw file, qcow2, VMDK, tee of several)
+///            ──write(bytes, at: 9 MiB)───────────►│
+///            ──finish(size: 2 GiB)───────────────►┘
+/// ```
+public protocol ImageSink: AnyObject {
+    /// Writes `data` at `offset`. Offsets ascend and never overlap a previous call.
+    func write(_ data: UnsafeRawBufferPointer, at offset: UInt64) throws
+    /// Writes `range.length` bytes of a source file at `offset`. Sinks that cannot copy in the
+    /// kernel call ``SourceRange/forEachChunk(buffer:_:)`` to read it through a buffer.
+    func copy(_ range: SourceRange, at offset: UInt64) throws
+    /// Ends the image at `size` bytes (its virtual size) and completes the output.
+    func finish(size: UInt64) throws
+}
+
+/// A byte range of an open source file, with its path for error messages.
+public struct SourceRange {
+    public var descriptor: FileDescriptor
+    public var path: String
+    public var offset: UInt64
+    public var length: UInt64
+
+    public init(descriptor: FileDescriptor, path: String, offset: UInt64, length: UInt64) {
+        self.descriptor = descriptor
+        self.path = path
+        self.offset = offset
+        self.length = length
+    }
+
+    /// Reads the range through `buffer` and calls `body(chunk, offsetWithinRange)` for each
+    /// filled piece. Throws ``IOError/sourceShrank(path:expected:actual:)`` if the file ends early.
+    public func forEachChunk(
+        buffer: UnsafeMutableRawBufferPointer, _ body: (UnsafeRawBufferPointer, UInt64) throws -> Void
+    ) throws {
+        var done: UInt64 = 0
+        while done < length {
+            let want = Int(min(UInt64(buffer.count), length - done))
+            let slice = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want])
+            let n = try withPath(path, "read") {
+                try descriptor.read(fromAbsoluteOffset: Int64(offset + done), into: slice, retryOnInterrupt: true)
+            }
+            if n == 0 { throw IOError.sourceShrank(path: path, expected: offset + length, actual: offset + done) }
+            try body(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), done)
+            done += UInt64(n)
+        }
+    }
+}
+
+/// A reusable, page-aligned I/O buffer owned by one stream.
+public final class IOBuffer {
+    public let bytes: UnsafeMutableRawBufferPointer
+
+    public init(size: Int) {
+        bytes = .allocate(byteCount: size, alignment: 4096)
+        bytes.initializeMemory(as: UInt8.self, repeating: 0)
+    }
+
+    deinit { bytes.deallocate() }
+}
+
+/// True when every byte of `data` is zero (word at a time).
+public func isAllZero(_ data: UnsafeRawBufferPointer) -> Bool {
+    var i = 0
+    let n = data.count
+    while i + 8 <= n {
+        if data.loadUnaligned(fromByteOffset: i, as: UInt64.self) != 0 { return false }
+        i += 8
+    }
+    while i < n {
+        if data[i] != 0 { return false }
+        i += 1
+    }
+    return true
+}

@@ -1,0 +1,109 @@
+import Dispatch
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A file written under a temporary name beside its final path and renamed into place only
+/// when complete, so that a failed or killed build never leaves a half-written file under a
+/// final name.
+///
+/// ```swift
+/// let out = try OutputFile(path: "disk.qcow2")
+/// try out.descriptor.writeAll(toAbsoluteOffset: 0, header)
+/// try out.commit()          // rename(".disk.qcow2.stamp-1234.tmp", "disk.qcow2")
+/// ```
+///
+/// If `commit()` is never called, `deinit` removes the temporary file. SIGINT and SIGTERM
+/// remove every open temporary file before the process exits (see ``TemporaryFiles``);
+/// after SIGKILL only the temporary name can remain, never the final one.
+public final class OutputFile {
+    /// The final path.
+    public let path: String
+    /// The temporary path written until ``commit()``.
+    public let temporaryPath: String
+    /// The open descriptor (read-write).
+    public let descriptor: FileDescriptor
+    private var finished = false
+
+    /// Creates the temporary file (mode 0644) in the final path's directory.
+    public init(path: String) throws {
+        self.path = path
+        let slash = path.lastIndex(of: "/")
+        let directory = slash.map { String(path[..<$0]) } ?? "."
+        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        let prefix = slash == nil ? "" : directory + "/"
+        let temporary = prefix + "." + name + ".stamp-\(getpid())-\(OutputFile.nextSerial()).tmp"
+        self.temporaryPath = temporary
+        self.descriptor = try withPath(path, "create") {
+            try FileDescriptor.open(
+                FilePath(temporary), .readWrite, options: [.create, .exclusiveCreate, .truncate],
+                permissions: [.ownerReadWrite, .groupRead, .otherRead])
+        }
+        TemporaryFiles.shared.register(temporaryPath)
+    }
+
+    /// Sets the final size (extending with a hole where needed), syncs, and renames the
+    /// temporary file to its final path.
+    public func commit(size: UInt64? = nil) throws {
+        precondition(!finished, "commit after close")
+        if let size { try withPath(path, "truncate") { try Syscalls.truncate(descriptor, size: size) } }
+        try withPath(path, "close") { try descriptor.close() }
+        finished = true
+        try withPath(path, "rename") { try Syscalls.rename(temporaryPath, to: path) }
+        TemporaryFiles.shared.unregister(temporaryPath)
+    }
+
+    /// Closes and removes the temporary file; the final path is left untouched.
+    public func discard() {
+        guard !finished else { return }
+        finished = true
+        try? descriptor.close()
+        Syscalls.unlinkIfPresent(temporaryPath)
+        TemporaryFiles.shared.unregister(temporaryPath)
+    }
+
+    deinit { discard() }
+
+    nonisolated(unsafe) private static var serial = 0
+    private static let serialLock = DispatchQueue(label: "stamp.outputfile.serial")
+    private static func nextSerial() -> Int { serialLock.sync { serial += 1; return serial } }
+}
+
+/// The process-wide list of temporary output files, removed on SIGINT/SIGTERM.
+public final class TemporaryFiles: @unchecked Sendable {
+    // @unchecked: `paths` is only touched on `queue`.
+    public static let shared = TemporaryFiles()
+    private let queue = DispatchQueue(label: "stamp.temporary-files")
+    private var paths: Set<String> = []
+    private var sources: [DispatchSourceSignal] = []
+
+    func register(_ path: String) { queue.sync { _ = paths.insert(path) } }
+    func unregister(_ path: String) { queue.sync { _ = paths.remove(path) } }
+
+    /// Removes every registered temporary file now.
+    public func removeAll() {
+        queue.sync {
+            for p in paths { Syscalls.unlinkIfPresent(p) }
+            paths.removeAll()
+        }
+    }
+
+    /// Installs SIGINT/SIGTERM/SIGHUP handlers that remove temporary files and exit with
+    /// 128+signal. Call once from an executable's entry point.
+    public func installSignalHandlers() {
+        for sig in [SIGINT, SIGTERM, SIGHUP] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { [weak self] in
+                self?.removeAll()
+                let message = "stamp: interrupted by signal \(sig); temporary files removed\n"
+                _ = message.withCString { write(2, $0, strlen($0)) }
+                _exit(128 + sig)
+            }
+            source.resume()
+            queue.sync { sources.append(source) }
+        }
+    }
+}

@@ -1,0 +1,90 @@
+import CStampSupport
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// The Linux calls stamp needs beyond swift-system, in one place so they can be found and
+/// reviewed. Each returns a Swift value or throws `Errno`.
+public enum Syscalls {
+    /// copy_file_range(2): copies up to `length` bytes inside the kernel. Returns bytes copied
+    /// (0 at the source's end of file).
+    public static func copyFileRange(
+        from source: FileDescriptor, at sourceOffset: UInt64,
+        to target: FileDescriptor, at targetOffset: UInt64, length: Int
+    ) throws(Errno) -> Int {
+        while true {
+            let n = stamp_copy_file_range(source.rawValue, Int64(sourceOffset), target.rawValue, Int64(targetOffset), length)
+            if n >= 0 { return n }
+            if errno == EINTR { continue }
+            throw Errno(rawValue: errno)
+        }
+    }
+
+    /// The data regions of an open file as `[start, end)` byte ranges, found with
+    /// SEEK_DATA/SEEK_HOLE. A filesystem without hole reporting yields one region.
+    public static func dataRegions(of fd: FileDescriptor, size: UInt64) throws(Errno) -> [Range<UInt64>] {
+        var regions: [Range<UInt64>] = []
+        var position: Int64 = 0
+        let end = Int64(size)
+        while position < end {
+            let data = stamp_seek_data(fd.rawValue, position)
+            if data < 0 {
+                if errno == ENXIO { break }
+                if errno == EINVAL || errno == ENOTSUP { return size > 0 ? [0..<size] : [] }
+                throw Errno(rawValue: errno)
+            }
+            if data >= end { break }
+            var hole = stamp_seek_hole(fd.rawValue, data)
+            if hole < 0 { throw Errno(rawValue: errno) }
+            hole = min(hole, end)
+            regions.append(UInt64(data)..<UInt64(hole))
+            position = hole
+        }
+        return regions
+    }
+
+    /// Deallocates `[offset, offset+length)` of a file, leaving its size unchanged.
+    public static func punchHole(_ fd: FileDescriptor, offset: UInt64, length: UInt64) throws(Errno) {
+        if stamp_punch_hole(fd.rawValue, Int64(offset), Int64(length)) != 0 { throw Errno(rawValue: errno) }
+    }
+
+    /// Tells the kernel a file will be read front to back (a hint; never fails).
+    public static func adviseSequential(_ fd: FileDescriptor) { stamp_advise_sequential(fd.rawValue) }
+
+    /// Asks the kernel to start reading a range ahead of use (a hint; never fails).
+    public static func adviseWillNeed(_ fd: FileDescriptor, offset: UInt64, length: UInt64) {
+        stamp_advise_willneed(fd.rawValue, Int64(offset), Int64(length))
+    }
+
+    /// ftruncate(2).
+    public static func truncate(_ fd: FileDescriptor, size: UInt64) throws(Errno) {
+        if ftruncate(fd.rawValue, off_t(size)) != 0 { throw Errno(rawValue: errno) }
+    }
+
+    /// fstat(2): the size of an open file.
+    public static func size(of fd: FileDescriptor) throws(Errno) -> UInt64 {
+        var st = stat()
+        if fstat(fd.rawValue, &st) != 0 { throw Errno(rawValue: errno) }
+        return UInt64(st.st_size)
+    }
+
+    /// rename(2).
+    public static func rename(_ from: String, to: String) throws(Errno) {
+        if Glibc.rename(from, to) != 0 { throw Errno(rawValue: errno) }
+    }
+
+    /// unlink(2), ignoring a missing file.
+    public static func unlinkIfPresent(_ path: String) {
+        _ = Glibc.unlink(path)
+    }
+
+    /// The number of CPUs this process may use.
+    public static var cpuCount: Int {
+        let n = sysconf(Int32(_SC_NPROCESSORS_ONLN))
+        return n > 0 ? n : 1
+    }
+}

@@ -1,0 +1,213 @@
+import CStampSupport
+import StampIO
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Errors found while scanning a source tree.
+public enum TreeError: Error, Sendable, Equatable, CustomStringConvertible {
+    case notFound(path: String)
+    case notDirectory(path: String)
+    case unreadable(path: String, operation: String, errno: Errno)
+    case unsupportedType(path: String, mode: UInt32)
+
+    public var description: String {
+        switch self {
+        case .notFound(let path): return "\(path): no such directory"
+        case .notDirectory(let path): return "\(path): not a directory"
+        case .unreadable(let path, let operation, let errno):
+            return "\(path): \(operation): \(errno.description.prefix(1).lowercased() + errno.description.dropFirst())"
+        case .unsupportedType(let path, let mode): return "\(path): unsupported file type (mode \(String(mode, radix: 8)))"
+        }
+    }
+}
+
+/// Options for a scan.
+public struct ScanOptions: Sendable {
+    /// Find the data regions of files whose allocated size is smaller than their length.
+    public var detectHoles = true
+    /// Read extended attributes.
+    public var readXattrs = true
+
+    public init() {}
+}
+
+/// Reads a directory tree's metadata into a ``RootTree``: one `statx` per entry, `readlink`
+/// for symlinks, `llistxattr`/`lgetxattr` where attributes exist, and `SEEK_DATA`/`SEEK_HOLE`
+/// only for files that look sparse. File contents are never read.
+public struct TreeScanner {
+    public var options: ScanOptions
+
+    public init(options: ScanOptions = ScanOptions()) { self.options = options }
+
+    /// Scans `root`, which must be a directory.
+    public func scan(_ root: String) throws -> RootTree {
+        var st = stamp_stat()
+        if stamp_lstat(AT_FDCWD, root, &st) != 0 {
+            if errno == ENOENT { throw TreeError.notFound(path: root) }
+            throw TreeError.unreadable(path: root, operation: "stat", errno: Errno(rawValue: errno))
+        }
+        var rootStat = st
+        if st.mode & 0o170000 == 0o120000 {
+            // A symlink given on the command line is followed, as `mke2fs -d` does.
+            var followed = stamp_stat()
+            if stamp_lstat(AT_FDCWD, root + "/.", &followed) == 0 { rootStat = followed }
+        }
+        guard rootStat.mode & 0o170000 == 0o040000 else { throw TreeError.notDirectory(path: root) }
+        var state = ScanState(root: root, options: options)
+        state.entries.append(try state.makeEntry(path: root, name: [], parent: 0, st: rootStat, dirfd: AT_FDCWD, leaf: root))
+        try state.scanDirectory(index: 0, path: root)
+        return RootTree(sourcePath: root, entries: state.entries)
+    }
+}
+
+private struct ScanState {
+    let root: String
+    let options: ScanOptions
+    var entries: [Entry] = []
+    var firstName: [InodeKey: Int32] = [:]
+
+    struct InodeKey: Hashable {
+        var major: UInt32, minor: UInt32, ino: UInt64
+    }
+
+    init(root: String, options: ScanOptions) {
+        self.root = root
+        self.options = options
+    }
+
+    mutating func scanDirectory(index: Int, path: String) throws {
+        guard let dir = opendir(path) else {
+            throw TreeError.unreadable(path: path, operation: "open directory", errno: Errno(rawValue: errno))
+        }
+        defer { closedir(dir) }
+        let fd = dirfd(dir)
+        var names: [[UInt8]] = []
+        while true {
+            errno = 0
+            guard let ent = readdir(dir) else {
+                if errno != 0 { throw TreeError.unreadable(path: path, operation: "read directory", errno: Errno(rawValue: errno)) }
+                break
+            }
+            let name = withUnsafeBytes(of: ent.pointee.d_name) { raw -> [UInt8] in
+                let bytes = raw.bindMemory(to: UInt8.self)
+                let len = bytes.firstIndex(of: 0) ?? bytes.count
+                return Array(bytes[0..<len])
+            }
+            if name == [0x2E] || name == [0x2E, 0x2E] { continue }
+            names.append(name)
+        }
+        names.sort { $0.lexicographicallyPrecedes($1) }
+        var subdirectories: [(Int, String)] = []
+        var children: [Int32] = []
+        children.reserveCapacity(names.count)
+        for name in names {
+            let leaf = String(decoding: name, as: UTF8.self)
+            let childPath = path + "/" + leaf
+            var st = stamp_stat()
+            let rc = name.withUnsafeBufferPointer { buf -> Int32 in
+                var cName = Array(buf) + [0]
+                return cName.withUnsafeMutableBufferPointer { p in
+                    p.baseAddress!.withMemoryRebound(to: CChar.self, capacity: p.count) { stamp_lstat(fd, $0, &st) }
+                }
+            }
+            if rc != 0 {
+                if errno == ENOENT { continue }  // vanished between readdir and stat
+                throw TreeError.unreadable(path: childPath, operation: "stat", errno: Errno(rawValue: errno))
+            }
+            let entry = try makeEntry(path: childPath, name: name, parent: Int32(index), st: st, dirfd: fd, leaf: leaf)
+            let childIndex = entries.count
+            entries.append(entry)
+            children.append(Int32(childIndex))
+            if entry.kind == .directory { subdirectories.append((childIndex, childPath)) }
+        }
+        entries[index].children = children
+        for (child, childPath) in subdirectories { try scanDirectory(index: child, path: childPath) }
+    }
+
+    mutating func makeEntry(path: String, name: [UInt8], parent: Int32, st: stamp_stat, dirfd: Int32, leaf: String) throws -> Entry {
+        guard let kind = FileKind(mode: st.mode) else { throw TreeError.unsupportedType(path: path, mode: st.mode) }
+        var entry = Entry(
+            name: name, parent: parent, kind: kind, mode: st.mode, uid: st.uid, gid: st.gid, size: st.size,
+            accessTime: Timestamp(seconds: st.atime_sec, nanoseconds: st.atime_nsec),
+            modificationTime: Timestamp(seconds: st.mtime_sec, nanoseconds: st.mtime_nsec),
+            changeTime: Timestamp(seconds: st.ctime_sec, nanoseconds: st.ctime_nsec),
+            creationTime: st.has_btime != 0 ? Timestamp(seconds: st.btime_sec, nanoseconds: st.btime_nsec) : nil,
+            deviceMajor: st.rdev_major, deviceMinor: st.rdev_minor, linkCount: st.nlink, hardLinkOf: nil,
+            xattrs: [], symlinkTarget: nil, dataRegions: nil, children: [])
+        if kind != .directory && st.nlink > 1 {
+            let key = InodeKey(major: st.dev_major, minor: st.dev_minor, ino: st.ino)
+            if let first = firstName[key] {
+                entry.hardLinkOf = first
+                return entry  // every other attribute belongs to the first name's inode
+            }
+            firstName[key] = Int32(entries.count)
+        }
+        if options.readXattrs { entry.xattrs = try readXattrs(path) }
+        switch kind {
+        case .symlink:
+            var buffer = [UInt8](repeating: 0, count: Int(max(st.size, 1)) + 1)
+            let n = buffer.withUnsafeMutableBufferPointer { p in
+                p.baseAddress!.withMemoryRebound(to: CChar.self, capacity: p.count) { readlinkat(dirfd, leaf, $0, p.count) }
+            }
+            if n < 0 { throw TreeError.unreadable(path: path, operation: "readlink", errno: Errno(rawValue: errno)) }
+            entry.symlinkTarget = Array(buffer[0..<n])
+            entry.size = UInt64(n)
+        case .regular where options.detectHoles && st.blocks * 512 < st.size:
+            entry.dataRegions = try holes(path, size: st.size)
+        default:
+            break
+        }
+        return entry
+    }
+
+    func holes(_ path: String, size: UInt64) throws -> [Range<UInt64>] {
+        let fd = try openForScan(path)
+        defer { try? fd.close() }
+        do {
+            return try Syscalls.dataRegions(of: fd, size: size)
+        } catch {
+            throw TreeError.unreadable(path: path, operation: "seek data", errno: error)
+        }
+    }
+
+    func openForScan(_ path: String) throws -> FileDescriptor {
+        do {
+            return try FileDescriptor.open(FilePath(path), .readOnly, options: [.noFollow])
+        } catch let e as Errno {
+            throw TreeError.unreadable(path: path, operation: "open", errno: e)
+        }
+    }
+
+    func readXattrs(_ path: String) throws -> [ExtendedAttribute] {
+        var size = stamp_llistxattr(path, nil, 0)
+        if size < 0 {
+            if errno == ENOTSUP || errno == ENODATA { return [] }
+            throw TreeError.unreadable(path: path, operation: "list xattrs", errno: Errno(rawValue: errno))
+        }
+        if size == 0 { return [] }
+        var list = [CChar](repeating: 0, count: size)
+        size = stamp_llistxattr(path, &list, size)
+        if size < 0 { throw TreeError.unreadable(path: path, operation: "list xattrs", errno: Errno(rawValue: errno)) }
+        var result: [ExtendedAttribute] = []
+        var start = 0
+        for i in 0..<size where list[i] == 0 {
+            let name = list[start..<i].map { UInt8(bitPattern: $0) }
+            start = i + 1
+            if name.isEmpty { continue }
+            let cName = name.map { CChar(bitPattern: $0) } + [0]
+            var valueSize = stamp_lgetxattr(path, cName, nil, 0)
+            if valueSize < 0 {
+                if errno == ENODATA { continue }
+                throw TreeError.unreadable(path: path, operation: "read xattr \(String(decoding: name, as: UTF8.self))", errno: Errno(rawValue: errno))
+            }
+            var value = [UInt8](repeating: 0, count: valueSize)
+            valueSize = value.withUnsafeMutableBytes { stamp_lgetxattr(path, cName, $0.baseAddress, $0.count) }
+            if valueSize < 0 { throw TreeError.unreadable(path: path, operation: "read xattr", errno: Errno(rawValue: errno)) }
+            result.append(ExtendedAttribute(name: name, value: Array(value[0..<valueSize])))
+        }
+        return result
+    }
+}
