@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "StampExt4", targets: ["StampExt4"]),
         .library(name: "StampFAT", targets: ["StampFAT"]),
         .library(name: "StampDisk", targets: ["StampDisk"]),
+        .library(name: "StampBoot", targets: ["StampBoot"]),
         .library(name: "StampCompression", targets: ["StampCompression"]),
         .library(name: "StampContainers", targets: ["StampContainers"]),
         .library(name: "StampPackaging", targets: ["StampPackaging"]),
@@ -56,6 +57,7 @@ let package = Package(
         .target(name: "StampExt4", dependencies: ["StampTree", "StampIO", "StampBytes"]),
         .target(name: "StampFAT", dependencies: ["StampIO", "StampBytes"]),
         .target(name: "StampDisk", dependencies: ["StampIO", "StampBytes", "Yams"]),
+        .target(name: "StampBoot", dependencies: ["StampIO", "StampBytes"]),
 
         // MARK: containers and packaging
         .target(name: "StampContainers", dependencies: ["StampIO", "StampBytes", "StampCompression"]),
@@ -73,7 +75,7 @@ let package = Package(
         .target(
             name: "StampPipeline",
             dependencies: [
-                "StampTree", "StampExt4", "StampFAT", "StampDisk", "StampContainers", "StampPackaging",
+                "StampTree", "StampExt4", "StampFAT", "StampDisk", "StampBoot", "StampContainers", "StampPackaging",
                 "StampElements", "CBlkid", .product(name: "Logging", package: "swift-log"),
             ]),
         .executableTarget(
@@ -91,6 +93,7 @@ let package = Package(
         .testTarget(name: "StampExt4Tests", dependencies: ["StampExt4", "StampTree", "StampTestSupport"]),
         .testTarget(name: "StampFATTests", dependencies: ["StampFAT", "StampTestSupport"]),
         .testTarget(name: "StampDiskTests", dependencies: ["StampDisk", "StampTestSupport"]),
+        .testTarget(name: "StampBootTests", dependencies: ["StampBoot", "StampTestSupport"]),
         .testTarget(name: "StampCompressionTests", dependencies: ["StampCompression"]),
         .testTarget(name: "StampContainersTests", dependencies: ["StampContainers", "StampTestSupport"]),
         .testTarget(name: "StampPackagingTests", dependencies: ["StampPackaging", "StampTestSupport"]),
