@@ -80,7 +80,10 @@ let package = Package(
             ]),
         .executableTarget(
             name: "stamp",
-            dependencies: ["StampPipeline", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: [
+                "StampPipeline", "StampExt4", "StampTree", "StampIO", "StampBytes",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
         .executableTarget(
             name: "disk-image-create",
             dependencies: ["StampPipeline", .product(name: "ArgumentParser", package: "swift-argument-parser")]),

@@ -1,0 +1,252 @@
+import StampBytes
+import StampIO
+import StampTree
+import SystemPackage
+
+/// Collects consecutive metadata blocks in one large buffer so that the sink sees few,
+/// large writes. Regions handed out are zeroed.
+final class Stager {
+    let sink: ImageSink
+    let base: UInt64
+    let capacity: Int  // blocks
+    private let buffer: IOBuffer
+    private var start: UInt64 = 0
+    private var count = 0
+
+    init(sink: ImageSink, base: UInt64, capacityBlocks: Int = 1024) {
+        self.sink = sink
+        self.base = base
+        self.capacity = capacityBlocks
+        self.buffer = IOBuffer(size: capacityBlocks * Ext4.blockSize)
+    }
+
+    /// A zeroed region for blocks `block..<block+n` (n ≤ capacity).
+    func blocks(at block: UInt64, count n: Int) throws -> FieldWriter {
+        precondition(n <= capacity)
+        if count > 0 && (start + UInt64(count) != block || count + n > capacity) { try flush() }
+        if count == 0 { start = block }
+        let region = FieldWriter(buffer.bytes).slice(at: count * Ext4.blockSize, count: n * Ext4.blockSize)
+        count += n
+        return region
+    }
+
+    func flush() throws {
+        guard count > 0 else { return }
+        let bytes = UnsafeMutableRawBufferPointer(rebasing: buffer.bytes[0..<(count * Ext4.blockSize)])
+        try sink.write(UnsafeRawBufferPointer(bytes), at: base + (start << Ext4.blockShift))
+        bytes.initializeMemory(as: UInt8.self, repeating: 0)
+        count = 0
+    }
+}
+
+/// Emits a planned ``Layout`` in ascending block order.
+struct Emitter {
+    let layout: Layout
+    let stager: Stager
+    /// Files at most this large are read into the staging buffer; larger ones are handed to
+    /// the sink as ranges (copy_file_range for raw outputs).
+    static let smallFileLimit: UInt64 = 1 << 20
+
+    private var openFile: (inode: UInt32, fd: FileDescriptor, path: String)?
+    private var directory: (inode: UInt32, builder: DirectoryBuilder)?
+
+    init(layout: Layout, sink: ImageSink, base: UInt64) {
+        self.layout = layout
+        self.stager = Stager(sink: sink, base: base)
+    }
+
+    enum Event {
+        case superblock(UInt64), descriptors(UInt64), reservedDescriptors(UInt64), flexMetadata(UInt64), piece(Piece)
+    }
+
+    mutating func run() throws {
+        defer { closeFile() }
+        let g = layout.geometry
+        var events: [(UInt64, Event)] = []
+        for group in 0..<g.groupCount {
+            let start = g.groupStart(group)
+            if Geometry.hasSuperblock(group) {
+                events.append((start, .superblock(group)))
+                events.append((start + 1, .descriptors(group)))
+                if group == 0 && g.reservedGDTBlocks > 0 && !g.backupGroups.isEmpty {
+                    events.append((start + 1 + g.descriptorBlocks, .reservedDescriptors(group)))
+                }
+            }
+            if group % Ext4.flexGroupSize == 0 {
+                let flex = group / Ext4.flexGroupSize
+                events.append((g.flexMetadataStart(flex), .flexMetadata(flex)))
+            }
+        }
+        events.sort { $0.0 < $1.0 }
+        let table = layout.descriptorTable()
+        let freeBlocks = layout.freeBlocks
+        var e = 0
+        for piece in layout.pieces {
+            while e < events.count && events[e].0 < piece.start {
+                try emit(events[e].1, table: table, freeBlocks: freeBlocks)
+                e += 1
+            }
+            try emit(.piece(piece), table: table, freeBlocks: freeBlocks)
+        }
+        while e < events.count {
+            try emit(events[e].1, table: table, freeBlocks: freeBlocks)
+            e += 1
+        }
+        try stager.flush()
+    }
+
+    private mutating func emit(_ event: Event, table: [UInt8], freeBlocks: UInt64) throws {
+        let g = layout.geometry
+        switch event {
+        case .superblock(let group):
+            let block = try stager.blocks(at: g.groupStart(group), count: 1)
+            layout.writeSuperblock(group: group, freeBlocks: freeBlocks, into: block.slice(at: group == 0 ? 1024 : 0, count: 1024))
+        case .descriptors(let group):
+            let blocks = try stager.blocks(at: g.groupStart(group) + 1, count: Int(g.descriptorBlocks))
+            blocks.bytes(table, at: 0)
+        case .reservedDescriptors:
+            // Each primary reserved GDT block lists where its backups live (resize inode).
+            let backups = g.backupGroups
+            for j in 0..<g.reservedGDTBlocks {
+                let primary = 1 + g.descriptorBlocks + j
+                let block = try stager.blocks(at: primary, count: 1)
+                for (k, grp) in backups.enumerated() {
+                    block.le32(UInt32(truncatingIfNeeded: primary + grp * Ext4.blocksPerGroup), at: 4 * k)
+                }
+            }
+        case .flexMetadata(let flex):
+            try emitFlexMetadata(flex)
+        case .piece(let piece):
+            try emitPiece(piece)
+        }
+    }
+
+    private mutating func emitFlexMetadata(_ flex: UInt64) throws {
+        let g = layout.geometry
+        let groups = (flex * Ext4.flexGroupSize)..<(flex * Ext4.flexGroupSize + g.groupsInFlex(flex))
+        for group in groups {
+            layout.writeBlockBitmap(group, into: try stager.blocks(at: g.metadata(of: group).blockBitmap, count: 1))
+        }
+        for group in groups {
+            layout.writeInodeBitmap(group, into: try stager.blocks(at: g.metadata(of: group).inodeBitmap, count: 1))
+        }
+        for group in groups {
+            let used = layout.usedInodes(inGroup: group)
+            guard used > 0 else { continue }
+            let tableStart = g.metadata(of: group).inodeTable
+            let firstInode = group * g.inodesPerGroup + 1
+            let blocks = Int(used.dividedRoundingUp(by: UInt64(Ext4.inodesPerBlock)))
+            var b = 0
+            while b < blocks {
+                let n = min(blocks - b, stager.capacity)
+                let region = try stager.blocks(at: tableStart + UInt64(b), count: n)
+                for k in 0..<(n * Ext4.inodesPerBlock) {
+                    let number = firstInode + UInt64(b * Ext4.inodesPerBlock + k)
+                    if number > UInt64(layout.usedInodes) { break }
+                    layout.encodeInode(UInt32(number), into: region.slice(at: k * Ext4.inodeSize, count: Ext4.inodeSize))
+                }
+                b += n
+            }
+        }
+    }
+
+    private mutating func emitPiece(_ piece: Piece) throws {
+        switch piece.kind {
+        case .fileData:
+            try emitFileData(piece)
+        case .directory:
+            for k in 0..<Int(piece.count) {
+                let block = try stager.blocks(at: piece.start + UInt64(k), count: 1)
+                renderDirectoryBlock(inode: piece.inode, logical: Int(piece.logical) + k, into: block)
+            }
+        case .extentTree:
+            let plan = layout.inode(piece.inode)
+            for k in 0..<Int(piece.count) {
+                let block = try stager.blocks(at: piece.start + UInt64(k), count: 1)
+                ExtentTree.writeBlock(plan, blockIndex: Int(piece.logical) + k, into: block, inodeSeed: layout.inodeSeed(piece.inode))
+            }
+        case .xattrBlock:
+            let shared = layout.sharedXattrBlocks[Int(piece.logical)]
+            let block = try stager.blocks(at: piece.start, count: 1)
+            block.bytes(shared.bytes, at: 0)
+            XattrPlacement.finishBlock(block, refcount: shared.refcount, blockNumber: piece.start, seed: layout.checksumSeed)
+        case .symlink:
+            let entry = layout.tree.entries[Int(layout.inode(piece.inode).entry)]
+            let block = try stager.blocks(at: piece.start, count: 1)
+            block.bytes(entry.symlinkTarget ?? [], at: 0)
+        case .journal:
+            if piece.logical == 0 {
+                Journal.writeSuperblock(into: try stager.blocks(at: piece.start, count: 1), blocks: layout.journalBlocks, uuid: layout.uuid)
+            }
+        case .resizeIndirect:
+            let g = layout.geometry
+            let block = try stager.blocks(at: piece.start, count: 1)
+            for j in 0..<g.reservedGDTBlocks {
+                let slot = Int((g.descriptorBlocks + j) % UInt64(Ext4.blockSize / 4))
+                block.le32(UInt32(1 + g.descriptorBlocks + j), at: 4 * slot)
+            }
+        }
+    }
+
+    private mutating func renderDirectoryBlock(inode: UInt32, logical: Int, into block: FieldWriter) {
+        let seed = layout.inodeSeed(inode)
+        if inode == Ext4.InodeNumber.lostAndFound && layout.makesLostAndFound {
+            if logical == 0 {
+                DirectoryBuilder(selfInode: inode, parentInode: Ext4.InodeNumber.root, entries: [], hash: layout.hasher)
+                    .render(block: 0, into: block, seed: seed)
+            } else {
+                DirectoryBuilder.renderEmpty(block, seed: seed)
+            }
+            return
+        }
+        if directory?.inode != inode {
+            directory = (inode, layout.directoryBuilder(Int(layout.inode(inode).entry)))
+        }
+        directory?.builder.render(block: logical, into: block, seed: seed)
+    }
+
+    private mutating func closeFile() {
+        if let f = openFile { try? f.fd.close() }
+        openFile = nil
+    }
+
+    private mutating func emitFileData(_ piece: Piece) throws {
+        let plan = layout.inode(piece.inode)
+        let entryIndex = Int(plan.entry)
+        if openFile?.inode != piece.inode {
+            closeFile()
+            let path = layout.tree.sourcePath(of: entryIndex)
+            let fd: FileDescriptor
+            do {
+                fd = try FileDescriptor.open(FilePath(path), .readOnly, options: [.noFollow])
+            } catch Errno.noSuchFileOrDirectory {
+                throw IOError.sourceVanished(path: path)
+            } catch let e as Errno {
+                throw IOError.system(path: path, operation: "open", errno: e)
+            }
+            openFile = (piece.inode, fd, path)
+            let actual = try withPath(path, "stat") { try Syscalls.size(of: fd) }
+            if actual > plan.size { throw IOError.sourceGrew(path: path, expected: plan.size, actual: actual) }
+            if actual < plan.size { throw IOError.sourceShrank(path: path, expected: plan.size, actual: actual) }
+        }
+        guard let file = openFile else { return }
+        let offset = UInt64(piece.logical) << Ext4.blockShift
+        let length = min(UInt64(piece.count) << Ext4.blockShift, plan.size - offset)
+        if length <= Emitter.smallFileLimit {
+            let region = try stager.blocks(at: piece.start, count: Int(piece.count))
+            var done = 0
+            while done < Int(length) {
+                let target = UnsafeMutableRawBufferPointer(rebasing: region.bytes[done..<Int(length)])
+                let n = try withPath(file.path, "read") {
+                    try file.fd.read(fromAbsoluteOffset: Int64(offset) + Int64(done), into: target)
+                }
+                if n == 0 { throw IOError.sourceShrank(path: file.path, expected: plan.size, actual: offset + UInt64(done)) }
+                done += n
+            }
+        } else {
+            try stager.flush()
+            let range = SourceRange(descriptor: file.fd, path: file.path, offset: offset, length: length)
+            try stager.sink.copy(range, at: stager.base + (piece.start << Ext4.blockShift))
+        }
+    }
+}
