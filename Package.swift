@@ -89,7 +89,7 @@ let package = Package(
             dependencies: ["StampPipeline", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // MARK: tests (one target per module)
-        .target(name: "StampTestSupport", dependencies: ["StampIO"], path: "Tests/StampTestSupport"),
+        .target(name: "StampTestSupport", path: "Tests/StampTestSupport"),
         .testTarget(name: "StampBytesTests", dependencies: ["StampBytes"]),
         .testTarget(name: "StampIOTests", dependencies: ["StampIO", "StampTestSupport"]),
         .testTarget(name: "StampTreeTests", dependencies: ["StampTree", "StampTestSupport"]),

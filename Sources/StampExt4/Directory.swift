@@ -187,6 +187,7 @@ struct DirectoryBuilder {
         let tail = offset + limit * 8
         var csum = crc32c(seed, UnsafeRawBufferPointer(rebasing: block.bytes[0..<(offset + targets.count * 8)]))
         csum = crc32c(csum, le32: 0)  // dt_reserved
+        csum = crc32c(csum, le32: 0)  // dt_checksum itself, as zero
         block.le32(0, at: tail)
         block.le32(csum, at: tail + 4)
     }

@@ -14,23 +14,28 @@ struct Stamp: ParsableCommand {
         version: "0.1.0",
         subcommands: [Mkfs.self])
 
+    /// Runs the command; every failure ends in one line on stderr and a non-zero status.
     static func main() {
         TemporaryFiles.shared.installSignalHandlers()
         do {
             var command = try parseAsRoot()
             try command.run()
         } catch let error as CleanExit {
-            exit(withError: error)
-        } catch let error as ExitCode {
-            exit(withError: error)
-        } catch let error as ValidationError {
-            exit(withError: error)
+            exit(withError: error)  // --help, --version
         } catch {
-            if "\(type(of: error))".contains("CommandError") || "\(type(of: error))".contains("ParserError") {
-                exit(withError: error)
-            }
-            FileStream.standardError.write("stamp: \(error)\n")
-            Foundation_exit(1)
+            let code = exitCode(for: error)
+            if code == .success { exit(withError: error) }
+            let message = "\(error)" == "" ? Stamp.message(for: error) : messageLine(error)
+            FileStream.standardError.write("stamp: \(message)\n")
+            Foundation_exit(code == .validationFailure ? 2 : 1)
         }
+    }
+
+    /// One line for any error: ArgumentParser's message without the usage text, or the
+    /// error's own description.
+    private static func messageLine(_ error: Error) -> String {
+        let parserMessage = Stamp.message(for: error)
+        let text = parserMessage.isEmpty ? "\(error)" : parserMessage
+        return text.split(separator: "\n").first.map(String.init) ?? text
     }
 }
