@@ -1,2 +1,0 @@
-/// FAT12/16/32 volumes for the ESP; see FATVolume.swift.
-public enum StampFATModule {}
