@@ -95,7 +95,7 @@ public struct FATGeometry: Sendable, Equatable {
     ///
     /// - Parameter rootEntries: FAT16 root directory capacity (rounded up to whole sectors).
     static func choose(kind: Kind?, totalSectors: UInt32, rootEntries: UInt32) -> FATGeometry? {
-        let mib = UInt64(totalSectors) * 512 >> 20
+        let mib = (UInt64(totalSectors) * 512) >> 20
         if kind != .fat16 {
             let preferred: UInt32 = mib <= 260 ? 1 : mib <= 8192 ? 8 : mib <= 16384 ? 16 : mib <= 32768 ? 32 : 64
             var spc = preferred

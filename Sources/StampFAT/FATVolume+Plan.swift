@@ -18,7 +18,7 @@ extension FATVolume {
         if geometry.kind == .fat32 {
             rootCluster = try allocate(clusters(forBytes: UInt64(rootEntries) * 32), .directory([]))
         }
-        try fill(directory: root, path: "", selfCluster: rootCluster, parentCluster: 0, isRoot: true)
+        try fill(directory: root, path: "", selfCluster: rootCluster, parentCluster: 0, isRoot: true, modified: 0)
     }
 
     /// Clusters needed for `bytes` (at least one, for directories).
@@ -39,8 +39,10 @@ extension FATVolume {
     }
 
     /// Allocates a directory's children, encodes its entries, then descends.
-    private func fill(directory children: [FATEntry], path: String, selfCluster: UInt32, parentCluster: UInt32, isRoot: Bool)
-        throws
+    private func fill(
+        directory children: [FATEntry], path: String, selfCluster: UInt32, parentCluster: UInt32, isRoot: Bool,
+        modified: Int64
+    ) throws
     {
         // Names: validate, refuse case-insensitive duplicates, reserve exact 8.3 names first so
         // generated ~N names never collide with them.
@@ -79,8 +81,8 @@ extension FATVolume {
         if isRoot {
             if options.label != nil { bytes += entry(name: label, attributes: Attribute.volumeLabel, modified: 0, cluster: 0, size: 0) }
         } else {
-            bytes += entry(name: FATNames.pad(Array(".".utf8), 11), attributes: Attribute.directory, modified: 0, cluster: selfCluster, size: 0)
-            bytes += entry(name: FATNames.pad(Array("..".utf8), 11), attributes: Attribute.directory, modified: 0, cluster: parentCluster, size: 0)
+            bytes += entry(name: FATNames.pad(Array(".".utf8), 11), attributes: Attribute.directory, modified: modified, cluster: selfCluster, size: 0)
+            bytes += entry(name: FATNames.pad(Array("..".utf8), 11), attributes: Attribute.directory, modified: modified, cluster: parentCluster, size: 0)
         }
         for r in records {
             if r.long { bytes += FATNames.longNameEntries(r.entry.name, shortName: r.short).flatMap { $0 } }
@@ -99,7 +101,7 @@ extension FATVolume {
         for r in records {
             if case .directory(let grandchildren) = r.entry.content {
                 try fill(directory: grandchildren, path: path + "/" + r.entry.name, selfCluster: r.first,
-                         parentCluster: isRoot ? 0 : selfCluster, isRoot: false)
+                         parentCluster: isRoot ? 0 : selfCluster, isRoot: false, modified: r.entry.modified)
             }
         }
     }
