@@ -53,8 +53,9 @@ extension BlockDeviceConfig {
 
     /// Places the configuration on a disk of `diskSize` bytes (the `local_loop` size or the
     /// computed image size).
-    /// - Throws: ``LayoutError`` when the partitions do not fit.
+    /// - Throws: ``DiskLayout.Error`` when the partitions do not fit.
     public func plan(diskSize: UInt64, seed: [UInt8]? = nil) throws -> DiskPlan {
+        guard image.blockSize == 512 else { throw DiskLayout.Error.unsupportedSectorSize(image.blockSize) }
         let layout = try DiskLayout.plan(
             scheme: scheme, requests: partitionRequests, diskSize: diskSize, alignment: alignment, seed: seed)
         return finish(layout)
@@ -63,6 +64,7 @@ extension BlockDeviceConfig {
     /// Places the configuration on the smallest whole-MiB disk whose root partition (the one
     /// holding `/`, normally the `100%` one) has at least `rootSize` bytes.
     public func plan(rootSize: UInt64, seed: [UInt8]? = nil) throws -> DiskPlan {
+        guard image.blockSize == 512 else { throw DiskLayout.Error.unsupportedSectorSize(image.blockSize) }
         guard partitioning != nil, let root = partitionRequests.first(where: { $0.role == .root }) else {
             let size = rootSize.roundedUp(toMultipleOf: DiskLayout.sectorSize)
             return try plan(diskSize: size, seed: seed)

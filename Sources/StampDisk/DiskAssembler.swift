@@ -54,26 +54,26 @@ public final class DiskAssembler {
     }
 
     /// Places `producer` at the start of partition `number`.
-    /// - Throws: ``LayoutError/noSuchPartition(_:)`` or ``LayoutError/contentTooLarge(partition:contentBytes:partitionBytes:)``.
+    /// - Throws: ``DiskLayout.Error/noSuchPartition(_:)`` or ``DiskLayout.Error/contentTooLarge(partition:contentBytes:partitionBytes:)``.
     public func setContent(_ producer: ImageProducer, forPartition number: Int) throws {
         guard let p = layout.partitions.first(where: { $0.number == number }) else {
-            throw LayoutError.noSuchPartition("\(number)")
+            throw DiskLayout.Error.noSuchPartition("\(number)")
         }
         guard producer.size <= p.size else {
-            throw LayoutError.contentTooLarge(partition: p.name, contentBytes: producer.size, partitionBytes: p.size)
+            throw DiskLayout.Error.contentTooLarge(partition: p.name, contentBytes: producer.size, partitionBytes: p.size)
         }
         contents[number] = producer
     }
 
     /// Places `producer` in the partition with this name.
     public func setContent(_ producer: ImageProducer, forPartitionNamed name: String) throws {
-        guard let p = layout.partition(named: name) else { throw LayoutError.noSuchPartition(name) }
+        guard let p = layout.partition(named: name) else { throw DiskLayout.Error.noSuchPartition(name) }
         try setContent(producer, forPartition: p.number)
     }
 
     /// Places `producer` in the first partition with this role.
     public func setContent(_ producer: ImageProducer, forRole role: DiskLayout.Partition.Role) throws {
-        guard let p = layout.partition(role: role) else { throw LayoutError.noSuchPartition(role.rawValue) }
+        guard let p = layout.partition(role: role) else { throw DiskLayout.Error.noSuchPartition(role.rawValue) }
         try setContent(producer, forPartition: p.number)
     }
 
@@ -92,7 +92,7 @@ public final class DiskAssembler {
         case .gpt: blocks = try GPT.blocks(for: layout)
         }
         if let bootstrap = bootCode?.bootstrap {
-            guard layout.scheme != .none, !blocks.isEmpty, blocks[0].offset == 0 else { throw LayoutError.noEmbeddingArea }
+            guard layout.scheme != .none, !blocks.isEmpty, blocks[0].offset == 0 else { throw DiskLayout.Error.noEmbeddingArea }
             for i in 0..<min(bootstrap.count, MBR.bootCodeSize) { blocks[0].bytes[i] = bootstrap[i] }
         }
         var list: [(offset: UInt64, size: UInt64, name: String, piece: Piece)] = blocks.map {
@@ -104,22 +104,22 @@ public final class DiskAssembler {
             }
         }
         if let core = bootCode?.core {
-            guard let area = layout.embeddingArea else { throw LayoutError.noEmbeddingArea }
+            guard let area = layout.embeddingArea else { throw DiskLayout.Error.noEmbeddingArea }
             let capacity = (area.upperBound - area.lowerBound) * DiskLayout.sectorSize
             guard core.size <= capacity else {
-                throw LayoutError.bootCodeTooLarge(what: "core.img", bytes: core.size, capacity: capacity)
+                throw DiskLayout.Error.bootCodeTooLarge(what: "core.img", bytes: core.size, capacity: capacity)
             }
             if let bios = layout.partition(role: .biosBoot), layout.scheme == .gpt, contents[bios.number] != nil {
-                throw LayoutError.overlap(first: "partition \(bios.name)", second: "core.img", offset: bios.offset)
+                throw DiskLayout.Error.overlap(first: "partition \(bios.name)", second: "core.img", offset: bios.offset)
             }
             list.append((area.lowerBound * DiskLayout.sectorSize, core.size, "core.img", .producer(core)))
         }
         list.sort { $0.offset < $1.offset }
         for (a, b) in zip(list, list.dropFirst()) where a.offset + a.size > b.offset {
-            throw LayoutError.overlap(first: a.name, second: b.name, offset: b.offset)
+            throw DiskLayout.Error.overlap(first: a.name, second: b.name, offset: b.offset)
         }
         if let last = list.last, last.offset + last.size > layout.size {
-            throw LayoutError.contentTooLarge(partition: last.name, contentBytes: last.offset + last.size, partitionBytes: layout.size)
+            throw DiskLayout.Error.contentTooLarge(partition: last.name, contentBytes: last.offset + last.size, partitionBytes: layout.size)
         }
         return list
     }

@@ -46,7 +46,7 @@ extension DiskLayout {
     ///
     /// - Parameters:
     ///   - seed: bytes that make GUIDs and the MBR signature deterministic; nil for random ones.
-    /// - Throws: ``LayoutError`` naming the first partition that cannot be placed.
+    /// - Throws: ``DiskLayout.Error`` naming the first partition that cannot be placed.
     public static func plan(
         scheme: Scheme, requests: [PartitionRequest], diskSize: UInt64, alignment: UInt64 = 1 << 20,
         seed: [UInt8]? = nil
@@ -62,7 +62,7 @@ extension DiskLayout {
         func part(_ r: PartitionRequest, _ number: Int, _ start: UInt64, _ sectors: UInt64, logical: Bool) throws
             -> Partition
         {
-            guard sectors > 0 else { throw LayoutError.tooSmall(partition: r.name, bytes: sectors * sector) }
+            guard sectors > 0 else { throw DiskLayout.Error.tooSmall(partition: r.name, bytes: sectors * sector) }
             return Partition(
                 name: r.name, number: number, start: start, sectors: sectors, type: r.type, role: r.role,
                 isLogical: logical, bootable: r.bootable, attributes: r.attributes,
@@ -70,7 +70,7 @@ extension DiskLayout {
         }
         switch scheme {
         case .none:
-            guard requests.count == 1 else { throw LayoutError.bareLayoutNeedsOnePartition(count: requests.count) }
+            guard requests.count == 1 else { throw DiskLayout.Error.bareLayoutNeedsOnePartition(count: requests.count) }
             let p = try part(requests[0], 1, 0, n, logical: false)
             return DiskLayout(
                 scheme: .none, sectorCount: n, partitions: [p], alignment: align, diskGUID: diskGUID, mbrSignature: 0)
@@ -85,25 +85,25 @@ extension DiskLayout {
                 let bytes = resolve(r.size, free: free)
                 let length = bytes / sector
                 if r.primary {
-                    if logicalSeen { throw LayoutError.primaryAfterLogical(partition: r.name) }
-                    if number >= 4 { throw LayoutError.tooManyPrimaries(partition: r.name) }
+                    if logicalSeen { throw DiskLayout.Error.primaryAfterLogical(partition: r.name) }
+                    if number >= 4 { throw DiskLayout.Error.tooManyPrimaries(partition: r.name) }
                     let start = nextFree.roundedUp(toMultipleOf: align)
                     guard start + length <= n else {
-                        throw LayoutError.doesNotFit(partition: r.name, neededSectors: length, availableSectors: n - min(n, start))
+                        throw DiskLayout.Error.doesNotFit(partition: r.name, neededSectors: length, availableSectors: n - min(n, start))
                     }
                     number += 1
                     partitions.append(try part(r, number, start, length, logical: false))
                     nextFree = (start + length).roundedUp(toMultipleOf: align)
                 } else {
                     if !logicalSeen {
-                        if number >= 4 { throw LayoutError.tooManyPrimaries(partition: r.name) }
+                        if number >= 4 { throw DiskLayout.Error.tooManyPrimaries(partition: r.name) }
                         logicalSeen = true
                         number = 4
                     }
                     let ebr = nextFree
                     let start = (ebr + 1).roundedUp(toMultipleOf: align)
                     guard start + length <= n else {
-                        throw LayoutError.doesNotFit(partition: r.name, neededSectors: length, availableSectors: n - min(n, start))
+                        throw DiskLayout.Error.doesNotFit(partition: r.name, neededSectors: length, availableSectors: n - min(n, start))
                     }
                     number += 1
                     partitions.append(try part(r, number, start, length, logical: true))
@@ -122,10 +122,10 @@ extension DiskLayout {
             let lastUsable = n >= 34 ? GPT.lastUsableLBA(sectorCount: n) : 0
             for (i, r) in requests.enumerated() {
                 let bytes = resolve(r.size, free: free) / mib * mib
-                guard bytes > 0 else { throw LayoutError.tooSmall(partition: r.name, bytes: bytes) }
+                guard bytes > 0 else { throw DiskLayout.Error.tooSmall(partition: r.name, bytes: bytes) }
                 let sectors = bytes / sector
                 guard bytes <= free, start + sectors - 1 <= lastUsable else {
-                    throw LayoutError.doesNotFit(
+                    throw DiskLayout.Error.doesNotFit(
                         partition: r.name, neededSectors: sectors, availableSectors: lastUsable + 1 - min(lastUsable + 1, start))
                 }
                 partitions.append(try part(r, i + 1, start, sectors, logical: false))
@@ -149,7 +149,7 @@ extension DiskLayout {
     /// `bytes` bytes (it should be the one with a `%` size; the others keep their sizes).
     ///
     /// Binary search over the forward planner, so the result obeys exactly the same arithmetic.
-    /// - Throws: ``LayoutError/noDiskSizeFits(partition:bytes:)`` if no size up to 2^50 bytes works.
+    /// - Throws: ``DiskLayout.Error/noDiskSizeFits(partition:bytes:)`` if no size up to 2^50 bytes works.
     public static func smallestDisk(
         scheme: Scheme, requests: [PartitionRequest], partition: String, atLeast bytes: UInt64,
         alignment: UInt64 = 1 << 20, seed: [UInt8]? = nil
@@ -164,12 +164,12 @@ extension DiskLayout {
             return layout
         }
         var low: UInt64 = 1, high: UInt64 = 1 << 30
-        guard attempt(high) != nil else { throw LayoutError.noDiskSizeFits(partition: partition, bytes: bytes) }
+        guard attempt(high) != nil else { throw DiskLayout.Error.noDiskSizeFits(partition: partition, bytes: bytes) }
         while low < high {
             let mid = (low + high) / 2
             if attempt(mid) != nil { high = mid } else { low = mid + 1 }
         }
-        guard let layout = attempt(low) else { throw LayoutError.noDiskSizeFits(partition: partition, bytes: bytes) }
+        guard let layout = attempt(low) else { throw DiskLayout.Error.noDiskSizeFits(partition: partition, bytes: bytes) }
         return layout
     }
 }

@@ -168,63 +168,70 @@ public struct TableBlock: Sendable, Equatable {
     }
 }
 
-/// The things the layout planner and the tables refuse, each naming the partition at fault.
-public enum LayoutError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// A partition does not fit on the disk.
-    case doesNotFit(partition: String, neededSectors: UInt64, availableSectors: UInt64)
-    /// A partition would be empty or smaller than the minimum for its table.
-    case tooSmall(partition: String, bytes: UInt64)
-    /// A primary partition was requested after a logical one (DIB requires primaries first).
-    case primaryAfterLogical(partition: String)
-    /// More than four primary entries (counting the extended partition).
-    case tooManyPrimaries(partition: String)
-    /// MBR cannot address sectors beyond 2^32.
-    case beyondMBRLimit(partition: String)
-    /// A GPT name longer than 36 UTF-16 units.
-    case nameTooLong(partition: String)
-    /// A bare-filesystem layout has exactly one partition.
-    case bareLayoutNeedsOnePartition(count: Int)
-    /// Content bigger than the partition it goes into.
-    case contentTooLarge(partition: String, contentBytes: UInt64, partitionBytes: UInt64)
-    /// Content given for a partition the layout does not have.
-    case noSuchPartition(String)
-    /// Boot code too big for the place it goes.
-    case bootCodeTooLarge(what: String, bytes: UInt64, capacity: UInt64)
-    /// The layout has nowhere to put `core.img` (no BIOS boot partition on GPT, a bare filesystem).
-    case noEmbeddingArea
-    /// Two pieces of the disk overlap.
-    case overlap(first: String, second: String, offset: UInt64)
-    /// No disk size satisfies the request (root too large for the address space).
-    case noDiskSizeFits(partition: String, bytes: UInt64)
+extension DiskLayout {
+    /// The things the layout planner, the tables and the assembler refuse, each naming the
+    /// partition (or piece of the disk) at fault.
+    public enum Error: Swift.Error, Sendable, Equatable, CustomStringConvertible {
+        /// A partition does not fit on the disk.
+        case doesNotFit(partition: String, neededSectors: UInt64, availableSectors: UInt64)
+        /// A partition would be empty or smaller than the minimum for its table.
+        case tooSmall(partition: String, bytes: UInt64)
+        /// A primary partition was requested after a logical one (DIB requires primaries first).
+        case primaryAfterLogical(partition: String)
+        /// More than four primary entries (counting the extended partition).
+        case tooManyPrimaries(partition: String)
+        /// MBR cannot address sectors beyond 2^32.
+        case beyondMBRLimit(partition: String)
+        /// A GPT name longer than 36 UTF-16 units.
+        case nameTooLong(partition: String)
+        /// A bare-filesystem layout has exactly one partition.
+        case bareLayoutNeedsOnePartition(count: Int)
+        /// Content bigger than the partition it goes into.
+        case contentTooLarge(partition: String, contentBytes: UInt64, partitionBytes: UInt64)
+        /// Content given for a partition the layout does not have.
+        case noSuchPartition(String)
+        /// Boot code too big for the place it goes.
+        case bootCodeTooLarge(what: String, bytes: UInt64, capacity: UInt64)
+        /// The layout has nowhere to put `core.img` (no BIOS boot partition on GPT, a bare filesystem).
+        case noEmbeddingArea
+        /// Two pieces of the disk overlap.
+        case overlap(first: String, second: String, offset: UInt64)
+        /// No disk size satisfies the request (root too large for the address space).
+        case noDiskSizeFits(partition: String, bytes: UInt64)
+        /// Only 512-byte logical sectors are written today (DIB's `block_size: 4096` is not).
+        case unsupportedSectorSize(Int)
 
-    public var description: String {
-        switch self {
-        case .doesNotFit(let p, let needed, let available):
-            return "partition \(p) needs \(needed) sectors but only \(available) are free"
-        case .tooSmall(let p, let bytes):
-            return "partition \(p) is too small (\(bytes) bytes)"
-        case .primaryAfterLogical(let p):
-            return "partition \(p): primary partitions must come before logical ones"
-        case .tooManyPrimaries(let p):
-            return "partition \(p): an mbr table holds at most four primary entries (the extended partition counts)"
-        case .beyondMBRLimit(let p):
-            return "partition \(p) lies beyond the 2 TiB an mbr table can address; use gpt"
-        case .nameTooLong(let p):
-            return "partition name \(p) is longer than the 36 characters gpt allows"
-        case .bareLayoutNeedsOnePartition(let count):
-            return "a layout without partition table has exactly one filesystem, not \(count)"
-        case .contentTooLarge(let p, let content, let size):
-            return "content for partition \(p) is \(content) bytes, larger than the partition (\(size) bytes)"
-        case .noSuchPartition(let p):
-            return "the layout has no partition \(p)"
-        case .bootCodeTooLarge(let what, let bytes, let capacity):
-            return "\(what) is \(bytes) bytes, more than the \(capacity) bytes available"
-        case .noEmbeddingArea:
-            return "the layout has no place for core.img (no bios boot partition or post-mbr gap)"
-        case .overlap(let a, let b, let offset):
-            return "\(b) overlaps \(a) at byte \(offset)"
-        case .noDiskSizeFits(let p, let bytes):
-            return "no disk size gives partition \(p) \(bytes) bytes"
+        public var description: String {
+            switch self {
+            case .doesNotFit(let p, let needed, let available):
+                return "partition \(p) needs \(needed) sectors but only \(available) are free"
+            case .tooSmall(let p, let bytes):
+                return "partition \(p) is too small (\(bytes) bytes)"
+            case .primaryAfterLogical(let p):
+                return "partition \(p): primary partitions must come before logical ones"
+            case .tooManyPrimaries(let p):
+                return "partition \(p): an mbr table holds at most four primary entries (the extended partition counts)"
+            case .beyondMBRLimit(let p):
+                return "partition \(p) lies beyond the 2 TiB an mbr table can address; use gpt"
+            case .nameTooLong(let p):
+                return "partition name \(p) is longer than the 36 characters gpt allows"
+            case .bareLayoutNeedsOnePartition(let count):
+                return "a layout without partition table has exactly one filesystem, not \(count)"
+            case .contentTooLarge(let p, let content, let size):
+                return "content for partition \(p) is \(content) bytes, larger than the partition (\(size) bytes)"
+            case .noSuchPartition(let p):
+                return "the layout has no partition \(p)"
+            case .bootCodeTooLarge(let what, let bytes, let capacity):
+                return "\(what) is \(bytes) bytes, more than the \(capacity) bytes available"
+            case .noEmbeddingArea:
+                return "the layout has no place for core.img (no bios boot partition or post-mbr gap)"
+            case .overlap(let a, let b, let offset):
+                return "\(b) overlaps \(a) at byte \(offset)"
+            case .noDiskSizeFits(let p, let bytes):
+                return "no disk size gives partition \(p) \(bytes) bytes"
+            case .unsupportedSectorSize(let size):
+                return "\(size)-byte sectors are not supported yet (only 512)"
+            }
         }
     }
 }

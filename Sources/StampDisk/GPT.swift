@@ -46,7 +46,7 @@ public enum GPT {
     /// Encodes one 128-byte entry.
     public static func encodeEntry(_ p: DiskLayout.Partition, into w: FieldWriter, at offset: Int) throws {
         let name = Array(p.name.utf16)
-        guard name.count <= 36 else { throw LayoutError.nameTooLong(partition: p.name) }
+        guard name.count <= 36 else { throw DiskLayout.Error.nameTooLong(partition: p.name) }
         w.bytes(p.type.guid.gptBytes, at: offset + 0)
         w.bytes(p.uniqueGUID.gptBytes, at: offset + 16)
         w.le64(p.start, at: offset + 32)
@@ -59,7 +59,7 @@ public enum GPT {
     public static func entryArray(for layout: DiskLayout) throws -> [UInt8] {
         var array = [UInt8](repeating: 0, count: entryCount * entrySize)
         guard layout.partitions.count <= entryCount else {
-            throw LayoutError.tooManyPrimaries(partition: layout.partitions[entryCount].name)
+            throw DiskLayout.Error.tooManyPrimaries(partition: layout.partitions[entryCount].name)
         }
         try array.withUnsafeMutableBytes { raw in
             let w = FieldWriter(raw)
@@ -99,12 +99,12 @@ public enum GPT {
 
     /// The two runs of sectors a GPT contributes: LBA 0–33 at the front, LBA N-33..N-1 at the end.
     ///
-    /// - Throws: ``LayoutError`` when a partition leaves the usable range or a name is too long.
+    /// - Throws: ``DiskLayout.Error`` when a partition leaves the usable range or a name is too long.
     public static func blocks(for layout: DiskLayout) throws -> [TableBlock] {
         precondition(layout.scheme == .gpt, "GPT.blocks needs a gpt layout")
         let lastUsable = lastUsableLBA(sectorCount: layout.sectorCount)
         for p in layout.partitions where p.start < firstUsableLBA || p.lastSector > lastUsable {
-            throw LayoutError.doesNotFit(
+            throw DiskLayout.Error.doesNotFit(
                 partition: p.name, neededSectors: p.sectors,
                 availableSectors: lastUsable >= p.start ? lastUsable - p.start + 1 : 0)
         }

@@ -101,17 +101,17 @@ public enum MBR {
 
     /// The MBR and every EBR of an MBR layout, in ascending order.
     ///
-    /// - Throws: ``LayoutError`` if a partition cannot be addressed with 32-bit LBAs or the
+    /// - Throws: ``DiskLayout.Error`` if a partition cannot be addressed with 32-bit LBAs or the
     ///   primaries and logicals are out of order.
     public static func blocks(for layout: DiskLayout) throws -> [TableBlock] {
         precondition(layout.scheme == .mbr, "MBR.blocks needs an mbr layout")
         let primaries = layout.partitions.filter { !$0.isLogical }
         let logicals = layout.partitions.filter(\.isLogical)
         for p in layout.partitions where p.start + p.sectors > 0xFFFF_FFFF {
-            throw LayoutError.beyondMBRLimit(partition: p.name)
+            throw DiskLayout.Error.beyondMBRLimit(partition: p.name)
         }
         if primaries.count + (logicals.isEmpty ? 0 : 1) > 4 {
-            throw LayoutError.tooManyPrimaries(partition: primaries.last?.name ?? "extended")
+            throw DiskLayout.Error.tooManyPrimaries(partition: primaries.last?.name ?? "extended")
         }
         var entries = primaries.map { p in
             Entry(
@@ -122,7 +122,7 @@ public enum MBR {
         if let first = logicals.first {
             let extendedStart = first.start - layout.alignment
             let extendedSectors = layout.sectorCount - extendedStart
-            guard extendedStart + extendedSectors <= 0xFFFF_FFFF else { throw LayoutError.beyondMBRLimit(partition: "extended") }
+            guard extendedStart + extendedSectors <= 0xFFFF_FFFF else { throw DiskLayout.Error.beyondMBRLimit(partition: "extended") }
             entries.append(
                 Entry(
                     status: 0, type: extendedLBAType, firstLBA: UInt32(extendedStart),

@@ -1,3 +1,4 @@
+import Foundation
 import StampBytes
 import StampDisk
 import Testing
@@ -144,6 +145,12 @@ import Testing
         let plan = try config.plan(diskSize: config.image.size!)
         #expect(plan.layout.scheme == .none && plan.layout.partitions[0].start == 0 && plan.layout.size == 2 << 30)
         #expect(config.fstabLines == ["LABEL=root / ext4 defaults 0 1"])
+    }
+
+    @Test func fourKSectorsAreRefusedAtPlanning() throws {
+        let config = try BlockDeviceConfig.parse(yaml: Self.efiYAML.replacingOccurrences(of: "name: image0\n", with: "name: image0\n    block_size: 4096\n"))
+        #expect(config.image.blockSize == 4096)
+        #expect(throws: DiskLayout.Error.unsupportedSectorSize(4096)) { try config.plan(rootSize: 100 * mib) }
     }
 
     @Test func sizes() {

@@ -151,16 +151,16 @@ import Testing
     @Test func assemblerRefusals() throws {
         let layout = try StandardLayout.gpt.plan(rootSize: 16 * mib, seed: [1])
         let disk = DiskAssembler(layout: layout)
-        #expect(throws: LayoutError.contentTooLarge(partition: "root", contentBytes: 17 * mib, partitionBytes: 16 * mib)) {
+        #expect(throws: DiskLayout.Error.contentTooLarge(partition: "root", contentBytes: 17 * mib, partitionBytes: 16 * mib)) {
             try disk.setContent(MarkerProducer(size: 17 * mib, marker: 1), forRole: .root)
         }
-        #expect(throws: LayoutError.noSuchPartition("efiSystem")) {
+        #expect(throws: DiskLayout.Error.noSuchPartition("efiSystem")) {
             try disk.setContent(MarkerProducer(size: mib, marker: 1), forRole: .efiSystem)
         }
         disk.bootCode = BootCode(core: MarkerProducer(size: 9 * mib, marker: 1))
-        #expect(throws: LayoutError.bootCodeTooLarge(what: "core.img", bytes: 9 * mib, capacity: 8 * mib)) { try disk.validate() }
+        #expect(throws: DiskLayout.Error.bootCodeTooLarge(what: "core.img", bytes: 9 * mib, capacity: 8 * mib)) { try disk.validate() }
         let bare = DiskAssembler(layout: try StandardLayout.none.plan(rootSize: mib), bootCode: BootCode(bootstrap: [1]))
-        #expect(throws: LayoutError.noEmbeddingArea) { try bare.validate() }
+        #expect(throws: DiskLayout.Error.noEmbeddingArea) { try bare.validate() }
     }
 
     @Test func bareLayoutIsTheFilesystem() throws {

@@ -119,13 +119,13 @@ import Testing
 
     @Test func refusals() {
         let mib = self.mib
-        #expect(throws: LayoutError.primaryAfterLogical(partition: "b")) {
+        #expect(throws: DiskLayout.Error.primaryAfterLogical(partition: "b")) {
             try DiskLayout.plan(scheme: .mbr, requests: [request("a", primary: false), request("b", primary: true)], diskSize: 1 << 30)
         }
-        #expect(throws: LayoutError.tooManyPrimaries(partition: "p5")) {
+        #expect(throws: DiskLayout.Error.tooManyPrimaries(partition: "p5")) {
             try DiskLayout.plan(scheme: .mbr, requests: (1...5).map { request("p\($0)", primary: true) }, diskSize: 1 << 30)
         }
-        #expect(throws: LayoutError.doesNotFit(partition: "big", neededSectors: 4096 * 1024, availableSectors: 2_095_104)) {
+        #expect(throws: DiskLayout.Error.doesNotFit(partition: "big", neededSectors: 4096 * 1024, availableSectors: 2_095_104)) {
             try DiskLayout.plan(
                 scheme: .mbr, requests: [PartitionRequest(name: "big", size: .bytes(2048 * mib), type: .linuxFilesystem)],
                 diskSize: 1 << 30)
