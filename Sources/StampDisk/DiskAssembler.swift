@@ -85,12 +85,7 @@ public final class DiskAssembler {
 
     /// Everything the disk is made of, sorted by offset, with names for error messages.
     private func pieces() throws -> [(offset: UInt64, size: UInt64, name: String, piece: Piece)] {
-        var blocks: [TableBlock]
-        switch layout.scheme {
-        case .none: blocks = []
-        case .mbr: blocks = try MBR.blocks(for: layout)
-        case .gpt: blocks = try GPT.blocks(for: layout)
-        }
+        var blocks = try layout.tableBlocks()
         if let bootstrap = bootCode?.bootstrap {
             guard layout.scheme != .none, !blocks.isEmpty, blocks[0].offset == 0 else { throw DiskLayout.Error.noEmbeddingArea }
             for i in 0..<min(bootstrap.count, MBR.bootCodeSize) { blocks[0].bytes[i] = bootstrap[i] }
@@ -138,6 +133,18 @@ public final class DiskAssembler {
             }
         }
         try sink.finish(size: layout.size)
+    }
+}
+
+extension DiskLayout {
+    /// The sectors this layout's partition table occupies, ascending: the MBR and each EBR, or
+    /// the GPT head (LBA 0–33) and tail (LBA N-33 … N-1); nothing for a bare filesystem.
+    public func tableBlocks() throws -> [TableBlock] {
+        switch scheme {
+        case .none: return []
+        case .mbr: return try MBR.blocks(for: self)
+        case .gpt: return try GPT.blocks(for: self)
+        }
     }
 }
 
