@@ -55,7 +55,7 @@ let package = Package(
         // MARK: root tree, filesystems, layout
         .target(name: "StampTree", dependencies: ["StampIO"]),
         .target(name: "StampExt4", dependencies: ["StampTree", "StampIO", "StampBytes"]),
-        .target(name: "StampFAT", dependencies: ["StampIO", "StampBytes"]),
+        .target(name: "StampFAT", dependencies: ["StampIO", "StampBytes", .product(name: "SystemPackage", package: "swift-system")]),
         .target(name: "StampDisk", dependencies: ["StampIO", "StampBytes", "Yams"]),
         .target(name: "StampBoot", dependencies: ["StampIO", "StampBytes"]),
 
