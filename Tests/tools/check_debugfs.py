@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""check_debugfs.py SRC IMAGE[?offset=BYTES] [--ns] [--ignore-root-times] [--all]
+"""check_debugfs.py SRC IMAGE[?offset=BYTES] [--ns] [--no-atime] [--ignore-root-times] [--all]
                    [--no-xattr-sharing] [--sample N] [PATH ...]
 
 An independent cross-check of an ext4 image with e2fsprogs' debugfs (batch mode, `-f`),
@@ -157,6 +157,7 @@ def main():
     ap.add_argument('paths', nargs='*')
     ap.add_argument('--ns', action='store_true')
     ap.add_argument('--ignore-root-times', action='store_true')
+    ap.add_argument('--no-atime', action='store_true', help='skip atime')
     ap.add_argument('--all', action='store_true', help='stat every entry, also in big directories')
     ap.add_argument('--sample', type=int, default=1000, metavar='N')
     ap.add_argument('--no-xattr-sharing', action='store_true', help='do not require identical spilled xattr sets to share a block')
@@ -351,6 +352,8 @@ def check_stat(p, s, st, src, args, diff):
             diff(p, f"device: image {s.get('rdev')}, source {want}")
     if not (p == '/' and args.ignore_root_times):
         for name, ns in (('mtime', st.st_mtime_ns), ('atime', st.st_atime_ns)):
+            if name == 'atime' and args.no_atime:
+                continue
             if name not in s:
                 diff(p, f'{name} missing from stat')
                 continue

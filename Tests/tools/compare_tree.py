@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""compare_tree.py SRC IMAGE [--offset BYTES] [--ns] [--ignore-root-times] [--crtime] [-q]
+"""compare_tree.py SRC IMAGE [--offset BYTES] [--ns] [--no-atime] [--ignore-root-times] [--crtime]
+                [--source-date-epoch T] [-q]
 
 Full comparison of a source directory tree with an ext4 image, without mounting it.
 The image is read with dissect.extfs (PyPI, pure Python: an implementation independent of
@@ -355,6 +356,8 @@ class Comparer:
 
     def times(self, ip, sp, ino, st):
         for name, sns in (('mtime', st.st_mtime_ns), ('atime', st.st_atime_ns)):
+            if name == 'atime' and self.args.no_atime:
+                continue
             isec, ins = img_time(ino, name, self.has_extra)
             if self.args.source_date_epoch is not None:
                 sns = min(sns, self.args.source_date_epoch * 1_000_000_000)
@@ -481,6 +484,8 @@ def main():
     ap.add_argument('image', help='ext4 image, or disk.img?offset=BYTES')
     ap.add_argument('--offset', type=int, default=None, help='byte offset of the filesystem in IMAGE')
     ap.add_argument('--ns', action='store_true', help='compare mtime/atime to the nanosecond')
+    ap.add_argument('--no-atime', action='store_true',
+                    help='skip atime (a tree read by a writer without O_NOATIME has new atimes under relatime)')
     ap.add_argument('--ignore-root-times', action='store_true', help="skip the root directory's times")
     ap.add_argument('--crtime', action='store_true', help="compare crtime with the source's statx birth time")
     ap.add_argument('--source-date-epoch', type=int, default=None, metavar='T',
