@@ -218,11 +218,11 @@ struct Emitter {
             let path = layout.tree.sourcePath(of: entryIndex)
             let fd: FileDescriptor
             do {
-                fd = try FileDescriptor.open(FilePath(path), .readOnly, options: [.noFollow])
-            } catch Errno.noSuchFileOrDirectory {
+                fd = try Syscalls.openSource(path)
+            } catch .noSuchFileOrDirectory {
                 throw IOError.sourceVanished(path: path)
-            } catch let e as Errno {
-                throw IOError.system(path: path, operation: "open", errno: e)
+            } catch {
+                throw IOError.system(path: path, operation: "open", errno: error)
             }
             openFile = (piece.inode, fd, path)
             let actual = try withPath(path, "stat") { try Syscalls.size(of: fd) }

@@ -38,7 +38,7 @@ struct XattrEntry: Equatable {
         value = attribute.value
         for (prefix, i) in prefixes {
             let p = Array(prefix.utf8)
-            if name.starts(with: p) && (i > 3 || name.count == p.count) {
+            if name.starts(with: p) && ((i != 2 && i != 3) || name.count == p.count) {
                 index = i
                 suffix = Array(name[p.count...])
                 break

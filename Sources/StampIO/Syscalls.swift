@@ -47,6 +47,14 @@ public enum Syscalls {
         return regions
     }
 
+    /// Opens a source file for reading without updating its access time (so that reading a
+    /// tree does not change what the next scan of it sees), and without following a symlink.
+    public static func openSource(_ path: String) throws(Errno) -> FileDescriptor {
+        let fd = stamp_open_source(path)
+        if fd < 0 { throw Errno(rawValue: errno) }
+        return FileDescriptor(rawValue: fd)
+    }
+
     /// Deallocates `[offset, offset+length)` of a file, leaving its size unchanged.
     public static func punchHole(_ fd: FileDescriptor, offset: UInt64, length: UInt64) throws(Errno) {
         if stamp_punch_hole(fd.rawValue, Int64(offset), Int64(length)) != 0 { throw Errno(rawValue: errno) }

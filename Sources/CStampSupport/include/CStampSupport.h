@@ -51,3 +51,7 @@ int stamp_lstat(int dirfd, const char *name, struct stamp_stat *out);
 /// llistxattr(2) / lgetxattr(2): attributes of a path without following a final symlink.
 ssize_t stamp_llistxattr(const char *path, char *list, size_t size);
 ssize_t stamp_lgetxattr(const char *path, const char *name, void *value, size_t size);
+
+/// open(path, O_RDONLY|O_NOFOLLOW|O_CLOEXEC|O_NOATIME), retrying without O_NOATIME when the
+/// caller does not own the file; -1 with errno set.
+int stamp_open_source(const char *path);
