@@ -143,6 +143,7 @@ public enum ElementBuild {
     public static func finalise(_ built: BuiltRoot, options: FinaliseOptions = .init(), logger: Logger? = nil) async throws {
         var environment = built.environment.merging(options.environment) { _, new in new }
         if let kib = options.imageSizeKiB { environment["DIB_IMAGE_SIZE"] = String(kib) }
+        environment["DIB_DEFAULT_INSTALLTYPE"] = built.build.plan.installType
         let steps = ["phase:block-device.d:out", "phase:pre-finalise.d:out", "mount", "tweaks-on",
                      "phase:finalise.d:in", "kill-chroot", "tweaks-off", "umount", "phase:cleanup.d:out",
                      "finalise-base"]

@@ -27,6 +27,7 @@
 enum StageScript {
     static let text = #"""
     #!/bin/sh
+    # Variable names are global in sh: each function uses its own prefix.
     # stamp element stage driver (generated; see StageScript.swift). PID 1 of its namespaces.
     set -u
     ROOT=$STAMP_ROOT
@@ -46,15 +47,15 @@ enum StageScript {
     break_at() { # <point> <1 = inside the chroot>
         case ",${STAMP_BREAK:-}," in *",$1,"*) ;; *) return 0 ;; esac
         mark break "$1"
-        inside=$2
-        [ "${break_outside_target:-0}" = 1 ] && inside=0
-        [ "$mounted" = 1 ] || inside=0
+        break_inside=$2
+        [ "${break_outside_target:-0}" = 1 ] && break_inside=0
+        [ "$mounted" = 1 ] || break_inside=0
         if [ -n "${break_cmd:-}" ]; then
-            if [ "$inside" = 1 ]; then in_chroot /bin/sh -c "$break_cmd" || true
+            if [ "$break_inside" = 1 ]; then in_chroot /bin/sh -c "$break_cmd" || true
             else sh -c "$break_cmd" || true; fi
         elif [ -z "${STAMP_BREAK_NO_TTY:-}" ] && { : </dev/tty; } 2>/dev/null; then
             echo "break point $1: starting a shell, exit it to continue"
-            if [ "$inside" = 1 ]; then
+            if [ "$break_inside" = 1 ]; then
                 in_chroot /bin/sh -c 'command -v bash >/dev/null && exec bash -i || exec sh -i' </dev/tty >/dev/tty 2>&1 || true
             else
                 ${SHELL:-/bin/sh} -i </dev/tty >/dev/tty 2>&1 || true
@@ -66,11 +67,11 @@ enum StageScript {
 
     run_phase() { # <phase dir> <in|out>
         phase=$1
-        inside=0; [ "$2" = in ] && inside=1
-        break_at "before-${phase%.d}" "$inside"
+        phase_inside=0; [ "$2" = in ] && phase_inside=1
+        break_at "before-${phase%.d}" "$phase_inside"
         mark phase-start "$phase"
         status=0
-        if [ "$inside" = 1 ]; then
+        if [ "$phase_inside" = 1 ]; then
             in_chroot /bin/sh /tmp/in_target.d/dib-run-parts "/tmp/in_target.d/$phase" </dev/null || status=$?
         else
             case "$phase" in
@@ -82,10 +83,10 @@ enum StageScript {
         fi
         mark phase-end "$phase" "$status"
         if [ "$status" -ne 0 ]; then
-            break_at after-error "$inside"
+            break_at after-error "$phase_inside"
             return "$status"
         fi
-        break_at "after-${phase%.d}" "$inside"
+        break_at "after-${phase%.d}" "$phase_inside"
         return 0
     }
 

@@ -29,7 +29,7 @@ public struct WorkDirectory: Sendable {
         let fm = FileManager.default
         try fm.createDirectory(at: parent, withIntermediateDirectories: true)
         removeStale(under: parent, logger: logger)
-        var template = Array(parent.appendingPathComponent(prefix + "XXXXXXXX").path.utf8CString)
+        var template = Array(parent.appendingPathComponent(prefix + "XXXXXX").path.utf8CString)
         let made = template.withUnsafeMutableBufferPointer { buffer in mkdtemp(buffer.baseAddress!) }
         guard made != nil else {
             throw ElementProblems([.hostSetup(path: parent.path, reason: Self.errnoText())])
