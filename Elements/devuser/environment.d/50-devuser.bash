@@ -1,0 +1,1 @@
+export DIB_DEV_USER_USERNAME=${DIB_DEV_USER_USERNAME:-devuser}

@@ -1,0 +1,119 @@
+import Foundation
+
+/// A parsed `disk-image-create` invocation: what to build and which files to write.
+///
+/// ``plan`` is the element side (what ``ElementBuild`` needs); the other properties are for the
+/// disk and output side of the pipeline. Environment variables are folded in the way DIB does
+/// (an option wins over the variable it sets; `DIB_CHECKSUM` in the environment also turns
+/// checksums on).
+public struct DIBBuildRequest: Sendable, Equatable {
+    /// The argv as given (without the program name): `DIB_ARGS`, `dib_arguments`.
+    public var arguments: [String] = []
+    /// The caller's environment plus leading `NAME=value` words.
+    public var environment: [String: String]
+    /// Element names, in command-line order.
+    public var elements: [String] = []
+    /// `-o`, without extension (a `.<fmt>` suffix is dropped when exactly one `-t` was given).
+    public var outputBase = "image"
+    /// `-t`, in the order given (nodepool's order is arbitrary).
+    public var formats: [String] = ["qcow2"]
+    public var arch: String?
+    public var debugTrace = 0
+    /// `-u` turns this off.
+    public var compress = true
+    /// `-c`.
+    public var clearEnvironment = false
+    /// `-n`.
+    public var skipBase = false
+    /// `-p`, comma lists flattened.
+    public var extraPackages: [String] = []
+    /// `--checksum`.
+    public var checksum = false
+    public var noTmpfs = false
+    public var offline = false
+    public var imageCache: String?
+    public var mkfsOptions: String?
+    /// `--qemu-img-options` pairs, in order; apply to qcow2 only.
+    public var qemuImgOptions: [(key: String, value: String)] = []
+    public var ramdiskElement: String?
+    public var rootLabel: String?
+    public var installType: String?
+    public var dockerTarget: String?
+    public var logfile: String?
+    /// `--image-size`, `--min-tmpfs`, `--image-extra-size`, `--mkfs-journal-size`,
+    /// `--max-online-resize`, as given.
+    public var numeric: [String: String] = [:]
+
+    public init(environment: [String: String]) { self.environment = environment }
+
+    public static func == (lhs: DIBBuildRequest, rhs: DIBBuildRequest) -> Bool {
+        lhs.plan == rhs.plan && lhs.outputBase == rhs.outputBase && lhs.formats == rhs.formats
+            && lhs.checksumAlgorithms == rhs.checksumAlgorithms && lhs.compress == rhs.compress
+            && lhs.qemuImgOptions.map { "\($0.key)=\($0.value)" } == rhs.qemuImgOptions.map { "\($0.key)=\($0.value)" }
+            && lhs.logfile == rhs.logfile
+    }
+
+    /// The qcow2 version the options ask for: `compat=0.10` → 2, otherwise 3.
+    public var qcow2Version: Int {
+        qemuImgOptions.last { $0.key == "compat" }?.value == "0.10" ? 2 : 3
+    }
+
+    /// `md5`/`sha256` from `--checksum` or `DIB_CHECKSUM` (`1` = both, or a comma list).
+    public var checksumAlgorithms: [String] {
+        if checksum { return ["md5", "sha256"] }
+        guard let value = environment["DIB_CHECKSUM"], !value.isEmpty, value != "0" else { return [] }
+        if value == "1" { return ["md5", "sha256"] }
+        let parts = value.split(separator: ",").map(String.init)
+        return ["md5", "sha256"].filter(parts.contains)
+    }
+
+    /// The output file for a format: `<-o>.<fmt>`.
+    public func outputPath(for format: String) -> String { "\(outputBase).\(format)" }
+
+    /// `<-o>.d`: the manifests directory (`DIB_MANIFEST_SAVE_DIR`).
+    public var manifestDirectory: String { "\(outputBase).d" }
+
+    /// The variables DIB exports for these options (reference/dib.md 2.1 and 2.3).
+    public var exportedVariables: [String: String] {
+        var env: [String: String] = [:]
+        env["DIB_DEBUG_TRACE"] = String(max(debugTrace, Int(environment["DIB_DEBUG_TRACE"] ?? "") ?? 0))
+        if checksum { env["DIB_CHECKSUM"] = "1" }
+        if noTmpfs { env["DIB_NO_TMPFS"] = "1" }
+        if offline { env["DIB_OFFLINE"] = "1" }
+        if let arch { env["ARCH"] = arch }
+        if let value = numeric["image-size"] { env["DIB_IMAGE_SIZE"] = value }
+        if let value = numeric["min-tmpfs"] { env["DIB_MIN_TMPFS"] = value }
+        if let value = numeric["image-extra-size"] { env["DIB_IMAGE_EXTRA_SIZE"] = value }
+        if let value = numeric["mkfs-journal-size"] { env["DIB_JOURNAL_SIZE"] = value }
+        if let value = numeric["max-online-resize"] { env["MAX_ONLINE_RESIZE"] = value }
+        if let imageCache { env["DIB_IMAGE_CACHE"] = imageCache }
+        if let mkfsOptions { env["DIB_MKFS_OPTS"] = mkfsOptions }
+        if !qemuImgOptions.isEmpty { env["QEMU_IMG_OPTIONS"] = qemuImgOptions.map { "\($0.key)=\($0.value)" }.joined(separator: ",") }
+        if let rootLabel { env["ROOT_LABEL"] = rootLabel }
+        if let installType { env["DIB_DEFAULT_INSTALLTYPE"] = installType }
+        if let dockerTarget { env["DOCKER_TARGET"] = dockerTarget }
+        if logfile != nil && environment["DIB_QUIET"] == nil { env["DIB_QUIET"] = "1" }
+        env["IMAGE_NAME"] = outputBase
+        env["DIB_MANIFEST_SAVE_DIR"] = manifestDirectory + "/"
+        env["DIB_ARGS"] = arguments.joined(separator: " ")
+        return env
+    }
+
+    /// The element plan for ``ElementBuild``.
+    public var plan: ElementBuildPlan {
+        var base = clearEnvironment
+            ? ["PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": environment["HOME"] ?? "/root"]
+            : environment
+        base.merge(exportedVariables) { _, new in new }
+        base["DIB_ENV"] = base.filter { $0.key.hasPrefix("DIB_") && $0.key != "DIB_ENV" }.sorted { $0.key < $1.key }
+            .map { "declare -x \($0.key)=\"\($0.value)\"" }.joined(separator: "\n")
+        var plan = ElementBuildPlan(elements: elements, environment: base)
+        plan.skipBase = skipBase
+        plan.imageName = outputBase
+        plan.imageTypes = formats
+        plan.debugTrace = Int(base["DIB_DEBUG_TRACE"] ?? "") ?? 0
+        plan.extraPackages = extraPackages
+        if let installType { plan.installType = installType }
+        return plan
+    }
+}

@@ -1,0 +1,213 @@
+import Foundation
+
+/// `disk-image-create`'s command line: DIB's whole GNU getopt surface, parsed in Swift.
+///
+/// DIB calls `getopt -o a:ho:t:xucnp: -l checksum,no-tmpfs,offline,help,version,min-tmpfs:,
+/// image-size:,image-cache:,max-online-resize:,mkfs-options:,qemu-img-options:,ramdisk-element:,
+/// root-label:,install-type:,docker-target:,logfile:`. GNU getopt rules reproduced here:
+/// short options bundle (`-xu`) and take attached or separate values (`-oOUT`, `-o OUT`); long
+/// options take `--opt=value` or `--opt value` and may be abbreviated to any unique prefix;
+/// options and elements may be interleaved (permutation); `--` ends the options.
+///
+/// Additions and fixes (reference/dib.md 9): `--image-extra-size` and `--mkfs-journal-size`
+/// work (DIB's getopt list forgets them); `--qemu-img-options` applies to qcow2 only; leading
+/// words that `dib-cmd` may put before the flags (the subcommand name `disk-image-create`, or
+/// `NAME=value` assignments) are accepted; an unknown `-t` format is an error up front.
+public enum DIBCommandLine {
+    /// The formats stamp writes.
+    public static let supportedFormats = ["raw", "qcow2", "vmdk", "vhd", "ova", "tar"]
+
+    /// What the command line asks for.
+    public enum Command: Sendable, Equatable {
+        case help
+        case version
+        case build(DIBBuildRequest)
+    }
+
+    /// One problem with the command line; one lower-case line each.
+    public enum Problem: Error, Sendable, Equatable, CustomStringConvertible {
+        case unrecognizedOption(String)
+        case ambiguousOption(String, candidates: [String])
+        case missingArgument(String)
+        case unexpectedArgument(String)
+        case unknownFormat(String)
+        case invalidValue(option: String, value: String, reason: String)
+        case noElements
+
+        public var description: String {
+            switch self {
+            case .unrecognizedOption(let option): return "unrecognized option '\(option)'"
+            case .ambiguousOption(let option, let candidates):
+                return "option '\(option)' is ambiguous; possibilities: " + candidates.map { "--\($0)" }.joined(separator: " ")
+            case .missingArgument(let option): return "option '\(option)' requires an argument"
+            case .unexpectedArgument(let option): return "option '\(option)' doesn't allow an argument"
+            case .unknownFormat(let format):
+                return "unknown image format '\(format)' (supported: \(supportedFormats.joined(separator: ", ")))"
+            case .invalidValue(let option, let value, let reason): return "invalid value '\(value)' for \(option): \(reason)"
+            case .noElements: return "at least one distribution root element must be specified"
+            }
+        }
+    }
+
+    /// All command-line problems, reported together on one line.
+    public struct Failure: Error, Sendable, Equatable, CustomStringConvertible {
+        public var problems: [Problem]
+        public var description: String { problems.map(\.description).joined(separator: "; ") }
+    }
+
+    static let shortWithValue: Set<Character> = ["a", "o", "t", "p"]
+    static let shortFlags: Set<Character> = ["h", "x", "u", "c", "n"]
+    static let longFlags = ["checksum", "no-tmpfs", "offline", "help", "version"]
+    static let longWithValue = [
+        "min-tmpfs", "image-size", "image-cache", "max-online-resize", "mkfs-options", "qemu-img-options",
+        "ramdisk-element", "root-label", "install-type", "docker-target", "logfile",
+        "image-extra-size", "mkfs-journal-size",
+    ]
+
+    /// Parses `arguments` (without the program name) against `environment`.
+    /// - Throws: ``Failure`` listing every problem.
+    public static func parse<S: Sequence>(_ arguments: S, environment: [String: String]) throws(Failure) -> Command
+    where S.Element == String {
+        var args = Array(arguments)
+        var problems: [Problem] = []
+        var request = DIBBuildRequest(environment: environment)
+        request.arguments = args
+        // Leading words from `dib-cmd`: the subcommand name and NAME=value assignments.
+        while let first = args.first {
+            if first == "disk-image-create" { args.removeFirst(); continue }
+            if let eq = first.firstIndex(of: "="), !first.hasPrefix("-"),
+               first[..<eq].allSatisfy({ $0 == "_" || $0.isLetter || $0.isNumber }), !first[..<eq].isEmpty {
+                request.environment[String(first[..<eq])] = String(first[first.index(after: eq)...])
+                args.removeFirst()
+                continue
+            }
+            break
+        }
+        var options: [(name: String, value: String?)] = []
+        var positionals: [String] = []
+        var index = 0
+        while index < args.count {
+            let arg = args[index]
+            index += 1
+            if arg == "--" { positionals += args[index...]; break }
+            if arg.hasPrefix("--") {
+                let body = arg.dropFirst(2)
+                let (given, attached): (Substring, String?) = body.firstIndex(of: "=").map {
+                    (body[..<$0], String(body[body.index(after: $0)...]))
+                } ?? (body, nil)
+                let all = longFlags + longWithValue
+                var matches = all.filter { $0 == given }
+                if matches.isEmpty { matches = all.filter { $0.hasPrefix(given) } }
+                guard matches.count == 1, let name = matches.first else {
+                    problems.append(matches.isEmpty ? .unrecognizedOption(arg) : .ambiguousOption(arg, candidates: matches))
+                    continue
+                }
+                if longWithValue.contains(name) {
+                    if let attached { options.append((name, attached)) }
+                    else if index < args.count { options.append((name, args[index])); index += 1 }
+                    else { problems.append(.missingArgument("--\(name)")) }
+                } else {
+                    if attached != nil { problems.append(.unexpectedArgument("--\(name)")) }
+                    options.append((name, nil))
+                }
+            } else if arg.hasPrefix("-") && arg.count > 1 {
+                var chars = Substring(arg.dropFirst())
+                while let flag = chars.first {
+                    chars = chars.dropFirst()
+                    if shortFlags.contains(flag) {
+                        options.append((String(flag), nil))
+                    } else if shortWithValue.contains(flag) {
+                        if !chars.isEmpty { options.append((String(flag), String(chars))) }
+                        else if index < args.count { options.append((String(flag), args[index])); index += 1 }
+                        else { problems.append(.missingArgument("-\(flag)")) }
+                        break
+                    } else {
+                        problems.append(.unrecognizedOption("-\(flag)"))
+                    }
+                }
+            } else {
+                positionals.append(arg)
+            }
+        }
+        for (name, value) in options {
+            let value = value ?? ""
+            switch name {
+            case "h", "help": return .help
+            case "version": return .version
+            case "a": request.arch = value
+            case "o": request.outputBase = value
+            case "t":
+                request.formats = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                    .filter { !$0.isEmpty }
+            case "x": request.debugTrace += 1
+            case "u": request.compress = false
+            case "c": request.clearEnvironment = true
+            case "n": request.skipBase = true
+            case "p": request.extraPackages += value.split(separator: ",").map(String.init)
+            case "checksum": request.checksum = true
+            case "no-tmpfs": request.noTmpfs = true
+            case "offline": request.offline = true
+            case "image-size", "min-tmpfs", "image-extra-size", "mkfs-journal-size", "max-online-resize":
+                if Double(value) == nil || (Double(value) ?? 0) < 0 {
+                    problems.append(.invalidValue(option: "--\(name)", value: value, reason: "expected a number"))
+                }
+                request.numeric[name] = value
+            case "image-cache": request.imageCache = value
+            case "mkfs-options": request.mkfsOptions = value
+            case "qemu-img-options":
+                for pair in value.split(separator: ",") {
+                    let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+                    guard parts.count == 2, !parts[0].isEmpty else {
+                        problems.append(.invalidValue(option: "--qemu-img-options", value: String(pair), reason: "expected key=value"))
+                        continue
+                    }
+                    request.qemuImgOptions.append((parts[0], parts[1]))
+                }
+            case "ramdisk-element": request.ramdiskElement = value
+            case "root-label": request.rootLabel = value
+            case "install-type": request.installType = value
+            case "docker-target": request.dockerTarget = value
+            case "logfile": request.logfile = value
+            default: break
+            }
+        }
+        for format in request.formats where !supportedFormats.contains(format) {
+            problems.append(.unknownFormat(format))
+        }
+        if request.formats.isEmpty { request.formats = ["qcow2"] }
+        request.elements = positionals
+        if positionals.isEmpty { problems.append(.noElements) }
+        if request.formats.count == 1, request.outputBase.hasSuffix("." + request.formats[0]) {
+            request.outputBase = String(request.outputBase.dropLast(request.formats[0].count + 1))
+        }
+        if !problems.isEmpty { throw Failure(problems: problems) }
+        return .build(request)
+    }
+
+    /// DIB's usage text, shortened to what stamp honours.
+    public static let usage = """
+        Usage: disk-image-create [OPTION]... [ELEMENT]...
+        Build a disk image from diskimage-builder elements (stamp: no loop devices, no qemu-img).
+          -a ARCH                target architecture (default: the host's)
+          -o NAME                output base name; writes NAME.<format> (default: image)
+          -t FMT[,FMT...]        formats: \(supportedFormats.joined(separator: ", ")) (default: qcow2)
+          -x                     shell tracing in element scripts (repeat for more)
+          -u                     do not compress qcow2
+          -c                     clear the environment before building
+          -n                     do not add the base element
+          -p PKG[,PKG...]        extra packages, installed after install.d (repeatable)
+          --checksum             write NAME.<format>.md5 and .sha256
+          --no-tmpfs, --min-tmpfs N   accepted for compatibility
+          --offline              use caches only
+          --image-size GiB       image size (default: computed from the tree)
+          --image-extra-size MiB, --mkfs-journal-size MiB, --max-online-resize N, --mkfs-options OPTS
+          --image-cache DIR      cache directory (default: ~/.cache/image-create)
+          --qemu-img-options k=v[,k=v]   qcow2 options (compat=0.10 gives qcow2 version 2)
+          --root-label LABEL     root file system label
+          --install-type TYPE    default install type (source)
+          --ramdisk-element E, --docker-target T   accepted for compatibility
+          --logfile FILE         also write the timestamped log to FILE
+          -h, --help, --version
+        Environment: ELEMENTS_PATH, DIB_RELEASE, DIB_IMAGE_CACHE, DIB_CHECKSUM, TMPDIR, break, ...
+        """
+}

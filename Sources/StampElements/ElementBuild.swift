@@ -1,0 +1,227 @@
+import Foundation
+import Logging
+
+/// A plan that passed validation: the element set is resolved, the hooks tree merges without
+/// duplicates, package lists parse, the block-device configuration is chosen.
+public struct ValidatedElementBuild: Sendable {
+    public let plan: ElementBuildPlan
+    public let index: ElementIndex
+    public let resolution: ElementResolution
+    public let hooks: HooksTree
+    public let packages: PackageInstalls
+    public let blockDevice: BlockDeviceSettings
+    public let breakPoints: [BreakPoint]
+    public let sizeInputs: ImageSizeInputs
+
+    /// Whether the `bootloader` element is in the set. stamp writes the boot code itself
+    /// (StampBoot); the element only installs GRUB's files and writes its configuration.
+    public var wantsBootloader: Bool { resolution.elements.contains { $0.name == "bootloader" } }
+    /// DIB's `no-final-image`: build the tree, write no disk image.
+    public var noFinalImage: Bool { resolution.elements.contains { $0.name == "no-final-image" } }
+}
+
+/// The root tree produced by ``ElementBuild/run(_:logger:)``.
+///
+/// The tree at ``root`` is a plain directory (nothing is mounted on it any more). Before the
+/// disk is written the integrator:
+/// 1. computes the image size from the tree and ``ValidatedElementBuild/sizeInputs``;
+/// 2. lays out the disk from ``ValidatedElementBuild/blockDevice`` and writes `root/etc/fstab`
+///    (`LABEL=` lines, replacing any fstab from the elements, as DIB does);
+/// 3. calls ``ElementBuild/finalise(_:options:logger:)`` (`block-device.d`, `pre-finalise.d`,
+///    `finalise.d` in a chroot of this tree, `cleanup.d`);
+/// 4. scans the tree and writes the image; then ``ElementBuild/cleanup(_:)``.
+public struct BuiltRoot: Sendable {
+    public let build: ValidatedElementBuild
+    public let work: WorkDirectory
+    /// `TMP_MOUNT_PATH`: the finished root tree.
+    public var root: URL { work.root }
+    /// The variables every phase saw (DIB_ROOT_LABEL, IMAGE_ELEMENT, TMP_* ...).
+    public let environment: [String: String]
+    /// Per-script timings of the stage.
+    public let timings: [ScriptTiming]
+}
+
+/// Options of the finalise stage.
+public struct FinaliseOptions: Sendable {
+    /// `DIB_IMAGE_SIZE` in KiB, as the disk layer computed it.
+    public var imageSizeKiB: Int?
+    /// Extra variables for these phases (e.g. `IMAGE_BLOCK_DEVICE` if the caller has one).
+    public var environment: [String: String] = [:]
+
+    public init(imageSizeKiB: Int? = nil, environment: [String: String] = [:]) {
+        self.imageSizeKiB = imageSizeKiB
+        self.environment = environment
+    }
+}
+
+/// The element engine's entry points.
+///
+/// ```swift
+/// let plan = try DIBCommandLine.parse(CommandLine.arguments.dropFirst(), environment: env).plan
+/// let build = try ElementBuild.validate(plan, logger: logger)        // all problems at once
+/// let built = try await ElementBuild.run(build, logger: logger)       // root.d … post-root.d
+/// // … size, layout, write built.root/etc/fstab …
+/// try await ElementBuild.finalise(built, options: .init(imageSizeKiB: kib), logger: logger)
+/// // … scan built.root, write the image …
+/// ElementBuild.cleanup(built)
+/// ```
+///
+/// Requires root, `setpriv`, `unshare`, `chroot`, `mount` (util-linux / coreutils).
+public enum ElementBuild {
+    /// Checks everything that can be checked before anything runs.
+    /// - Throws: ``ElementProblems`` with every problem found.
+    public static func validate(_ plan: ElementBuildPlan, logger: Logger? = nil) throws(ElementProblems) -> ValidatedElementBuild {
+        var problems: [ElementError] = []
+        let (points, breakProblems) = BreakPoint.parseList(plan.breakPoints)
+        problems += breakProblems
+        for tool in ["setpriv", "unshare", "chroot", "mount"] where StageProcess.which(tool) == nil {
+            problems.append(.missingTool(tool))
+        }
+        func collect<T>(_ result: Result<T, ElementProblems>) -> T? {
+            switch result {
+            case .success(let value): return value
+            case .failure(let failure): problems += failure.problems; return nil
+            }
+        }
+        guard let index = collect(Result { () throws(ElementProblems) in
+            try ElementIndex(elementsPath: plan.elementsPath, builtinDirectory: plan.builtinElementsDirectory, logger: logger)
+        }) else { throw ElementProblems(problems) }
+        let requested = ElementResolution.implicitElements(plan.elements, skipBase: plan.skipBase, arch: plan.arch)
+        guard let resolution = collect(Result { () throws(ElementProblems) in
+            try ElementResolution(requested: requested, index: index, requireOperatingSystem: plan.requireOperatingSystem)
+        }) else { throw ElementProblems(problems) }
+        let hooks = collect(Result { () throws(ElementProblems) in try HooksTree(elements: resolution.elements) })
+        let packages = collect(Result { () throws(ElementProblems) in
+            try PackageInstalls(elements: resolution.elements, arch: plan.arch, installType: plan.installType)
+        })
+        let blockDevice = collect(Result { () throws(ElementProblems) in
+            try BlockDeviceSelection.select(elements: resolution.elements, arch: plan.arch, environment: plan.environment)
+        })
+        guard problems.isEmpty, let hooks, let packages, let blockDevice else { throw ElementProblems(problems) }
+        let env = plan.environment
+        let sizes = ImageSizeInputs(
+            imageSizeGiB: env["DIB_IMAGE_SIZE"].flatMap(Double.init),
+            extraSizeMiB: env["DIB_IMAGE_EXTRA_SIZE"].flatMap(Double.init),
+            journalSizeMiB: env["DIB_JOURNAL_SIZE"].flatMap { Int($0) } ?? 64,
+            addEFIMargin: resolution.elements.contains { $0.name.contains("block-device-efi") },
+            maxOnlineResize: env["MAX_ONLINE_RESIZE"], mkfsOptions: env["DIB_MKFS_OPTS"])
+        logger?.info("Building elements: \(requested.joined(separator: " "))")
+        logger?.info("Expanded element dependencies to: \(resolution.imageElement)")
+        return ValidatedElementBuild(
+            plan: plan, index: index, resolution: resolution, hooks: hooks, packages: packages,
+            blockDevice: blockDevice, breakPoints: points, sizeInputs: sizes)
+    }
+
+    /// Runs `root.d` through `post-root.d` in a fresh work directory and returns the tree.
+    ///
+    /// Stale work directories of killed builds are removed first. All phases run under one
+    /// private mount and PID namespace (see ``StageScript``): `/proc`, `/sys` (read-only),
+    /// `/dev`, `/dev/pts` and the read-only hooks tree at `tmp/in_target.d` exist only there.
+    /// The host's `resolv.conf`, the `policy-rc.d` and the apt proxy set for the chroot phases
+    /// are removed before this returns.
+    /// - Throws: ``ElementProblems`` (a failing script names its element, phase and exit code).
+    public static func run(_ build: ValidatedElementBuild, logger: Logger? = nil) async throws -> BuiltRoot {
+        let work = try WorkDirectory.create(under: build.plan.workParent, logger: logger)
+        logger?.info("Building in \(work.url.path)")
+        do {
+            try prepare(build, work: work)
+            let environment = commonEnvironment(build, work: work)
+            var steps = ["phase:root.d:out", "check-root", "installtype", "phase:extra-data.d:out",
+                         "mount", "tweaks-on", "phase:pre-install.d:in", "phase:install.d:in", "packages",
+                         "phase:post-install.d:in", "kill-chroot", "tweaks-off", "umount", "phase:post-root.d:out"]
+            if build.plan.extraPackages.isEmpty { steps.removeAll { $0 == "packages" } }
+            let outcome = try await runStage(build, work: work, environment: environment, steps: steps, logger: logger)
+            return BuiltRoot(build: build, work: work, environment: environment, timings: outcome.timings)
+        } catch {
+            if build.plan.environment["STAMP_KEEP_WORKDIR"] == nil { work.remove() }
+            throw error
+        }
+    }
+
+    /// Runs `block-device.d`, `pre-finalise.d`, `finalise.d` (in a chroot of the final tree)
+    /// and `cleanup.d`, then DIB's `finalise_base` (empties `tmp/`, truncates `var/log` files).
+    public static func finalise(_ built: BuiltRoot, options: FinaliseOptions = .init(), logger: Logger? = nil) async throws {
+        var environment = built.environment.merging(options.environment) { _, new in new }
+        if let kib = options.imageSizeKiB { environment["DIB_IMAGE_SIZE"] = String(kib) }
+        environment["DIB_DEFAULT_INSTALLTYPE"] = built.build.plan.installType
+        let steps = ["phase:block-device.d:out", "phase:pre-finalise.d:out", "mount", "tweaks-on",
+                     "phase:finalise.d:in", "kill-chroot", "tweaks-off", "umount", "phase:cleanup.d:out",
+                     "finalise-base"]
+        _ = try await runStage(built.build, work: built.work, environment: environment, steps: steps, logger: logger)
+    }
+
+    /// Removes the work directory, the root tree included.
+    public static func cleanup(_ built: BuiltRoot) {
+        built.work.remove()
+    }
+
+    /// Writes the hooks tree, the runner, the package lists and the driver.
+    static func prepare(_ build: ValidatedElementBuild, work: WorkDirectory) throws {
+        try build.hooks.materialize(at: work.hooks)
+        let runner = work.hooks.appendingPathComponent("dib-run-parts")
+        try RunParts.runnerScript.write(to: runner, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: runner.path)
+        try build.packages.write(into: work.hooks)
+        try StageScript.text.write(to: work.url.appendingPathComponent("stage.sh"), atomically: true, encoding: .utf8)
+        try FileManager.default.createDirectory(at: build.plan.imageCache, withIntermediateDirectories: true)
+    }
+
+    static func runStage(
+        _ build: ValidatedElementBuild, work: WorkDirectory, environment: [String: String], steps: [String], logger: Logger?
+    ) async throws -> StageProcess.Outcome {
+        var env = environment
+        env["STAMP_ROOT"] = work.root.path
+        env["STAMP_HOOKS"] = work.hooks.path
+        env["STAMP_WORK"] = work.url.path
+        env["STAMP_STEPS"] = steps.joined(separator: " ")
+        env["STAMP_BREAK"] = build.breakPoints.map(\.description).joined(separator: ",")
+        env["STAMP_INSTALLTYPE"] = build.plan.installType
+        env["STAMP_EXTRA_PACKAGES"] = build.plan.extraPackages.joined(separator: ",")
+        env["STAMP_CHROOT_PATH"] = "/tmp/in_target.d/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        let stage = StageProcess(
+            driver: work.url.appendingPathComponent("stage.sh"), environment: env, origins: build.hooks.origins,
+            logger: logger)
+        return try await stage.run()
+    }
+
+    /// The variables of reference/dib.md 3.5 common to every phase.
+    static func commonEnvironment(_ build: ValidatedElementBuild, work: WorkDirectory) -> [String: String] {
+        let plan = build.plan
+        var env = plan.environment
+        env["DIB_DEFAULT_INSTALLTYPE"] = nil  // visible from extra-data.d on (set by the driver)
+        env["TARGET_ROOT"] = nil
+        env["ARCH"] = plan.arch
+        env["ELEMENTS_PATH"] = build.index.searchPath.map(\.path).joined(separator: ":")
+        env["IMAGE_ELEMENT"] = build.resolution.imageElement
+        env["IMAGE_ELEMENT_YAML"] = build.resolution.imageElementYAML
+        let pairs = build.resolution.elements.map { "[\($0.name)]=\($0.path.path)" }.joined(separator: " ")
+        env["BASH_FUNC_get_image_element_array%%"] = "() {  echo \"\(pairs)\"\n}"
+        env["BASH_FUNC_die%%"] = "() {  echo \"ERROR: $*\" >&2;\n exit 1\n}"
+        env["IMAGE_NAME"] = plan.imageName
+        env["IMAGE_TYPE"] = plan.imageTypes.first ?? "qcow2"
+        env["FS_TYPE"] = env["FS_TYPE"].flatMap { $0.isEmpty ? nil : $0 } ?? "ext4"
+        env["TMP_BUILD_DIR"] = work.url.path
+        env["TMP_IMAGE_DIR"] = work.imageDirectory.path
+        env["TMP_HOOKS_PATH"] = work.hooks.path
+        env["TMP_MOUNT_PATH"] = work.root.path
+        env["OUT_IMAGE_PATH"] = ""
+        env["_LIB"] = work.hooks.path
+        env["DIB_PYTHON_EXEC"] = env["DIB_PYTHON_EXEC"] ?? StageProcess.which("python3") ?? "python3"
+        env["DIB_DEBUG_TRACE"] = String(plan.debugTrace)
+        env["DIB_CHECKSUM"] = env["DIB_CHECKSUM"] ?? "0"
+        env["DIB_NO_TMPFS"] = env["DIB_NO_TMPFS"] ?? "0"
+        env["DIB_MIN_TMPFS"] = env["DIB_MIN_TMPFS"] ?? "2"
+        env["DIB_OFFLINE"] = plan.offline ? "1" : ""
+        env["DIB_IMAGE_CACHE"] = plan.imageCache.path
+        let home = env["HOME"] ?? "/root"
+        env["DIB_LOCKFILES"] = env["DIB_LOCKFILES"] ?? "\(home)/.cache/dib/lockfiles"
+        env["DIB_ROOT_LABEL"] = build.blockDevice.rootLabel
+        env["DIB_ROOT_FSTYPE"] = build.blockDevice.rootFSType
+        env["DIB_BOOT_LABEL"] = build.blockDevice.bootLabel
+        env["DIB_MOUNTPOINTS"] = build.blockDevice.mountPoints.joined(separator: "|")
+        env["DIB_BLOCK_DEVICE_PARAMS_YAML"] = work.url.appendingPathComponent("params.yaml").path
+        env["LC_ALL"] = "C"
+        if build.wantsBootloader { env["STAMP_NATIVE_BOOTLOADER"] = "1" }
+        return env
+    }
+}

@@ -1,0 +1,124 @@
+import Foundation
+import Logging
+
+/// Everything the element engine needs for one build, before validation.
+///
+/// Built by ``DIBCommandLine`` from `disk-image-create`'s argv and environment, or directly by
+/// `stamp build`. Nothing here touches the disk; ``ElementBuild/validate(_:logger:)`` checks it.
+public struct ElementBuildPlan: Sendable, Equatable {
+    /// Element names as the user gave them (``ElementResolution/implicitElements(_:skipBase:arch:)``
+    /// is applied by validation, not here).
+    public var elements: [String]
+    /// `-n`: do not add `base`.
+    public var skipBase = false
+    /// `ELEMENTS_PATH` (colon list); stamp's built-in directory is appended after it.
+    public var elementsPath: String?
+    /// stamp's `Elements/` directory (next to the binary, or `STAMP_ELEMENTS_DIR`).
+    public var builtinElementsDirectory: URL?
+    /// `IMAGE_NAME`: the `-o` value, no extension.
+    public var imageName = "image"
+    /// `-t`: output formats, in the order given.
+    public var imageTypes: [String] = ["qcow2"]
+    /// `ARCH`.
+    public var arch: String = ElementBuildPlan.hostArch()
+    /// The caller's environment plus the overrides the options imply (`DIB_*`), passed to
+    /// every phase. `TMPDIR` etc. come from here.
+    public var environment: [String: String]
+    /// `DIB_IMAGE_CACHE`; default `~/.cache/image-create`.
+    public var imageCache: URL
+    /// `DIB_OFFLINE`.
+    public var offline = false
+    /// `DIB_DEBUG_TRACE` (`-x` counted).
+    public var debugTrace = 0
+    /// `-p`: packages installed right after `install.d`.
+    public var extraPackages: [String] = []
+    /// `DIB_DEFAULT_INSTALLTYPE` (`--install-type`).
+    public var installType = "source"
+    /// Where work directories are made (`TMPDIR` wins over `TMP_DIR`, as in DIB).
+    public var workParent: URL
+    /// DIB's `break=`; `break_cmd`, `break_outside_target` stay in ``environment``.
+    public var breakPoints: String?
+    /// Require an element that provides `operating-system` (DIB always does).
+    public var requireOperatingSystem = true
+
+    public init(elements: [String], environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.elements = elements
+        self.environment = environment
+        let home = environment["HOME"] ?? NSHomeDirectory()
+        self.imageCache = URL(fileURLWithPath: environment["DIB_IMAGE_CACHE"] ?? "\(home)/.cache/image-create")
+        self.workParent = URL(fileURLWithPath: environment["TMPDIR"] ?? environment["TMP_DIR"] ?? "/tmp")
+        self.elementsPath = environment["ELEMENTS_PATH"]
+        self.breakPoints = environment["break"]
+        if let arch = environment["ARCH"], !arch.isEmpty { self.arch = arch }
+        if let dir = environment["STAMP_ELEMENTS_DIR"] { self.builtinElementsDirectory = URL(fileURLWithPath: dir) }
+        self.offline = !(environment["DIB_OFFLINE"] ?? "").isEmpty
+        self.debugTrace = Int(environment["DIB_DEBUG_TRACE"] ?? "") ?? 0
+    }
+
+    /// DIB's default `ARCH`: `dpkg --print-architecture` naming from `uname -m`.
+    public static func hostArch() -> String {
+        var info = utsname()
+        uname(&info)
+        let machine = withUnsafeBytes(of: &info.machine) { raw in
+            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+        }
+        switch machine {
+        case "x86_64": return "amd64"
+        case "aarch64": return "arm64"
+        case "ppc64le": return "ppc64el"
+        case let other where other.hasPrefix("armv"): return "armhf"
+        case let other where other.hasPrefix("i") && other.hasSuffix("86"): return "i386"
+        default: return machine
+        }
+    }
+
+    /// Finds the built-in `Elements/` directory: `STAMP_ELEMENTS_DIR`, then `Elements` or
+    /// `../share/stamp/Elements` next to the executable, then the source checkout (walking up
+    /// from the executable, for `.build/debug/...`).
+    public static func locateBuiltinElements(executable: URL, environment: [String: String]) -> URL? {
+        if let dir = environment["STAMP_ELEMENTS_DIR"] { return URL(fileURLWithPath: dir) }
+        let binDir = executable.resolvingSymlinksInPath().deletingLastPathComponent()
+        var candidates = [binDir.appendingPathComponent("Elements"),
+                          binDir.appendingPathComponent("../share/stamp/Elements").standardized]
+        var dir = binDir
+        for _ in 0..<5 {
+            dir = dir.deletingLastPathComponent()
+            candidates.append(dir.appendingPathComponent("Elements"))
+        }
+        return candidates.first { HooksTree.isDirectory($0.appendingPathComponent("base")) }
+    }
+}
+
+/// The values DIB's block layer exports before any phase runs, derived from the block-device
+/// configuration (reference/dib.md 2.5 step 4 and 4.3).
+public struct BlockDeviceSettings: Sendable, Equatable {
+    /// Where the configuration came from: `DIB_BLOCK_DEVICE_CONFIG`, an element file, or the
+    /// built-in partitionless fallback.
+    public var source: String
+    /// The YAML text to hand to the disk layout (StampDisk parses and validates it).
+    public var yaml: String
+    /// `DIB_ROOT_LABEL`.
+    public var rootLabel: String
+    /// `DIB_ROOT_FSTYPE`.
+    public var rootFSType: String
+    /// `DIB_BOOT_LABEL` (label of the file system mounted at `/boot`, else empty).
+    public var bootLabel: String
+    /// `DIB_MOUNTPOINTS`, in mount order.
+    public var mountPoints: [String]
+}
+
+/// Inputs of DIB's image size arithmetic (2.5 step 9), for the disk layer.
+public struct ImageSizeInputs: Sendable, Equatable {
+    /// `DIB_IMAGE_SIZE` / `--image-size` in GiB, if given.
+    public var imageSizeGiB: Double?
+    /// `DIB_IMAGE_EXTRA_SIZE` in MiB (replaces the ÷0.6 factor).
+    public var extraSizeMiB: Double?
+    /// `DIB_JOURNAL_SIZE` in MiB (default 64).
+    public var journalSizeMiB: Int
+    /// Whether any element name contains `block-device-efi` (+525 MiB, even with an explicit size).
+    public var addEFIMargin: Bool
+    /// `MAX_ONLINE_RESIZE`.
+    public var maxOnlineResize: String?
+    /// `--mkfs-options`.
+    public var mkfsOptions: String?
+}

@@ -1,0 +1,88 @@
+/// One problem found by the element engine.
+///
+/// Every case names the element, path or phase at fault, and ``description`` is a single
+/// lower-case line without a trailing period, so it can be printed as the one line a failed
+/// `disk-image-create` run ends with. Validation collects these into ``ElementProblems``
+/// instead of stopping at the first one.
+public enum ElementError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// An `ELEMENTS_PATH` entry (or the built-in elements directory) is not a directory.
+    case invalidElementsDirectory(path: String)
+    /// No element of this name exists in any elements directory.
+    case elementNotFound(name: String, requiredBy: String?)
+    /// Two elements in the set both provide the same (usually virtual) name.
+    case providedTwice(name: String, providers: [String])
+    /// An element was asked for by name but another element in the set already provides it.
+    case requestedButProvided(name: String, provider: String)
+    /// Nothing in the set provides `operating-system`.
+    case noOperatingSystem
+    /// No element was requested at all.
+    case noElements
+    /// Two elements install a hook file of the same name into the same hooks directory.
+    case duplicateHook(element: String, path: String, firstElement: String)
+    /// `package-installs.yaml`/`.json` or `pkg-map` could not be read.
+    case invalidElementFile(element: String, path: String, reason: String)
+    /// A `break=` entry names no known break point.
+    case unknownBreakPoint(String)
+    /// The work directory, cache or another host path could not be prepared.
+    case hostSetup(path: String, reason: String)
+    /// A required host tool is missing.
+    case missingTool(String)
+    /// An element script exited non-zero.
+    case scriptFailed(element: String?, phase: String, script: String, exitCode: Int32)
+    /// The isolated stage process ended without reporting the end of its work.
+    case stageFailed(reason: String, exitCode: Int32)
+
+    public var description: String {
+        switch self {
+        case .invalidElementsDirectory(let path):
+            return "elements directory \(path) is not a directory"
+        case .elementNotFound(let name, let requiredBy):
+            if let requiredBy { return "element '\(name)' not found (required by '\(requiredBy)')" }
+            return "element '\(name)' not found"
+        case .providedTwice(let name, let providers):
+            return "'\(name)' is provided by more than one element: \(providers.joined(separator: ", "))"
+        case .requestedButProvided(let name, let provider):
+            return "element '\(name)' was requested but is already provided by '\(provider)'"
+        case .noOperatingSystem:
+            return "please include an operating system element (nothing provides 'operating-system')"
+        case .noElements:
+            return "at least one distribution root element must be specified"
+        case .duplicateHook(let element, let path, let firstElement):
+            return "there is a duplicated hook in your elements: \(element)/\(path) (also in \(firstElement))"
+        case .invalidElementFile(let element, let path, let reason):
+            return "element '\(element)': invalid \(path): \(reason)"
+        case .unknownBreakPoint(let name):
+            return "unknown break point '\(name)' (use before-<phase>, after-<phase> or after-error)"
+        case .hostSetup(let path, let reason):
+            return "cannot prepare \(path): \(reason)"
+        case .missingTool(let tool):
+            return "required host tool '\(tool)' not found in PATH"
+        case .scriptFailed(let element, let phase, let script, let exitCode):
+            let owner = element.map { " of element '\($0)'" } ?? ""
+            return "script \(script)\(owner) failed in \(phase) with exit code \(exitCode)"
+        case .stageFailed(let reason, let exitCode):
+            return "element stage failed (exit code \(exitCode)): \(reason)"
+        }
+    }
+}
+
+/// Every problem found while validating or running an element build, reported together.
+///
+/// Validation never stops at the first problem: an unknown element, a provider conflict and a
+/// duplicated hook are all listed in one value. ``description`` is one line.
+public struct ElementProblems: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The problems, in the order they were found.
+    public var problems: [ElementError]
+
+    public init(_ problems: [ElementError]) { self.problems = problems }
+
+    public var description: String {
+        if problems.count == 1 { return problems[0].description }
+        return "\(problems.count) problems: " + problems.map(\.description).joined(separator: "; ")
+    }
+
+    /// Throws `self` when there is at least one problem.
+    func throwIfAny() throws(ElementProblems) {
+        if !problems.isEmpty { throw self }
+    }
+}

@@ -1,0 +1,114 @@
+import Foundation
+import Logging
+
+/// One element: a directory whose name is the element's name (DIB's on-disk format).
+///
+/// ```
+/// <name>/
+///   element-deps          newline list of elements this one needs
+///   element-provides      newline list of (virtual) names this one satisfies
+///   environment.d/        shell snippets sourced before every phase
+///   <phase>.d/NN-name     hook scripts, run by dib-run-parts
+///   bin/ static/ pkg-map package-installs.yaml block-device-default.yaml README.rst ...
+/// ```
+public struct Element: Sendable, Equatable, Hashable {
+    /// The directory name, which is the element's name.
+    public var name: String
+    /// The element's directory (symbolic links resolved).
+    public var path: URL
+    /// Names from `element-deps` (blank lines ignored, no comment syntax, as in DIB).
+    public var dependencies: [String]
+    /// Names from `element-provides`.
+    public var provides: [String]
+
+    public init(name: String, path: URL, dependencies: [String], provides: [String]) {
+        self.name = name
+        self.path = path
+        self.dependencies = dependencies
+        self.provides = provides
+    }
+
+    /// Reads an element directory.
+    public init(directory: URL) {
+        let path = directory.resolvingSymlinksInPath()
+        self.init(
+            name: directory.lastPathComponent, path: path,
+            dependencies: Element.readList(path.appendingPathComponent("element-deps")),
+            provides: Element.readList(path.appendingPathComponent("element-provides")))
+    }
+
+    /// DIB's list format: one name per line, surrounding space trimmed, blank lines ignored.
+    static func readList(_ file: URL) -> [String] {
+        guard let text = try? String(contentsOf: file, encoding: .utf8) else { return [] }
+        return text.split(whereSeparator: \.isNewline)
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty }
+    }
+}
+
+/// Every element visible through `ELEMENTS_PATH` plus the built-in elements directory.
+///
+/// DIB's rules: the search path is `ELEMENTS_PATH` (colon list) with the built-in directory
+/// always appended; every entry must be a directory; each subdirectory of an entry is an
+/// element; a name found in an earlier entry overrides the same name in a later one (whole
+/// element, no merging), with a warning `element <a> overrides <b>`.
+public struct ElementIndex: Sendable {
+    /// The search path actually used, earliest (strongest) first.
+    public let searchPath: [URL]
+    /// The winning element for each name.
+    public let elements: [String: Element]
+    /// Elements hidden by an earlier entry, for `stamp elements` and for the log.
+    public let overridden: [(winner: Element, hidden: Element)]
+
+    /// Scans the search path.
+    ///
+    /// - Parameters:
+    ///   - elementsPath: the `ELEMENTS_PATH` value (colon list), or nil.
+    ///   - builtinDirectory: stamp's own `Elements/` directory, appended last.
+    ///   - logger: receives one warning per override.
+    /// - Throws: ``ElementProblems`` listing every entry that is not a directory.
+    public init(elementsPath: String?, builtinDirectory: URL?, logger: Logger? = nil) throws(ElementProblems) {
+        var entries: [URL] = []
+        for part in (elementsPath ?? "").split(separator: ":", omittingEmptySubsequences: true) {
+            entries.append(URL(fileURLWithPath: String(part)))
+        }
+        if let builtinDirectory { entries.append(builtinDirectory) }
+        var problems: [ElementError] = []
+        var found: [String: Element] = [:]
+        var overridden: [(winner: Element, hidden: Element)] = []
+        let fm = FileManager.default
+        for entry in entries {
+            var isDirectory: ObjCBool = false
+            guard fm.fileExists(atPath: entry.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+                problems.append(.invalidElementsDirectory(path: entry.path))
+                continue
+            }
+            let names = ((try? fm.contentsOfDirectory(atPath: entry.path)) ?? []).sorted()
+            for name in names where !name.hasPrefix(".") {
+                let dir = entry.appendingPathComponent(name)
+                var sub: ObjCBool = false
+                guard fm.fileExists(atPath: dir.path, isDirectory: &sub), sub.boolValue else { continue }
+                let element = Element(directory: dir)
+                if let winner = found[name] {
+                    if winner.path != element.path {
+                        overridden.append((winner, element))
+                        logger?.warning("element \(winner.path.path) overrides \(element.path.path)")
+                    }
+                    continue
+                }
+                found[name] = element
+            }
+        }
+        try ElementProblems(problems).throwIfAny()
+        self.searchPath = entries
+        self.elements = found
+        self.overridden = overridden
+    }
+
+    /// An index over explicit elements (tests, previews).
+    public init(elements: [Element]) {
+        self.searchPath = []
+        self.elements = Dictionary(elements.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        self.overridden = []
+    }
+}

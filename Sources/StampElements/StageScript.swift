@@ -1,0 +1,212 @@
+/// The stage driver: the shell program that runs as PID 1 of a private PID and mount
+/// namespace and performs one stage of the build (the build phases, or the finalise phases).
+///
+/// Why a shell program in a child: a mount namespace disappears only when its last process
+/// exits, and `unshare(CLONE_NEWNS)` in a multithreaded Swift process moves one thread only.
+/// So stamp starts
+///
+/// ```
+/// setpriv --pdeathsig KILL -- unshare --mount --propagation private --pid --fork --kill-child -- sh stage.sh
+/// ```
+///
+/// from a dedicated thread (the parent-death signal follows the spawning thread). If stamp is
+/// killed, even with SIGKILL, `unshare` receives SIGKILL, `--kill-child` kills the driver,
+/// and because the driver is PID 1 of its PID namespace the kernel kills every process in it;
+/// the mount namespace, with `/proc`, `/sys`, `/dev`, `/dev/pts`, the hooks bind and any mount an
+/// element made, goes with them. Nothing is ever mounted in the host's namespace.
+///
+/// Inputs come from the environment, so the script itself is constant:
+/// `STAMP_ROOT` (the tree, `TMP_MOUNT_PATH`), `STAMP_HOOKS` (`TMP_HOOKS_PATH`), `STAMP_WORK`
+/// (the work directory), `STAMP_STEPS` (space-separated steps, below), `STAMP_BREAK` (normalised
+/// break points), `STAMP_INSTALLTYPE`, `STAMP_EXTRA_PACKAGES`, `STAMP_CHROOT_PATH`, and DIB's
+/// `break_cmd` / `break_outside_target`.
+///
+/// Steps: `phase:<dir>:in|out`, `check-root`, `installtype`, `mount`, `umount`, `tweaks-on`,
+/// `tweaks-off`, `kill-chroot`, `packages`, `finalise-base`. Progress is reported on stdout as
+/// `@@stamp@@ …` lines, read by ``StageProcess``.
+enum StageScript {
+    static let text = #"""
+    #!/bin/sh
+    # Variable names are global in sh: each function uses its own prefix.
+    # stamp element stage driver (generated; see StageScript.swift). PID 1 of its namespaces.
+    set -u
+    ROOT=$STAMP_ROOT
+    HOOKS=$STAMP_HOOKS
+    WORK=$STAMP_WORK
+    mark() { echo "@@stamp@@ $*"; }
+    # Our own /proc: process scans then see only this PID namespace.
+    mount -t proc proc /proc || { mark error "cannot mount /proc in the stage namespace"; exit 1; }
+    PATH="$PATH:$HOOKS/bin"; export PATH
+    mounted=0
+    tweaked=0
+
+    in_chroot() {
+        env -u TMPDIR -u VIRTUAL_ENV -u TARGET_ROOT HOME=/root PATH="$STAMP_CHROOT_PATH" chroot "$ROOT" "$@"
+    }
+
+    break_at() { # <point> <1 = inside the chroot>
+        case ",${STAMP_BREAK:-}," in *",$1,"*) ;; *) return 0 ;; esac
+        mark break "$1"
+        break_inside=$2
+        [ "${break_outside_target:-0}" = 1 ] && break_inside=0
+        [ "$mounted" = 1 ] || break_inside=0
+        if [ -n "${break_cmd:-}" ]; then
+            if [ "$break_inside" = 1 ]; then in_chroot /bin/sh -c "$break_cmd" || true
+            else sh -c "$break_cmd" || true; fi
+        elif [ -z "${STAMP_BREAK_NO_TTY:-}" ] && { : </dev/tty; } 2>/dev/null; then
+            echo "break point $1: starting a shell, exit it to continue"
+            if [ "$break_inside" = 1 ]; then
+                in_chroot /bin/sh -c 'command -v bash >/dev/null && exec bash -i || exec sh -i' </dev/tty >/dev/tty 2>&1 || true
+            else
+                ${SHELL:-/bin/sh} -i </dev/tty >/dev/tty 2>&1 || true
+            fi
+        else
+            echo "break point $1 reached; no terminal, continuing"
+        fi
+    }
+
+    run_phase() { # <phase dir> <in|out>
+        phase=$1
+        phase_inside=0; [ "$2" = in ] && phase_inside=1
+        break_at "before-${phase%.d}" "$phase_inside"
+        mark phase-start "$phase"
+        status=0
+        if [ "$phase_inside" = 1 ]; then
+            in_chroot /bin/sh /tmp/in_target.d/dib-run-parts "/tmp/in_target.d/$phase" </dev/null || status=$?
+        else
+            case "$phase" in
+                root.d|cleanup.d) TARGET_ROOT=$ROOT; export TARGET_ROOT ;;
+                *) unset TARGET_ROOT ;;
+            esac
+            sh "$HOOKS/dib-run-parts" "$HOOKS/$phase" </dev/null || status=$?
+            unset TARGET_ROOT
+        fi
+        mark phase-end "$phase" "$status"
+        if [ "$status" -ne 0 ]; then
+            break_at after-error "$phase_inside"
+            return "$status"
+        fi
+        break_at "after-${phase%.d}" "$phase_inside"
+        return 0
+    }
+
+    mount_chroot() {
+        for d in proc sys dev tmp/in_target.d; do mkdir -p "$ROOT/$d"; done
+        mount -t proc proc "$ROOT/proc" &&
+        mount --bind /dev "$ROOT/dev" &&
+        mkdir -p "$ROOT/dev/pts" &&
+        mount -t devpts -o newinstance,ptmxmode=0666,mode=620 devpts "$ROOT/dev/pts" &&
+        mount -t sysfs -o ro sysfs "$ROOT/sys" &&
+        mount --bind "$HOOKS" "$ROOT/tmp/in_target.d" &&
+        mount -o remount,bind,ro "$ROOT/tmp/in_target.d" || { mark error "cannot mount the chroot file systems"; return 1; }
+        mounted=1
+    }
+
+    umount_chroot() {
+        awk -v root="$ROOT" '{ mp = $5; gsub(/\\040/, " ", mp); if (index(mp, root "/") == 1) print mp }' \
+            /proc/self/mountinfo | LC_ALL=C sort -r | while IFS= read -r mp; do
+            umount "$mp" 2>/dev/null || umount -l "$mp" 2>/dev/null || echo "cannot unmount $mp"
+        done
+        rmdir "$ROOT/tmp/in_target.d" 2>/dev/null || true
+        mounted=0
+    }
+
+    kill_chroot() {
+        for p in /proc/[0-9]*; do
+            pid=${p#/proc/}
+            [ "$pid" = 1 ] && continue
+            r=$(readlink "$p/root" 2>/dev/null) || continue
+            case "$r" in
+                "$ROOT"|"$ROOT"/*)
+                    echo "ending process $pid ($(tr '\0' ' ' <"$p/cmdline" 2>/dev/null)) left in the chroot"
+                    kill -KILL "$pid" 2>/dev/null || true ;;
+            esac
+        done
+    }
+
+    tweaks_on() {
+        [ -d "$ROOT/etc" ] || return 0
+        r="$ROOT/etc/resolv.conf"
+        if [ -e "$r" ] || [ -L "$r" ]; then mv "$r" "$r.stamp-orig"; fi
+        if [ -r /etc/resolv.conf ]; then cat /etc/resolv.conf >"$r"; else echo "nameserver 8.8.8.8" >"$r"; fi
+        cp "$r" "$WORK/resolv.conf.build"
+        if [ -d "$ROOT/usr/sbin" ] && [ ! -e "$ROOT/usr/sbin/policy-rc.d" ]; then
+            printf '#!/bin/sh\n# written by stamp for the build; removed afterwards\nexit 101\n' >"$ROOT/usr/sbin/policy-rc.d"
+            chmod 755 "$ROOT/usr/sbin/policy-rc.d"
+            : >"$WORK/policy-rc.d.ours"
+        fi
+        if [ -d "$ROOT/etc/apt/apt.conf.d" ] && [ -n "${http_proxy:-}${https_proxy:-}" ]; then
+            {
+                [ -n "${http_proxy:-}" ] && echo "Acquire::http::Proxy \"$http_proxy\";"
+                [ -n "${https_proxy:-}" ] && echo "Acquire::https::Proxy \"$https_proxy\";"
+            } >"$ROOT/etc/apt/apt.conf.d/00stamp-build-proxy"
+        fi
+        tweaked=1
+    }
+
+    tweaks_off() {
+        [ "$tweaked" = 1 ] || return 0
+        r="$ROOT/etc/resolv.conf"; o="$r.stamp-orig"
+        if [ -f "$r" ] && [ ! -L "$r" ] && cmp -s "$r" "$WORK/resolv.conf.build"; then
+            rm -f "$r"
+            if [ -e "$o" ] || [ -L "$o" ]; then
+                # A copy of the host's file left by root.d (debootstrap does that) is a leak, not the image's.
+                if [ ! -L "$o" ] && [ -r /etc/resolv.conf ] && cmp -s "$o" /etc/resolv.conf; then rm -f "$o"
+                else mv "$o" "$r"; fi
+            fi
+        else
+            rm -f "$o" # the image now manages its own resolv.conf
+        fi
+        rm -f "$WORK/resolv.conf.build"
+        if [ -e "$WORK/policy-rc.d.ours" ]; then rm -f "$ROOT/usr/sbin/policy-rc.d" "$WORK/policy-rc.d.ours"; fi
+        rm -f "$ROOT/etc/apt/apt.conf.d/00stamp-build-proxy"
+        tweaked=0
+    }
+
+    finish() { # <status>
+        kill_chroot
+        tweaks_off
+        umount_chroot
+        [ "$1" = 0 ] && mark stage-done
+        exit "$1"
+    }
+
+    for step in $STAMP_STEPS; do
+        case "$step" in
+            phase:*)
+                rest=${step#phase:}
+                run_phase "${rest%:*}" "${rest##*:}" || finish $?
+                ;;
+            check-root)
+                if [ -z "$(ls -A "$ROOT" | grep -v -x -e lost+found -e tmp)" ]; then
+                    mark error "failed to deploy the root element: $ROOT is empty after root.d"
+                    finish 1
+                fi
+                ;;
+            installtype) DIB_DEFAULT_INSTALLTYPE=${STAMP_INSTALLTYPE:-source}; export DIB_DEFAULT_INSTALLTYPE ;;
+            mount) mount_chroot || finish 1 ;;
+            umount) umount_chroot ;;
+            tweaks-on) tweaks_on ;;
+            tweaks-off) tweaks_off ;;
+            kill-chroot) kill_chroot ;;
+            packages)
+                [ -n "${STAMP_EXTRA_PACKAGES:-}" ] || continue
+                mark phase-start packages
+                mark start packages install-packages
+                status=0
+                in_chroot install-packages $(echo "$STAMP_EXTRA_PACKAGES" | tr ',' ' ') </dev/null || status=$?
+                mark end packages install-packages "$status"
+                mark phase-end packages "$status"
+                [ "$status" = 0 ] || finish "$status"
+                ;;
+            finalise-base)
+                [ -d "$ROOT/tmp" ] && find "$ROOT/tmp" -xdev -mindepth 1 -delete 2>/dev/null
+                [ -d "$ROOT/var/log" ] && find "$ROOT/var/log" -xdev -type f -exec truncate -s 0 {} +
+                rm -f "$ROOT"/root/*.log
+                ;;
+            *) mark error "unknown stage step $step"; finish 1 ;;
+        esac
+    done
+    finish 0
+    """#
+}

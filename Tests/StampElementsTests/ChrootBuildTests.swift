@@ -1,0 +1,168 @@
+import Foundation
+import Testing
+@testable import StampElements
+
+/// Builds with a busybox-static chroot (fake-os): needs root, util-linux and busybox-static,
+/// no network. Serialized: each build uses both CPUs briefly.
+@Suite(.serialized, .enabled(if: Fixtures.canChroot, "needs root, unshare, setpriv and /bin/busybox"))
+struct ChrootBuildTests {
+    static func mountInfo() -> [String] {
+        WorkDirectory.currentMountPoints()
+    }
+
+    static func processes(matching needle: String) -> [String] {
+        let fm = FileManager.default
+        return ((try? fm.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { pid in
+            guard Int(pid) != nil, let data = fm.contents(atPath: "/proc/\(pid)/cmdline") else { return nil }
+            let cmd = String(decoding: data.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
+            return cmd.contains(needle) ? "\(pid): \(cmd)" : nil
+        }
+    }
+
+    /// Phase order, where each phase runs, what it sees, the chroot mounts, and that the build's
+    /// tweaks are gone from the tree afterwards.
+    @Test func phasesEnvironmentAndMounts() async throws {
+        let work = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let before = Self.mountInfo()
+        let collector = LineCollector()
+        let plan = Fixtures.plan(["fake-os", "probe", "runparts"], work: work)
+        let build = try ElementBuild.validate(plan, logger: collector.logger)
+        let built = try await ElementBuild.run(build, logger: collector.logger)
+        defer { ElementBuild.cleanup(built) }
+        let fm = FileManager.default
+        #expect(!fm.fileExists(atPath: built.root.appendingPathComponent("usr/sbin/policy-rc.d").path))
+        #expect((try? fm.attributesOfItem(atPath: built.root.appendingPathComponent("etc/resolv.conf").path)) == nil,
+                "the host's resolv.conf leaked into the tree")
+        #expect(!fm.fileExists(atPath: built.root.appendingPathComponent("tmp/in_target.d").path))
+        try await ElementBuild.finalise(built, options: FinaliseOptions(imageSizeKiB: 123456), logger: collector.logger)
+        #expect(Self.mountInfo() == before)
+
+        let log = try String(contentsOf: built.root.appendingPathComponent("probe.log"), encoding: .utf8)
+        let lines = log.split(separator: "\n").map(String.init)
+        func field(_ line: String, _ key: String) -> String? {
+            line.split(separator: " ").first { $0.hasPrefix(key + "=") }.map { String($0.dropFirst(key.count + 1)) }
+        }
+        #expect(lines.compactMap { field($0, "PHASE") } == Phase.allCases.map(\.directory))
+        for line in lines {
+            let phase = try #require(Phase(directory: field(line, "PHASE") ?? ""))
+            #expect((field(line, "TARGET_ROOT") != "unset") == phase.hasTargetRoot, "\(line)")
+            #expect((field(line, "INSTALLTYPE") != "unset") == phase.hasInstallType, "\(line)")
+            #expect((field(line, "IMAGE_SIZE") == "123456") == phase.hasImageSize, "\(line)")
+            #expect(field(line, "PROBE_ENV") == "sourced", "environment.d not sourced: \(line)")
+            #expect(field(line, "DISTRO") == "fake" && field(line, "LC_ALL") == "C")
+            #expect(field(line, "ROOT_LABEL") == "cloudimg-rootfs" && field(line, "NODEPOOL") == "nodepool-name")
+            #expect(field(line, "ARCH") == ElementBuildPlan.hostArch())
+            if phase.runsInChroot {
+                #expect(field(line, "HOOKS") == "ro" && field(line, "PROC") == "yes" && field(line, "SYS") == "ro", "\(line)")
+                #expect(field(line, "DEV") == "yes" && field(line, "PTS") == "yes" && field(line, "TMPDIR") == "unset", "\(line)")
+                #expect(field(line, "POLICY") == "yes" && field(line, "RESOLV") == "yes", "\(line)")
+            } else {
+                #expect(field(line, "HOOKS") == nil, "\(line)")
+            }
+        }
+        let order = try String(contentsOf: built.root.appendingPathComponent("runparts.log"), encoding: .utf8)
+        #expect(order.split(separator: "\n").map(String.init) == RunPartsTests.expected)
+        // per-script timing and the profiling table are logged
+        #expect(collector.lines.contains { $0.hasPrefix("dib-run-parts 10-a completed in ") })
+        #expect(collector.lines.contains("Target: install.d"))
+        #expect(built.timings.contains { $0.phase == "install.d" && $0.script == "100-z" })
+        // finalise_base: var/log files truncated, tmp emptied
+        let buildLog = try fm.attributesOfItem(atPath: built.root.appendingPathComponent("var/log/build.log").path)
+        #expect((buildLog[.size] as? Int) == 0)
+    }
+
+    /// A failing script names element, phase, script and exit code; `break=after-error` with
+    /// `break_outside_target=1` runs `break_cmd` (DIB's functional-test sentinel copy).
+    @Test func failingScriptAndAfterErrorBreak() async throws {
+        let work = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let before = Self.mountInfo()
+        let sentinel = work.appendingPathComponent("copied-sentinel")
+        let plan = Fixtures.plan(["fake-os", "failing"], work: work, extra: [
+            "break": "after-error,before-install,after-pre-install",
+            "break_outside_target": "1",
+            "break_cmd": "cp $TMP_MOUNT_PATH/tmp/dib-test-should-fail \(sentinel.path) || true; echo hit >> \(work.path)/breaks",
+        ])
+        let build = try ElementBuild.validate(plan)
+        let error = await #expect(throws: ElementProblems.self) { try await ElementBuild.run(build) }
+        #expect(error?.problems == [.scriptFailed(element: "failing", phase: "install.d", script: "50-fail", exitCode: 3)])
+        #expect(error?.description == "script 50-fail of element 'failing' failed in install.d with exit code 3")
+        #expect(FileManager.default.fileExists(atPath: sentinel.path))
+        #expect(!FileManager.default.fileExists(atPath: "/tmp/dib-test-should-fail"), "the chroot phase ran on the host")
+        let breaks = try String(contentsOf: work.appendingPathComponent("breaks"), encoding: .utf8)
+        #expect(breaks.split(separator: "\n").count == 3)  // after-pre-install, before-install, after-error
+        #expect(Self.mountInfo() == before)
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: work.path).filter { $0.hasPrefix("stamp_build.") }
+        #expect(leftovers.isEmpty)
+    }
+
+    /// A daemon started in the chroot is ended when the chroot phases finish.
+    @Test func processesLeftInTheChrootAreEnded() async throws {
+        let work = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let collector = LineCollector()
+        let build = try ElementBuild.validate(Fixtures.plan(["fake-os", "daemon"], work: work), logger: collector.logger)
+        let built = try await ElementBuild.run(build, logger: collector.logger)
+        ElementBuild.cleanup(built)
+        #expect(collector.lines.contains { $0.hasPrefix("ending process") && $0.contains("31338") })
+        #expect(Self.processes(matching: "sleep 31338").isEmpty)
+    }
+
+    @Test func staleWorkDirectoriesAreRemoved() throws {
+        let work = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let stale = work.appendingPathComponent("stamp_build.deadbeef")
+        try FileManager.default.createDirectory(at: stale.appendingPathComponent("mnt/etc"), withIntermediateDirectories: true)
+        try "999999999 1".write(to: stale.appendingPathComponent("owner"), atomically: true, encoding: .utf8)
+        let fresh = try WorkDirectory.create(under: work, logger: nil)
+        #expect(!FileManager.default.fileExists(atPath: stale.path))
+        #expect(FileManager.default.fileExists(atPath: fresh.root.path))
+        WorkDirectory.removeStale(under: work, logger: nil)
+        #expect(FileManager.default.fileExists(atPath: fresh.root.path), "a live build's directory was removed")
+    }
+
+    static var binary: URL { Fixtures.repository.appendingPathComponent(".build/debug/disk-image-create") }
+
+    /// SIGKILL of the top process while a chroot script sleeps: no mount and no process is left,
+    /// and the next build removes the dead build's work directory.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: ChrootBuildTests.binary.path)))
+    func sigkillLeavesNothingBehind() async throws {
+        let work = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let before = Self.mountInfo()
+        let process = Process()
+        process.executableURL = Self.binary
+        process.arguments = ["-x", "-n", "-t", "raw", "-o", work.appendingPathComponent("image").path, "fake-os", "sleeper"]
+        var env = ProcessInfo.processInfo.environment
+        env["ELEMENTS_PATH"] = Fixtures.elements.path
+        env["TMPDIR"] = work.path
+        env["DIB_IMAGE_CACHE"] = work.appendingPathComponent("cache").path
+        env["STAMP_DEMO_RUN_ELEMENTS"] = "1"
+        process.environment = env
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var sleeping = false
+        for _ in 0..<200 where !sleeping {
+            try await Task.sleep(for: .milliseconds(100))
+            sleeping = !Self.processes(matching: "sleep 31337").isEmpty
+        }
+        #expect(sleeping, "the chroot script never started")
+        #expect(Self.mountInfo().contains { $0.hasPrefix(work.path) } == false)
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        var left = Self.processes(matching: "sleep 31337") + Self.processes(matching: "stage.sh")
+        for _ in 0..<50 where !left.isEmpty {
+            try await Task.sleep(for: .milliseconds(100))
+            left = Self.processes(matching: "sleep 31337") + Self.processes(matching: "stage.sh")
+        }
+        #expect(left.isEmpty, "left running: \(left)")
+        #expect(Self.mountInfo() == before)
+        let stale = try FileManager.default.contentsOfDirectory(atPath: work.path).filter { $0.hasPrefix("stamp_build.") }
+        #expect(stale.count == 1)
+        _ = try WorkDirectory.create(under: work, logger: nil)
+        let after = try FileManager.default.contentsOfDirectory(atPath: work.path).filter { $0.hasPrefix("stamp_build.") }
+        #expect(after.count == 1 && !after.contains(stale[0]))
+    }
+}

@@ -1,0 +1,1 @@
+export DISTRO_NAME=fake

@@ -1,0 +1,3 @@
+#!/bin/sh
+set -eu
+echo "$(basename "$0")" >>/runparts.log
