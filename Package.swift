@@ -86,7 +86,10 @@ let package = Package(
             ]),
         .executableTarget(
             name: "disk-image-create",
-            dependencies: ["StampPipeline", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: [
+                "StampPipeline", "StampElements", .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
 
         // MARK: tests (one target per module)
         .target(name: "StampTestSupport", path: "Tests/StampTestSupport"),
@@ -100,7 +103,8 @@ let package = Package(
         .testTarget(name: "StampCompressionTests", dependencies: ["StampCompression"]),
         .testTarget(name: "StampContainersTests", dependencies: ["StampContainers", "StampTestSupport"]),
         .testTarget(name: "StampPackagingTests", dependencies: ["StampPackaging", "StampTestSupport"]),
-        .testTarget(name: "StampElementsTests", dependencies: ["StampElements", "StampTestSupport"]),
+        .testTarget(
+            name: "StampElementsTests", dependencies: ["StampElements", "StampTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "StampPipelineTests", dependencies: ["StampPipeline", "StampTestSupport"]),
         .testTarget(name: "StampCLITests", dependencies: ["StampTestSupport"]),
     ]
