@@ -1,0 +1,140 @@
+import StampBytes
+import StampIO
+import SystemPackage
+
+/// One piece of a virtual disk, as a reader presents it.
+public enum DiskExtent {
+    /// `length` bytes of zeros at `offset` (unallocated grains, clusters, blocks).
+    case zero(offset: UInt64, length: UInt64)
+    /// Bytes held in memory (a decompressed grain), valid only during the callback.
+    case data(offset: UInt64, bytes: UnsafeRawBufferPointer)
+    /// Bytes stored verbatim in the image file (raw data, uncompressed grains and clusters).
+    case file(SourceRange, at: UInt64)
+}
+
+/// A container image opened for reading: its virtual disk as an ordered sequence of extents.
+///
+/// Every reader treats its file as untrusted: fields are bounds-checked, tables that point
+/// past the end, absurd sizes and corrupt compressed data throw ``ContainerError`` naming the
+/// offset at fault, and work is bounded by the file's size.
+public protocol DiskImageReader: AnyObject {
+    /// The container format.
+    var format: ImageFormat { get }
+    /// A more precise name ("streamOptimized", "compat 0.10", "dynamic", …).
+    var variant: String { get }
+    /// The size of the virtual disk in bytes.
+    var virtualSize: UInt64 { get }
+    /// Calls `body` with extents covering `[0, virtualSize)` exactly once, in ascending order.
+    func forEachExtent(_ body: (DiskExtent) throws -> Void) throws
+}
+
+extension DiskImageReader {
+    /// Replays the disk into `sink` (data and file ranges in order, zeros skipped) and
+    /// finishes it at ``virtualSize``. This is `stamp convert`.
+    public func replay(into sink: any ImageSink) throws {
+        var pending: SourceRange?
+        var pendingAt: UInt64 = 0
+        func flush() throws {
+            if let range = pending { try sink.copy(range, at: pendingAt) }
+            pending = nil
+        }
+        try forEachExtent { extent in
+            switch extent {
+            case .zero: break
+            case .data(let offset, let bytes):
+                try flush()
+                try sink.write(bytes, at: offset)
+            case .file(let range, let at):
+                // Merge ranges contiguous in both the image and the disk into one copy.
+                if var p = pending, p.descriptor == range.descriptor, p.offset + p.length == range.offset,
+                    pendingAt + p.length == at
+                {
+                    p.length += range.length
+                    pending = p
+                } else {
+                    try flush()
+                    pending = range
+                    pendingAt = at
+                }
+            }
+        }
+        try flush()
+        try sink.finish(size: virtualSize)
+    }
+}
+
+/// An image file opened read-only, with bounds-checked reads.
+final class InputFile {
+    let path: String
+    let descriptor: FileDescriptor
+    let size: UInt64
+
+    init(path: String) throws {
+        self.path = path
+        let fd = try withPath(path, "open") { try FileDescriptor.open(FilePath(path), .readOnly) }
+        do {
+            size = try withPath(path, "stat") { try Syscalls.size(of: fd) }
+        } catch {
+            try? fd.close()
+            throw error
+        }
+        descriptor = fd
+    }
+
+    deinit { try? descriptor.close() }
+
+    /// Reads exactly `buffer.count` bytes at `offset`.
+    /// - Throws: ``ContainerError/truncated(path:offset:needed:fileSize:)`` past the end.
+    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws {
+        guard offset <= size, UInt64(buffer.count) <= size - offset else {
+            throw ContainerError.truncated(path: path, offset: offset, needed: UInt64(buffer.count), fileSize: size)
+        }
+        var done = 0
+        while done < buffer.count {
+            let n = try withPath(path, "read") {
+                try descriptor.read(
+                    fromAbsoluteOffset: Int64(offset) + Int64(done),
+                    into: UnsafeMutableRawBufferPointer(rebasing: buffer[done...]), retryOnInterrupt: true)
+            }
+            if n == 0 {
+                throw ContainerError.truncated(path: path, offset: offset, needed: UInt64(buffer.count), fileSize: size)
+            }
+            done += n
+        }
+    }
+
+    /// Reads exactly `count` bytes at `offset` into a new array.
+    func read(at offset: UInt64, count: Int) throws -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: count)
+        try out.withUnsafeMutableBytes { try read(into: $0, at: offset) }
+        return out
+    }
+
+    /// A range of this file as a ``SourceRange`` (checked to lie inside it).
+    func range(at offset: UInt64, length: UInt64, entryOffset: UInt64) throws -> SourceRange {
+        guard offset <= size, length <= size - offset else {
+            throw ContainerError.pointerPastEnd(path: path, offset: entryOffset, target: offset, fileSize: size)
+        }
+        return SourceRange(descriptor: descriptor, path: path, offset: offset, length: length)
+    }
+}
+
+/// Counts allocated units (grains, clusters, blocks) against what the file can hold, so a
+/// crafted image whose tables all point at the same few bytes cannot make a reader spin.
+struct WorkBudget {
+    private var left: UInt64
+    let path: String
+
+    /// - Parameter minimumUnitBytes: the fewest file bytes one allocated unit can occupy.
+    init(fileSize: UInt64, minimumUnitBytes: UInt64, path: String) {
+        left = fileSize / max(1, minimumUnitBytes) + 16
+        self.path = path
+    }
+
+    mutating func spend(at offset: UInt64) throws {
+        guard left > 0 else {
+            throw ContainerError.malformed(path: path, offset: offset, reason: "tables reference more data than the file holds")
+        }
+        left -= 1
+    }
+}

@@ -1,0 +1,141 @@
+import CZlib
+import StampCompression
+import Testing
+
+/// Decompresses with zlib itself (`uncompress` for zlib framing), not with our code.
+func zlibUncompress(_ data: [UInt8], expected: Int) -> [UInt8]? {
+    var out = [UInt8](repeating: 0, count: expected)
+    var length = uLongf(expected)
+    let code = out.withUnsafeMutableBytes { o in
+        data.withUnsafeBytes { i in
+            uncompress(o.baseAddress!.assumingMemoryBound(to: Bytef.self), &length,
+                       i.baseAddress!.assumingMemoryBound(to: Bytef.self), uLong(data.count))
+        }
+    }
+    return code == Z_OK && Int(length) == expected ? out : nil
+}
+
+func sample(_ n: Int, seed: UInt64) -> [UInt8] {
+    var s = seed
+    return (0..<n).map { i in
+        s = s &* 6364136223846793005 &+ 1442695040888963407
+        // Half text-like, half random: compressible but not trivially.
+        return i % 2 == 0 ? UInt8(truncatingIfNeeded: s >> 33) : UInt8(97 + (i / 7) % 26)
+    }
+}
+
+@Suite struct CompressionTests {
+    static let settings: [CompressionSettings] =
+        [1, 6, 9].map { CompressionSettings(backend: .zlib, level: $0) }
+        + [1, 6, 12].map { CompressionSettings(backend: .libdeflate, level: $0) }
+
+    @Test(arguments: settings) func zlibFramingRoundTrips(settings: CompressionSettings) throws {
+        let compressor = try settings.makeCompressor(format: .zlib)
+        for input in [sample(65536, seed: 1), [UInt8](repeating: 0, count: 65536), sample(1000, seed: 2), [7]] {
+            var out = [UInt8](repeating: 0, count: compressor.maximumCompressedSize(for: input.count))
+            let n = try input.withUnsafeBytes { i in try out.withUnsafeMutableBytes { try compressor.compress(i, into: $0) } }
+            let compressed = Array(out[0..<(n ?? 0)])
+            #expect(compressed.first == 0x78, "zlib header")
+            #expect(zlibUncompress(compressed, expected: input.count) == input)
+            var back = [UInt8](repeating: 0, count: input.count)
+            let m = try Decompressor().decompress(compressed.withUnsafeBytes { $0 }, into: back.withUnsafeMutableBytes { $0 }, format: .zlib)
+            _ = back
+            #expect(m == input.count)
+        }
+    }
+
+    @Test func incompressibleGrainHasTheDocumentedSize() throws {
+        // formats.md §1.4: incompressible 64 KiB → 65562 bytes of zlib at level 6.
+        var s: UInt64 = 99
+        let input = (0..<65536).map { _ -> UInt8 in s = s &* 6364136223846793005 &+ 1; return UInt8(truncatingIfNeeded: s >> 40) }
+        let c = try ZlibCompressor(level: 6, format: .zlib)
+        var out = [UInt8](repeating: 0, count: c.maximumCompressedSize(for: 65536))
+        let n = try input.withUnsafeBytes { i in try out.withUnsafeMutableBytes { try c.compress(i, into: $0) } }
+        #expect(n == 65562)
+        // Too small an output: nil, not an error.
+        var small = [UInt8](repeating: 0, count: 1000)
+        #expect(try input.withUnsafeBytes { i in try small.withUnsafeMutableBytes { try c.compress(i, into: $0) } } == nil)
+    }
+
+    @Test func smallWindowRawDeflateIsZlibOnly() throws {
+        #expect(throws: CompressionError.self) { _ = try LibdeflateCompressor(level: 6, format: .deflate(windowBits: 12)) }
+        #expect(CompressionSettings.default.adapted(to: .deflate(windowBits: 12)).backend == .zlib)
+        let c = try ZlibCompressor(level: 6, format: .deflate(windowBits: 12))
+        let input = sample(65536, seed: 3)
+        var out = [UInt8](repeating: 0, count: c.maximumCompressedSize(for: input.count))
+        let n = try #require(try input.withUnsafeBytes { i in try out.withUnsafeMutableBytes { try c.compress(i, into: $0) } })
+        var back = [UInt8](repeating: 0, count: input.count)
+        let m = try back.withUnsafeMutableBytes { b in
+            try Array(out[0..<n]).withUnsafeBytes { try Decompressor().decompress($0, into: b, format: .deflate(windowBits: 12)) }
+        }
+        #expect(m == input.count && back == input)
+    }
+
+    @Test func decompressorRejectsBadInput() throws {
+        let d = try Decompressor()
+        var out = [UInt8](repeating: 0, count: 65536)
+        func inflate(_ bytes: [UInt8], limit: Int = 65536) throws -> Int {
+            try out.withUnsafeMutableBytes { o in
+                try bytes.withUnsafeBytes { i in
+                    try d.decompress(i, into: UnsafeMutableRawBufferPointer(rebasing: o[0..<limit]), format: .zlib)
+                }
+            }
+        }
+        let c = try ZlibCompressor(level: 6, format: .zlib)
+        let input = sample(65536, seed: 4)
+        var buf = [UInt8](repeating: 0, count: c.maximumCompressedSize(for: 65536))
+        let n = try #require(try input.withUnsafeBytes { i in try buf.withUnsafeMutableBytes { try c.compress(i, into: $0) } })
+        let good = Array(buf[0..<n])
+        #expect(try inflate(good) == 65536)
+        #expect(throws: CompressionError.truncatedData) { _ = try inflate(Array(good[0..<(n / 2)])) }
+        #expect(throws: CompressionError.outputTooLarge(limit: 1000)) { _ = try inflate(good, limit: 1000) }
+        var bad = good
+        bad[n - 1] ^= 0xFF  // Adler-32
+        #expect {
+            _ = try inflate(bad)
+        } throws: { error in
+            if case .corruptData = error as? CompressionError { return true }
+            return false
+        }
+        #expect(throws: CompressionError.self) { _ = try inflate([UInt8](repeating: 0xEE, count: 100)) }
+        #expect(throws: CompressionError.self) { _ = try inflate([]) }
+    }
+
+    /// Many chunks of uneven cost through several workers and a small window: results come
+    /// back complete and in submission order, identical to single-threaded compression.
+    @Test(arguments: [CompressionSettings.default, .fast, .qemuCompatible])
+    func parallelCompressorKeepsOrder(settings: CompressionSettings) throws {
+        let single = try settings.makeCompressor(format: .zlib)
+        let parallel = try ParallelCompressor(settings: settings, format: .zlib, workers: 3, window: 5)
+        var delivered: [UInt64] = []
+        var mismatches = 0
+        var scratch = [UInt8](repeating: 0, count: single.maximumCompressedSize(for: 65536))
+        let check: (ParallelCompressor.Chunk) throws -> Void = { chunk in
+            delivered.append(chunk.tag)
+            let n = try scratch.withUnsafeMutableBytes { try single.compress(chunk.original, into: $0) }
+            if n != chunk.compressed.count || Array(scratch[0..<(n ?? 0)]) != Array(chunk.compressed) { mismatches += 1 }
+        }
+        for i in 0..<200 {
+            let chunk = i % 3 == 0 ? [UInt8](repeating: UInt8(i & 0xFF), count: 65536) : sample(1000 + i * 300, seed: UInt64(i))
+            try chunk.withUnsafeBytes { try parallel.submit($0, tag: UInt64(i), deliver: check) }
+        }
+        try parallel.drain(deliver: check)
+        #expect(delivered == (0..<200).map(UInt64.init))
+        #expect(mismatches == 0)
+    }
+
+    @Test func deliveryErrorStopsTheCompressor() throws {
+        struct Stop: Error {}
+        let parallel = try ParallelCompressor(settings: .fast, format: .zlib, workers: 2, window: 3)
+        let data = sample(4096, seed: 5)
+        #expect(throws: Stop.self) {
+            for i in 0..<10 { try data.withUnsafeBytes { try parallel.submit($0, tag: UInt64(i)) { _ in throw Stop() } } }
+        }
+        #expect(throws: CompressionError.self) { try data.withUnsafeBytes { try parallel.submit($0, tag: 99) { _ in } } }
+    }
+
+    @Test func levelsAreValidated() {
+        #expect(throws: CompressionError.self) { _ = try ZlibCompressor(level: 0, format: .zlib) }
+        #expect(throws: CompressionError.self) { _ = try LibdeflateCompressor(level: 13, format: .zlib) }
+    }
+}

@@ -1,0 +1,157 @@
+import Foundation
+import StampContainers
+import StampIO
+import SystemPackage
+import Testing
+
+/// A fresh temporary directory, removed when the value is deinitialised.
+final class TempDir {
+    let path: String
+    init() {
+        path = NSTemporaryDirectory() + "stamp-containers-" + UUID().uuidString
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+    func file(_ name: String) -> String { path + "/" + name }
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
+
+/// The result of running a tool.
+struct ToolResult {
+    var status: Int32
+    var output: String
+}
+
+/// Runs `tool` (looked up in PATH) and captures stdout+stderr.
+func run(_ tool: String, _ arguments: [String]) throws -> ToolResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = [tool] + arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return ToolResult(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
+}
+
+/// True if `tool` is on PATH.
+func toolAvailable(_ tool: String) -> Bool {
+    (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":").contains {
+        FileManager.default.isExecutableFile(atPath: "\($0)/\(tool)")
+    }
+}
+
+let hasQemuImg = toolAvailable("qemu-img")
+
+func readAll(_ path: String) throws -> [UInt8] {
+    [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+}
+
+func fileExists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
+
+/// A deterministic synthetic disk: random data, compressible text, zero runs, writes that
+/// start and end off grain boundaries, a source-file copy, and an unaligned tail.
+struct SyntheticDisk {
+    let size: UInt64
+    /// (offset, bytes) in ascending order, as a producer would write them.
+    let writes: [(UInt64, [UInt8])]
+    /// A range to send with `copy` from `sourcePath` (offset in disk, length).
+    let copyAt: UInt64
+    let copyBytes: [UInt8]
+
+    /// - Parameter large: more than 32 MiB (several VMDK grain tables, two VHD-block runs).
+    init(large: Bool, seed: UInt64 = 42) {
+        var rng = SplitMix(seed)
+        func random(_ n: Int) -> [UInt8] { (0..<n).map { _ in UInt8(truncatingIfNeeded: rng.next()) } }
+        func text(_ n: Int) -> [UInt8] { Array(String(repeating: "stamp writes disk images. ", count: n / 26 + 1).utf8.prefix(n)) }
+        let mib: UInt64 = 1 << 20
+        size = large ? 70 * mib + 3 * 65536 + 4096 + 512 : 5 * mib + 7 * 512
+        var w: [(UInt64, [UInt8])] = []
+        w.append((0, random(700)))  // a partial first grain
+        w.append((4096, text(200_000)))  // crosses several grains, unaligned end
+        w.append((mib, random(65536 * 2)))  // two whole grains
+        w.append((mib + 3 * 65536 + 100, [1, 2, 3]))  // a tiny write mid-grain
+        if large {
+            w.append((33 * mib - 1000, random(3000)))  // across the 32 MiB grain-table boundary
+            w.append((40 * mib, text(3 * 65536)))
+            w.append((70 * mib + 65536, random(65536)))
+        }
+        w.append((size - 300, random(300)))  // the unaligned tail
+        writes = w
+        copyAt = large ? 50 * mib + 512 : 3 * mib + 512
+        copyBytes = random(150_000)
+    }
+
+    /// The disk's bytes.
+    var raw: [UInt8] {
+        var out = [UInt8](repeating: 0, count: Int(size))
+        for (at, bytes) in allWrites { out.replaceSubrange(Int(at)..<(Int(at) + bytes.count), with: bytes) }
+        return out
+    }
+
+    private var allWrites: [(UInt64, [UInt8])] {
+        (writes + [(copyAt, copyBytes)]).sorted { $0.0 < $1.0 }
+    }
+
+    /// Sends the disk to `sink` (the copy part through `copy` from a source file) and finishes it.
+    func feed(_ sink: any ImageSink, sourceDirectory: TempDir, finish: Bool = true) throws {
+        let source = sourceDirectory.file("source-\(copyAt).bin")
+        if !fileExists(source) { try Data([0, 0, 0] + copyBytes).write(to: URL(fileURLWithPath: source)) }
+        let fd = try FileDescriptor.open(FilePath(source), .readOnly)
+        defer { try? fd.close() }
+        for (at, bytes) in allWrites {
+            if at == copyAt {
+                try sink.copy(SourceRange(descriptor: fd, path: source, offset: 3, length: UInt64(bytes.count)), at: at)
+            } else {
+                try bytes.withUnsafeBytes { try sink.write($0, at: at) }
+            }
+        }
+        if finish { try sink.finish(size: size) }
+    }
+}
+
+/// A small deterministic generator (SplitMix64).
+struct SplitMix {
+    var state: UInt64
+    init(_ seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Reads an image back through our reader into memory.
+func readBack(_ path: String, format: ImageFormat? = nil) throws -> [UInt8] {
+    let sink = MemorySink()
+    try convert(input: path, format: format, to: sink)
+    return sink.bytes
+}
+
+/// Patches bytes of a file in place.
+func patchFile(_ path: String, at offset: Int, _ bytes: [UInt8]) throws {
+    let handle = try FileHandle(forUpdating: URL(fileURLWithPath: path))
+    try handle.seek(toOffset: UInt64(offset))
+    try handle.write(contentsOf: Data(bytes))
+    try handle.close()
+}
+
+func truncateFile(_ path: String, to size: UInt64) throws {
+    let handle = try FileHandle(forUpdating: URL(fileURLWithPath: path))
+    try handle.truncate(atOffset: size)
+    try handle.close()
+}
+
+func le32(_ v: UInt32) -> [UInt8] { withUnsafeBytes(of: v.littleEndian, Array.init) }
+func le64(_ v: UInt64) -> [UInt8] { withUnsafeBytes(of: v.littleEndian, Array.init) }
+func be32(_ v: UInt32) -> [UInt8] { withUnsafeBytes(of: v.bigEndian, Array.init) }
+func be64(_ v: UInt64) -> [UInt8] { withUnsafeBytes(of: v.bigEndian, Array.init) }
+
+/// Parses hex with optional spaces into bytes.
+func hexBytes(_ s: String) -> [UInt8] {
+    let h = Array(s.filter { !$0.isWhitespace })
+    return stride(from: 0, to: h.count, by: 2).map { UInt8(String(h[$0..<($0 + 2)]), radix: 16)! }
+}
