@@ -77,11 +77,12 @@ let package = Package(
             dependencies: [
                 "StampTree", "StampExt4", "StampFAT", "StampDisk", "StampBoot", "StampContainers", "StampPackaging",
                 "StampElements", "CBlkid", .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]),
         .executableTarget(
             name: "stamp",
             dependencies: [
-                "StampPipeline", "StampExt4", "StampTree", "StampIO", "StampBytes",
+                "StampPipeline", "StampExt4", "StampTree", "StampIO", "StampBytes", "StampDisk", "StampContainers",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(

@@ -1,0 +1,97 @@
+import StampBytes
+import StampContainers
+import StampDisk
+import StampExt4
+
+/// One output of a pack or build: a container format, the OVA package, or a tarball of the tree.
+public enum PackFormat: Sendable, Equatable, CustomStringConvertible {
+    case container(OutputFormat)
+    case ova
+    case tar
+
+    /// Parses `-t` names: raw, qcow2, vmdk, vmdk-sparse, vhd, vhd-fixed, ova, tar.
+    public init?(name: String) {
+        switch name.lowercased() {
+        case "ova": self = .ova
+        case "tar", "tgz": self = .tar
+        default:
+            guard let f = OutputFormat(name: name) else { return nil }
+            self = .container(f)
+        }
+    }
+
+    /// The file-name extension DIB uses for this format.
+    public var fileExtension: String {
+        switch self {
+        case .ova: return "ova"
+        case .tar: return "tar"
+        case .container(let f):
+            switch f {
+            case .raw: return "raw"
+            case .qcow2: return "qcow2"
+            case .vmdkStreamOptimized, .vmdkMonolithicSparse: return "vmdk"
+            case .vhdDynamic, .vhdFixed: return "vhd"
+            }
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .ova: return "ova"
+        case .tar: return "tar"
+        case .container(let f): return f.description
+        }
+    }
+
+    /// All names `-t` accepts, for messages.
+    public static let names = ["raw", "qcow2", "vmdk", "vmdk-sparse", "vhd", "vhd-fixed", "ova", "tar"]
+}
+
+/// Virtual-machine settings written into an OVA's descriptor.
+public struct OVASettings: Sendable, Equatable {
+    public var name: String?
+    public var cpus = 2
+    public var memoryMiB = 2048
+    public var osType = "debian12_64Guest"
+    public var nic = "vmxnet3"
+    public var controller = "lsilogic"
+    public var hardwareVersion = "vmx-13"
+    public var network = "VM Network"
+
+    public init() {}
+}
+
+/// Everything `stamp pack` (and the element build, after its tree exists) needs to write images.
+public struct PackRequest: Sendable {
+    /// The root tree to pack.
+    public var root: String
+    /// Output base: `OUT` gives `OUT.raw`, `OUT.qcow2`, …
+    public var output: String
+    public var formats: [PackFormat]
+    public var layout: StandardLayout = .gpt
+    /// Disk size; nil fits the tree (DIB's headroom rule on the root filesystem).
+    public var diskSize: UInt64?
+    /// Extra free space for an automatic size (replaces the ÷ 0.6 headroom).
+    public var extraBytes: UInt64?
+    public var checksum = false
+    /// Fast compression (libdeflate level 1) instead of the default.
+    public var fast = false
+    /// Write boot code when the tree has GRUB (see the boot loader step).
+    public var bootloader = true
+    public var label = "cloudimg-rootfs"
+    public var uuid: Identifier?
+    public var sourceDateEpoch: Int64?
+    public var inodeRatio: UInt64 = 16384
+    public var journalMiB: UInt64?
+    public var qcow2Compat: Qcow2Compat = .v3
+    public var ova = OVASettings()
+
+    public init(root: String, output: String, formats: [PackFormat]) {
+        self.root = root
+        self.output = output
+        self.formats = formats
+    }
+
+    /// The path of the output file for `format`.
+    public func path(for format: PackFormat) -> String { output + "." + format.fileExtension }
+}

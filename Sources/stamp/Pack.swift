@@ -1,0 +1,114 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ArgumentParser
+import StampBytes
+import StampContainers
+import StampDisk
+import StampPipeline
+
+/// `stamp pack ROOT_DIR -o OUT -t FMT[,FMT…]`: a partitioned, bootable disk from a tree.
+struct Pack: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a disk image (raw, qcow2, vmdk, vhd, ova, tar) of a root tree in one pass.",
+        discussion: """
+            The tree becomes the root ext4 filesystem of a partitioned disk (--layout), written
+            natively and streamed once into every requested format.
+
+            Examples:
+              stamp pack rootfs/ -o out/debian -t qcow2,vmdk --layout gpt
+              stamp pack rootfs/ -o appliance -t ova --layout efi --cpus 4 --memory 4096 --checksum
+            """)
+
+    @Argument(help: "The root tree.")
+    var rootDirectory: String
+
+    @Option(name: .shortAndLong, help: "Output base name: OUT.<format> is written for each format.")
+    var output: String
+
+    @Option(name: [.customShort("t"), .long], help: "Comma-separated formats: \(PackFormat.names.joined(separator: ", ")).")
+    var types: String = "raw"
+
+    @Option(help: "Partition layout: none, mbr, gpt or efi.")
+    var layout: String = "gpt"
+
+    @Option(help: "Disk size (e.g. 4G) or 'auto' to fit the tree.")
+    var size: String = "auto"
+
+    @Flag(help: "Write OUT.<format>.md5 and .sha256 beside each output.")
+    var checksum = false
+
+    @Flag(help: "Fastest compression (larger VMDK/OVA).")
+    var fast = false
+
+    @Flag(help: "Do not write boot code, even when the tree has GRUB.")
+    var noBootloader = false
+
+    @Option(help: "Root filesystem label.")
+    var label: String = "cloudimg-rootfs"
+
+    @Option(help: "Root filesystem UUID (random if omitted); also seeds partition GUIDs.")
+    var uuid: String?
+
+    @Option(help: "Clamp timestamps to this Unix time (reproducible images).")
+    var sourceDateEpoch: Int64?
+
+    @Option(help: "qcow2 compatibility level: 1.1 (v3) or 0.10 (v2).")
+    var qcow2Compat: String = "1.1"
+
+    @Option(help: "OVA: virtual machine name.") var vmName: String?
+    @Option(help: "OVA: virtual CPUs.") var cpus: Int = 2
+    @Option(help: "OVA: memory in MiB.") var memory: Int = 2048
+    @Option(help: "OVA: guest OS type (vmw:osType).") var osType: String = "debian12_64Guest"
+    @Option(help: "OVA: NIC type (vmxnet3, e1000).") var nic: String = "vmxnet3"
+    @Option(help: "OVA: SCSI controller (lsilogic, pvscsi).") var controller: String = "lsilogic"
+
+    func validate() throws {
+        var problems: [String] = []
+        let names = types.split(separator: ",").map(String.init)
+        for n in names where PackFormat(name: n) == nil {
+            problems.append("unknown format '\(n)' (use \(PackFormat.names.joined(separator: ", ")))")
+        }
+        if StandardLayout(rawValue: layout) == nil { problems.append("unknown layout '\(layout)' (use none, mbr, gpt, efi)") }
+        if size != "auto" && parseSize(size) == nil { problems.append("invalid --size '\(size)'") }
+        if let uuid, Identifier(uuid) == nil { problems.append("invalid --uuid '\(uuid)'") }
+        if Qcow2Compat(rawValue: qcow2Compat) == nil { problems.append("invalid --qcow2-compat '\(qcow2Compat)' (use 1.1 or 0.10)") }
+        if !problems.isEmpty { throw ValidationError(problems.joined(separator: "; ")) }
+    }
+
+    func run() throws {
+        var request = PackRequest(
+            root: rootDirectory, output: output, formats: types.split(separator: ",").compactMap { PackFormat(name: String($0)) })
+        request.layout = StandardLayout(rawValue: layout) ?? .gpt
+        request.diskSize = size == "auto" ? nil : parseSize(size)
+        request.checksum = checksum
+        request.fast = fast
+        request.bootloader = !noBootloader
+        request.label = label
+        request.uuid = uuid.flatMap(Identifier.init)
+        request.sourceDateEpoch = sourceDateEpoch
+        request.qcow2Compat = Qcow2Compat(rawValue: qcow2Compat) ?? .v3
+        request.ova.name = vmName
+        request.ova.cpus = cpus
+        request.ova.memoryMiB = memory
+        request.ova.osType = osType
+        request.ova.nic = nic
+        request.ova.controller = controller
+        let result = try Packer(request: request, log: Log.line).run()
+        for path in result.outputs { Log.line("wrote \(path)") }
+    }
+}
+
+/// Timestamped log lines on stderr (`2026-11-21 06:40:01.123 | message`), DIB's format.
+enum Log {
+    @Sendable static func line(_ message: String) {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        var t = tm()
+        var seconds = ts.tv_sec
+        gmtime_r(&seconds, &t)
+        func pad(_ v: Int32, _ n: Int = 2) -> String { String(repeating: "0", count: max(0, n - String(v).count)) + String(v) }
+        let stamp = "\(t.tm_year + 1900)-\(pad(t.tm_mon + 1))-\(pad(t.tm_mday)) \(pad(t.tm_hour)):\(pad(t.tm_min)):\(pad(t.tm_sec)).\(pad(Int32(ts.tv_nsec / 1_000_000), 3))"
+        FileStream.standardError.write("\(stamp) | \(message)\n")
+    }
+}
