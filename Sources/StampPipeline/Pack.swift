@@ -106,6 +106,12 @@ public struct Packer {
         try assembler.validate()
 
         result.outputs = try writeContainers(assembler: assembler, layout: layout, tree: tree)
+        if request.checksum {
+            for path in result.outputs {
+                try FileDigests.of(path: path).writeFiles(for: path, algorithms: request.checksumAlgorithms)
+            }
+            log("checksums written")
+        }
         return result
     }
 

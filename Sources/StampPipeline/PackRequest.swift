@@ -74,6 +74,8 @@ public struct PackRequest: Sendable {
     /// Extra free space for an automatic size (replaces the ÷ 0.6 headroom).
     public var extraBytes: UInt64?
     public var checksum = false
+    /// Which checksum files `checksum` writes (`md5`, `sha256`).
+    public var checksumAlgorithms = ["md5", "sha256"]
     /// Fast compression (libdeflate level 1) instead of the default.
     public var fast = false
     /// Write boot code when the tree has GRUB (see the boot loader step).

@@ -6,6 +6,7 @@
 import Foundation
 import Logging
 import StampElements
+import StampPipeline
 
 /// `YYYY-MM-DD HH:MM:SS.mmm | line`, DIB's log format, on stdout.
 struct DIBLogHandler: LogHandler {
@@ -56,25 +57,18 @@ case .build(let request):
     } catch {
         fail(error.description)
     }
-    print("outputs: " + request.formats.map { request.outputPath(for: $0) }.joined(separator: " "))
-    print("checksums: \(request.checksumAlgorithms.joined(separator: ","))  qcow2 version: \(request.qcow2Version)")
-    print("elements:")
-    for element in build.resolution.elements { print("  \(element.name)  \(element.path.path)") }
-    print("block device: \(build.blockDevice.source)  root label: \(build.blockDevice.rootLabel)")
-    for phase in Phase.allCases {
-        let scripts = build.hooks.scripts(in: phase)
-        if !scripts.isEmpty {
-            print("\(phase.directory) (\(phase.runsInChroot ? "chroot" : "outside")): \(scripts.joined(separator: " "))")
-        }
+    if environment["STAMP_PLAN_ONLY"] != nil {
+        print("outputs: " + request.formats.map { request.outputPath(for: $0) }.joined(separator: " "))
+        print("elements:")
+        for element in build.resolution.elements { print("  \(element.name)  \(element.path.path)") }
+        print("layout: \(DIBBuild.layout(for: build).rawValue)  root label: \(build.blockDevice.rootLabel)")
+        exit(0)
     }
-    if environment["STAMP_DEMO_RUN_ELEMENTS"] != nil {
-        do {
-            let built = try await ElementBuild.run(build, logger: logger)
-            try await ElementBuild.finalise(built, logger: logger)
-            print("root tree: \(built.root.path)")
-            logger.info("Build completed successfully")
-        } catch {
-            fail("\(error)")
-        }
+    do {
+        let outputs = try await DIBBuild.run(request, build: build, logger: logger)
+        for path in outputs { logger.info("Image file \(path) created...") }
+        logger.info("Build completed successfully")
+    } catch {
+        fail("\(error)")
     }
 }

@@ -1,0 +1,90 @@
+import Logging
+import StampDisk
+import StampElements
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `disk-image-create`: DIB's element phases, then stamp's native disk writing, with DIB's
+/// output contract (`OUT.<fmt>`, `.md5`/`.sha256`, `OUT.d/`).
+///
+/// ```
+///  validate ─► root.d … post-root.d ─► fstab ─► finalise.d … cleanup.d ─► Packer ─► outputs
+///  (all problems       (chroot in a private mount + PID namespace)          (one pass)
+///   at once)
+/// ```
+public enum DIBBuild {
+    /// The disk layout DIB would build for these elements.
+    public static func layout(for build: ValidatedElementBuild) -> StandardLayout {
+        let names = Set(build.resolution.elements.map(\.name))
+        if names.contains("block-device-efi") { return .efi }
+        if names.contains("block-device-gpt") { return .gpt }
+        if names.contains("block-device-mbr") || names.contains("vm") { return .mbr }
+        return .none
+    }
+
+    /// The formats a request names, or the unknown names.
+    public static func formats(_ request: DIBBuildRequest) -> (formats: [PackFormat], unknown: [String]) {
+        var formats: [PackFormat] = []
+        var unknown: [String] = []
+        for name in request.formats {
+            if let f = PackFormat(name: name) { formats.append(f) } else { unknown.append(name) }
+        }
+        return (formats, unknown)
+    }
+
+    /// Runs the whole build. Returns the files written.
+    public static func run(_ request: DIBBuildRequest, build: ValidatedElementBuild, logger: Logger) async throws -> [String] {
+        let (formats, unknown) = formats(request)
+        if !unknown.isEmpty {
+            throw PackProblems(problems: unknown.map { "unknown image type '\($0)' (stamp writes \(PackFormat.names.joined(separator: ", ")))" })
+        }
+        let layout = layout(for: build)
+        // Validate the output side before the slow element phases.
+        var pack = PackRequest(root: "/", output: request.outputBase, formats: formats)
+        pack.layout = layout
+        try Packer(request: pack).validate()
+
+        let built = try await ElementBuild.run(build, logger: logger)
+        defer { ElementBuild.cleanup(built) }
+        let root = built.root.path
+        let label = build.blockDevice.rootLabel
+        try writeFstab(root: root, label: label, layout: layout)
+        try await ElementBuild.finalise(built, logger: logger)
+
+        pack.root = root
+        pack.label = label
+        pack.checksum = request.checksum || !request.checksumAlgorithms.isEmpty
+        pack.checksumAlgorithms = request.checksumAlgorithms.isEmpty ? ["md5", "sha256"] : request.checksumAlgorithms
+        pack.qcow2Compat = request.qcow2Version == 2 ? .v2 : .v3
+        pack.inodeRatio = 4096  // DIB: mkfs -i 4096
+        pack.journalMiB = UInt64(build.sizeInputs.journalSizeMiB)
+        if let gib = build.sizeInputs.imageSizeGiB { pack.diskSize = UInt64(gib * 1024 * 1024 * 1024) }
+        if let extra = build.sizeInputs.extraSizeMiB { pack.extraBytes = UInt64(extra * 1024 * 1024) }
+        let result = try Packer(request: pack, log: { logger.info("\($0)") }).run()
+        try writeManifests(root: root, directory: request.manifestDirectory)
+        return result.outputs
+    }
+
+    /// DIB's fstab: the root by label, and the ESP when there is one.
+    static func writeFstab(root: String, label: String, layout: StandardLayout) throws {
+        var text = "LABEL=\(label) / ext4 defaults 0 1\n"
+        if layout == .efi { text += "LABEL=ESP /boot/efi vfat defaults 0 2\n" }
+        let path = root + "/etc/fstab"
+        guard let f = fopen(path, "w") else { throw PackProblems(problems: ["\(path): cannot write fstab"]) }
+        fputs(text, f)
+        fclose(f)
+        if layout == .efi { mkdir(root + "/boot/efi", 0o755) }
+    }
+
+    /// `OUT.d/`: the image's own manifests (`/etc/dib-manifests`) copied out, as DIB does.
+    static func writeManifests(root: String, directory: String) throws {
+        mkdir(directory, 0o755)
+        let source = root + "/etc/dib-manifests"
+        var st = stat()
+        if stat(source, &st) == 0 {
+            _ = system("cp -a '\(source)' '\(directory)/dib-manifests'")
+        }
+    }
+}
