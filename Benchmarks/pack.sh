@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Benchmarks/pack.sh [--runs N] [--tree DIR] [--work DIR] [--formats LIST]
+#
+# `stamp pack` against the peer pipeline DIB-style tools use, on the same bootable Debian root
+# (scripts/debootstrap-root --with-kernel, cached), in one run:
+#   peer raw   = truncate + sgdisk + mke2fs -d at the root partition's offset (no loop device)
+#   peer FMT   = peer raw + qemu-img convert -O FMT (vmdk: subformat=streamOptimized; vhd: vpc)
+#   peer ova   = peer vmdk + OVF descriptor + sha256sum manifest + tar
+#   peer all   = peer raw + one qemu-img convert per format + the OVA steps
+# stamp writes the same disk (gpt layout, same size) with `stamp pack -t FMT` (default mode and
+# --fast), and all five formats at once with `-t raw,qcow2,vmdk,vhd,ova`.
+# Prints medians of wall time, the ratio peer/stamp (speed-up), output sizes and peak RSS.
+# Environment: STAMP_BIN (default .build/release/stamp). Must run as root.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd); repo=$(cd "$here/.." && pwd)
+runs=3 tree="" work=${BENCH_WORK:-/var/tmp/stamp-bench} formats=ova,vmdk,qcow2,vhd,raw,all
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --runs) runs=$2; shift 2 ;; --tree) tree=$2; shift 2 ;; --work) work=$2; shift 2 ;;
+    --formats) formats=$2; shift 2 ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "pack.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+stamp=${STAMP_BIN:-$repo/.build/release/stamp}
+[ -x "$stamp" ] || { echo "pack.sh: $stamp is not executable (swift build -c release)" >&2; exit 1; }
+mkdir -p "$work"; work=$(cd "$work" && pwd)
+if [ -z "$tree" ]; then
+  tree=$work/tree-boot
+  if [ ! -e "$tree/.bench-complete" ]; then rm -rf "$tree"; "$repo/scripts/debootstrap-root" "$tree" --with-kernel >&2; touch "$tree/.bench-complete"; fi
+fi
+out=$work/pack; rm -rf "$out"; mkdir -p "$out"
+tar cf - -C "$tree" . 2>/dev/null | cat >/dev/null   # warm the page cache
+
+# One disk size for everybody: stamp's own auto size for this tree.
+"$stamp" pack "$tree" -o "$out/probe" -t raw --layout gpt --no-bootloader >/dev/null 2>&1
+disk=$(stat -c %s "$out/probe.raw"); rm -f "$out/probe.raw"
+
+timed() {  # timed NAME CMD...: appends "NAME seconds rssKB" to results
+  local name=$1; shift
+  /usr/bin/time -f "%e %M" -o "$out/.time" "$@" >/dev/null 2>"$out/.err" || { cat "$out/.err" >&2; echo "pack.sh: $name failed" >&2; exit 1; }
+  echo "$name $(cat "$out/.time")" >> "$out/results"
+}
+peer_raw() {
+  rm -f "$out/peer.raw"; truncate -s "$disk" "$out/peer.raw"
+  sgdisk -n1:2048:+8M -t1:EF02 -n2:0:0 -t2:8300 "$out/peer.raw" >/dev/null
+  local start; start=$(sgdisk -i2 "$out/peer.raw" | awk '/First sector/ {print $3}')
+  local end; end=$(sgdisk -i2 "$out/peer.raw" | awk '/Last sector/ {print $3}')
+  mke2fs -q -F -t ext4 -b 4096 -E offset=$((start*512)) -d "$tree" "$out/peer.raw" $(( (end-start+1)/8 ))
+}
+peer_convert() {  # FMT
+  case "$1" in
+    vmdk) qemu-img convert -f raw -O vmdk -o subformat=streamOptimized "$out/peer.raw" "$out/peer.vmdk" ;;
+    vhd) qemu-img convert -f raw -O vpc "$out/peer.raw" "$out/peer.vhd" ;;
+    qcow2) qemu-img convert -f raw -O qcow2 "$out/peer.raw" "$out/peer.qcow2" ;;
+  esac
+}
+peer_ova() {
+  printf '<?xml version="1.0"?><Envelope/>\n' > "$out/peer.ovf"
+  (cd "$out" && { echo "SHA256(peer.ovf)= $(sha256sum peer.ovf | cut -d' ' -f1)"; echo "SHA256(peer.vmdk)= $(sha256sum peer.vmdk | cut -d' ' -f1)"; } > peer.mf \
+    && tar cf peer.ova peer.ovf peer.mf peer.vmdk)
+}
+export -f peer_raw peer_convert peer_ova; export out disk tree
+for ((r = 1; r <= runs; r++)); do
+  for f in ${formats//,/ }; do
+    case "$f" in
+      raw) timed "peer:raw" bash -c peer_raw ;;
+      ova) timed "peer:ova" bash -c 'peer_raw && peer_convert vmdk && peer_ova' ;;
+      all) timed "peer:all" bash -c 'peer_raw && peer_convert qcow2 && peer_convert vmdk && peer_convert vhd && peer_ova' ;;
+      *) timed "peer:$f" bash -c "peer_raw && peer_convert $f" ;;
+    esac
+    [ -e "$out/peer.$f" ] && echo "size peer:$f $(stat -c %s "$out/peer.$f")" >> "$out/sizes"
+    t=$f; [ "$f" = all ] && t=raw,qcow2,vmdk,vhd,ova
+    timed "stamp:$f" "$stamp" pack "$tree" -o "$out/stamp" -t "$t" --layout gpt --size "$disk" --no-bootloader
+    [ -e "$out/stamp.$f" ] && echo "size stamp:$f $(stat -c %s "$out/stamp.$f")" >> "$out/sizes"
+    if [ "$f" != raw ] && [ "$f" != all ]; then
+      timed "stamp-fast:$f" "$stamp" pack "$tree" -o "$out/fast" -t "$t" --layout gpt --size "$disk" --no-bootloader --fast
+      [ -e "$out/fast.$f" ] && echo "size stamp-fast:$f $(stat -c %s "$out/fast.$f")" >> "$out/sizes"
+    fi
+    rm -f "$out"/peer.* "$out"/stamp.* "$out"/fast.*
+  done
+done
+python3 - "$out/results" "$out/sizes" "$tree" "$disk" <<'PY'
+import sys, statistics, collections
+res = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    n, s, k = line.split(); res[n].append((float(s), int(k)))
+sizes = {}
+for line in open(sys.argv[2]):
+    _, n, b = line.split(); sizes[n] = int(b)
+med = lambda n: statistics.median(x[0] for x in res[n])
+rss = lambda n: max(x[1] for x in res[n]) / 1024
+print(f"tree {sys.argv[3]}, disk {int(sys.argv[4]) >> 20} MiB, {len(next(iter(res.values())))} run(s)")
+print(f"{'format':8} {'peer s':>8} {'stamp s':>8} {'speed-up':>9} {'fast s':>8} {'speed-up':>9} {'peer MiB':>9} {'stamp MiB':>10} {'fast MiB':>9} {'RSS MiB':>8}")
+for f in ["ova", "vmdk", "qcow2", "vhd", "raw", "all"]:
+    if f"peer:{f}" not in res: continue
+    p, s = med(f"peer:{f}"), med(f"stamp:{f}")
+    fs = med(f"stamp-fast:{f}") if f"stamp-fast:{f}" in res else None
+    mb = lambda k: f"{sizes[k] / 2**20:9.1f}" if k in sizes else f"{'-':>9}"
+    print(f"{f:8} {p:8.2f} {s:8.2f} {p/s:8.1f}x {fs if fs is None else round(fs,2)!s:>8} {('-' if fs is None else f'{p/fs:.1f}x'):>9} {mb('peer:'+f)} {mb('stamp:'+f):>10} {mb('stamp-fast:'+f)} {rss('stamp:'+f):8.1f}")
+if "stamp:all" in res and "stamp:ova" in res:
+    print(f"all five formats / OVA alone (stamp): {med('stamp:all')/med('stamp:ova'):.2f}x")
+PY
