@@ -1,0 +1,180 @@
+import CBlkid
+import StampContainers
+import StampIO
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What `stamp inspect` reports about an image.
+public struct ImageReport: Sendable, Equatable {
+    public struct Partition: Sendable, Equatable {
+        public var number: Int
+        public var start: UInt64  // bytes
+        public var size: UInt64
+        public var type: String
+        public var name: String
+        public var filesystem: Filesystem?
+    }
+    public struct Filesystem: Sendable, Equatable {
+        public var type: String
+        public var label: String
+        public var uuid: String
+    }
+    public var path: String
+    public var format: String
+    public var variant: String
+    public var virtualSize: UInt64
+    public var fileSize: UInt64
+    public var partitionTable: String?
+    public var partitions: [Partition] = []
+    /// A filesystem on the whole disk (layout `none`).
+    public var filesystem: Filesystem?
+
+    /// JSON, keys in a fixed order.
+    public var json: String {
+        func q(_ s: String) -> String {
+            "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        }
+        func fs(_ f: Filesystem?) -> String {
+            guard let f else { return "null" }
+            return "{\"type\": \(q(f.type)), \"label\": \(q(f.label)), \"uuid\": \(q(f.uuid))}"
+        }
+        let parts = partitions.map {
+            "{\"number\": \($0.number), \"start\": \($0.start), \"size\": \($0.size), \"type\": \(q($0.type)), \"name\": \(q($0.name)), \"filesystem\": \(fs($0.filesystem))}"
+        }
+        return """
+            {"path": \(q(path)), "format": \(q(format)), "variant": \(q(variant)), "virtual_size": \(virtualSize), \
+            "file_size": \(fileSize), "partition_table": \(partitionTable.map(q) ?? "null"), \
+            "partitions": [\(parts.joined(separator: ", "))], "filesystem": \(fs(filesystem))}
+            """
+    }
+}
+
+/// One libblkid probe; freed when released.
+final class BlkidProbe {
+    let probe: blkid_probe
+
+    init?(path: String) {
+        guard let p = blkid_new_probe_from_filename(path) else { return nil }
+        probe = p
+    }
+
+    init?(descriptor: Int32, offset: UInt64, size: UInt64) {
+        guard let p = blkid_new_probe() else { return nil }
+        probe = p
+        if blkid_probe_set_device(p, descriptor, Int64(offset), Int64(size)) != 0 { return nil }
+    }
+
+    deinit { blkid_free_probe(probe) }
+
+    func value(_ name: String) -> String? {
+        var data: UnsafePointer<CChar>?
+        var length = 0
+        guard blkid_probe_lookup_value(probe, name, &data, &length) == 0, let data else { return nil }
+        return String(cString: data)
+    }
+}
+
+/// `stamp inspect`: container format and size, partition table, filesystems (libblkid).
+public enum Inspector {
+    public static func inspect(path: String) throws -> ImageReport {
+        let reader = try ImageDetector.open(path: path)
+        var st = stat()
+        stat(path, &st)
+        var report = ImageReport(
+            path: path, format: reader.format.rawValue, variant: reader.variant, virtualSize: reader.virtualSize,
+            fileSize: UInt64(st.st_size))
+        // libblkid reads a raw disk: the image itself, or a sparse copy of the regions it
+        // looks at (head, tail and each partition's start) for other formats.
+        var rawPath = path
+        var scratch: String?
+        if reader.format != .raw {
+            let temp = "/tmp/.stamp-inspect-\(getpid()).raw"
+            try windowCopy(reader, to: temp, windows: [0..<(4 << 20), reader.virtualSize.saturatingSub(1 << 20)..<reader.virtualSize])
+            rawPath = temp
+            scratch = temp
+        }
+        defer { if let scratch { unlink(scratch) } }
+        try probeTable(rawPath, into: &report)
+        if reader.format != .raw, let scratch {
+            let windows = report.partitions.map { $0.start..<min($0.start + (2 << 20), reader.virtualSize) } + [0..<(4 << 20)]
+            try windowCopy(reader, to: scratch, windows: windows)
+        }
+        try probeFilesystems(rawPath, into: &report)
+        return report
+    }
+
+    private static func probeTable(_ path: String, into report: inout ImageReport) throws {
+        guard let p = BlkidProbe(path: path) else { return }
+        blkid_probe_enable_partitions(p.probe, 1)
+        blkid_probe_set_partitions_flags(p.probe, Int32(BLKID_PARTS_ENTRY_DETAILS))
+        blkid_probe_enable_superblocks(p.probe, 0)
+        guard blkid_do_safeprobe(p.probe) == 0, let list = blkid_probe_get_partitions(p.probe) else { return }
+        if let table = blkid_partlist_get_table(list), let type = blkid_parttable_get_type(table) {
+            report.partitionTable = String(cString: type)
+        }
+        for i in 0..<blkid_partlist_numof_partitions(list) {
+            guard let part = blkid_partlist_get_partition(list, i) else { continue }
+            report.partitions.append(
+                ImageReport.Partition(
+                    number: Int(blkid_partition_get_partno(part)), start: UInt64(blkid_partition_get_start(part)) * 512,
+                    size: UInt64(blkid_partition_get_size(part)) * 512,
+                    type: blkid_partition_get_type_string(part).map { String(cString: $0) } ?? String(format16: blkid_partition_get_type(part)),
+                    name: blkid_partition_get_name(part).map { String(cString: $0) } ?? "", filesystem: nil))
+        }
+    }
+
+    private static func probeFilesystems(_ path: String, into report: inout ImageReport) throws {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        func probe(_ offset: UInt64, _ size: UInt64) -> ImageReport.Filesystem? {
+            guard let p = BlkidProbe(descriptor: fd, offset: offset, size: size) else { return nil }
+            blkid_probe_enable_superblocks(p.probe, 1)
+            blkid_probe_set_superblocks_flags(p.probe, Int32(BLKID_SUBLKS_TYPE | BLKID_SUBLKS_LABEL | BLKID_SUBLKS_UUID))
+            guard blkid_do_safeprobe(p.probe) == 0, let type = p.value("TYPE") else { return nil }
+            return ImageReport.Filesystem(type: type, label: p.value("LABEL") ?? "", uuid: p.value("UUID") ?? "")
+        }
+        for i in report.partitions.indices {
+            report.partitions[i].filesystem = probe(report.partitions[i].start, report.partitions[i].size)
+        }
+        if report.partitions.isEmpty { report.filesystem = probe(0, report.virtualSize) }
+    }
+
+    /// Writes the bytes of `windows` of the virtual disk into a sparse raw file.
+    private static func windowCopy(_ reader: any DiskImageReader, to path: String, windows: [Range<UInt64>]) throws {
+        let fd = try withPath(path, "create") {
+            try FileDescriptor.open(FilePath(path), .readWrite, options: [.create, .truncate], permissions: [.ownerReadWrite])
+        }
+        defer { try? fd.close() }
+        let buffer = IOBuffer(size: 1 << 20)
+        func store(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws {
+            for w in windows {
+                let lo = max(w.lowerBound, offset), hi = min(w.upperBound, offset + UInt64(bytes.count))
+                guard hi > lo else { continue }
+                let slice = UnsafeRawBufferPointer(rebasing: bytes[Int(lo - offset)..<Int(hi - offset)])
+                _ = try withPath(path, "write") { try fd.writeAll(toAbsoluteOffset: Int64(lo), slice) }
+            }
+        }
+        try reader.forEachExtent { extent in
+            switch extent {
+            case .zero: break
+            case .data(let offset, let bytes): try store(bytes, at: offset)
+            case .file(let range, let at):
+                guard windows.contains(where: { $0.overlaps(at..<(at + range.length)) }) else { return }
+                try range.forEachChunk(buffer: buffer.bytes) { chunk, within in try store(chunk, at: at + within) }
+            }
+        }
+        try withPath(path, "truncate") { try Syscalls.truncate(fd, size: reader.virtualSize) }
+    }
+}
+
+extension UInt64 {
+    func saturatingSub(_ v: UInt64) -> UInt64 { self > v ? self - v : 0 }
+}
+
+extension String {
+    init(format16 value: Int32) { self = "0x" + String(value, radix: 16) }
+}

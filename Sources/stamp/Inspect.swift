@@ -1,0 +1,27 @@
+import ArgumentParser
+import StampBytes
+import StampPipeline
+
+/// `stamp inspect IMAGE [--json]`.
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show an image's container format, virtual size, partition table and filesystems.")
+
+    @Argument(help: "A raw, qcow2, VMDK or VHD image.") var image: String
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        let r = try Inspector.inspect(path: image)
+        if json {
+            print(r.json)
+            return
+        }
+        print("\(r.path): \(r.format) (\(r.variant)), virtual size \(formatBytes(r.virtualSize)) (\(r.virtualSize) bytes), file \(formatBytes(r.fileSize))")
+        if let table = r.partitionTable { print("partition table: \(table)") }
+        for p in r.partitions {
+            let fs = p.filesystem.map { "\($0.type) label=\($0.label) uuid=\($0.uuid)" } ?? "-"
+            print("  \(p.number)  start \(p.start)  size \(formatBytes(p.size))  type \(p.type)  name \(p.name.isEmpty ? "-" : p.name)  \(fs)")
+        }
+        if let f = r.filesystem { print("filesystem: \(f.type) label=\(f.label) uuid=\(f.uuid)") }
+    }
+}

@@ -1,0 +1,73 @@
+import Foundation
+import Testing
+
+import StampTestSupport
+
+/// The `stamp` executable as users run it: help, one-line errors, and the commands end to end.
+@Suite(.enabled(if: FileManager.default.isExecutableFile(atPath: stampBinary)))
+struct CLITests {
+    @Test func helpExplainsEveryCommand() throws {
+        let help = try run([stampBinary, "--help"])
+        #expect(help.status == 0)
+        for command in ["pack", "mkfs", "convert", "inspect"] { #expect(help.stdout.contains(command)) }
+        let mkfs = try run([stampBinary, "mkfs", "--help"])
+        for option in ["--size", "--label", "--uuid", "--inode-ratio", "--journal-size", "--source-date-epoch"] {
+            #expect(mkfs.stdout.contains(option), "mkfs --help lacks \(option)")
+        }
+    }
+
+    /// Every bad input ends in exactly one line on stderr, a non-zero exit, and no output file.
+    @Test(arguments: [
+        (["mkfs", "/nonexistent-dir", "OUT"], "/nonexistent-dir: no such directory"),
+        (["mkfs", "/etc/passwd", "OUT"], "not a directory"),
+        (["mkfs", "SRC", "OUT", "--uuid", "nope"], "invalid --uuid"),
+        (["mkfs", "SRC", "OUT", "--size", "12Q"], "invalid --size"),
+        (["mkfs", "SRC", "OUT", "--size", "20M", "--inode-ratio", "65536"], "inodes"),
+        (["mkfs", "SRC", "/nonexistent-dir/out.img"], "/nonexistent-dir/out.img"),
+        (["pack", "SRC", "-o", "OUT", "-t", "qcow2,floppy"], "unknown format 'floppy'"),
+        (["pack", "SRC", "-o", "OUT", "--layout", "zfs"], "unknown layout"),
+        (["pack", "SRC", "-o", "OUT", "-t", "raw", "--size", "10M"], "too small"),
+        (["convert", "SRC/missing.qcow2", "-O", "vmdk", "OUT"], "missing.qcow2"),
+    ])
+    func badInputEndsInOneLine(arguments: [String], expected: String) throws {
+        let dir = try TemporaryDirectory("stamp-cli")
+        try sh("mkdir -p \(dir.path)/src; for i in $(seq 0 700); do echo $i > \(dir.path)/src/f$i; done")
+        let args = arguments.map { $0.replacingOccurrences(of: "SRC", with: dir.file("src")).replacingOccurrences(of: "OUT", with: dir.file("out")) }
+        let r = try run([stampBinary] + args)
+        #expect(r.status != 0, "\(args) should fail")
+        let lines = r.stderr.split(separator: "\n")
+        #expect(lines.count == 1, "\(args): \(r.stderr)")
+        #expect(r.stderr.contains(expected.replacingOccurrences(of: "OUT", with: dir.file("out"))), "\(args): \(r.stderr)")
+        let left = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0 != "src" }
+        #expect(left.isEmpty, "\(args) left \(left)")
+    }
+
+    @Test(.enabled(if: toolAvailable("qemu-img")))
+    func packInspectConvertRoundTrip() throws {
+        let dir = try TemporaryDirectory("stamp-cli-pack")
+        try sh("mkdir -p \(dir.path)/src/etc; echo hi > \(dir.path)/src/etc/motd")
+        let pack = try run([stampBinary, "pack", dir.file("src"), "-o", dir.file("d"), "-t", "vmdk,raw", "--layout", "mbr", "--checksum"])
+        try #require(pack.status == 0, "\(pack.output)")
+        for f in ["d.vmdk", "d.raw", "d.vmdk.md5", "d.vmdk.sha256", "d.raw.md5", "d.raw.sha256"] {
+            #expect(FileManager.default.fileExists(atPath: dir.file(f)), "missing \(f)")
+        }
+        let sha = try run(["bash", "-c", "cd \(dir.path) && sha256sum -c d.vmdk.sha256 && md5sum -c d.raw.md5"])
+        #expect(sha.status == 0, "\(sha.output)")
+        let inspect = try run([stampBinary, "inspect", "--json", dir.file("d.vmdk")])
+        #expect(inspect.status == 0)
+        let json = try JSONSerialization.jsonObject(with: Data(inspect.stdout.utf8)) as? [String: Any]
+        #expect(json?["format"] as? String == "vmdk")
+        #expect(json?["partition_table"] as? String == "dos")
+        let parts = json?["partitions"] as? [[String: Any]] ?? []
+        #expect((parts.first?["filesystem"] as? [String: Any])?["type"] as? String == "ext4")
+        let convert = try run([stampBinary, "convert", dir.file("d.vmdk"), "-O", "qcow2", dir.file("c.qcow2")])
+        #expect(convert.status == 0, "\(convert.output)")
+        let compare = try run(["qemu-img", "compare", "-f", "raw", "-F", "qcow2", dir.file("d.raw"), dir.file("c.qcow2")])
+        #expect(compare.status == 0, "\(compare.output)")
+        // A corrupt input is refused in one line.
+        try sh("head -c $(( $(stat -c %s \(dir.path)/d.vmdk) / 2 )) \(dir.path)/d.vmdk > \(dir.path)/cut.vmdk")
+        let bad = try run([stampBinary, "convert", dir.file("cut.vmdk"), "-O", "raw", dir.file("x.raw")])
+        #expect(bad.status != 0 && bad.stderr.split(separator: "\n").count == 1, "\(bad.output)")
+        #expect(!FileManager.default.fileExists(atPath: dir.file("x.raw")))
+    }
+}
