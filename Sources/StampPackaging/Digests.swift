@@ -1,0 +1,133 @@
+import Crypto
+import StampContainers
+import StampIO
+import SystemPackage
+
+/// The MD5 and SHA-256 of one output file, computed while it was written.
+public struct Digests: Sendable, Equatable {
+    public var md5: [UInt8]
+    public var sha256: [UInt8]
+
+    public init(md5: [UInt8], sha256: [UInt8]) {
+        self.md5 = md5
+        self.sha256 = sha256
+    }
+
+    /// Lower-case hex, as md5sum prints it.
+    public var md5Hex: String { hex(md5) }
+    /// Lower-case hex, as sha256sum prints it.
+    public var sha256Hex: String { hex(sha256) }
+}
+
+/// Lower-case hex of `bytes`.
+func hex(_ bytes: [UInt8]) -> String {
+    let digits = Array("0123456789abcdef".utf8)
+    var out = [UInt8]()
+    out.reserveCapacity(bytes.count * 2)
+    for b in bytes {
+        out.append(digits[Int(b >> 4)])
+        out.append(digits[Int(b & 15)])
+    }
+    return String(decoding: out, as: UTF8.self)
+}
+
+/// Feeds every byte of an output to MD5 and SHA-256 as it is written: no second pass.
+///
+/// Writers report bytes in pieces of any size (a 512-byte marker, a 1 MiB run of grains);
+/// small pieces are gathered in a staging buffer so the hash functions always see big
+/// chunks, and big pieces are hashed in place.
+///
+/// ```swift
+/// let hashing = HashingObserver()
+/// let vmdk = try VMDKStreamWriter(path: p, virtualSize: n, observer: hashing.observer)
+/// …
+/// let digests = hashing.finalize()
+/// ```
+///
+/// Not thread-safe: the writer that owns it calls it from one thread at a time.
+public final class HashingObserver {
+    private var md5 = Insecure.MD5()
+    private var sha256 = SHA256()
+    private let staging: IOBuffer
+    private var staged = 0
+    /// Bytes seen so far.
+    public private(set) var count: UInt64 = 0
+
+    /// - Parameter stagingSize: pieces smaller than this are gathered before hashing.
+    public init(stagingSize: Int = 1 << 20) {
+        staging = IOBuffer(size: stagingSize)
+    }
+
+    /// A closure to pass as a container writer's `OutputObserver`.
+    public var observer: OutputObserver {
+        { [self] data in update(data) }
+    }
+
+    /// Hashes `data` (appended after everything seen so far).
+    public func update(_ data: UnsafeRawBufferPointer) {
+        count += UInt64(data.count)
+        if staged + data.count <= staging.bytes.count {
+            UnsafeMutableRawBufferPointer(rebasing: staging.bytes[staged..<(staged + data.count)]).copyMemory(from: data)
+            staged += data.count
+            return
+        }
+        flush()
+        if data.count >= staging.bytes.count {
+            md5.update(bufferPointer: data)
+            sha256.update(bufferPointer: data)
+        } else {
+            UnsafeMutableRawBufferPointer(rebasing: staging.bytes[0..<data.count]).copyMemory(from: data)
+            staged = data.count
+        }
+    }
+
+    /// Hashes `bytes`.
+    public func update(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { update($0) }
+    }
+
+    /// The digests of everything seen. The observer can keep going afterwards: this does not
+    /// disturb the running state.
+    public func finalize() -> Digests {
+        flush()
+        return Digests(md5: Array(md5.finalize()), sha256: Array(sha256.finalize()))
+    }
+
+    private func flush() {
+        guard staged > 0 else { return }
+        let chunk = UnsafeRawBufferPointer(rebasing: staging.bytes[0..<staged])
+        md5.update(bufferPointer: chunk)
+        sha256.update(bufferPointer: chunk)
+        staged = 0
+    }
+}
+
+/// `OUT.md5` and `OUT.sha256` beside an output, in md5sum/sha256sum format, so
+/// `cd dir && sha256sum -c OUT.sha256` checks it.
+public enum ChecksumFiles {
+    /// The line md5sum/sha256sum print: `<hex>  <basename>\n` (two spaces: text mode).
+    public static func line(hex: String, path: String) -> String {
+        "\(hex)  \(basename(path))\n"
+    }
+
+    /// Writes `path.md5` and `path.sha256`, each under a temporary name renamed into place.
+    /// - Returns: the two paths written.
+    @discardableResult
+    public static func write(for path: String, digests: Digests) throws -> [String] {
+        let files = [(path + ".md5", digests.md5Hex), (path + ".sha256", digests.sha256Hex)]
+        for (target, hexDigest) in files {
+            let out = try OutputFile(path: target)
+            let bytes = Array(line(hex: hexDigest, path: path).utf8)
+            try withPath(target, "write") {
+                _ = try bytes.withUnsafeBytes { try out.descriptor.writeAll(toAbsoluteOffset: 0, $0) }
+            }
+            try out.commit()
+        }
+        return files.map(\.0)
+    }
+}
+
+/// The last path component.
+func basename(_ path: String) -> String {
+    path.split(separator: "/", omittingEmptySubsequences: true).last.map(String.init) ?? path
+}

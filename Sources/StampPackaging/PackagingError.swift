@@ -1,0 +1,32 @@
+/// A packaging failure (OVF, OVA, manifest, checksum files, tarball), with the path or the
+/// option at fault.
+///
+/// System-call failures are reported as `StampIO.IOError`; this enum covers what is specific
+/// to packaging. Messages are one line, lower-case, without a trailing period.
+public enum PackagingError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// An OVF option is out of range or malformed (`option` is its name, e.g. `cpus`).
+    case invalidOption(option: String, reason: String)
+    /// A tar member name cannot be stored in a ustar header (too long, not plain ASCII, a slash).
+    case invalidMemberName(name: String, reason: String)
+    /// A file changed size while it was being copied into an archive.
+    case sizeChanged(path: String, expected: UInt64, actual: UInt64)
+    /// libarchive reported an error; `message` is libarchive's own text.
+    case archive(path: String, operation: String, message: String)
+    /// A tree entry that a tarball cannot hold (a socket).
+    case unsupportedEntry(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .invalidOption(let option, let reason):
+            return "ovf option \(option): \(reason)"
+        case .invalidMemberName(let name, let reason):
+            return "\(name): cannot be a tar member name: \(reason)"
+        case .sizeChanged(let path, let expected, let actual):
+            return "\(path): size changed while archiving (expected \(expected) bytes, found \(actual))"
+        case .archive(let path, let operation, let message):
+            return "\(path): \(operation): \(message)"
+        case .unsupportedEntry(let path, let reason):
+            return "\(path): \(reason)"
+        }
+    }
+}
