@@ -4,6 +4,7 @@ import StampDisk
 import StampExt4
 import StampFAT
 import StampIO
+import StampPackaging
 import StampTree
 
 /// Problems found before any slow work starts; all of them, at once.
@@ -105,13 +106,7 @@ public struct Packer {
         }
         try assembler.validate()
 
-        result.outputs = try writeContainers(assembler: assembler, layout: layout, tree: tree)
-        if request.checksum {
-            for path in result.outputs {
-                try FileDigests.of(path: path).writeFiles(for: path, algorithms: request.checksumAlgorithms)
-            }
-            log("checksums written")
-        }
+        result.outputs = try writeOutputs(assembler: assembler, layout: layout, tree: tree)
         return result
     }
 
@@ -124,21 +119,85 @@ public struct Packer {
         return o
     }
 
-    private func writeContainers(assembler: DiskAssembler, layout: DiskLayout, tree: RootTree) throws -> [String] {
+    /// Streams the disk once into every container sink (a tee), then packages the OVA from the
+    /// VMDK, writes the tarball, and the checksum files. Digests of sequentially written
+    /// outputs are taken while they are written; the others are read back once.
+    private func writeOutputs(assembler: DiskAssembler, layout: DiskLayout, tree: RootTree) throws -> [String] {
+        let options = containerOptions()
+        let wantsOVA = request.formats.contains(.ova)
+        let vmdkFormat = PackFormat.container(.vmdkStreamOptimized)
         var sinks: [any ImageSink] = []
         var written: [String] = []
-        let options = containerOptions()
+        var observers: [String: HashingObserver] = [:]
+        // The OVA's disk: OUT.vmdk when that is an output too, else a hidden temporary file.
+        var ovaDisk: String?
+        var temporaries: [String] = []
+        defer { for t in temporaries { unlink(t) } }
         for format in request.formats {
             guard case .container(let f) = format else { continue }
-            sinks.append(try makeImageSink(format: f, path: request.path(for: format), virtualSize: layout.size, options: options))
-            written.append(request.path(for: format))
+            let path = request.path(for: format)
+            let observer = (f.isSequential && (request.checksum || (wantsOVA && format == vmdkFormat))) ? HashingObserver() : nil
+            observers[path] = observer
+            sinks.append(try makeImageSink(format: f, path: path, virtualSize: layout.size, options: options, observer: observer?.observer))
+            written.append(path)
+            if format == vmdkFormat { ovaDisk = path }
+        }
+        if wantsOVA && ovaDisk == nil {
+            let path = hiddenPath("ova-disk.vmdk")
+            let observer = HashingObserver()
+            observers[path] = observer
+            sinks.append(try makeImageSink(format: .vmdkStreamOptimized, path: path, virtualSize: layout.size, options: options, observer: observer.observer))
+            ovaDisk = path
+            temporaries.append(path)
         }
         if !sinks.isEmpty {
-            log("writing \(written.joined(separator: ", "))")
-            let sink: any ImageSink = sinks.count == 1 ? sinks[0] : TeeSink(sinks)
-            try assembler.write(to: sink)
+            log("writing \(request.formats.filter { if case .container = $0 { return true }; return $0 == .ova }.map(\.description).joined(separator: ", ")) (\(formatBytes(layout.size)) disk)")
+            try assembler.write(to: sinks.count == 1 ? sinks[0] : TeeSink(sinks))
+        }
+        var digests: [String: Digests] = [:]
+        for (path, observer) in observers { digests[path] = observer.finalize() }
+        if wantsOVA, let disk = ovaDisk {
+            let path = request.path(for: .ova)
+            let name = request.ova.name ?? String(request.output.split(separator: "/").last ?? "stamp")
+            log("packaging \(path)")
+            digests[path] = try OVAWriter.write(
+                path: path, ovaName: name, vmdkPath: disk, virtualSize: layout.size, options: ovfOptions(name: name, layout: layout),
+                mtime: UInt64(max(request.sourceDateEpoch ?? Int64(time(nil)), 0)), vmdkSHA256: digests[disk]?.sha256)
+            written.append(path)
+        }
+        if request.formats.contains(.tar) {
+            let path = request.path(for: .tar)
+            log("writing \(path)")
+            try TreeTarball(format: .pax, clampTime: request.sourceDateEpoch.map { Timestamp(seconds: $0) }).write(tree, to: path)
+            written.append(path)
+        }
+        if request.checksum {
+            for path in written {
+                try ChecksumFiles.write(for: path, digests: digests[path] ?? Digests.of(path: path))
+            }
+            log("checksums written")
         }
         return written
+    }
+
+    private func hiddenPath(_ suffix: String) -> String {
+        let slash = request.output.lastIndex(of: "/")
+        let dir = slash.map { String(request.output[...$0]) } ?? ""
+        let base = slash.map { String(request.output[request.output.index(after: $0)...]) } ?? request.output
+        return "\(dir).\(base).\(getpid()).\(suffix)"
+    }
+
+    private func ovfOptions(name: String, layout: DiskLayout) -> OVFOptions {
+        var o = OVFOptions(name: name)
+        o.cpus = request.ova.cpus
+        o.memoryMiB = request.ova.memoryMiB
+        o.osType = GuestOS(vmwareIdentifier: request.ova.osType)
+        o.nic = request.ova.nic.lowercased() == "e1000" ? .e1000 : .vmxnet3
+        o.controller = request.ova.controller.lowercased() == "pvscsi" ? .pvscsi : .lsiLogic
+        o.firmware = request.layout == .efi ? .efi : .bios
+        o.networkName = request.ova.network
+        o.virtualSystemType = request.ova.hardwareVersion
+        return o
     }
 }
 

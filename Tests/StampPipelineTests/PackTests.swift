@@ -113,3 +113,42 @@ struct PackTests {
         #expect(left == [])
     }
 }
+
+@Suite(.serialized, .enabled(if: toolAvailable("qemu-img") && toolAvailable("xmllint")))
+struct PackOVATests {
+    @Test func ovaTarAndChecksumsFromOnePack() throws {
+        let dir = try TemporaryDirectory("stamp-pack-ova")
+        let root = try PackTests.makeTree(dir)
+        var request = PackRequest(root: root, output: dir.file("app"), formats: [.ova, .container(.qcow2), .tar])
+        request.layout = .efi
+        request.checksum = true
+        request.ova.cpus = 4
+        let result = try Packer(request: request).run()
+        #expect(result.outputs.map { $0.split(separator: "/").last.map(String.init) ?? "" } == ["app.qcow2", "app.ova", "app.tar"])
+        let sums = try run(["bash", "-c", "cd \(dir.path) && sha256sum -c app.ova.sha256 app.qcow2.sha256 app.tar.sha256 && md5sum -c app.ova.md5"])
+        #expect(sums.status == 0, "\(sums.output)")
+        let members = try run(["tar", "tf", dir.file("app.ova")]).stdout.split(separator: "\n").map(String.init)
+        #expect(members == ["app.ovf", "app.mf", "app-disk1.vmdk"])
+        try sh("mkdir \(dir.path)/x && tar xf \(dir.path)/app.ova -C \(dir.path)/x")
+        let schema = repositoryRoot + "/../shared/ovf-schema/dsp8023_1.1.1.xsd"
+        if FileManager.default.fileExists(atPath: schema) {
+            let xml = try run(["xmllint", "--noout", "--nonet", "--schema", schema, dir.file("x/app.ovf")])
+            #expect(xml.status == 0 && xml.stderr.contains("validates"), "\(xml.output)")
+        }
+        let ovf = try String(contentsOfFile: dir.file("x/app.ovf"), encoding: .utf8)
+        #expect(ovf.contains("efi"), "efi layout must ask for EFI firmware")
+        #expect(ovf.contains("<rasd:VirtualQuantity>4</rasd:VirtualQuantity>"))
+        let manifest = try run(["bash", "-c", "cd \(dir.path)/x && sha256sum app.ovf app-disk1.vmdk"]).stdout
+        let mf = try String(contentsOfFile: dir.file("x/app.mf"), encoding: .utf8)
+        for line in manifest.split(separator: "\n") {
+            let parts = line.split(separator: " ", omittingEmptySubsequences: true)
+            #expect(mf.contains("SHA256(\(parts[1]))= \(parts[0])"), "manifest lacks \(line)")
+        }
+        let check = try run(["qemu-img", "check", "-f", "vmdk", dir.file("x/app-disk1.vmdk")])
+        #expect(check.status == 0, "\(check.output)")
+        let compare = try run(["qemu-img", "compare", "-f", "vmdk", "-F", "qcow2", dir.file("x/app-disk1.vmdk"), dir.file("app.qcow2")])
+        #expect(compare.status == 0, "\(compare.output)")
+        let hidden = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix(".") }
+        #expect(hidden.isEmpty, "temporary files left: \(hidden)")
+    }
+}
