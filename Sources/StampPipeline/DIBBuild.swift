@@ -58,6 +58,7 @@ public enum DIBBuild {
         pack.checksum = request.checksum || !request.checksumAlgorithms.isEmpty
         pack.checksumAlgorithms = request.checksumAlgorithms.isEmpty ? ["md5", "sha256"] : request.checksumAlgorithms
         pack.qcow2Compat = request.qcow2Version == 2 ? .v2 : .v3
+        pack.qcow2Compressed = request.compress  // DIB: qemu-img convert -c unless -u
         pack.inodeRatio = 4096  // DIB: mkfs -i 4096
         pack.journalMiB = UInt64(build.sizeInputs.journalSizeMiB)
         if let gib = build.sizeInputs.imageSizeGiB { pack.diskSize = UInt64(gib * 1024 * 1024 * 1024) }

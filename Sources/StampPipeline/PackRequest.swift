@@ -86,6 +86,8 @@ public struct PackRequest: Sendable {
     public var inodeRatio: UInt64 = 16384
     public var journalMiB: UInt64?
     public var qcow2Compat: Qcow2Compat = .v3
+    /// Compress qcow2 clusters (DIB compresses unless `-u`).
+    public var qcow2Compressed = false
     public var ova = OVASettings()
 
     public init(root: String, output: String, formats: [PackFormat]) {
