@@ -2,22 +2,31 @@ import StampBytes
 import StampIO
 import StampTree
 import SystemPackage
+import Dispatch
+import Foundation
 
-/// Collects consecutive metadata blocks in one large buffer so that the sink sees few,
-/// large writes. Regions handed out are zeroed.
+/// Collects consecutive blocks in large buffers so that the sink sees few, large writes,
+/// and hands full buffers to a writer thread: while it writes one buffer, the emitter reads
+/// files into the next (two cores busy instead of one). Every sink call happens on that one
+/// thread, in submission order, so the sink still sees strictly ascending offsets.
 final class Stager {
     let sink: ImageSink
     let base: UInt64
-    let capacity: Int  // blocks
-    private let buffer: IOBuffer
+    let capacity: Int  // blocks per buffer
+    private let buffers: [IOBuffer]
+    private let free: [DispatchSemaphore]
+    private let writer = OrderedWriter()
+    private var current = 0
     private var start: UInt64 = 0
     private var count = 0
 
-    init(sink: ImageSink, base: UInt64, capacityBlocks: Int = 1024) {
+    init(sink: ImageSink, base: UInt64, capacityBlocks: Int = 1024, bufferCount: Int = 3) {
         self.sink = sink
         self.base = base
         self.capacity = capacityBlocks
-        self.buffer = IOBuffer(size: capacityBlocks * Ext4.blockSize)
+        self.buffers = (0..<bufferCount).map { _ in IOBuffer(size: capacityBlocks * Ext4.blockSize) }
+        self.free = (0..<bufferCount).map { _ in DispatchSemaphore(value: 1) }
+        free[0].wait()
     }
 
     /// A zeroed region for blocks `block..<block+n` (n ≤ capacity).
@@ -25,18 +34,87 @@ final class Stager {
         precondition(n <= capacity)
         if count > 0 && (start + UInt64(count) != block || count + n > capacity) { try flush() }
         if count == 0 { start = block }
-        let region = FieldWriter(buffer.bytes).slice(at: count * Ext4.blockSize, count: n * Ext4.blockSize)
+        let region = FieldWriter(buffers[current].bytes).slice(at: count * Ext4.blockSize, count: n * Ext4.blockSize)
         count += n
         return region
     }
 
+    /// Queues the staged blocks for writing and moves on to the next free buffer.
     func flush() throws {
+        try writer.check()
         guard count > 0 else { return }
-        let bytes = UnsafeMutableRawBufferPointer(rebasing: buffer.bytes[0..<(count * Ext4.blockSize)])
-        try sink.write(UnsafeRawBufferPointer(bytes), at: base + (start << Ext4.blockShift))
-        bytes.initializeMemory(as: UInt8.self, repeating: 0)
+        let index = current
+        let bytes = UnsafeMutableRawBufferPointer(rebasing: buffers[index].bytes[0..<(count * Ext4.blockSize)])
+        let offset = base + (start << Ext4.blockShift)
+        let job = UncheckedBox((sink, bytes, free[index]))
+        writer.submit { failed in
+            let (sink, bytes, free) = job.value
+            defer {
+                bytes.initializeMemory(as: UInt8.self, repeating: 0)
+                free.signal()
+            }
+            if !failed { try sink.write(UnsafeRawBufferPointer(bytes), at: offset) }
+        }
+        current = (current + 1) % buffers.count
+        free[current].wait()
         count = 0
     }
+
+    /// Queues a file range copy (after everything staged so far).
+    func copy(_ range: SourceRange, at block: UInt64) throws {
+        try flush()
+        let job = UncheckedBox((sink, range))
+        let offset = base + (block << Ext4.blockShift)
+        writer.submit { failed in if !failed { try job.value.0.copy(job.value.1, at: offset) } }
+    }
+
+    /// Queues closing a descriptor once the writes before it are done.
+    func close(_ fd: FileDescriptor) {
+        writer.submit { _ in try? fd.close() }
+    }
+
+    /// Writes what is staged and waits for the writer; rethrows its first error.
+    func finish() throws {
+        try flush()
+        try writer.drain()
+    }
+
+    deinit {
+        try? writer.drain()
+        free[current].signal()  // balance the wait for the buffer in hand
+    }
+}
+
+/// Runs jobs one at a time, in order, on a private serial queue, remembering the first error.
+/// Every job runs, told whether an earlier one failed, so that it can still release what it
+/// holds (buffers, descriptors) without doing its work.
+final class OrderedWriter: @unchecked Sendable {
+    // @unchecked: `failure` is only read and written under `lock`.
+    private let queue = DispatchQueue(label: "stamp.ext4.writer")
+    private let lock = NSLock()
+    private var failure: Error?
+
+    func submit(_ job: @escaping @Sendable (_ failed: Bool) throws -> Void) {
+        queue.async { [self] in
+            do { try job(current() != nil) } catch { lock.withLock { if failure == nil { failure = error } } }
+        }
+    }
+
+    private func current() -> Error? { lock.withLock { failure } }
+
+    func check() throws { if let e = current() { throw e } }
+
+    func drain() throws {
+        queue.sync {}
+        try check()
+    }
+}
+
+/// Moves a non-Sendable value to the writer thread. Safe because the emitter hands each
+/// value over and never touches it again until the writer signals (see ``Stager``).
+struct UncheckedBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
 }
 
 /// Emits a planned ``Layout`` in ascending block order.
@@ -92,7 +170,7 @@ struct Emitter {
             try emit(events[e].1, table: table, freeBlocks: freeBlocks)
             e += 1
         }
-        try stager.flush()
+        try stager.finish()
     }
 
     private mutating func emit(_ event: Event, table: [UInt8], freeBlocks: UInt64) throws {
@@ -206,7 +284,7 @@ struct Emitter {
     }
 
     private mutating func closeFile() {
-        if let f = openFile { try? f.fd.close() }
+        if let f = openFile { stager.close(f.fd) }
         openFile = nil
     }
 
@@ -244,9 +322,8 @@ struct Emitter {
                 done += n
             }
         } else {
-            try stager.flush()
             let range = SourceRange(descriptor: file.fd, path: file.path, offset: offset, length: length)
-            try stager.sink.copy(range, at: stager.base + (piece.start << Ext4.blockShift))
+            try stager.copy(range, at: piece.start)
         }
     }
 }

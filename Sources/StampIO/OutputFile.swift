@@ -51,6 +51,10 @@ public final class OutputFile {
         if let size { try withPath(path, "truncate") { try Syscalls.truncate(descriptor, size: size) } }
         try withPath(path, "close") { try descriptor.close() }
         finished = true
+        // Replacing an existing file by rename makes ext4 flush the new file's delayed
+        // allocations first (auto_da_alloc), seconds for a big image; the complete image is
+        // already on disk under its temporary name, so remove the old one first.
+        Syscalls.unlinkIfPresent(path)
         try withPath(path, "rename") { try Syscalls.rename(temporaryPath, to: path) }
         TemporaryFiles.shared.unregister(temporaryPath)
     }
