@@ -19,7 +19,7 @@ struct BootImageTests {
         let (artifacts, seconds) = try BootHarness.timed {
             try BootLoader.prepare(tree: tree, layout: .efi, root: root, options: BootOptions())
         }
-        print("prepare(.efi) took \(seconds) s")
+        print("prepare(.efi) took \(seconds) s\n--- log ---\n\(artifacts.log)--- grub.cfg ---\n\(artifacts.grubConfig)")
 
         let bios = try #require(artifacts.bios)
         #expect(bios.bootImage.count == 512)
