@@ -57,47 +57,98 @@ struct BootImageTests {
         Case(layout: .efi, uefi: true, uuid: "6a1c7e2b-0d3f-4e5a-9b8c-000000000003"),
     ])
     func bootsToMarker(_ c: Case) throws {
+        let disk = try DiskUnderTest(layout: c.layout, root: RootFilesystem(uuid: c.uuid, label: "root"))
+        defer { disk.cleanUp() }
+        try disk.boot(c.testDescription, [disk.path, "--expect-uuid", c.uuid] + (c.uefi ? ["--uefi"] : []))
+    }
+
+    /// The acceptance's container and growth cases: a gpt disk with root by LABEL, converted
+    /// to qcow2 then enlarged by 1 GiB (the guest grows partition and fs online), and to a
+    /// streamOptimized VMDK (booted with -snapshot: QEMU cannot write that format in place).
+    @Test func bootsFromQcow2WithGrowthAndFromVMDK() throws {
+        let uuid = "6a1c7e2b-0d3f-4e5a-9b8c-000000000004"
+        let disk = try DiskUnderTest(layout: .gpt, root: RootFilesystem(uuid: uuid, label: "root", reference: .label))
+        defer { disk.cleanUp() }
+        #expect(disk.artifacts.grubConfig.contains("root=LABEL=root ro"))
+        let qcow2 = disk.work + "/disk.qcow2", vmdk = disk.work + "/disk.vmdk"
+        try BootHarness.run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", disk.path, qcow2])
+        try BootHarness.run([
+            "qemu-img", "convert", "-f", "raw", "-O", "vmdk", "-o", "subformat=streamOptimized", disk.path, vmdk,
+        ])
+        try disk.boot("gpt+bios qcow2 +1G", [qcow2, "--format", "qcow2", "--resize", "+1G", "--expect-grow", "--expect-uuid", uuid])
+        try disk.boot("gpt+bios vmdk", [vmdk, "--format", "vmdk", "--snapshot", "--expect-uuid", uuid])
+    }
+
+    /// The efi layout with Debian's signed shim + grub in the tree: UEFI with Secure Boot on
+    /// (OVMF with Microsoft keys enrolled) and, from the same disk, BIOS.
+    @Test func efiLayoutWithSignedShimBootsSecureBootAndBIOS() throws {
+        let uuid = "6a1c7e2b-0d3f-4e5a-9b8c-000000000005"
+        let disk = try DiskUnderTest(layout: .efi, root: RootFilesystem(uuid: uuid, label: "root")) { tree in
+            try BootHarness.run([BootHarness.tools + "/add_signed_efi.sh", tree, BootHarness.cache])
+        }
+        defer { disk.cleanUp() }
+        #expect(disk.artifacts.signedEFI)
+        #expect(disk.artifacts.espFiles.map(\.path).contains("EFI/debian/shimx64.efi"))
+        try disk.boot("efi+uefi secure boot (shim)", [disk.path, "--secure-boot", "--snapshot", "--expect-uuid", uuid])
+        try disk.boot("efi+bios", [disk.path, "--expect-uuid", uuid])
+    }
+}
+
+/// A root tree extracted from the cache, made bootable by StampBoot, assembled into a raw
+/// disk, with StampBoot's BIOS bytes patched in.
+struct DiskUnderTest {
+    let tree: String
+    let work: String
+    let path: String
+    let artifacts: BootArtifacts
+
+    init(layout: BootLayout, root: RootFilesystem, prepareTree: (String) throws -> Void = { _ in }) throws {
         let tree = try BootHarness.extractTree()
         let work = try BootHarness.run(["mktemp", "-d", "/var/tmp/stamp-boot-disk.XXXXXX"]).output
             .trimmingCharacters(in: .whitespacesAndNewlines)
-        defer {
-            BootHarness.remove(tree)
-            BootHarness.remove(work)
-        }
+        let path = work + "/disk.raw"
+        (self.tree, self.work, self.path) = (tree, work, path)
         try BootHarness.run([BootHarness.tools + "/install_marker.sh", tree])
-        let root = RootFilesystem(uuid: c.uuid, label: "root")
+        try prepareTree(tree)
         try (root.fstabLine + "\n").write(toFile: tree + "/etc/fstab", atomically: true, encoding: .utf8)
         var options = BootOptions()
         options.timeout = 1
 
         let (artifacts, prepareSeconds) = try BootHarness.timed {
-            try BootLoader.prepare(tree: tree, layout: c.layout, root: root, options: options)
+            try BootLoader.prepare(tree: tree, layout: layout, root: root, options: options)
         }
         try BootHarness.writeESP(artifacts.espFiles, into: work + "/esp")
-        let disk = work + "/disk.raw"
         let (_, assembleSeconds) = try BootHarness.timed {
             try BootHarness.run([
-                BootHarness.tools + "/assemble_legacy.sh", c.layout.rawValue, tree, disk, c.uuid, work + "/esp",
+                BootHarness.tools + "/assemble_legacy.sh", layout.rawValue, tree, path, root.uuid, work + "/esp",
             ])
         }
 
         // The boot code: StampBoot's bytes, patched over what the partitioner wrote.
         let placement: BIOSPlacement =
-            c.layout == .mbr
+            layout == .mbr
             ? .postMBRGap(firstPartitionLBA: 2048) : .biosBootPartition(startLBA: 2048, sectors: 2048)
-        let sector0 = try BootHarness.read(disk, at: 0, count: 512)
+        let sector0 = try BootHarness.read(path, at: 0, count: 512)
         let (mbr, core, lba) = try artifacts.biosSectors(sector0: sector0, placement: placement)
-        try BootHarness.write(mbr, to: disk, at: 0)
-        try BootHarness.write(core, to: disk, at: lba * 512)
-
-        var arguments = [BootHarness.tools + "/boot_test.sh", disk, "--timeout", "300", "--expect-uuid", c.uuid]
-        if c.uefi { arguments.append("--uefi") }
-        let ((status, output), bootSeconds) = try BootHarness.timed {
-            try BootHarness.run(arguments, allowFailure: true)
-        }
+        try BootHarness.write(mbr, to: path, at: 0)
+        try BootHarness.write(core, to: path, at: lba * 512)
+        self.artifacts = artifacts
         print(
-            "boot \(c.testDescription): prepare \(prepareSeconds) s, assemble \(assembleSeconds) s, "
-                + "boot \(bootSeconds) s, core.img \(core.count / 512) sectors\n\(output)")
-        #expect(status == 0, "\(output)")
+            "disk \(layout.rawValue): prepare \(prepareSeconds) s, assemble \(assembleSeconds) s, "
+                + "core.img \(core.count / 512) sectors at lba \(lba), esp files \(artifacts.espFiles.map(\.path))")
+    }
+
+    /// Runs boot_test.sh with `arguments` and expects it to pass.
+    func boot(_ name: String, _ arguments: [String]) throws {
+        let ((status, output), seconds) = try BootHarness.timed {
+            try BootHarness.run([BootHarness.tools + "/boot_test.sh", "--timeout", "300"] + arguments, allowFailure: true)
+        }
+        print("boot \(name): \(seconds) s\n\(output)")
+        #expect(status == 0, "\(name): \(output)")
+    }
+
+    func cleanUp() {
+        BootHarness.remove(tree)
+        BootHarness.remove(work)
     }
 }

@@ -1,6 +1,6 @@
 #!/bin/bash
 # boot_test.sh IMAGE [--format raw|qcow2|vmdk|vhd] [--uefi] [--timeout 180] [--expect-grow]
-#              [--expect-uuid UUID] [--resize SIZE] [--log FILE]
+#              [--expect-uuid UUID] [--resize SIZE] [--snapshot] [--secure-boot] [--log FILE]
 #
 # Boots IMAGE under qemu-system-x86_64 with TCG (KVM guests hang on this kind of host, see
 # reference/ext4.md §4.7), waits for the marker that install_marker.sh puts in the image,
@@ -13,15 +13,21 @@
 #   - with --expect-grow, the guest grew the root partition and filesystem (STAMP_GROW_OK).
 # --resize SIZE runs `qemu-img resize IMAGE SIZE` first (e.g. +1G; modifies IMAGE).
 # --uefi boots OVMF on q35 (a private copy of OVMF_VARS_4M.fd); otherwise SeaBIOS.
+# --secure-boot (implies --uefi) uses OVMF_CODE_4M.secboot.fd with OVMF_VARS_4M.ms.fd, whose
+#   Microsoft keys are enrolled, so only a signed shim -> grub -> kernel chain boots.
+# --snapshot keeps IMAGE unchanged (writes go to a temporary overlay; needed for formats
+#   QEMU cannot write in place, e.g. streamOptimized VMDK).
 # Exit codes: 0 pass, 1 checks failed, 2 usage, 3 timeout or QEMU failure.
 set -uo pipefail
 
 usage() { sed -n '2,3p' "$0" | sed 's/^# //' >&2; exit 2; }
-image= format=raw uefi=0 timeout=180 expect_grow=0 expect_uuid= resize= log=
+image= format=raw uefi=0 secure=0 snapshot=0 timeout=180 expect_grow=0 expect_uuid= resize= log=
 while [ $# -gt 0 ]; do
     case "$1" in
         --format) format=$2; shift 2 ;;
         --uefi) uefi=1; shift ;;
+        --secure-boot) uefi=1; secure=1; shift ;;
+        --snapshot) snapshot=1; shift ;;
         --timeout) timeout=$2; shift 2 ;;
         --expect-grow) expect_grow=1; shift ;;
         --expect-uuid) expect_uuid=$2; shift 2 ;;
@@ -50,7 +56,13 @@ fi
 
 args=(-accel tcg,thread=multi -m 1024 -smp 2 -display none -no-reboot -nodefaults
       -serial "file:$log" -drive "file=$image,format=$qformat,if=virtio")
-if [ "$uefi" = 1 ]; then
+[ "$snapshot" = 0 ] || args+=(-snapshot)
+if [ "$secure" = 1 ]; then
+    cp /usr/share/OVMF/OVMF_VARS_4M.ms.fd "$work/vars.fd"
+    args=(-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on
+          -drive if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.secboot.fd
+          -drive "if=pflash,format=raw,unit=1,file=$work/vars.fd" "${args[@]}")
+elif [ "$uefi" = 1 ]; then
     cp /usr/share/OVMF/OVMF_VARS_4M.fd "$work/vars.fd"
     args=(-machine q35 -drive if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd
           -drive "if=pflash,format=raw,unit=1,file=$work/vars.fd" "${args[@]}")
@@ -64,7 +76,7 @@ wall=$(echo "$end - $start" | bc)
 
 markers=$(tr -d '\r' < "$log" | grep -a '^STAMP_')
 echo "$markers"
-echo "boot_test.sh: $(basename "$image") format=$format $([ $uefi = 1 ] && echo uefi || echo bios) wall=${wall}s qemu_rc=$qemu_rc"
+echo "boot_test.sh: $(basename "$image") format=$format $([ $secure = 1 ] && echo uefi-secure-boot || { [ $uefi = 1 ] && echo uefi || echo bios; }) wall=${wall}s qemu_rc=$qemu_rc"
 
 fail=0
 check() { if ! eval "$2"; then echo "boot_test.sh: FAIL: $1" >&2; fail=1; fi; }
