@@ -10,7 +10,8 @@
 #   - fsck found it clean at boot (a STAMP_FSCK line says "clean" and STAMP_FSCK_UNIT is
 #     success) and its superblock state is clean,
 #   - with --expect-uuid, the mounted root has that UUID,
-#   - with --expect-grow, the guest grew the root partition and filesystem (STAMP_GROW_OK).
+#   - with --expect-grow, the guest grew the root partition and filesystem (STAMP_GROW_OK),
+#   - with --secure-boot, the guest kernel says Secure Boot is enabled.
 # --resize SIZE runs `qemu-img resize IMAGE SIZE` first (e.g. +1G; modifies IMAGE).
 # --uefi boots OVMF on q35 (a private copy of OVMF_VARS_4M.fd); otherwise SeaBIOS.
 # --secure-boot (implies --uefi) uses OVMF_CODE_4M.secboot.fd with OVMF_VARS_4M.ms.fd, whose
@@ -93,6 +94,9 @@ check "systemd-fsck-root did not succeed" 'grep -qx "STAMP_FSCK_UNIT success" <<
 check "superblock state not clean" 'grep -qx "STAMP_STATE clean" <<< "$markers"'
 if [ -n "$expect_uuid" ]; then
     check "root uuid is not $expect_uuid" 'grep -qix "STAMP_ROOT_UUID $expect_uuid" <<< "$markers"'
+fi
+if [ "$secure" = 1 ]; then
+    check "guest kernel does not report Secure Boot enabled" 'grep -qi "^STAMP_SECUREBOOT .*secure boot enabled" <<< "$markers"'
 fi
 if [ "$expect_grow" = 1 ]; then
     check "root was not grown" 'grep -q "^STAMP_GROW_OK" <<< "$markers"'

@@ -11,6 +11,7 @@
 #   STAMP_FSCK_UNIT <result>               systemd-fsck-root's Result (success) or "not-run"
 #   STAMP_STATE <state>                    dumpe2fs "Filesystem state" of the root device
 #   STAMP_DMESG <line>                     the kernel's EXT4-fs lines
+#   STAMP_SECUREBOOT <line>                the kernel's Secure Boot / lockdown lines, if any
 #   STAMP_GROW rc=<n> before=<b> after=<b> growpart + resize2fs of the root partition
 #   STAMP_GROW_OK <bytes>                  only when the filesystem got bigger
 #   STAMP_BOOT_DONE                        last line before power-off
@@ -42,6 +43,7 @@ active=$(systemctl show -p ActiveEnterTimestampMonotonic --value systemd-fsck-ro
 say "STAMP_FSCK_UNIT $result"
 say "STAMP_STATE $(dumpe2fs -h "$dev" 2>/dev/null | sed -n 's/^Filesystem state: *//p')"
 dmesg | grep 'EXT4-fs' | while IFS= read -r line; do say "STAMP_DMESG $line"; done
+dmesg | grep -i -e 'secure boot' -e 'secureboot' -e 'lockdown' | while IFS= read -r line; do say "STAMP_SECUREBOOT $line"; done
 
 name=${dev#/dev/}
 if [ -r "/sys/class/block/$name/partition" ]; then
