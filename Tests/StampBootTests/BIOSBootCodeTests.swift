@@ -1,3 +1,4 @@
+import StampIO
 import Testing
 
 @testable import StampBoot
@@ -147,5 +148,17 @@ struct BIOSBootCodeTests {
             try BIOSBootCode(bootImage: Self.bootImage(), coreImage: Self.coreImage())
                 .patchedMBR(sector0: [UInt8](repeating: 0, count: 4096), coreLBA: 1)
         }
+    }
+}
+
+struct BootRegionProducerTests {
+    @Test func emitsBytesAtTheBase() throws {
+        let code = try BIOSBootCode(bootImage: BIOSBootCodeTests.bootImage(), coreImage: BIOSBootCodeTests.coreImage())
+        let core = try code.patchedCore(lba: 2048)
+        let sink = MemorySink()
+        try BootRegionProducer(core).emit(into: sink, at: 2048 * 512)
+        #expect(sink.bytes.count == 2048 * 512 + core.count)
+        #expect(Array(sink.bytes[(2048 * 512)...]) == core)
+        #expect(BootRegionProducer(core).size == 300 * 512)
     }
 }

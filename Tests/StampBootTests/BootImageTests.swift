@@ -108,6 +108,19 @@ struct DiskUnderTest {
             .trimmingCharacters(in: .whitespacesAndNewlines)
         let path = work + "/disk.raw"
         (self.tree, self.work, self.path) = (tree, work, path)
+        do {
+            artifacts = try Self.build(layout: layout, root: root, tree: tree, work: work, path: path, prepareTree)
+        } catch {
+            BootHarness.remove(tree)
+            BootHarness.remove(work)
+            throw error
+        }
+    }
+
+    private static func build(
+        layout: BootLayout, root: RootFilesystem, tree: String, work: String, path: String,
+        _ prepareTree: (String) throws -> Void
+    ) throws -> BootArtifacts {
         try BootHarness.run([BootHarness.tools + "/install_marker.sh", tree])
         try prepareTree(tree)
         try (root.fstabLine + "\n").write(toFile: tree + "/etc/fstab", atomically: true, encoding: .utf8)
@@ -132,10 +145,10 @@ struct DiskUnderTest {
         let (mbr, core, lba) = try artifacts.biosSectors(sector0: sector0, placement: placement)
         try BootHarness.write(mbr, to: path, at: 0)
         try BootHarness.write(core, to: path, at: lba * 512)
-        self.artifacts = artifacts
         print(
             "disk \(layout.rawValue): prepare \(prepareSeconds) s, assemble \(assembleSeconds) s, "
                 + "core.img \(core.count / 512) sectors at lba \(lba), esp files \(artifacts.espFiles.map(\.path))")
+        return artifacts
     }
 
     /// Runs boot_test.sh with `arguments` and expects it to pass.
