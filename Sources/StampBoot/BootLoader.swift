@@ -47,6 +47,7 @@ public enum BootLoader {
         }
         let tree = tree.count > 1 && tree.hasSuffix("/") ? String(tree.dropLast()) : tree
         var problems = GrubChrootScript.problems(tree: tree, layout: layout)
+        if geteuid() != 0 { problems.append("preparing the boot loader needs root (it mounts and chroots)") }
         if Identifier(root.uuid) == nil { problems.append("root uuid \(root.uuid) is not a uuid") }
         if root.reference == .label && (root.label ?? "").isEmpty { problems.append("root by label needs a label") }
         guard problems.isEmpty else { throw .treeNotReady(tree: tree, problems: problems) }

@@ -40,6 +40,11 @@ struct BootImageTests {
         #expect(fm.fileExists(atPath: tree + GrubTexts.defaultsSnippetPath))
         #expect(try fm.contentsOfDirectory(atPath: tree + "/tmp").isEmpty)
         #expect(try fm.contentsOfDirectory(atPath: tree + "/dev").sorted() == devBefore)
+        // deterministic: a second run gives the same bytes (DESIGN.md principle 6)
+        let again = try BootLoader.prepare(tree: tree, layout: .efi, root: root, options: BootOptions())
+        #expect(again.bios == artifacts.bios)
+        #expect(again.espFiles == artifacts.espFiles)
+        #expect(again.grubConfig == artifacts.grubConfig)
         let probe = try BootHarness.read(tree + "/usr/sbin/grub-probe", at: 0, count: 4)
         #expect(probe == [0x7F, 0x45, 0x4C, 0x46])  // the real ELF grub-probe is still there
     }
