@@ -57,6 +57,18 @@ public struct RootFilesystem: Sendable, Equatable {
     }
 }
 
+/// `/etc/fstab` lines for the other filesystems a bootable layout has.
+public enum FstabLine {
+    /// The ESP, mounted where Debian's grub-efi and shim packages expect it, e.g.
+    /// `UUID=1234-ABCD /boot/efi vfat umask=0077 0 1`.
+    /// - Parameter volumeID: the FAT volume serial (`BS_VolID`), as blkid prints it.
+    public static func esp(volumeID: UInt32) -> String {
+        let hex = String(volumeID, radix: 16, uppercase: true)
+        let padded = String(repeating: "0", count: 8 - hex.count) + hex
+        return "UUID=\(padded.prefix(4))-\(padded.suffix(4)) /boot/efi vfat umask=0077 0 1"
+    }
+}
+
 /// Boot loader settings; each maps to the DIB variable named in its comment.
 public struct BootOptions: Sendable, Equatable {
     /// `DIB_BOOTLOADER_DEFAULT_CMDLINE`: appended to every kernel command line.

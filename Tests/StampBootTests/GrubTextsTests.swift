@@ -67,6 +67,11 @@ struct GrubTextsTests {
                 == "LABEL=root / xfs defaults 0 1")
     }
 
+    @Test func espFstabLineUsesBlkidSpelling() {
+        #expect(FstabLine.esp(volumeID: 0x0A1B_2C3D) == "UUID=0A1B-2C3D /boot/efi vfat umask=0077 0 1")
+        #expect(FstabLine.esp(volumeID: 0x1F) == "UUID=0000-001F /boot/efi vfat umask=0077 0 1")
+    }
+
     @Test func probeStandInAnswersWhatGrubMkconfigAsks() {
         let text = GrubTexts.probeStandIn(root: RootFilesystem(uuid: Self.uuid, label: "r"), layout: .mbr)
         #expect(text.hasPrefix("#!/bin/sh\n"))
