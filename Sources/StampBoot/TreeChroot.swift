@@ -6,10 +6,12 @@ import Musl
 
 /// Runs a shell script inside a chroot of a root tree, with nothing outliving it.
 ///
-/// The child is `unshare --mount --propagation private --pid --fork --kill-child`, so every
-/// mount made for the chroot lives in a private mount namespace held only by processes of a
-/// new PID namespace: when the script ends, or when stamp is killed (even with SIGKILL), the
-/// namespace and its mounts disappear (DESIGN.md principle 4). Inside it, before `chroot`:
+/// The child is `[setpriv --pdeathsig KILL] unshare --mount --propagation private --pid --fork
+/// --kill-child`, so every mount made for the chroot lives in a private mount namespace held
+/// only by processes of a new PID namespace: when the script ends, or when stamp is killed
+/// (even with SIGKILL: the death signal reaches unshare, whose --kill-child reaches the
+/// namespace's PID 1), the namespace and its mounts disappear (DESIGN.md principle 4).
+/// Inside it, before `chroot`:
 ///
 /// ```
 ///  TREE/dev   <- a small tmpfs with only null zero full random urandom bound in
@@ -76,6 +78,11 @@ struct TreeChroot {
             unshare, "--mount", "--propagation", "private", "--pid", "--fork", "--kill-child",
             sh, "-c", Self.enterScript, "stamp-chroot", tree, work,
         ]
+        // If stamp itself is killed, take unshare (and so, via --kill-child, the whole PID
+        // namespace) down with it instead of letting the chroot run on unattended.
+        if let setpriv = Subprocess.locate("setpriv") {
+            arguments = [setpriv, "--pdeathsig", "KILL"] + arguments
+        }
         for overlay in overlays { arguments += [overlay.host, overlay.tree] }
         let hostEnvironment = ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8"]
         let result = try Subprocess.run(arguments, environment: hostEnvironment)

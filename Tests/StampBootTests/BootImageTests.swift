@@ -69,8 +69,9 @@ struct BootImageTests {
 
     /// The acceptance's container and growth cases: a gpt disk with root by LABEL, converted
     /// to qcow2 then enlarged by 1 GiB (the guest grows partition and fs online), and to a
-    /// streamOptimized VMDK (booted with -snapshot: QEMU cannot write that format in place).
-    @Test func bootsFromQcow2WithGrowthAndFromVMDK() throws {
+    /// streamOptimized VMDK (booted with -snapshot: QEMU cannot write that format in place),
+    /// and to a dynamic VHD.
+    @Test func bootsFromQcow2WithGrowthAndFromVMDKAndVHD() throws {
         let uuid = "6a1c7e2b-0d3f-4e5a-9b8c-000000000004"
         let disk = try DiskUnderTest(layout: .gpt, root: RootFilesystem(uuid: uuid, label: "root", reference: .label))
         defer { disk.cleanUp() }
@@ -82,6 +83,9 @@ struct BootImageTests {
         ])
         try disk.boot("gpt+bios qcow2 +1G", [qcow2, "--format", "qcow2", "--resize", "+1G", "--expect-grow", "--expect-uuid", uuid])
         try disk.boot("gpt+bios vmdk", [vmdk, "--format", "vmdk", "--snapshot", "--expect-uuid", uuid])
+        let vhd = disk.work + "/disk.vhd"
+        try BootHarness.run(["qemu-img", "convert", "-f", "raw", "-O", "vpc", "-o", "subformat=dynamic", disk.path, vhd])
+        try disk.boot("gpt+bios vhd", [vhd, "--format", "vhd", "--expect-uuid", uuid])
     }
 
     /// The efi layout with Debian's signed shim + grub in the tree: UEFI with Secure Boot on

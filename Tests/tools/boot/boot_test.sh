@@ -75,7 +75,9 @@ qemu_rc=$?
 end=$(date +%s.%N)
 wall=$(echo "$end - $start" | bc)
 
-markers=$(tr -d '\r' < "$log" | grep -a '^STAMP_')
+# Kernel console messages can land on the same line as a marker, so take each STAMP_ word
+# to the end of its line wherever it starts.
+markers=$(tr -d '\r' < "$log" | grep -ao 'STAMP_[A-Z_]*\( .*\)\{0,1\}$')
 echo "$markers"
 echo "boot_test.sh: $(basename "$image") format=$format $([ $secure = 1 ] && echo uefi-secure-boot || { [ $uefi = 1 ] && echo uefi || echo bios; }) wall=${wall}s qemu_rc=$qemu_rc"
 
