@@ -1,0 +1,108 @@
+#!/bin/bash
+# boot_test.sh IMAGE [--format raw|qcow2|vmdk|vhd] [--uefi] [--timeout 180] [--expect-grow]
+#              [--expect-uuid UUID] [--resize SIZE] [--snapshot] [--secure-boot] [--log FILE]
+#
+# Boots IMAGE under qemu-system-x86_64 with TCG (KVM guests hang on this kind of host, see
+# reference/ext4.md §4.7), waits for the marker that install_marker.sh puts in the image,
+# prints the marker lines and the wall time, and exits 0 only when:
+#   - STAMP_BOOT_OK appeared,
+#   - the root filesystem is mounted read-write (STAMP_ROOT options start with rw),
+#   - fsck found it clean at boot (a STAMP_FSCK line says "clean" and STAMP_FSCK_UNIT is
+#     success) and its superblock state is clean,
+#   - with --expect-uuid, the mounted root has that UUID,
+#   - with --expect-grow, the guest grew the root partition and filesystem (STAMP_GROW_OK),
+#   - with --secure-boot, the guest kernel says Secure Boot is enabled.
+# --resize SIZE runs `qemu-img resize IMAGE SIZE` first (e.g. +1G; modifies IMAGE).
+# --uefi boots OVMF on q35 (a private copy of OVMF_VARS_4M.fd); otherwise SeaBIOS.
+# --secure-boot (implies --uefi) uses OVMF_CODE_4M.secboot.fd with OVMF_VARS_4M.ms.fd, whose
+#   Microsoft keys are enrolled, so only a signed shim -> grub -> kernel chain boots.
+# --snapshot keeps IMAGE unchanged (writes go to a temporary overlay; needed for formats
+#   QEMU cannot write in place, e.g. streamOptimized VMDK).
+# Exit codes: 0 pass, 1 checks failed, 2 usage, 3 timeout or QEMU failure.
+set -uo pipefail
+
+usage() { sed -n '2,3p' "$0" | sed 's/^# //' >&2; exit 2; }
+image= format=raw uefi=0 secure=0 snapshot=0 timeout=180 expect_grow=0 expect_uuid= resize= log=
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --format) format=$2; shift 2 ;;
+        --uefi) uefi=1; shift ;;
+        --secure-boot) uefi=1; secure=1; shift ;;
+        --snapshot) snapshot=1; shift ;;
+        --timeout) timeout=$2; shift 2 ;;
+        --expect-grow) expect_grow=1; shift ;;
+        --expect-uuid) expect_uuid=$2; shift 2 ;;
+        --resize) resize=$2; shift 2 ;;
+        --log) log=$2; shift 2 ;;
+        -h|--help) usage ;;
+        -*) echo "boot_test.sh: unknown option $1" >&2; usage ;;
+        *) [ -z "$image" ] || usage; image=$1; shift ;;
+    esac
+done
+[ -n "$image" ] && [ -f "$image" ] || { echo "boot_test.sh: no image file '$image'" >&2; usage; }
+case "$format" in
+    raw|qcow2|vmdk) qformat=$format ;;
+    vhd) qformat=vpc ;;
+    *) echo "boot_test.sh: unknown format $format" >&2; exit 2 ;;
+esac
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/stamp-boot-test.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+[ -n "$log" ] || log=$work/serial.log
+: > "$log"
+
+if [ -n "$resize" ]; then
+    qemu-img resize -f "$qformat" "$image" "$resize" >/dev/null || { echo "boot_test.sh: resize failed" >&2; exit 3; }
+fi
+
+args=(-accel tcg,thread=multi -m 1024 -smp 2 -display none -no-reboot -nodefaults
+      -serial "file:$log" -drive "file=$image,format=$qformat,if=virtio")
+[ "$snapshot" = 0 ] || args+=(-snapshot)
+if [ "$secure" = 1 ]; then
+    cp /usr/share/OVMF/OVMF_VARS_4M.ms.fd "$work/vars.fd"
+    args=(-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on
+          -drive if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.secboot.fd
+          -drive "if=pflash,format=raw,unit=1,file=$work/vars.fd" "${args[@]}")
+elif [ "$uefi" = 1 ]; then
+    cp /usr/share/OVMF/OVMF_VARS_4M.fd "$work/vars.fd"
+    args=(-machine q35 -drive if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd
+          -drive "if=pflash,format=raw,unit=1,file=$work/vars.fd" "${args[@]}")
+fi
+
+start=$(date +%s.%N)
+timeout --foreground -k 10 "$timeout" qemu-system-x86_64 "${args[@]}" > "$work/qemu.out" 2>&1
+qemu_rc=$?
+end=$(date +%s.%N)
+wall=$(echo "$end - $start" | bc)
+
+# Kernel console messages can land on the same line as a marker, so take each STAMP_ word
+# to the end of its line wherever it starts.
+markers=$(tr -d '\r' < "$log" | grep -ao 'STAMP_[A-Z_]*\( .*\)\{0,1\}$')
+echo "$markers"
+echo "boot_test.sh: $(basename "$image") format=$format $([ $secure = 1 ] && echo uefi-secure-boot || { [ $uefi = 1 ] && echo uefi || echo bios; }) wall=${wall}s qemu_rc=$qemu_rc"
+
+fail=0
+check() { if ! eval "$2"; then echo "boot_test.sh: FAIL: $1" >&2; fail=1; fi; }
+if ! grep -q '^STAMP_BOOT_OK' <<< "$markers"; then
+    echo "boot_test.sh: FAIL: no marker; last serial lines:" >&2
+    tr -d '\r' < "$log" | tail -n 25 >&2
+    sed 's/^/qemu: /' "$work/qemu.out" >&2
+    exit 3
+fi
+root_line=$(grep '^STAMP_ROOT ' <<< "$markers")
+check "root not mounted read-write" '[[ "$(awk "{print \$4}" <<< "$root_line")" == rw* ]]'
+check "fsck at boot did not report clean" 'grep -q "^STAMP_FSCK .*clean" <<< "$markers"'
+check "systemd-fsck-root did not succeed" 'grep -qx "STAMP_FSCK_UNIT success" <<< "$markers"'
+check "superblock state not clean" 'grep -qx "STAMP_STATE clean" <<< "$markers"'
+if [ -n "$expect_uuid" ]; then
+    check "root uuid is not $expect_uuid" 'grep -qix "STAMP_ROOT_UUID $expect_uuid" <<< "$markers"'
+fi
+if [ "$secure" = 1 ]; then
+    check "guest kernel does not report Secure Boot enabled" 'grep -qi "^STAMP_SECUREBOOT .*secure boot enabled" <<< "$markers"'
+fi
+if [ "$expect_grow" = 1 ]; then
+    check "root was not grown" 'grep -q "^STAMP_GROW_OK" <<< "$markers"'
+fi
+check "guest did not finish (no STAMP_BOOT_DONE)" 'grep -q "^STAMP_BOOT_DONE" <<< "$markers"'
+[ "$qemu_rc" = 0 ] || echo "boot_test.sh: note: qemu exited with $qemu_rc (124 = timeout after the marker)" >&2
+exit $fail
