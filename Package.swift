@@ -83,7 +83,7 @@ let package = Package(
             name: "stamp",
             dependencies: [
                 "StampPipeline", "StampExt4", "StampTree", "StampIO", "StampBytes", "StampDisk", "StampContainers",
-                "StampPackaging",
+                "StampPackaging", "StampBoot",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(

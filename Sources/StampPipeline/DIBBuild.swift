@@ -1,4 +1,5 @@
 import Logging
+import StampBoot
 import StampDisk
 import StampElements
 
@@ -55,6 +56,10 @@ public enum DIBBuild {
 
         pack.root = root
         pack.label = label
+        pack.bootloader = build.wantsBootloader
+        pack.requireBootloader = build.wantsBootloader
+        pack.rootByLabel = true
+        pack.bootOptions = try BootOptions.fromEnvironment(built.environment)
         pack.checksum = request.checksum || !request.checksumAlgorithms.isEmpty
         pack.checksumAlgorithms = request.checksumAlgorithms.isEmpty ? ["md5", "sha256"] : request.checksumAlgorithms
         pack.qcow2Compat = request.qcow2Version == 2 ? .v2 : .v3

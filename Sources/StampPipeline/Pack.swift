@@ -69,6 +69,7 @@ public struct Packer {
         let uuid = request.uuid ?? Identifier.random()
         let seed = uuid.bytes
 
+        let boot = try prepareBoot(uuid: uuid)
         log("scanning \(request.root)")
         let tree = try TreeScanner().scan(request.root)
         log("scanned \(tree.entries.count) entries, \(formatBytes(tree.totalFileBytes)) of file data")
@@ -98,10 +99,11 @@ public struct Packer {
 
         let assembler = DiskAssembler(layout: layout)
         try assembler.setContent(fs, forRole: .root)
+        if let boot { assembler.bootCode = try Packer.bootCode(boot, layout: layout) }
         if let esp = layout.partition(role: .efiSystem) {
             let fat = try FATVolume(
                 options: FATVolume.Options(size: esp.size, label: "ESP", volumeID: FATVolume.volumeID(seed: seed), hiddenSectors: UInt32(esp.start)),
-                root: [.directory("EFI", [.directory("BOOT", [])])])
+                root: Packer.espEntries(boot))
             try assembler.setContent(fat, forRole: .efiSystem)
         }
         try assembler.validate()

@@ -1,3 +1,4 @@
+import StampBoot
 import StampBytes
 import StampContainers
 import StampDisk
@@ -80,6 +81,13 @@ public struct PackRequest: Sendable {
     public var fast = false
     /// Write boot code when the tree has GRUB (see the boot loader step).
     public var bootloader = true
+    /// Fail when the tree cannot boot (DIB's `bootloader` element), instead of writing a disk
+    /// without boot code.
+    public var requireBootloader = false
+    /// GRUB and fstab find the root by label (DIB) instead of by UUID.
+    public var rootByLabel = false
+    /// GRUB settings (DIB's DIB_BOOTLOADER_* and DIB_GRUB_TIMEOUT).
+    public var bootOptions = BootOptions()
     public var label = "cloudimg-rootfs"
     public var uuid: Identifier?
     public var sourceDateEpoch: Int64?
