@@ -155,4 +155,19 @@ struct Variant: CustomTestStringConvertible, Sendable {
         try sink.finish(size: 1 << 20)
         #expect(seen == (1 << 20) + 512)
     }
+
+    /// Sequential writers report exactly the bytes of the file they produce.
+    @Test(arguments: [OutputFormat.raw, .vhdFixed, .vmdkStreamOptimized])
+    func observerSeesTheFile(format: OutputFormat) throws {
+        let dir = TempDir()
+        let disk = SyntheticDisk(large: false)
+        var observed: [UInt8] = []
+        var options = ContainerOptions()
+        options.workers = 2
+        let sink = try makeImageSink(
+            format: format, path: dir.file("o"), virtualSize: disk.size, options: options, observer: { observed += $0 })
+        try disk.feed(sink, sourceDirectory: dir)
+        #expect(same(observed, try readAll(dir.file("o"))))
+        #expect(same(Array(try readBack(dir.file("o")).prefix(disk.raw.count)), disk.raw))
+    }
 }
