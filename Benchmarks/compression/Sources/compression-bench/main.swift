@@ -2,12 +2,15 @@
 //
 //   compression-bench IMAGE [--threads N] [--settings zlib-6,libdeflate-1,...]
 //   compression-bench IMAGE --vmdk [--threads N] [--settings ...]
+//   compression-bench IMAGE --all [--threads N]
 //
 // For each setting: single-thread MB/s (of non-zero input), the size of a streamOptimized
 // VMDK's grain records (12-byte marker + data, padded to 512), and the wall time through
 // ParallelCompressor with N workers (default: all CPUs), with the process CPU time it used.
 // With --vmdk: the whole raw → streamOptimized VMDK conversion through stamp's writer for
 // each setting, against `qemu-img convert -O vmdk -o subformat=streamOptimized`.
+// With --all: the VMDK alone, then raw+qcow2+vmdk+vhd from one read through a TeeSink (default
+// setting), each output checked with `qemu-img compare` against the input.
 
 import Dispatch
 import StampCompression
@@ -76,10 +79,38 @@ if let i = arguments.firstIndex(of: "--settings"), i + 1 < arguments.count {
     arguments.removeSubrange(i...(i + 1))
 }
 let vmdkMode = arguments.contains("--vmdk")
-arguments.removeAll { $0 == "--vmdk" }
+let allMode = arguments.contains("--all")
+arguments.removeAll { $0 == "--vmdk" || $0 == "--all" }
 guard let path = arguments.first else {
     print("usage: compression-bench IMAGE [--threads N] [--settings zlib-6,libdeflate-1,...]")
     exit(2)
+}
+
+if allMode {
+    var options = ContainerOptions()
+    options.workers = threads
+    let formats: [(OutputFormat, String)] = [(.raw, "raw"), (.qcow2, "qcow2"), (.vmdkStreamOptimized, "vmdk"), (.vhdDynamic, "vpc")]
+    print("one read, several outputs, default setting; load: ", terminator: "")
+    fflush(nil)
+    _ = system("cat /proc/loadavg")
+    for set in [[2], [0, 1, 2, 3]] {
+        let reader = try ImageDetector.open(path: path)
+        let sinks = try set.map { i in
+            try makeImageSink(format: formats[i].0, path: "\(path).bench.\(formats[i].1)", virtualSize: reader.virtualSize, options: options)
+        }
+        let (t0, c0) = (now(), cpuSeconds())
+        try reader.replay(into: TeeSink(sinks))
+        let (wall, cpu) = (now() - t0, cpuSeconds() - c0)
+        print("outputs \(set.map { formats[$0].1 }.joined(separator: ",")): wall \(f(wall, 6)) s, cpu \(f(cpu, 6)) s")
+        for i in set {
+            let out = "\(path).bench.\(formats[i].1)"
+            print("  \(formats[i].1): \(fileSize(out)) bytes; qemu-img compare: ", terminator: "")
+            fflush(nil)
+            _ = system("qemu-img compare -f raw -F \(formats[i].1) '\(path)' '\(out)' 2>&1")
+            unlink(out)
+        }
+    }
+    exit(0)
 }
 
 if vmdkMode {
