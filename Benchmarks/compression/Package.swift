@@ -13,6 +13,9 @@ let package = Package(
     targets: [
         .executableTarget(
             name: "compression-bench",
-            dependencies: [.product(name: "StampCompression", package: "stamp")])
+            dependencies: [
+                .product(name: "StampCompression", package: "stamp"),
+                .product(name: "StampContainers", package: "stamp"),
+            ])
     ]
 )

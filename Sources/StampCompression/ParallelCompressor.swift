@@ -69,10 +69,12 @@ public final class ParallelCompressor {
         let count = max(window ?? workerCount * 4, workerCount + 1)
         slots = (0..<count).map { _ in Slot(inputCapacity: chunkCapacity, outputCapacity: outputCapacity) }
         shared = Shared()
-        for compressor in compressors {
+        for (i, compressor) in compressors.enumerated() {
             let box = CompressorBox(compressor)
             let shared = self.shared
-            DispatchQueue.global().async { shared.runWorker(box) }
+            // A private serial queue per worker: such queues get their own thread (they
+            // "overcommit"), so long-running workers never starve Dispatch's global pool.
+            DispatchQueue(label: "stamp.compressor.\(i)").async { shared.runWorker(box) }
         }
     }
 

@@ -61,14 +61,17 @@ public final class ZlibCompressor: Compressor {
     }
 
     /// Frees the zlib state now; later calls to ``compress(_:into:)`` throw.
-    public func close() {
+    /// - Throws: if zlib reports the state inconsistent (it is freed all the same).
+    public func close() throws(CompressionError) {
         guard let s = stream else { return }
         stream = nil
-        deflateEnd(s)
+        let code = deflateEnd(s)
         s.deallocate()
+        // Z_DATA_ERROR only says the last chunk did not fit (it was abandoned): not a failure.
+        guard code == Z_OK || code == Z_DATA_ERROR else { throw .compressionFailed(backend: .zlib, code: code) }
     }
 
-    deinit { close() }
+    deinit { try? close() }
 }
 
 /// zlib's inflate, for reading compressed grains and clusters of untrusted images.
@@ -131,13 +134,15 @@ public final class Decompressor {
         }
     }
 
-    /// Frees the zlib state now.
-    public func close() {
+    /// Frees the zlib state now; later calls to ``decompress(_:into:format:)`` throw.
+    /// - Throws: if zlib reports the state inconsistent (it is freed all the same).
+    public func close() throws(CompressionError) {
         guard let s = stream else { return }
         stream = nil
-        inflateEnd(s)
+        let code = inflateEnd(s)
         s.deallocate()
+        guard code == Z_OK else { throw .corruptData("inflate state inconsistent (code \(code))") }
     }
 
-    deinit { close() }
+    deinit { try? close() }
 }

@@ -79,9 +79,10 @@ public enum OutputFormat: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// True if the writer never rewrites what it wrote, so it can take an ``OutputObserver``:
-    /// VMDK streamOptimized and fixed VHD. (raw leaves holes and is hashed by its own reader;
-    /// qcow2, monolithicSparse and dynamic VHD patch tables at the end.)
-    public var isSequential: Bool { self == .vmdkStreamOptimized || self == .vhdFixed }
+    /// raw (through ``RawStreamWriter``), VMDK streamOptimized and fixed VHD. qcow2,
+    /// monolithicSparse and dynamic VHD patch their header or tables at the end: hash
+    /// those files after writing.
+    public var isSequential: Bool { self == .raw || self == .vmdkStreamOptimized || self == .vhdFixed }
 }
 
 /// Creates the sink writing `format` to `path` (under a temporary name until `finish`).
@@ -97,7 +98,9 @@ public func makeImageSink(
         throw ContainerError.invalidOption("\(format) is not written sequentially; hash it after writing")
     }
     switch format {
-    case .raw: return try RawFileSink(path: path)
+    case .raw:
+        if let observer { return try RawStreamWriter(path: path, virtualSize: virtualSize, observer: observer) }
+        return try RawFileSink(path: path)
     case .qcow2: return try Qcow2Writer(path: path, virtualSize: virtualSize, options: options)
     case .vmdkStreamOptimized: return try VMDKStreamWriter(path: path, virtualSize: virtualSize, options: options, observer: observer)
     case .vmdkMonolithicSparse: return try VMDKSparseWriter(path: path, virtualSize: virtualSize, options: options)

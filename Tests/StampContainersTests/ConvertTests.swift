@@ -28,7 +28,7 @@ let convertFormats: [(OutputFormat, ImageFormat)] = [
             let output = dir.file("out-\(target)")
             try convert(input: input, output: output, outputFormat: target, options: options)
             #expect(try ImageDetector.detect(path: output) == targetDetected)
-            #expect(try readBack(output) == raw, "\(sourceFormat) -> \(target)")
+            #expect(same(try readBack(output), raw), "\(sourceFormat) -> \(target)")
         }
     }
 
@@ -49,7 +49,7 @@ let convertFormats: [(OutputFormat, ImageFormat)] = [
         try #require(result.status == 0, "\(result.output)")
         let expected = disk.raw + [UInt8](repeating: 0, count: Int((disk.size + 511) / 512 * 512 - disk.size))
         let back = try readBack(image, format: arguments[1] == "vpc" ? .vhd : nil)
-        #expect(Array(back.prefix(expected.count)) == expected)
+        #expect(same(Array(back.prefix(expected.count)), expected))
         #expect(back.dropFirst(expected.count).allSatisfy { $0 == 0 })
     }
 }

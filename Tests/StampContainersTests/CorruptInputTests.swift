@@ -169,3 +169,70 @@ import Testing
         #expect(throws: IOError.self) { _ = try ImageDetector.open(path: "/nonexistent/stamp.img") }
     }
 }
+
+/// Random damage to every format: reading must end in success or a thrown error, never a
+/// crash, a huge allocation or a hang.
+@Suite struct FuzzedInputTests {
+    /// Accepts any ascending stream without storing it (the virtual size may be anything).
+    final class CheckingSink: ImageSink {
+        var end: UInt64 = 0
+        var bytes: UInt64 = 0
+        private let buffer = IOBuffer(size: 1 << 16)
+        func write(_ data: UnsafeRawBufferPointer, at offset: UInt64) throws {
+            precondition(offset >= end, "extents out of order")
+            end = offset + UInt64(data.count)
+            bytes += UInt64(data.count)
+        }
+        func copy(_ range: SourceRange, at offset: UInt64) throws {
+            try range.forEachChunk(buffer: buffer.bytes) { chunk, at in try write(chunk, at: offset + at) }
+        }
+        func finish(size: UInt64) throws { precondition(end <= size, "data past the virtual size") }
+    }
+
+    @Test(arguments: [OutputFormat.qcow2, .vmdkStreamOptimized, .vmdkMonolithicSparse, .vhdDynamic, .vhdFixed])
+    func randomDamageNeverCrashes(format: OutputFormat) throws {
+        let dir = TempDir()
+        let path = dir.file("fuzz")
+        var options = ContainerOptions()
+        options.workers = 2
+        options.qcow2Compressed = true
+        let sink = try makeImageSink(format: format, path: path, virtualSize: 3 << 20, options: options)
+        let data = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 11) }
+        try data.withUnsafeBytes { try sink.write($0, at: 4096) }
+        try sink.finish(size: 3 << 20)
+        let original = try readAll(path)
+        let size = original.count
+        var rng = SplitMix(UInt64(size))
+        var failures = 0
+        for round in 0..<150 {
+            // Damage metadata-heavy places most: the head, the tail, or anywhere.
+            let region = rng.next() % 3
+            let at: Int
+            switch region {
+            case 0: at = Int(rng.next() % UInt64(min(size, 512)))
+            case 1: at = size - 1 - Int(rng.next() % UInt64(min(size, 1536)))
+            default: at = Int(rng.next() % UInt64(size))
+            }
+            let count = min(size - at, 1 + Int(rng.next() % 8))
+            let value: [UInt8] = (0..<count).map { _ in round % 2 == 0 ? UInt8(truncatingIfNeeded: rng.next()) : 0xFF }
+            try patchFile(path, at: at, value)
+            do {
+                try ImageDetector.open(path: path, format: format == .qcow2 ? .qcow2 : format == .vhdDynamic || format == .vhdFixed ? .vhd : .vmdk)
+                    .replay(into: CheckingSink())
+            } catch is ContainerError {
+                failures += 1
+            } catch is IOError {
+                failures += 1
+            }
+            try patchFile(path, at: at, Array(original[at..<(at + count)]))
+        }
+        for cut in stride(from: 0, to: size, by: max(1, size / 12)) {
+            try truncateFile(path, to: UInt64(cut))
+            #expect(throws: (any Error).self) {
+                try ImageDetector.open(path: path, format: format == .qcow2 ? .qcow2 : format == .vhdDynamic || format == .vhdFixed ? .vhd : .vmdk)
+                    .replay(into: CheckingSink())
+            }
+        }
+        #expect(failures > 0, "some damage must be detected")
+    }
+}

@@ -107,6 +107,38 @@ import Testing
         #expect(Array(bytes[(5 * 65536)..<(5 * 65536 + 14)]) == hexBytes("0001 0001 0001 0001 0001 0001 0000"))
     }
 
+    @Test func qcow2CompressedClusterDescriptor() throws {
+        let dir = TempDir()
+        let path = dir.file("c.qcow2")
+        var o = options
+        o.qcow2Compressed = true
+        try writeOneCluster(try Qcow2Writer(path: path, virtualSize: 1 << 20, options: o))
+        let bytes = try readAll(path)
+        // §3.2: compressed L2 entry = bit 62 | (sectors touched - 1) << 54 | byte offset,
+        // without bit 63; the data starts right after the header cluster.
+        let entry = bytes[(2 * 65536)..<(2 * 65536 + 8)].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        #expect(entry >> 62 == 1)
+        #expect(entry & ((1 << 54) - 1) == 65536)
+        let sectors = (entry >> 54 & 0xFF) + 1
+        // 4096 × 0xAB then zeros compress to a few dozen bytes: one sector.
+        #expect(sectors == 1)
+        // The refcount block counts the compressed data's cluster once, like every other.
+        #expect(Array(bytes[(5 * 65536)..<(5 * 65536 + 14)]) == hexBytes("0001 0001 0001 0001 0001 0001 0000"))
+    }
+
+    /// With a fixed identifier and timestamp every format is byte-for-byte reproducible.
+    @Test(arguments: [OutputFormat.qcow2, .vmdkStreamOptimized, .vmdkMonolithicSparse, .vhdDynamic, .vhdFixed])
+    func outputIsDeterministic(format: OutputFormat) throws {
+        let (a, b) = (TempDir(), TempDir())  // same file name: VMDK descriptors name their file
+        let disk = SyntheticDisk(large: false)
+        for dir in [a, b] {
+            try disk.feed(
+                try makeImageSink(format: format, path: dir.file("disk"), virtualSize: disk.size, options: options),
+                sourceDirectory: dir)
+        }
+        #expect(same(try readAll(a.file("disk")), try readAll(b.file("disk"))))
+    }
+
     @Test func vhdFooters() throws {
         let dir = TempDir()
         let fixed = dir.file("f.vhd")

@@ -1,13 +1,20 @@
 // Measures every compression setting stamp may use on the non-zero 64 KiB grains of an image.
 //
 //   compression-bench IMAGE [--threads N] [--settings zlib-6,libdeflate-1,...]
+//   compression-bench IMAGE --vmdk [--threads N] [--settings ...]
+//   compression-bench IMAGE --all [--threads N]
 //
 // For each setting: single-thread MB/s (of non-zero input), the size of a streamOptimized
 // VMDK's grain records (12-byte marker + data, padded to 512), and the wall time through
-// ParallelCompressor with N workers (default: all CPUs).
+// ParallelCompressor with N workers (default: all CPUs), with the process CPU time it used.
+// With --vmdk: the whole raw → streamOptimized VMDK conversion through stamp's writer for
+// each setting, against `qemu-img convert -O vmdk -o subformat=streamOptimized`.
+// With --all: the VMDK alone, then raw+qcow2+vmdk+vhd from one read through a TeeSink (default
+// setting), each output checked with `qemu-img compare` against the input.
 
 import Dispatch
 import StampCompression
+import StampContainers
 
 #if canImport(Glibc)
 import Glibc
@@ -17,6 +24,23 @@ func now() -> Double {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+func cpuSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6 + Double(usage.ru_stime.tv_sec)
+        + Double(usage.ru_stime.tv_usec) / 1e6
+}
+
+func fileSize(_ path: String) -> Int {
+    var st = stat()
+    return stat(path, &st) == 0 ? Int(st.st_size) : -1
+}
+
+func f(_ x: Double, _ w: Int) -> String {
+    let s = String(Double(Int(x * 10)) / 10)
+    return String(repeating: " ", count: max(0, w - s.count)) + s
 }
 
 func readGrains(_ path: String) -> [[UInt8]] {
@@ -54,15 +78,70 @@ if let i = arguments.firstIndex(of: "--settings"), i + 1 < arguments.count {
     }
     arguments.removeSubrange(i...(i + 1))
 }
+let vmdkMode = arguments.contains("--vmdk")
+let allMode = arguments.contains("--all")
+arguments.removeAll { $0 == "--vmdk" || $0 == "--all" }
 guard let path = arguments.first else {
     print("usage: compression-bench IMAGE [--threads N] [--settings zlib-6,libdeflate-1,...]")
     exit(2)
 }
 
+if allMode {
+    var options = ContainerOptions()
+    options.workers = threads
+    let formats: [(OutputFormat, String)] = [(.raw, "raw"), (.qcow2, "qcow2"), (.vmdkStreamOptimized, "vmdk"), (.vhdDynamic, "vpc")]
+    print("one read, several outputs, default setting; load: ", terminator: "")
+    fflush(nil)
+    _ = system("cat /proc/loadavg")
+    for set in [[2], [0, 1, 2, 3]] {
+        let reader = try ImageDetector.open(path: path)
+        let sinks = try set.map { i in
+            try makeImageSink(format: formats[i].0, path: "\(path).bench.\(formats[i].1)", virtualSize: reader.virtualSize, options: options)
+        }
+        let (t0, c0) = (now(), cpuSeconds())
+        try reader.replay(into: TeeSink(sinks))
+        let (wall, cpu) = (now() - t0, cpuSeconds() - c0)
+        print("outputs \(set.map { formats[$0].1 }.joined(separator: ",")): wall \(f(wall, 6)) s, cpu \(f(cpu, 6)) s")
+        for i in set {
+            let out = "\(path).bench.\(formats[i].1)"
+            print("  \(formats[i].1): \(fileSize(out)) bytes; qemu-img compare: ", terminator: "")
+            fflush(nil)
+            _ = system("qemu-img compare -f raw -F \(formats[i].1) '\(path)' '\(out)' 2>&1")
+            unlink(out)
+        }
+    }
+    exit(0)
+}
+
+if vmdkMode {
+    let out = path + ".bench.vmdk"
+    print("raw → streamOptimized VMDK of \(path); \(threads) workers; load: ", terminator: "")
+    fflush(nil)
+    _ = system("cat /proc/loadavg")
+    print("writer                      wall s    cpu s      VMDK bytes")
+    for settings in settingsList {
+        var options = ContainerOptions()
+        options.compression = settings
+        options.workers = threads
+        let (t0, c0) = (now(), cpuSeconds())
+        try convert(input: path, output: out, outputFormat: .vmdkStreamOptimized, options: options)
+        let (wall, cpu) = (now() - t0, cpuSeconds() - c0)
+        let name = "stamp " + settings.description
+        print(name + String(repeating: " ", count: max(0, 24 - name.count)) + "\(f(wall, 9)) \(f(cpu, 8)) \(fileSize(out))")
+        unlink(out)
+    }
+    let t0 = now()
+    let status = system("qemu-img convert -f raw -O vmdk -o subformat=streamOptimized '\(path)' '\(out)'")
+    let wall = now() - t0
+    print("qemu-img 7.2 (zlib-6)   \(f(wall, 9))   (child) \(fileSize(out))  exit \(status)")
+    unlink(out)
+    exit(0)
+}
+
 let grains = readGrains(path)
 let inputBytes = grains.reduce(0) { $0 + $1.count }
 print("image \(path): \(grains.count) non-zero grains, \(inputBytes / 1_000_000) MB; \(threads) workers")
-print("setting          1-thread MB/s   grain records MB   ratio   parallel s   parallel MB/s")
+print("setting          1-thread MB/s   grain records MB   ratio   parallel s   parallel MB/s   parallel cpu s")
 for settings in settingsList {
     let compressor = try settings.makeCompressor(format: .zlib)
     let out = UnsafeMutableRawBufferPointer.allocate(byteCount: compressor.maximumCompressedSize(for: 65536), alignment: 64)
@@ -77,7 +156,7 @@ for settings in settingsList {
 
     let parallel = try ParallelCompressor(settings: settings, format: .zlib, workers: threads)
     var parallelRecords = 0
-    let t1 = now()
+    let (t1, c1) = (now(), cpuSeconds())
     for (i, grain) in grains.enumerated() {
         try grain.withUnsafeBytes { bytes in
             try parallel.submit(bytes, tag: UInt64(i)) { parallelRecords += (12 + $0.compressed.count + 511) / 512 * 512 }
@@ -85,13 +164,11 @@ for settings in settingsList {
     }
     try parallel.drain { parallelRecords += (12 + $0.compressed.count + 511) / 512 * 512 }
     let wall = now() - t1
+    let cpu = cpuSeconds() - c1
     precondition(parallelRecords == records, "parallel output differs")
-    func f(_ x: Double, _ w: Int) -> String {
-        let s = String(Double(Int(x * 10)) / 10)
-        return String(repeating: " ", count: max(0, w - s.count)) + s
-    }
     let name = settings.description + String(repeating: " ", count: max(0, 14 - settings.description.count))
     print(
         "\(name) \(f(Double(inputBytes) / single / 1e6, 14)) \(f(Double(records) / 1e6, 18)) "
-            + "\(f(Double(inputBytes) / Double(records), 7)) \(f(wall, 12)) \(f(Double(inputBytes) / wall / 1e6, 15))")
+            + "\(f(Double(inputBytes) / Double(records), 7)) \(f(wall, 12)) \(f(Double(inputBytes) / wall / 1e6, 15)) \(f(cpu, 16))")
+    fflush(nil)
 }
