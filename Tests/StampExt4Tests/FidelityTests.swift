@@ -68,17 +68,3 @@ struct FidelityTests {
     }
 }
 
-/// The cached debootstrap'd bookworm root with a kernel (built once per machine).
-func debianRoot() throws -> String {
-    let cache = ProcessInfo.processInfo.environment["STAMP_CACHE"] ?? (NSHomeDirectory() + "/.cache/stamp")
-    let root = cache + "/roots/bookworm-kernel"
-    if FileManager.default.fileExists(atPath: root + "/etc/debian_version") { return root }
-    let r = try run(["bash", repositoryRoot + "/scripts/debootstrap-root", root, "--with-kernel"])
-    guard r.status == 0 else { throw DebianRootError(output: r.output) }
-    return root
-}
-
-struct DebianRootError: Error, CustomStringConvertible {
-    var output: String
-    var description: String { "debootstrap-root failed: \(output.suffix(2000))" }
-}
