@@ -108,6 +108,6 @@ let package = Package(
         .testTarget(
             name: "StampElementsTests", dependencies: ["StampElements", "StampTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "StampPipelineTests", dependencies: ["StampPipeline", "StampTestSupport"]),
-        .testTarget(name: "StampCLITests", dependencies: ["StampTestSupport"]),
+        .testTarget(name: "StampCLITests", dependencies: ["StampTestSupport"], exclude: ["Fixtures"]),
     ]
 )

@@ -1,0 +1,79 @@
+import Foundation
+import Testing
+
+import StampTestSupport
+
+/// `disk-image-create` as nodepool-builder calls it, end to end with the built-in elements and
+/// the Debian mirror: root, network and minutes (STAMP_NETWORK_TESTS=1; scripts/test sets it).
+@Suite(.serialized, .enabled(if: isRoot && ProcessInfo.processInfo.environment["STAMP_NETWORK_TESTS"] != nil))
+struct DIBEndToEndTests {
+    static var binary: String { (stampBinary as NSString).deletingLastPathComponent + "/disk-image-create" }
+    static let work = "/var/tmp/stamp-dib-e2e"
+
+    static func dib(_ args: [String]) throws -> CommandResult {
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        return try run(
+            [binary] + args,
+            environment: [
+                "DIB_RELEASE": "bookworm", "DIB_IMAGE_CACHE": work + "/cache", "TMPDIR": work,
+                "ELEMENTS_PATH": repositoryRoot + "/Tests/StampCLITests/Fixtures/elements", "STAMP_REPO": repositoryRoot,
+            ])
+    }
+
+    @Test func nodepoolsExactCommandWritesTheWholeContract() throws {
+        let out = Self.work + "/np/debian"
+        try? FileManager.default.removeItem(atPath: Self.work + "/np")
+        try FileManager.default.createDirectory(atPath: Self.work + "/np", withIntermediateDirectories: true)
+        let r = try Self.dib(["-x", "-t", "qcow2,vmdk,raw", "--checksum", "--no-tmpfs", "--qemu-img-options", "compat=0.10", "-o", out, "debian-minimal", "vm", "stamp-boot-marker"])
+        #expect(r.status == 0, "\(r.output.suffix(4000))")
+        let lastLine = r.stdout.split(separator: "\n").last.map(String.init) ?? ""
+        #expect(lastLine.hasSuffix("| Build completed successfully"), "last line: \(lastLine)")
+        for ext in ["qcow2", "vmdk", "raw"] {
+            for suffix in ["", ".md5", ".sha256"] {
+                #expect(FileManager.default.fileExists(atPath: "\(out).\(ext)\(suffix)"), "missing \(out).\(ext)\(suffix)")
+            }
+        }
+        #expect(FileManager.default.fileExists(atPath: out + ".d"))
+        let sums = try sh("cd \(Self.work)/np && md5sum -c debian.qcow2.md5 debian.raw.md5 && sha256sum -c debian.vmdk.sha256")
+        #expect(sums.status == 0, "\(sums.output)")
+        let info = try run(["qemu-img", "info", "-f", "qcow2", out + ".qcow2"]).stdout
+        #expect(info.contains("compat: 0.10"), "qcow2 must be version 2: \(info)")
+        for (ext, fmt) in [("qcow2", "qcow2"), ("vmdk", "vmdk")] {
+            let check = try run(["qemu-img", "check", "-f", fmt, "\(out).\(ext)"])
+            #expect(check.status == 0, "\(ext): \(check.output)")
+            let compare = try run(["qemu-img", "compare", "-f", "raw", "-F", fmt, out + ".raw", "\(out).\(ext)"])
+            #expect(compare.status == 0, "\(ext): \(compare.output)")
+        }
+        let table = try run(["sfdisk", "--json", out + ".raw"]).stdout
+        #expect(table.contains("\"label\": \"dos\""), "vm gives an MBR disk: \(table)")
+        let start = try #require(table.split(separator: "\n").first { $0.contains("start") }?.split(separator: "start\": ").last?.split(separator: ",").first)
+        #expect(try strictFsck("\(out).raw?offset=\(Int(start)! * 512)") == [])
+        if ProcessInfo.processInfo.environment["STAMP_BOOT_TESTS"] != nil {
+            // The image nodepool would upload boots (BIOS, from the qcow2) with its root mounted
+            // read-write and clean.
+            let boot = try run(["bash", repositoryRoot + "/Tests/tools/boot/boot_test.sh", out + ".qcow2", "--format", "qcow2", "--snapshot", "--timeout", "240"])
+            #expect(boot.status == 0, "\(boot.output.suffix(3000))")
+        }
+    }
+
+    @Test func ovaWithTheEFILayout() throws {
+        let out = Self.work + "/efi/app"
+        try? FileManager.default.removeItem(atPath: Self.work + "/efi")
+        try FileManager.default.createDirectory(atPath: Self.work + "/efi", withIntermediateDirectories: true)
+        let r = try Self.dib(["-x", "-t", "ova,raw", "--checksum", "-o", out, "debian-minimal", "vm", "block-device-efi", "stamp-boot-marker"])
+        #expect(r.status == 0, "\(r.output.suffix(4000))")
+        let members = try run(["tar", "tf", out + ".ova"]).stdout.split(separator: "\n").map(String.init)
+        #expect(members.count == 3 && members[0].hasSuffix(".ovf") && members[1].hasSuffix(".mf") && members[2].hasSuffix(".vmdk"), "\(members)")
+        let inspect = try run([stampBinary, "inspect", "--json", out + ".raw"])
+        let json = try JSONSerialization.jsonObject(with: Data(inspect.stdout.utf8)) as? [String: Any]
+        #expect(json?["partition_table"] as? String == "gpt")
+        let types = (json?["partitions"] as? [[String: Any]] ?? []).compactMap { ($0["filesystem"] as? [String: Any])?["type"] as? String }
+        #expect(types == ["vfat", "ext4"], "\(inspect.stdout)")
+        let esp = try sh("p=$(sfdisk --json \(out).raw | python3 -c 'import json,sys; p=json.load(sys.stdin)[\"partitiontable\"][\"partitions\"][0]; print(p[\"start\"], p[\"size\"])'); set -- $p; dd if=\(out).raw of=\(Self.work)/efi/esp.img bs=512 skip=$1 count=$2 status=none && mdir -i \(Self.work)/efi/esp.img ::/EFI/BOOT")
+        #expect(esp.status == 0 && esp.stdout.uppercased().contains("BOOTX64"), "\(esp.output)")
+        if ProcessInfo.processInfo.environment["STAMP_BOOT_TESTS"] != nil {
+            let boot = try run(["bash", repositoryRoot + "/Tests/tools/boot/boot_test.sh", out + ".raw", "--uefi", "--timeout", "240"])
+            #expect(boot.status == 0, "\(boot.output.suffix(3000))")
+        }
+    }
+}
