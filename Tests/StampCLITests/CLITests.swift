@@ -71,3 +71,24 @@ struct CLITests {
         #expect(!FileManager.default.fileExists(atPath: dir.file("x.raw")))
     }
 }
+
+/// An unreadable source file, as a user without the right to read it: one line naming the
+/// file, non-zero exit, no image.
+@Suite(.enabled(if: isRoot && toolAvailable("setpriv") && FileManager.default.isExecutableFile(atPath: stampBinary)))
+struct UnreadableSourceTests {
+    @Test func unreadableFileEndsInOneLineNamingIt() throws {
+        let dir = try TemporaryDirectory("stamp-cli-unreadable")
+        try sh("""
+            set -e; chmod 755 \(dir.path); mkdir -p \(dir.path)/src/etc \(dir.path)/out
+            echo secret > \(dir.path)/src/etc/shadow; chmod 000 \(dir.path)/src/etc/shadow
+            echo ok > \(dir.path)/src/etc/motd; chmod -R a+rX \(dir.path)/src/etc/motd; chmod 755 \(dir.path)/src \(dir.path)/src/etc
+            chown 65534:65534 \(dir.path)/out
+            """)
+        // The binary must be reachable by the unprivileged user.
+        let r = try run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", stampBinary, "mkfs", dir.file("src"), dir.file("out/fs.img")])
+        #expect(r.status != 0)
+        #expect(r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
+        #expect(r.stderr.contains("\(dir.path)/src/etc/shadow") && r.stderr.lowercased().contains("permission denied"), "\(r.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.file("out")).isEmpty)
+    }
+}

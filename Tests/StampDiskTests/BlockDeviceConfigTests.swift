@@ -1,3 +1,4 @@
+import StampTestSupport
 import Foundation
 import StampBytes
 import StampDisk

@@ -1,3 +1,4 @@
+import StampTestSupport
 import StampBytes
 import StampDisk
 import StampIO

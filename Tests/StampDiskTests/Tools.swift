@@ -1,42 +1,11 @@
 import Foundation
+import StampTestSupport
 import StampDisk
 import StampIO
 
-/// Runs an outside validator and captures its output (they exit 0 even on problems).
-struct ToolResult {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-}
-
-func run(_ tool: String, _ arguments: [String]) throws -> ToolResult {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = [tool] + arguments
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let o = out.fileHandleForReading.readDataToEndOfFile()
-    let e = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return ToolResult(
-        status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
-}
-
-func toolAvailable(_ name: String) -> Bool {
-    ["/usr/sbin/", "/usr/bin/", "/sbin/", "/bin/"].contains { FileManager.default.isExecutableFile(atPath: $0 + name) }
-}
-
-/// A fresh temporary directory, removed when the value is released.
-final class TemporaryDirectory {
-    let path: String
-    init() throws {
-        path = NSTemporaryDirectory() + "stamp-disk-tests-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-    func file(_ name: String) -> String { path + "/" + name }
+/// Runs an outside validator (they exit 0 even on problems: callers parse the output).
+func run(_ tool: String, _ arguments: [String]) throws -> CommandResult {
+    try StampTestSupport.run([tool] + arguments)
 }
 
 /// Writes a disk to a sparse file and returns its path.
@@ -85,19 +54,6 @@ func FileManagerTruncate(_ path: String, size: UInt64) -> Bool {
 }
 
 @discardableResult
-func runWithInput(_ tool: String, _ arguments: [String], input: String) throws -> ToolResult {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = [tool] + arguments
-    let inp = Pipe(), out = Pipe(), err = Pipe()
-    process.standardInput = inp
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    inp.fileHandleForWriting.write(Data(input.utf8))
-    try inp.fileHandleForWriting.close()
-    let o = out.fileHandleForReading.readDataToEndOfFile()
-    let e = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return ToolResult(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+func runWithInput(_ tool: String, _ arguments: [String], input: String) throws -> CommandResult {
+    try StampTestSupport.run([tool] + arguments, input: input)
 }

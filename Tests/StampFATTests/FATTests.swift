@@ -1,3 +1,4 @@
+import StampTestSupport
 import Foundation
 import StampIO
 import Testing

@@ -1,43 +1,11 @@
 import Foundation
+import StampTestSupport
 import StampFAT
 import StampIO
 
-/// Runs an outside tool and captures its output.
-struct ToolResult {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-}
-
-func run(_ tool: String, _ arguments: [String], environment: [String: String] = [:]) throws -> ToolResult {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = [tool] + arguments
-    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let o = out.fileHandleForReading.readDataToEndOfFile()
-    let e = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return ToolResult(
-        status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
-}
-
-func toolAvailable(_ name: String) -> Bool {
-    ["/usr/sbin/", "/usr/bin/", "/sbin/", "/bin/"].contains { FileManager.default.isExecutableFile(atPath: $0 + name) }
-}
-
-/// A fresh temporary directory, removed when the value is released.
-final class TemporaryDirectory {
-    let path: String
-    init() throws {
-        path = NSTemporaryDirectory() + "stamp-fat-tests-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-    func file(_ name: String) -> String { path + "/" + name }
+/// Runs an outside validator (they exit 0 even on problems: callers parse the output).
+func run(_ tool: String, _ arguments: [String]) throws -> CommandResult {
+    try StampTestSupport.run([tool] + arguments)
 }
 
 func readFile(_ path: String) throws -> [UInt8] { [UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) }

@@ -52,9 +52,10 @@ struct BootTests {
         try Self.boot(disk + ".raw")
     }
 
-    @Test func biosBootsTheGPTLayoutFromVMDKAndQcow2AndGrowsOnline() throws {
-        let disk = try Self.pack(.gpt, ["raw", "vmdk", "qcow2"], name: "gpt")
+    @Test func biosBootsTheGPTLayoutFromVMDKVHDAndQcow2AndGrowsOnline() throws {
+        let disk = try Self.pack(.gpt, ["raw", "vmdk", "vhd", "qcow2"], name: "gpt")
         try Self.boot(disk + ".vmdk", ["--format", "vmdk", "--snapshot"])
+        try Self.boot(disk + ".vhd", ["--format", "vhd", "--snapshot"])
         try Self.boot(disk + ".qcow2", ["--format", "qcow2", "--resize", "+1G", "--expect-grow"])
     }
 
