@@ -44,7 +44,7 @@ public struct CompressionSettings: Sendable, Equatable, CustomStringConvertible 
     }
 
     /// Faster than qemu-img's zlib level 6 and no larger (measured: Benchmarks/compression).
-    public static let `default` = CompressionSettings(backend: .libdeflate, level: 6)
+    public static let `default` = CompressionSettings(backend: .libdeflate, level: 5)
     /// Speed first: libdeflate level 1 (about 10% larger output than the default).
     public static let fast = CompressionSettings(backend: .libdeflate, level: 1)
     /// What qemu-img does: zlib level 6 (`Z_DEFAULT_COMPRESSION`).

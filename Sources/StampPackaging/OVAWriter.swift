@@ -44,8 +44,8 @@ public enum OVAWriter {
     @discardableResult
     public static func write(
         path: String, ovaName: String, vmdkPath: String, virtualSize: UInt64, options: OVFOptions,
-        mtime: UInt64, populatedSize: UInt64 = 0, vmdkSHA256: [UInt8]? = nil
-    ) throws -> Digests {
+        mtime: UInt64, populatedSize: UInt64 = 0, vmdkSHA256: [UInt8]? = nil, hashOutput: Bool = true
+    ) throws -> Digests? {
         let names = memberNames(ovaName: ovaName)
         for name in [names.ovf, names.manifest, names.disk] { try USTARHeader.validate(memberName: name) }
         try options.validate()
@@ -65,7 +65,7 @@ public enum OVAWriter {
         ])
         let manifestBytes = Array(manifest.text.utf8)
 
-        let tar = try TarStream(path: path)
+        let tar = try TarStream(path: path, hashing: hashOutput)
         try tar.appendMember(name: names.ovf, size: UInt64(ovfBytes.count), mtime: mtime)
         try tar.append(ovfBytes)
         try tar.padToBlock()
@@ -73,8 +73,12 @@ public enum OVAWriter {
         try tar.append(manifestBytes)
         try tar.padToBlock()
         try tar.appendMember(name: names.disk, size: vmdkSize, mtime: mtime)
-        try SourceRange(descriptor: vmdk, path: vmdkPath, offset: 0, length: vmdkSize)
-            .forEachChunk(buffer: buffer.bytes) { chunk, _ in try tar.append(chunk) }
+        let disk = SourceRange(descriptor: vmdk, path: vmdkPath, offset: 0, length: vmdkSize)
+        if hashOutput {
+            try disk.forEachChunk(buffer: buffer.bytes) { chunk, _ in try tar.append(chunk) }
+        } else {
+            try tar.appendFile(disk)  // in the kernel: no copy through this process
+        }
         let after = try withPath(vmdkPath, "stat") { try Syscalls.size(of: vmdk) }
         if after != vmdkSize { throw PackagingError.sizeChanged(path: vmdkPath, expected: vmdkSize, actual: after) }
         try tar.padToBlock()
@@ -96,7 +100,7 @@ public enum OVAWriter {
 final class TarStream {
     let path: String
     private let file: OutputFile
-    private let hashing = HashingObserver()
+    private let hashing: HashingObserver?
     private let buffer = IOBuffer(size: 1 << 20)
     private var filled = 0
     /// Bytes already passed to `pwrite`.
@@ -104,9 +108,27 @@ final class TarStream {
     /// The archive's length so far (written plus buffered).
     var length: UInt64 { position + UInt64(filled) }
 
-    init(path: String) throws {
+    init(path: String, hashing: Bool = true) throws {
         self.path = path
         self.file = try OutputFile(path: path)
+        self.hashing = hashing ? HashingObserver() : nil
+    }
+
+    /// Appends a file range with copy_file_range (only when not hashing).
+    func appendFile(_ range: SourceRange) throws {
+        precondition(hashing == nil, "a hashed archive reads what it copies")
+        try flush()
+        var done: UInt64 = 0
+        while done < range.length {
+            let n = try withPath(range.path, "copy_file_range") {
+                try Syscalls.copyFileRange(
+                    from: range.descriptor, at: range.offset + done, to: file.descriptor, at: position,
+                    length: Int(min(range.length - done, 1 << 30)))
+            }
+            if n == 0 { throw IOError.sourceShrank(path: range.path, expected: range.length, actual: done) }
+            done += UInt64(n)
+            position += UInt64(n)
+        }
     }
 
     /// Appends a ustar header for a regular file.
@@ -120,7 +142,7 @@ final class TarStream {
     }
 
     func append(_ data: UnsafeRawBufferPointer) throws {
-        hashing.update(data)
+        hashing?.update(data)
         if data.count >= buffer.bytes.count {
             try flush()
             try pwrite(data)
@@ -139,10 +161,10 @@ final class TarStream {
     }
 
     /// Flushes, renames the file into place and returns its digests.
-    func commit() throws -> Digests {
+    func commit() throws -> Digests? {
         try flush()
         try file.commit()
-        return hashing.finalize()
+        return hashing?.finalize()
     }
 
     private func flush() throws {

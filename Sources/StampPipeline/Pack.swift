@@ -165,7 +165,8 @@ public struct Packer {
             log("packaging \(path)")
             digests[path] = try OVAWriter.write(
                 path: path, ovaName: name, vmdkPath: disk, virtualSize: layout.size, options: ovfOptions(name: name, layout: layout),
-                mtime: UInt64(max(request.sourceDateEpoch ?? Int64(time(nil)), 0)), vmdkSHA256: digests[disk]?.sha256)
+                mtime: UInt64(max(request.sourceDateEpoch ?? Int64(time(nil)), 0)), vmdkSHA256: digests[disk]?.sha256,
+                hashOutput: request.checksum)
             written.append(path)
         }
         if request.formats.contains(.tar) {
