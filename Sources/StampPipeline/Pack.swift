@@ -155,7 +155,8 @@ public struct Packer {
         }
         if !sinks.isEmpty {
             log("writing \(request.formats.filter { if case .container = $0 { return true }; return $0 == .ova }.map(\.description).joined(separator: ", ")) (\(formatBytes(layout.size)) disk)")
-            try assembler.write(to: sinks.count == 1 ? sinks[0] : TeeSink(sinks))
+            let sink: any ImageSink = sinks.count == 1 ? sinks[0] : TeeSink(sinks)
+            try assembler.write(to: request.progress ? ProgressSink(sink, total: layout.size) : sink)
         }
         var digests: [String: Digests] = [:]
         for (path, observer) in observers { digests[path] = observer.finalize() }

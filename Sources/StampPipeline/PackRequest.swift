@@ -97,6 +97,8 @@ public struct PackRequest: Sendable {
     /// Compress qcow2 clusters (DIB compresses unless `-u`).
     public var qcow2Compressed = false
     public var ova = OVASettings()
+    /// Draw a progress line while the disk streams (for terminals).
+    public var progress = false
 
     public init(root: String, output: String, formats: [PackFormat]) {
         self.root = root

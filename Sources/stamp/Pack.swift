@@ -94,6 +94,7 @@ struct Pack: ParsableCommand {
         request.ova.osType = osType
         request.ova.nic = nic
         request.ova.controller = controller
+        request.progress = ProgressSink.isTerminal
         let result = try Packer(request: request, log: Log.line).run()
         for path in result.outputs { Log.line("wrote \(path)") }
     }

@@ -92,3 +92,18 @@ struct UnreadableSourceTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.file("out")).isEmpty)
     }
 }
+
+/// On a terminal `stamp pack` draws a progress line (bytes, rate, ETA); in a pipe it does not.
+@Suite(.enabled(if: toolAvailable("script") && FileManager.default.isExecutableFile(atPath: stampBinary)))
+struct ProgressTests {
+    @Test func progressOnATerminalOnly() throws {
+        let dir = try TemporaryDirectory("stamp-cli-progress")
+        try sh("mkdir -p \(dir.path)/src; head -c 3000000 /dev/urandom > \(dir.path)/src/blob")
+        let command = "\(stampBinary) pack \(dir.file("src")) -o \(dir.file("d")) -t raw --layout mbr"
+        let tty = try run(["script", "-q", "-c", command, "/dev/null"])
+        #expect(tty.status == 0, "\(tty.output)")
+        #expect(tty.stdout.contains("100%") && tty.stdout.contains("ETA") && tty.stdout.contains("/s"), "\(tty.stdout)")
+        let pipe = try run([stampBinary, "pack", dir.file("src"), "-o", dir.file("e"), "-t", "raw", "--layout", "mbr"])
+        #expect(pipe.status == 0 && !pipe.stdout.contains("ETA") && pipe.stdout.contains(" | "), "\(pipe.stdout)")
+    }
+}
