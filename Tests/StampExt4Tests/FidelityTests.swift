@@ -22,7 +22,7 @@ struct FidelityTests {
 
         let check = try run(["bash", "\(Self.tools)/check_ext4.sh", image])
         #expect(check.status == 0, "check_ext4: \(check.output)")
-        let compare = try run(["python3", "\(Self.tools)/compare_tree.py", fixture, image, "--ns"])
+        let compare = try run(["python3", "\(Self.tools)/compare_tree.py", fixture, image, "--ns", "--crtime"])
         #expect(compare.status == 0 && compare.stdout.contains(" 0 differences"), "compare_tree: \(compare.output.suffix(3000))")
         #expect(compare.stdout.contains("compare_tree: 1021"), "the fixture should have over 102,000 entries: \(compare.stdout.suffix(200))")
         let debugfs = try run(["python3", "\(Self.tools)/check_debugfs.py", fixture, image, "--ns"])

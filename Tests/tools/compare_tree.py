@@ -215,7 +215,7 @@ class _Statx(ctypes.Structure):
                 ('stx_ino', ctypes.c_uint64), ('stx_size', ctypes.c_uint64),
                 ('stx_blocks', ctypes.c_uint64), ('stx_attributes_mask', ctypes.c_uint64),
                 ('stx_atime', _StatxTs), ('stx_btime', _StatxTs), ('stx_ctime', _StatxTs),
-                ('stx_mtime', _StatxTs), ('_pad', ctypes.c_uint64 * 14)]
+                ('stx_mtime', _StatxTs), ('_pad', ctypes.c_uint64 * 32)]  # struct statx is 256 bytes; extra room for newer kernels
 
 
 _libc = None
