@@ -152,10 +152,11 @@ struct ChrootBuildTests {
         #expect(Self.mountInfo().contains { $0.hasPrefix(work.path) } == false)
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
-        var left = Self.processes(matching: "sleep 31337") + Self.processes(matching: "stage.sh")
+        // Only this build's processes: other tests may run stages at the same time.
+        var left = Self.processes(matching: "sleep 31337") + Self.processes(matching: work.path)
         for _ in 0..<50 where !left.isEmpty {
             try await Task.sleep(for: .milliseconds(100))
-            left = Self.processes(matching: "sleep 31337") + Self.processes(matching: "stage.sh")
+            left = Self.processes(matching: "sleep 31337") + Self.processes(matching: work.path)
         }
         #expect(left.isEmpty, "left running: \(left)")
         #expect(Self.mountInfo() == before)
