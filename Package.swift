@@ -40,6 +40,7 @@ let package = Package(
         .systemLibrary(name: "CDeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"])]),
         .systemLibrary(name: "CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
         .systemLibrary(name: "CBlkid", pkgConfig: "blkid", providers: [.apt(["libblkid-dev"])]),
+        .systemLibrary(name: "CIsal", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
         // Our own C: hardware CRC32C and the few syscalls Swift cannot name directly.
         .target(name: "CStampSupport", cSettings: [.unsafeFlags(["-O3"])]),
 
@@ -50,7 +51,7 @@ let package = Package(
             dependencies: ["StampBytes", "CStampSupport", .product(name: "SystemPackage", package: "swift-system")]),
 
         // MARK: compression
-        .target(name: "StampCompression", dependencies: ["CZlib", "CDeflate", "StampBytes"]),
+        .target(name: "StampCompression", dependencies: ["CZlib", "CDeflate", "CIsal", "StampBytes"]),
 
         // MARK: root tree, filesystems, layout
         .target(name: "StampTree", dependencies: ["StampIO"]),

@@ -28,6 +28,7 @@ func sample(_ n: Int, seed: UInt64) -> [UInt8] {
     static let settings: [CompressionSettings] =
         [1, 6, 9].map { CompressionSettings(backend: .zlib, level: $0) }
         + [1, 6, 12].map { CompressionSettings(backend: .libdeflate, level: $0) }
+        + [0, 1, 3].map { CompressionSettings(backend: .isal, level: $0) }
 
     @Test(arguments: settings) func zlibFramingRoundTrips(settings: CompressionSettings) throws {
         let compressor = try settings.makeCompressor(format: .zlib)
@@ -55,6 +56,18 @@ func sample(_ n: Int, seed: UInt64) -> [UInt8] {
         // Too small an output: nil, not an error.
         var small = [UInt8](repeating: 0, count: 1000)
         #expect(try input.withUnsafeBytes { i in try small.withUnsafeMutableBytes { try c.compress(i, into: $0) } } == nil)
+    }
+
+    @Test func isalIncompressibleGrainFitsItsBoundAndOverflowIsNil() throws {
+        var s: UInt64 = 7
+        let input = (0..<65536).map { _ -> UInt8 in s = s &* 6364136223846793005 &+ 1; return UInt8(truncatingIfNeeded: s >> 40) }
+        let c = try IsalCompressor(level: 1, format: .zlib)
+        var out = [UInt8](repeating: 0, count: c.maximumCompressedSize(for: 65536))
+        let n = try #require(try input.withUnsafeBytes { i in try out.withUnsafeMutableBytes { try c.compress(i, into: $0) } })
+        #expect(zlibUncompress(Array(out[0..<n]), expected: input.count) == input)
+        var small = [UInt8](repeating: 0, count: 1000)
+        #expect(try input.withUnsafeBytes { i in try small.withUnsafeMutableBytes { try c.compress(i, into: $0) } } == nil)
+        #expect(throws: CompressionError.self) { _ = try IsalCompressor(level: 4, format: .zlib) }
     }
 
     @Test func smallWindowRawDeflateIsZlibOnly() throws {

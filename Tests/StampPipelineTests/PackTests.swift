@@ -80,6 +80,20 @@ struct PackTests {
         #expect(try strictFsck("\(raw)?offset=\(rootOffset)") == [], "root filesystem at \(rootOffset)")
     }
 
+    /// `--fast` (ISA-L) output is still exactly the disk, for every compressed container.
+    @Test func fastModeIsValidAndIdentical() throws {
+        let dir = try TemporaryDirectory("stamp-pack-fast")
+        let root = try Self.makeTree(dir)
+        var request = PackRequest(root: root, output: dir.file("disk"), formats: ["raw", "vmdk", "ova"].compactMap(PackFormat.init))
+        request.fast = true
+        request.qcow2Compressed = true
+        _ = try Packer(request: request).run()
+        let check = try run(["qemu-img", "check", "-f", "vmdk", dir.file("disk.vmdk")])
+        #expect(check.status == 0 && check.stdout.contains("No errors were found"), "\(check.output)")
+        let compare = try run(["qemu-img", "compare", "-f", "raw", "-F", "vmdk", dir.file("disk.raw"), dir.file("disk.vmdk")])
+        #expect(compare.status == 0, "\(compare.output)")
+    }
+
     @Test func qcow2CompatZeroTenIsVersion2() throws {
         let dir = try TemporaryDirectory("stamp-pack-compat")
         let root = try Self.makeTree(dir)
