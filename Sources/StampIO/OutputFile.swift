@@ -34,6 +34,7 @@ public final class OutputFile {
         let directory = slash.map { String(path[..<$0]) } ?? "."
         let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
         let prefix = slash == nil ? "" : directory + "/"
+        OutputFile.removeStale(directory: directory, name: name)
         let temporary = prefix + "." + name + ".stamp-\(getpid())-\(OutputFile.nextSerial()).tmp"
         self.temporaryPath = temporary
         self.descriptor = try withPath(path, "create") {
@@ -69,6 +70,21 @@ public final class OutputFile {
     }
 
     deinit { discard() }
+
+    /// Removes `.NAME.stamp-PID-N.tmp` files left by a stamp process that no longer exists
+    /// (one killed with SIGKILL, which no handler can catch).
+    static func removeStale(directory: String, name: String) {
+        guard let dir = opendir(directory.isEmpty ? "." : directory) else { return }
+        defer { closedir(dir) }
+        let prefix = "." + name + ".stamp-"
+        while let entry = readdir(dir) {
+            let file = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard file.hasPrefix(prefix), file.hasSuffix(".tmp") else { continue }
+            let pidText = file.dropFirst(prefix.count).prefix { $0.isNumber }
+            guard let pid = Int32(pidText), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+            Syscalls.unlinkIfPresent((directory.isEmpty ? "." : directory) + "/" + file)
+        }
+    }
 
     nonisolated(unsafe) private static var serial = 0
     private static let serialLock = DispatchQueue(label: "stamp.outputfile.serial")

@@ -107,3 +107,34 @@ struct ProgressTests {
         #expect(pipe.status == 0 && !pipe.stdout.contains("ETA") && pipe.stdout.contains(" | "), "\(pipe.stdout)")
     }
 }
+
+/// SIGKILL of `stamp pack` mid-write leaves nothing under a final name; the next run removes
+/// the dead process's temporary files and succeeds.
+@Suite(.enabled(if: FileManager.default.isExecutableFile(atPath: stampBinary)))
+struct KilledPackTests {
+    @Test func sigkillLeavesNoFinalFileAndTheNextRunCleansUp() throws {
+        let dir = try TemporaryDirectory("stamp-cli-kill")
+        try sh("mkdir -p \(dir.path)/src; for i in $(seq 1 40); do head -c 4000000 /dev/urandom > \(dir.path)/src/f$i; done")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: stampBinary)
+        process.arguments = ["pack", dir.file("src"), "-o", dir.file("d"), "-t", "raw,vmdk", "--no-bootloader"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // Kill it once a temporary output exists.
+        for _ in 0..<300 {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
+            if names.contains(where: { $0.hasSuffix(".tmp") }) { break }
+            usleep(10_000)
+        }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        var names = try FileManager.default.contentsOfDirectory(atPath: dir.path)
+        #expect(!names.contains("d.raw") && !names.contains("d.vmdk"), "final names after SIGKILL: \(names)")
+        let again = try run([stampBinary, "pack", dir.file("src"), "-o", dir.file("d"), "-t", "raw,vmdk", "--no-bootloader"])
+        #expect(again.status == 0, "\(again.output)")
+        names = try FileManager.default.contentsOfDirectory(atPath: dir.path)
+        #expect(names.filter { $0.hasSuffix(".tmp") } == [], "stale temporaries: \(names)")
+        #expect(names.contains("d.raw") && names.contains("d.vmdk"))
+    }
+}
