@@ -183,13 +183,17 @@ enum HostHelpers {
     }
     """#
 
-    /// `sudo` for scripts outside the chroot: stamp already runs as root, so the options are
-    /// dropped and the command runs with the current environment (what `sudo -E` gives).
+    /// `sudo` for scripts outside the chroot: stamp already runs as root, so the command runs
+    /// directly. Like sudo's default `env_reset`, the environment is reset unless `-E` /
+    /// `--preserve-env` is given (upstream's `sudo chroot $TARGET_ROOT apt-get …` must not carry
+    /// the build's TMPDIR, a host path, into the chroot).
     static let sudo = #"""
     #!/bin/sh
     # stamp: sudo for element scripts. The build already runs as root.
+    keep=0
     while [ $# -gt 0 ]; do
         case "$1" in
+            -E|--preserve-env|--preserve-env=*) keep=1; shift ;;
             -u|-g|-C|-D|-h|-p|-r|-t|-T|-U) shift 2 ;;
             --) shift; break ;;
             -*) shift ;;
@@ -197,7 +201,13 @@ enum HostHelpers {
         esac
     done
     [ $# -gt 0 ] || exit 0
-    exec "$@"
+    [ "$keep" = 1 ] && exec "$@"
+    set -- PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH" HOME=/root USER=root \
+        LOGNAME=root SHELL=/bin/sh SUDO_USER=root SUDO_UID=0 SUDO_GID=0 "$@"
+    for v in TERM LANG LANGUAGE LC_ALL LC_CTYPE LC_MESSAGES DISPLAY; do
+        eval "[ -n \"\${$v+x}\" ]" && eval "set -- \"$v=\$$v\" \"\$@\""
+    done
+    exec env -i "$@"
     """#
 
     static let loggingConfig = #"""

@@ -103,3 +103,60 @@ struct UpstreamElementsTests {
         #expect(!fm.fileExists(atPath: out.path + ".d/dib-manifests/dib-manifests"), "manifests copied twice, nested")
     }
 }
+
+/// The helpers upstream elements expect, without a build.
+struct HostHelpersTests {
+    static func bash(_ script: String, environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let log = dir.appendingPathComponent("out")
+        var env = ProcessInfo.processInfo.environment
+        env.merge(environment) { _, new in new }
+        let status = try UpstreamElementsTests.run(["bash", "-c", script], environment: env, log: log)
+        return (status, UpstreamElementsTests.text(log))
+    }
+
+    /// dash drops the BASH_FUNC_ variables; BASH_ENV gives every bash script DIB's functions.
+    @Test func bashEnvDefinesDIBFunctions() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent(HostHelpers.bashFunctionsName)
+        try HostHelpers.bashFunctions(elements: [("base", "/e/base"), ("odd", "/e/it's here")])
+            .write(to: file, atomically: true, encoding: .utf8)
+        let r = try Self.bash(
+            #"sh -c 'bash -c "set -eu; eval declare -A e=(\$(get_image_element_array)); echo \"\${e[base]}|\${e[odd]}\"; (die boom) || echo died"'"#,
+            environment: ["BASH_ENV": file.path])
+        #expect(r.status == 0, "\(r.output)")
+        #expect(r.output.contains("/e/base|/e/it's here"), "\(r.output)")
+        #expect(r.output.contains("ERROR: boom") && r.output.contains("died"), "\(r.output)")
+    }
+
+    @Test func libAndSudo() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let work = WorkDirectory(url: dir)
+        try HostHelpers.write(into: work)
+        let lib = HostHelpers.lib(work).path
+        let r = try Self.bash(
+            """
+            set -eu
+            . "$_LIB/img-functions"
+            mkdir -p "$T/boot"; touch "$T/boot/vmlinuz-6.1.0-9-amd64" "$T/boot/initrd.img-6.1.0-9-amd64" "$T/boot/vmlinuz-5.10.0-1-amd64"
+            select_boot_kernel_initrd "$T"
+            echo "K=$KERNEL R=$RAMDISK"
+            "\(HostHelpers.helpers(work).path)/sudo" -E -H -u root echo sudo-ok
+            export TMPDIR=/host-only LANG=C.UTF-8
+            "\(HostHelpers.helpers(work).path)/sudo" env | grep -q '^TMPDIR=' && echo "TMPDIR kept without -E"
+            "\(HostHelpers.helpers(work).path)/sudo" env | grep -qx 'LANG=C.UTF-8' && echo "LANG kept"
+            "\(HostHelpers.helpers(work).path)/sudo" -E env | grep -qx 'TMPDIR=/host-only' && echo "TMPDIR kept with -E"
+            type die mount_proc_dev_sys unmount_dir run_in_target >/dev/null
+            """,
+            environment: ["_LIB": lib, "T": dir.appendingPathComponent("t").path])
+        #expect(r.status == 0, "\(r.output)")
+        #expect(r.output.contains("K=vmlinuz-6.1.0-9-amd64 R=initrd.img-6.1.0-9-amd64"), "\(r.output)")
+        #expect(r.output.contains("sudo-ok"), "\(r.output)")
+        #expect(!r.output.contains("TMPDIR kept without -E") && r.output.contains("TMPDIR kept with -E"), "\(r.output)")
+        #expect(r.output.contains("LANG kept"), "\(r.output)")
+        #expect(FileManager.default.fileExists(atPath: HostHelpers.python(work).appendingPathComponent("diskimage_builder/logging_config.py").path))
+    }
+}
