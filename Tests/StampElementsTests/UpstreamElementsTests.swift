@@ -99,7 +99,7 @@ struct UpstreamElementsTests {
         let check = try Self.run(["qemu-img", "check", "-f", "qcow2", qcow2], log: checkLog)
         #expect(check == 0, "\(Self.text(checkLog))")
         #expect(Self.text(checkLog).contains("No errors were found"))
-        #expect(fm.fileExists(atPath: out.path + ".d/dib-manifests/dib-manifest-dpkg-out"))
+        #expect(fm.fileExists(atPath: out.path + ".d/dib-manifests/dib-manifest-dpkg-debian"))
         #expect(!fm.fileExists(atPath: out.path + ".d/dib-manifests/dib-manifests"), "manifests copied twice, nested")
     }
 }
