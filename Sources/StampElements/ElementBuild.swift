@@ -162,6 +162,10 @@ public enum ElementBuild {
         try RunParts.runnerScript.write(to: runner, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: runner.path)
         try build.packages.write(into: work.hooks)
+        try HostHelpers.write(into: work)
+        let functions = work.hooks.appendingPathComponent(HostHelpers.bashFunctionsName)
+        try HostHelpers.bashFunctions(elements: build.resolution.elements.map { ($0.name, $0.path.path) })
+            .write(to: functions, atomically: true, encoding: .utf8)
         try StageScript.text.write(to: work.url.appendingPathComponent("stage.sh"), atomically: true, encoding: .utf8)
         try FileManager.default.createDirectory(at: build.plan.imageCache, withIntermediateDirectories: true)
     }
@@ -197,6 +201,9 @@ public enum ElementBuild {
         let pairs = build.resolution.elements.map { "[\($0.name)]=\($0.path.path)" }.joined(separator: " ")
         env["BASH_FUNC_get_image_element_array%%"] = "() {  echo \"\(pairs)\"\n}"
         env["BASH_FUNC_die%%"] = "() {  echo \"ERROR: $*\" >&2;\n exit 1\n}"
+        // dash (/bin/sh, which runs the stage driver and dib-run-parts) drops the BASH_FUNC_
+        // variables above; bash reads BASH_ENV at start, so every bash script gets them anyway.
+        env["BASH_ENV"] = work.hooks.appendingPathComponent(HostHelpers.bashFunctionsName).path
         env["IMAGE_NAME"] = plan.imageName
         env["IMAGE_TYPE"] = plan.imageTypes.first ?? "qcow2"
         env["FS_TYPE"] = env["FS_TYPE"].flatMap { $0.isEmpty ? nil : $0 } ?? "ext4"
@@ -205,7 +212,7 @@ public enum ElementBuild {
         env["TMP_HOOKS_PATH"] = work.hooks.path
         env["TMP_MOUNT_PATH"] = work.root.path
         env["OUT_IMAGE_PATH"] = ""
-        env["_LIB"] = work.hooks.path
+        env["_LIB"] = HostHelpers.lib(work).path
         env["DIB_PYTHON_EXEC"] = env["DIB_PYTHON_EXEC"] ?? StageProcess.which("python3") ?? "python3"
         env["DIB_DEBUG_TRACE"] = String(plan.debugTrace)
         env["DIB_CHECKSUM"] = env["DIB_CHECKSUM"] ?? "0"

@@ -52,7 +52,15 @@ public struct Element: Sendable, Equatable, Hashable {
 /// always appended; every entry must be a directory; each subdirectory of an entry is an
 /// element; a name found in an earlier entry overrides the same name in a later one (whole
 /// element, no merging), with a warning `element <a> overrides <b>`.
+///
+/// Exception: the elements in ``nativeElements`` always come from the built-in directory.
+/// DIB's `bootloader` runs `grub-install` on the loop device of the image (`IMAGE_BLOCK_DEVICE`);
+/// stamp has no such device and writes the boot code itself, so its own `bootloader` (GRUB's
+/// files and configuration for that writer) replaces one found on `ELEMENTS_PATH`, with a warning.
 public struct ElementIndex: Sendable {
+    /// Elements whose built-in version wins over `ELEMENTS_PATH`.
+    public static let nativeElements: [String] = ["bootloader"]
+
     /// The search path actually used, earliest (strongest) first.
     public let searchPath: [URL]
     /// The winning element for each name.
@@ -100,6 +108,18 @@ public struct ElementIndex: Sendable {
             }
         }
         try ElementProblems(problems).throwIfAny()
+        // Elements stamp implements natively keep their built-in version.
+        if let builtinDirectory {
+            for name in Self.nativeElements {
+                let builtin = Element(directory: builtinDirectory.appendingPathComponent(name))
+                guard let winner = found[name], winner.path.standardizedFileURL != builtin.path.standardizedFileURL,
+                      fm.fileExists(atPath: builtin.path.path) else { continue }
+                overridden.removeAll { $0.winner.path == winner.path && $0.hidden.name == name }
+                overridden.append((builtin, winner))
+                found[name] = builtin
+                logger?.warning("element \(winner.path.path) is not used: stamp writes the boot code itself and keeps its own \(builtin.path.path)")
+            }
+        }
         self.searchPath = entries
         self.elements = found
         self.overridden = overridden

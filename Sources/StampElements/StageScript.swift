@@ -36,12 +36,23 @@ enum StageScript {
     mark() { echo "@@stamp@@ $*"; }
     # Our own /proc: process scans then see only this PID namespace.
     mount -t proc proc /proc || { mark error "cannot mount /proc in the stage namespace"; exit 1; }
-    PATH="$PATH:$HOOKS/bin"; export PATH
+    PATH="$PATH:$HOOKS/bin:$WORK/helpers"; export PATH
+    # Host python scripts of upstream elements import diskimage_builder; when DIB_PYTHON_EXEC
+    # cannot, a stand-in from the work directory is put on PYTHONPATH (never into the chroot).
+    stamp_pythonpath=0
+    if [ -d "$WORK/python" ] && ! "${DIB_PYTHON_EXEC:-python3}" -c 'import diskimage_builder.logging_config' >/dev/null 2>&1; then
+        PYTHONPATH="${PYTHONPATH:+$PYTHONPATH:}$WORK/python"; export PYTHONPATH
+        stamp_pythonpath=1
+    fi
     mounted=0
     tweaked=0
 
     in_chroot() {
-        env -u TMPDIR -u VIRTUAL_ENV -u TARGET_ROOT HOME=/root PATH="$STAMP_CHROOT_PATH" chroot "$ROOT" "$@"
+        if [ "$stamp_pythonpath" = 1 ]; then
+            env -u TMPDIR -u VIRTUAL_ENV -u TARGET_ROOT -u PYTHONPATH HOME=/root PATH="$STAMP_CHROOT_PATH" BASH_ENV=/tmp/in_target.d/stamp-functions.bash chroot "$ROOT" "$@"
+        else
+            env -u TMPDIR -u VIRTUAL_ENV -u TARGET_ROOT HOME=/root PATH="$STAMP_CHROOT_PATH" BASH_ENV=/tmp/in_target.d/stamp-functions.bash chroot "$ROOT" "$@"
+        fi
     }
 
     break_at() { # <point> <1 = inside the chroot>

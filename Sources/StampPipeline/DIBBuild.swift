@@ -90,7 +90,9 @@ public enum DIBBuild {
         let source = root + "/etc/dib-manifests"
         var st = stat()
         if stat(source, &st) == 0 {
-            _ = system("cp -a '\(source)' '\(directory)/dib-manifests'")
+            // Merged into an existing directory: upstream's manifests element has already
+            // copied it in cleanup.d (a plain `cp -a` would nest dib-manifests/dib-manifests).
+            _ = system("mkdir -p '\(directory)/dib-manifests' && cp -a '\(source)/.' '\(directory)/dib-manifests/'")
         }
     }
 }

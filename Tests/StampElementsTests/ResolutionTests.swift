@@ -80,6 +80,23 @@ import Testing
         #expect(collector.lines.contains { $0.contains("overrides") })
     }
 
+    /// stamp writes the boot code itself: an upstream `bootloader` (grub-install on a loop
+    /// device) on ELEMENTS_PATH does not replace the built-in one.
+    @Test func builtinBootloaderIsKept() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for name in ["bootloader", "vm"] {
+            try FileManager.default.createDirectory(at: dir.appendingPathComponent(name), withIntermediateDirectories: true)
+        }
+        let collector = LineCollector()
+        let index = try ElementIndex(elementsPath: dir.path, builtinDirectory: Fixtures.builtin, logger: collector.logger)
+        #expect(index.elements["bootloader"]?.path.path == Fixtures.builtin.appendingPathComponent("bootloader").resolvingSymlinksInPath().path)
+        #expect(index.elements["vm"]?.path.path == dir.appendingPathComponent("vm").resolvingSymlinksInPath().path)
+        #expect(index.overridden.count == 2)
+        #expect(index.overridden.contains { $0.winner.name == "bootloader" && $0.hidden.path.path.hasPrefix(dir.resolvingSymlinksInPath().path) })
+        #expect(collector.lines.contains { $0.contains("bootloader is not used") })
+    }
+
     @Test func invalidElementsDirectory() throws {
         let error = #expect(throws: ElementProblems.self) {
             try ElementIndex(elementsPath: "/nonexistent/a:/nonexistent/b", builtinDirectory: nil)
