@@ -9,6 +9,7 @@
 #   peer all   = peer raw + one qemu-img convert per format + the OVA steps
 # stamp writes the same disk (gpt layout, same size) with `stamp pack -t FMT` (default mode and
 # --fast), and all five formats at once with `-t raw,qcow2,vmdk,vhd,ova`.
+# Each timed command starts after `sync`, so no tool pays for another's writeback.
 # Prints medians of wall time, the ratio peer/stamp (speed-up), output sizes and peak RSS.
 # Environment: STAMP_BIN (default .build/release/stamp). Must run as root.
 set -euo pipefail
@@ -38,6 +39,9 @@ disk=$(stat -c %s "$out/probe.raw"); rm -f "$out/probe.raw"
 
 timed() {  # timed NAME CMD...: appends "NAME seconds rssKB" to results
   local name=$1; shift
+  # Every command starts from the same state: no dirty pages left by the previous one
+  # (otherwise the previous tool's writeback is charged to the next).
+  sync
   /usr/bin/time -f "%e %M" -o "$out/.time" "$@" >/dev/null 2>"$out/.err" || { cat "$out/.err" >&2; echo "pack.sh: $name failed" >&2; exit 1; }
   echo "$name $(cat "$out/.time")" >> "$out/results"
 }
