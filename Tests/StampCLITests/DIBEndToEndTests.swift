@@ -20,6 +20,68 @@ struct DIBEndToEndTests {
             ])
     }
 
+    static func mountInfo() -> [String] {
+        ((try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+    }
+
+    static func processes(mentioning needle: String) -> [String] {
+        let fm = FileManager.default
+        return ((try? fm.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { pid in
+            guard Int(pid) != nil, let data = fm.contents(atPath: "/proc/\(pid)/cmdline") else { return nil }
+            let cmd = String(decoding: data.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
+            return cmd.contains(needle) ? "\(pid): \(cmd)" : nil
+        }
+    }
+
+    /// SIGKILL of `disk-image-create` inside dpkg/apt in the chroot, and again while the disk is
+    /// being written: no mount, no process and no file under a final name survives, and the
+    /// next build (the test below) succeeds.
+    @Test(arguments: ["Unpacking ", "| writing "])
+    func sigkillAtAnyPointLeavesNothing(marker: String) throws {
+        let dir = Self.work + "/kill"
+        try? FileManager.default.removeItem(atPath: dir)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let before = Self.mountInfo()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = ["-x", "-t", "qcow2,raw", "--checksum", "--no-tmpfs", "-o", dir + "/out", "debian-minimal", "vm"]
+        var env = ProcessInfo.processInfo.environment
+        env["DIB_RELEASE"] = "bookworm"
+        env["DIB_IMAGE_CACHE"] = Self.work + "/cache"
+        env["TMPDIR"] = dir
+        process.environment = env
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // Read the log until the marker shows, then kill without warning.
+        var seen = ""
+        var killed = false
+        let handle = pipe.fileHandleForReading
+        while !killed {
+            let data = handle.availableData
+            if data.isEmpty { break }
+            seen += String(decoding: data, as: UTF8.self)
+            if seen.contains(marker) {
+                kill(process.processIdentifier, SIGKILL)
+                killed = true
+            }
+            if seen.count > 4_000_000 { seen = String(seen.suffix(100_000)) }
+        }
+        process.waitUntilExit()
+        try? handle.close()
+        #expect(killed, "the build ended before '\(marker)' appeared: \(seen.suffix(2000))")
+        var left = Self.processes(mentioning: dir)
+        for _ in 0..<100 where !left.isEmpty {
+            usleep(100_000)
+            left = Self.processes(mentioning: dir)
+        }
+        #expect(left.isEmpty, "still running after SIGKILL at '\(marker)': \(left)")
+        #expect(Self.mountInfo() == before, "mounts changed after SIGKILL at '\(marker)'")
+        let finals = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix("out.") && $0 != "out.d" }
+        #expect(finals.isEmpty, "final outputs after SIGKILL at '\(marker)': \(finals)")
+    }
+
     @Test func nodepoolsExactCommandWritesTheWholeContract() throws {
         let out = Self.work + "/np/debian"
         try? FileManager.default.removeItem(atPath: Self.work + "/np")
