@@ -22,18 +22,6 @@ func readBytes(_ path: String, offset: UInt64, count: Int) throws -> [UInt8] {
     return [UInt8](handle.readData(ofLength: count))
 }
 
-func hex(_ text: String) -> [UInt8] {
-    let digits = text.filter { $0.isHexDigit }
-    var out: [UInt8] = []
-    var i = digits.startIndex
-    while i < digits.endIndex {
-        let j = digits.index(i, offsetBy: 2)
-        out.append(UInt8(digits[i..<j], radix: 16)!)
-        i = j
-    }
-    return out
-}
-
 /// A producer that writes a recognisable first and last sector over `size` bytes.
 final class MarkerProducer: ImageProducer {
     let size: UInt64

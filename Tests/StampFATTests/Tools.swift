@@ -10,18 +10,6 @@ func run(_ tool: String, _ arguments: [String]) throws -> CommandResult {
 
 func readFile(_ path: String) throws -> [UInt8] { [UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) }
 
-func hex(_ text: String) -> [UInt8] {
-    let digits = text.filter { $0.isHexDigit }
-    var out: [UInt8] = []
-    var i = digits.startIndex
-    while i < digits.endIndex {
-        let j = digits.index(i, offsetBy: 2)
-        out.append(UInt8(digits[i..<j], radix: 16)!)
-        i = j
-    }
-    return out
-}
-
 /// Deterministic pseudo-random bytes.
 func pattern(_ count: Int, seed: UInt32) -> [UInt8] {
     var x = seed | 1
