@@ -54,3 +54,9 @@ int stamp_open_source(const char *path) {
     if (fd < 0 && errno == EPERM) fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     return fd;
 }
+
+/// open(path, O_WRONLY|O_DIRECT|O_CLOEXEC): a second descriptor on an output file whose
+/// writes bypass the page cache. -1 with errno (EINVAL where the filesystem has no O_DIRECT).
+int stamp_open_direct(const char *path) {
+    return open(path, O_WRONLY | O_DIRECT | O_CLOEXEC);
+}

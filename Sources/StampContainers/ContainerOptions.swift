@@ -89,17 +89,20 @@ public enum OutputFormat: Sendable, Equatable, CustomStringConvertible {
 /// - Parameters:
 ///   - virtualSize: the disk size in bytes; `finish(size:)` must be called with it.
 ///   - observer: only for sequential formats (``OutputFormat/isSequential``).
+///   - shared: the sink is one of several fed by a `TeeSink`, which hands every sink bytes
+///     already in memory; raw then goes through staged direct writes rather than
+///     copy_file_range (which only pays off when the sink reads the source itself).
 /// - Throws: ``ContainerError/invalidOption(_:)`` for an observer on a non-sequential format.
 public func makeImageSink(
     format: OutputFormat, path: String, virtualSize: UInt64, options: ContainerOptions = .init(),
-    observer: OutputObserver? = nil
+    observer: OutputObserver? = nil, shared: Bool = false
 ) throws -> any ImageSink {
     if observer != nil && !format.isSequential {
         throw ContainerError.invalidOption("\(format) is not written sequentially; hash it after writing")
     }
     switch format {
     case .raw:
-        if let observer { return try RawStreamWriter(path: path, virtualSize: virtualSize, observer: observer) }
+        if observer != nil || shared { return try RawStreamWriter(path: path, virtualSize: virtualSize, observer: observer) }
         return try RawFileSink(path: path)
     case .qcow2: return try Qcow2Writer(path: path, virtualSize: virtualSize, options: options)
     case .vmdkStreamOptimized: return try VMDKStreamWriter(path: path, virtualSize: virtualSize, options: options, observer: observer)

@@ -8,41 +8,32 @@ import SystemPackage
 /// written, with no second pass. Holes are reported as zero bytes.
 public typealias OutputObserver = (UnsafeRawBufferPointer) -> Void
 
-/// The buffered, append-only writer under every container writer.
+/// The append-only writer under every container writer, over a ``StagedWriter``
+/// (aligned stages written with `O_DIRECT` off the caller's thread).
 ///
-/// Bytes are appended at ``position``; long zero runs are skipped (left as holes) and the
+/// Bytes are appended at ``position``; zero runs of 64 KiB or more are left as holes and the
 /// file is extended to its final length by ``commit()``. ``patch(_:at:)`` rewrites bytes
 /// already written (a header or table at the end), which sequential writers never call.
 /// The file is an `OutputFile`: nothing appears under the final name until ``commit()``.
 final class ContainerOutput {
     let path: String
-    private let file: OutputFile
-    private let buffer: IOBuffer
-    private var filled = 0
+    private let writer: StagedWriter
     /// The offset the next appended byte lands at (the file's logical length so far).
     private(set) var position: UInt64 = 0
     private let observer: OutputObserver?
-    private var patched = false
 
-    init(path: String, observer: OutputObserver? = nil, bufferSize: Int = 1 << 20) throws {
+    /// - Parameter direct: write with `O_DIRECT`; pass false for a file that is read back
+    ///   right away (a VMDK packed into an OVA), which the page cache then still holds.
+    init(path: String, observer: OutputObserver? = nil, direct: Bool = true) throws {
         self.path = path
-        self.file = try OutputFile(path: path)
-        self.buffer = IOBuffer(size: bufferSize)
+        self.writer = try StagedWriter(path: path, direct: direct)
         self.observer = observer
     }
 
     /// Appends `data`.
     func append(_ data: UnsafeRawBufferPointer) throws {
         observer?(data)
-        if data.count >= buffer.bytes.count {
-            try flush()
-            try pwrite(data, at: position)
-            position += UInt64(data.count)
-            return
-        }
-        if filled + data.count > buffer.bytes.count { try flush() }
-        UnsafeMutableRawBufferPointer(rebasing: buffer.bytes[filled..<(filled + data.count)]).copyMemory(from: data)
-        filled += data.count
+        try writer.write(data, at: position)
         position += UInt64(data.count)
     }
 
@@ -62,15 +53,7 @@ final class ContainerOutput {
                 left -= UInt64(n)
             }
         }
-        if count < 65536 && filled + Int(count) <= buffer.bytes.count {
-            UnsafeMutableRawBufferPointer(rebasing: buffer.bytes[filled..<(filled + Int(count))])
-                .initializeMemory(as: UInt8.self, repeating: 0)
-            filled += Int(count)
-            position += count
-            return
-        }
-        try flush()
-        position += count  // a hole; commit() sets the final length
+        position += count  // the writer writes short gaps as zeros and leaves long ones as holes
     }
 
     /// Appends `data`, leaving its all-zero 64 KiB pieces as holes.
@@ -93,35 +76,22 @@ final class ContainerOutput {
     func patch(_ data: UnsafeRawBufferPointer, at offset: UInt64) throws {
         precondition(observer == nil, "a writer with an observer must not patch")
         precondition(offset + UInt64(data.count) <= position, "patch beyond the written part")
-        patched = true
-        try flush()
-        try pwrite(data, at: offset)
+        if position > writer.end { writer.skip(position - writer.end) }
+        try writer.patch(data, at: offset)
     }
 
     func patch(_ bytes: [UInt8], at offset: UInt64) throws {
         try bytes.withUnsafeBytes { try patch($0, at: offset) }
     }
 
-    private func flush() throws {
-        guard filled > 0 else { return }
-        let start = position - UInt64(filled)
-        try pwrite(UnsafeRawBufferPointer(rebasing: buffer.bytes[0..<filled]), at: start)
-        filled = 0
-    }
-
-    private func pwrite(_ data: UnsafeRawBufferPointer, at offset: UInt64) throws {
-        try withPath(path, "write") { _ = try file.descriptor.writeAll(toAbsoluteOffset: Int64(offset), data) }
-    }
-
-    /// Writes what is buffered, sets the file length to ``position`` and renames the file
+    /// Writes what is staged, sets the file length to ``position`` and renames the file
     /// into place.
     func commit() throws {
-        try flush()
-        try file.commit(size: position)
+        try writer.finish(size: position)
     }
 
     /// Removes the temporary file.
-    func discard() { file.discard() }
+    func discard() { writer.discard() }
 }
 
 private let zeroPage = [UInt8](repeating: 0, count: 65536)

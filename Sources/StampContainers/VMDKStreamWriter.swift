@@ -48,7 +48,7 @@ public final class VMDKStreamWriter: ImageSink {
         directory = [UInt32](repeating: 0, count: Int(VMDK.directoryEntries(capacity: capacity)))
         compressor = try ParallelCompressor(
             settings: options.compression, format: .zlib, chunkCapacity: VMDK.grainBytes, workers: options.workers)
-        output = try ContainerOutput(path: path, observer: observer)
+        output = try ContainerOutput(path: path, observer: observer, direct: false)  // an OVA reads it back
         let id = options.identifier ?? Identifier.random()
         try output.append(header.bytes)
         try output.append(

@@ -136,12 +136,14 @@ public struct Packer {
         var ovaDisk: String?
         var temporaries: [String] = []
         defer { for t in temporaries { unlink(t) } }
+        let containerCount = request.formats.filter { if case .container = $0 { return true }; return false }.count
+        let shared = containerCount + (wantsOVA && !request.formats.contains(vmdkFormat) ? 1 : 0) > 1
         for format in request.formats {
             guard case .container(let f) = format else { continue }
             let path = request.path(for: format)
             let observer = (f.isSequential && (request.checksum || (wantsOVA && format == vmdkFormat))) ? HashingObserver() : nil
             observers[path] = observer
-            sinks.append(try makeImageSink(format: f, path: path, virtualSize: layout.size, options: options, observer: observer?.observer))
+            sinks.append(try makeImageSink(format: f, path: path, virtualSize: layout.size, options: options, observer: observer?.observer, shared: shared))
             written.append(path)
             if format == vmdkFormat { ovaDisk = path }
         }

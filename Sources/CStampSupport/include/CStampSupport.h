@@ -55,3 +55,6 @@ ssize_t stamp_lgetxattr(const char *path, const char *name, void *value, size_t 
 /// open(path, O_RDONLY|O_NOFOLLOW|O_CLOEXEC|O_NOATIME), retrying without O_NOATIME when the
 /// caller does not own the file; -1 with errno set.
 int stamp_open_source(const char *path);
+
+/// open(path, O_WRONLY|O_DIRECT|O_CLOEXEC), for page-cache-free output writes.
+int stamp_open_direct(const char *path);
