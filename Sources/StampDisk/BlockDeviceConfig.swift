@@ -170,8 +170,9 @@ public struct BlockDeviceConfig: Sendable, Equatable {
             case .syntax(let message, let line, let column):
                 return "block-device config: line \(line), column \(column): \(message)"
             case .invalid(let problems):
-                return "block-device config has \(problems.count) problem\(problems.count == 1 ? "" : "s"):\n"
-                    + problems.map { "  " + $0.description }.joined(separator: "\n")
+                // One line (a command's error is one line): every problem, separated by "; ".
+                return "block-device config has \(problems.count) problem\(problems.count == 1 ? "" : "s"): "
+                    + problems.map(\.description).joined(separator: "; ")
             }
         }
     }

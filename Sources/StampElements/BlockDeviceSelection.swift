@@ -52,7 +52,9 @@ enum BlockDeviceSelection {
             }
         }
         do {
-            return try settings(yaml: yaml, source: source, environment: environment)
+            var result = try settings(yaml: yaml, source: source, environment: environment)
+            result.fromEnvironment = environment["DIB_BLOCK_DEVICE_CONFIG"].map { !$0.isEmpty } ?? false
+            return result
         } catch {
             throw ElementProblems([.invalidElementFile(element: source, path: "block-device config", reason: "\(error)")])
         }

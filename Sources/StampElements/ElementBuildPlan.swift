@@ -105,6 +105,9 @@ public struct BlockDeviceSettings: Sendable, Equatable {
     public var bootLabel: String
     /// `DIB_MOUNTPOINTS`, in mount order.
     public var mountPoints: [String]
+    /// True when the configuration came from `DIB_BLOCK_DEVICE_CONFIG` (the disk is then laid
+    /// out by it rather than by the layout the elements imply).
+    public var fromEnvironment = false
 }
 
 /// Inputs of DIB's image size arithmetic (2.5 step 9), for the disk layer.

@@ -74,7 +74,11 @@ public enum OVAWriter {
         try tar.padToBlock()
         try tar.appendMember(name: names.disk, size: vmdkSize, mtime: mtime)
         let disk = SourceRange(descriptor: vmdk, path: vmdkPath, offset: 0, length: vmdkSize)
-        try disk.forEachChunk(buffer: buffer.bytes) { chunk, _ in try tar.append(chunk) }
+        if hashOutput {
+            try disk.forEachChunk(buffer: buffer.bytes) { chunk, _ in try tar.append(chunk) }
+        } else {
+            try tar.appendFile(disk)  // in the kernel: no copy through this process
+        }
         let after = try withPath(vmdkPath, "stat") { try Syscalls.size(of: vmdk) }
         if after != vmdkSize { throw PackagingError.sizeChanged(path: vmdkPath, expected: vmdkSize, actual: after) }
         try tar.padToBlock()
@@ -91,19 +95,40 @@ public enum OVAWriter {
     }
 }
 
-/// An append-only archive file that hashes what it writes, over a `StagedWriter` (aligned
-/// stages written with `O_DIRECT` off the caller's thread).
+/// An append-only archive file that hashes what it writes: small pieces (headers, the OVF,
+/// padding) are gathered in a buffer, big chunks go straight to `pwrite`.
 final class TarStream {
     let path: String
-    private let writer: StagedWriter
+    private let file: OutputFile
     private let hashing: HashingObserver?
-    /// The archive's length so far.
-    private(set) var length: UInt64 = 0
+    private let buffer = IOBuffer(size: 1 << 20)
+    private var filled = 0
+    /// Bytes already passed to `pwrite`.
+    private var position: UInt64 = 0
+    /// The archive's length so far (written plus buffered).
+    var length: UInt64 { position + UInt64(filled) }
 
     init(path: String, hashing: Bool = true) throws {
         self.path = path
-        self.writer = try StagedWriter(path: path)
+        self.file = try OutputFile(path: path)
         self.hashing = hashing ? HashingObserver() : nil
+    }
+
+    /// Appends a file range with copy_file_range (only when not hashing).
+    func appendFile(_ range: SourceRange) throws {
+        precondition(hashing == nil, "a hashed archive reads what it copies")
+        try flush()
+        var done: UInt64 = 0
+        while done < range.length {
+            let n = try withPath(range.path, "copy_file_range") {
+                try Syscalls.copyFileRange(
+                    from: range.descriptor, at: range.offset + done, to: file.descriptor, at: position,
+                    length: Int(min(range.length - done, 1 << 30)))
+            }
+            if n == 0 { throw IOError.sourceShrank(path: range.path, expected: range.length, actual: done) }
+            done += UInt64(n)
+            position += UInt64(n)
+        }
     }
 
     /// Appends a ustar header for a regular file.
@@ -118,8 +143,14 @@ final class TarStream {
 
     func append(_ data: UnsafeRawBufferPointer) throws {
         hashing?.update(data)
-        try writer.write(data, at: length)
-        length += UInt64(data.count)
+        if data.count >= buffer.bytes.count {
+            try flush()
+            try pwrite(data)
+            return
+        }
+        if filled + data.count > buffer.bytes.count { try flush() }
+        UnsafeMutableRawBufferPointer(rebasing: buffer.bytes[filled..<(filled + data.count)]).copyMemory(from: data)
+        filled += data.count
     }
 
     /// Pads with zeros to the next 512-byte boundary.
@@ -129,9 +160,22 @@ final class TarStream {
         if rest > 0 { try append([UInt8](repeating: 0, count: rest)) }
     }
 
-    /// Writes what is staged, renames the file into place and returns its digests.
+    /// Flushes, renames the file into place and returns its digests.
     func commit() throws -> Digests? {
-        try writer.finish(size: length)
+        try flush()
+        try file.commit()
         return hashing?.finalize()
+    }
+
+    private func flush() throws {
+        guard filled > 0 else { return }
+        try pwrite(UnsafeRawBufferPointer(rebasing: buffer.bytes[0..<filled]))
+        filled = 0
+    }
+
+    private func pwrite(_ data: UnsafeRawBufferPointer) throws {
+        let at = position
+        _ = try withPath(path, "write") { try file.descriptor.writeAll(toAbsoluteOffset: Int64(at), data) }
+        position += UInt64(data.count)
     }
 }

@@ -45,13 +45,25 @@ public enum DIBBuild {
         // Validate the output side before the slow element phases.
         var pack = PackRequest(root: "/", output: request.outputBase, formats: formats)
         pack.layout = layout
+        if build.blockDevice.fromEnvironment {
+            // DIB_BLOCK_DEVICE_CONFIG lays out the disk: validate all of it now.
+            do {
+                pack.blockDevice = try BlockDeviceConfig.parse(yaml: build.blockDevice.yaml, rootDefaults: .init(label: build.blockDevice.rootLabel))
+            } catch {
+                throw PackProblems(problems: ["\(build.blockDevice.source): \(error)"])
+            }
+        }
         try Packer(request: pack).validate()
 
         let built = try await ElementBuild.run(build, logger: logger)
         defer { ElementBuild.cleanup(built) }
         let root = built.root.path
         let label = build.blockDevice.rootLabel
-        try writeFstab(root: root, label: label, layout: layout)
+        if let config = pack.blockDevice {
+            try writeFstab(root: root, config: config)
+        } else {
+            try writeFstab(root: root, label: label, layout: layout)
+        }
         try await ElementBuild.finalise(built, logger: logger)
 
         pack.root = root
@@ -82,6 +94,22 @@ public enum DIBBuild {
         fputs(text, f)
         fclose(f)
         if layout == .efi { mkdir(root + "/boot/efi", 0o755) }
+    }
+
+    /// DIB's fstab from a block-device configuration (its `fstab` nodes, by label), and the
+    /// mount points its filesystems need in the tree.
+    static func writeFstab(root: String, config: BlockDeviceConfig) throws {
+        for mount in config.mounts where mount.mountPoint != "/" {
+            var path = root
+            for part in mount.mountPoint.split(separator: "/") {
+                path += "/" + part
+                mkdir(path, 0o755)
+            }
+        }
+        let path = root + "/etc/fstab"
+        guard let f = fopen(path, "w") else { throw PackProblems(problems: ["\(path): cannot write fstab"]) }
+        for line in config.fstabLines { fputs(line + "\n", f) }
+        fclose(f)
     }
 
     /// `OUT.d/`: the image's own manifests (`/etc/dib-manifests`) copied out, as DIB does.

@@ -10,8 +10,28 @@ import Glibc
 /// The boot loader step of a pack: GRUB's own tools in a chroot of the tree make grub.cfg,
 /// core.img and the EFI binaries; stamp places them natively (no grub-install, no loop device).
 extension Packer {
+    /// The boot layout of a standard layout (nil for a bare filesystem).
+    static func bootLayout(of layout: StandardLayout) -> BootLayout? {
+        switch layout {
+        case .none: return nil
+        case .mbr: return .mbr
+        case .gpt: return .gpt
+        case .efi: return .efi
+        }
+    }
+
+    /// The boot layout of a planned disk: MBR, GPT, or GPT with an ESP (UEFI, and BIOS too
+    /// when it has a BIOS boot partition); nil for a bare filesystem.
+    static func bootLayout(of layout: DiskLayout) -> BootLayout? {
+        switch layout.scheme {
+        case .none: return nil
+        case .mbr: return .mbr
+        case .gpt: return layout.partition(role: .efiSystem) != nil ? .efi : .gpt
+        }
+    }
+
     /// Whether the tree carries what GRUB needs for `layout` (kernel and GRUB's platform files).
-    static func treeCanBoot(_ root: String, layout: StandardLayout) -> Bool {
+    static func treeCanBoot(_ root: String, layout: BootLayout) -> Bool {
         func exists(_ p: String) -> Bool { access(root + p, F_OK) == 0 }
         guard let boot = opendir(root + "/boot") else { return false }
         defer { closedir(boot) }
@@ -27,17 +47,16 @@ extension Packer {
 
     /// Runs GRUB in the tree (writes grub.cfg and an fstab root line), returning the artifacts,
     /// or nil when the layout has nothing to boot from or the tree has no GRUB.
-    func prepareBoot(uuid: Identifier) throws -> BootArtifacts? {
-        guard request.bootloader, request.layout != .none else { return nil }
-        guard Packer.treeCanBoot(request.root, layout: request.layout) else {
+    func prepareBoot(uuid: Identifier, layout: BootLayout?, label: String) throws -> BootArtifacts? {
+        guard request.bootloader, let layout else { return nil }
+        guard Packer.treeCanBoot(request.root, layout: layout) else {
             if request.requireBootloader {
-                throw PackProblems(problems: ["\(request.root): no kernel and GRUB files for a \(request.layout.rawValue) boot (install grub-pc-bin\(request.layout == .efi ? ", grub-efi-amd64-bin" : "") and a kernel)"])
+                throw PackProblems(problems: ["\(request.root): no kernel and GRUB files for a \(layout.rawValue) boot (install grub-pc-bin\(layout == .efi ? ", grub-efi-amd64-bin" : "") and a kernel)"])
             }
             log("no kernel or GRUB in the tree: writing a disk without boot code")
             return nil
         }
-        let layout: BootLayout = request.layout == .mbr ? .mbr : request.layout == .gpt ? .gpt : .efi
-        let root = RootFilesystem(uuid: uuid.description, label: request.label, reference: request.rootByLabel ? .label : .uuid)
+        let root = RootFilesystem(uuid: uuid.description, label: label, reference: request.rootByLabel ? .label : .uuid)
         log("boot loader: GRUB from the tree (\(layout), root \(root.deviceSpec))")
         let artifacts = try BootLoader.prepare(tree: request.root, layout: layout, root: root, options: request.bootOptions)
         try ensureFstab(root: root)

@@ -64,23 +64,18 @@ public struct Packer {
 
     public func run() throws -> PackResult {
         try validate()
+        if let config = request.blockDevice { return try run(blockDevice: config) }
         var result = PackResult()
         result.layout = request.layout
         let uuid = request.uuid ?? Identifier.random()
         let seed = uuid.bytes
 
-        let boot = try prepareBoot(uuid: uuid)
+        let boot = try prepareBoot(uuid: uuid, layout: Packer.bootLayout(of: request.layout), label: request.label)
         log("scanning \(request.root)")
         let tree = try TreeScanner().scan(request.root)
         log("scanned \(tree.entries.count) entries, \(formatBytes(tree.totalFileBytes)) of file data")
 
-        var options = Ext4Options()
-        options.label = request.label
-        options.uuid = uuid
-        options.sourceDateEpoch = request.sourceDateEpoch
-        options.inodeRatio = request.inodeRatio
-        options.journalMiB = request.journalMiB
-        options.extraBytes = request.extraBytes
+        var options = ext4Options(label: request.label, uuid: uuid)
 
         // Size: the root filesystem fills the root partition of the planned disk.
         let layout: DiskLayout
@@ -108,8 +103,20 @@ public struct Packer {
         }
         try assembler.validate()
 
-        result.outputs = try writeOutputs(assembler: assembler, layout: layout, tree: tree)
+        result.outputs = try writeOutputs(assembler: assembler, layout: layout, tree: tree, efiFirmware: request.layout == .efi)
         return result
+    }
+
+    /// The ext4 settings of the request, for a filesystem with this label and UUID.
+    func ext4Options(label: String, uuid: Identifier) -> Ext4Options {
+        var options = Ext4Options()
+        options.label = label
+        options.uuid = uuid
+        options.sourceDateEpoch = request.sourceDateEpoch
+        options.inodeRatio = request.inodeRatio
+        options.journalMiB = request.journalMiB
+        options.extraBytes = request.extraBytes
+        return options
     }
 
     private func containerOptions() -> ContainerOptions {
@@ -125,7 +132,7 @@ public struct Packer {
     /// Streams the disk once into every container sink (a tee), then packages the OVA from the
     /// VMDK, writes the tarball, and the checksum files. Digests of sequentially written
     /// outputs are taken while they are written; the others are read back once.
-    private func writeOutputs(assembler: DiskAssembler, layout: DiskLayout, tree: RootTree) throws -> [String] {
+    func writeOutputs(assembler: DiskAssembler, layout: DiskLayout, tree: RootTree, efiFirmware: Bool) throws -> [String] {
         let options = containerOptions()
         let wantsOVA = request.formats.contains(.ova)
         let vmdkFormat = PackFormat.container(.vmdkStreamOptimized)
@@ -167,7 +174,7 @@ public struct Packer {
             let name = request.ova.name ?? String(request.output.split(separator: "/").last ?? "stamp")
             log("packaging \(path)")
             digests[path] = try OVAWriter.write(
-                path: path, ovaName: name, vmdkPath: disk, virtualSize: layout.size, options: ovfOptions(name: name, layout: layout),
+                path: path, ovaName: name, vmdkPath: disk, virtualSize: layout.size, options: ovfOptions(name: name, efiFirmware: efiFirmware),
                 mtime: UInt64(max(request.sourceDateEpoch ?? Int64(time(nil)), 0)), vmdkSHA256: digests[disk]?.sha256,
                 hashOutput: request.checksum)
             written.append(path)
@@ -194,14 +201,14 @@ public struct Packer {
         return "\(dir).\(base).\(getpid()).\(suffix)"
     }
 
-    private func ovfOptions(name: String, layout: DiskLayout) -> OVFOptions {
+    private func ovfOptions(name: String, efiFirmware: Bool) -> OVFOptions {
         var o = OVFOptions(name: name)
         o.cpus = request.ova.cpus
         o.memoryMiB = request.ova.memoryMiB
         o.osType = GuestOS(vmwareIdentifier: request.ova.osType)
         o.nic = request.ova.nic.lowercased() == "e1000" ? .e1000 : .vmxnet3
         o.controller = request.ova.controller.lowercased() == "pvscsi" ? .pvscsi : .lsiLogic
-        o.firmware = request.layout == .efi ? .efi : .bios
+        o.firmware = efiFirmware ? .efi : .bios
         o.networkName = request.ova.network
         o.virtualSystemType = request.ova.hardwareVersion
         return o

@@ -70,6 +70,9 @@ public struct PackRequest: Sendable {
     public var output: String
     public var formats: [PackFormat]
     public var layout: StandardLayout = .gpt
+    /// A DIB block-device configuration that lays out the disk instead of ``layout``:
+    /// its partitions, filesystems (ext4, vfat) and their mount points in the tree.
+    public var blockDevice: BlockDeviceConfig?
     /// Disk size; nil fits the tree (DIB's headroom rule on the root filesystem).
     public var diskSize: UInt64?
     /// Extra free space for an automatic size (replaces the ÷ 0.6 headroom).

@@ -30,6 +30,9 @@ public struct ScanOptions: Sendable {
     public var detectHoles = true
     /// Read extended attributes.
     public var readXattrs = true
+    /// Directories, relative to the root (`boot`, `var/log`), whose contents are left out:
+    /// the mount points of other filesystems on the same disk. Each stays, empty.
+    public var emptyDirectories: Set<String> = []
 
     public init() {}
 }
@@ -124,7 +127,12 @@ private struct ScanState {
             if entry.kind == .directory { subdirectories.append((childIndex, childPath)) }
         }
         entries[index].children = children
-        for (child, childPath) in subdirectories { try scanDirectory(index: child, path: childPath) }
+        for (child, childPath) in subdirectories {
+            if !options.emptyDirectories.isEmpty && options.emptyDirectories.contains(String(childPath.dropFirst(root.count + 1))) {
+                continue
+            }
+            try scanDirectory(index: child, path: childPath)
+        }
     }
 
     mutating func makeEntry(path: String, name: [UInt8], parent: Int32, st: stamp_stat, dirfd: Int32, leaf: String) throws -> Entry {

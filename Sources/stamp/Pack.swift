@@ -32,6 +32,11 @@ struct Pack: ParsableCommand {
     @Option(help: "Partition layout: none, mbr, gpt or efi.")
     var layout: String = "gpt"
 
+    @Option(help: ArgumentHelp(
+        "A DIB block-device YAML (partitions, ext4/vfat filesystems, mount points) that lays out the disk instead of --layout.",
+        valueName: "file"))
+    var blockDeviceConfig: String?
+
     @Option(help: "Disk size (e.g. 4G) or 'auto' to fit the tree.")
     var size: String = "auto"
 
@@ -71,6 +76,13 @@ struct Pack: ParsableCommand {
         }
         if StandardLayout(rawValue: layout) == nil { problems.append("unknown layout '\(layout)' (use none, mbr, gpt, efi)") }
         if size != "auto" && parseSize(size) == nil { problems.append("invalid --size '\(size)'") }
+        if let path = blockDeviceConfig {
+            do {
+                _ = try loadConfig(path)
+            } catch {
+                problems.append("\(error)")
+            }
+        }
         if let uuid, Identifier(uuid) == nil { problems.append("invalid --uuid '\(uuid)'") }
         if Qcow2Compat(rawValue: qcow2Compat) == nil { problems.append("invalid --qcow2-compat '\(qcow2Compat)' (use 1.1 or 0.10)") }
         if !problems.isEmpty { throw ValidationError(problems.joined(separator: "; ")) }
@@ -80,6 +92,7 @@ struct Pack: ParsableCommand {
         var request = PackRequest(
             root: rootDirectory, output: output, formats: types.split(separator: ",").compactMap { PackFormat(name: String($0)) })
         request.layout = StandardLayout(rawValue: layout) ?? .gpt
+        request.blockDevice = try blockDeviceConfig.map(loadConfig)
         request.diskSize = size == "auto" ? nil : parseSize(size)
         request.checksum = checksum
         request.fast = fast
@@ -97,6 +110,18 @@ struct Pack: ParsableCommand {
         request.progress = ProgressSink.isTerminal
         let result = try Packer(request: request, log: Log.line).run()
         for path in result.outputs { Log.line("wrote \(path)") }
+    }
+
+    /// Reads and validates a block-device YAML file, with the root label from --label.
+    private func loadConfig(_ path: String) throws -> BlockDeviceConfig {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ValidationError("\(path): cannot read the block-device config")
+        }
+        do {
+            return try BlockDeviceConfig.parse(yaml: text, rootDefaults: .init(label: label))
+        } catch {
+            throw ValidationError("\(path): \(error)")
+        }
     }
 }
 

@@ -28,17 +28,25 @@ struct CLITests {
         (["pack", "SRC", "-o", "OUT", "--layout", "zfs"], "unknown layout"),
         (["pack", "SRC", "-o", "OUT", "-t", "raw", "--size", "10M"], "too small"),
         (["convert", "SRC/missing.qcow2", "-O", "vmdk", "OUT"], "missing.qcow2"),
+        (["pack", "SRC", "-o", "OUT", "--block-device-config", "/nonexistent.yaml"], "/nonexistent.yaml: cannot read"),
+        (["pack", "SRC", "-o", "OUT", "--block-device-config", "SRC/f1"], "the configuration must be a list"),
+        (["pack", "SRC", "-o", "OUT", "--block-device-config", "BADYAML"], "4 problems: line 1, column 3 ([0].frobnicate): unknown plugin"),
     ])
     func badInputEndsInOneLine(arguments: [String], expected: String) throws {
         let dir = try TemporaryDirectory("stamp-cli")
         try sh("mkdir -p \(dir.path)/src; for i in $(seq 0 700); do echo $i > \(dir.path)/src/f$i; done")
-        let args = arguments.map { $0.replacingOccurrences(of: "SRC", with: dir.file("src")).replacingOccurrences(of: "OUT", with: dir.file("out")) }
+        // Problems: an unknown plugin, a mount with no base, no local_loop.
+        try "- frobnicate: {}\n- mount: {name: m, mount_point: /srv}\n".write(toFile: dir.path + "/bad.yaml", atomically: true, encoding: .utf8)
+        let args = arguments.map {
+            $0.replacingOccurrences(of: "SRC", with: dir.file("src")).replacingOccurrences(of: "OUT", with: dir.file("out"))
+                .replacingOccurrences(of: "BADYAML", with: dir.file("bad.yaml"))
+        }
         let r = try run([stampBinary] + args)
         #expect(r.status != 0, "\(args) should fail")
         let lines = r.stderr.split(separator: "\n")
         #expect(lines.count == 1, "\(args): \(r.stderr)")
         #expect(r.stderr.contains(expected.replacingOccurrences(of: "OUT", with: dir.file("out"))), "\(args): \(r.stderr)")
-        let left = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0 != "src" }
+        let left = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0 != "src" && $0 != "bad.yaml" }
         #expect(left.isEmpty, "\(args) left \(left)")
     }
 

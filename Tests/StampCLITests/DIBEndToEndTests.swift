@@ -10,14 +10,14 @@ struct DIBEndToEndTests {
     static var binary: String { (stampBinary as NSString).deletingLastPathComponent + "/disk-image-create" }
     static let work = "/var/tmp/stamp-dib-e2e"
 
-    static func dib(_ args: [String]) throws -> CommandResult {
+    static func dib(_ args: [String], environment extra: [String: String] = [:]) throws -> CommandResult {
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         return try run(
             [binary] + args,
             environment: [
                 "DIB_RELEASE": "bookworm", "DIB_IMAGE_CACHE": work + "/cache", "TMPDIR": work,
                 "ELEMENTS_PATH": repositoryRoot + "/Tests/StampCLITests/Fixtures/elements", "STAMP_REPO": repositoryRoot,
-            ])
+            ].merging(extra) { $1 })
     }
 
     static func mountInfo() -> [String] {
@@ -138,6 +138,63 @@ struct DIBEndToEndTests {
             let x = try sh("cd \(Self.work)/efi && mkdir -p x && tar xf app.ova -C x && ls x/*.vmdk")
             let vmdk = try #require(x.stdout.split(separator: "\n").first.map { "\(Self.work)/efi/\($0)" })
             let boot = try run(["bash", repositoryRoot + "/Tests/tools/boot/boot_test.sh", vmdk, "--format", "vmdk", "--snapshot", "--uefi", "--timeout", "240"])
+            #expect(boot.status == 0, "\(boot.output.suffix(3000))")
+        }
+    }
+
+    /// `DIB_BLOCK_DEVICE_CONFIG` lays out the disk: a BIOS boot partition, a separate `/srv`
+    /// and the root. The fstab written from the config mounts `/srv` when the image boots.
+    @Test func aCustomBlockDeviceConfig() throws {
+        let out = Self.work + "/bd/custom"
+        try? FileManager.default.removeItem(atPath: Self.work + "/bd")
+        try FileManager.default.createDirectory(atPath: Self.work + "/bd", withIntermediateDirectories: true)
+        let yaml = """
+            - local_loop:
+                name: image0
+            - partitioning:
+                base: image0
+                label: gpt
+                partitions:
+                  - name: BSP
+                    type: 'EF02'
+                    size: 8MiB
+                  - name: srv
+                    type: '8300'
+                    size: 64MiB
+                    mkfs:
+                      type: ext4
+                      label: srvdata
+                      mount:
+                        mount_point: /srv
+                        fstab: {options: "defaults", fsck-passno: 2}
+                  - name: root
+                    type: '8300'
+                    size: 100%
+                    mkfs:
+                      name: mkfs_root
+                      mount:
+                        mount_point: /
+                        fstab: {options: "defaults", fsck-passno: 1}
+            """
+        let r = try Self.dib(
+            ["-x", "-t", "qcow2,raw", "-o", out, "debian-minimal", "vm", "stamp-boot-marker"],
+            environment: ["DIB_BLOCK_DEVICE_CONFIG": yaml])
+        #expect(r.status == 0, "\(r.output.suffix(4000))")
+        let table = try run(["sfdisk", "--json", out + ".raw"]).stdout
+        let json = try JSONSerialization.jsonObject(with: Data(table.utf8)) as? [String: Any]
+        let parts = (json?["partitiontable"] as? [String: Any])?["partitions"] as? [[String: Any]] ?? []
+        #expect(parts.compactMap { $0["name"] as? String } == ["BSP", "srv", "root"], "\(table)")
+        let sgdisk = try run(["sgdisk", "-v", out + ".raw"])
+        #expect(sgdisk.stdout.contains("No problems found"), "\(sgdisk.output)")
+        for part in parts.dropFirst() {
+            let start = (part["start"] as? NSNumber)?.intValue ?? 0
+            #expect(try strictFsck("\(out).raw?offset=\(start * 512)") == [], "\(part)")
+        }
+        let rootStart = (parts.last?["start"] as? NSNumber)?.intValue ?? 0
+        let fstab = try sh("debugfs -R 'cat /etc/fstab' '\(out).raw?offset=\(rootStart * 512)' 2>/dev/null || (dd if=\(out).raw of=\(Self.work)/bd/root.img bs=512 skip=\(rootStart) status=none && debugfs -R 'cat /etc/fstab' \(Self.work)/bd/root.img)").stdout
+        #expect(fstab.contains("LABEL=srvdata /srv ext4 defaults 0 2") && fstab.contains("LABEL=cloudimg-rootfs / ext4 defaults 0 1"), "fstab: \(fstab)")
+        if ProcessInfo.processInfo.environment["STAMP_BOOT_TESTS"] != nil {
+            let boot = try run(["bash", repositoryRoot + "/Tests/tools/boot/boot_test.sh", out + ".qcow2", "--format", "qcow2", "--snapshot", "--expect-mount", "/srv", "--timeout", "240"])
             #expect(boot.status == 0, "\(boot.output.suffix(3000))")
         }
     }

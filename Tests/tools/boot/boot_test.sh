@@ -1,5 +1,6 @@
 #!/bin/bash
 # boot_test.sh IMAGE [--format raw|qcow2|vmdk|vhd] [--uefi] [--timeout 180] [--expect-grow]
+#              [--expect-mount DIR]...
 #              [--expect-uuid UUID] [--resize SIZE] [--snapshot] [--secure-boot] [--log FILE]
 #
 # Boots IMAGE under qemu-system-x86_64 with TCG (KVM guests hang on this kind of host, see
@@ -23,6 +24,7 @@ set -uo pipefail
 
 usage() { sed -n '2,3p' "$0" | sed 's/^# //' >&2; exit 2; }
 image= format=raw uefi=0 secure=0 snapshot=0 timeout=180 expect_grow=0 expect_uuid= resize= log=
+expect_mounts=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --format) format=$2; shift 2 ;;
@@ -32,6 +34,7 @@ while [ $# -gt 0 ]; do
         --timeout) timeout=$2; shift 2 ;;
         --expect-grow) expect_grow=1; shift ;;
         --expect-uuid) expect_uuid=$2; shift 2 ;;
+        --expect-mount) expect_mounts+=("$2"); shift 2 ;;
         --resize) resize=$2; shift 2 ;;
         --log) log=$2; shift 2 ;;
         -h|--help) usage ;;
@@ -58,6 +61,9 @@ fi
 args=(-accel tcg,thread=multi -m 1024 -smp 2 -display none -no-reboot -nodefaults
       -serial "file:$log" -drive "file=$image,format=$qformat,if=virtio")
 [ "$snapshot" = 0 ] || args+=(-snapshot)
+for m in "${expect_mounts[@]}"; do
+    check "$m is not mounted" 'grep -q "^STAMP_MOUNT $m " <<< "$markers"'
+done
 if [ "$secure" = 1 ]; then
     cp /usr/share/OVMF/OVMF_VARS_4M.ms.fd "$work/vars.fd"
     args=(-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on
@@ -97,6 +103,9 @@ check "superblock state not clean" 'grep -qx "STAMP_STATE clean" <<< "$markers"'
 if [ -n "$expect_uuid" ]; then
     check "root uuid is not $expect_uuid" 'grep -qix "STAMP_ROOT_UUID $expect_uuid" <<< "$markers"'
 fi
+for m in "${expect_mounts[@]}"; do
+    check "$m is not mounted" 'grep -q "^STAMP_MOUNT $m " <<< "$markers"'
+done
 if [ "$secure" = 1 ]; then
     check "guest kernel does not report Secure Boot enabled" 'grep -qi "^STAMP_SECUREBOOT .*secure boot enabled" <<< "$markers"'
 fi
