@@ -15,25 +15,34 @@ public typealias OutputObserver = (UnsafeRawBufferPointer) -> Void
 /// file is extended to its final length by ``commit()``. ``patch(_:at:)`` rewrites bytes
 /// already written (a header or table at the end), which sequential writers never call.
 /// The file is an `OutputFile`: nothing appears under the final name until ``commit()``.
+///
+/// The same bytes can also go into other files at an offset (``EmbeddedOutput``: the VMDK
+/// inside an OVA), so a stream is compressed once for every file that holds it.
 final class ContainerOutput {
     let path: String
-    private let writer: StagedWriter
+    /// The file's own writer (nil when the bytes only go into embedding files).
+    private let writer: StagedWriter?
+    private let embedded: [EmbeddedOutput]
     /// The offset the next appended byte lands at (the file's logical length so far).
     private(set) var position: UInt64 = 0
     private let observer: OutputObserver?
 
-    /// - Parameter direct: write with `O_DIRECT`; pass false for a file that is read back
-    ///   right away (a VMDK packed into an OVA), which the page cache then still holds.
-    init(path: String, observer: OutputObserver? = nil, direct: Bool = true) throws {
-        self.path = path
-        self.writer = try StagedWriter(path: path, direct: direct)
+    /// - Parameters:
+    ///   - path: the file to write, or nil to write only into `embedded`.
+    ///   - embedded: other files that hold these bytes too, each at its offset.
+    init(path: String?, observer: OutputObserver? = nil, embedded: [EmbeddedOutput] = []) throws {
+        precondition(path != nil || !embedded.isEmpty, "a container output needs somewhere to go")
+        self.path = path ?? embedded[0].writer.path
+        self.writer = try path.map { try StagedWriter(path: $0) }
+        self.embedded = embedded
         self.observer = observer
     }
 
     /// Appends `data`.
     func append(_ data: UnsafeRawBufferPointer) throws {
         observer?(data)
-        try writer.write(data, at: position)
+        try writer?.write(data, at: position)
+        for e in embedded { try e.writer.write(data, at: e.offset + position) }
         position += UInt64(data.count)
     }
 
@@ -75,7 +84,9 @@ final class ContainerOutput {
     /// Overwrites bytes at `offset`, which must already have been appended (or skipped).
     func patch(_ data: UnsafeRawBufferPointer, at offset: UInt64) throws {
         precondition(observer == nil, "a writer with an observer must not patch")
+        precondition(embedded.isEmpty, "an embedded stream must not patch")
         precondition(offset + UInt64(data.count) <= position, "patch beyond the written part")
+        guard let writer else { return }
         if position > writer.end { writer.skip(position - writer.end) }
         try writer.patch(data, at: offset)
     }
@@ -86,12 +97,26 @@ final class ContainerOutput {
 
     /// Writes what is staged, sets the file length to ``position`` and renames the file
     /// into place.
+    /// Embedding files are left open for their owner, with their write front at the end of
+    /// these bytes.
     func commit() throws {
-        try writer.finish(size: position)
+        for e in embedded where e.writer.end < e.offset + position { e.writer.skip(e.offset + position - e.writer.end) }
+        try writer?.finish(size: position)
     }
 
-    /// Removes the temporary file.
-    func discard() { writer.discard() }
+    /// Removes the temporary file (embedding files belong to their owner).
+    func discard() { writer?.discard() }
+}
+
+/// A place in another file where a container's bytes go too: `writer`, from `offset` on.
+/// The owner of `writer` finishes it after the container is complete.
+public struct EmbeddedOutput {
+    public let writer: StagedWriter
+    public let offset: UInt64
+    public init(writer: StagedWriter, offset: UInt64) {
+        self.writer = writer
+        self.offset = offset
+    }
 }
 
 private let zeroPage = [UInt8](repeating: 0, count: 65536)

@@ -33,9 +33,15 @@ public final class VMDKStreamWriter: ImageSink {
     ///   - virtualSize: the disk size in bytes (rounded up to a sector in the header).
     ///   - options: compression setting, adapter type, identifier (CID, longContentID).
     ///   - observer: sees the file's bytes in order.
+    ///   - embedded: other files the same bytes go into (an OVA being streamed); with these,
+    ///     `path` may be nil (no `.vmdk` of its own).
+    ///   - extentName: the file name the descriptor's extent line gives (default: `path`'s).
     public init(
-        path: String, virtualSize: UInt64, options: ContainerOptions = .init(), observer: OutputObserver? = nil
+        path: String?, virtualSize: UInt64, options: ContainerOptions = .init(), observer: OutputObserver? = nil,
+        embedded: [EmbeddedOutput] = [], extentName: String? = nil
     ) throws {
+        let ownPath = path
+        let path = path ?? embedded.first?.writer.path ?? ""
         self.path = path
         self.virtualSize = virtualSize
         let capacity = virtualSize.dividedRoundingUp(by: VMDK.sector)
@@ -48,12 +54,12 @@ public final class VMDKStreamWriter: ImageSink {
         directory = [UInt32](repeating: 0, count: Int(VMDK.directoryEntries(capacity: capacity)))
         compressor = try ParallelCompressor(
             settings: options.compression, format: .zlib, chunkCapacity: VMDK.grainBytes, workers: options.workers)
-        output = try ContainerOutput(path: path, observer: observer, direct: false)  // an OVA reads it back
+        output = try ContainerOutput(path: ownPath, observer: observer, embedded: embedded)
         let id = options.identifier ?? Identifier.random()
         try output.append(header.bytes)
         try output.append(
             VMDK.descriptor(
-                createType: "streamOptimized", capacity: capacity, fileName: VMDK.extentName(for: path),
+                createType: "streamOptimized", capacity: capacity, fileName: extentName ?? VMDK.extentName(for: path),
                 cid: options.cid, longContentID: id.bytes.map { VMDK.hex(UInt64($0), digits: 2) }.joined(),
                 adapterType: options.vmdkAdapterType))
         try output.appendZeros(VMDK.streamOverhead * VMDK.sector - output.position)

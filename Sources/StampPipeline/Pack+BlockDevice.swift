@@ -48,12 +48,12 @@ extension Packer {
         let tree = try scan(request.root, mountPoint: "/", others: others)
         log("scanned \(tree.entries.count) entries, \(formatBytes(tree.totalFileBytes)) of file data")
 
-        var options = ext4Options(label: rootSpec.label, uuid: rootSpec.uuid ?? uuid)
+        let rootOptions = ext4Options(label: rootSpec.label, uuid: rootSpec.uuid ?? uuid)
         let plan: DiskPlan
         if let size = request.diskSize ?? config.image.size {
             plan = try config.plan(diskSize: size, seed: seed)
         } else {
-            plan = try config.plan(rootSize: try Ext4Image(tree: tree, options: options).size, seed: seed)
+            plan = try config.plan(rootSize: try Ext4Image(tree: tree, options: rootOptions).size, seed: seed)
         }
         let layout = plan.layout
         log("layout from the block-device config: \(layout.scheme.rawValue), disk \(formatBytes(layout.size)), \(layout.partitions.count) partition(s)")
@@ -66,6 +66,7 @@ extension Packer {
             switch fs.spec.type {
             case .ext4:
                 let subtree: RootTree
+                var options = rootOptions
                 if fs.mountPoint == "/" {
                     subtree = tree
                     options.size = .bytes(partition.size)
@@ -73,8 +74,15 @@ extension Packer {
                     subtree = try fs.mountPoint.map { try scan(request.root + $0, mountPoint: $0, others: others) } ?? emptyTree()
                     options = ext4Options(label: fs.spec.label, uuid: fs.spec.uuid ?? Identifier.derived(from: seed + Array(fs.spec.name.utf8)))
                     options.size = .bytes(partition.size)
+                    options.journalMiB = nil  // DIB_JOURNAL_SIZE is the root filesystem's; others get mke2fs's default
+                    options.extraBytes = nil
                 }
-                let image = try Ext4Image(tree: subtree, options: options)
+                let image: Ext4Image
+                do {
+                    image = try Ext4Image(tree: subtree, options: options)
+                } catch {
+                    throw PackProblems(problems: ["filesystem \(fs.spec.name)\(where_) in partition \(partition.name): \(error)"])
+                }
                 if fs.mountPoint == "/" { rootUUID = image.uuid.description }
                 log("\(fs.spec.name)\(where_): ext4 \"\(fs.spec.label)\" \(formatBytes(image.size)) in partition \(partition.name)")
                 try assembler.setContent(image, forPartitionNamed: partition.name)
@@ -85,11 +93,16 @@ extension Packer {
                     files.removeAll { ours.contains($0.path.lowercased()) }
                     files += boot.espFiles.map { (path: $0.path, content: FATEntry.Content.bytes($0.bytes)) }
                 }
-                let volume = try FATVolume(
+                let volume: FATVolume
+                do {
+                    volume = try FATVolume(
                     options: FATVolume.Options(
                         size: partition.size, label: fs.spec.label,
                         volumeID: FATVolume.volumeID(seed: seed + Array(fs.spec.name.utf8)), hiddenSectors: UInt32(partition.start)),
                     root: FATEntry.tree(files))
+                } catch {
+                    throw PackProblems(problems: ["filesystem \(fs.spec.name)\(where_) in partition \(partition.name): \(error)"])
+                }
                 log("\(fs.spec.name)\(where_): vfat \"\(fs.spec.label)\" in partition \(partition.name)")
                 try assembler.setContent(volume, forPartitionNamed: partition.name)
             }

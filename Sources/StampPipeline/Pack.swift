@@ -139,28 +139,41 @@ public struct Packer {
         var sinks: [any ImageSink] = []
         var written: [String] = []
         var observers: [String: HashingObserver] = [:]
-        // The OVA's disk: OUT.vmdk when that is an output too, else a hidden temporary file.
-        var ovaDisk: String?
-        var temporaries: [String] = []
-        defer { for t in temporaries { unlink(t) } }
+        // The OVA is streamed with its disk: the VMDK writer (of OUT.vmdk when that is an
+        // output too) also appends into the archive, so the disk is compressed once.
+        var ova: OVAStream?
+        if wantsOVA {
+            let name = request.ova.name ?? String(request.output.split(separator: "/").last ?? "stamp")
+            ova = try OVAStream(
+                path: request.path(for: .ova), ovaName: name, virtualSize: layout.size,
+                options: ovfOptions(name: name, efiFirmware: efiFirmware), mtime: UInt64(max(request.sourceDateEpoch ?? Int64(time(nil)), 0)))
+        }
+        let embedded = ova.map { [EmbeddedOutput(writer: $0.writer, offset: $0.diskOffset)] } ?? []
+        var ovaDisk: (writer: VMDKStreamWriter, observer: HashingObserver)?
         let containerCount = request.formats.filter { if case .container = $0 { return true }; return false }.count
         let shared = containerCount + (wantsOVA && !request.formats.contains(vmdkFormat) ? 1 : 0) > 1
         for format in request.formats {
             guard case .container(let f) = format else { continue }
             let path = request.path(for: format)
-            let observer = (f.isSequential && (request.checksum || (wantsOVA && format == vmdkFormat))) ? HashingObserver() : nil
-            observers[path] = observer
-            sinks.append(try makeImageSink(format: f, path: path, virtualSize: layout.size, options: options, observer: observer?.observer, shared: shared))
+            if format == vmdkFormat, ova != nil {
+                let observer = HashingObserver()
+                let writer = try VMDKStreamWriter(path: path, virtualSize: layout.size, options: options, observer: observer.observer, embedded: embedded)
+                observers[path] = observer
+                ovaDisk = (writer, observer)
+                sinks.append(writer)
+            } else {
+                let observer = (f.isSequential && request.checksum) ? HashingObserver() : nil
+                observers[path] = observer
+                sinks.append(try makeImageSink(format: f, path: path, virtualSize: layout.size, options: options, observer: observer?.observer, shared: shared))
+            }
             written.append(path)
-            if format == vmdkFormat { ovaDisk = path }
         }
-        if wantsOVA && ovaDisk == nil {
-            let path = hiddenPath("ova-disk.vmdk")
+        if let ova, ovaDisk == nil {
             let observer = HashingObserver()
-            observers[path] = observer
-            sinks.append(try makeImageSink(format: .vmdkStreamOptimized, path: path, virtualSize: layout.size, options: options, observer: observer.observer))
-            ovaDisk = path
-            temporaries.append(path)
+            let writer = try VMDKStreamWriter(
+                path: nil, virtualSize: layout.size, options: options, observer: observer.observer, embedded: embedded, extentName: ova.diskName)
+            ovaDisk = (writer, observer)
+            sinks.append(writer)
         }
         if !sinks.isEmpty {
             log("writing \(request.formats.filter { if case .container = $0 { return true }; return $0 == .ova }.map(\.description).joined(separator: ", ")) (\(formatBytes(layout.size)) disk)")
@@ -169,15 +182,10 @@ public struct Packer {
         }
         var digests: [String: Digests] = [:]
         for (path, observer) in observers { digests[path] = observer.finalize() }
-        if wantsOVA, let disk = ovaDisk {
-            let path = request.path(for: .ova)
-            let name = request.ova.name ?? String(request.output.split(separator: "/").last ?? "stamp")
-            log("packaging \(path)")
-            digests[path] = try OVAWriter.write(
-                path: path, ovaName: name, vmdkPath: disk, virtualSize: layout.size, options: ovfOptions(name: name, efiFirmware: efiFirmware),
-                mtime: UInt64(max(request.sourceDateEpoch ?? Int64(time(nil)), 0)), vmdkSHA256: digests[disk]?.sha256,
-                hashOutput: request.checksum)
-            written.append(path)
+        if let ova, let disk = ovaDisk {
+            let sha256 = digests[disk.writer.path]?.sha256 ?? disk.observer.finalize().sha256
+            try ova.finish(vmdkSize: disk.writer.bytesWritten, vmdkSHA256: sha256)
+            written.append(request.path(for: .ova))
         }
         if request.formats.contains(.tar) {
             let path = request.path(for: .tar)

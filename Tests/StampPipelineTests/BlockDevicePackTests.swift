@@ -27,23 +27,23 @@ struct BlockDevicePackTests {
                   mount:
                     mount_point: /boot/efi
                     fstab: {options: "defaults", fsck-passno: 2}
-              - name: root
-                type: '8300'
-                size: 60MiB
-                mkfs:
-                  name: mkfs_root
-                  mount:
-                    mount_point: /
-                    fstab: {options: "defaults", fsck-passno: 1}
               - name: data
                 type: '8300'
-                size: 100%
+                size: 60MiB
                 mkfs:
                   type: ext4
                   label: data
                   mount:
                     mount_point: /srv/data
                     fstab: {options: "defaults,nofail", fsck-passno: 2}
+              - name: root
+                type: '8300'
+                size: 100%
+                mkfs:
+                  name: mkfs_root
+                  mount:
+                    mount_point: /
+                    fstab: {options: "defaults", fsck-passno: 1}
         """
 
     static func makeTree(_ dir: TemporaryDirectory) throws -> String {
@@ -84,14 +84,15 @@ struct BlockDevicePackTests {
         let sfdisk = try run(["sfdisk", "--verify", raw])
         #expect(sfdisk.status == 0 && sfdisk.stderr.isEmpty, "\(sfdisk.output)")
         let parts = try Self.partitions(raw)
-        try #require(parts.map(\.name) == ["ESP", "root", "data"])
+        // The data filesystem comes before the root: each gets its own label and UUID.
+        try #require(parts.map(\.name) == ["ESP", "data", "root"])
         #expect(parts[0].size == 40 * 2048 && parts[1].size == 60 * 2048)
 
         // Root: e2fsck clean; the data mount point is there and empty; the ESP's files are not.
-        let rootImage = "\(raw)?offset=\(parts[1].start * 512)"
+        let rootImage = "\(raw)?offset=\(parts[2].start * 512)"
         #expect(try strictFsck(rootImage) == [])
-        try sh("dd if=\(raw) of=\(dir.file("root.img")) bs=512 skip=\(parts[1].start) count=\(parts[1].size) status=none")
-        try sh("dd if=\(raw) of=\(dir.file("data.img")) bs=512 skip=\(parts[2].start) count=\(parts[2].size) status=none")
+        try sh("dd if=\(raw) of=\(dir.file("root.img")) bs=512 skip=\(parts[2].start) count=\(parts[2].size) status=none")
+        try sh("dd if=\(raw) of=\(dir.file("data.img")) bs=512 skip=\(parts[1].start) count=\(parts[1].size) status=none")
         try sh("dd if=\(raw) of=\(dir.file("esp.img")) bs=512 skip=\(parts[0].start) count=\(parts[0].size) status=none")
         let rootLs = try run(["debugfs", "-R", "ls -p /srv/data", dir.file("root.img")]).stdout
         let rootNames = rootLs.split(separator: "\n").compactMap { $0.split(separator: "/").dropFirst(4).first }.filter { $0 != "." && $0 != ".." }
@@ -101,6 +102,9 @@ struct BlockDevicePackTests {
         #expect(!bootEfi.contains("note.txt"), "ESP files leaked into the root filesystem")
         let rootLabel = try run(["e2label", dir.file("root.img")]).stdout
         #expect(rootLabel == "cloudimg-rootfs\n")
+        let uuids = try ["root.img", "data.img"].map { try run(["blkid", "-o", "value", "-s", "UUID", dir.file($0)]).stdout }
+        #expect(uuids[0] != uuids[1] && !uuids[0].isEmpty, "\(uuids)")
+        #expect(try run(["dumpe2fs", "-h", dir.file("root.img")]).stdout.contains("has_journal"))
 
         // Data: its own ext4, labelled, holding /srv/data's files at its top.
         #expect(try strictFsck(dir.file("data.img")) == [])

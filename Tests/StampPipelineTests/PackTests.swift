@@ -92,6 +92,12 @@ struct PackTests {
         #expect(check.status == 0 && check.stdout.contains("No errors were found"), "\(check.output)")
         let compare = try run(["qemu-img", "compare", "-f", "raw", "-F", "vmdk", dir.file("disk.raw"), dir.file("disk.vmdk")])
         #expect(compare.status == 0, "\(compare.output)")
+        // The OVA was streamed with the VMDK: its disk member is the same file, byte for byte,
+        // and GNU tar reads the archive without a warning.
+        let listing = try run(["tar", "tvf", dir.file("disk.ova")])
+        #expect(listing.status == 0 && listing.stderr.isEmpty, "\(listing.output)")
+        try sh("mkdir \(dir.path)/x && tar xf \(dir.path)/disk.ova -C \(dir.path)/x")
+        #expect(FileManager.default.contentsEqual(atPath: dir.file("x/disk-disk1.vmdk"), andPath: dir.file("disk.vmdk")))
     }
 
     @Test func qcow2CompatZeroTenIsVersion2() throws {
