@@ -48,13 +48,18 @@ func hex(_ bytes: [UInt8]) -> String {
 public final class HashingObserver {
     private var md5 = Insecure.MD5()
     private var sha256 = SHA256()
+    /// Whether MD5 is computed too (only `--checksum` needs it; an OVA manifest needs SHA-256).
+    private let withMD5: Bool
     private let staging: IOBuffer
     private var staged = 0
     /// Bytes seen so far.
     public private(set) var count: UInt64 = 0
 
-    /// - Parameter stagingSize: pieces smaller than this are gathered before hashing.
-    public init(stagingSize: Int = 1 << 20) {
+    /// - Parameters:
+    ///   - md5: compute MD5 as well as SHA-256 (without it, ``Digests/md5`` is empty).
+    ///   - stagingSize: pieces smaller than this are gathered before hashing.
+    public init(md5: Bool = true, stagingSize: Int = 1 << 20) {
+        withMD5 = md5
         staging = IOBuffer(size: stagingSize)
     }
 
@@ -73,7 +78,7 @@ public final class HashingObserver {
         }
         flush()
         if data.count >= staging.bytes.count {
-            md5.update(bufferPointer: data)
+            if withMD5 { md5.update(bufferPointer: data) }
             sha256.update(bufferPointer: data)
         } else {
             UnsafeMutableRawBufferPointer(rebasing: staging.bytes[0..<data.count]).copyMemory(from: data)
@@ -90,13 +95,13 @@ public final class HashingObserver {
     /// disturb the running state.
     public func finalize() -> Digests {
         flush()
-        return Digests(md5: Array(md5.finalize()), sha256: Array(sha256.finalize()))
+        return Digests(md5: withMD5 ? Array(md5.finalize()) : [], sha256: Array(sha256.finalize()))
     }
 
     private func flush() {
         guard staged > 0 else { return }
         let chunk = UnsafeRawBufferPointer(rebasing: staging.bytes[0..<staged])
-        md5.update(bufferPointer: chunk)
+        if withMD5 { md5.update(bufferPointer: chunk) }
         sha256.update(bufferPointer: chunk)
         staged = 0
     }

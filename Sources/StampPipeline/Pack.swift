@@ -156,7 +156,7 @@ public struct Packer {
             guard case .container(let f) = format else { continue }
             let path = request.path(for: format)
             if format == vmdkFormat, ova != nil {
-                let observer = HashingObserver()
+                let observer = HashingObserver(md5: request.checksum)
                 let writer = try VMDKStreamWriter(path: path, virtualSize: layout.size, options: options, observer: observer.observer, embedded: embedded)
                 observers[path] = observer
                 ovaDisk = (writer, observer)
@@ -169,7 +169,7 @@ public struct Packer {
             written.append(path)
         }
         if let ova, ovaDisk == nil {
-            let observer = HashingObserver()
+            let observer = HashingObserver(md5: false)  // the manifest needs only SHA-256
             let writer = try VMDKStreamWriter(
                 path: nil, virtualSize: layout.size, options: options, observer: observer.observer, embedded: embedded, extentName: ova.diskName)
             ovaDisk = (writer, observer)
