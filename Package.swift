@@ -84,8 +84,9 @@ let package = Package(
             name: "stamp",
             dependencies: [
                 "StampPipeline", "StampExt4", "StampTree", "StampIO", "StampBytes", "StampDisk", "StampContainers",
-                "StampPackaging", "StampBoot",
+                "StampPackaging", "StampBoot", "StampElements",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]),
         .executableTarget(
             name: "disk-image-create",

@@ -9,7 +9,8 @@
 # For each tool: a cold build (a new, empty DIB_IMAGE_CACHE: debootstrap downloads the base
 # system and apt every package), then a warm build (the same cache again: DIB's image cache of
 # the debootstrapped base, and the apt archive cache). Both tools use the same mirror
-# (DIB_DEBIAN_MIRROR, default deb.debian.org). Prints wall times, the ratio stamp/DIB and the
+# (DIB_DEBIAN_MIRROR, default deb.debian.org; DIB_DEBIAN_SECURITY_MIRROR, default
+# security.debian.org/debian-security). Prints wall times, the ratio stamp/DIB and the
 # output sizes. Goal (issue #4): cold at most half DIB's time, warm under a minute.
 #
 # Installs what it needs: diskimage-builder into a venv under the work directory, and the
@@ -49,6 +50,9 @@ if [ ! -x "$venv/bin/disk-image-create" ]; then
 fi
 
 export DIB_RELEASE=bookworm
+# DIB's own default security mirror (http://security.debian.org/, no path) does not serve
+# bookworm here; both tools get the path stamp's debian-minimal uses by default.
+export DIB_DEBIAN_SECURITY_MIRROR=${DIB_DEBIAN_SECURITY_MIRROR:-http://security.debian.org/debian-security}
 results=$work/results; : > "$results"
 build() {  # build TOOL PHASE RUN
   local tool=$1 phase=$2 r=$3 bin

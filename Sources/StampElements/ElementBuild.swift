@@ -127,8 +127,8 @@ public enum ElementBuild {
             try prepare(build, work: work)
             let environment = commonEnvironment(build, work: work)
             var steps = ["phase:root.d:out", "check-root", "installtype", "phase:extra-data.d:out",
-                         "mount", "tweaks-on", "phase:pre-install.d:in", "phase:install.d:in", "packages",
-                         "phase:post-install.d:in", "kill-chroot", "tweaks-off", "umount", "phase:post-root.d:out"]
+                         "mount", "tweaks-on", "defer-initramfs", "phase:pre-install.d:in", "phase:install.d:in", "packages",
+                         "phase:post-install.d:in", "initramfs", "kill-chroot", "tweaks-off", "umount", "phase:post-root.d:out"]
             if build.plan.extraPackages.isEmpty { steps.removeAll { $0 == "packages" } }
             let outcome = try await runStage(build, work: work, environment: environment, steps: steps, logger: logger)
             return BuiltRoot(build: build, work: work, environment: environment, timings: outcome.timings)

@@ -1,32 +1,15 @@
 // disk-image-create: DIB's command line over stamp's engine.
 //
-// For now a thin demo: parse, validate the element plan, print it. With
-// STAMP_DEMO_RUN_ELEMENTS=1 it also runs the element phases (root.d … post-root.d, then the
-// finalise phases) and prints the root tree directory; the integrator wires the disk pipeline.
+// Parses DIB's whole getopt surface (DIBCommandLine), validates the element plan (every
+// problem at once), runs the element phases in a private mount and PID namespace
+// (ElementBuild), and writes the outputs natively (DIBBuild → Packer). STAMP_PLAN_ONLY=1
+// prints the plan (outputs, resolved elements, layout) and stops.
 import Foundation
 import Logging
 import StampElements
 import StampPipeline
 
-/// `YYYY-MM-DD HH:MM:SS.mmm | line`, DIB's log format, on stdout.
-struct DIBLogHandler: LogHandler {
-    var logLevel: Logger.Level = .info
-    var metadata: Logger.Metadata = [:]
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-    func log(event: LogEvent) {
-        let message = event.message
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss.SSS"
-        FileHandle.standardOutput.write(Data("\(formatter.string(from: Date())) | \(message)\n".utf8))
-    }
-}
-
-LoggingSystem.bootstrap { _ in DIBLogHandler() }
+LoggingSystem.bootstrap { _ in LogLineHandler() }
 let logger = Logger(label: "disk-image-create")
 let environment = ProcessInfo.processInfo.environment
 

@@ -125,16 +125,7 @@ struct Pack: ParsableCommand {
     }
 }
 
-/// Timestamped log lines on stdout (errors alone go to stderr) (`2026-11-21 06:40:01.123 | message`), DIB's format.
+/// Timestamped log lines on stdout (errors alone go to stderr), DIB's format (``LogLine``).
 enum Log {
-    @Sendable static func line(_ message: String) {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        var t = tm()
-        var seconds = ts.tv_sec
-        gmtime_r(&seconds, &t)
-        func pad(_ v: Int32, _ n: Int = 2) -> String { String(repeating: "0", count: max(0, n - String(v).count)) + String(v) }
-        let stamp = "\(t.tm_year + 1900)-\(pad(t.tm_mon + 1))-\(pad(t.tm_mday)) \(pad(t.tm_hour)):\(pad(t.tm_min)):\(pad(t.tm_sec)).\(pad(Int32(ts.tv_nsec / 1_000_000), 3))"
-        FileStream.standardOutput.write("\(stamp) | \(message)\n")
-    }
+    @Sendable static func line(_ message: String) { LogLine.write(message) }
 }

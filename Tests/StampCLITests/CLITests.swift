@@ -30,6 +30,9 @@ struct CLITests {
         (["convert", "SRC/missing.qcow2", "-O", "vmdk", "OUT"], "missing.qcow2"),
         (["pack", "SRC", "-o", "OUT", "--block-device-config", "/nonexistent.yaml"], "/nonexistent.yaml: cannot read"),
         (["pack", "SRC", "-o", "OUT", "--block-device-config", "SRC/f1"], "the configuration must be a list"),
+        (["elements", "no-such-element"], "no-such-element"),
+        (["build", "debian-minimal", "no-such-element", "-o", "OUT"], "no-such-element"),
+        (["build", "debian-minimal", "-o", "OUT", "-t", "qcow2,floppy"], "unknown format 'floppy'"),
         (["pack", "SRC", "-o", "OUT", "--block-device-config", "BADYAML"], "4 problems: line 1, column 3 ([0].frobnicate): unknown plugin"),
     ])
     func badInputEndsInOneLine(arguments: [String], expected: String) throws {
@@ -48,6 +51,21 @@ struct CLITests {
         #expect(r.stderr.contains(expected.replacingOccurrences(of: "OUT", with: dir.file("out"))), "\(args): \(r.stderr)")
         let left = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0 != "src" && $0 != "bad.yaml" }
         #expect(left.isEmpty, "\(args) left \(left)")
+    }
+
+    @Test func elementsShowsTheResolvedSetWithPathsAndProviders() throws {
+        let r = try run([stampBinary, "elements", "debian-minimal", "vm"])
+        #expect(r.status == 0, "\(r.output)")
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        let names = lines.compactMap { $0.split(separator: " ").first.map(String.init) }
+        // base is implied, vm brings block-device-mbr, and debian-minimal's dependencies follow.
+        for expected in ["base", "debian-minimal", "vm", "block-device-mbr", "package-installs"] {
+            #expect(names.contains(expected), "\(expected) missing: \(r.stdout)")
+        }
+        let debian = try #require(lines.first { $0.hasPrefix("debian-minimal ") })
+        #expect(debian.contains(repositoryRoot + "/Elements/debian-minimal") && debian.contains("provides operating-system"), "\(debian)")
+        let mbr = try #require(lines.first { $0.hasPrefix("block-device-mbr ") })
+        #expect(mbr.contains("provides block-device"), "\(mbr)")
     }
 
     @Test(.enabled(if: toolAvailable("qemu-img")))

@@ -142,8 +142,9 @@ struct DIBEndToEndTests {
         }
     }
 
-    /// `DIB_BLOCK_DEVICE_CONFIG` lays out the disk: a BIOS boot partition, a separate `/srv`
-    /// and the root. The fstab written from the config mounts `/srv` when the image boots.
+    /// A block-device config lays out the disk (`stamp build --block-device-config`, which is
+    /// `DIB_BLOCK_DEVICE_CONFIG`): a BIOS boot partition, a separate `/srv` and the root. The
+    /// fstab written from the config mounts `/srv` when the image boots.
     @Test func aCustomBlockDeviceConfig() throws {
         let out = Self.work + "/bd/custom"
         try? FileManager.default.removeItem(atPath: Self.work + "/bd")
@@ -176,9 +177,15 @@ struct DIBEndToEndTests {
                         mount_point: /
                         fstab: {options: "defaults", fsck-passno: 1}
             """
-        let r = try Self.dib(
-            ["-x", "-t", "qcow2,raw", "-o", out, "debian-minimal", "vm", "stamp-boot-marker"],
-            environment: ["DIB_BLOCK_DEVICE_CONFIG": yaml])
+        // Built with `stamp build`, the native options of the same engine.
+        let config = Self.work + "/bd/layout.yaml"
+        try yaml.write(toFile: config, atomically: true, encoding: .utf8)
+        let r = try run(
+            [stampBinary, "build", "debian-minimal", "vm", "stamp-boot-marker", "-o", out, "-t", "qcow2,raw", "--trace",
+             "--release", "bookworm", "--elements-path", repositoryRoot + "/Tests/StampCLITests/Fixtures/elements",
+             "--image-cache", Self.work + "/cache", "--block-device-config", config],
+            environment: ["TMPDIR": Self.work, "STAMP_REPO": repositoryRoot])
+        #expect(r.stdout.split(separator: "\n").last?.hasSuffix("| Build completed successfully") == true, "\(r.stdout.suffix(500))")
         #expect(r.status == 0, "\(r.output.suffix(4000))")
         let table = try run(["sfdisk", "--json", out + ".raw"]).stdout
         let json = try JSONSerialization.jsonObject(with: Data(table.utf8)) as? [String: Any]

@@ -1,6 +1,7 @@
 import Foundation
 import StampContainers
 import StampIO
+import StampTestSupport
 import Testing
 
 /// Damaged images must give the right ``ContainerError`` case, never a crash or a hang.

@@ -1,6 +1,7 @@
 import Foundation
 import StampContainers
 import StampIO
+import StampTestSupport
 import SystemPackage
 import Testing
 
@@ -112,19 +113,6 @@ struct SyntheticDisk {
             }
         }
         if finish { try sink.finish(size: size) }
-    }
-}
-
-/// A small deterministic generator (SplitMix64).
-struct SplitMix {
-    var state: UInt64
-    init(_ seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 

@@ -8,19 +8,6 @@ import StampTestSupport
 /// The staged writer against an in-memory model of the file: random writes with short and
 /// long gaps, skips, and patches below, across and inside the stage being filled.
 struct StagedWriterTests {
-    /// A small deterministic generator (SplitMix64), so a failure can be replayed.
-    struct Random {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-    }
-
     /// Non-zero bytes that differ from write to write (and within one, every 251 bytes).
     func pattern(count: Int, seed: UInt64) -> [UInt8] {
         let base = UInt8(truncatingIfNeeded: seed % 200) &+ 1
@@ -34,7 +21,7 @@ struct StagedWriterTests {
     func matchesAModelOfTheFile(direct: Bool, seed: UInt64) throws {
         let dir = try TemporaryDirectory("stamp-staged")
         let path = dir.file("out.img")
-        var random = Random(state: seed)
+        var random = SplitMix(seed)
         // Small stages, so that writes cross many stage boundaries.
         let writer = try StagedWriter(path: path, direct: direct, stageSize: 64 << 10, stages: 2)
         var model = [UInt8]()
