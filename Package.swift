@@ -104,7 +104,7 @@ let package = Package(
         .testTarget(name: "StampFATTests", dependencies: ["StampFAT", "StampTestSupport"]),
         .testTarget(name: "StampDiskTests", dependencies: ["StampDisk", "StampTestSupport"]),
         .testTarget(name: "StampBootTests", dependencies: ["StampBoot", "StampTestSupport"]),
-        .testTarget(name: "StampCompressionTests", dependencies: ["StampCompression"]),
+        .testTarget(name: "StampCompressionTests", dependencies: ["StampCompression", "StampTestSupport"]),
         .testTarget(name: "StampContainersTests", dependencies: ["StampContainers", "StampTestSupport"]),
         .testTarget(name: "StampPackagingTests", dependencies: ["StampPackaging", "StampTestSupport"]),
         .testTarget(

@@ -54,10 +54,12 @@ public struct CompressionSettings: Sendable, Equatable, CustomStringConvertible 
 
     public var description: String { "\(backend.rawValue)-\(level)" }
 
-    /// These settings if they can produce `format`, otherwise zlib at the nearest level
-    /// (libdeflate has no small-window mode, so qcow2 always compresses with zlib).
+    /// These settings if they can produce `format`, otherwise zlib at the nearest level.
+    /// libdeflate has no small-window mode, so by default qcow2 (4 KiB window) compresses with
+    /// zlib (size like qemu-img's); ISA-L limits its window, so `--fast` keeps it (measured on
+    /// a Debian root's clusters: 5-9x zlib-5's speed, about 5% larger).
     public func adapted(to format: CompressionFormat) -> CompressionSettings {
-        if case .deflate(let bits) = format, bits < 15, backend != .zlib {
+        if case .deflate(let bits) = format, bits < 15, backend == .libdeflate {
             return CompressionSettings(backend: .zlib, level: min(level, 9))
         }
         return self

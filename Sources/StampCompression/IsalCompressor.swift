@@ -2,7 +2,8 @@ import CIsal
 
 /// Intel ISA-L's igzip behind ``Compressor``: the fastest deflate on x86 (levels 0–3), used by
 /// `--fast`. One stream and one level buffer per compressor, reused for every chunk through
-/// the stateless (whole-buffer) API. Only the 32 KiB window is offered, like libdeflate.
+/// the stateless (whole-buffer) API. Unlike libdeflate, igzip can limit its window
+/// (`hist_bits`), so it also writes qcow2's raw deflate with a 4 KiB window.
 public final class IsalCompressor: Compressor {
     public let format: CompressionFormat
     public let level: Int
@@ -12,8 +13,8 @@ public final class IsalCompressor: Compressor {
     /// - Parameter level: 0 (fastest) … 3.
     public init(level: Int, format: CompressionFormat) throws(CompressionError) {
         guard (0...3).contains(level) else { throw .unsupported("isa-l level \(level) (0...3)") }
-        if case .deflate(let bits) = format, bits != 15 {
-            throw .unsupported("isa-l stateless deflate uses the 2^15 window, not 2^\(bits)")
+        if case .deflate(let bits) = format, !(8...15).contains(bits) {
+            throw .unsupported("isa-l deflate window 2^\(bits) (2^8 ... 2^15)")
         }
         self.format = format
         self.level = level
@@ -39,6 +40,7 @@ public final class IsalCompressor: Compressor {
         s.pointee.level_buf_size = level > 0 ? UInt32(levelBuffer.count) : 0
         s.pointee.end_of_stream = 1
         s.pointee.gzip_flag = format == .zlib ? CIsal_zlibFlag() : 0
+        if case .deflate(let bits) = format { s.pointee.hist_bits = UInt16(bits) }
         let rc = isal_deflate_stateless(s)
         if rc == CIsal_overflow() { return nil }
         guard rc == 0 else { throw .compressionFailed(backend: .isal, code: rc) }

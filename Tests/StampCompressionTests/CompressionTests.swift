@@ -1,4 +1,6 @@
 import CZlib
+import Foundation
+import StampTestSupport
 import StampCompression
 import Testing
 
@@ -70,7 +72,29 @@ func sample(_ n: Int, seed: UInt64) -> [UInt8] {
         #expect(throws: CompressionError.self) { _ = try IsalCompressor(level: 4, format: .zlib) }
     }
 
-    @Test func smallWindowRawDeflateIsZlibOnly() throws {
+    /// qcow2's clusters must inflate with a 4 KiB window (qemu: `inflateInit2(-12)`). The input
+    /// repeats a random 8 KiB block, which a 32 KiB-window compressor would reference 8 KiB
+    /// back: zlib's inflate with `wbits=-12` (Python, not our code) fails on any such distance.
+    @Test func isalLimitsItsWindowForQcow2() throws {
+        #expect(CompressionSettings.fast.adapted(to: .deflate(windowBits: 12)).backend == .isal)
+        let block = sample(8192, seed: 9)
+        let input = Array((0..<8).map { _ in block }.joined())
+        let c = try IsalCompressor(level: 1, format: .deflate(windowBits: 12))
+        var out = [UInt8](repeating: 0, count: c.maximumCompressedSize(for: input.count))
+        let n = try #require(try input.withUnsafeBytes { i in try out.withUnsafeMutableBytes { try c.compress(i, into: $0) } })
+        let dir = try TemporaryDirectory("stamp-isal")
+        try Data(out[0..<n]).write(to: URL(fileURLWithPath: dir.file("c.bin")))
+        try Data(input).write(to: URL(fileURLWithPath: dir.file("plain.bin")))
+        let check = try run(["python3", "-c", """
+            import sys, zlib
+            c = open(sys.argv[1], 'rb').read(); p = open(sys.argv[2], 'rb').read()
+            d = zlib.decompressobj(-12); out = d.decompress(c) + d.flush()
+            sys.exit(0 if out == p else 3)
+            """, dir.file("c.bin"), dir.file("plain.bin")])
+        #expect(check.status == 0, "inflate with a 4 KiB window: \(check.output)")
+    }
+
+    @Test func smallWindowRawDeflateIsZlibByDefault() throws {
         #expect(throws: CompressionError.self) { _ = try LibdeflateCompressor(level: 6, format: .deflate(windowBits: 12)) }
         #expect(CompressionSettings.default.adapted(to: .deflate(windowBits: 12)).backend == .zlib)
         let c = try ZlibCompressor(level: 6, format: .deflate(windowBits: 12))
