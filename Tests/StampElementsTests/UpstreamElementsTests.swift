@@ -68,8 +68,25 @@ struct UpstreamElementsTests {
         let out = Self.work.appendingPathComponent("out/debian")
         try? fm.removeItem(at: out.deletingLastPathComponent())
         try fm.createDirectory(at: out.deletingLastPathComponent(), withIntermediateDirectories: true)
+        // An element of ours that registers sources with upstream's source-repositories
+        // element: a file, a git repository and a tarball, all local (file://).
+        let src = Self.work.appendingPathComponent("src").path
+        let extra = Self.work.appendingPathComponent("extra-elements").path
+        let made = try Self.run(["bash", "-c", """
+            set -e; rm -rf \(src) \(extra); mkdir -p \(src)/t/sub \(extra)/stamp-srcrepo
+            echo from-a-file > \(src)/hello.txt
+            git init -q -b main \(src)/repo && echo from-git > \(src)/repo/README
+            git -C \(src)/repo -c user.name=stamp -c user.email=stamp@localhost add README
+            git -C \(src)/repo -c user.name=stamp -c user.email=stamp@localhost commit -q -m one
+            echo from-a-tarball > \(src)/t/sub/data.txt && tar -C \(src)/t -czf \(src)/bundle.tar.gz .
+            echo source-repositories > \(extra)/stamp-srcrepo/element-deps
+            printf '%s\\n' 'stamp-file file /opt/stamp-src/hello.txt file://\(src)/hello.txt' \\
+                'stamp-git git /opt/stamp-src/repo file://\(src)/repo main' \\
+                'stamp-tar tar /opt/stamp-src/bundle file://\(src)/bundle.tar.gz .' > \(extra)/stamp-srcrepo/source-repository-stamp-srcrepo
+            """], log: Self.work.appendingPathComponent("src.log"))
+        try #require(made == 0, "\(Self.text(Self.work.appendingPathComponent("src.log")))")
         var env = ProcessInfo.processInfo.environment
-        env["ELEMENTS_PATH"] = elements.path
+        env["ELEMENTS_PATH"] = elements.path + ":" + extra
         env["DIB_RELEASE"] = "bookworm"
         env["DIB_IMAGE_CACHE"] = Self.work.appendingPathComponent("cache").path
         env["TMPDIR"] = Self.work.path
@@ -79,7 +96,7 @@ struct UpstreamElementsTests {
         let log = Self.work.appendingPathComponent("build.log")
         let start = ContinuousClock.now
         let status = try Self.run(
-            [ChrootBuildTests.binary.path, "-x", "-t", "qcow2", "--no-tmpfs", "-o", out.path, "debian-minimal", "vm"],
+            [ChrootBuildTests.binary.path, "-x", "-t", "qcow2,raw", "--no-tmpfs", "-o", out.path, "debian-minimal", "vm", "stamp-srcrepo"],
             environment: env, log: log)
         let output = Self.text(log)
         print("upstream debian-minimal vm build: \(ContinuousClock.now - start), exit \(status)")
@@ -101,6 +118,17 @@ struct UpstreamElementsTests {
         #expect(Self.text(checkLog).contains("No errors were found"))
         #expect(fm.fileExists(atPath: out.path + ".d/dib-manifests/dib-manifest-dpkg-debian"))
         #expect(!fm.fileExists(atPath: out.path + ".d/dib-manifests/dib-manifests"), "manifests copied twice, nested")
+        // source-repository-*: upstream's element fetched each source into the image.
+        let raw = out.path + ".raw"
+        let sectors = try Self.run(["bash", "-c", "sfdisk --json \(raw) | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"partitiontable\"][\"partitions\"][0][\"start\"])' > \(Self.work.path)/start"], log: checkLog)
+        try #require(sectors == 0)
+        let rootStart = Int(Self.text(Self.work.appendingPathComponent("start")).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        for (path, expected) in [("/opt/stamp-src/hello.txt", "from-a-file"), ("/opt/stamp-src/repo/README", "from-git"),
+                                 ("/opt/stamp-src/bundle/sub/data.txt", "from-a-tarball")] {
+            let catLog = Self.work.appendingPathComponent("cat.log")
+            _ = try Self.run(["debugfs", "-R", "cat \(path)", "\(raw)?offset=\(rootStart * 512)"], log: catLog)
+            #expect(Self.text(catLog).contains(expected), "\(path) in the image: \(Self.text(catLog).suffix(500))")
+        }
     }
 }
 
