@@ -7,7 +7,7 @@ import Foundation
 /// ```
 /// stamp_build.XXXXXXXX/
 ///   lib/       _LIB: die, common-functions, img-functions, common-defaults, img-defaults
-///   helpers/   appended to PATH outside the chroot: sudo (stamp runs as root)
+///   helpers/   first on PATH outside the chroot: sudo (stamp runs as root)
 ///   python/    a stand-in `diskimage_builder` package (logging_config.setup), put on
 ///              PYTHONPATH only when DIB_PYTHON_EXEC cannot import the real one
 /// ```

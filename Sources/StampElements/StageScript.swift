@@ -45,7 +45,9 @@ enum StageScript {
     mark() { echo "@@stamp@@ $*"; }
     # Our own /proc: process scans then see only this PID namespace.
     mount -t proc proc /proc || { mark error "cannot mount /proc in the stage namespace"; exit 1; }
-    PATH="$PATH:$HOOKS/bin:$WORK/helpers"; export PATH
+    # helpers/ first: its sudo (the build is root already) must win over a real one, which
+    # would drop PYTHONPATH and other variables upstream scripts need.
+    PATH="$WORK/helpers:$PATH:$HOOKS/bin"; export PATH
     # Host python scripts of upstream elements import diskimage_builder; when DIB_PYTHON_EXEC
     # cannot, a stand-in from the work directory is put on PYTHONPATH (never into the chroot).
     stamp_pythonpath=0

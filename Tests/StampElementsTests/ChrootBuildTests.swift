@@ -57,8 +57,14 @@ struct ChrootBuildTests {
                 #expect(field(line, "HOOKS") == "ro" && field(line, "PROC") == "yes" && field(line, "SYS") == "ro", "\(line)")
                 #expect(field(line, "DEV") == "yes" && field(line, "PTS") == "yes" && field(line, "TMPDIR") == "unset", "\(line)")
                 #expect(field(line, "POLICY") == "yes" && field(line, "RESOLV") == "yes", "\(line)")
+                // The package phases defer the kernel's initramfs to one run after post-install.d.
+                let deferred = ["pre-install.d", "install.d", "post-install.d"].contains(phase.directory)
+                #expect(field(line, "INITRD") == (deferred ? "No" : "unset"), "\(line)")
             } else {
                 #expect(field(line, "HOOKS") == nil, "\(line)")
+                // Outside the chroot `sudo` is stamp's (the build is root already), even where the
+                // host has a real sudo, which would drop PYTHONPATH and other variables.
+                #expect(field(line, "SUDO")?.hasSuffix("/helpers/sudo") == true, "\(line)")
             }
         }
         let order = try String(contentsOf: built.root.appendingPathComponent("runparts.log"), encoding: .utf8)
