@@ -76,6 +76,18 @@ final class ContainerOutput {
         }
     }
 
+    /// Writes disk bytes into a file whose byte N is disk byte N (raw, fixed VHD's data):
+    /// offsets must grow and stay within `virtualSize`; the gap before `offset` reads as zeros
+    /// (a hole when long) and all-zero 64 KiB pieces of `data` become holes.
+    func writeDisk(_ data: UnsafeRawBufferPointer, at offset: UInt64, virtualSize: UInt64) throws {
+        guard offset >= position else { throw IOError.outOfOrder(offset: offset, previousEnd: position) }
+        guard offset + UInt64(data.count) <= virtualSize else {
+            throw ContainerError.sizeMismatch(path: path, expected: virtualSize, actual: offset + UInt64(data.count))
+        }
+        try appendZeros(offset - position)
+        try appendSparse(data)
+    }
+
     /// Appends zeros up to the next multiple of `alignment`.
     func pad(toMultipleOf alignment: UInt64) throws {
         try appendZeros(position.roundedUp(toMultipleOf: alignment) - position)

@@ -10,7 +10,6 @@ public final class RawStreamWriter: ImageSink {
     public let path: String
     public let virtualSize: UInt64
     private let output: ContainerOutput
-    private var end: UInt64 = 0
     private let readBuffer = IOBuffer(size: 1 << 20)
 
     public init(path: String, virtualSize: UInt64, observer: OutputObserver? = nil) throws {
@@ -20,13 +19,7 @@ public final class RawStreamWriter: ImageSink {
     }
 
     public func write(_ data: UnsafeRawBufferPointer, at offset: UInt64) throws {
-        guard offset >= end else { throw IOError.outOfOrder(offset: offset, previousEnd: end) }
-        guard offset + UInt64(data.count) <= virtualSize else {
-            throw ContainerError.sizeMismatch(path: path, expected: virtualSize, actual: offset + UInt64(data.count))
-        }
-        try output.appendZeros(offset - output.position)
-        try output.appendSparse(data)
-        end = offset + UInt64(data.count)
+        try output.writeDisk(data, at: offset, virtualSize: virtualSize)
     }
 
     public func copy(_ range: SourceRange, at offset: UInt64) throws {

@@ -23,7 +23,6 @@ public final class VHDWriter: ImageSink {
     private let footer: VHD.Footer
     private var assembler: ChunkAssembler?
     private var table: [UInt32] = []
-    private var end: UInt64 = 0
     private let readBuffer = IOBuffer(size: 1 << 20)
 
     /// - Parameters:
@@ -65,13 +64,7 @@ public final class VHDWriter: ImageSink {
 
     public func write(_ data: UnsafeRawBufferPointer, at offset: UInt64) throws {
         if let assembler { return try assembler.write(data, at: offset) }
-        guard offset >= end else { throw IOError.outOfOrder(offset: offset, previousEnd: end) }
-        guard offset + UInt64(data.count) <= virtualSize else {
-            throw ContainerError.sizeMismatch(path: path, expected: virtualSize, actual: offset + UInt64(data.count))
-        }
-        try output.appendZeros(offset - output.position)
-        try output.appendSparse(data)
-        end = offset + UInt64(data.count)
+        try output.writeDisk(data, at: offset, virtualSize: virtualSize)
     }
 
     public func copy(_ range: SourceRange, at offset: UInt64) throws {

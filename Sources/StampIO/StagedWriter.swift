@@ -72,8 +72,7 @@ public final class StagedWriter {
         shared = Shared(path: path, buffered: file.descriptor, direct: directFD, stageSize: stageSize, stages: stages)
     }
 
-    /// The buffered descriptor of the file (for reading it back after ``finish(size:)``-less
-    /// use; writes must go through this writer).
+    /// The buffered descriptor of the temporary file (tests use it to inject write failures).
     public var descriptor: FileDescriptor { file.descriptor }
 
     /// Writes `data` at `offset`, which must be at or after ``end``.

@@ -202,13 +202,6 @@ public struct Packer {
         return written
     }
 
-    private func hiddenPath(_ suffix: String) -> String {
-        let slash = request.output.lastIndex(of: "/")
-        let dir = slash.map { String(request.output[...$0]) } ?? ""
-        let base = slash.map { String(request.output[request.output.index(after: $0)...]) } ?? request.output
-        return "\(dir).\(base).\(getpid()).\(suffix)"
-    }
-
     private func ovfOptions(name: String, efiFirmware: Bool) -> OVFOptions {
         var o = OVFOptions(name: name)
         o.cpus = request.ova.cpus

@@ -1,5 +1,6 @@
 import Foundation
 import StampBoot
+import StampTestSupport
 
 /// Helpers for the gated tests that run GRUB in a chroot and boot images under QEMU.
 ///
@@ -27,20 +28,12 @@ enum BootHarness {
     /// Runs a command, returning stdout+stderr; throws with the output on a non-zero exit.
     @discardableResult
     static func run(_ arguments: [String], allowFailure: Bool = false) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let output = String(decoding: data, as: UTF8.self)
-        if process.terminationStatus != 0 && !allowFailure {
-            throw Failure(description: "\(arguments.joined(separator: " ")): status \(process.terminationStatus)\n\(output)")
+        let result = try StampTestSupport.run(arguments)
+        let output = result.output
+        if result.status != 0 && !allowFailure {
+            throw Failure(description: "\(arguments.joined(separator: " ")): status \(result.status)\n\(output)")
         }
-        return (process.terminationStatus, output)
+        return (result.status, output)
     }
 
     /// A fresh copy of the cached root tree in a new temporary directory.

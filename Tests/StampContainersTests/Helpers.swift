@@ -24,23 +24,8 @@ struct ToolResult {
 
 /// Runs `tool` (looked up in PATH) and captures stdout+stderr.
 func run(_ tool: String, _ arguments: [String]) throws -> ToolResult {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = [tool] + arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return ToolResult(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
-}
-
-/// True if `tool` is on PATH.
-func toolAvailable(_ tool: String) -> Bool {
-    (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":").contains {
-        FileManager.default.isExecutableFile(atPath: "\($0)/\(tool)")
-    }
+    let r = try StampTestSupport.run([tool] + arguments)
+    return ToolResult(status: r.status, output: r.output)
 }
 
 let hasQemuImg = toolAvailable("qemu-img")
