@@ -6,6 +6,9 @@
 /// ```
 ///   64 KiB grain ──► Compressor.compress(_:into:) ──► zlib stream (78 xx … adler32)   VMDK
 ///   64 KiB cluster ─► Compressor.compress(_:into:) ──► raw deflate, 4 KiB window       qcow2
+///   64 KiB chunk ───► Compressor.compress(_:into:) ──► zlib stream, 4 KiB window (48 xx … adler32)
+///                     = a VMDK grain, and without its 2-byte header and 4-byte trailer a
+///                       qcow2 cluster: one compression for both (``ZlibFrame``)
 /// ```
 ///
 /// Backends:
@@ -28,11 +31,50 @@ public enum CompressionBackend: String, Sendable, Equatable, CaseIterable {
 
 /// The framing of a compressed chunk.
 public enum CompressionFormat: Sendable, Equatable {
-    /// RFC 1950: 2-byte header, deflate data, Adler-32. VMDK grains use this.
-    case zlib
+    /// RFC 1950: 2-byte header, deflate data with a window of `2^windowBits` bytes (9…15),
+    /// Adler-32. VMDK grains use this (any window: readers inflate with 32 KiB).
+    case zlib(windowBits: Int)
     /// RFC 1951 raw deflate with a window of `2^windowBits` bytes (9…15). qcow2 compressed
     /// clusters use `windowBits: 12`.
     case deflate(windowBits: Int)
+}
+
+extension CompressionFormat {
+    /// The window, as a power of two.
+    public var windowBits: Int {
+        switch self {
+        case .zlib(let bits), .deflate(let bits): return bits
+        }
+    }
+}
+
+/// RFC 1950's framing around raw deflate data, for backends that cannot write it themselves
+/// with a small window:
+///
+/// ```
+///  ┌─────┬─────┬──────────────── … ──┬───────────────────┐
+///  │ CMF │ FLG │ raw deflate data     │ Adler-32 (big-end) │
+///  └─────┴─────┴──────────────── … ──┴───────────────────┘
+///  CMF = 8 (deflate) | (windowBits - 8) << 4;  FLG: level hint << 6, then a check value
+///  that makes CMF·256 + FLG a multiple of 31
+/// ```
+public enum ZlibFrame {
+    /// Bytes before and after the deflate data.
+    public static let headerSize = 2, trailerSize = 4
+
+    /// The two header bytes for a window of `2^windowBits` bytes and a compression level.
+    public static func header(windowBits: Int, level: Int) -> (UInt8, UInt8) {
+        let cmf = UInt8(8 | (windowBits - 8) << 4)
+        let hint: UInt8 = level < 2 ? 0 : level < 6 ? 1 : level == 6 ? 2 : 3  // zlib's FLEVEL
+        var flg = hint << 6
+        flg += UInt8(31 - (Int(cmf) * 256 + Int(flg)) % 31) % 31
+        return (cmf, flg)
+    }
+
+    /// The raw deflate data inside a zlib stream (header and Adler-32 dropped).
+    public static func deflateData(of stream: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: stream[headerSize..<(stream.count - trailerSize)])
+    }
 }
 
 /// A backend and a level: what the `--fast` switch and the default choose between.
@@ -59,10 +101,8 @@ public struct CompressionSettings: Sendable, Equatable, CustomStringConvertible 
     /// zlib (size like qemu-img's); ISA-L limits its window, so `--fast` keeps it (measured on
     /// a Debian root's clusters: 5-9x zlib-5's speed, about 5% larger).
     public func adapted(to format: CompressionFormat) -> CompressionSettings {
-        if case .deflate(let bits) = format, bits < 15, backend == .libdeflate {
-            return CompressionSettings(backend: .zlib, level: min(level, 9))
-        }
-        return self
+        guard backend == .libdeflate, format.windowBits < 15 else { return self }
+        return CompressionSettings(backend: .zlib, level: min(level, 9))
     }
 
     /// A new compressor for `format`.

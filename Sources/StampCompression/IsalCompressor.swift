@@ -13,8 +13,8 @@ public final class IsalCompressor: Compressor {
     /// - Parameter level: 0 (fastest) … 3.
     public init(level: Int, format: CompressionFormat) throws(CompressionError) {
         guard (0...3).contains(level) else { throw .unsupported("isa-l level \(level) (0...3)") }
-        if case .deflate(let bits) = format, !(8...15).contains(bits) {
-            throw .unsupported("isa-l deflate window 2^\(bits) (2^8 ... 2^15)")
+        guard (9...15).contains(format.windowBits) else {
+            throw .unsupported("isa-l deflate window 2^\(format.windowBits) (2^9 ... 2^15)")
         }
         self.format = format
         self.level = level
@@ -28,6 +28,23 @@ public final class IsalCompressor: Compressor {
     public func compress(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer)
         throws(CompressionError) -> Int?
     {
+        guard case .zlib(let bits) = format, bits < 15 else { return try deflate(input, into: output) }
+        // igzip's own zlib header always claims a 32 KiB window: frame the raw data here.
+        let h = ZlibFrame.headerSize, t = ZlibFrame.trailerSize
+        guard output.count > h + t,
+            let n = try deflate(input, into: UnsafeMutableRawBufferPointer(rebasing: output[h..<(output.count - t)]))
+        else { return nil }
+        (output[0], output[1]) = ZlibFrame.header(windowBits: bits, level: level)
+        let adler = isal_adler32(1, input.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(input.count))
+        for i in 0..<4 { output[h + n + i] = UInt8(truncatingIfNeeded: adler >> (24 - 8 * i)) }
+        return h + n + t
+    }
+
+    /// One whole-buffer igzip call: zlib framing with a 32 KiB window, or raw deflate with
+    /// `hist_bits` limiting the window.
+    private func deflate(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer)
+        throws(CompressionError) -> Int?
+    {
         guard let s = stream else { throw .unsupported("compressor used after close") }
         guard let outBase = output.baseAddress, output.count > 0 else { return nil }
         isal_deflate_stateless_init(s)
@@ -39,8 +56,8 @@ public final class IsalCompressor: Compressor {
         s.pointee.level_buf = level > 0 ? levelBuffer.baseAddress?.assumingMemoryBound(to: UInt8.self) : nil
         s.pointee.level_buf_size = level > 0 ? UInt32(levelBuffer.count) : 0
         s.pointee.end_of_stream = 1
-        s.pointee.gzip_flag = format == .zlib ? CIsal_zlibFlag() : 0
-        if case .deflate(let bits) = format { s.pointee.hist_bits = UInt16(bits) }
+        s.pointee.gzip_flag = format == .zlib(windowBits: 15) ? CIsal_zlibFlag() : 0
+        s.pointee.hist_bits = UInt16(format.windowBits)
         let rc = isal_deflate_stateless(s)
         if rc == CIsal_overflow() { return nil }
         guard rc == 0 else { throw .compressionFailed(backend: .isal, code: rc) }

@@ -4,7 +4,7 @@ import CDeflate
 ///
 /// libdeflate compresses a whole buffer in one call (no streaming state to reset), which is
 /// exactly the grain/cluster case, and is several times faster than zlib at comparable
-/// ratios. It always uses a 32 KiB window, so only ``CompressionFormat/zlib`` and
+/// ratios. It always uses a 32 KiB window, so only `.zlib(windowBits: 15)` and
 /// `.deflate(windowBits: 15)` are available.
 public final class LibdeflateCompressor: Compressor {
     public let format: CompressionFormat
@@ -14,8 +14,8 @@ public final class LibdeflateCompressor: Compressor {
     /// - Parameter level: 1 (fastest) … 12 (smallest); 6 is libdeflate's default.
     public init(level: Int, format: CompressionFormat) throws(CompressionError) {
         guard (1...12).contains(level) else { throw .unsupported("libdeflate level \(level) (1...12)") }
-        if case .deflate(let bits) = format, bits != 15 {
-            throw .unsupported("libdeflate cannot limit the deflate window to 2^\(bits) bytes")
+        guard format.windowBits == 15 else {
+            throw .unsupported("libdeflate cannot limit the deflate window to 2^\(format.windowBits) bytes")
         }
         guard let h = libdeflate_alloc_compressor(Int32(level)) else {
             throw .initializationFailed(backend: .libdeflate, code: -1)

@@ -16,7 +16,9 @@ public final class ZlibCompressor: Compressor {
         guard (1...9).contains(level) else { throw .unsupported("zlib level \(level) (1...9)") }
         let windowBits: Int32
         switch format {
-        case .zlib: windowBits = 15
+        case .zlib(let bits):
+            guard (9...15).contains(bits) else { throw .unsupported("zlib window of 2^\(bits) bytes") }
+            windowBits = Int32(bits)
         case .deflate(let bits):
             guard (9...15).contains(bits) else { throw .unsupported("deflate window of 2^\(bits) bytes") }
             // zlib turns a raw 256-byte window request into 512 bytes; 9 is the floor.
@@ -107,7 +109,7 @@ public final class Decompressor {
         guard let stream else { throw .unsupported("decompressor used after close") }
         let bits: Int32
         switch format {
-        case .zlib: bits = 15
+        case .zlib: bits = 15  // reads streams made with any window
         case .deflate: bits = -15  // a 32 KiB window reads streams made with any smaller one
         }
         let reset = inflateReset2(stream, bits)

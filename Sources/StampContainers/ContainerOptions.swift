@@ -92,10 +92,12 @@ public enum OutputFormat: Sendable, Equatable, CustomStringConvertible {
 ///   - shared: the sink is one of several fed by a `TeeSink`, which hands every sink bytes
 ///     already in memory; raw then goes through staged direct writes rather than
 ///     copy_file_range (which only pays off when the sink reads the source itself).
+///   - sharedCompression: qcow2 and streamOptimized VMDK take their compressed chunks from
+///     there (``SharedChunkCompression``); such a sink must not be given the stream.
 /// - Throws: ``ContainerError/invalidOption(_:)`` for an observer on a non-sequential format.
 public func makeImageSink(
     format: OutputFormat, path: String, virtualSize: UInt64, options: ContainerOptions = .init(),
-    observer: OutputObserver? = nil, shared: Bool = false
+    observer: OutputObserver? = nil, shared: Bool = false, sharedCompression: SharedChunkCompression? = nil
 ) throws -> any ImageSink {
     if observer != nil && !format.isSequential {
         throw ContainerError.invalidOption("\(format) is not written sequentially; hash it after writing")
@@ -104,8 +106,11 @@ public func makeImageSink(
     case .raw:
         if observer != nil || shared { return try RawStreamWriter(path: path, virtualSize: virtualSize, observer: observer) }
         return try RawFileSink(path: path)
-    case .qcow2: return try Qcow2Writer(path: path, virtualSize: virtualSize, options: options)
-    case .vmdkStreamOptimized: return try VMDKStreamWriter(path: path, virtualSize: virtualSize, options: options, observer: observer)
+    case .qcow2:
+        return try Qcow2Writer(path: path, virtualSize: virtualSize, options: options, sharedCompression: sharedCompression)
+    case .vmdkStreamOptimized:
+        return try VMDKStreamWriter(
+            path: path, virtualSize: virtualSize, options: options, observer: observer, sharedCompression: sharedCompression)
     case .vmdkMonolithicSparse: return try VMDKSparseWriter(path: path, virtualSize: virtualSize, options: options)
     case .vhdDynamic: return try VHDWriter(path: path, virtualSize: virtualSize, kind: .dynamic, options: options)
     case .vhdFixed: return try VHDWriter(path: path, virtualSize: virtualSize, kind: .fixed, options: options, observer: observer)

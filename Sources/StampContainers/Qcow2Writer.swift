@@ -13,41 +13,59 @@ import StampIO
 /// All-zero clusters stay unallocated. With ``ContainerOptions/qcow2Compressed`` clusters
 /// are compressed on every core as raw deflate with a 4 KiB window (qemu's format; zlib does
 /// it, libdeflate cannot) and packed back to back; a cluster that does not shrink is stored.
+/// With a ``SharedChunkCompression`` the clusters come compressed from there instead (one
+/// compression shared with a VMDK), and the writer is not given the stream itself.
 ///
 /// Because cluster 0 is written last, this writer is not sequential (no observer).
-public final class Qcow2Writer: ImageSink {
+public final class Qcow2Writer: ImageSink, CompressedChunkConsumer {
     public let path: String
     public let virtualSize: UInt64
     public let compat: Qcow2Compat
     private let output: ContainerOutput
-    private var assembler: ChunkAssembler!
+    /// The writer's own chunking and compression (nil when fed by a shared compression).
+    private var assembler: ChunkAssembler?
     private let compressor: ParallelCompressor?
+    private let compressed: Bool
     private var l2Tables: [UInt64: [UInt64]] = [:]
     /// Refcounts of the data region's clusters (compressed mode only; else all are 1).
     private var refcounts: [UInt16] = []
     private static let l2Entries = UInt64(Qcow2.clusterSize / 8)
 
-    public init(path: String, virtualSize: UInt64, options: ContainerOptions = .init()) throws {
+    /// - Parameter sharedCompression: compressed clusters come from there (the image is
+    ///   compressed whatever `options.qcow2Compressed` says).
+    public init(
+        path: String, virtualSize: UInt64, options: ContainerOptions = .init(),
+        sharedCompression: SharedChunkCompression? = nil
+    ) throws {
         self.path = path
         self.virtualSize = virtualSize
         self.compat = options.qcow2Compat
         guard virtualSize <= ReaderLimits.maximumVirtualSize else {
             throw ContainerError.tooLarge(path: path, reason: "virtual size above 64 TiB")
         }
-        if options.qcow2Compressed {
+        compressed = options.qcow2Compressed || sharedCompression != nil
+        if compressed { refcounts = [1] }  // the header cluster
+        if sharedCompression != nil {
+            compressor = nil
+        } else if options.qcow2Compressed {
             compressor = try ParallelCompressor(
                 settings: options.compression, format: .deflate(windowBits: 12), chunkCapacity: Qcow2.clusterSize,
                 workers: options.workers)
-            refcounts = [1]  // the header cluster
         } else {
             compressor = nil
         }
         output = try ContainerOutput(path: path)
         try output.appendZeros(UInt64(Qcow2.clusterSize))  // cluster 0: the header, written by finish
+        if let sharedCompression {
+            sharedCompression.register(self)
+            return
+        }
         assembler = ChunkAssembler(chunkSize: Qcow2.clusterSize, virtualSize: virtualSize, path: path) {
             [unowned self] index, bytes in
             if let compressor {
-                try compressor.submit(bytes, tag: index) { try self.writeCompressed($0) }
+                try compressor.submit(bytes, tag: index) {
+                    try self.writeCompressed(tag: $0.tag, original: $0.original, deflate: $0.compressed)
+                }
             } else {
                 try setL2(index, output.position | Qcow2.copied)
                 try output.append(bytes)
@@ -56,11 +74,20 @@ public final class Qcow2Writer: ImageSink {
     }
 
     public func write(_ data: UnsafeRawBufferPointer, at offset: UInt64) throws {
-        try assembler.write(data, at: offset)
+        try ownAssembler().write(data, at: offset)
     }
 
     public func copy(_ range: SourceRange, at offset: UInt64) throws {
-        try assembler.copy(range, at: offset)
+        try ownAssembler().copy(range, at: offset)
+    }
+
+    private func ownAssembler() throws -> ChunkAssembler {
+        guard let assembler else { throw ContainerError.invalidOption("\(path) is fed by a shared compression, not the stream") }
+        return assembler
+    }
+
+    func consume(_ chunk: ParallelCompressor.Chunk) throws {
+        try writeCompressed(tag: chunk.tag, original: chunk.original, deflate: ZlibFrame.deflateData(of: chunk.compressed))
     }
 
     private func setL2(_ cluster: UInt64, _ entry: UInt64) throws {
@@ -69,23 +96,25 @@ public final class Qcow2Writer: ImageSink {
             Int(cluster % Qcow2Writer.l2Entries)] = entry
     }
 
-    private func writeCompressed(_ chunk: ParallelCompressor.Chunk) throws {
+    /// Stores cluster `tag`: its raw deflate data (4 KiB window), or `original` when that
+    /// did not shrink it.
+    private func writeCompressed(tag: UInt64, original: UnsafeRawBufferPointer, deflate: UnsafeRawBufferPointer) throws {
         let cs = UInt64(Qcow2.clusterSize)
-        if chunk.compressed.count >= Qcow2.clusterSize - 512 {
+        if deflate.count >= Qcow2.clusterSize - 512 {
             // Did not shrink: store it, cluster aligned, like an uncompressed image.
             try output.pad(toMultipleOf: cs)
-            try setL2(chunk.tag, output.position | Qcow2.copied)
+            try setL2(tag, output.position | Qcow2.copied)
             countReferences(from: output.position, length: cs)
-            try output.append(chunk.original)
+            try output.append(original)
             return
         }
         let offset = output.position
-        let length = UInt64(chunk.compressed.count)
+        let length = UInt64(deflate.count)
         let extraSectors = (offset + length - 1) / 512 - offset / 512
         let x = 62 - (UInt64(Qcow2.clusterBits) - 8)  // first bit of the sector count field
-        try setL2(chunk.tag, Qcow2.compressedFlag | extraSectors << x | offset)
+        try setL2(tag, Qcow2.compressedFlag | extraSectors << x | offset)
         countReferences(from: offset & ~511, length: (extraSectors + 1) * 512)
-        try output.append(chunk.compressed)
+        try output.append(deflate)
     }
 
     /// Adds one reference to every cluster that `[start, start+length)` touches.
@@ -99,8 +128,8 @@ public final class Qcow2Writer: ImageSink {
     /// Appends the L2 tables, L1, refcount table and blocks, writes the header, renames.
     public func finish(size: UInt64) throws {
         guard size == virtualSize else { throw ContainerError.sizeMismatch(path: path, expected: virtualSize, actual: size) }
-        try assembler.finish()
-        try compressor?.drain { try writeCompressed($0) }
+        try assembler?.finish()
+        try compressor?.drain { try writeCompressed(tag: $0.tag, original: $0.original, deflate: $0.compressed) }
         let cs = UInt64(Qcow2.clusterSize)
         try output.pad(toMultipleOf: cs)
         let dataClusters = output.position / cs
@@ -153,7 +182,6 @@ public final class Qcow2Writer: ImageSink {
         try emitBigEndian(blocks) { blocksOffset + UInt64($0) * cs }
         try output.pad(toMultipleOf: cs)
         let counted = refcounts
-        let compressed = compressor != nil
         for block in 0..<blocks {
             cluster.withUnsafeMutableBytes { raw in
                 let w = FieldWriter(raw)

@@ -165,7 +165,7 @@ public final class VMDKReader: DiskImageReader {
         }
         try file.read(into: data, at: offset + 12)
         do {
-            let n = try inflater?.decompress(UnsafeRawBufferPointer(data), into: grain, format: .zlib) ?? 0
+            let n = try inflater?.decompress(UnsafeRawBufferPointer(data), into: grain, format: .zlib(windowBits: 15)) ?? 0
             // A full grain; only the last one may stop at the end of the disk (vmdk-convert).
             guard n == grain.count || (n >= required && required < grain.count) else {
                 throw ContainerError.badCompressedData(

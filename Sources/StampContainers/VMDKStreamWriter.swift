@@ -9,19 +9,22 @@ import StampIO
 /// 32 MiB group of grains its grain table follows, and the grain directory, footer and
 /// end-of-stream marker close the file. Nothing is ever rewritten, so the output is strictly
 /// sequential and an ``OutputObserver`` sees every byte in file order (use it to hash the
-/// VMDK while it is written).
+/// VMDK while it is written). With a ``SharedChunkCompression`` the grains come compressed
+/// from there (the stream a compressed qcow2 is made from too), and the writer is not given
+/// the disk stream itself.
 ///
 /// ```swift
 /// let vmdk = try VMDKStreamWriter(path: "disk.vmdk", virtualSize: size)
 /// try producer.emit(into: vmdk, at: 0)
 /// try vmdk.finish(size: size)
 /// ```
-public final class VMDKStreamWriter: ImageSink {
+public final class VMDKStreamWriter: ImageSink, CompressedChunkConsumer {
     public let path: String
     public let virtualSize: UInt64
     private let output: ContainerOutput
-    private let compressor: ParallelCompressor
-    private var assembler: ChunkAssembler!
+    /// The writer's own chunking and compression (nil when fed by a shared compression).
+    private let compressor: ParallelCompressor?
+    private var assembler: ChunkAssembler?
     private let header: VMDK.Header
     private var directory: [UInt32]
     private var table = [UInt32](repeating: 0, count: Int(VMDK.gtEntries))
@@ -36,9 +39,10 @@ public final class VMDKStreamWriter: ImageSink {
     ///   - embedded: other files the same bytes go into (an OVA being streamed); with these,
     ///     `path` may be nil (no `.vmdk` of its own).
     ///   - extentName: the file name the descriptor's extent line gives (default: `path`'s).
+    ///   - sharedCompression: the grains come compressed from there.
     public init(
         path: String?, virtualSize: UInt64, options: ContainerOptions = .init(), observer: OutputObserver? = nil,
-        embedded: [EmbeddedOutput] = [], extentName: String? = nil
+        embedded: [EmbeddedOutput] = [], extentName: String? = nil, sharedCompression: SharedChunkCompression? = nil
     ) throws {
         let ownPath = path
         let path = path ?? embedded.first?.writer.path ?? ""
@@ -52,8 +56,12 @@ public final class VMDKStreamWriter: ImageSink {
             version: 3, flags: VMDK.flagNewlineTest | VMDK.flagCompressed | VMDK.flagMarkers, capacity: capacity,
             gdOffset: VMDK.gdAtEnd, overHead: VMDK.streamOverhead, compressAlgorithm: 1)
         directory = [UInt32](repeating: 0, count: Int(VMDK.directoryEntries(capacity: capacity)))
-        compressor = try ParallelCompressor(
-            settings: options.compression, format: .zlib, chunkCapacity: VMDK.grainBytes, workers: options.workers)
+        compressor =
+            sharedCompression != nil
+            ? nil
+            : try ParallelCompressor(
+                settings: options.compression, format: .zlib(windowBits: 15), chunkCapacity: VMDK.grainBytes,
+                workers: options.workers)
         output = try ContainerOutput(path: ownPath, observer: observer, embedded: embedded)
         let id = options.identifier ?? Identifier.random()
         try output.append(header.bytes)
@@ -63,6 +71,10 @@ public final class VMDKStreamWriter: ImageSink {
                 cid: options.cid, longContentID: id.bytes.map { VMDK.hex(UInt64($0), digits: 2) }.joined(),
                 adapterType: options.vmdkAdapterType))
         try output.appendZeros(VMDK.streamOverhead * VMDK.sector - output.position)
+        guard let compressor else {
+            sharedCompression?.register(self)
+            return
+        }
         assembler = ChunkAssembler(chunkSize: VMDK.grainBytes, virtualSize: virtualSize, path: path) {
             [unowned self] index, bytes in
             try compressor.submit(bytes, tag: index) { try self.writeGrain($0) }
@@ -70,19 +82,26 @@ public final class VMDKStreamWriter: ImageSink {
     }
 
     public func write(_ data: UnsafeRawBufferPointer, at offset: UInt64) throws {
-        try assembler.write(data, at: offset)
+        try ownAssembler().write(data, at: offset)
     }
 
     public func copy(_ range: SourceRange, at offset: UInt64) throws {
-        try assembler.copy(range, at: offset)
+        try ownAssembler().copy(range, at: offset)
     }
+
+    private func ownAssembler() throws -> ChunkAssembler {
+        guard let assembler else { throw ContainerError.invalidOption("\(path) is fed by a shared compression, not the stream") }
+        return assembler
+    }
+
+    func consume(_ chunk: ParallelCompressor.Chunk) throws { try writeGrain(chunk) }
 
     /// Writes the last grains, the last grain table, the GD, the footer and the EOS marker,
     /// and renames the file into place.
     public func finish(size: UInt64) throws {
         guard size == virtualSize else { throw ContainerError.sizeMismatch(path: path, expected: virtualSize, actual: size) }
-        try assembler.finish()
-        try compressor.drain { try writeGrain($0) }
+        try assembler?.finish()
+        try compressor?.drain { try writeGrain($0) }
         try flushTable()
         let gdSectors = (UInt64(directory.count) * 4).dividedRoundingUp(by: VMDK.sector)
         try output.append(VMDK.marker(.grainDirectory, sectors: gdSectors))

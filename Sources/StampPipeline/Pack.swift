@@ -152,29 +152,45 @@ public struct Packer {
         var ovaDisk: (writer: VMDKStreamWriter, observer: HashingObserver)?
         let containerCount = request.formats.filter { if case .container = $0 { return true }; return false }.count
         let shared = containerCount + (wantsOVA && !request.formats.contains(vmdkFormat) ? 1 : 0) > 1
+        // A compressed qcow2 and a VMDK (or OVA) in one pass: one 4 KiB-window compression
+        // serves both (``SharedChunkCompression``), and only it is given the stream.
+        let compression =
+            options.qcow2Compressed && request.formats.contains(.container(.qcow2))
+                && (wantsOVA || request.formats.contains(vmdkFormat))
+            ? try SharedChunkCompression(virtualSize: layout.size, options: options) : nil
+        func add(_ sink: any ImageSink) {
+            if !(compression?.feeds(sink) ?? false) { sinks.append(sink) }
+        }
         for format in request.formats {
             guard case .container(let f) = format else { continue }
             let path = request.path(for: format)
             if format == vmdkFormat, ova != nil {
                 let observer = HashingObserver(md5: request.checksum)
-                let writer = try VMDKStreamWriter(path: path, virtualSize: layout.size, options: options, observer: observer.observer, embedded: embedded)
+                let writer = try VMDKStreamWriter(
+                    path: path, virtualSize: layout.size, options: options, observer: observer.observer, embedded: embedded,
+                    sharedCompression: compression)
                 observers[path] = observer
                 ovaDisk = (writer, observer)
-                sinks.append(writer)
+                add(writer)
             } else {
                 let observer = (f.isSequential && request.checksum) ? HashingObserver() : nil
                 observers[path] = observer
-                sinks.append(try makeImageSink(format: f, path: path, virtualSize: layout.size, options: options, observer: observer?.observer, shared: shared))
+                add(
+                    try makeImageSink(
+                        format: f, path: path, virtualSize: layout.size, options: options, observer: observer?.observer,
+                        shared: shared, sharedCompression: compression))
             }
             written.append(path)
         }
         if let ova, ovaDisk == nil {
             let observer = HashingObserver(md5: false)  // the manifest needs only SHA-256
             let writer = try VMDKStreamWriter(
-                path: nil, virtualSize: layout.size, options: options, observer: observer.observer, embedded: embedded, extentName: ova.diskName)
+                path: nil, virtualSize: layout.size, options: options, observer: observer.observer, embedded: embedded,
+                extentName: ova.diskName, sharedCompression: compression)
             ovaDisk = (writer, observer)
-            sinks.append(writer)
+            add(writer)
         }
+        if let compression { sinks.insert(compression, at: 0) }
         if !sinks.isEmpty {
             log("writing \(request.formats.filter { if case .container = $0 { return true }; return $0 == .ova }.map(\.description).joined(separator: ", ")) (\(formatBytes(layout.size)) disk)")
             let sink: any ImageSink = sinks.count == 1 ? sinks[0] : TeeSink(sinks)

@@ -61,6 +61,10 @@ struct Pack: ParsableCommand {
     @Option(help: "qcow2 compatibility level: 1.1 (v3) or 0.10 (v2).")
     var qcow2Compat: String = "1.1"
 
+    @Flag(name: [.customShort("c"), .customLong("compress-qcow2")],
+          help: "Compress qcow2 clusters, as qemu-img convert -c does (disk-image-create does unless -u).")
+    var compressQcow2 = false
+
     @Option(help: "OVA: virtual machine name.") var vmName: String?
     @Option(help: "OVA: virtual CPUs.") var cpus: Int = 2
     @Option(help: "OVA: memory in MiB.") var memory: Int = 2048
@@ -101,6 +105,7 @@ struct Pack: ParsableCommand {
         request.uuid = uuid.flatMap(Identifier.init)
         request.sourceDateEpoch = sourceDateEpoch
         request.qcow2Compat = Qcow2Compat(rawValue: qcow2Compat) ?? .v3
+        request.qcow2Compressed = compressQcow2
         request.ova.name = vmName
         request.ova.cpus = cpus
         request.ova.memoryMiB = memory

@@ -33,7 +33,7 @@ func sample(_ n: Int, seed: UInt64) -> [UInt8] {
         + [0, 1, 3].map { CompressionSettings(backend: .isal, level: $0) }
 
     @Test(arguments: settings) func zlibFramingRoundTrips(settings: CompressionSettings) throws {
-        let compressor = try settings.makeCompressor(format: .zlib)
+        let compressor = try settings.makeCompressor(format: .zlib(windowBits: 15))
         for input in [sample(65536, seed: 1), [UInt8](repeating: 0, count: 65536), sample(1000, seed: 2), [7]] {
             var out = [UInt8](repeating: 0, count: compressor.maximumCompressedSize(for: input.count))
             let n = try input.withUnsafeBytes { i in try out.withUnsafeMutableBytes { try compressor.compress(i, into: $0) } }
@@ -41,7 +41,7 @@ func sample(_ n: Int, seed: UInt64) -> [UInt8] {
             #expect(compressed.first == 0x78, "zlib header")
             #expect(zlibUncompress(compressed, expected: input.count) == input)
             var back = [UInt8](repeating: 0, count: input.count)
-            let m = try Decompressor().decompress(compressed.withUnsafeBytes { $0 }, into: back.withUnsafeMutableBytes { $0 }, format: .zlib)
+            let m = try Decompressor().decompress(compressed.withUnsafeBytes { $0 }, into: back.withUnsafeMutableBytes { $0 }, format: .zlib(windowBits: 15))
             _ = back
             #expect(m == input.count)
         }
@@ -51,7 +51,7 @@ func sample(_ n: Int, seed: UInt64) -> [UInt8] {
         // formats.md §1.4: incompressible 64 KiB → 65562 bytes of zlib at level 6.
         var s: UInt64 = 99
         let input = (0..<65536).map { _ -> UInt8 in s = s &* 6364136223846793005 &+ 1; return UInt8(truncatingIfNeeded: s >> 40) }
-        let c = try ZlibCompressor(level: 6, format: .zlib)
+        let c = try ZlibCompressor(level: 6, format: .zlib(windowBits: 15))
         var out = [UInt8](repeating: 0, count: c.maximumCompressedSize(for: 65536))
         let n = try input.withUnsafeBytes { i in try out.withUnsafeMutableBytes { try c.compress(i, into: $0) } }
         #expect(n == 65562)
@@ -63,13 +63,13 @@ func sample(_ n: Int, seed: UInt64) -> [UInt8] {
     @Test func isalIncompressibleGrainFitsItsBoundAndOverflowIsNil() throws {
         var s: UInt64 = 7
         let input = (0..<65536).map { _ -> UInt8 in s = s &* 6364136223846793005 &+ 1; return UInt8(truncatingIfNeeded: s >> 40) }
-        let c = try IsalCompressor(level: 1, format: .zlib)
+        let c = try IsalCompressor(level: 1, format: .zlib(windowBits: 15))
         var out = [UInt8](repeating: 0, count: c.maximumCompressedSize(for: 65536))
         let n = try #require(try input.withUnsafeBytes { i in try out.withUnsafeMutableBytes { try c.compress(i, into: $0) } })
         #expect(zlibUncompress(Array(out[0..<n]), expected: input.count) == input)
         var small = [UInt8](repeating: 0, count: 1000)
         #expect(try input.withUnsafeBytes { i in try small.withUnsafeMutableBytes { try c.compress(i, into: $0) } } == nil)
-        #expect(throws: CompressionError.self) { _ = try IsalCompressor(level: 4, format: .zlib) }
+        #expect(throws: CompressionError.self) { _ = try IsalCompressor(level: 4, format: .zlib(windowBits: 15)) }
     }
 
     /// qcow2's clusters must inflate with a 4 KiB window (qemu: `inflateInit2(-12)`). The input
@@ -94,6 +94,45 @@ func sample(_ n: Int, seed: UInt64) -> [UInt8] {
         #expect(check.status == 0, "inflate with a 4 KiB window: \(check.output)")
     }
 
+    /// RFC 1950 headers for a 4 KiB window: the bytes zlib itself writes at each level hint
+    /// (Python: `zlib.compressobj(level, DEFLATED, 12)`).
+    @Test func zlibFrameHeaderMatchesZlib() {
+        #expect(ZlibFrame.header(windowBits: 12, level: 1) == (0x48, 0x0d))
+        #expect(ZlibFrame.header(windowBits: 12, level: 5) == (0x48, 0x4b))
+        #expect(ZlibFrame.header(windowBits: 12, level: 6) == (0x48, 0x89))
+        #expect(ZlibFrame.header(windowBits: 12, level: 9) == (0x48, 0xc7))
+        #expect(ZlibFrame.header(windowBits: 15, level: 6) == (0x78, 0x9c))
+    }
+
+    /// A zlib stream with a 4 KiB window, from every backend that can write one: its header
+    /// says so, Python's zlib (not our code) inflates it with a 4 KiB window and checks the
+    /// Adler-32, and the deflate data inside is what the raw 4 KiB-window mode writes.
+    @Test(arguments: [CompressionSettings(backend: .zlib, level: 5), CompressionSettings(backend: .isal, level: 1)])
+    func smallWindowZlibStream(settings: CompressionSettings) throws {
+        let block = sample(8192, seed: 5)
+        let input = Array((0..<8).map { _ in block }.joined())
+        let c = try settings.makeCompressor(format: .zlib(windowBits: 12))
+        var out = [UInt8](repeating: 0, count: c.maximumCompressedSize(for: input.count))
+        let n = try #require(try input.withUnsafeBytes { i in try out.withUnsafeMutableBytes { try c.compress(i, into: $0) } })
+        #expect(out[0] == 0x48 && (Int(out[0]) << 8 | Int(out[1])) % 31 == 0)
+        let raw = try settings.makeCompressor(format: .deflate(windowBits: 12))
+        var rawOut = [UInt8](repeating: 0, count: raw.maximumCompressedSize(for: input.count))
+        let m = try #require(try input.withUnsafeBytes { i in try rawOut.withUnsafeMutableBytes { try raw.compress(i, into: $0) } })
+        #expect(Array(out[2..<(n - 4)]) == Array(rawOut[0..<m]))
+        let dir = try TemporaryDirectory("stamp-zlib12")
+        try Data(out[0..<n]).write(to: URL(fileURLWithPath: dir.file("c.bin")))
+        try Data(input).write(to: URL(fileURLWithPath: dir.file("plain.bin")))
+        let check = try run(["python3", "-c", """
+            import sys, zlib
+            c = open(sys.argv[1], 'rb').read(); p = open(sys.argv[2], 'rb').read()
+            d = zlib.decompressobj(12); out = d.decompress(c) + d.flush()
+            sys.exit(0 if out == p and d.eof and not d.unused_data else 3)
+            """, dir.file("c.bin"), dir.file("plain.bin")])
+        #expect(check.status == 0, "inflate a zlib stream with a 4 KiB window: \(check.output)")
+        #expect(throws: CompressionError.self) { _ = try LibdeflateCompressor(level: 5, format: .zlib(windowBits: 12)) }
+        #expect(CompressionSettings.default.adapted(to: .zlib(windowBits: 12)) == CompressionSettings(backend: .zlib, level: 5))
+    }
+
     @Test func smallWindowRawDeflateIsZlibByDefault() throws {
         #expect(throws: CompressionError.self) { _ = try LibdeflateCompressor(level: 6, format: .deflate(windowBits: 12)) }
         #expect(CompressionSettings.default.adapted(to: .deflate(windowBits: 12)).backend == .zlib)
@@ -114,11 +153,11 @@ func sample(_ n: Int, seed: UInt64) -> [UInt8] {
         func inflate(_ bytes: [UInt8], limit: Int = 65536) throws -> Int {
             try out.withUnsafeMutableBytes { o in
                 try bytes.withUnsafeBytes { i in
-                    try d.decompress(i, into: UnsafeMutableRawBufferPointer(rebasing: o[0..<limit]), format: .zlib)
+                    try d.decompress(i, into: UnsafeMutableRawBufferPointer(rebasing: o[0..<limit]), format: .zlib(windowBits: 15))
                 }
             }
         }
-        let c = try ZlibCompressor(level: 6, format: .zlib)
+        let c = try ZlibCompressor(level: 6, format: .zlib(windowBits: 15))
         let input = sample(65536, seed: 4)
         var buf = [UInt8](repeating: 0, count: c.maximumCompressedSize(for: 65536))
         let n = try #require(try input.withUnsafeBytes { i in try buf.withUnsafeMutableBytes { try c.compress(i, into: $0) } })
@@ -142,8 +181,8 @@ func sample(_ n: Int, seed: UInt64) -> [UInt8] {
     /// back complete and in submission order, identical to single-threaded compression.
     @Test(arguments: [CompressionSettings.default, .fast, .qemuCompatible])
     func parallelCompressorKeepsOrder(settings: CompressionSettings) throws {
-        let single = try settings.makeCompressor(format: .zlib)
-        let parallel = try ParallelCompressor(settings: settings, format: .zlib, workers: 3, window: 5)
+        let single = try settings.makeCompressor(format: .zlib(windowBits: 15))
+        let parallel = try ParallelCompressor(settings: settings, format: .zlib(windowBits: 15), workers: 3, window: 5)
         var delivered: [UInt64] = []
         var mismatches = 0
         var scratch = [UInt8](repeating: 0, count: single.maximumCompressedSize(for: 65536))
@@ -163,7 +202,7 @@ func sample(_ n: Int, seed: UInt64) -> [UInt8] {
 
     @Test func deliveryErrorStopsTheCompressor() throws {
         struct Stop: Error {}
-        let parallel = try ParallelCompressor(settings: .fast, format: .zlib, workers: 2, window: 3)
+        let parallel = try ParallelCompressor(settings: .fast, format: .zlib(windowBits: 15), workers: 2, window: 3)
         let data = sample(4096, seed: 5)
         #expect(throws: Stop.self) {
             for i in 0..<10 { try data.withUnsafeBytes { try parallel.submit($0, tag: UInt64(i)) { _ in throw Stop() } } }
@@ -172,7 +211,7 @@ func sample(_ n: Int, seed: UInt64) -> [UInt8] {
     }
 
     @Test func levelsAreValidated() {
-        #expect(throws: CompressionError.self) { _ = try ZlibCompressor(level: 0, format: .zlib) }
-        #expect(throws: CompressionError.self) { _ = try LibdeflateCompressor(level: 13, format: .zlib) }
+        #expect(throws: CompressionError.self) { _ = try ZlibCompressor(level: 0, format: .zlib(windowBits: 15)) }
+        #expect(throws: CompressionError.self) { _ = try LibdeflateCompressor(level: 13, format: .zlib(windowBits: 15)) }
     }
 }

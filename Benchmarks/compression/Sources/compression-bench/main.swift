@@ -143,7 +143,7 @@ let inputBytes = grains.reduce(0) { $0 + $1.count }
 print("image \(path): \(grains.count) non-zero grains, \(inputBytes / 1_000_000) MB; \(threads) workers")
 print("setting          1-thread MB/s   grain records MB   ratio   parallel s   parallel MB/s   parallel cpu s")
 for settings in settingsList {
-    let compressor = try settings.makeCompressor(format: .zlib)
+    let compressor = try settings.makeCompressor(format: .zlib(windowBits: 15))
     let out = UnsafeMutableRawBufferPointer.allocate(byteCount: compressor.maximumCompressedSize(for: 65536), alignment: 64)
     defer { out.deallocate() }
     var records = 0
@@ -154,7 +154,7 @@ for settings in settingsList {
     }
     let single = now() - t0
 
-    let parallel = try ParallelCompressor(settings: settings, format: .zlib, workers: threads)
+    let parallel = try ParallelCompressor(settings: settings, format: .zlib(windowBits: 15), workers: threads)
     var parallelRecords = 0
     let (t1, c1) = (now(), cpuSeconds())
     for (i, grain) in grains.enumerated() {
