@@ -32,7 +32,9 @@
 /// - `defer-initramfs` exports `INITRD=No` to the chroot phases, so a kernel's postinst does
 ///   not build an initramfs that the initramfs-tools trigger then rebuilds (each build costs
 ///   ~17 s of mkinitramfs here); `initramfs` then makes, once, the initramfs of every kernel
-///   that has none, before anything that needs it (`finalise.d`, the boot loader).
+///   that has none, before anything that needs it (`finalise.d`, the boot loader). While it
+///   runs, the host's `pigz` is the tree's `/usr/bin/pigz` (mkinitramfs prefers pigz to gzip:
+///   the same format, compressed on every core), behind a wrapper that falls back to gzip.
 enum StageScript {
     static let text = #"""
     #!/bin/sh
@@ -70,14 +72,38 @@ enum StageScript {
     make_initramfs() { # the initramfs of every kernel in the tree that has none, once
         stamp_initrd=
         [ -x "$ROOT/usr/sbin/update-initramfs" ] || return 0
+        pigz_on
+        mi_status=0
         for mi_dir in "$ROOT"/lib/modules/*; do
             [ -d "$mi_dir" ] || continue
             mi_version=${mi_dir##*/}
             [ -e "$ROOT/boot/vmlinuz-$mi_version" ] || continue
             [ -e "$ROOT/boot/initrd.img-$mi_version" ] && continue
             echo "stamp: update-initramfs -c -k $mi_version (deferred from the package phases)"
-            in_chroot update-initramfs -c -k "$mi_version" </dev/null || return $?
+            in_chroot update-initramfs -c -k "$mi_version" </dev/null || { mi_status=$?; break; }
         done
+        pigz_off
+        return $mi_status
+    }
+
+    # mkinitramfs compresses a gzip initramfs with pigz (gzip on every core, the same format)
+    # when /usr/bin:/sbin:/bin has one. For this step only, the host's pigz stands in through a
+    # wrapper that falls back to the tree's own gzip where the host binary cannot run (an
+    # older C library, no libz). Not for reproducible builds: mkinitramfs then uses gzip -n.
+    pigz_on() {
+        pz_host=$(command -v pigz 2>/dev/null) || return 0
+        [ -z "${SOURCE_DATE_EPOCH:-}" ] && [ -d "$ROOT/usr/bin" ] || return 0
+        [ -e "$ROOT/usr/bin/pigz" ] || [ -L "$ROOT/usr/bin/pigz" ] && return 0
+        : >"$WORK/pigz.ours"
+        cp "$pz_host" "$ROOT/usr/bin/.stamp-build-pigz" || { pigz_off; return 0; }
+        printf '%s\n' '#!/bin/sh' '# written by stamp for the build; removed afterwards' \
+            'if /usr/bin/.stamp-build-pigz -V >/dev/null 2>&1; then exec /usr/bin/.stamp-build-pigz "$@"; fi' \
+            'exec gzip "$@"' >"$ROOT/usr/bin/pigz" && chmod 755 "$ROOT/usr/bin/pigz" || pigz_off
+    }
+
+    pigz_off() {
+        [ -e "$WORK/pigz.ours" ] || return 0
+        rm -f "$ROOT/usr/bin/pigz" "$ROOT/usr/bin/.stamp-build-pigz" "$WORK/pigz.ours"
     }
 
     break_at() { # <point> <1 = inside the chroot>
@@ -199,6 +225,7 @@ enum StageScript {
         rm -f "$WORK/resolv.conf.build"
         if [ -e "$WORK/policy-rc.d.ours" ]; then rm -f "$ROOT/usr/sbin/policy-rc.d" "$WORK/policy-rc.d.ours"; fi
         rm -f "$ROOT/etc/apt/apt.conf.d/00stamp-build-proxy" "$ROOT/etc/dpkg/dpkg.cfg.d/00stamp-build-unsafe-io"
+        pigz_off
         tweaked=0
     }
 
