@@ -109,7 +109,20 @@ struct DIBEndToEndTests {
         let table = try run(["sfdisk", "--json", out + ".raw"]).stdout
         #expect(table.contains("\"label\": \"dos\""), "vm gives an MBR disk: \(table)")
         let start = try #require(table.split(separator: "\n").first { $0.contains("start") }?.split(separator: "start\": ").last?.split(separator: ",").first)
-        #expect(try strictFsck("\(out).raw?offset=\(Int(start)! * 512)") == [])
+        let rootFS = "\(out).raw?offset=\(Int(start)! * 512)"
+        #expect(try strictFsck(rootFS) == [])
+        // The initramfs was compressed by the host's pigz standing in for the build: it is a
+        // valid gzip (GNU gzip checks it), and neither the stand-in nor its wrapper is left.
+        for buildOnly in ["/usr/bin/pigz", "/usr/bin/.stamp-build-pigz"] {
+            let stat = try run(["debugfs", "-R", "stat \(buildOnly)", rootFS])
+            #expect(stat.output.contains("File not found"), "\(buildOnly) reached the image: \(stat.output)")
+        }
+        let bootDir = try run(["debugfs", "-R", "ls /boot", rootFS]).stdout
+        let initrd = try #require(bootDir.split(whereSeparator: { $0 == " " || $0 == "\n" }).first { $0.hasPrefix("initrd.img-") })
+        _ = try run(["debugfs", "-R", "dump /boot/\(initrd) \(Self.work)/np/initrd", rootFS])
+        let gzip = try run(["gzip", "-t", Self.work + "/np/initrd"])
+        #expect(gzip.status == 0 && gzip.output.isEmpty, "initramfs: \(gzip.output)")
+        #expect(r.stdout.contains("stamp: update-initramfs -c -k"), "the initramfs is made once, after the package phases")
         if ProcessInfo.processInfo.environment["STAMP_BOOT_TESTS"] != nil {
             // The image nodepool would upload boots (BIOS, from the qcow2) with its root mounted
             // read-write and clean.
