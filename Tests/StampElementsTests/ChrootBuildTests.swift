@@ -78,6 +78,36 @@ struct ChrootBuildTests {
         #expect((buildLog[.size] as? Int) == 0)
     }
 
+    /// The initramfs deferred from the package phases is made once, after them, with the host's
+    /// pigz standing in at /usr/bin/pigz (mkinitramfs prefers pigz). A busybox tree has no C
+    /// library for the host binary, so the wrapper falls back to the tree's gzip: the initramfs
+    /// is still a valid gzip, and neither the wrapper nor the binary stays in the tree.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/pigz"), "needs the host's pigz"))
+    func deferredInitramfsWithThePigzStandIn() async throws {
+        let work = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let collector = LineCollector()
+        let build = try ElementBuild.validate(Fixtures.plan(["fake-os", "fake-kernel"], work: work), logger: collector.logger)
+        let built = try await ElementBuild.run(build, logger: collector.logger)
+        defer { ElementBuild.cleanup(built) }
+        let root = built.root.path
+        let log = try String(contentsOfFile: root + "/probe-initramfs.log", encoding: .utf8)
+        #expect(log == "VERSION=9.9.9-fake COMPRESSOR=/usr/bin/pigz INITRD=unset\n", "\(log)")
+        #expect(collector.lines.contains { $0.contains("stamp: update-initramfs -c -k 9.9.9-fake") })
+        let unpacked = Process()
+        unpacked.executableURL = URL(fileURLWithPath: "/bin/sh")
+        unpacked.arguments = ["-c", "gzip -dc \(root)/boot/initrd.img-9.9.9-fake"]
+        let pipe = Pipe()
+        unpacked.standardOutput = pipe
+        try unpacked.run()
+        let content = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        unpacked.waitUntilExit()
+        #expect(unpacked.terminationStatus == 0 && content == "fake initramfs of 9.9.9-fake\n", "\(content)")
+        for buildOnly in ["usr/bin/pigz", "usr/bin/.stamp-build-pigz"] {
+            #expect((try? FileManager.default.attributesOfItem(atPath: root + "/" + buildOnly)) == nil, "\(buildOnly) left in the tree")
+        }
+    }
+
     /// A failing script names element, phase, script and exit code; `break=after-error` with
     /// `break_outside_target=1` runs `break_cmd` (DIB's functional-test sentinel copy).
     @Test func failingScriptAndAfterErrorBreak() async throws {
