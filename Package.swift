@@ -109,7 +109,7 @@ let package = Package(
         .testTarget(name: "StampPackagingTests", dependencies: ["StampPackaging", "StampTestSupport"]),
         .testTarget(
             name: "StampElementsTests", dependencies: ["StampElements", "StampTestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "StampPipelineTests", dependencies: ["StampPipeline", "StampTestSupport"]),
+        .testTarget(name: "StampPipelineTests", dependencies: ["StampPipeline", "StampElements", "StampTestSupport"]),
         .testTarget(name: "StampCLITests", dependencies: ["StampTestSupport"], exclude: ["Fixtures"]),
     ]
 )

@@ -53,9 +53,33 @@ public struct DIBBuildRequest: Sendable, Equatable {
             && lhs.logfile == rhs.logfile
     }
 
-    /// The qcow2 version the options ask for: `compat=0.10` → 2, otherwise 3.
+    /// The qcow2 version the options ask for: `compat=0.10` (or `v2`) → 2, otherwise 3.
     public var qcow2Version: Int {
-        qemuImgOptions.last { $0.key == "compat" }?.value == "0.10" ? 2 : 3
+        ["0.10", "v2"].contains(qemuImgOptions.last { $0.key == "compat" }?.value ?? "") ? 2 : 3
+    }
+
+    /// The VMDK subformat the options ask for (`subformat=`), if any. DIB passes the options
+    /// to every `qemu-img convert`; stamp applies each to the format it belongs to.
+    public var vmdkSubformat: String? {
+        qemuImgOptions.last { $0.key == "subformat" }?.value
+    }
+
+    /// The options stamp does not act on (qemu-img tuning such as `cluster_size` or
+    /// `lazy_refcounts`: stamp's output is fixed); the build logs them as ignored.
+    public var ignoredQemuImgOptions: [String] {
+        qemuImgOptions.filter { !["compat", "subformat"].contains($0.key) }.map { "\($0.key)=\($0.value)" }
+    }
+
+    /// Why a `--qemu-img-options` pair cannot be honoured (qemu-img would refuse it), or nil.
+    static func qemuImgOptionProblem(key: String, value: String) -> String? {
+        switch key {
+        case "compat" where !["0.10", "v2", "1.1", "v3"].contains(value):
+            return "qcow2 compat is 0.10 or 1.1"
+        case "subformat" where !["streamOptimized", "monolithicSparse"].contains(value):
+            return "stamp writes the vmdk subformats streamOptimized and monolithicSparse"
+        default:
+            return nil
+        }
     }
 
     /// `md5`/`sha256` from `--checksum` or `DIB_CHECKSUM` (`1` = both, or a comma list).

@@ -161,6 +161,10 @@ public enum DIBCommandLine {
                         problems.append(.invalidValue(option: "--qemu-img-options", value: String(pair), reason: "expected key=value"))
                         continue
                     }
+                    if let reason = DIBBuildRequest.qemuImgOptionProblem(key: parts[0], value: parts[1]) {
+                        problems.append(.invalidValue(option: "--qemu-img-options", value: String(pair), reason: reason))
+                        continue
+                    }
                     request.qemuImgOptions.append((parts[0], parts[1]))
                 }
             case "ramdisk-element": request.ramdiskElement = value
@@ -202,7 +206,8 @@ public enum DIBCommandLine {
           --image-size GiB       image size (default: computed from the tree)
           --image-extra-size MiB, --mkfs-journal-size MiB, --max-online-resize N, --mkfs-options OPTS
           --image-cache DIR      cache directory (default: ~/.cache/image-create)
-          --qemu-img-options k=v[,k=v]   qcow2 options (compat=0.10 gives qcow2 version 2)
+          --qemu-img-options k=v[,k=v]   compat=0.10|1.1 (qcow2 version 2 or 3),
+                              subformat=streamOptimized|monolithicSparse (vmdk); others ignored
           --root-label LABEL     root file system label
           --install-type TYPE    default install type (source)
           --ramdisk-element E, --docker-target T   accepted for compatibility

@@ -25,12 +25,21 @@ public enum DIBBuild {
         return .none
     }
 
-    /// The formats a request names, or the unknown names.
+    /// The formats a request names, or the unknown names. `vmdk` is streamOptimized (what
+    /// vSphere and cloud imports take) unless `--qemu-img-options subformat=monolithicSparse`
+    /// asks for qemu-img's default.
     public static func formats(_ request: DIBBuildRequest) -> (formats: [PackFormat], unknown: [String]) {
         var formats: [PackFormat] = []
         var unknown: [String] = []
         for name in request.formats {
-            if let f = PackFormat(name: name) { formats.append(f) } else { unknown.append(name) }
+            guard var f = PackFormat(name: name) else {
+                unknown.append(name)
+                continue
+            }
+            if f == .container(.vmdkStreamOptimized), request.vmdkSubformat == "monolithicSparse" {
+                f = .container(.vmdkMonolithicSparse)
+            }
+            formats.append(f)
         }
         return (formats, unknown)
     }
@@ -40,6 +49,9 @@ public enum DIBBuild {
         let (formats, unknown) = formats(request)
         if !unknown.isEmpty {
             throw PackProblems(problems: unknown.map { "unknown image type '\($0)' (stamp writes \(PackFormat.names.joined(separator: ", ")))" })
+        }
+        for option in request.ignoredQemuImgOptions {
+            logger.warning("--qemu-img-options \(option): ignored (stamp's qcow2/vmdk layout is fixed)")
         }
         let layout = layout(for: build)
         // Validate the output side before the slow element phases.

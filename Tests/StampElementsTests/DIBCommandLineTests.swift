@@ -95,6 +95,21 @@ import Testing
         #expect(problems("-t vdi") == [.unknownFormat("vdi"), .noElements])
     }
 
+    /// DIB hands `--qemu-img-options` to every `qemu-img convert`: stamp applies `compat` to the
+    /// qcow2 and `subformat` to the vmdk, logs the rest as ignored, and refuses values qemu-img
+    /// itself would refuse, before anything runs.
+    @Test func qemuImgOptions() throws {
+        let request = try build("--qemu-img-options compat=v2,subformat=monolithicSparse,cluster_size=65536 -o x e")
+        #expect(request.qcow2Version == 2)
+        #expect(request.vmdkSubformat == "monolithicSparse")
+        #expect(request.ignoredQemuImgOptions == ["cluster_size=65536"])
+        #expect(try build("--qemu-img-options compat=1.1 -o x e").qcow2Version == 3)
+        #expect(problems("--qemu-img-options compat=0.9 -o x e")
+            == [.invalidValue(option: "--qemu-img-options", value: "compat=0.9", reason: "qcow2 compat is 0.10 or 1.1")])
+        let bad = problems("--qemu-img-options subformat=twoGbMaxExtentSparse -o x e")
+        #expect(bad.count == 1 && DIBCommandLine.Failure(problems: bad).description.contains("subformat=twoGbMaxExtentSparse"))
+    }
+
     @Test func helpAndVersion() throws {
         #expect(try DIBCommandLine.parse(["-h"], environment: [:]) == .help)
         #expect(try DIBCommandLine.parse(["--version"], environment: [:]) == .version)
