@@ -14,7 +14,7 @@ public enum PackFormat: Sendable, Equatable, CustomStringConvertible {
     public init?(name: String) {
         switch name.lowercased() {
         case "ova": self = .ova
-        case "tar", "tgz": self = .tar
+        case "tar": self = .tar
         default:
             guard let f = OutputFormat(name: name) else { return nil }
             self = .container(f)
