@@ -135,8 +135,15 @@ struct DIBEndToEndTests {
         let out = Self.work + "/efi/app"
         try? FileManager.default.removeItem(atPath: Self.work + "/efi")
         try FileManager.default.createDirectory(atPath: Self.work + "/efi", withIntermediateDirectories: true)
-        let r = try Self.dib(["-x", "-t", "ova,raw", "--checksum", "-o", out, "debian-minimal", "vm", "block-device-efi", "stamp-boot-marker"])
+        let r = try Self.dib(["-x", "-t", "ova,raw", "--checksum", "-o", out, "debian-minimal", "vm", "block-device-efi", "open-vm-tools", "stamp-boot-marker"])
         #expect(r.status == 0, "\(r.output.suffix(4000))")
+        // vSphere's guest agent is in the image and starts at boot.
+        let rootStart = try sh("sfdisk --json \(out).raw | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"partitiontable\"][\"partitions\"][-1][\"start\"])'")
+        let rootFS = "\(out).raw?offset=\((Int(rootStart.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) * 512)"
+        let tools = try run(["debugfs", "-R", "stat /usr/bin/vmtoolsd", rootFS])
+        #expect(tools.status == 0 && tools.stdout.contains("Type: regular"), "\(tools.output)")
+        let wants = try run(["debugfs", "-R", "ls -l /etc/systemd/system/multi-user.target.wants", rootFS]).stdout
+        #expect(wants.contains("open-vm-tools.service"), "open-vm-tools is not enabled: \(wants)")
         let members = try run(["tar", "tf", out + ".ova"]).stdout.split(separator: "\n").map(String.init)
         #expect(members.count == 3 && members[0].hasSuffix(".ovf") && members[1].hasSuffix(".mf") && members[2].hasSuffix(".vmdk"), "\(members)")
         let inspect = try run([stampBinary, "inspect", "--json", out + ".raw"])
