@@ -94,7 +94,7 @@ enum StageScript {
         pz_host=$(command -v pigz 2>/dev/null) || return 0
         [ -z "${SOURCE_DATE_EPOCH:-}" ] && [ -d "$ROOT/usr/bin" ] || return 0
         [ -e "$ROOT/usr/bin/pigz" ] || [ -L "$ROOT/usr/bin/pigz" ] && return 0
-        : >"$WORK/pigz.ours"
+        : >"$WORK/pigz.ours" || return 0
         cp "$pz_host" "$ROOT/usr/bin/.stamp-build-pigz" || { pigz_off; return 0; }
         printf '%s\n' '#!/bin/sh' '# written by stamp for the build; removed afterwards' \
             'if /usr/bin/.stamp-build-pigz -V >/dev/null 2>&1; then exec /usr/bin/.stamp-build-pigz "$@"; fi' \
