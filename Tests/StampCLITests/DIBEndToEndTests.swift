@@ -20,6 +20,27 @@ struct DIBEndToEndTests {
             ].merging(extra) { $1 })
     }
 
+    /// A raw disk's partition table as sfdisk reads it (starts and sizes in 512-byte sectors).
+    struct PartitionTable {
+        var label: String
+        var partitions: [(start: Int, size: Int, name: String?)]
+    }
+
+    static func partitionTable(_ raw: String) throws -> PartitionTable {
+        let dump = try run(["sfdisk", "--json", raw]).stdout
+        let json = try JSONSerialization.jsonObject(with: Data(dump.utf8)) as? [String: Any]
+        let table = json?["partitiontable"] as? [String: Any] ?? [:]
+        let parts = (table["partitions"] as? [[String: Any]] ?? []).map {
+            (start: ($0["start"] as? NSNumber)?.intValue ?? 0, size: ($0["size"] as? NSNumber)?.intValue ?? 0, name: $0["name"] as? String)
+        }
+        return PartitionTable(label: table["label"] as? String ?? "", partitions: parts)
+    }
+
+    /// The filesystem of partition `part` as e2fsck and debugfs take it (`disk?offset=`).
+    static func filesystem(_ raw: String, _ part: (start: Int, size: Int, name: String?)) -> String {
+        "\(raw)?offset=\(part.start * 512)"
+    }
+
     static func mountInfo() -> [String] {
         ((try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
     }
@@ -106,10 +127,9 @@ struct DIBEndToEndTests {
             let compare = try run(["qemu-img", "compare", "-f", "raw", "-F", fmt, out + ".raw", "\(out).\(ext)"])
             #expect(compare.status == 0, "\(ext): \(compare.output)")
         }
-        let table = try run(["sfdisk", "--json", out + ".raw"]).stdout
-        #expect(table.contains("\"label\": \"dos\""), "vm gives an MBR disk: \(table)")
-        let start = try #require(table.split(separator: "\n").first { $0.contains("start") }?.split(separator: "start\": ").last?.split(separator: ",").first)
-        let rootFS = "\(out).raw?offset=\(Int(start)! * 512)"
+        let table = try Self.partitionTable(out + ".raw")
+        #expect(table.label == "dos", "vm gives an MBR disk: \(table)")
+        let rootFS = Self.filesystem(out + ".raw", try #require(table.partitions.last))
         #expect(try strictFsck(rootFS) == [])
         // The initramfs was compressed by the host's pigz standing in for the build: it is a
         // valid gzip (GNU gzip checks it), and neither the stand-in nor its wrapper is left.
@@ -138,8 +158,8 @@ struct DIBEndToEndTests {
         let r = try Self.dib(["-x", "-t", "ova,raw", "--checksum", "-o", out, "debian-minimal", "vm", "block-device-efi", "open-vm-tools", "stamp-boot-marker"])
         #expect(r.status == 0, "\(r.output.suffix(4000))")
         // vSphere's guest agent is in the image and starts at boot.
-        let rootStart = try sh("sfdisk --json \(out).raw | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"partitiontable\"][\"partitions\"][-1][\"start\"])'")
-        let rootFS = "\(out).raw?offset=\((Int(rootStart.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) * 512)"
+        let table = try Self.partitionTable(out + ".raw")
+        let rootFS = Self.filesystem(out + ".raw", try #require(table.partitions.last))
         let tools = try run(["debugfs", "-R", "stat /usr/bin/vmtoolsd", rootFS])
         #expect(tools.status == 0 && tools.stdout.contains("Type: regular"), "\(tools.output)")
         let wants = try run(["debugfs", "-R", "ls -l /etc/systemd/system/multi-user.target.wants", rootFS]).stdout
@@ -151,7 +171,8 @@ struct DIBEndToEndTests {
         #expect(json?["partition_table"] as? String == "gpt")
         let types = (json?["partitions"] as? [[String: Any]] ?? []).compactMap { ($0["filesystem"] as? [String: Any])?["type"] as? String }
         #expect(types == ["vfat", "ext4"], "\(inspect.stdout)")
-        let esp = try sh("p=$(sfdisk --json \(out).raw | python3 -c 'import json,sys; p=json.load(sys.stdin)[\"partitiontable\"][\"partitions\"][0]; print(p[\"start\"], p[\"size\"])'); set -- $p; dd if=\(out).raw of=\(Self.work)/efi/esp.img bs=512 skip=$1 count=$2 status=none && mdir -i \(Self.work)/efi/esp.img ::/EFI/BOOT")
+        let espPart = try #require(table.partitions.first)
+        let esp = try sh("dd if=\(out).raw of=\(Self.work)/efi/esp.img bs=512 skip=\(espPart.start) count=\(espPart.size) status=none && mdir -i \(Self.work)/efi/esp.img ::/EFI/BOOT")
         #expect(esp.status == 0 && esp.stdout.uppercased().contains("BOOTX64"), "\(esp.output)")
         if ProcessInfo.processInfo.environment["STAMP_BOOT_TESTS"] != nil {
             // The OVA's own disk, taken out of the archive, boots under UEFI.
@@ -175,9 +196,7 @@ struct DIBEndToEndTests {
         #expect(lastLine.hasSuffix("| Build completed successfully"), "last line: \(lastLine)")
         let check = try run(["qemu-img", "check", "-f", "qcow2", out + ".qcow2"])
         #expect(check.status == 0 && check.stdout.contains("No errors were found"), "\(check.output)")
-        let table = try run(["sfdisk", "--json", out + ".raw"]).stdout
-        let start = try #require(table.split(separator: "\n").first { $0.contains("start") }?.split(separator: "start\": ").last?.split(separator: ",").first)
-        let rootFS = "\(out).raw?offset=\(Int(start)! * 512)"
+        let rootFS = Self.filesystem(out + ".raw", try #require(try Self.partitionTable(out + ".raw").partitions.last))
         #expect(try strictFsck(rootFS) == [])
         let osRelease = try run(["debugfs", "-R", "cat /usr/lib/os-release", rootFS]).stdout
         #expect(osRelease.contains("VERSION_CODENAME=noble"), "\(osRelease)")
@@ -232,18 +251,15 @@ struct DIBEndToEndTests {
             environment: ["TMPDIR": Self.work, "STAMP_REPO": repositoryRoot])
         #expect(r.stdout.split(separator: "\n").last?.hasSuffix("| Build completed successfully") == true, "\(r.stdout.suffix(500))")
         #expect(r.status == 0, "\(r.output.suffix(4000))")
-        let table = try run(["sfdisk", "--json", out + ".raw"]).stdout
-        let json = try JSONSerialization.jsonObject(with: Data(table.utf8)) as? [String: Any]
-        let parts = (json?["partitiontable"] as? [String: Any])?["partitions"] as? [[String: Any]] ?? []
-        #expect(parts.compactMap { $0["name"] as? String } == ["BSP", "srv", "root"], "\(table)")
+        let parts = try Self.partitionTable(out + ".raw").partitions
+        #expect(parts.compactMap(\.name) == ["BSP", "srv", "root"], "\(parts)")
         let sgdisk = try run(["sgdisk", "-v", out + ".raw"])
         #expect(sgdisk.stdout.contains("No problems found"), "\(sgdisk.output)")
         for part in parts.dropFirst() {
-            let start = (part["start"] as? NSNumber)?.intValue ?? 0
-            #expect(try strictFsck("\(out).raw?offset=\(start * 512)") == [], "\(part)")
+            #expect(try strictFsck(Self.filesystem(out + ".raw", part)) == [], "\(part)")
         }
-        let rootStart = (parts.last?["start"] as? NSNumber)?.intValue ?? 0
-        let fstab = try sh("debugfs -R 'cat /etc/fstab' '\(out).raw?offset=\(rootStart * 512)' 2>/dev/null || (dd if=\(out).raw of=\(Self.work)/bd/root.img bs=512 skip=\(rootStart) status=none && debugfs -R 'cat /etc/fstab' \(Self.work)/bd/root.img)").stdout
+        let root = try #require(parts.last)
+        let fstab = try run(["debugfs", "-R", "cat /etc/fstab", Self.filesystem(out + ".raw", root)]).stdout
         #expect(fstab.contains("LABEL=srvdata /srv ext4 defaults 0 2") && fstab.contains("LABEL=cloudimg-rootfs / ext4 defaults 0 1"), "fstab: \(fstab)")
         if ProcessInfo.processInfo.environment["STAMP_BOOT_TESTS"] != nil {
             let boot = try run(["bash", repositoryRoot + "/Tests/tools/boot/boot_test.sh", out + ".qcow2", "--format", "qcow2", "--snapshot", "--expect-mount", "/srv", "--timeout", "240"])
