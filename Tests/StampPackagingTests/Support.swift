@@ -2,14 +2,11 @@ import Foundation
 import StampTestSupport
 import Testing
 
-/// The DMTF OVF 1.1 schema set, kept beside the repository: `<repo>/../shared/ovf-schema`.
-let ovfSchemaDirectory: String = {
-    let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
-    return repo.deletingLastPathComponent().appendingPathComponent("shared/ovf-schema").standardizedFileURL.path
-}()
+/// The DMTF OVF 1.1 schema set, in the repository: `Tests/Fixtures/ovf-schema`.
+let ovfSchemaDirectory = repositoryRoot + "/Tests/Fixtures/ovf-schema"
 
-let hasOVFSchema = FileManager.default.fileExists(atPath: ovfSchemaDirectory + "/dsp8023_1.1.1.xsd")
+/// The schema checks need xmllint (libxml2-utils); without it they are skipped, and counted.
+let hasXmllint = toolAvailable("xmllint")
 
 func readBytes(_ path: String) throws -> [UInt8] {
     [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
