@@ -5,6 +5,9 @@ import Testing
 
 @testable import StampFAT
 
+/// fsck.fat and mtools, the outside readers `check` runs.
+let hasFATTools = toolAvailable("fsck.fat") && toolAvailable("mcopy")
+
 @Suite struct FATTests {
     let mib: UInt64 = 1 << 20
 
@@ -36,34 +39,32 @@ import Testing
     }
 
     /// fsck.fat -n reports nothing but its banner and the summary; mtools copies every file back.
+    /// The tests that call this are enabled only when both tools are installed (a counted skip).
     func check(_ image: String, _ files: [String: [UInt8]], _ dir: TemporaryDirectory) throws {
-        if toolAvailable("fsck.fat") {
-            let fsck = try run("fsck.fat", ["-n", image])
-            let lines = (fsck.stdout + fsck.stderr).split(separator: "\n")
-            #expect(fsck.status == 0, "\(fsck.stdout)\(fsck.stderr)")
-            #expect(lines.count == 2 && lines[0].hasPrefix("fsck.fat") && lines[1].contains(" files, "), "\(lines)")
+        let fsck = try run("fsck.fat", ["-n", image])
+        let lines = (fsck.stdout + fsck.stderr).split(separator: "\n")
+        #expect(fsck.status == 0, "\(fsck.stdout)\(fsck.stderr)")
+        #expect(lines.count == 2 && lines[0].hasPrefix("fsck.fat") && lines[1].contains(" files, "), "\(lines)")
+        let listing = try run("mdir", ["-i", image, "-/", "::"])
+        #expect(listing.status == 0, "\(listing.stderr)")
+        for path in files.keys {
+            let name = String(path.split(separator: "/").last!)
+            // mdir shows exact 8.3 names split ("BOOTX64  EFI"); long names verbatim.
+            if FATNames.exactShortName(name) != nil { continue }
+            #expect(listing.stdout.contains(name), "mdir does not list \(name)")
         }
-        if toolAvailable("mcopy") {
-            let listing = try run("mdir", ["-i", image, "-/", "::"])
-            #expect(listing.status == 0, "\(listing.stderr)")
-            for path in files.keys {
-                let name = String(path.split(separator: "/").last!)
-                // mdir shows exact 8.3 names split ("BOOTX64  EFI"); long names verbatim.
-                if FATNames.exactShortName(name) != nil { continue }
-                #expect(listing.stdout.contains(name), "mdir does not list \(name)")
-            }
-            let out = dir.file("out")
-            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-            let copy = try run("mcopy", ["-s", "-n", "-i", image, "::*", out])
-            #expect(copy.status == 0, "\(copy.stderr)")
-            for (path, bytes) in files {
-                let back = try? readFile(out + "/" + path)
-                #expect(back == bytes, "\(path) differs")
-            }
+        let out = dir.file("out")
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let copy = try run("mcopy", ["-s", "-n", "-i", image, "::*", out])
+        #expect(copy.status == 0, "\(copy.stderr)")
+        for (path, bytes) in files {
+            let back = try? readFile(out + "/" + path)
+            #expect(back == bytes, "\(path) differs")
         }
     }
 
-    @Test func fat32RoundTrip() throws {
+    @Test(.enabled(if: hasFATTools, "needs fsck.fat (dosfstools) and mtools"))
+    func fat32RoundTrip() throws {
         let dir = try TemporaryDirectory()
         let (entries, files) = try sampleTree(dir)
         let volume = try FATVolume(options: .init(size: 64 * mib, label: "ESP", volumeID: 0x1234_5678), root: entries)
@@ -73,7 +74,8 @@ import Testing
         try check(image, files, dir)
     }
 
-    @Test func fat16RoundTrip() throws {
+    @Test(.enabled(if: hasFATTools, "needs fsck.fat (dosfstools) and mtools"))
+    func fat16RoundTrip() throws {
         let dir = try TemporaryDirectory()
         let (entries, files) = try sampleTree(dir)
         let volume = try FATVolume(options: .init(size: 16 * mib, label: "small", volumeID: 1), root: entries)
@@ -83,7 +85,8 @@ import Testing
         try check(image, files, dir)
     }
 
-    @Test func espSizedVolume() throws {
+    @Test(.enabled(if: hasFATTools, "needs fsck.fat (dosfstools) and mtools"))
+    func espSizedVolume() throws {
         let dir = try TemporaryDirectory()
         let entries = FATEntry.tree([("EFI/BOOT/BOOTX64.EFI", .bytes(pattern(70_000, seed: 1)))])
         let volume = try FATVolume(options: .init(size: 550 * mib, label: "ESP", volumeID: 2), root: entries)
