@@ -296,7 +296,7 @@ struct Emitter {
             let path = layout.tree.sourcePath(of: entryIndex)
             let fd: FileDescriptor
             do {
-                fd = try Syscalls.openSource(path)
+                fd = try Syscalls.openSource(layout.tree.sourcePathBytes(of: entryIndex))
             } catch .noSuchFileOrDirectory {
                 throw IOError.sourceVanished(path: path)
             } catch {

@@ -83,6 +83,12 @@ final class Layout {
 
     /// Inode numbers in visiting order: the root is 2, lost+found 11, then each directory's
     /// children (in name order) before the children of its subdirectories.
+    ///
+    /// A hard-linked inode takes its number at whichever of its names this breadth-first
+    /// walk meets first. That need not be the name the scan recorded first (the scan is
+    /// depth-first: `/N/c/z/6/V` precedes `/X/A/hl` there, but not here), so the number is
+    /// stored on the first-scanned entry, which owns the inode's metadata, and every other
+    /// name reads it from there.
     private func numberInodes() throws {
         var next: UInt32 = Ext4.firstInode
         if makesLostAndFound { next += 1 }
@@ -96,12 +102,12 @@ final class Layout {
                 let c = Int(child)
                 let entry = tree.entries[c]
                 if entry.name.count > 255 { throw Ext4Error.nameTooLong(path: tree.path(of: c)) }
-                if let first = entry.hardLinkOf {
-                    inodeOfEntry[c] = inodeOfEntry[Int(first)]
-                } else {
-                    inodeOfEntry[c] = next
+                let owner = entry.hardLinkOf.map(Int.init) ?? c
+                if inodeOfEntry[owner] == 0 {
+                    inodeOfEntry[owner] = next
                     next += 1
                 }
+                inodeOfEntry[c] = inodeOfEntry[owner]
                 if entry.kind == .directory { queue.append(c) }
             }
         }

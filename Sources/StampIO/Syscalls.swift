@@ -50,7 +50,14 @@ public enum Syscalls {
     /// Opens a source file for reading without updating its access time (so that reading a
     /// tree does not change what the next scan of it sees), and without following a symlink.
     public static func openSource(_ path: String) throws(Errno) -> FileDescriptor {
-        let fd = stamp_open_source(path)
+        try openSource(Array(path.utf8))
+    }
+
+    /// ``openSource(_:)-(String)`` for a path given as its exact bytes (names need not be UTF-8).
+    public static func openSource(_ path: [UInt8]) throws(Errno) -> FileDescriptor {
+        let fd = (path + [0]).withUnsafeBufferPointer { p in
+            p.withMemoryRebound(to: CChar.self) { stamp_open_source($0.baseAddress!) }
+        }
         if fd < 0 { throw Errno(rawValue: errno) }
         return FileDescriptor(rawValue: fd)
     }

@@ -29,9 +29,27 @@ public final class RootTree {
         return "/" + parts.reversed().joined(separator: "/")
     }
 
-    /// The absolute source path of entry `index`.
+    /// The absolute source path of entry `index`, for messages. Names that are not UTF-8
+    /// show U+FFFD here; open files with ``sourcePathBytes(of:)``.
     public func sourcePath(of index: Int) -> String {
         index == 0 ? sourcePath : sourcePath + path(of: index)
+    }
+
+    /// The absolute source path of entry `index` as the kernel knows it: the exact bytes of
+    /// every name (Linux names need not be UTF-8), without a terminating NUL.
+    public func sourcePathBytes(of index: Int) -> [UInt8] {
+        var names: [[UInt8]] = []
+        var i = index
+        while i != 0 {
+            names.append(entries[i].name)
+            i = Int(entries[i].parent)
+        }
+        var bytes = Array(sourcePath.utf8)
+        for name in names.reversed() {
+            bytes.append(0x2F)
+            bytes += name
+        }
+        return bytes
     }
 
     /// Sum of regular-file sizes counted once per inode (hard links once).

@@ -60,8 +60,9 @@ public struct TreeScanner {
         }
         guard rootStat.mode & 0o170000 == 0o040000 else { throw TreeError.notDirectory(path: root) }
         var state = ScanState(root: root, options: options)
-        state.entries.append(try state.makeEntry(path: root, name: [], parent: 0, st: rootStat, dirfd: AT_FDCWD, leaf: root))
-        try state.scanDirectory(index: 0, path: root)
+        let bytes = Array(root.utf8)
+        state.entries.append(try state.makeEntry(path: root, bytes: bytes, name: [], parent: 0, st: rootStat, dirfd: AT_FDCWD, leaf: bytes))
+        try state.scanDirectory(index: 0, path: root, bytes: bytes)
         return RootTree(sourcePath: root, entries: state.entries)
     }
 }
@@ -81,8 +82,9 @@ private struct ScanState {
         self.options = options
     }
 
-    mutating func scanDirectory(index: Int, path: String) throws {
-        guard let dir = opendir(path) else {
+    /// Scans the directory at `bytes` (its exact path; `path` is the same for messages).
+    mutating func scanDirectory(index: Int, path: String, bytes: [UInt8]) throws {
+        guard let dir = withCString(bytes, { opendir($0) }) else {
             throw TreeError.unreadable(path: path, operation: "open directory", errno: Errno(rawValue: errno))
         }
         defer { closedir(dir) }
@@ -103,39 +105,37 @@ private struct ScanState {
             names.append(name)
         }
         names.sort { $0.lexicographicallyPrecedes($1) }
-        var subdirectories: [(Int, String)] = []
+        var subdirectories: [(Int, String, [UInt8])] = []
         var children: [Int32] = []
         children.reserveCapacity(names.count)
         for name in names {
-            let leaf = String(decoding: name, as: UTF8.self)
-            let childPath = path + "/" + leaf
+            let childPath = path + "/" + String(decoding: name, as: UTF8.self)
+            let childBytes = bytes + [0x2F] + name
             var st = stamp_stat()
-            let rc = name.withUnsafeBufferPointer { buf -> Int32 in
-                var cName = Array(buf) + [0]
-                return cName.withUnsafeMutableBufferPointer { p in
-                    p.baseAddress!.withMemoryRebound(to: CChar.self, capacity: p.count) { stamp_lstat(fd, $0, &st) }
-                }
-            }
+            let rc = withCString(name) { stamp_lstat(fd, $0, &st) }
             if rc != 0 {
                 if errno == ENOENT { continue }  // vanished between readdir and stat
                 throw TreeError.unreadable(path: childPath, operation: "stat", errno: Errno(rawValue: errno))
             }
-            let entry = try makeEntry(path: childPath, name: name, parent: Int32(index), st: st, dirfd: fd, leaf: leaf)
+            let entry = try makeEntry(path: childPath, bytes: childBytes, name: name, parent: Int32(index), st: st, dirfd: fd, leaf: name)
             let childIndex = entries.count
             entries.append(entry)
             children.append(Int32(childIndex))
-            if entry.kind == .directory { subdirectories.append((childIndex, childPath)) }
+            if entry.kind == .directory { subdirectories.append((childIndex, childPath, childBytes)) }
         }
         entries[index].children = children
-        for (child, childPath) in subdirectories {
+        for (child, childPath, childBytes) in subdirectories {
             if !options.emptyDirectories.isEmpty && options.emptyDirectories.contains(String(childPath.dropFirst(root.count + 1))) {
                 continue
             }
-            try scanDirectory(index: child, path: childPath)
+            try scanDirectory(index: child, path: childPath, bytes: childBytes)
         }
     }
 
-    mutating func makeEntry(path: String, name: [UInt8], parent: Int32, st: stamp_stat, dirfd: Int32, leaf: String) throws -> Entry {
+    /// The entry for `leaf` in `dirfd`, whose full path is `bytes` (`path` for messages).
+    mutating func makeEntry(
+        path: String, bytes: [UInt8], name: [UInt8], parent: Int32, st: stamp_stat, dirfd: Int32, leaf: [UInt8]
+    ) throws -> Entry {
         guard let kind = FileKind(mode: st.mode) else { throw TreeError.unsupportedType(path: path, mode: st.mode) }
         var entry = Entry(
             name: name, parent: parent, kind: kind, mode: st.mode, uid: st.uid, gid: st.gid, size: st.size,
@@ -153,26 +153,28 @@ private struct ScanState {
             }
             firstName[key] = Int32(entries.count)
         }
-        if options.readXattrs { entry.xattrs = try readXattrs(path) }
+        if options.readXattrs { entry.xattrs = try readXattrs(path, bytes: bytes) }
         switch kind {
         case .symlink:
             var buffer = [UInt8](repeating: 0, count: Int(max(st.size, 1)) + 1)
             let n = buffer.withUnsafeMutableBufferPointer { p in
-                p.baseAddress!.withMemoryRebound(to: CChar.self, capacity: p.count) { readlinkat(dirfd, leaf, $0, p.count) }
+                p.baseAddress!.withMemoryRebound(to: CChar.self, capacity: p.count) { target in
+                    withCString(leaf) { readlinkat(dirfd, $0, target, p.count) }
+                }
             }
             if n < 0 { throw TreeError.unreadable(path: path, operation: "readlink", errno: Errno(rawValue: errno)) }
             entry.symlinkTarget = Array(buffer[0..<n])
             entry.size = UInt64(n)
         case .regular where options.detectHoles && st.blocks * 512 < st.size:
-            entry.dataRegions = try holes(path, size: st.size)
+            entry.dataRegions = try holes(path, bytes: bytes, size: st.size)
         default:
             break
         }
         return entry
     }
 
-    func holes(_ path: String, size: UInt64) throws -> [Range<UInt64>] {
-        let fd = try openForScan(path)
+    func holes(_ path: String, bytes: [UInt8], size: UInt64) throws -> [Range<UInt64>] {
+        let fd = try openForScan(path, bytes: bytes)
         defer { try? fd.close() }
         do {
             return try Syscalls.dataRegions(of: fd, size: size)
@@ -181,23 +183,25 @@ private struct ScanState {
         }
     }
 
-    func openForScan(_ path: String) throws -> FileDescriptor {
+    func openForScan(_ path: String, bytes: [UInt8]) throws -> FileDescriptor {
         do {
-            return try FileDescriptor.open(FilePath(path), .readOnly, options: [.noFollow])
+            let filePath = withCString(bytes) { FilePath(platformString: $0) }
+            return try FileDescriptor.open(filePath, .readOnly, options: [.noFollow])
         } catch let e as Errno {
             throw TreeError.unreadable(path: path, operation: "open", errno: e)
         }
     }
 
-    func readXattrs(_ path: String) throws -> [ExtendedAttribute] {
-        var size = stamp_llistxattr(path, nil, 0)
+    func readXattrs(_ path: String, bytes: [UInt8]) throws -> [ExtendedAttribute] {
+        let cPath = (bytes + [0]).map { CChar(bitPattern: $0) }
+        var size = stamp_llistxattr(cPath, nil, 0)
         if size < 0 {
             if errno == ENOTSUP || errno == ENODATA { return [] }
             throw TreeError.unreadable(path: path, operation: "list xattrs", errno: Errno(rawValue: errno))
         }
         if size == 0 { return [] }
         var list = [CChar](repeating: 0, count: size)
-        size = stamp_llistxattr(path, &list, size)
+        size = stamp_llistxattr(cPath, &list, size)
         if size < 0 { throw TreeError.unreadable(path: path, operation: "list xattrs", errno: Errno(rawValue: errno)) }
         var result: [ExtendedAttribute] = []
         var start = 0
@@ -206,16 +210,24 @@ private struct ScanState {
             start = i + 1
             if name.isEmpty { continue }
             let cName = name.map { CChar(bitPattern: $0) } + [0]
-            var valueSize = stamp_lgetxattr(path, cName, nil, 0)
+            var valueSize = stamp_lgetxattr(cPath, cName, nil, 0)
             if valueSize < 0 {
                 if errno == ENODATA { continue }
                 throw TreeError.unreadable(path: path, operation: "read xattr \(String(decoding: name, as: UTF8.self))", errno: Errno(rawValue: errno))
             }
             var value = [UInt8](repeating: 0, count: valueSize)
-            valueSize = value.withUnsafeMutableBytes { stamp_lgetxattr(path, cName, $0.baseAddress, $0.count) }
+            valueSize = value.withUnsafeMutableBytes { stamp_lgetxattr(cPath, cName, $0.baseAddress, $0.count) }
             if valueSize < 0 { throw TreeError.unreadable(path: path, operation: "read xattr", errno: Errno(rawValue: errno)) }
             result.append(ExtendedAttribute(name: name, value: Array(value[0..<valueSize])))
         }
         return result
+    }
+}
+
+/// Calls `body` with `bytes` as a NUL-terminated C string (a path or name as the kernel
+/// knows it: any bytes but NUL).
+func withCString<R>(_ bytes: [UInt8], _ body: (UnsafePointer<CChar>) throws -> R) rethrows -> R {
+    try (bytes + [0]).withUnsafeBufferPointer { p in
+        try p.withMemoryRebound(to: CChar.self) { try body($0.baseAddress!) }
     }
 }
