@@ -25,6 +25,9 @@ public struct Ext4Options: Sendable {
     public var journalMiB: UInt64?
     /// Percentage of blocks reserved for root (`mke2fs -m`).
     public var reservedPercent: UInt64 = 5
+    /// The block count online growth may reach (`mke2fs -E resize=`), which sizes the reserved
+    /// GDT blocks; it must exceed the filesystem's. Nil: mke2fs's default, 1024 times the size.
+    public var resizeLimitBlocks: UInt64?
     /// SOURCE_DATE_EPOCH: clamps every timestamp and sets the filesystem's own times.
     public var sourceDateEpoch: Int64?
     /// Extra free space in bytes added to an automatic size (DIB's `DIB_IMAGE_EXTRA_SIZE`),

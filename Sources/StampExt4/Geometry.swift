@@ -17,7 +17,9 @@ struct Geometry {
     /// - Parameters:
     ///   - blockCount: total blocks (the last group may be partial).
     ///   - inodesWanted: at least this many inodes in total.
-    init(blockCount requested: UInt64, inodesWanted: UInt64) throws {
+    ///   - resizeLimit: the block count online growth may reach (`mke2fs -E resize=`); nil is
+    ///     mke2fs's default, 1024 times the size.
+    init(blockCount requested: UInt64, inodesWanted: UInt64, resizeLimit: UInt64? = nil) throws {
         var blocks = requested
         var groups = blocks.dividedRoundingUp(by: Ext4.blocksPerGroup)
         // Like mke2fs: a last group too small to hold its own metadata is dropped.
@@ -42,11 +44,23 @@ struct Geometry {
         self.inodesPerGroup = ipg
         self.inodeTableBlocks = ipg / UInt64(Ext4.inodesPerBlock)
         self.descriptorBlocks = groups.dividedRoundingUp(by: UInt64(Ext4.descriptorsPerBlock))
-        // e2fsprogs' calc_reserved_gdt_blocks: room to grow to 1024x (or 2^32 blocks).
-        let maxBlocks = min(UInt64(0xFFFF_FFFF), blocks * 1024)
-        let maxGroups = maxBlocks.dividedRoundingUp(by: Ext4.blocksPerGroup)
-        let wanted = maxGroups.dividedRoundingUp(by: UInt64(Ext4.descriptorsPerBlock))
-        self.reservedGDTBlocks = min(wanted > descriptorBlocks ? wanted - descriptorBlocks : 0, UInt64(Ext4.blockSize / 4))
+        // e2fsprogs' calc_reserved_gdt_blocks: room to grow to 1024x (or 2^32 blocks). With
+        // `-E resize=N` (mke2fs's parse_extended_opts): room to grow to N blocks, which must
+        // exceed the size; a limit that needs no descriptor block beyond today's leaves mke2fs
+        // on its default. Both are capped at one block of block numbers (1024).
+        if let resizeLimit, resizeLimit <= blocks {
+            throw Ext4Error.invalidSize(
+                blocks << Ext4.blockShift,
+                reason: "the resize maximum (\(resizeLimit) blocks) must be greater than the filesystem's \(blocks) blocks")
+        }
+        let descriptorBlocks = self.descriptorBlocks
+        func reserved(growingTo maxBlocks: UInt64) -> UInt64 {
+            let maxGroups = maxBlocks.dividedRoundingUp(by: Ext4.blocksPerGroup)
+            let wanted = maxGroups.dividedRoundingUp(by: UInt64(Ext4.descriptorsPerBlock))
+            return min(wanted > descriptorBlocks ? wanted - descriptorBlocks : 0, UInt64(Ext4.blockSize / 4))
+        }
+        let byLimit = resizeLimit.map { reserved(growingTo: $0) } ?? 0
+        self.reservedGDTBlocks = byLimit > 0 ? byLimit : reserved(growingTo: min(UInt64(0xFFFF_FFFF), blocks * 1024))
     }
 
     /// First block of group `g`.

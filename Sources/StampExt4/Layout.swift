@@ -43,7 +43,7 @@ final class Layout {
     init(tree: RootTree, options: Ext4Options, blockCount: UInt64, inodesWanted: UInt64, uuid: Identifier, hashSeed: Identifier) throws {
         self.tree = tree
         self.options = options
-        self.geometry = try Geometry(blockCount: blockCount, inodesWanted: inodesWanted)
+        self.geometry = try Geometry(blockCount: blockCount, inodesWanted: inodesWanted, resizeLimit: options.resizeLimitBlocks)
         self.uuid = uuid
         self.hashSeed = hashSeed
         self.hasher = DirectoryHash(seed: hashSeed.bytes)

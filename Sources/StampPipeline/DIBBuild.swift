@@ -53,6 +53,10 @@ public enum DIBBuild {
         for option in request.ignoredQemuImgOptions {
             logger.warning("--qemu-img-options \(option): ignored (stamp's qcow2/vmdk layout is fixed)")
         }
+        let mkfs = try DIBMkfsOptions.parse(
+            options: build.sizeInputs.mkfsOptions, maxOnlineResize: build.sizeInputs.maxOnlineResize,
+            journalMiB: UInt64(max(build.sizeInputs.journalSizeMiB, 0)))
+        for warning in mkfs.warnings { logger.warning("\(warning)") }
         let layout = layout(for: build)
         // Validate the output side before the slow element phases.
         var pack = PackRequest(root: "/", output: request.outputBase, formats: formats)
@@ -88,8 +92,11 @@ public enum DIBBuild {
         pack.checksumAlgorithms = request.checksumAlgorithms.isEmpty ? ["md5", "sha256"] : request.checksumAlgorithms
         pack.qcow2Compat = request.qcow2Version == 2 ? .v2 : .v3
         pack.qcow2Compressed = request.compress  // DIB: qemu-img convert -c unless -u
-        pack.inodeRatio = 4096  // DIB: mkfs -i 4096
-        pack.journalMiB = UInt64(build.sizeInputs.journalSizeMiB)
+        // DIB: mkfs -t ext4 -i 4096 -J size=DIB_JOURNAL_SIZE, then --mkfs-options / -E resize=
+        pack.inodeRatio = mkfs.inodeRatio
+        pack.journalMiB = mkfs.journalMiB
+        pack.reservedPercent = mkfs.reservedPercent
+        pack.resizeLimitBlocks = mkfs.resizeLimitBlocks
         if let gib = build.sizeInputs.imageSizeGiB { pack.diskSize = UInt64(gib * 1024 * 1024 * 1024) }
         if let extra = build.sizeInputs.extraSizeMiB { pack.extraBytes = UInt64(extra * 1024 * 1024) }
         let result = try Packer(request: pack, log: { logger.info("\($0)") }).run()

@@ -74,7 +74,10 @@ extension Packer {
                     subtree = try fs.mountPoint.map { try scan(request.root + $0, mountPoint: $0, others: others) } ?? emptyTree()
                     options = ext4Options(label: fs.spec.label, uuid: fs.spec.uuid ?? Identifier.derived(from: seed + Array(fs.spec.name.utf8)))
                     options.size = .bytes(partition.size)
-                    options.journalMiB = nil  // DIB_JOURNAL_SIZE is the root filesystem's; others get mke2fs's default
+                    // DIB's journal size and --mkfs-options are the root filesystem's; others get mke2fs's defaults
+                    options.journalMiB = nil
+                    options.reservedPercent = 5
+                    options.resizeLimitBlocks = nil
                     options.extraBytes = nil
                 }
                 let image: Ext4Image

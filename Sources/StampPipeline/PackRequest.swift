@@ -96,6 +96,11 @@ public struct PackRequest: Sendable {
     public var sourceDateEpoch: Int64?
     public var inodeRatio: UInt64 = 16384
     public var journalMiB: UInt64?
+    /// Percentage of the root filesystem's blocks reserved for root (`mke2fs -m`).
+    public var reservedPercent: UInt64 = 5
+    /// The block count the root filesystem may grow to online (`mke2fs -E resize=`); nil is
+    /// mke2fs's default, 1024 times its size.
+    public var resizeLimitBlocks: UInt64?
     public var qcow2Compat: Qcow2Compat = .v3
     /// Compress qcow2 clusters (DIB compresses unless `-u`).
     public var qcow2Compressed = false

@@ -109,6 +109,43 @@ struct Ext4ImageTests {
         }
     }
 
+    /// `-E resize=N` and `-m N` (DIB's --max-online-resize and --mkfs-options): the reserved
+    /// GDT blocks and reserved block count are mke2fs's for the same size and options
+    /// (100000 blocks needs no extra descriptor block, so mke2fs keeps its 1024x default).
+    @Test(.enabled(if: toolAvailable("mke2fs") && toolAvailable("dumpe2fs")))
+    func resizeLimitAndReservedPercentMatchMke2fs() throws {
+        let dir = try TemporaryDirectory()
+        try sh("mkdir -p \(dir.path)/src")
+        func header(_ image: String) throws -> [String: String] {
+            let out = try run(["dumpe2fs", "-h", image]).stdout
+            var fields: [String: String] = [:]
+            for line in out.split(separator: "\n") {
+                let kv = line.split(separator: ":", maxSplits: 1)
+                if kv.count == 2 { fields[String(kv[0])] = kv[1].trimmingCharacters(in: .whitespaces) }
+            }
+            return fields
+        }
+        for (limit, percent) in [(UInt64(100_000), UInt64(1)), (3_000_000, 0), (100_000_000, 10)] {
+            _ = try makeImage(dir.file("src"), dir.file("s.img"), size: .bytes(128 << 20)) {
+                $0.resizeLimitBlocks = limit
+                $0.reservedPercent = percent
+            }
+            #expect(try strictFsck(dir.file("s.img")) == [])
+            try sh("rm -f \(dir.path)/m.img; truncate -s 128M \(dir.path)/m.img")
+            let mk = try run(["mke2fs", "-q", "-F", "-t", "ext4", "-b", "4096", "-E", "resize=\(limit)", "-m", "\(percent)", dir.file("m.img")])
+            try #require(mk.status == 0, "\(mk.output)")
+            let (ours, theirs) = (try header(dir.file("s.img")), try header(dir.file("m.img")))
+            for field in ["Reserved GDT blocks", "Reserved block count", "Block count"] {
+                #expect(ours[field] != nil && ours[field] == theirs[field], "resize=\(limit) -m \(percent): \(field) \(ours[field] ?? "-") vs mke2fs \(theirs[field] ?? "-")")
+            }
+        }
+        // A limit at or below the size is mke2fs's "invalid resize parameter": an error, no file.
+        #expect(throws: Ext4Error.self) {
+            _ = try makeImage(dir.file("src"), dir.file("bad.img"), size: .bytes(128 << 20)) { $0.resizeLimitBlocks = 32768 }
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir.file("bad.img")))
+    }
+
     @Test(.enabled(if: toolAvailable("resize2fs")))
     func resize2fsGrowsACopy() throws {
         let dir = try TemporaryDirectory()
