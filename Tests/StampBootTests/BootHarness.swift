@@ -2,23 +2,14 @@ import Foundation
 import StampBoot
 import StampTestSupport
 
-/// Helpers for the gated tests that run GRUB in a chroot and boot images under QEMU.
+/// Helpers for the gated test that runs GRUB in a chroot of a real Debian root.
 ///
-/// Enabled with `STAMP_BOOT_TESTS=1` (as root). The Debian root comes from
-/// `Tests/tools/boot/make_root.sh $STAMP_BOOT_CACHE` (default `/var/tmp/stamp-boot-cache`),
-/// which debootstraps it once and keeps a tarball.
+/// Enabled with `STAMP_BOOT_TESTS` set (scripts/test sets it in its boot phase), as root. The
+/// root is the bootable bookworm tree of `scripts/debootstrap-root --with-kernel`, cached by
+/// ``debianRoot()`` (the same tree the QEMU boots of StampPipelineTests.BootTests use).
 enum BootHarness {
     static var enabled: Bool {
-        ProcessInfo.processInfo.environment["STAMP_BOOT_TESTS"] == "1" && getuid() == 0
-    }
-
-    static let tools: String = {
-        let here = URL(fileURLWithPath: #filePath)
-        return here.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("tools/boot").path
-    }()
-
-    static var cache: String {
-        ProcessInfo.processInfo.environment["STAMP_BOOT_CACHE"] ?? "/var/tmp/stamp-boot-cache"
+        ProcessInfo.processInfo.environment["STAMP_BOOT_TESTS"] != nil && getuid() == 0
     }
 
     struct Failure: Error, CustomStringConvertible {
@@ -38,23 +29,14 @@ enum BootHarness {
 
     /// A fresh copy of the cached root tree in a new temporary directory.
     static func extractTree() throws -> String {
-        let tarball = try run([tools + "/make_root.sh", cache]).output.trimmingCharacters(in: .whitespacesAndNewlines)
+        let root = try debianRoot()
         let directory = try run(["mktemp", "-d", "/var/tmp/stamp-boot-tree.XXXXXX"]).output
             .trimmingCharacters(in: .whitespacesAndNewlines)
-        try run(["tar", "--numeric-owner", "--xattrs", "--acls", "-xpf", tarball, "-C", directory])
+        try run(["cp", "-a", root + "/.", directory])
         return directory
     }
 
     static func remove(_ path: String) { _ = try? run(["rm", "-rf", "--one-file-system", path]) }
-
-    /// Writes `bytes` at byte `offset` of the file at `path` (which must exist).
-    static func write(_ bytes: [UInt8], to path: String, at offset: UInt64) throws {
-        let fd = open(path, O_WRONLY)
-        guard fd >= 0 else { throw Failure(description: "\(path): open failed") }
-        defer { close(fd) }
-        let n = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(offset)) }
-        guard n == bytes.count else { throw Failure(description: "\(path): short write at \(offset)") }
-    }
 
     /// Reads `count` bytes at `offset`.
     static func read(_ path: String, at offset: UInt64, count: Int) throws -> [UInt8] {
@@ -65,16 +47,6 @@ enum BootHarness {
         let n = out.withUnsafeMutableBytes { pread(fd, $0.baseAddress, count, off_t(offset)) }
         guard n == count else { throw Failure(description: "\(path): short read at \(offset)") }
         return out
-    }
-
-    /// Writes the ESP files under `directory` (created), as the FAT writer will place them.
-    static func writeESP(_ files: [ESPFile], into directory: String) throws {
-        for file in files {
-            let path = directory + "/" + file.path
-            try FileManager.default.createDirectory(
-                atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            try Data(file.bytes).write(to: URL(fileURLWithPath: path))
-        }
     }
 
     /// Seconds elapsed while running `body`.

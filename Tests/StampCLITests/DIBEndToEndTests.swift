@@ -45,17 +45,10 @@ struct DIBEndToEndTests {
         ((try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
     }
 
-    static func processes(mentioning needle: String) -> [String] {
-        let fm = FileManager.default
-        return ((try? fm.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { pid in
-            guard Int(pid) != nil, let data = fm.contents(atPath: "/proc/\(pid)/cmdline") else { return nil }
-            let cmd = String(decoding: data.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
-            return cmd.contains(needle) ? "\(pid): \(cmd)" : nil
-        }
-    }
-
     /// SIGKILL of `disk-image-create` inside dpkg/apt in the chroot, and again while the disk is
-    /// being written: no mount, no process and no file under a final name survives, and the
+    /// being written: the build's private mount namespaces are gone (no process is left in
+    /// them: the host's mount table cannot show their mounts), no process of the build
+    /// survives, the host's mount table is unchanged, no file is under a final name, and the
     /// next build (the test below) succeeds.
     @Test(arguments: ["Unpacking ", "| writing "])
     func sigkillAtAnyPointLeavesNothing(marker: String) throws {
@@ -75,15 +68,24 @@ struct DIBEndToEndTests {
         process.standardOutput = pipe
         process.standardError = FileHandle.nullDevice
         try process.run()
-        // Read the log until the marker shows, then kill without warning.
+        let watch = BuildWatch(pid: process.processIdentifier)
+        defer { watch.killSurvivors() }
+        // Read the log until the marker shows, then kill without warning; meanwhile record the
+        // build's processes and mount namespaces (at most every 0.2 s).
         var seen = ""
         var killed = false
+        var sampled = Date.distantPast
         let handle = pipe.fileHandleForReading
         while !killed {
             let data = handle.availableData
             if data.isEmpty { break }
+            if Date().timeIntervalSince(sampled) > 0.2 {
+                watch.sample()
+                sampled = Date()
+            }
             seen += String(decoding: data, as: UTF8.self)
             if seen.contains(marker) {
+                watch.sample()
                 kill(process.processIdentifier, SIGKILL)
                 killed = true
             }
@@ -92,13 +94,10 @@ struct DIBEndToEndTests {
         process.waitUntilExit()
         try? handle.close()
         #expect(killed, "the build ended before '\(marker)' appeared: \(seen.suffix(2000))")
-        var left = Self.processes(mentioning: dir)
-        for _ in 0..<100 where !left.isEmpty {
-            usleep(100_000)
-            left = Self.processes(mentioning: dir)
-        }
-        #expect(left.isEmpty, "still running after SIGKILL at '\(marker)': \(left)")
-        #expect(Self.mountInfo() == before, "mounts changed after SIGKILL at '\(marker)'")
+        #expect(!watch.namespaces.isEmpty, "no private mount namespace seen among \(watch.descendants.count) processes")
+        let left = watch.survivorsAfterWaiting(touching: dir)
+        #expect(left.isEmpty, "left after SIGKILL at '\(marker)' (namespaces \(watch.namespaces)): \(left)")
+        #expect(Self.mountInfo() == before, "host mounts changed after SIGKILL at '\(marker)'")
         let finals = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix("out.") && $0 != "out.d" }
         #expect(finals.isEmpty, "final outputs after SIGKILL at '\(marker)': \(finals)")
     }

@@ -29,6 +29,20 @@ struct FidelityTests {
         #expect(debugfs.status == 0 && debugfs.output.contains(" 0 differences"), "check_debugfs: \(debugfs.output.suffix(3000))")
     }
 
+    /// The checkers this suite trusts can fail: Tests/tools/selftest.sh runs check_ext4.sh,
+    /// compare_tree.py and check_debugfs.py on mke2fs images and on mutated copies of the
+    /// fixture, and expects each known mke2fs difference and each planted fault (~30 s).
+    @Test func checkersPassAndFailWhereTheyShould() throws {
+        let dir = try TemporaryDirectory("stamp-selftest")
+        let r = try run(["bash", "\(Self.tools)/selftest.sh", dir.path])
+        let lines = r.stdout.split(separator: "\n")
+        let ok = lines.filter { $0.hasPrefix("ok   - ") }.count
+        let failed = lines.filter { $0.hasPrefix("FAIL - ") }
+        #expect(r.status == 0 && failed.isEmpty, "selftest: \(failed)\n\(r.output.suffix(4000))")
+        #expect(lines.last == "selftest: 0 failure(s)", "\(r.output.suffix(2000))")
+        #expect(ok >= 30, "only \(ok) expectations ran: \(r.output.suffix(2000))")
+    }
+
     @Test func cliRunsAreByteIdentical() throws {
         let dir = try TemporaryDirectory("stamp-determinism")
         let fixture = dir.file("fx")

@@ -8,10 +8,11 @@ import StampTestSupport
 
 /// Real boots under qemu-system-x86_64 (TCG) of disks stamp wrote from a debootstrapped Debian
 /// bookworm root (kernel, systemd, GRUB packages): BIOS with mbr and gpt, UEFI with efi, and
-/// BIOS from the VMDK and the qcow2, plus online growth. The guest reports (through the
-/// marker unit of Tests/tools/boot/install_marker.sh) that the root is ours, mounted
-/// read-write, and clean at boot. Minutes of CPU: enabled by STAMP_BOOT_TESTS=1 (scripts/test
-/// sets it, so CI runs them).
+/// BIOS from the VMDK, the VHD and the qcow2, plus online growth, and UEFI Secure Boot through
+/// Debian's signed shim. The guest reports (through the marker unit of
+/// Tests/tools/boot/install_marker.sh) that the root is ours, mounted read-write, and clean at
+/// boot. Minutes of CPU: enabled by STAMP_BOOT_TESTS (scripts/test sets it in its boot phase,
+/// so CI runs them).
 @Suite(.serialized, .enabled(if: isRoot && ProcessInfo.processInfo.environment["STAMP_BOOT_TESTS"] != nil))
 struct BootTests {
     static let uuid = "6a1c7e2b-0d3f-4e5a-9b8c-0000000000b0"
@@ -32,8 +33,8 @@ struct BootTests {
         return tree
     }
 
-    static func pack(_ layout: StandardLayout, _ formats: [String], name: String) throws -> String {
-        var request = PackRequest(root: try tree(), output: work + "/" + name, formats: formats.compactMap(PackFormat.init))
+    static func pack(_ layout: StandardLayout, _ formats: [String], name: String, root: String? = nil) throws -> String {
+        var request = PackRequest(root: try root ?? tree(), output: work + "/" + name, formats: formats.compactMap(PackFormat.init))
         request.layout = layout
         request.uuid = Identifier(uuid)
         request.requireBootloader = true
@@ -63,5 +64,28 @@ struct BootTests {
     func uefiBootsTheEFILayout() throws {
         let disk = try Self.pack(.efi, ["raw"], name: "efi")
         try Self.boot(disk + ".raw", ["--uefi"])
+    }
+
+    /// Debian's signed shim and grub installed in the tree (Tests/tools/boot/add_signed_efi.sh
+    /// unpacks shim-signed and grub-efi-amd64-signed): the efi layout boots under UEFI with
+    /// Secure Boot enforced (OVMF with Microsoft's keys enrolled, so only the signed chain
+    /// shim -> grub -> kernel can boot), and the same disk boots from BIOS.
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd")))
+    func secureBootAndBIOSBootTheEFILayoutWithTheSignedShim() throws {
+        let signed = Self.work + "/tree-signed"
+        let cache = (ProcessInfo.processInfo.environment["STAMP_CACHE"] ?? (NSHomeDirectory() + "/.cache/stamp")) + "/signed-efi"
+        let r = try sh("""
+            set -e; rm -rf \(signed); cp -a \(try Self.tree()) \(signed); mkdir -p \(cache)
+            sh \(repositoryRoot)/Tests/tools/boot/add_signed_efi.sh \(signed) \(cache)
+            """)
+        try #require(r.status == 0, "\(r.output)")
+        let disk = try Self.pack(.efi, ["raw"], name: "efi-signed", root: signed)
+        let esp = try sh("""
+            lba=$(sfdisk -d \(disk).raw | sed -n 's/.*start= *\\([0-9]*\\),.*name="ESP".*/\\1/p')
+            mdir -i \(disk).raw@@$((lba * 512)) -b ::/EFI/BOOT ::/EFI/debian
+            """)
+        #expect(esp.stdout.contains("shimx64.efi") && esp.stdout.contains("grubx64.efi"), "ESP: \(esp.output)")
+        try Self.boot(disk + ".raw", ["--secure-boot", "--snapshot"])
+        try Self.boot(disk + ".raw")
     }
 }
