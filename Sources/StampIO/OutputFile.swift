@@ -25,6 +25,8 @@ public final class OutputFile {
     public let temporaryPath: String
     /// The open descriptor (read-write).
     public let descriptor: FileDescriptor
+    /// The directory holding both names ("." for a bare name).
+    private let directory: String
     private var finished = false
 
     /// Creates the temporary file (mode 0644) in the final path's directory.
@@ -34,6 +36,7 @@ public final class OutputFile {
         let directory = slash.map { String(path[..<$0]) } ?? "."
         let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
         let prefix = slash == nil ? "" : directory + "/"
+        self.directory = directory.isEmpty ? "/" : directory
         OutputFile.removeStale(directory: directory, name: name)
         let temporary = prefix + "." + name + ".stamp-\(getpid())-\(OutputFile.nextSerial()).tmp"
         self.temporaryPath = temporary
@@ -45,11 +48,14 @@ public final class OutputFile {
         TemporaryFiles.shared.register(temporaryPath)
     }
 
-    /// Sets the final size (extending with a hole where needed), syncs, and renames the
-    /// temporary file to its final path.
+    /// Sets the final size (extending with a hole where needed), flushes the data to stable
+    /// storage (fsync), renames the temporary file to its final path and syncs the directory,
+    /// so that once this returns a power loss cannot leave a short or empty file under the
+    /// final name. (mke2fs and qemu-img also fsync before they exit.)
     public func commit(size: UInt64? = nil) throws {
         precondition(!finished, "commit after close")
         if let size { try withPath(path, "truncate") { try Syscalls.truncate(descriptor, size: size) } }
+        try withPath(path, "fsync") { try Syscalls.sync(descriptor) }
         try withPath(path, "close") { try descriptor.close() }
         finished = true
         // Replacing an existing file by rename makes ext4 flush the new file's delayed
@@ -58,6 +64,7 @@ public final class OutputFile {
         Syscalls.unlinkIfPresent(path)
         try withPath(path, "rename") { try Syscalls.rename(temporaryPath, to: path) }
         TemporaryFiles.shared.unregister(temporaryPath)
+        try withPath(path, "fsync directory") { try Syscalls.syncDirectory(directory) }
     }
 
     /// Closes and removes the temporary file; the final path is left untouched.

@@ -87,6 +87,25 @@ public enum Syscalls {
         return UInt64(st.st_size)
     }
 
+    /// fsync(2): the file's data and metadata reach stable storage before this returns.
+    public static func sync(_ fd: FileDescriptor) throws(Errno) {
+        while fsync(fd.rawValue) != 0 {
+            if errno != EINTR { throw Errno(rawValue: errno) }
+        }
+    }
+
+    /// fsync(2) of a directory, so that a rename or create inside it survives a crash.
+    public static func syncDirectory(_ path: String) throws(Errno) {
+        let fd = open(path.isEmpty ? "." : path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd < 0 { throw Errno(rawValue: errno) }
+        defer { close(fd) }
+        while fsync(fd) != 0 {
+            // Some filesystems cannot sync a directory; the rename is then as durable as it gets.
+            if errno == EINVAL || errno == EROFS { return }
+            if errno != EINTR { throw Errno(rawValue: errno) }
+        }
+    }
+
     /// rename(2).
     public static func rename(_ from: String, to: String) throws(Errno) {
         if Glibc.rename(from, to) != 0 { throw Errno(rawValue: errno) }
