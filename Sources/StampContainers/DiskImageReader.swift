@@ -103,8 +103,12 @@ final class InputFile {
         }
     }
 
-    /// Reads exactly `count` bytes at `offset` into a new array.
+    /// Reads exactly `count` bytes at `offset` into a new array. The bounds are checked before
+    /// allocating, so an absurd size field costs nothing but the error.
     func read(at offset: UInt64, count: Int) throws -> [UInt8] {
+        guard count >= 0, offset <= size, UInt64(count) <= size - offset else {
+            throw ContainerError.truncated(path: path, offset: offset, needed: UInt64(max(count, 0)), fileSize: size)
+        }
         var out = [UInt8](repeating: 0, count: count)
         try out.withUnsafeMutableBytes { try read(into: $0, at: offset) }
         return out

@@ -84,7 +84,8 @@ public final class VHDReader: DiskImageReader {
         }
         let path = file.path
         let block = UInt64(h.blockSize)
-        let bitmapBytes = (block / 512 / 8).roundedUp(toMultipleOf: 512)
+        // One bit per sector, padded to whole sectors: a 512-byte block still has a sector of bitmap.
+        let bitmapBytes = (block / 512).dividedRoundingUp(by: 8).roundedUp(toMultipleOf: 512)
         var seen = Set<UInt32>()
         for (i, entry) in table.enumerated() {
             let base = UInt64(i) * block

@@ -11,7 +11,7 @@ import Yams
 ///
 /// Only the few values the phases need are read here; the disk layer (StampDisk) parses and
 /// validates the whole configuration.
-enum BlockDeviceSelection {
+package enum BlockDeviceSelection {
     static let fallbackYAML = """
         - local_loop:
             name: image0
@@ -67,7 +67,7 @@ enum BlockDeviceSelection {
         var mountPoint: String?
     }
 
-    static func settings(yaml: String, source: String, environment: [String: String]) throws -> BlockDeviceSettings {
+    package static func settings(yaml: String, source: String, environment: [String: String]) throws -> BlockDeviceSettings {
         guard let list = try Yams.load(yaml: yaml) as? [Any] else {
             throw PackageInstalls.FormatError(description: "expected a list of plugin entries")
         }

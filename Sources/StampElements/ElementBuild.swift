@@ -74,8 +74,19 @@ public enum ElementBuild {
         var problems: [ElementError] = []
         let (points, breakProblems) = BreakPoint.parseList(plan.breakPoints)
         problems += breakProblems
-        for tool in ["setpriv", "unshare", "chroot", "mount"] where StageProcess.which(tool) == nil {
+        if StageProcess.which("setpriv") == nil { problems.append(.missingTool("setpriv")) }
+        // The stage runs these through the build's own PATH (setpriv execs unshare, the driver
+        // runs the others), so they are looked up there, not in stamp's fallback directories.
+        let stagePath = plan.environment["PATH"] ?? "/usr/bin:/bin"
+        for tool in ["unshare", "chroot", "mount", "umount"] where StageProcess.which(tool, searchPath: stagePath) == nil {
             problems.append(.missingTool(tool))
+        }
+        problems += variableProblems(plan.environment)
+        if let reason = unusableDirectory(plan.imageCache.path) {
+            problems.append(.unusableDirectory(role: "image cache (DIB_IMAGE_CACHE, else $HOME/.cache/image-create)", path: plan.imageCache.path, reason: reason))
+        }
+        if let reason = unusableDirectory(plan.workParent.path) {
+            problems.append(.unusableDirectory(role: "build directory (TMPDIR)", path: plan.workParent.path, reason: reason))
         }
         func collect<T>(_ result: Result<T, ElementProblems>) -> T? {
             switch result {
@@ -121,6 +132,7 @@ public enum ElementBuild {
     /// are removed before this returns.
     /// - Throws: ``ElementProblems`` (a failing script names its element, phase and exit code).
     public static func run(_ build: ValidatedElementBuild, logger: Logger? = nil) async throws -> BuiltRoot {
+        if geteuid() != 0 { throw ElementProblems([.needsRoot]) }
         let work = try WorkDirectory.create(under: build.plan.workParent, logger: logger)
         logger?.info("Building in \(work.url.path)")
         do {
@@ -167,7 +179,50 @@ public enum ElementBuild {
         try HostHelpers.bashFunctions(elements: build.resolution.elements.map { ($0.name, $0.path.path) })
             .write(to: functions, atomically: true, encoding: .utf8)
         try StageScript.text.write(to: work.url.appendingPathComponent("stage.sh"), atomically: true, encoding: .utf8)
-        try FileManager.default.createDirectory(at: build.plan.imageCache, withIntermediateDirectories: true)
+        do {
+            try FileManager.default.createDirectory(at: build.plan.imageCache, withIntermediateDirectories: true)
+        } catch {
+            throw ElementProblems([.unusableDirectory(
+                role: "image cache (DIB_IMAGE_CACHE, else $HOME/.cache/image-create)", path: build.plan.imageCache.path,
+                reason: ErrorLine.describe(error))])
+        }
+    }
+
+    /// The numeric variables of the size arithmetic, checked: a value that is not a number
+    /// would otherwise be ignored without a word (or, out of range, trap in a conversion).
+    /// Empty means unset, as in DIB's `${VAR:-default}`.
+    static func variableProblems(_ env: [String: String]) -> [ElementError] {
+        var problems: [ElementError] = []
+        let decimals: [(name: String, unit: String, max: Double)] = [
+            ("DIB_IMAGE_SIZE", "GiB", 1_048_576), ("DIB_IMAGE_EXTRA_SIZE", "MiB", 1_073_741_824),
+        ]
+        for (name, unit, max) in decimals {
+            guard let value = env[name], !value.isEmpty else { continue }
+            if let number = Double(value), number.isFinite, number >= 0, number <= max { continue }
+            problems.append(.invalidVariable(name: name, value: value, reason: "expected a number of \(unit) from 0 to \(Int(max))"))
+        }
+        if let value = env["DIB_JOURNAL_SIZE"], !value.isEmpty, !(Int(value).map { (4...10240).contains($0) } ?? false) {
+            problems.append(.invalidVariable(name: "DIB_JOURNAL_SIZE", value: value, reason: "expected a whole number of MiB from 4 to 10240"))
+        }
+        return problems
+    }
+
+    /// Why a directory the build must create or write cannot be used, or nil: the path (or
+    /// its nearest existing ancestor, where it will be created) must be a writable directory.
+    static func unusableDirectory(_ path: String) -> String? {
+        var candidate = URL(fileURLWithPath: path).standardizedFileURL.path
+        while true {
+            var st = stat()
+            if stat(candidate, &st) == 0 {
+                if (st.st_mode & S_IFMT) != S_IFDIR { return "\(candidate) is not a directory" }
+                if access(candidate, W_OK | X_OK) != 0 { return "\(candidate) is not writable: \(ErrorLine.systemReason(errno))" }
+                return nil
+            }
+            if errno != ENOENT { return "\(candidate): \(ErrorLine.systemReason(errno))" }
+            let parent = (candidate as NSString).deletingLastPathComponent
+            if parent == candidate || parent.isEmpty { return "\(candidate): \(ErrorLine.systemReason(ENOENT))" }
+            candidate = parent
+        }
     }
 
     static func runStage(

@@ -5,8 +5,9 @@
 /// `disk-image-create` run ends with. Validation collects these into ``ElementProblems``
 /// instead of stopping at the first one.
 public enum ElementError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// An `ELEMENTS_PATH` entry (or the built-in elements directory) is not a directory.
-    case invalidElementsDirectory(path: String)
+    /// An `ELEMENTS_PATH` entry (or the built-in elements directory) is not a directory;
+    /// `reason` says what it is instead ("does not exist", "is a broken symbolic link to …").
+    case invalidElementsDirectory(path: String, reason: String)
     /// No element of this name exists in any elements directory.
     case elementNotFound(name: String, requiredBy: String?)
     /// Two elements in the set both provide the same (usually virtual) name.
@@ -25,17 +26,24 @@ public enum ElementError: Error, Sendable, Equatable, CustomStringConvertible {
     case unknownBreakPoint(String)
     /// The work directory, cache or another host path could not be prepared.
     case hostSetup(path: String, reason: String)
+    /// A directory the build must create or write (image cache, `TMPDIR`) cannot be used.
+    case unusableDirectory(role: String, path: String, reason: String)
     /// A required host tool is missing.
     case missingTool(String)
-    /// An element script exited non-zero.
-    case scriptFailed(element: String?, phase: String, script: String, exitCode: Int32)
+    /// An element script exited non-zero (128 + N: killed by signal N). `output` is the last
+    /// line the script printed, which usually says why.
+    case scriptFailed(element: String?, phase: String, script: String, exitCode: Int32, output: String? = nil)
+    /// The element phases were asked to run without root (chroot, mounts and namespaces need it).
+    case needsRoot
+    /// An environment variable the build reads has a value it cannot use.
+    case invalidVariable(name: String, value: String, reason: String)
     /// The isolated stage process ended without reporting the end of its work.
     case stageFailed(reason: String, exitCode: Int32)
 
     public var description: String {
         switch self {
-        case .invalidElementsDirectory(let path):
-            return "elements directory \(path) is not a directory"
+        case .invalidElementsDirectory(let path, let reason):
+            return "elements directory \(path) \(reason)"
         case .elementNotFound(let name, let requiredBy):
             if let requiredBy { return "element '\(name)' not found (required by '\(requiredBy)')" }
             return "element '\(name)' not found"
@@ -55,15 +63,34 @@ public enum ElementError: Error, Sendable, Equatable, CustomStringConvertible {
             return "unknown break point '\(name)' (use before-<phase>, after-<phase> or after-error)"
         case .hostSetup(let path, let reason):
             return "cannot prepare \(path): \(reason)"
+        case .unusableDirectory(let role, let path, let reason):
+            return "\(role) \(path): \(reason)"
         case .missingTool(let tool):
             return "required host tool '\(tool)' not found in PATH"
-        case .scriptFailed(let element, let phase, let script, let exitCode):
+        case .scriptFailed(let element, let phase, let script, let exitCode, let output):
             let owner = element.map { " of element '\($0)'" } ?? ""
-            return "script \(script)\(owner) failed in \(phase) with exit code \(exitCode)"
+            let said = output.map { ": \($0)" } ?? ""
+            if let signal = signalName(exitCode) {
+                return "script \(script)\(owner) was killed by signal \(signal) in \(phase) (exit code \(exitCode))\(said)"
+            }
+            return "script \(script)\(owner) failed in \(phase) with exit code \(exitCode)\(said)"
+        case .needsRoot:
+            return "the element phases need root (they run in a chroot, in private mount and PID namespaces): run as root"
+        case .invalidVariable(let name, let value, let reason):
+            return "invalid \(name) '\(value)': \(reason)"
         case .stageFailed(let reason, let exitCode):
             return "element stage failed (exit code \(exitCode)): \(reason)"
         }
     }
+}
+
+/// The signal a shell exit status of 128 + N reports (`KILL` for 137), or nil for a plain
+/// exit status.
+func signalName(_ status: Int32) -> String? {
+    let names: [Int32: String] = [1: "HUP", 2: "INT", 3: "QUIT", 4: "ILL", 5: "TRAP", 6: "ABRT", 7: "BUS", 8: "FPE",
+                                  9: "KILL", 11: "SEGV", 13: "PIPE", 14: "ALRM", 15: "TERM"]
+    guard status > 128, let name = names[status - 128] else { return nil }
+    return name
 }
 
 /// Every problem found while validating or running an element build, reported together.

@@ -86,9 +86,8 @@ public struct ElementIndex: Sendable {
         var overridden: [(winner: Element, hidden: Element)] = []
         let fm = FileManager.default
         for entry in entries {
-            var isDirectory: ObjCBool = false
-            guard fm.fileExists(atPath: entry.path, isDirectory: &isDirectory), isDirectory.boolValue else {
-                problems.append(.invalidElementsDirectory(path: entry.path))
+            if let reason = Self.notADirectory(entry.path) {
+                problems.append(.invalidElementsDirectory(path: entry.path, reason: reason))
                 continue
             }
             let names = ((try? fm.contentsOfDirectory(atPath: entry.path)) ?? []).sorted()
@@ -123,6 +122,44 @@ public struct ElementIndex: Sendable {
         self.searchPath = entries
         self.elements = found
         self.overridden = overridden
+    }
+
+    /// Why `path` cannot serve as an elements directory, or nil when it is a directory.
+    static func notADirectory(_ path: String) -> String? {
+        var st = stat()
+        if stat(path, &st) == 0 {
+            return (st.st_mode & S_IFMT) == S_IFDIR ? nil : "is not a directory"
+        }
+        let reason = String(cString: strerror(errno))
+        if lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFLNK {
+            let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: path)) ?? "?"
+            return "is a broken symbolic link (to \(target))"
+        }
+        return errno == ENOENT ? "does not exist" : "cannot be read: \(reason.prefix(1).lowercased() + reason.dropFirst())"
+    }
+
+    /// `element-deps` and `element-provides` files that exist but cannot be read as text (a
+    /// directory, no permission, not UTF-8): DIB would fail on them, so the build must not
+    /// go on as if they were empty.
+    public static func unreadableLists(of element: Element) -> [ElementError] {
+        var problems: [ElementError] = []
+        for name in ["element-deps", "element-provides"] {
+            let file = element.path.appendingPathComponent(name).path
+            var st = stat()
+            guard lstat(file, &st) == 0 else { continue }
+            if stat(file, &st) != 0 {
+                problems.append(.invalidElementFile(element: element.name, path: name, reason: "is a broken symbolic link"))
+            } else if (st.st_mode & S_IFMT) != S_IFREG {
+                problems.append(.invalidElementFile(element: element.name, path: name, reason: "is not a regular file"))
+            } else if let data = FileManager.default.contents(atPath: file) {
+                if String(validating: data, as: UTF8.self) == nil {
+                    problems.append(.invalidElementFile(element: element.name, path: name, reason: "is not UTF-8 text"))
+                }
+            } else {
+                problems.append(.invalidElementFile(element: element.name, path: name, reason: "cannot be read"))
+            }
+        }
+        return problems
     }
 
     /// An index over explicit elements (tests, previews).

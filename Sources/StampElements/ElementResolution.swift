@@ -48,6 +48,7 @@ public struct ElementResolution: Sendable {
                 continue
             }
             expanded.insert(name)
+            problems += ElementIndex.unreadableLists(of: element)
             for virtual in element.provides {
                 provided[virtual, default: []].append(name)
             }

@@ -61,7 +61,7 @@ public struct PackageInstalls: Sendable, Equatable {
         var description: String
     }
 
-    static func parse(_ text: String, element: String, arch: String, installType: String) throws -> [Entry] {
+    package static func parse(_ text: String, element: String, arch: String, installType: String) throws -> [Entry] {
         guard let loaded = try Yams.load(yaml: text) else { return [] }
         guard let map = loaded as? [String: Any] else { throw FormatError(description: "expected a map of package names") }
         var result: [Entry] = []
@@ -118,7 +118,7 @@ public struct PackageInstalls: Sendable, Equatable {
 
     /// DIB's pkg-map JSON: `{"release": {distro: {release: {pkg: mapped}}}, "distro": {distro:
     /// {pkg: mapped}}, "family": {family: {pkg: mapped}}, "default": {pkg: mapped}}`.
-    static func flattenPkgMap(_ data: Data) throws -> [String] {
+    package static func flattenPkgMap(_ data: Data) throws -> [String] {
         guard let root = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw FormatError(description: "expected a JSON object")
         }

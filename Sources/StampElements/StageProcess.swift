@@ -23,6 +23,10 @@ struct StageProcess: Sendable {
         var timings: [Timing]
         var failure: Timing?
         var errorMessage: String?
+        /// The last line the failed script printed (see ``Monitor/lastOutput``).
+        var failureOutput: String?
+        /// The last line of output of the stage, for a driver that ended early.
+        var lastOutput: String?
     }
 
     /// The command line that isolates the driver.
@@ -48,11 +52,13 @@ struct StageProcess: Sendable {
                 throw ElementProblems([
                     .scriptFailed(
                         element: failure.phase == "packages" ? nil : origins["\(failure.phase)/\(failure.script)"],
-                        phase: failure.phase, script: failure.script, exitCode: failure.status),
+                        phase: failure.phase, script: failure.script, exitCode: failure.status,
+                        output: outcome.failureOutput),
                 ])
             }
+            let reason = outcome.errorMessage ?? outcome.lastOutput.map { "the stage driver ended early: \($0)" }
             throw ElementProblems([
-                .stageFailed(reason: outcome.errorMessage ?? "the stage driver ended early", exitCode: outcome.exitCode),
+                .stageFailed(reason: reason ?? "the stage driver ended early", exitCode: outcome.exitCode),
             ])
         }
         return outcome
@@ -86,12 +92,16 @@ struct StageProcess: Sendable {
         process.waitUntilExit()
         return Outcome(
             exitCode: process.terminationStatus, completed: monitor.completed && process.terminationStatus == 0,
-            timings: monitor.timings, failure: monitor.failure, errorMessage: monitor.errorMessage)
+            timings: monitor.timings, failure: monitor.failure, errorMessage: monitor.errorMessage,
+            failureOutput: monitor.failureOutput, lastOutput: monitor.lastOutput)
     }
 
-    static func which(_ tool: String) -> String? {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin"
-        for dir in path.split(separator: ":") + ["/usr/sbin", "/usr/bin", "/sbin", "/bin"] {
+    /// The first executable `tool` on stamp's PATH or, failing that, in the standard
+    /// directories; with `searchPath`, on that colon list only.
+    static func which(_ tool: String, searchPath: String? = nil) -> String? {
+        let path = searchPath ?? ProcessInfo.processInfo.environment["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin"
+        let fallback: [Substring] = searchPath == nil ? ["/usr/sbin", "/usr/bin", "/sbin", "/bin"] : []
+        for dir in path.split(separator: ":") + fallback {
             let candidate = "\(dir)/\(tool)"
             if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
         }
@@ -106,6 +116,11 @@ struct StageProcess: Sendable {
         var failure: Timing?
         var completed = false
         var errorMessage: String?
+        /// The last non-blank line of element output since the current script started (shell
+        /// trace lines, `+ …`, skipped), cut to 300 characters: it usually names the problem
+        /// ("debootstrap: command not found"), so the one-line error of a failed build quotes it.
+        var lastOutput: String?
+        var failureOutput: String?
         var phaseStart = ContinuousClock.now
         var scriptStart = ContinuousClock.now
         var phaseTimings: [Timing] = []
@@ -113,6 +128,8 @@ struct StageProcess: Sendable {
         mutating func handle(_ line: String) {
             guard line.hasPrefix(RunParts.marker + " ") else {
                 logger?.info("\(line)")
+                let text = line.trimmingCharacters(in: .whitespacesAndNewlines)
+                if !text.isEmpty && !text.hasPrefix("+") { lastOutput = String(text.prefix(300)) }
                 return
             }
             let fields = line.dropFirst(RunParts.marker.count + 1).split(separator: " ", maxSplits: 3).map(String.init)
@@ -123,6 +140,7 @@ struct StageProcess: Sendable {
                 logger?.info("Running hooks from \(hooks)/\(fields[1])")
             case "start" where fields.count >= 3:
                 scriptStart = .now
+                lastOutput = nil
                 logger?.info("dib-run-parts Running \(hooks)/\(fields[1])/\(fields[2])")
             case "end" where fields.count >= 4:
                 let elapsed = ContinuousClock.now - scriptStart
@@ -132,6 +150,7 @@ struct StageProcess: Sendable {
                 phaseTimings.append(timing)
                 if timing.status != 0 {
                     failure = timing
+                    failureOutput = lastOutput
                     logger?.error("dib-run-parts \(fields[2]) failed with exit code \(timing.status)")
                 } else {
                     logger?.info("dib-run-parts \(fields[2]) completed in \(String(format: "%.3f", seconds)) s")

@@ -25,14 +25,25 @@ public struct WorkDirectory: Sendable {
     public var imageDirectory: URL { url.appendingPathComponent("image") }
 
     /// Creates a fresh work directory under `parent`, after removing stale ones.
+    /// - Throws: ``ElementProblems`` naming the directory that could not be made.
     public static func create(under parent: URL, logger: Logger?) throws -> WorkDirectory {
+        do {
+            return try makeFresh(under: parent, logger: logger)
+        } catch let problems as ElementProblems {
+            throw problems
+        } catch {
+            throw ElementProblems([.hostSetup(path: parent.path, reason: ErrorLine.describe(error))])
+        }
+    }
+
+    private static func makeFresh(under parent: URL, logger: Logger?) throws -> WorkDirectory {
         let fm = FileManager.default
         try fm.createDirectory(at: parent, withIntermediateDirectories: true)
         removeStale(under: parent, logger: logger)
         var template = Array(parent.appendingPathComponent(prefix + "XXXXXX").path.utf8CString)
         let made = template.withUnsafeMutableBufferPointer { buffer in mkdtemp(buffer.baseAddress!) }
         guard made != nil else {
-            throw ElementProblems([.hostSetup(path: parent.path, reason: Self.errnoText())])
+            throw ElementProblems([.hostSetup(path: parent.path, reason: ErrorLine.systemReason(errno))])
         }
         let url = URL(fileURLWithPath: String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
         let work = WorkDirectory(url: url)
@@ -83,11 +94,6 @@ public struct WorkDirectory: Sendable {
             let fields = line.split(separator: " ")
             return fields.count > 4 ? String(fields[4]).replacingOccurrences(of: "\\040", with: " ") : nil
         }
-    }
-
-    static func errnoText() -> String {
-        guard let text = strerror(errno) else { return "error \(errno)" }
-        return String(validatingCString: text) ?? "error \(errno)"
     }
 
     /// Removes the work directory (the root tree included).

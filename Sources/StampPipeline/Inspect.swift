@@ -79,8 +79,9 @@ final class BlkidProbe {
 
 /// `stamp inspect`: container format and size, partition table, filesystems (libblkid).
 public enum Inspector {
-    public static func inspect(path: String) throws -> ImageReport {
-        let reader = try ImageDetector.open(path: path)
+    /// - Parameter format: the container format, detected from the magic numbers when nil.
+    public static func inspect(path: String, format: ImageFormat? = nil) throws -> ImageReport {
+        let reader = try ImageDetector.open(path: path, format: format)
         var st = stat()
         stat(path, &st)
         var report = ImageReport(

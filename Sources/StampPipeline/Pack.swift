@@ -56,6 +56,12 @@ public struct Packer {
             problems.append("\(directory): output directory is not writable or does not exist")
         }
         var st = stat()
+        if request.output.isEmpty || request.output.hasSuffix("/") {
+            problems.append("output '\(request.output)' is not a base name (OUT is written as OUT.<format>, e.g. out/disk)")
+        }
+        for f in request.formats where stat(request.path(for: f), &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR {
+            problems.append("\(request.path(for: f)): output is an existing directory")
+        }
         if stat(request.root, &st) != 0 || (st.st_mode & S_IFMT) != S_IFDIR {
             problems.append("\(request.root): root tree is not a directory")
         }
@@ -116,6 +122,8 @@ public struct Packer {
         options.inodeRatio = request.inodeRatio
         options.journalMiB = request.journalMiB
         options.extraBytes = request.extraBytes
+        options.reservedPercent = request.reservedPercent
+        options.resizeLimitBlocks = request.resizeLimitBlocks
         return options
     }
 

@@ -13,16 +13,22 @@ LoggingSystem.bootstrap { _ in LogLineHandler() }
 let logger = Logger(label: "disk-image-create")
 let environment = ProcessInfo.processInfo.environment
 
+/// Ends the run: one line on stderr naming the problem (Foundation's errors as `path: reason`,
+/// never folded over several lines), exit status 1 as DIB's.
 func fail(_ message: String) -> Never {
     FileHandle.standardError.write(Data("disk-image-create: \(message)\n".utf8))
     exit(1)
+}
+
+func fail(_ error: Error) -> Never {
+    fail(ErrorLine.describe(error))
 }
 
 let command: DIBCommandLine.Command
 do {
     command = try DIBCommandLine.parse(CommandLine.arguments.dropFirst(), environment: environment)
 } catch {
-    fail(error.description)
+    fail(error)
 }
 
 switch command {
@@ -38,7 +44,7 @@ case .build(let request):
     do {
         build = try ElementBuild.validate(plan, logger: logger)
     } catch {
-        fail(error.description)
+        fail(error)
     }
     if environment["STAMP_PLAN_ONLY"] != nil {
         print("outputs: " + request.formats.map { request.outputPath(for: $0) }.joined(separator: " "))
@@ -52,6 +58,6 @@ case .build(let request):
         for path in outputs { logger.info("Image file \(path) created...") }
         logger.info("Build completed successfully")
     } catch {
-        fail("\(error)")
+        fail(error)
     }
 }

@@ -17,6 +17,8 @@ struct Convert: ParsableCommand {
     func validate() throws {
         if OutputFormat(name: format) == nil { throw ValidationError("unknown output format '\(format)' (use raw, qcow2, vmdk, vmdk-sparse, vhd, vhd-fixed)") }
         if Qcow2Compat(rawValue: qcow2Compat) == nil { throw ValidationError("invalid --qcow2-compat '\(qcow2Compat)'") }
+        if let problem = emptyInputProblem(input) { throw ValidationError(problem) }
+        if let problem = outputPathProblem(output, tree: nil) { throw ValidationError(problem) }
     }
 
     func run() throws {

@@ -10,6 +10,10 @@ struct Inspect: ParsableCommand {
     @Argument(help: "A raw, qcow2, VMDK or VHD image.") var image: String
     @Flag(help: "Print JSON.") var json = false
 
+    func validate() throws {
+        if let problem = emptyInputProblem(image) { throw ValidationError(problem) }
+    }
+
     func run() throws {
         let r = try Inspector.inspect(path: image)
         if json {

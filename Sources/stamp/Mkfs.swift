@@ -56,6 +56,7 @@ struct Mkfs: ParsableCommand {
         if inodeRatio < 1024 || inodeRatio > 67_108_864 { throw ValidationError("invalid --inode-ratio \(inodeRatio): use 1024 to 67108864") }
         if label.utf8.count > 16 { throw ValidationError("label '\(label)' is longer than 16 bytes") }
         if let journalSize, journalSize < 4 || journalSize > 10240 { throw ValidationError("invalid --journal-size \(journalSize): use 4 to 10240 MiB") }
+        if let problem = outputPathProblem(image, tree: rootDirectory) { throw ValidationError(problem) }
     }
 
     func run() throws {

@@ -2,7 +2,9 @@
 import Glibc
 #endif
 import ArgumentParser
+import Foundation
 import StampBytes
+import StampElements
 import StampContainers
 import StampDisk
 import StampPipeline
@@ -89,6 +91,13 @@ struct Pack: ParsableCommand {
         }
         if let uuid, Identifier(uuid) == nil { problems.append("invalid --uuid '\(uuid)'") }
         if Qcow2Compat(rawValue: qcow2Compat) == nil { problems.append("invalid --qcow2-compat '\(qcow2Compat)' (use 1.1 or 0.10)") }
+        if output.isEmpty || output.hasSuffix("/") {
+            problems.append("-o '\(output)' is not a base name (OUT is written as OUT.<format>, e.g. -o out/disk)")
+        } else {
+            for format in names.compactMap(PackFormat.init(name:)) {
+                if let problem = outputPathProblem("\(output).\(format.fileExtension)", tree: rootDirectory) { problems.append(problem) }
+            }
+        }
         if !problems.isEmpty { throw ValidationError(problems.joined(separator: "; ")) }
     }
 
@@ -119,8 +128,17 @@ struct Pack: ParsableCommand {
 
     /// Reads and validates a block-device YAML file, with the root label from --label.
     private func loadConfig(_ path: String) throws -> BlockDeviceConfig {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw ValidationError("\(path): cannot read the block-device config")
+        let text: String
+        do {
+            let data = try Data(contentsOf: URL(fileURLWithPath: path))
+            guard let decoded = String(validating: data, as: UTF8.self) else {
+                throw ValidationError("\(path): the block-device config is not UTF-8 text")
+            }
+            text = decoded
+        } catch let error as ValidationError {
+            throw error
+        } catch {
+            throw ValidationError("\(path): cannot read the block-device config: \(ErrorLine.reason(error))")
         }
         do {
             return try BlockDeviceConfig.parse(yaml: text, rootDefaults: .init(label: label))

@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import StampElements
 import StampIO
 
 /// `stamp`: a hypervisor-free disk image assembler.
@@ -25,17 +27,20 @@ struct Stamp: ParsableCommand {
         } catch {
             let code = exitCode(for: error)
             if code == .success { exit(withError: error) }
+            // An output whose rename failed is still registered: nothing may stay behind.
+            TemporaryFiles.shared.removeAll()
             let message = "\(error)" == "" ? Stamp.message(for: error) : messageLine(error)
             FileStream.standardError.write("stamp: \(message)\n")
             Foundation_exit(code == .validationFailure ? 2 : 1)
         }
     }
 
-    /// One line for any error: ArgumentParser's message without the usage text, or the
-    /// error's own description.
+    /// One line for any error: ArgumentParser's message without the usage text, Foundation's
+    /// errors as `path: reason`, or the error's own description folded onto one line.
     private static func messageLine(_ error: Error) -> String {
+        if error is CocoaError || error is POSIXError { return ErrorLine.describe(error) }
         let parserMessage = Stamp.message(for: error)
-        let text = parserMessage.isEmpty ? "\(error)" : parserMessage
-        return text.split(separator: "\n").first.map(String.init) ?? text
+        if parserMessage.isEmpty || parserMessage == "\(error)" { return ErrorLine.describe(error) }
+        return parserMessage.split(separator: "\n").first.map(String.init) ?? parserMessage
     }
 }

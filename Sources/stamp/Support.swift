@@ -27,3 +27,36 @@ func monotonicSeconds() -> Double {
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }
+
+/// Why an output path cannot be written, checked before any work: empty, an existing
+/// directory, or inside the tree being imaged (the image would be read into itself, or replace
+/// one of the tree's files). Returns nil when the path is fine.
+func outputPathProblem(_ path: String, tree: String?) -> String? {
+    if path.isEmpty { return "the output path is empty" }
+    if path.hasSuffix("/") { return "output '\(path)' names a directory, not a file" }
+    var st = stat()
+    if stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR { return "\(path): output is an existing directory" }
+    guard let tree, let treeReal = realPath(tree) else { return nil }
+    let slash = path.lastIndex(of: "/")
+    let directory = slash.map { String(path[..<$0]) }.map { $0.isEmpty ? "/" : $0 } ?? "."
+    guard let directoryReal = realPath(directory) else { return nil }
+    if treeReal == "/" || directoryReal == treeReal || directoryReal.hasPrefix(treeReal + "/") {
+        return "\(path): output is inside the tree \(tree) being imaged"
+    }
+    return nil
+}
+
+/// `realpath(3)`, or nil when the path does not resolve.
+func realPath(_ path: String) -> String? {
+    guard let resolved = realpath(path, nil) else { return nil }
+    defer { free(resolved) }
+    return String(cString: resolved)
+}
+
+/// An input image of zero bytes: any reader would take it for an empty raw disk, which is
+/// never what was meant (a failed download, a file truncated by a full disk).
+func emptyInputProblem(_ path: String) -> String? {
+    var st = stat()
+    guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_size == 0 else { return nil }
+    return "\(path): the file is empty (0 bytes), not a disk image"
+}

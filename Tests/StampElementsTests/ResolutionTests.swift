@@ -101,7 +101,7 @@ import Testing
         let error = #expect(throws: ElementProblems.self) {
             try ElementIndex(elementsPath: "/nonexistent/a:/nonexistent/b", builtinDirectory: nil)
         }
-        #expect(error?.problems == [.invalidElementsDirectory(path: "/nonexistent/a"), .invalidElementsDirectory(path: "/nonexistent/b")])
+        #expect(error?.problems == [.invalidElementsDirectory(path: "/nonexistent/a", reason: "does not exist"), .invalidElementsDirectory(path: "/nonexistent/b", reason: "does not exist")])
     }
 
     @Test func duplicateHooksAreAllReported() throws {
