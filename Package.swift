@@ -26,6 +26,8 @@ let package = Package(
         .library(name: "StampPackaging", targets: ["StampPackaging"]),
         .library(name: "StampElements", targets: ["StampElements"]),
         .library(name: "StampPipeline", targets: ["StampPipeline"]),
+        // The parsers' fuzz targets as plain functions; Fuzz/Package.swift wraps them for libFuzzer.
+        .library(name: "StampFuzzing", targets: ["StampFuzzing"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -88,6 +90,10 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
+        // MARK: fuzzing (plain functions; the libFuzzer executables live in Fuzz/)
+        .target(
+            name: "StampFuzzing",
+            dependencies: ["StampContainers", "StampIO", "StampDisk", "StampElements", "StampPipeline"]),
         .executableTarget(
             name: "disk-image-create",
             dependencies: [
@@ -111,5 +117,6 @@ let package = Package(
             name: "StampElementsTests", dependencies: ["StampElements", "StampTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "StampPipelineTests", dependencies: ["StampPipeline", "StampElements", "StampTestSupport"]),
         .testTarget(name: "StampCLITests", dependencies: ["StampTestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "StampFuzzingTests", dependencies: ["StampFuzzing", "StampContainers"]),
     ]
 )
