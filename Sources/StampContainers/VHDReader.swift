@@ -24,9 +24,10 @@ public final class VHDReader: DiskImageReader {
         do {
             footer = try tail.withUnsafeBytes { try VHD.Footer(decoding: FieldReader($0), path: path, at: footerOffset) }
         } catch ContainerError.badMagic {
-            // A dynamic VHD starts with a copy of its footer: if that is there, the end is missing.
+            // A dynamic VHD starts with a copy of its footer: if that is there, the end is missing
+            // (the footer that should follow the file's last byte).
             if try file.read(at: 0, count: 8) == VHD.footerCookie {
-                throw ContainerError.truncated(path: path, offset: footerOffset, needed: 512, fileSize: file.size)
+                throw ContainerError.truncated(path: path, offset: file.size, needed: 512, fileSize: file.size)
             }
             throw ContainerError.badMagic(path: path, offset: footerOffset, format: "vhd")
         }

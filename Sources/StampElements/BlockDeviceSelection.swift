@@ -32,7 +32,11 @@ package enum BlockDeviceSelection {
             if config.hasPrefix("file://") {
                 let path = String(config.dropFirst(7))
                 guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-                    throw ElementProblems([.hostSetup(path: path, reason: "DIB_BLOCK_DEVICE_CONFIG file cannot be read")])
+                    let fd = open(path, O_RDONLY)
+                    let reason = fd < 0 ? ErrorLine.systemReason(errno) : "not UTF-8 text"
+                    if fd >= 0 { close(fd) }
+                    throw ElementProblems([.invalidBlockDeviceConfig(
+                        source: "DIB_BLOCK_DEVICE_CONFIG file \(path)", reason: "cannot read it: \(reason)")])
                 }
                 (source, yaml) = (path, text)
             } else {
@@ -55,8 +59,23 @@ package enum BlockDeviceSelection {
             var result = try settings(yaml: yaml, source: source, environment: environment)
             result.fromEnvironment = environment["DIB_BLOCK_DEVICE_CONFIG"].map { !$0.isEmpty } ?? false
             return result
+        } catch let error as YamlError {
+            throw ElementProblems([.invalidBlockDeviceConfig(source: source, reason: syntaxReason(error))])
         } catch {
-            throw ElementProblems([.invalidElementFile(element: source, path: "block-device config", reason: "\(error)")])
+            throw ElementProblems([.invalidBlockDeviceConfig(source: source, reason: "\(error)")])
+        }
+    }
+
+    /// A YAML syntax error as `line L, column C: context: problem` (Yams' own description
+    /// spans several lines and quotes the source).
+    static func syntaxReason(_ error: YamlError) -> String {
+        switch error {
+        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
+            .composer(let context, let problem, let mark, _):
+            let text = [context?.text, problem].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ": ")
+            return "line \(mark.line), column \(mark.column): \(text)"
+        default:
+            return ErrorLine.describe(error)
         }
     }
 

@@ -82,10 +82,16 @@ public enum ElementBuild {
             problems.append(.missingTool(tool))
         }
         problems += variableProblems(plan.environment)
-        if let reason = unusableDirectory(plan.imageCache.path) {
+        // A cache derived from HOME is made below HOME, never HOME itself: a HOME that does not
+        // exist (`/nonexistent`, a service account's) is a misconfiguration, not a place to create.
+        let home = plan.environment["HOME"] ?? NSHomeDirectory()
+        if plan.imageCache.path == "\(home)/.cache/image-create", let reason = missingDirectory(home) {
+            problems.append(.unusableDirectory(role: "HOME (the image cache's default parent; or set DIB_IMAGE_CACHE)", path: home, reason: reason))
+        } else if let reason = unusableDirectory(plan.imageCache.path) {
             problems.append(.unusableDirectory(role: "image cache (DIB_IMAGE_CACHE, else $HOME/.cache/image-create)", path: plan.imageCache.path, reason: reason))
         }
-        if let reason = unusableDirectory(plan.workParent.path) {
+        // TMPDIR must exist, as for DIB's `mktemp -d`.
+        if let reason = unusableDirectory(plan.workParent.path, mayCreate: false) {
             problems.append(.unusableDirectory(role: "build directory (TMPDIR)", path: plan.workParent.path, reason: reason))
         }
         func collect<T>(_ result: Result<T, ElementProblems>) -> T? {
@@ -207,22 +213,33 @@ public enum ElementBuild {
         return problems
     }
 
-    /// Why a directory the build must create or write cannot be used, or nil: the path (or
-    /// its nearest existing ancestor, where it will be created) must be a writable directory.
-    static func unusableDirectory(_ path: String) -> String? {
-        var candidate = URL(fileURLWithPath: path).standardizedFileURL.path
+    /// Why a directory the build must create or write cannot be used, or nil: the path (or,
+    /// when `mayCreate`, its nearest existing ancestor, where it will be created) must be a
+    /// writable directory. The reason names the ancestor at fault when it is not `path` itself.
+    static func unusableDirectory(_ path: String, mayCreate: Bool = true) -> String? {
+        let target = URL(fileURLWithPath: path).standardizedFileURL.path
+        var candidate = target
+        func named(_ reason: String) -> String { candidate == target ? reason : "\(candidate) \(reason)" }
         while true {
             var st = stat()
             if stat(candidate, &st) == 0 {
-                if (st.st_mode & S_IFMT) != S_IFDIR { return "\(candidate) is not a directory" }
-                if access(candidate, W_OK | X_OK) != 0 { return "\(candidate) is not writable: \(ErrorLine.systemReason(errno))" }
+                if (st.st_mode & S_IFMT) != S_IFDIR { return named("is not a directory") }
+                if access(candidate, W_OK | X_OK) != 0 { return named("is not writable: \(ErrorLine.systemReason(errno))") }
                 return nil
             }
-            if errno != ENOENT { return "\(candidate): \(ErrorLine.systemReason(errno))" }
+            if errno != ENOENT { return named(ErrorLine.systemReason(errno)) }
+            if !mayCreate { return "does not exist" }
             let parent = (candidate as NSString).deletingLastPathComponent
-            if parent == candidate || parent.isEmpty { return "\(candidate): \(ErrorLine.systemReason(ENOENT))" }
+            if parent == candidate || parent.isEmpty { return named(ErrorLine.systemReason(ENOENT)) }
             candidate = parent
         }
+    }
+
+    /// Why `path` is not an existing directory (it may be read-only), or nil.
+    static func missingDirectory(_ path: String) -> String? {
+        var st = stat()
+        if stat(path, &st) != 0 { return errno == ENOENT ? "does not exist" : ErrorLine.systemReason(errno) }
+        return (st.st_mode & S_IFMT) == S_IFDIR ? nil : "is not a directory"
     }
 
     static func runStage(

@@ -22,6 +22,9 @@ public enum ElementError: Error, Sendable, Equatable, CustomStringConvertible {
     case duplicateHook(element: String, path: String, firstElement: String)
     /// `package-installs.yaml`/`.json` or `pkg-map` could not be read.
     case invalidElementFile(element: String, path: String, reason: String)
+    /// The block-device configuration (`DIB_BLOCK_DEVICE_CONFIG`, the file it names, or an
+    /// element's `block-device-*.yaml`) cannot be read or is not valid YAML; `source` names it.
+    case invalidBlockDeviceConfig(source: String, reason: String)
     /// A `break=` entry names no known break point.
     case unknownBreakPoint(String)
     /// The work directory, cache or another host path could not be prepared.
@@ -59,6 +62,8 @@ public enum ElementError: Error, Sendable, Equatable, CustomStringConvertible {
             return "there is a duplicated hook in your elements: \(element)/\(path) (also in \(firstElement))"
         case .invalidElementFile(let element, let path, let reason):
             return "element '\(element)': invalid \(path): \(reason)"
+        case .invalidBlockDeviceConfig(let source, let reason):
+            return "\(source): invalid block-device configuration: \(reason)"
         case .unknownBreakPoint(let name):
             return "unknown break point '\(name)' (use before-<phase>, after-<phase> or after-error)"
         case .hostSetup(let path, let reason):

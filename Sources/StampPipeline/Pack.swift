@@ -53,7 +53,8 @@ public struct Packer {
         }
         let directory = request.output.contains("/") ? String(request.output[..<request.output.lastIndex(of: "/")!]) : "."
         if access(directory.isEmpty ? "/" : directory, W_OK) != 0 {
-            problems.append("\(directory): output directory is not writable or does not exist")
+            let reason = String(cString: strerror(errno))
+            problems.append("\(directory): output directory: \(reason.prefix(1).lowercased() + reason.dropFirst())")
         }
         var st = stat()
         if request.output.isEmpty || request.output.hasSuffix("/") {
