@@ -127,6 +127,7 @@ struct Emitter {
 
     private var openFile: (inode: UInt32, fd: FileDescriptor, path: String)?
     private var directory: (inode: UInt32, builder: DirectoryBuilder)?
+    private var opener: FileOpener?
 
     init(layout: Layout, sink: ImageSink, base: UInt64) {
         self.layout = layout
@@ -138,7 +139,12 @@ struct Emitter {
     }
 
     mutating func run() throws {
-        defer { closeFile() }
+        let opener = FileOpener(layout: layout)
+        self.opener = opener
+        defer {
+            opener.stop()
+            closeFile()
+        }
         let g = layout.geometry
         var events: [(UInt64, Event)] = []
         for group in 0..<g.groupCount {
@@ -294,13 +300,13 @@ struct Emitter {
         if openFile?.inode != piece.inode {
             closeFile()
             let path = layout.tree.sourcePath(of: entryIndex)
+            let opened = opener?.take(inode: piece.inode)
+                ?? Result { () throws(Errno) in try Syscalls.openSource(layout.tree.sourcePathBytes(of: entryIndex)) }
             let fd: FileDescriptor
-            do {
-                fd = try Syscalls.openSource(layout.tree.sourcePathBytes(of: entryIndex))
-            } catch .noSuchFileOrDirectory {
-                throw IOError.sourceVanished(path: path)
-            } catch {
-                throw IOError.system(path: path, operation: "open", errno: error)
+            switch opened {
+            case .success(let descriptor): fd = descriptor
+            case .failure(.noSuchFileOrDirectory): throw IOError.sourceVanished(path: path)
+            case .failure(let error): throw IOError.system(path: path, operation: "open", errno: error)
             }
             openFile = (piece.inode, fd, path)
             let actual = try withPath(path, "stat") { try Syscalls.size(of: fd) }

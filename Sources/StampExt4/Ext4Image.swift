@@ -98,9 +98,13 @@ public final class Ext4Image: ImageProducer {
         try emitter.run()
     }
 
-    /// Writes the filesystem to a sparse file at `path` (temporary name, renamed when done).
+    /// Writes the filesystem to a sparse file at `path` (temporary name, renamed when done),
+    /// through ``StagedWriter``'s aligned `O_DIRECT` stages: every ext4 write is whole 4 KiB
+    /// blocks, so the image never passes through the page cache and the final fsync has
+    /// nothing left to flush. (Buffered, a warm 700 MB root took about twice as long: page
+    /// cache copies, then writeback at the fsync.) Free space stays a hole.
     public func write(to path: String) throws {
-        let sink = try RawFileSink(path: path)
+        let sink = try StagedWriter(path: path)
         do {
             try emit(into: sink, at: 0)
             try sink.finish(size: size)

@@ -32,7 +32,7 @@ import Glibc
 ///   plain `pwrite`, still off the caller's thread.
 /// - ``finish(size:)`` sets the exact length (cutting the last padding) and renames the file
 ///   into place (``OutputFile``).
-public final class StagedWriter {
+public final class StagedWriter: ImageSink {
     /// Alignment of every direct write's memory, offset and length.
     public static let alignment = 4096
     /// Zero gaps at least this long are left as holes.
@@ -92,6 +92,37 @@ public final class StagedWriter {
             if stageFill == stageSize { try submit(); try begin(at: stageStart + UInt64(stageSize)) }
         }
         end = offset + UInt64(data.count)
+    }
+
+    /// Writes `range` of a source file at `offset` (at or after ``end``), read straight into
+    /// the stages: one copy from the page cache, none through a bounce buffer.
+    public func copy(_ range: SourceRange, at offset: UInt64) throws {
+        guard offset >= end else { throw IOError.outOfOrder(offset: offset, previousEnd: end) }
+        try shared.check()
+        if stage != nil && offset - fillPoint >= StagedWriter.holeThreshold { try submit() }
+        if stage == nil { try begin(at: offset & ~UInt64(StagedWriter.alignment - 1)) }
+        try fill(zerosUpTo: offset)
+        var done: UInt64 = 0
+        while done < range.length {
+            let n = min(Int(min(range.length - done, UInt64(Int.max))), stageSize - stageFill)
+            let target = UnsafeMutableRawBufferPointer(rebasing: stage![stageFill..<(stageFill + n)])
+            var got = 0
+            while got < n {
+                let r = try withPath(range.path, "read") {
+                    try range.descriptor.read(
+                        fromAbsoluteOffset: Int64(range.offset + done) + Int64(got),
+                        into: UnsafeMutableRawBufferPointer(rebasing: target[got...]))
+                }
+                if r == 0 {
+                    throw IOError.sourceShrank(path: range.path, expected: range.offset + range.length, actual: range.offset + done + UInt64(got))
+                }
+                got += r
+            }
+            stageFill += n
+            done += UInt64(n)
+            if stageFill == stageSize { try submit(); try begin(at: stageStart + UInt64(stageSize)) }
+        }
+        end = offset + range.length
     }
 
     /// Leaves `[end, end+count)` as zeros (a hole when long enough).

@@ -24,6 +24,11 @@ struct StagedWriterTests {
         var random = SplitMix(seed)
         // Small stages, so that writes cross many stage boundaries.
         let writer = try StagedWriter(path: path, direct: direct, stageSize: 64 << 10, stages: 2)
+        // A source file for copies (ImageSink.copy: read straight into the stages).
+        let source = pattern(count: 300_000, seed: seed &+ 77).enumerated().map { UInt8(truncatingIfNeeded: $0.offset / 7) ^ $0.element }
+        try Data(source).write(to: URL(fileURLWithPath: dir.file("source")))
+        let sourceFD = try FileDescriptor.open(dir.file("source"), .readOnly)
+        defer { try? sourceFD.close() }
         var model = [UInt8]()
         func extend(to n: Int) { if model.count < n { model += [UInt8](repeating: 0, count: n - model.count) } }
         for step in 0..<400 {
@@ -39,6 +44,14 @@ struct StagedWriterTests {
                 let n = random.below([3000, 200_000][random.below(2)])
                 writer.skip(UInt64(n))
                 extend(to: model.count + n)
+            case 7:  // a copy of part of the source file after a gap
+                let gap = [0, random.below(5000), 65536 + random.below(100_000)][random.below(3)]
+                let from = random.below(source.count - 1)
+                let n = 1 + random.below(min(source.count - from, 150_000))
+                let offset = model.count + gap
+                try writer.copy(SourceRange(descriptor: sourceFD, path: "source", offset: UInt64(from), length: UInt64(n)), at: UInt64(offset))
+                extend(to: offset)
+                model += source[from..<(from + n)]
             default:  // a patch anywhere in what exists
                 guard !model.isEmpty else { continue }
                 // Half of them near the end: into the stage, or a skip the next write follows.
@@ -72,6 +85,21 @@ struct StagedWriterTests {
         let expected = [UInt8](repeating: 0, count: 500) + [UInt8](repeating: 5, count: 100)
             + [UInt8](repeating: 0, count: 400) + [UInt8](repeating: 6, count: 3000)
         #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: path))) == expected)
+    }
+
+    @Test func aCopyPastTheSourcesEndNamesTheFile() throws {
+        let dir = try TemporaryDirectory("stamp-staged")
+        try Data(repeating: 3, count: 5000).write(to: URL(fileURLWithPath: dir.file("short")))
+        let fd = try FileDescriptor.open(dir.file("short"), .readOnly)
+        defer { try? fd.close() }
+        let writer = try StagedWriter(path: dir.file("out.img"))
+        #expect {
+            try writer.copy(SourceRange(descriptor: fd, path: dir.file("short"), offset: 0, length: 9000), at: 0)
+        } throws: { error in
+            "\(error)".contains(dir.file("short"))
+        }
+        writer.discard()
+        #expect(!FileManager.default.fileExists(atPath: dir.file("out.img")))
     }
 
     @Test func longGapsStayHoles() throws {
