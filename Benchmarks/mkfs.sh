@@ -1,42 +1,48 @@
 #!/usr/bin/env bash
-# Benchmarks/mkfs.sh [--runs N] [--trees boot,usr] [--work DIR] [--usr-src DIR]
-#                    [--inode-ratio N] [--journal-size MiB] [--check] [--keep-images]
+# Benchmarks/mkfs.sh [--runs N] [--trees boot,usr] [--cache cold,warm] [--work DIR]
+#                    [--usr-src DIR] [--inode-ratio N] [--journal-size MiB] [--check] [--keep-images]
 #
 # `stamp mkfs` against `mke2fs -t ext4 -b 4096 -d` on the same trees, in one run:
 #   boot  a bootable Debian bookworm root (scripts/debootstrap-root --with-kernel, cached;
-#         ~880 MB, ~13-20k entries)
+#         ~570-880 MB, ~13-20k entries)
 #   usr   a copy of the host's /usr (~6 GB, ~140k entries; whatever /usr holds here)
 #   /abs/path  any other tree, used in place
-# Each tool runs N times (default 3) per tree, alternating, writing a fresh image file in the
-# same directory (same filesystem) each time; the page cache is warmed by reading the tree
-# first. Wall time and peak RSS come from `/usr/bin/time -f '%e %M'`; the table shows medians,
-# the ratio stamp/mke2fs and the issue-2 goals (ratio <= 0.5 on boot, <= 0.25 on usr, peak RSS
-# < 128 MiB). Both tools get the same explicit size (DIB's rule, like `stamp mkfs --size auto`:
-# `du -a -c -x` KiB / 0.6 + journal, plus 64 MiB of slack so small trees fit a 64 MiB journal,
-# rounded up to 64 KiB), inode ratio (default 16384, mke2fs's)
-# and journal size (default 64 MiB, DIB's), so they do the same work.
+# Per tree and page-cache state, each tool runs N times (default 5), alternating, writing a
+# fresh image file in the same directory (same filesystem) each time:
+#   cold  `sync; echo 3 > /proc/sys/vm/drop_caches` before every run: the tree is read from
+#         the disk, as right after a debootstrap or on a build machine's first image
+#   warm  the tree read once beforehand (cat of every file), so it is in the page cache
+# Both tools end with their image on stable storage (mke2fs fsyncs on close, stamp fsyncs
+# before its rename), and the old image is removed and `sync` run before each timed run.
+# Wall time and peak RSS come from `/usr/bin/time -f '%e %M'`; the table shows medians, the
+# ratio stamp/mke2fs of the medians and the goals (ratio <= 0.5 on boot, <= 0.25 on usr, peak
+# RSS < 128 MiB). Both tools get the same explicit size (DIB's rule, like `stamp mkfs --size
+# auto`: `du -a -c -x` KiB / 0.6 + journal, plus 64 MiB of slack so small trees fit a 64 MiB
+# journal, rounded up to 64 KiB), inode ratio (default 16384, mke2fs's) and journal size
+# (default 64 MiB, DIB's), so they do the same work.
 #
 # Environment: STAMP_BIN (default .build/release/stamp), STAMP_CACHE (debootstrap cache).
 # Test the harness itself with mke2fs on both sides:
 #   STAMP_BIN=Benchmarks/fake-stamp-mke2fs Benchmarks/mkfs.sh --runs 1
-# Must run as root (debootstrap, reading all of /usr). Results also go to WORK/results.tsv.
+# Must run as root (debootstrap, drop_caches, reading all of /usr). Raw runs: WORK/results.tsv.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
-runs=3 trees=boot,usr work=${BENCH_WORK:-/var/tmp/stamp-bench} usr_src=/usr
+runs=5 trees=boot caches=cold,warm work=${BENCH_WORK:-/var/tmp/stamp-bench} usr_src=/usr
 ratio=16384 journal=64 check=0 keep=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs=$2; shift 2 ;;
     --trees) trees=$2; shift 2 ;;
+    --cache) caches=$2; shift 2 ;;
     --work) work=$2; shift 2 ;;
     --usr-src) usr_src=$2; shift 2 ;;
     --inode-ratio) ratio=$2; shift 2 ;;
     --journal-size) journal=$2; shift 2 ;;
     --check) check=1; shift ;;
     --keep-images) keep=1; shift ;;
-    -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "mkfs.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -76,7 +82,7 @@ prepare_tree() {  # prints the tree path
 median() { sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
 results=$work/results.tsv
-printf 'tree\tentries\tbytes\tsize_kib\ttool\trun\twall_s\tpeak_rss_kib\n' > "$results"
+printf 'tree\tcache\tentries\tbytes\tsize_kib\ttool\trun\twall_s\tpeak_rss_kib\n' > "$results"
 rows=()
 for tspec in ${trees//,/ }; do
   tree=$(prepare_tree "$tspec")
@@ -86,25 +92,39 @@ for tspec in ${trees//,/ }; do
   du_kib=$(du -a -c -x -k "$tree" | tail -1 | cut -f1)
   size_kib=$(( (du_kib * 10 + 5) / 6 + journal * 1024 + 65536 ))
   size_kib=$(( (size_kib + 63) / 64 * 64 ))
-  log "$t: $entries entries, $bytes bytes, du $du_kib KiB -> image ${size_kib} KiB; warming the page cache"
-  find "$tree" -xdev -type f -print0 | xargs -0 -r cat > /dev/null 2>&1 || true
+  log "$t: $entries entries, $bytes bytes, du $du_kib KiB -> image ${size_kib} KiB"
   img_dir=$work/images; mkdir -p "$img_dir"
-  for ((r = 1; r <= runs; r++)); do
-    for tool in mke2fs stamp; do
-      img=$img_dir/$t-$tool.img
-      rm -f "$img"; sync
-      if [ $tool = mke2fs ]; then
-        cmd=(mke2fs -q -F -t ext4 -b 4096 -i "$ratio" -J size="$journal" -d "$tree" "$img" "${size_kib}k")
-      else
-        cmd=("$stamp" mkfs "$tree" "$img" --size "${size_kib}K" --inode-ratio "$ratio" --journal-size "$journal")
-      fi
-      if ! /usr/bin/time -f '%e %M' -o "$work/time.out" "${cmd[@]}" > "$work/cmd.log" 2>&1; then
-        cat "$work/cmd.log" >&2; log "FAILED: ${cmd[*]}"; exit 1
-      fi
-      read -r wall rss < <(tail -1 "$work/time.out")
-      log "$t run $r $tool: ${wall} s, peak RSS $((rss / 1024)) MiB"
-      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$entries" "$bytes" "$size_kib" "$tool" "$r" "$wall" "$rss" >> "$results"
+  for cache in ${caches//,/ }; do
+    case "$cache" in cold|warm) ;; *) echo "mkfs.sh: unknown --cache $cache (cold, warm)" >&2; exit 2 ;; esac
+    for ((r = 1; r <= runs; r++)); do
+      for tool in mke2fs stamp; do
+        img=$img_dir/$t-$tool.img
+        rm -f "$img"; sync
+        if [ "$cache" = cold ]; then
+          echo 3 > /proc/sys/vm/drop_caches
+        else
+          find "$tree" -xdev -type f -print0 | xargs -0 -r cat > /dev/null 2>&1 || true
+        fi
+        if [ $tool = mke2fs ]; then
+          cmd=(mke2fs -q -F -t ext4 -b 4096 -i "$ratio" -J size="$journal" -d "$tree" "$img" "${size_kib}k")
+        else
+          cmd=("$stamp" mkfs "$tree" "$img" --size "${size_kib}K" --inode-ratio "$ratio" --journal-size "$journal")
+        fi
+        if ! /usr/bin/time -f '%e %M' -o "$work/time.out" "${cmd[@]}" > "$work/cmd.log" 2>&1; then
+          cat "$work/cmd.log" >&2; log "FAILED: ${cmd[*]}"; exit 1
+        fi
+        read -r wall rss < <(tail -1 "$work/time.out")
+        log "$t $cache run $r $tool: ${wall} s, peak RSS $((rss / 1024)) MiB"
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$cache" "$entries" "$bytes" "$size_kib" "$tool" "$r" "$wall" "$rss" >> "$results"
+      done
     done
+    pick() { awk -F'\t' -v t="$t" -v c="$cache" -v tool="$1" -v col="$2" '$1 == t && $2 == c && $6 == tool { print $col }' "$results" | median; }
+    m_wall=$(pick mke2fs 8) s_wall=$(pick stamp 8) m_rss=$(pick mke2fs 9) s_rss=$(pick stamp 9)
+    goal=0.5; [ "$t" = usr ] && goal=0.25
+    rows+=("$(awk -v t="$t" -v c="$cache" -v e="$entries" -v b="$bytes" -v mw="$m_wall" -v sw="$s_wall" -v mr="$m_rss" -v sr="$s_rss" -v g="$goal" 'BEGIN {
+      r = (mw > 0) ? sw / mw : 0
+      ok = (r <= g && sr < 128 * 1024) ? "yes" : "NO"
+      printf "%-5s %-5s %8d %8.0f %9.2f %9.2f %7.3f %8.1f %8.1f   <=%-4s %s\n", t, c, e, b / 1e6, mw, sw, r, mr / 1024, sr / 1024, g, ok }')")
   done
   if [ $check = 1 ]; then
     for tool in mke2fs stamp; do
@@ -112,19 +132,10 @@ for tspec in ${trees//,/ }; do
     done
   fi
   [ $keep = 1 ] || rm -f "$img_dir/$t-mke2fs.img" "$img_dir/$t-stamp.img"
-  m_wall=$(awk -F'\t' -v t="$t" '$1 == t && $5 == "mke2fs" { print $7 }' "$results" | median)
-  s_wall=$(awk -F'\t' -v t="$t" '$1 == t && $5 == "stamp" { print $7 }' "$results" | median)
-  m_rss=$(awk -F'\t' -v t="$t" '$1 == t && $5 == "mke2fs" { print $8 }' "$results" | median)
-  s_rss=$(awk -F'\t' -v t="$t" '$1 == t && $5 == "stamp" { print $8 }' "$results" | median)
-  goal=0.5; [ "$t" = usr ] && goal=0.25
-  rows+=("$(awk -v t="$t" -v e="$entries" -v b="$bytes" -v mw="$m_wall" -v sw="$s_wall" -v mr="$m_rss" -v sr="$s_rss" -v g="$goal" 'BEGIN {
-    r = (mw > 0) ? sw / mw : 0
-    ok = (r <= g && sr < 128 * 1024) ? "yes" : "NO"
-    printf "%-5s %8d %8.0f %9.2f %9.2f %7.3f %8.1f %8.1f   <=%-4s %s\n", t, e, b / 1e6, mw, sw, r, mr / 1024, sr / 1024, g, ok }')")
 done
 
 echo
-echo "stamp mkfs vs mke2fs -t ext4 -b 4096 -d   (median of $runs runs; stamp = $stamp)"
-printf '%-5s %8s %8s %9s %9s %7s %8s %8s   %-6s %s\n' tree entries MB mke2fs_s stamp_s ratio mke2_MiB stamp_MiB goal met
+echo "stamp mkfs vs mke2fs -t ext4 -b 4096 -d   (median of $runs runs per cell; stamp = $stamp)"
+printf '%-5s %-5s %8s %8s %9s %9s %7s %8s %8s   %-6s %s\n' tree cache entries MB mke2fs_s stamp_s ratio mke2_MiB stamp_MiB goal met
 for r in "${rows[@]}"; do echo "$r"; done
 echo "(raw runs: $results; goal: ratio as shown and stamp peak RSS < 128 MiB)"

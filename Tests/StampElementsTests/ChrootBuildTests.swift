@@ -210,24 +210,26 @@ struct ChrootBuildTests {
     /// invisible in the host's mount table, and BuildWatch names the survivor.
     @Test func leakCheckSeesAProcessHoldingAPrivateMount() async throws {
         let before = Self.mountInfo()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
-        process.arguments = [
-            "--mount", "--propagation", "private", "--fork", "--",
-            "sh", "-c", "mount -t tmpfs stamp-leak-probe /mnt && sleep 31339",
-        ]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let watch = BuildWatch(pid: process.processIdentifier)
+        // Started by a short-lived python3 with every inherited descriptor closed: Foundation's
+        // Process counts a child as running while any descendant holds the descriptors it
+        // inherited, so the probe (which outlives its parent on purpose) must hold none.
+        let started = try run(["python3", "-c", """
+            import subprocess
+            p = subprocess.Popen(['unshare', '--mount', '--propagation', 'private', '--fork', '--', 'sh', '-c',
+                                  'mount -t tmpfs stamp-leak-probe /mnt && exec sleep 31339'],
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                 close_fds=True, start_new_session=True)
+            print(p.pid)
+            """])
+        let pid = try #require(Int32(started.stdout.trimmingCharacters(in: .whitespacesAndNewlines)), "\(started.output)")
+        let watch = BuildWatch(pid: pid)
         defer { watch.killSurvivors() }
         for _ in 0..<100 where Self.processes(matching: "sleep 31339").isEmpty {
             try await Task.sleep(for: .milliseconds(50))
         }
         watch.sample()
         try #require(!watch.namespaces.isEmpty, "the probe's namespace was not seen: \(watch.descendants)")
-        kill(process.processIdentifier, SIGKILL)  // the unshare parent only
-        process.waitUntilExit()
+        kill(pid, SIGKILL)  // the unshare parent only
         let left = watch.survivorsAfterWaiting(seconds: 1)
         #expect(left.contains { $0.contains("mount namespace") && $0.contains("sleep 31339") }, "\(left)")
         #expect(Self.mountInfo() == before, "the probe's mount must not be in the host's table")

@@ -124,7 +124,7 @@ struct PackTests {
             try Packer(request: request).run()
         } throws: { error in
             let text = "\(error)"
-            return text.contains("no output format") && text.contains("not writable") && text.contains("not a directory")
+            return text.contains("no output format") && text.contains("nodir: output directory: no such file or directory") && text.contains("not a directory")
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
     }
