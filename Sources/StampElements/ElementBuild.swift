@@ -66,7 +66,8 @@ public struct FinaliseOptions: Sendable {
 /// ElementBuild.cleanup(built)
 /// ```
 ///
-/// Requires root, `setpriv`, `unshare`, `chroot`, `mount` (util-linux / coreutils).
+/// Requires root (a non-root caller gets the subordinate-range check of ``SubordinateIDs``),
+/// `setpriv`, `unshare`, `chroot`, `mount` (util-linux / coreutils).
 public enum ElementBuild {
     /// Checks everything that can be checked before anything runs.
     /// - Throws: ``ElementProblems`` with every problem found.
@@ -138,7 +139,13 @@ public enum ElementBuild {
     /// are removed before this returns.
     /// - Throws: ``ElementProblems`` (a failing script names its element, phase and exit code).
     public static func run(_ build: ValidatedElementBuild, logger: Logger? = nil) async throws -> BuiltRoot {
-        if geteuid() != 0 { throw ElementProblems([.needsRoot]) }
+        if geteuid() != 0 {
+            // Before anything is created: without a subordinate range there is no way to run.
+            switch SubordinateIDs.checkCaller() {
+            case .failure(let problem): throw ElementProblems([problem])
+            case .success: throw ElementProblems([.unprivilegedNotSupported(who: SubordinateIDs.callerDescription())])
+            }
+        }
         let work = try WorkDirectory.create(under: build.plan.workParent, logger: logger)
         logger?.info("Building in \(work.url.path)")
         do {

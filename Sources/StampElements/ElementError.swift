@@ -36,8 +36,15 @@ public enum ElementError: Error, Sendable, Equatable, CustomStringConvertible {
     /// An element script exited non-zero (128 + N: killed by signal N). `output` is the last
     /// line the script printed, which usually says why.
     case scriptFailed(element: String?, phase: String, script: String, exitCode: Int32, output: String? = nil)
-    /// The element phases were asked to run without root (chroot, mounts and namespaces need it).
-    case needsRoot
+    /// A non-root build, but the caller has no subordinate id range of
+    /// ``SubordinateIDs/requiredCount`` ids in /etc/subuid (`kind` `.uid`) or /etc/subgid:
+    /// `who` names the user, `found` lists the too-small ranges it has there, `suggestion` is a
+    /// line to add that overlaps nobody's, and `alsoGroups` says /etc/subgid needs it too.
+    case noSubordinateRange(who: String, kind: SubordinateIDs.Kind, found: [SubordinateIDs.Range], suggestion: String,
+                            alsoGroups: Bool)
+    /// A non-root build by a caller who has subordinate ranges: the user-namespace runner
+    /// (issue 11, see ``SubordinateIDs``) does not run element phases yet.
+    case unprivilegedNotSupported(who: String)
     /// An environment variable the build reads has a value it cannot use.
     case invalidVariable(name: String, value: String, reason: String)
     /// The isolated stage process ended without reporting the end of its work.
@@ -79,8 +86,14 @@ public enum ElementError: Error, Sendable, Equatable, CustomStringConvertible {
                 return "script \(script)\(owner) was killed by signal \(signal) in \(phase) (exit code \(exitCode))\(said)"
             }
             return "script \(script)\(owner) failed in \(phase) with exit code \(exitCode)\(said)"
-        case .needsRoot:
-            return "the element phases need root (they run in a chroot, in private mount and PID namespaces): run as root"
+        case .noSubordinateRange(let who, let kind, let found, let suggestion, let alsoGroups):
+            let size = found.isEmpty ? "" : " of \(SubordinateIDs.requiredCount) ids"
+            let only = found.isEmpty ? "" : " (only \(found.map(\.description).joined(separator: ", ")))"
+            let groups = alsoGroups ? " (and the same to \(SubordinateIDs.Kind.gid.file))" : ""
+            return "\(who) has no subordinate \(kind.rawValue) range\(size) in \(kind.file)\(only): "
+                + "add a line such as '\(suggestion)'\(groups), or run as root"
+        case .unprivilegedNotSupported(let who):
+            return "\(who) has subordinate id ranges, but element builds as a non-root user are not implemented yet: run as root"
         case .invalidVariable(let name, let value, let reason):
             return "invalid \(name) '\(value)': \(reason)"
         case .stageFailed(let reason, let exitCode):
