@@ -125,7 +125,8 @@ extension ConfigParser {
                     name: node.name, base: base, options: options, dumpFrequency: number("dump-freq", 0),
                     fsckPassNumber: number("fsck-passno", 2), location: node.location))
         }
-        let order = Dictionary(uniqueKeysWithValues: mounts.enumerated().map { ($1.name, $0) })
+        // Two nodes of one name are reported above; the first one's position orders its fstab.
+        let order = Dictionary(mounts.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
         fstab.sort { (order[$0.base] ?? .max) < (order[$1.base] ?? .max) }
 
         guard let image else { return nil }

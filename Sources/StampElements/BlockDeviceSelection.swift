@@ -87,7 +87,7 @@ package enum BlockDeviceSelection {
     }
 
     package static func settings(yaml: String, source: String, environment: [String: String]) throws -> BlockDeviceSettings {
-        guard let list = try Yams.load(yaml: yaml) as? [Any] else {
+        guard let list = try SafeYAML.load(yaml) as? [Any] else {
             throw PackageInstalls.FormatError(description: "expected a list of plugin entries")
         }
         var filesystems: [Filesystem] = []

@@ -39,7 +39,7 @@ public struct Element: Sendable, Equatable, Hashable {
 
     /// DIB's list format: one name per line, surrounding space trimmed, blank lines ignored.
     static func readList(_ file: URL) -> [String] {
-        guard let text = try? String(contentsOf: file, encoding: .utf8) else { return [] }
+        guard let text = SmallFile.text(file.path) else { return [] }
         return text.split(whereSeparator: \.isNewline)
             .map { $0.trimmingCharacters(in: .whitespaces) }
             .filter { !$0.isEmpty }
@@ -151,7 +151,7 @@ public struct ElementIndex: Sendable {
                 problems.append(.invalidElementFile(element: element.name, path: name, reason: "is a broken symbolic link"))
             } else if (st.st_mode & S_IFMT) != S_IFREG {
                 problems.append(.invalidElementFile(element: element.name, path: name, reason: "is not a regular file"))
-            } else if let data = FileManager.default.contents(atPath: file) {
+            } else if let data = SmallFile.read(file) {
                 if String(validating: data, as: UTF8.self) == nil {
                     problems.append(.invalidElementFile(element: element.name, path: name, reason: "is not UTF-8 text"))
                 }

@@ -46,7 +46,7 @@ public struct PackageInstalls: Sendable, Equatable {
                 }
             }
             let mapURL = element.path.appendingPathComponent("pkg-map")
-            if let data = FileManager.default.contents(atPath: mapURL.path) {
+            if let data = SmallFile.read(mapURL.path).map({ Data($0) }) {
                 do {
                     pkgMaps[element.name] = try Self.flattenPkgMap(data)
                 } catch {
@@ -62,7 +62,7 @@ public struct PackageInstalls: Sendable, Equatable {
     }
 
     package static func parse(_ text: String, element: String, arch: String, installType: String) throws -> [Entry] {
-        guard let loaded = try Yams.load(yaml: text) else { return [] }
+        guard let loaded = try SafeYAML.load(text) else { return [] }
         guard let map = loaded as? [String: Any] else { throw FormatError(description: "expected a map of package names") }
         var result: [Entry] = []
         for (package, value) in map.sorted(by: { $0.key < $1.key }) {

@@ -1,0 +1,38 @@
+import Testing
+
+@testable import StampElements
+
+/// Element YAML that Yams' `load` would trap on, or expand without bound, ends in an error
+/// naming the place instead (found by the package-installs fuzzer).
+@Suite struct SafeYAMLTests {
+    @Test func plainDocumentsLoadAsYamsWould() throws {
+        let value = try SafeYAML.load("a: [1, two]\nb: {c: null}\n<<: {d: e}\n") as? [String: Any]
+        #expect(value?.keys.sorted() == ["a", "b", "d"])
+        #expect(try SafeYAML.load("") == nil)
+    }
+
+    @Test func aComplexKeyIsAnErrorNamingItsLine() {
+        #expect {
+            _ = try SafeYAML.load("grub-pc: true\n? - dib\n  - x\n: arch\n")
+        } throws: { error in
+            "\(error)".contains("line 2") && "\(error)".contains("a mapping key must be a plain value, not a list")
+        }
+        #expect(throws: SafeYAML.Problem.self) { _ = try SafeYAML.load("? {a: b}\n: c\n") }
+    }
+
+    @Test func nestedAliasesThatExpandWithoutBoundAreRefused() {
+        var text = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
+        for i in 1...8 { text += "a\(i): &a\(i) [" + Array(repeating: "*a\(i - 1)", count: 10).joined(separator: ", ") + "]\n" }
+        #expect {
+            _ = try SafeYAML.load(text)
+        } throws: { error in
+            "\(error)".contains("expands to more than")
+        }
+    }
+
+    @Test func packageInstallsWithAComplexKeyIsAProblemNotATrap() {
+        #expect(throws: (any Error).self) {
+            _ = try PackageInstalls.parse("grub-pc: true\n? - dib\n: arch\n", element: "e", arch: "amd64", installType: "package")
+        }
+    }
+}
