@@ -42,8 +42,9 @@ public enum ElementError: Error, Sendable, Equatable, CustomStringConvertible {
     /// line to add that overlaps nobody's, and `alsoGroups` says /etc/subgid needs it too.
     case noSubordinateRange(who: String, kind: SubordinateIDs.Kind, found: [SubordinateIDs.Range], suggestion: String,
                             alsoGroups: Bool)
-    /// A non-root build by a caller who has subordinate ranges: the user-namespace runner
-    /// (issue 11, see ``SubordinateIDs``) does not run element phases yet.
+    /// ``ElementBuild/run(_:logger:)`` called in-process by a non-root caller who has
+    /// subordinate ranges: the phases run only as uid 0 of the build's user namespace, which
+    /// ``UserNamespace/reexecUnlessRoot(arguments:)`` enters (the executables call it).
     case unprivilegedNotSupported(who: String)
     /// An environment variable the build reads has a value it cannot use.
     case invalidVariable(name: String, value: String, reason: String)
@@ -93,7 +94,7 @@ public enum ElementError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(who) has no subordinate \(kind.rawValue) range\(size) in \(kind.file)\(only): "
                 + "add a line such as '\(suggestion)'\(groups), or run as root"
         case .unprivilegedNotSupported(let who):
-            return "\(who) has subordinate id ranges, but element builds as a non-root user are not implemented yet: run as root"
+            return "\(who) has subordinate id ranges, but the element phases run only as uid 0 of the build's user namespace (UserNamespace.reexecUnlessRoot, as disk-image-create and stamp build do): run as root"
         case .invalidVariable(let name, let value, let reason):
             return "invalid \(name) '\(value)': \(reason)"
         case .stageFailed(let reason, let exitCode):

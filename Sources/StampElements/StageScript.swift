@@ -154,17 +154,30 @@ enum StageScript {
 
     mount_chroot() {
         for d in proc sys dev tmp/in_target.d; do mkdir -p "$ROOT/$d"; done
-        mount -t proc proc "$ROOT/proc" &&
-        mount --bind /dev "$ROOT/dev" &&
-        mkdir -p "$ROOT/dev/pts" &&
-        mount -t devpts -o newinstance,ptmxmode=0666,mode=620 devpts "$ROOT/dev/pts" &&
-        mount -t sysfs -o ro sysfs "$ROOT/sys" &&
+        if [ "${STAMP_USERNS:-}" = 1 ]; then
+            # In a user namespace (UserNamespace.swift): /dev's submounts are locked to it, so
+            # only a recursive bind is allowed, and sysfs cannot be mounted: bind the host's.
+            mount -t proc proc "$ROOT/proc" &&
+            mount --rbind /dev "$ROOT/dev" &&
+            mount -t devpts -o newinstance,ptmxmode=0666,mode=620 devpts "$ROOT/dev/pts" &&
+            mount --rbind /sys "$ROOT/sys" &&
+            { mount -o remount,bind,ro "$ROOT/sys" 2>/dev/null || true; }
+        else
+            mount -t proc proc "$ROOT/proc" &&
+            mount --bind /dev "$ROOT/dev" &&
+            mkdir -p "$ROOT/dev/pts" &&
+            mount -t devpts -o newinstance,ptmxmode=0666,mode=620 devpts "$ROOT/dev/pts" &&
+            mount -t sysfs -o ro sysfs "$ROOT/sys"
+        fi &&
         mount --bind "$HOOKS" "$ROOT/tmp/in_target.d" &&
         mount -o remount,bind,ro "$ROOT/tmp/in_target.d" || { mark error "cannot mount the chroot file systems"; return 1; }
         mounted=1
     }
 
     umount_chroot() {
+        # In a user namespace the submounts of the recursive binds are locked to their parent:
+        # only the whole tree can go, detached at once.
+        if [ "${STAMP_USERNS:-}" = 1 ]; then umount -l "$ROOT/sys" "$ROOT/dev" 2>/dev/null || true; fi
         awk -v root="$ROOT" '{ mp = $5; gsub(/\\040/, " ", mp); if (index(mp, root "/") == 1) print mp }' \
             /proc/self/mountinfo | LC_ALL=C sort -r | while IFS= read -r mp; do
             umount "$mp" 2>/dev/null || umount -l "$mp" 2>/dev/null || echo "cannot unmount $mp"

@@ -90,11 +90,15 @@ import Foundation
 /// The debootstrap/mmdebstrap base cache is a tarball written inside, so its members keep
 /// the inside ids and a root build and a non-root build can share it.
 ///
-/// ## What exists today
+/// ## What exists
 ///
 /// ``check(uid:name:gid:subuid:subgid:)`` (and ``checkCaller()`` over the real files): the
 /// caller must have a range of ``requiredCount`` ids in both files, else the build stops
-/// before creating anything with one line saying what to add.
+/// before creating anything with one line saying what to add. ``UserNamespace`` re-executes
+/// `disk-image-create` and `stamp build` as above; the stage driver binds `/dev` and `/sys`
+/// recursively there (`STAMP_USERNS=1`). Proven on the busybox-static fake-os fixture
+/// (UnprivilegedBuildTests); the Debian base (mmdebstrap/debootstrap), dpkg in the chroot,
+/// the GRUB step of `stamp pack` and containers are issue 11's next steps.
 public enum SubordinateIDs {
     /// How many subordinate ids a build needs: 1 … 65536 inside (uid 0 is the caller).
     public static let requiredCount: UInt32 = 65536
@@ -211,5 +215,47 @@ public enum SubordinateIDs {
             else { return nil }
             return (String(fields[0]), Range(start: start, count: count))
         }
+    }
+}
+
+/// Runs this process again inside the build's user namespace (see ``SubordinateIDs`` for the
+/// design): the entry point of a non-root `disk-image-create` or `stamp build`.
+public enum UserNamespace {
+    /// Set (to `1`) in the re-executed process; the stage driver binds `/sys` and `/dev`
+    /// recursively when it sees it.
+    public static let marker = "STAMP_USERNS"
+
+    /// Returns at once as root; otherwise replaces this process (same PID, `execv`) with
+    /// `unshare --map-user=0 --map-group=0 --map-users=… --map-groups=… -- EXECUTABLE ARGS…`,
+    /// in which the build is uid 0 and goes on as a root build does.
+    /// - Parameter arguments: `CommandLine.arguments` (the first is replaced by the
+    ///   executable's absolute path).
+    /// - Throws: ``ElementProblems``: no subordinate range (the one line saying what to add),
+    ///   `unshare`/`newuidmap`/`newgidmap` missing, or the exec failing.
+    public static func reexecUnlessRoot(arguments: [String]) throws(ElementProblems) {
+        guard geteuid() != 0 else { return }
+        let mapping: SubordinateIDs.Mapping
+        switch SubordinateIDs.checkCaller() {
+        case .success(let found): mapping = found
+        case .failure(let problem): throw ElementProblems([problem])
+        }
+        var problems: [ElementError] = []
+        for tool in ["newuidmap", "newgidmap"] where StageProcess.which(tool) == nil {
+            problems.append(.missingTool(tool))  // package uidmap
+        }
+        let unshare = StageProcess.which("unshare")
+        if unshare == nil { problems.append(.missingTool("unshare")) }
+        guard problems.isEmpty, let unshare else { throw ElementProblems(problems) }
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? arguments[0]
+        let count = SubordinateIDs.requiredCount
+        let argv = [unshare, "--map-user=0", "--map-group=0",
+                    "--map-users=\(mapping.uid.start),1,\(count)", "--map-groups=\(mapping.gid.start),1,\(count)",
+                    "--", executable] + arguments.dropFirst()
+        setenv(marker, "1", 1)
+        var cStrings = argv.map { strdup($0) }
+        cStrings.append(nil)
+        execv(unshare, cStrings)
+        let reason = String(cString: strerror(errno))
+        throw ElementProblems([.hostSetup(path: unshare, reason: "cannot execute it: \(reason)")])
     }
 }

@@ -53,6 +53,13 @@ case .build(let request):
         print("layout: \(DIBBuild.layout(for: build).rawValue)  root label: \(build.blockDevice.rootLabel)")
         exit(0)
     }
+    // Not root: go on as uid 0 of a user namespace with the caller's subordinate ids
+    // (UserNamespace.swift); this process is replaced, or the one line says what is missing.
+    do {
+        try UserNamespace.reexecUnlessRoot(arguments: CommandLine.arguments)
+    } catch {
+        fail(error)
+    }
     do {
         let outputs = try await DIBBuild.run(request, build: build, logger: logger)
         for path in outputs { logger.info("Image file \(path) created...") }

@@ -114,6 +114,8 @@ struct Build: ParsableCommand {
             executable: URL(fileURLWithPath: CommandLine.arguments[0]), environment: environment)
         let logger = Logger(label: "stamp-build") { _ in LogLineHandler() }
         let build = try ElementBuild.validate(plan, logger: logger)
+        // Not root: go on as uid 0 of a user namespace (UserNamespace.swift), or fail in one line.
+        try UserNamespace.reexecUnlessRoot(arguments: CommandLine.arguments)
         let outputs = try waitFor { try await DIBBuild.run(request, build: build, logger: logger) }
         for path in outputs { Log.line("wrote \(path)") }
         Log.line("Build completed successfully")
