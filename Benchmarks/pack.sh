@@ -9,7 +9,10 @@
 #   peer all   = peer raw + one qemu-img convert per format + the OVA steps
 # stamp writes the same disk (gpt layout, same size) with `stamp pack -t FMT` (default mode and
 # --fast), and all five formats at once with `-t raw,qcow2,vmdk,vhd,ova`.
-# Each timed command starts after `sync`, so no tool pays for another's writeback.
+# Each timed command starts after `sync`, so no tool pays for another's writeback, and ends
+# with its outputs on stable storage: stamp fsyncs each output before renaming it into place,
+# mke2fs fsyncs on close, and the peer's other outputs (qemu-img's, the tar) get `sync FILE`
+# (fsync) inside the timed command.
 # Prints medians of wall time, the ratio peer/stamp (speed-up), output sizes and peak RSS.
 # Environment: STAMP_BIN (default .build/release/stamp). Must run as root.
 set -euo pipefail
@@ -64,14 +67,15 @@ peer_ova() {
   (cd "$out" && { echo "SHA256(peer.ovf)= $(sha256sum peer.ovf | cut -d' ' -f1)"; echo "SHA256(peer.vmdk)= $(sha256sum peer.vmdk | cut -d' ' -f1)"; } > peer.mf \
     && tar cf peer.ova peer.ovf peer.mf peer.vmdk)
 }
-export -f peer_raw peer_convert peer_ova; export out disk tree
+peer_sync() { sync "$out"/peer.*; }  # fsync of every peer output (mke2fs's own already is)
+export -f peer_raw peer_convert peer_ova peer_sync; export out disk tree
 for ((r = 1; r <= runs; r++)); do
   for f in ${formats//,/ }; do
     case "$f" in
-      raw) timed "peer:raw" bash -c peer_raw ;;
-      ova) timed "peer:ova" bash -c 'peer_raw && peer_convert vmdk && peer_ova' ;;
-      all) timed "peer:all" bash -c 'peer_raw && peer_convert qcow2 && peer_convert vmdk && peer_convert vhd && peer_ova' ;;
-      *) timed "peer:$f" bash -c "peer_raw && peer_convert $f" ;;
+      raw) timed "peer:raw" bash -c 'peer_raw && peer_sync' ;;
+      ova) timed "peer:ova" bash -c 'peer_raw && peer_convert vmdk && peer_ova && peer_sync' ;;
+      all) timed "peer:all" bash -c 'peer_raw && peer_convert qcow2 && peer_convert vmdk && peer_convert vhd && peer_ova && peer_sync' ;;
+      *) timed "peer:$f" bash -c "peer_raw && peer_convert $f && peer_sync" ;;
     esac
     [ -e "$out/peer.$f" ] && echo "size peer:$f $(stat -c %s "$out/peer.$f")" >> "$out/sizes"
     t=$f; [ "$f" = all ] && t=raw,qcow2,vmdk,vhd,ova
