@@ -84,7 +84,6 @@ struct UnprivilegedBuildTests {
         defer { user.remove() }
         let dir = try Self.workspace(for: user)
         defer { dir.cleanup() }
-        let mountsBefore = WorkDirectoryMounts.current()
         let r = try run(Self.arguments(user, dir, ["owned"]))
         try #require(r.status == 0, "\(r.stderr) \(r.stdout.suffix(1500))")
         // The scripts ran as uid 0; the image holds the namespace's owners, not the host's.
@@ -106,7 +105,7 @@ struct UnprivilegedBuildTests {
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.file("tmp")).isEmpty)
         #expect(user.processes().isEmpty, "\(user.processes())")
-        #expect(WorkDirectoryMounts.current() == mountsBefore)
+        #expect(WorkDirectoryMounts.under(dir.path).isEmpty, "\(WorkDirectoryMounts.under(dir.path))")
     }
 
     /// SIGKILL while an install.d script sleeps in the chroot: no process of the user or its
@@ -117,7 +116,6 @@ struct UnprivilegedBuildTests {
         defer { user.remove() }
         let dir = try Self.workspace(for: user)
         defer { dir.cleanup() }
-        let mountsBefore = WorkDirectoryMounts.current()
         let arguments = Self.arguments(user, dir, ["sleeper"])
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -143,7 +141,7 @@ struct UnprivilegedBuildTests {
         #expect(left.isEmpty, "\(left)")
         let survivors = try await user.processesAfterWaiting()
         #expect(survivors.isEmpty, "\(survivors)")
-        #expect(WorkDirectoryMounts.current() == mountsBefore)
+        #expect(WorkDirectoryMounts.under(dir.path).isEmpty, "\(WorkDirectoryMounts.under(dir.path))")
         let outputs = try FileManager.default.contentsOfDirectory(atPath: dir.file("out"))
         #expect(!outputs.contains("img.raw") && !outputs.contains("img.tar"), "\(outputs)")
 
@@ -160,10 +158,13 @@ var canRunUnprivilegedBuilds: Bool {
         && FileManager.default.isExecutableFile(atPath: BadInputTests.dibBinary)
 }
 
-/// The host's mount points (`/proc/self/mountinfo` field 5).
+/// The host's mount points under a directory (`/proc/self/mountinfo` field 5). Only the test's
+/// own directory is looked at: other suites (BadInputTests' full and read-only filesystems)
+/// mount and unmount elsewhere in the host's table while this one runs.
 enum WorkDirectoryMounts {
-    static func current() -> [String] {
+    static func under(_ directory: String) -> [String] {
         let text = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
         return text.split(separator: "\n").compactMap { $0.split(separator: " ").dropFirst(4).first.map(String.init) }
+            .filter { $0 == directory || $0.hasPrefix(directory + "/") }
     }
 }
