@@ -8,7 +8,9 @@ import Yams
 /// so a few lines of nested anchors (`b: [*a, *a, …]`, the "billion laughs") grow without
 /// bound. Element files (`package-installs.yaml`, `DIB_BLOCK_DEVICE_CONFIG`) are user input, so
 /// this composes the tree, walks it once with aliases counted as expanded (stopping at a
-/// limit), and only then builds the values.
+/// limit), and only then builds the values. The same walk catches YAML 1.1's base-60
+/// integers (`1:30`, plain scalars Yams resolves as `!!int`), which Yams multiplies out
+/// without overflow checks: eleven fields, or one large one, trap.
 enum SafeYAML {
     /// Nodes (aliases counted each time they are used) a document may expand to.
     static let nodeLimit = 200_000
@@ -37,8 +39,10 @@ enum SafeYAML {
             throw Problem(description: "\(at(node))nested more than \(depthLimit) levels deep")
         }
         switch node {
-        case .scalar:
-            return
+        case .scalar(let scalar):
+            if scalar.string.contains(":"), Resolver.default.resolveTag(of: node) == .int, !sexagesimalFits(scalar.string) {
+                throw Problem(description: "\(at(node))the number '\(scalar.string.prefix(40))' is out of range")
+            }
         case .sequence(let sequence):
             for item in sequence { try check(item, count: &count, depth: depth + 1) }
         case .mapping(let mapping):
@@ -49,6 +53,23 @@ enum SafeYAML {
                 try check(value, count: &count, depth: depth + 1)
             }
         }
+    }
+
+    /// Whether Yams' base-60 reading of `text` stays within `Int` (it reads each `:` field
+    /// that is a decimal, right to left, times 60, 3600, …, and the multiplier once more).
+    static func sexagesimalFits(_ text: String) -> Bool {
+        var digits = Substring(text)
+        if digits.hasPrefix("-") || digits.hasPrefix("+") { digits = digits.dropFirst() }
+        var base = 1, value = 0
+        for field in digits.split(separator: ":", omittingEmptySubsequences: false).reversed() {
+            guard let digit = Int(field, radix: 10) else { continue }
+            let (product, o1) = digit.multipliedReportingOverflow(by: base)
+            let (sum, o2) = value.addingReportingOverflow(product)
+            let (next, o3) = base.multipliedReportingOverflow(by: 60)
+            if o1 || o2 || o3 { return false }
+            (value, base) = (sum, next)
+        }
+        return value != .min
     }
 
     private static func at(_ node: Node) -> String {

@@ -19,7 +19,7 @@ private func inputs(_ kind: String, _ target: FuzzTarget) -> [URL] {
 /// functions the fuzzers call, so a fixed crash stays fixed in the normal test run (a
 /// regression traps this process). See Benchmarks/fuzz.sh for the fuzzing itself.
 @Suite struct CorpusReplayTests {
-    @Test(arguments: FuzzTarget.allCases)
+    @Test(.serialized, arguments: FuzzTarget.allCases)  // serialized: the scratch check below sees only its own files
     func everyCorpusFileAndCrashReproducerRuns(target: FuzzTarget) throws {
         let corpus = inputs("corpus", target)
         #expect(corpus.count >= 3, "Fuzz/corpus/\(target.rawValue) needs seeds (Fuzz/make-corpus.sh)")
