@@ -1,3 +1,4 @@
+import Foundation
 import Yams
 
 /// `Yams.load` without the traps: the checks Yams leaves to force-unwraps, done first.
@@ -55,11 +56,14 @@ enum SafeYAML {
         }
     }
 
-    /// Whether Yams' base-60 reading of `text` stays within `Int` (it reads each `:` field
-    /// that is a decimal, right to left, times 60, 3600, …, and the multiplier once more).
+    /// Whether Yams' base-60 reading of `text` stays within `Int`. Like Yams, it drops every
+    /// `_` first; a number that then starts with `0` is read in another radix (no overflow
+    /// there); otherwise each `:` field that is a decimal counts, right to left, times 60,
+    /// 3600, …, and the multiplier grows once more after the last field.
     static func sexagesimalFits(_ text: String) -> Bool {
-        var digits = Substring(text)
+        var digits = Substring(text.replacingOccurrences(of: "_", with: ""))
         if digits.hasPrefix("-") || digits.hasPrefix("+") { digits = digits.dropFirst() }
+        if digits.hasPrefix("0") || !digits.contains(":") { return true }
         var base = 1, value = 0
         for field in digits.split(separator: ":", omittingEmptySubsequences: false).reversed() {
             guard let digit = Int(field, radix: 10) else { continue }

@@ -32,7 +32,7 @@ import Testing
 
     @Test func baseSixtyIntegersThatOverflowAreRefused() throws {
         #expect(try SafeYAML.load("a: 1:30\n") as? [String: Int] == ["a": 90])
-        for text in ["a: -6666666666666666666:2", "a: 1:2:3:4:5:6:7:8:9:10:11", "a: 999999999999999999:59"] {
+        for text in ["a: -6666666666666666666:2", "a: 1:2:3:4:5:6:7:8:9:10:11", "a: 999999999999999999:59", "a: 211_____00000000010_00__221:11"] {
             #expect(throws: SafeYAML.Problem.self, "\(text)") { _ = try SafeYAML.load(text + "\n") }
         }
         #expect(try SafeYAML.load("a: '1:2:3:4:5:6:7:8:9:10:11'\n") as? [String: String] != nil)  // quoted: a string
