@@ -72,7 +72,7 @@ let package = Package(
             ]),
 
         // MARK: elements
-        .target(name: "StampElements", dependencies: ["Yams", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "StampElements", dependencies: ["StampBytes", "Yams", .product(name: "Logging", package: "swift-log")]),
 
         // MARK: pipeline and executables
         .target(

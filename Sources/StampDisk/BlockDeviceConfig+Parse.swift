@@ -14,6 +14,9 @@ extension BlockDeviceConfig {
     ///   ``Error/invalid(_:)`` listing every problem found, each with its node.
     public static func parse(yaml: String, rootDefaults: RootDefaults = RootDefaults()) throws -> BlockDeviceConfig {
         let root: Node?
+        // Yams composes by recursion (no depth limit in libyaml): a deep document would
+        // overflow the stack. DIB's configurations nest a few levels.
+        if YAMLNesting.isTooDeep(yaml) { throw Error.syntax(message: YAMLNesting.refusal, line: 1, column: 1) }
         do {
             root = try Yams.compose(yaml: yaml)
         } catch let error as YamlError {

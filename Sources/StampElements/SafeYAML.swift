@@ -1,4 +1,5 @@
 import Foundation
+import StampBytes
 import Yams
 
 /// `Yams.load` without the traps: the checks Yams leaves to force-unwraps, done first.
@@ -25,6 +26,8 @@ enum SafeYAML {
     /// The document's value (`[String: Any]`, `[Any]`, scalars), or nil for an empty document.
     /// - Throws: Yams' own parse errors, or ``Problem`` naming the line and column at fault.
     static func load(_ text: String) throws -> Any? {
+        // Yams composes by recursion: refuse what could overflow the stack before it starts.
+        guard !YAMLNesting.isTooDeep(text) else { throw Problem(description: YAMLNesting.refusal) }
         guard let node = try Yams.compose(yaml: text) else { return nil }
         var count = 0
         try check(node, count: &count, depth: 0)

@@ -76,6 +76,17 @@ import Testing
                       fsck-passno: 1
         """
 
+    /// Yams composes by recursion: a deeply nested document is a syntax error, not a crash.
+    @Test func deeplyNestedYAMLIsASyntaxErrorNotAStackOverflow() {
+        for text in [String(repeating: "[", count: 5000), String(repeating: "- ", count: 2000) + "x"] {
+            #expect {
+                _ = try BlockDeviceConfig.parse(yaml: text)
+            } throws: { error in
+                "\(error)".contains("nested too deeply")
+            }
+        }
+    }
+
     @Test func dibMBRDefault() throws {
         let config = try BlockDeviceConfig.parse(yaml: Self.mbrYAML)
         #expect(config.image.name == "image0" && config.partitioning?.scheme == .mbr)

@@ -1,3 +1,5 @@
+import Foundation
+import StampBytes
 import Testing
 
 @testable import StampElements
@@ -36,6 +38,30 @@ import Testing
             #expect(throws: SafeYAML.Problem.self, "\(text)") { _ = try SafeYAML.load(text + "\n") }
         }
         #expect(try SafeYAML.load("a: '1:2:3:4:5:6:7:8:9:10:11'\n") as? [String: String] != nil)  // quoted: a string
+    }
+
+    /// Yams composes by recursion: a few KiB of `[` or `- ` overflowed the stack.
+    @Test func deepNestingIsRefusedBeforeYamsRecurses() throws {
+        for text in [String(repeating: "[", count: 3200), String(repeating: "- ", count: 600) + "x", String(repeating: "{a: ", count: 400)] {
+            #expect(throws: SafeYAML.Problem.self) { _ = try SafeYAML.load(text) }
+        }
+        #expect(try SafeYAML.load(String(repeating: "[", count: 40) + String(repeating: "]", count: 40)) != nil)
+    }
+
+    /// The bound never refuses the YAML stamp ships: every element and fixture file is shallow.
+    @Test func everyShippedYAMLFileIsFarBelowTheBound() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        var checked = 0
+        for dir in ["Elements", "Tests", "Fuzz/corpus"] {
+            let walker = FileManager.default.enumerator(atPath: root.appendingPathComponent(dir).path)
+            while let name = walker?.nextObject() as? String {
+                guard name.hasSuffix(".yaml") || name.hasSuffix(".yml") else { continue }
+                let text = try String(contentsOf: root.appendingPathComponent(dir).appendingPathComponent(name), encoding: .utf8)
+                #expect(YAMLNesting.upperBound(text) < 100, "\(dir)/\(name): \(YAMLNesting.upperBound(text))")
+                checked += 1
+            }
+        }
+        #expect(checked >= 20)
     }
 
     @Test func packageInstallsWithAComplexKeyIsAProblemNotATrap() {
