@@ -42,15 +42,29 @@ public enum YAMLNesting {
                 i = next
                 while i < line.endIndex, line[i] == UInt8(ascii: " ") { i = line.index(after: i) }
             }
+            // A quote opens a quoted scalar only where a token starts (`r"` or `don't` are
+            // plain text): anything else is counted as structure, which can only raise the bound.
             var previous: UInt8 = UInt8(ascii: " ")
+            let tokenStart: Set<UInt8> = [UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "["), UInt8(ascii: "{"), UInt8(ascii: ","), UInt8(ascii: ":")]
             var deepest = flow
             scan: while i < line.endIndex {
                 let c = line[i]
                 if let open = quote {
-                    if c == open { quote = nil }
+                    if open == UInt8(ascii: "\""), c == UInt8(ascii: "\\") {
+                        i = line.index(after: i)  // an escape: skip the escaped character too
+                        if i == line.endIndex { break }
+                    } else if c == open {
+                        let next = line.index(after: i)
+                        if open == UInt8(ascii: "'"), next < line.endIndex, line[next] == UInt8(ascii: "'") {
+                            i = next  // '' inside single quotes is a quote character
+                        } else {
+                            quote = nil
+                        }
+                    }
                 } else {
                     switch c {
-                    case UInt8(ascii: "'"), UInt8(ascii: "\""): quote = c
+                    case UInt8(ascii: "'") where tokenStart.contains(previous): quote = c
+                    case UInt8(ascii: "\"") where tokenStart.contains(previous): quote = c
                     case UInt8(ascii: "#") where previous == UInt8(ascii: " ") || previous == UInt8(ascii: "\t"): break scan
                     case UInt8(ascii: "["), UInt8(ascii: "{"): flow += 1; deepest = max(deepest, flow)
                     case UInt8(ascii: "]"), UInt8(ascii: "}"): flow = max(0, flow - 1)

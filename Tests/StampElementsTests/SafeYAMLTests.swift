@@ -42,7 +42,9 @@ import Testing
 
     /// Yams composes by recursion: a few KiB of `[` or `- ` overflowed the stack.
     @Test func deepNestingIsRefusedBeforeYamsRecurses() throws {
-        for text in [String(repeating: "[", count: 3200), String(repeating: "- ", count: 600) + "x", String(repeating: "{a: ", count: 400)] {
+        let deep = String(repeating: "[", count: 3200)
+        for text in [deep, String(repeating: "- ", count: 600) + "x", String(repeating: "{a: ", count: 400),
+                     "r\": " + deep, "don't: " + deep, "a: \"x\\\"\" " + deep] {
             #expect(throws: SafeYAML.Problem.self) { _ = try SafeYAML.load(text) }
         }
         #expect(try SafeYAML.load(String(repeating: "[", count: 40) + String(repeating: "]", count: 40)) != nil)
