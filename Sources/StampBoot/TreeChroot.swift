@@ -38,7 +38,8 @@ struct TreeChroot {
             : > "$tree/dev/$n"
             mount --bind "/dev/$n" "$tree/dev/$n"
         done
-        mount -t proc -o nosuid,nodev,noexec proc "$tree/proc"
+        # In a container whose /proc has masked paths a new proc cannot be mounted: bind it.
+        mount -t proc -o nosuid,nodev,noexec proc "$tree/proc" 2>/dev/null || mount --rbind /proc "$tree/proc"
         mount --bind "$work" "$tree/tmp"
         while [ $# -ge 2 ]; do
             if [ -L "$tree$2" ] || [ ! -f "$tree$2" ]; then

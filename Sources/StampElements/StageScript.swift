@@ -157,7 +157,9 @@ enum StageScript {
         if [ "${STAMP_USERNS:-}" = 1 ]; then
             # In a user namespace (UserNamespace.swift): /dev's submounts are locked to it, so
             # only a recursive bind is allowed, and sysfs cannot be mounted: bind the host's.
-            mount -t proc proc "$ROOT/proc" &&
+            # A container's /proc with masked paths (podman, Kubernetes) cannot be mounted
+            # anew either: then the chroot sees that one, bound with its masks.
+            { mount -t proc proc "$ROOT/proc" 2>/dev/null || mount --rbind /proc "$ROOT/proc"; } &&
             mount --rbind /dev "$ROOT/dev" &&
             mount -t devpts -o newinstance,ptmxmode=0666,mode=620 devpts "$ROOT/dev/pts" &&
             mount --rbind /sys "$ROOT/sys" &&
@@ -177,7 +179,7 @@ enum StageScript {
     umount_chroot() {
         # In a user namespace the submounts of the recursive binds are locked to their parent:
         # only the whole tree can go, detached at once.
-        if [ "${STAMP_USERNS:-}" = 1 ]; then umount -l "$ROOT/sys" "$ROOT/dev" 2>/dev/null || true; fi
+        if [ "${STAMP_USERNS:-}" = 1 ]; then umount -l "$ROOT/sys" "$ROOT/dev" "$ROOT/proc" 2>/dev/null || true; fi
         awk -v root="$ROOT" '{ mp = $5; gsub(/\\040/, " ", mp); if (index(mp, root "/") == 1) print mp }' \
             /proc/self/mountinfo | LC_ALL=C sort -r | while IFS= read -r mp; do
             umount "$mp" 2>/dev/null || umount -l "$mp" 2>/dev/null || echo "cannot unmount $mp"

@@ -233,7 +233,12 @@ public enum UserNamespace {
     /// - Throws: ``ElementProblems``: no subordinate range (the one line saying what to add),
     ///   `unshare`/`newuidmap`/`newgidmap` missing, or the exec failing.
     public static func reexecUnlessRoot(arguments: [String]) throws(ElementProblems) {
-        guard geteuid() != 0 else { return }
+        guard needsNamespace else {
+            // Root with every capability: as root. Root of a user namespace made by someone
+            // else (a container with CAP_SYS_ADMIN) takes the namespace's mount path too.
+            if isNested { setenv(marker, "1", 1) }
+            return
+        }
         let mapping: SubordinateIDs.Mapping
         switch SubordinateIDs.checkCaller() {
         case .success(let found): mapping = found
@@ -248,14 +253,68 @@ public enum UserNamespace {
         guard problems.isEmpty, let unshare else { throw ElementProblems(problems) }
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? arguments[0]
         let count = SubordinateIDs.requiredCount
-        let argv = [unshare, "--map-user=0", "--map-group=0",
-                    "--map-users=\(mapping.uid.start),1,\(count)", "--map-groups=\(mapping.gid.start),1,\(count)",
-                    "--", executable] + arguments.dropFirst()
+        try exec(unshare, ["--map-user=0", "--map-group=0",
+                           "--map-users=\(mapping.uid.start),1,\(count)", "--map-groups=\(mapping.gid.start),1,\(count)",
+                           "--", executable] + arguments.dropFirst())
+    }
+
+    /// `stamp pack` as a non-root user: the boot loader step mounts and chroots, so the pack
+    /// runs as uid 0 of a user namespace, as a build does (replacing this process). With a
+    /// subordinate range, the build's map (a tree made by an unprivileged build is read with
+    /// its owners); without one, only the caller is mapped (`unshare --map-root-user`), so
+    /// the caller's files are root's in the image and other owners read as nobody (65534).
+    /// Either way the caller's own files become root's, as in mkosi or `fakeroot`.
+    public static func reexecForPack(arguments: [String]) throws(ElementProblems) {
+        guard needsNamespace else {
+            if isNested { setenv(marker, "1", 1) }
+            return
+        }
+        if case .success = SubordinateIDs.checkCaller() {
+            try reexecUnlessRoot(arguments: arguments)
+            return
+        }
+        guard let unshare = StageProcess.which("unshare") else { throw ElementProblems([.missingTool("unshare")]) }
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? arguments[0]
+        try exec(unshare, ["--user", "--map-root-user", "--", executable] + arguments.dropFirst())
+    }
+
+    /// Replaces this process with `path ARGUMENTS…`, with ``marker`` set.
+    private static func exec(_ path: String, _ arguments: [String]) throws(ElementProblems) {
         setenv(marker, "1", 1)
-        var cStrings = argv.map { strdup($0) }
+        var cStrings = ([path] + arguments).map { strdup($0) }
         cStrings.append(nil)
-        execv(unshare, cStrings)
+        execv(path, cStrings)
         let reason = String(cString: strerror(errno))
-        throw ElementProblems([.hostSetup(path: unshare, reason: "cannot execute it: \(reason)")])
+        throw ElementProblems([.hostSetup(path: path, reason: "cannot execute it: \(reason)")])
+    }
+
+    /// Whether this process must enter a user namespace of its own before a build: it is not
+    /// root, or it is a root without `CAP_SYS_ADMIN` (the root of a rootless or unprivileged
+    /// container: podman's and Kubernetes' default capability sets leave it out, so it
+    /// cannot make the mount namespaces a build needs). In a new user namespace that it
+    /// owns, the process has every capability over it; such a root maps itself and the
+    /// range `/etc/subuid` gives `root` (`root:1:65536` in stamp's container image: the
+    /// identity map, so the image's owners are the container's).
+    public static var needsNamespace: Bool {
+        geteuid() != 0 || !effectiveCapabilities(hasBit: 21)  // CAP_SYS_ADMIN
+    }
+
+    /// Whether this process runs in a user namespace other than the initial one: its
+    /// `/proc/self/uid_map` is not the identity over all 2³² − 1 ids (`0 0 4294967295`).
+    /// There `mknod` is refused and sysfs cannot be mounted, whoever the caller is.
+    public static var isNested: Bool {
+        guard let text = try? String(contentsOfFile: "/proc/self/uid_map", encoding: .utf8) else { return false }
+        let fields = text.split(whereSeparator: { $0 == " " || $0 == "\n" })
+        return fields != ["0", "0", "4294967295"]
+    }
+
+    /// Whether capability `bit` is in this process's effective set (`CapEff` in
+    /// /proc/self/status, a hexadecimal mask).
+    static func effectiveCapabilities(hasBit bit: Int) -> Bool {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("CapEff:") }),
+              let mask = UInt64(line.dropFirst("CapEff:".count).trimmingCharacters(in: .whitespaces), radix: 16)
+        else { return false }
+        return mask & (1 << UInt64(bit)) != 0
     }
 }

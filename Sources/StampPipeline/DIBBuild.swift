@@ -2,6 +2,7 @@ import Logging
 import StampBoot
 import StampDisk
 import StampElements
+import StampTree
 
 #if canImport(Glibc)
 import Glibc
@@ -87,6 +88,9 @@ public enum DIBBuild {
         pack.bootloader = build.wantsBootloader
         pack.requireBootloader = build.wantsBootloader
         pack.rootByLabel = true
+        // In a user namespace the base system could not make its device nodes: the image
+        // gets the ones a root build's base has (SupplementaryEntry).
+        if UserNamespace.isNested { pack.supplements = SupplementaryEntry.baseSystemDevices }
         pack.bootOptions = try BootOptions.fromEnvironment(built.environment)
         pack.checksum = request.checksum || !request.checksumAlgorithms.isEmpty
         pack.checksumAlgorithms = request.checksumAlgorithms.isEmpty ? ["md5", "sha256"] : request.checksumAlgorithms

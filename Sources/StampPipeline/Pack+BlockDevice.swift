@@ -134,6 +134,7 @@ extension Packer {
     private func scan(_ path: String, mountPoint: String, others: [String]) throws -> RootTree {
         let base = mountPoint == "/" ? "/" : mountPoint + "/"
         var options = ScanOptions()
+        options.supplements = request.supplements
         options.emptyDirectories = Set(others.filter { $0 != mountPoint && $0.hasPrefix(base) }.map { String($0.dropFirst(base.count)) })
         return try TreeScanner(options: options).scan(path)
     }

@@ -79,7 +79,9 @@ public struct Packer {
 
         let boot = try prepareBoot(uuid: uuid, layout: Packer.bootLayout(of: request.layout), label: request.label)
         log("scanning \(request.root)")
-        let tree = try TreeScanner().scan(request.root)
+        var scanOptions = ScanOptions()
+        scanOptions.supplements = request.supplements
+        let tree = try TreeScanner(options: scanOptions).scan(request.root)
         log("scanned \(tree.entries.count) entries, \(formatBytes(tree.totalFileBytes)) of file data")
 
         var options = ext4Options(label: request.label, uuid: uuid)

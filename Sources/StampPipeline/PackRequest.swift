@@ -3,6 +3,7 @@ import StampBytes
 import StampContainers
 import StampDisk
 import StampExt4
+import StampTree
 
 /// One output of a pack or build: a container format, the OVA package, or a tarball of the tree.
 public enum PackFormat: Sendable, Equatable, CustomStringConvertible {
@@ -107,6 +108,9 @@ public struct PackRequest: Sendable {
     public var ova = OVASettings()
     /// Draw a progress line while the disk streams (for terminals).
     public var progress = false
+    /// Entries the scan adds where the tree lacks them (``SupplementaryEntry``): the base
+    /// system's device nodes, for a tree built in a user namespace.
+    public var supplements: [SupplementaryEntry] = []
 
     public init(root: String, output: String, formats: [PackFormat]) {
         self.root = root

@@ -33,6 +33,9 @@ public struct ScanOptions: Sendable {
     /// Directories, relative to the root (`boot`, `var/log`), whose contents are left out:
     /// the mount points of other filesystems on the same disk. Each stays, empty.
     public var emptyDirectories: Set<String> = []
+    /// Entries recorded as if the tree held them, where it holds nothing of that name: the
+    /// device nodes a build in a user namespace cannot create (see ``SupplementaryEntry``).
+    public var supplements: [SupplementaryEntry] = []
 
     public init() {}
 }
@@ -123,6 +126,10 @@ private struct ScanState {
             children.append(Int32(childIndex))
             if entry.kind == .directory { subdirectories.append((childIndex, childPath, childBytes)) }
         }
+        if !options.supplements.isEmpty {
+            let relative = path == root ? "" : String(path.dropFirst(root.count + 1))
+            supplement(directory: index, relative: relative, names: Set(names), children: &children)
+        }
         entries[index].children = children
         for (child, childPath, childBytes) in subdirectories {
             if !options.emptyDirectories.isEmpty && options.emptyDirectories.contains(String(childPath.dropFirst(root.count + 1))) {
@@ -130,6 +137,28 @@ private struct ScanState {
             }
             try scanDirectory(index: child, path: childPath, bytes: childBytes)
         }
+    }
+
+    /// Adds the ``ScanOptions/supplements`` that belong in directory `index` (at `relative`)
+    /// and are absent from it, keeping `children` sorted by name. They are owned by root and
+    /// take the directory's times; a supplementary directory is empty.
+    mutating func supplement(directory index: Int, relative: String, names: Set<[UInt8]>, children: inout [Int32]) {
+        let parent = entries[index]
+        for s in options.supplements where s.directory == relative && !names.contains(Array(s.name.utf8)) {
+            var entry = Entry(
+                name: Array(s.name.utf8), parent: Int32(index), kind: s.kind, mode: s.fileTypeBits | (s.permissions & 0o7777),
+                uid: 0, gid: 0, size: 0, accessTime: parent.modificationTime, modificationTime: parent.modificationTime,
+                changeTime: parent.modificationTime, creationTime: nil, deviceMajor: s.major, deviceMinor: s.minor,
+                linkCount: s.kind == .directory ? 2 : 1, hardLinkOf: nil, xattrs: [], symlinkTarget: nil,
+                dataRegions: nil, children: [])
+            if let target = s.symlinkTarget {
+                entry.symlinkTarget = Array(target.utf8)
+                entry.size = UInt64(target.utf8.count)
+            }
+            children.append(Int32(entries.count))
+            entries.append(entry)
+        }
+        children.sort { entries[Int($0)].name.lexicographicallyPrecedes(entries[Int($1)].name) }
     }
 
     /// The entry for `leaf` in `dirfd`, whose full path is `bytes` (`path` for messages).

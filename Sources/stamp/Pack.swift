@@ -102,6 +102,9 @@ struct Pack: ParsableCommand {
     }
 
     func run() throws {
+        // Not root (or a container's root without CAP_SYS_ADMIN): go on as uid 0 of a user
+        // namespace, so the boot loader step can mount and chroot (UserNamespace.swift).
+        try UserNamespace.reexecForPack(arguments: CommandLine.arguments)
         var request = PackRequest(
             root: rootDirectory, output: output, formats: types.split(separator: ",").compactMap { PackFormat(name: String($0)) })
         request.layout = StandardLayout(rawValue: layout) ?? .gpt
