@@ -77,6 +77,12 @@ public struct ElementBuildPlan: Sendable, Equatable {
     /// from the executable, for `.build/debug/...`).
     public static func locateBuiltinElements(executable: URL, environment: [String: String]) -> URL? {
         if let dir = environment["STAMP_ELEMENTS_DIR"] { return URL(fileURLWithPath: dir) }
+        // argv[0] is a bare name when the executable was found through PATH: ask the kernel.
+        var executable = executable
+        if !executable.relativePath.hasPrefix("/"),
+           let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+            executable = URL(fileURLWithPath: path)
+        }
         let binDir = executable.resolvingSymlinksInPath().deletingLastPathComponent()
         var candidates = [binDir.appendingPathComponent("Elements"),
                           binDir.appendingPathComponent("../share/stamp/Elements").standardized]

@@ -88,7 +88,7 @@ public enum ElementError: Error, Sendable, Equatable, CustomStringConvertible {
             }
             return "script \(script)\(owner) failed in \(phase) with exit code \(exitCode)\(said)"
         case .noSubordinateRange(let who, let kind, let found, let suggestion, let alsoGroups):
-            let size = found.isEmpty ? "" : " of \(SubordinateIDs.requiredCount) ids"
+            let size = found.isEmpty ? "" : " of at least \(SubordinateIDs.requiredCount) ids"
             let only = found.isEmpty ? "" : " (only \(found.map(\.description).joined(separator: ", ")))"
             let groups = alsoGroups ? " (and the same to \(SubordinateIDs.Kind.gid.file))" : ""
             return "\(who) has no subordinate \(kind.rawValue) range\(size) in \(kind.file)\(only): "

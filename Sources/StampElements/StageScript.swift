@@ -45,8 +45,15 @@ enum StageScript {
     HOOKS=$STAMP_HOOKS
     WORK=$STAMP_WORK
     mark() { echo "@@stamp@@ $*"; }
-    # Our own /proc: process scans then see only this PID namespace.
-    mount -t proc proc /proc || { mark error "cannot mount /proc in the stage namespace"; exit 1; }
+    # Our own /proc: process scans then see only this PID namespace. In a container whose
+    # /proc has masked paths (podman's and Kubernetes' default), the kernel refuses a new proc
+    # to a user namespace: the container's stays, and kill_chroot does not scan it (its PIDs
+    # are not this namespace's; the namespace's end kills what the chroot left anyway).
+    own_proc=1
+    if ! mount -t proc proc /proc 2>/dev/null; then
+        if [ "${STAMP_USERNS:-}" = 1 ]; then own_proc=0
+        else mark error "cannot mount /proc in the stage namespace"; exit 1; fi
+    fi
     # helpers/ first: its sudo (the build is root already) must win over a real one, which
     # would drop PYTHONPATH and other variables upstream scripts need.
     PATH="$WORK/helpers:$PATH:$HOOKS/bin"; export PATH
@@ -189,6 +196,7 @@ enum StageScript {
     }
 
     kill_chroot() {
+        [ "$own_proc" = 1 ] || return 0
         for p in /proc/[0-9]*; do
             pid=${p#/proc/}
             [ "$pid" = 1 ] && continue

@@ -100,8 +100,15 @@ import Foundation
 /// (UnprivilegedBuildTests); the Debian base (mmdebstrap/debootstrap), dpkg in the chroot,
 /// the GRUB step of `stamp pack` and containers are issue 11's next steps.
 public enum SubordinateIDs {
-    /// How many subordinate ids a build needs: 1 … 65536 inside (uid 0 is the caller).
-    public static let requiredCount: UInt32 = 65536
+    /// How many subordinate ids a build needs: 1 … 65535 inside (uid 0 is the caller), every
+    /// id Debian gives out up to `nobody`/`nogroup` (65534). A Kubernetes pod with its own
+    /// user namespace (`hostUsers: false`) has exactly 65536 ids, 0 … 65535: its root can map
+    /// 1 … 65535 and no more.
+    public static let requiredCount: UInt32 = 65535
+    /// How many are mapped when the range has them: 1 … 65536, as `useradd` allocates.
+    public static let mappedCount: UInt32 = 65536
+    /// The size of range a suggestion names (`useradd`'s default).
+    static let suggestedCount: UInt32 = 65536
     /// Where `useradd` starts allocating (`SUB_UID_MIN` in login.defs): a suggestion never
     /// starts lower.
     static let suggestionFloor: UInt64 = 100_000
@@ -129,14 +136,17 @@ public enum SubordinateIDs {
         /// The caller's real uid and primary gid: 0 inside.
         public var hostUID: UInt32
         public var hostGID: UInt32
-        /// The subordinate ranges: 1 … ``requiredCount`` inside.
+        /// The subordinate ranges: 1 … ``mappedCount`` inside (or fewer, down to ``requiredCount``).
         public var uid: Range
         public var gid: Range
+
+        /// How many ids of `kind`'s range are mapped: at most ``mappedCount``.
+        public func count(_ kind: Kind) -> UInt32 { min((kind == .uid ? uid : gid).count, mappedCount) }
 
         /// The `inside host count` triples after `newuidmap PID` (`newgidmap PID` for `.gid`).
         public func mapArguments(_ kind: Kind) -> [String] {
             let (host, range) = kind == .uid ? (hostUID, uid) : (hostGID, gid)
-            return ["0", String(host), "1", "1", String(range.start), String(requiredCount)]
+            return ["0", String(host), "1", "1", String(range.start), String(count(kind))]
         }
     }
 
@@ -179,7 +189,7 @@ public enum SubordinateIDs {
         var start = suggestedStart(in: text ?? "")
         if kind == .uid && gidRange == nil { start = max(start, suggestedStart(in: subgid ?? "")) }
         return .failure(.noSubordinateRange(
-            who: who, kind: kind, found: found, suggestion: "\(owner):\(start):\(requiredCount)",
+            who: who, kind: kind, found: found, suggestion: "\(owner):\(start):\(suggestedCount)",
             alsoGroups: kind == .uid && gidRange == nil))
     }
 
@@ -252,9 +262,9 @@ public enum UserNamespace {
         if unshare == nil { problems.append(.missingTool("unshare")) }
         guard problems.isEmpty, let unshare else { throw ElementProblems(problems) }
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? arguments[0]
-        let count = SubordinateIDs.requiredCount
         try exec(unshare, ["--map-user=0", "--map-group=0",
-                           "--map-users=\(mapping.uid.start),1,\(count)", "--map-groups=\(mapping.gid.start),1,\(count)",
+                           "--map-users=\(mapping.uid.start),1,\(mapping.count(.uid))",
+                           "--map-groups=\(mapping.gid.start),1,\(mapping.count(.gid))",
                            "--", executable] + arguments.dropFirst())
     }
 

@@ -18,9 +18,12 @@ struct UnprivilegedBuildTests {
         let uid: Int
         let rangeStart: Int
 
-        init() throws {
+        /// - Parameter home: a home directory to create, with a login shell (rootless podman
+        ///   keeps its storage there); nil: none, and no login shell.
+        init(home: String? = nil) throws {
             name = "stamp-u\(UInt16.random(in: 0x1000...0xFFFF))"
-            let made = try run(["useradd", "-M", "-d", "/nonexistent", "-s", "/usr/sbin/nologin", name])
+            let made = try run(home.map { ["useradd", "-m", "-d", $0, "-s", "/bin/bash", name] }
+                               ?? ["useradd", "-M", "-d", "/nonexistent", "-s", "/usr/sbin/nologin", name])
             try #require(made.status == 0, "useradd: \(made.output)")
             let id = try run(["id", "-u", name])
             uid = try #require(Int(id.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
@@ -33,8 +36,10 @@ struct UnprivilegedBuildTests {
             try #require(added.status == 0, "\(added.output)")
         }
 
+        /// Ends whatever still runs as the user (rootless podman's pause process), then
+        /// removes the user and its ranges.
         func remove() {
-            _ = try? sh("sed -i '/^\(name):/d' /etc/subuid /etc/subgid; userdel \(name)")
+            _ = try? sh("pkill -KILL -u \(uid); sleep 0.2; sed -i '/^\(name):/d' /etc/subuid /etc/subgid; userdel \(name)")
         }
 
         /// Live processes whose uid is the user's or in its range: the build's, inside or out.

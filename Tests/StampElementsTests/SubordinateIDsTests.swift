@@ -35,7 +35,8 @@ import Testing
         let bob = SubordinateIDs.ranges(in: Self.file, name: "bob", uid: 1002)
         #expect(bob == [Range(start: 296608, count: 1000), Range(start: 297608, count: 70000)])
         #expect(SubordinateIDs.usable(bob) == Range(start: 297608, count: 70000))
-        #expect(SubordinateIDs.usable([Range(start: 296608, count: 65535)]) == nil)
+        #expect(SubordinateIDs.usable([Range(start: 296608, count: 65534)]) == nil)
+        #expect(SubordinateIDs.usable([Range(start: 296608, count: 65535)]) == Range(start: 296608, count: 65535))
         #expect(SubordinateIDs.usable([Range(start: 296608, count: 65536)]) == Range(start: 296608, count: 65536))
     }
 
@@ -62,7 +63,7 @@ import Testing
     @Test func rangeTooSmallIsNamed() throws {
         let text = "alice:100000:1000\nalice:300000:5"
         let problem = try #require(failure(SubordinateIDs.check(uid: 1000, name: "alice", gid: 1000, subuid: text, subgid: text)))
-        #expect(problem.description == "user alice (uid 1000) has no subordinate uid range of 65536 ids in /etc/subuid (only 100000:1000, 300000:5): add a line such as 'alice:300005:65536' (and the same to /etc/subgid), or run as root")
+        #expect(problem.description == "user alice (uid 1000) has no subordinate uid range of at least 65535 ids in /etc/subuid (only 100000:1000, 300000:5): add a line such as 'alice:300005:65536' (and the same to /etc/subgid), or run as root")
     }
 
     @Test func onlyTheGroupFileMissing() throws {
