@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmarks/dib.sh [--work DIR] [--runs N] [--only dib|stamp]
+# Benchmarks/dib.sh [--work DIR] [--runs N] [--only TOOL[,TOOL]]   (TOOL: dib, stamp, stamp-user)
 #
 # stamp's disk-image-create against diskimage-builder (PyPI, the real one: loop devices,
 # mount, mkfs, qemu-img) on the same command, in one run:
@@ -13,6 +13,11 @@
 # security.debian.org/debian-security). Prints wall times, the ratio stamp/DIB and the
 # output sizes. Goal (issue #4): cold at most half DIB's time, warm under a minute.
 #
+# The third column, stamp-user, is the same stamp build as an ordinary user (issue 11): a
+# throwaway user `stamp-bench-u` with a subordinate range (made here, removed at the end)
+# runs it through setpriv, so it goes through the user namespace; goal: at most 1.1 times the
+# root build's time, cold and warm. Runs interleave (dib, stamp, stamp-user, dib, ...).
+#
 # Installs what it needs: diskimage-builder into a venv under the work directory, and the
 # Debian packages DIB calls (sudo, kpartx, debootstrap, qemu-utils, dosfstools). Must run as
 # root (DIB mounts loop devices; stamp needs root for the chroot).
@@ -24,7 +29,7 @@ work=${BENCH_WORK:-/var/tmp/stamp-bench-dib} runs=1 only=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --work) work=$2; shift 2 ;; --runs) runs=$2; shift 2 ;; --only) only=$2; shift 2 ;;
-    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "dib.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -54,17 +59,32 @@ export DIB_RELEASE=bookworm
 # bookworm here; both tools get the path stamp's debian-minimal uses by default.
 export DIB_DEBIAN_SECURITY_MIRROR=${DIB_DEBIAN_SECURITY_MIRROR:-http://security.debian.org/debian-security}
 results=$work/results; : > "$results"
+wanted() { [ -z "$only" ] || [[ ",$only," == *",$1,"* ]]; }
+user=stamp-bench-u
+if wanted stamp-user; then
+  # An ordinary user with a subordinate range past every other one (as useradd would give).
+  userdel "$user" 2>/dev/null || true; sed -i "/^$user:/d" /etc/subuid /etc/subgid
+  useradd -M -d /nonexistent -s /usr/sbin/nologin "$user"
+  sed -i "/^$user:/d" /etc/subuid /etc/subgid
+  start=$(cat /etc/subuid /etc/subgid | awk -F: 'NF==3 { e = $2 + $3; if (e > m) m = e } END { print (m > 100000 ? m : 100000) }')
+  echo "$user:$start:65536" >> /etc/subuid; echo "$user:$start:65536" >> /etc/subgid
+  trap 'pkill -KILL -u "$user" 2>/dev/null; sed -i "/^$user:/d" /etc/subuid /etc/subgid; userdel "$user" 2>/dev/null' EXIT
+fi
 build() {  # build TOOL PHASE RUN
   local tool=$1 phase=$2 r=$3 bin
-  local cache=$work/cache-$tool-$r out=$work/out-$tool/$tool
+  local cache=$work/cache-$tool-$r out=$work/out-$tool/$tool as=()
   [ "$phase" = cold ] && rm -rf "$cache"
   rm -rf "$work/out-$tool" "$work/tmp-$tool"; mkdir -p "$work/out-$tool" "$work/tmp-$tool"
   if [ "$tool" = dib ]; then bin=$venv/bin/disk-image-create; else bin=$stamp; fi
+  if [ "$tool" = stamp-user ]; then
+    mkdir -p "$cache"; chown -R "$user" "$cache" "$work/out-$tool" "$work/tmp-$tool"; chmod 755 "$work"
+    as=(setpriv --reuid="$(id -u "$user")" --regid="$(id -g "$user")" --clear-groups env HOME=/nonexistent)
+  fi
   sync
   local start end
   start=$(date +%s%N)
   if ! PATH=$venv/bin:$PATH DIB_IMAGE_CACHE=$cache TMPDIR=$work/tmp-$tool \
-      "$bin" -x -t qcow2,vmdk --no-tmpfs -o "$out" debian-minimal > "$work/$tool-$phase-$r.log" 2>&1; then
+      "${as[@]}" "$bin" -x -t qcow2,vmdk --no-tmpfs -o "$out" debian-minimal > "$work/$tool-$phase-$r.log" 2>&1; then
     echo "dib.sh: $tool $phase build failed; last lines of $work/$tool-$phase-$r.log:" >&2
     tail -n 20 "$work/$tool-$phase-$r.log" >&2
     exit 1
@@ -74,8 +94,8 @@ build() {  # build TOOL PHASE RUN
   qemu-img check -q -f qcow2 "$out.qcow2"
 }
 for ((r = 1; r <= runs; r++)); do
-  for tool in dib stamp; do
-    [ -n "$only" ] && [ "$only" != "$tool" ] && continue
+  for tool in dib stamp stamp-user; do
+    wanted "$tool" || continue
     build "$tool" cold "$r"
     build "$tool" warm "$r"
   done
@@ -86,12 +106,16 @@ t = collections.defaultdict(list); size = {}
 for line in open(sys.argv[1]):
     tool, phase, s, q, v = line.split()
     t[(tool, phase)].append(float(s)); size[tool] = (int(q) / 2**20, int(v) / 2**20)
-print(f"{'build':6} {'DIB s':>8} {'stamp s':>8} {'stamp/DIB':>10}")
+def median(tool, phase):
+    return statistics.median(t[(tool, phase)]) if (tool, phase) in t else None
+def show(v):
+    return "-" if v is None else f"{v:.1f}"
+def ratio(a, b):
+    return f"{a / b:.2f}x" if a and b else "-"
+print(f"{'build':6} {'DIB s':>8} {'stamp s':>8} {'user s':>8} {'stamp/DIB':>10} {'user/root':>10}")
 for phase in ("cold", "warm"):
-    d = statistics.median(t[("dib", phase)]) if ("dib", phase) in t else None
-    s = statistics.median(t[("stamp", phase)]) if ("stamp", phase) in t else None
-    ratio = f"{s / d:9.2f}x" if d and s else f"{'-':>10}"
-    print(f"{phase:6} {d if d is None else round(d, 1)!s:>8} {s if s is None else round(s, 1)!s:>8} {ratio}")
+    d, s, u = median("dib", phase), median("stamp", phase), median("stamp-user", phase)
+    print(f"{phase:6} {show(d):>8} {show(s):>8} {show(u):>8} {ratio(s, d):>10} {ratio(u, s):>10}")
 for tool, (q, v) in size.items():
     print(f"{tool}: qcow2 {q:.1f} MiB, vmdk {v:.1f} MiB")
 PY

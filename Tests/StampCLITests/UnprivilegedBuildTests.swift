@@ -21,7 +21,8 @@ struct UnprivilegedBuildTests {
         /// - Parameter home: a home directory to create, with a login shell (rootless podman
         ///   keeps its storage there); nil: none, and no login shell.
         init(home: String? = nil) throws {
-            name = "stamp-u\(UInt16.random(in: 0x1000...0xFFFF))"
+            let name = "stamp-u\(UInt16.random(in: 0x1000...0xFFFF))"
+            self.name = name
             let made = try run(home.map { ["useradd", "-m", "-d", $0, "-s", "/bin/bash", name] }
                                ?? ["useradd", "-M", "-d", "/nonexistent", "-s", "/usr/sbin/nologin", name])
             try #require(made.status == 0, "useradd: \(made.output)")
