@@ -90,15 +90,27 @@ import Foundation
 /// The debootstrap/mmdebstrap base cache is a tarball written inside, so its members keep
 /// the inside ids and a root build and a non-root build can share it.
 ///
+/// ## Containers
+///
+/// The root of a rootless or unprivileged container (podman, Kubernetes) is uid 0 of a user
+/// namespace without `CAP_SYS_ADMIN` in it: it cannot make mount namespaces. It re-executes
+/// like an ordinary user (``UserNamespace/needsNamespace``), with the range /etc/subuid gives
+/// `root` (`root:1:65536` in stamp's image: the identity map of the container's ids). Such a
+/// container's /proc usually has masked paths, and the kernel then refuses a new proc to a
+/// user namespace: the stage driver and the chroots bind the container's /proc instead.
+/// Device nodes cannot be made there either: the scan adds the base system's
+/// (``SupplementaryEntry/baseSystemDevices``), so the image equals a root build's.
+///
 /// ## What exists
 ///
 /// ``check(uid:name:gid:subuid:subgid:)`` (and ``checkCaller()`` over the real files): the
 /// caller must have a range of ``requiredCount`` ids in both files, else the build stops
 /// before creating anything with one line saying what to add. ``UserNamespace`` re-executes
-/// `disk-image-create` and `stamp build` as above; the stage driver binds `/dev` and `/sys`
-/// recursively there (`STAMP_USERNS=1`). Proven on the busybox-static fake-os fixture
-/// (UnprivilegedBuildTests); the Debian base (mmdebstrap/debootstrap), dpkg in the chroot,
-/// the GRUB step of `stamp pack` and containers are issue 11's next steps.
+/// `disk-image-create`, `stamp build` and `stamp pack` as above; the stage driver binds `/dev`
+/// and `/sys` recursively there (`STAMP_USERNS=1`). Tests: UnprivilegedBuildTests (busybox
+/// fixture), UnprivilegedDebianTests (nodepool's command, compared entry by entry with a root
+/// build, killed, booted), ContainerBuildTests (rootless podman), BootTests (`stamp pack` as
+/// an ordinary user, booted).
 public enum SubordinateIDs {
     /// How many subordinate ids a build needs: 1 … 65535 inside (uid 0 is the caller), every
     /// id Debian gives out up to `nobody`/`nogroup` (65534). A Kubernetes pod with its own

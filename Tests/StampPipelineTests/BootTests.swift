@@ -88,4 +88,41 @@ struct BootTests {
         try Self.boot(disk + ".raw", ["--secure-boot", "--snapshot"])
         try Self.boot(disk + ".raw")
     }
+
+    /// Issue 11: `stamp pack` as an ordinary user without a subordinate range, on a tree the
+    /// user owns (as `tar -x` by that user leaves it): the pack runs as uid 0 of a user
+    /// namespace mapping only the user (`unshare --map-root-user`), so GRUB's chroot step
+    /// works and the user's files are root's in the image; the output is the user's; it boots.
+    @Test func anOrdinaryUserPacksABootableDisk() throws {
+        let name = "stamp-p\(UInt16.random(in: 0x1000...0xFFFF))"
+        let owned = Self.work + "/tree-user"
+        let made = try sh("""
+            set -e; useradd -M -d /nonexistent -s /usr/sbin/nologin \(name)
+            rm -rf \(owned) \(Self.work)/user-out; cp -a \(try Self.tree()) \(owned)
+            mkdir -p \(Self.work)/user-out; chown -R \(name): \(owned) \(Self.work)/user-out
+            """)
+        defer { _ = try? sh("pkill -KILL -u \(name); userdel \(name); rm -rf \(owned)") }
+        try #require(made.status == 0, "\(made.output)")
+        let uid = try #require(Int(try run(["id", "-u", name]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
+        let out = Self.work + "/user-out/disk"
+        let packed = try run(["setpriv", "--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", stampBinary, "pack", owned,
+                              "-o", out, "-t", "qcow2,raw", "--layout", "gpt", "--uuid", Self.uuid])
+        try #require(packed.status == 0, "\(packed.output.suffix(3000))")
+        #expect(packed.output.contains("boot loader: GRUB from the tree"), "\(packed.output.suffix(2000))")
+        let owner = (try FileManager.default.attributesOfItem(atPath: out + ".qcow2"))[.ownerAccountID] as? Int
+        #expect(owner == uid)
+        // Every entry of the image is root's; GRUB's configuration was made in the tree.
+        let table = try run(["sfdisk", "--json", out + ".raw"]).stdout
+        let json = try JSONSerialization.jsonObject(with: Data(table.utf8)) as? [String: Any]
+        let parts = ((json?["partitiontable"] as? [String: Any])?["partitions"] as? [[String: Any]]) ?? []
+        let start = try #require((parts.last?["start"] as? NSNumber)?.intValue)
+        let listing = try run(["python3", repositoryRoot + "/Tests/tools/list_entries.py", "\(out).raw?offset=\(start * 512)"])
+        try #require(listing.status == 0, "\(listing.stderr)")
+        let lines = listing.stdout.split(separator: "\n")
+        #expect(lines.count > 10_000)
+        #expect(lines.allSatisfy { $0.split(separator: "\t", omittingEmptySubsequences: false)[2] == "0:0" },
+                "\(lines.filter { $0.split(separator: "\t", omittingEmptySubsequences: false)[2] != "0:0" }.prefix(5))")
+        #expect(lines.contains { $0.hasPrefix("/boot/grub/grub.cfg\t") })
+        try Self.boot(out + ".qcow2", ["--format", "qcow2", "--snapshot"])
+    }
 }
