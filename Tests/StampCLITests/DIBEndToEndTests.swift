@@ -56,43 +56,16 @@ struct DIBEndToEndTests {
         try? FileManager.default.removeItem(atPath: dir)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let before = Self.mountInfo()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = ["-x", "-t", "qcow2,raw", "--checksum", "--no-tmpfs", "-o", dir + "/out", "debian-minimal", "vm"]
         var env = ProcessInfo.processInfo.environment
         env["DIB_RELEASE"] = "bookworm"
         env["DIB_IMAGE_CACHE"] = Self.work + "/cache"
         env["TMPDIR"] = dir
-        process.environment = env
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let watch = BuildWatch(pid: process.processIdentifier)
+        // Read the log until the marker shows, then kill without warning; meanwhile the
+        // build's processes and mount namespaces are recorded.
+        let (watch, killed, seen) = try BuildWatch.killAtMarker(
+            [Self.binary, "-x", "-t", "qcow2,raw", "--checksum", "--no-tmpfs", "-o", dir + "/out", "debian-minimal", "vm"],
+            environment: env, marker: marker)
         defer { watch.killSurvivors() }
-        // Read the log until the marker shows, then kill without warning; meanwhile record the
-        // build's processes and mount namespaces (at most every 0.2 s).
-        var seen = ""
-        var killed = false
-        var sampled = Date.distantPast
-        let handle = pipe.fileHandleForReading
-        while !killed {
-            let data = handle.availableData
-            if data.isEmpty { break }
-            if Date().timeIntervalSince(sampled) > 0.2 {
-                watch.sample()
-                sampled = Date()
-            }
-            seen += String(decoding: data, as: UTF8.self)
-            if seen.contains(marker) {
-                watch.sample()
-                kill(process.processIdentifier, SIGKILL)
-                killed = true
-            }
-            if seen.count > 4_000_000 { seen = String(seen.suffix(100_000)) }
-        }
-        process.waitUntilExit()
-        try? handle.close()
         #expect(killed, "the build ended before '\(marker)' appeared: \(seen.suffix(2000))")
         #expect(!watch.namespaces.isEmpty, "no private mount namespace seen among \(watch.descendants.count) processes")
         let left = watch.survivorsAfterWaiting(touching: dir)

@@ -56,37 +56,8 @@ struct UnprivilegedDebianTests {
     /// then checks that nothing of it is left.
     static func killUserBuild(at marker: String, user: UnprivilegedBuildTests.ThrowawayUser, base: String) async throws {
         let arguments = command(nodepool + ["-o", "\(base)/out/debian"] + elements, user: user, base: base)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = Array(arguments.dropFirst())
-        let pipe = Pipe()
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let watch = BuildWatch(pid: process.processIdentifier)
+        let (watch, killed, seen) = try BuildWatch.killAtMarker(["/usr/bin/env"] + arguments.dropFirst(), marker: marker)
         defer { watch.killSurvivors() }
-        var seen = ""
-        var killed = false
-        var sampled = Date.distantPast
-        let handle = pipe.fileHandleForReading
-        while !killed {
-            let data = handle.availableData
-            if data.isEmpty { break }
-            if Date().timeIntervalSince(sampled) > 0.2 {
-                watch.sample()
-                sampled = Date()
-            }
-            seen += String(decoding: data, as: UTF8.self)
-            if seen.contains(marker) {
-                watch.sample()
-                kill(process.processIdentifier, SIGKILL)
-                killed = true
-            }
-            if seen.count > 4_000_000 { seen = String(seen.suffix(100_000)) }
-        }
-        process.waitUntilExit()
-        try? handle.close()
         #expect(killed, "the build ended before '\(marker)' appeared: \(seen.suffix(2000))")
         let left = watch.survivorsAfterWaiting(touching: base)
         #expect(left.isEmpty, "left after SIGKILL at '\(marker)': \(left)")

@@ -137,3 +137,47 @@ public final class BuildWatch: @unchecked Sendable {
         return String(decoding: data.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self).trimmingCharacters(in: .whitespaces)
     }
 }
+
+extension BuildWatch {
+    /// Starts `arguments` (an absolute executable and its arguments), reads its stdout until
+    /// `marker` appears, and kills it with SIGKILL then, without warning; meanwhile samples
+    /// its processes and mount namespaces (at most every 0.2 s). Waits for it to end.
+    /// - Returns: the watch (for ``survivorsAfterWaiting(touching:seconds:)``), whether the
+    ///   marker appeared and the kill was sent, and the end of what the build printed.
+    public static func killAtMarker(
+        _ arguments: [String], environment: [String: String]? = nil, marker: String
+    ) throws -> (watch: BuildWatch, killed: Bool, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: arguments[0])
+        process.arguments = Array(arguments.dropFirst())
+        if let environment { process.environment = environment }
+        let pipe = Pipe()
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let watch = BuildWatch(pid: process.processIdentifier)
+        var seen = ""
+        var killed = false
+        var sampled = Date.distantPast
+        let handle = pipe.fileHandleForReading
+        while !killed {
+            let data = handle.availableData
+            if data.isEmpty { break }
+            if Date().timeIntervalSince(sampled) > 0.2 {
+                watch.sample()
+                sampled = Date()
+            }
+            seen += String(decoding: data, as: UTF8.self)
+            if seen.contains(marker) {
+                watch.sample()
+                kill(process.processIdentifier, SIGKILL)
+                killed = true
+            }
+            if seen.count > 4_000_000 { seen = String(seen.suffix(100_000)) }
+        }
+        process.waitUntilExit()
+        try? handle.close()
+        return (watch, killed, String(seen.suffix(4000)))
+    }
+}

@@ -16,32 +16,17 @@ Contents and times are not listed: those legitimately differ between two builds.
 
 Exit status: 0 = listed, 2 = the image cannot be read as ext4.
 """
+import os
 import stat
 import sys
 
 from dissect.extfs import ExtFS
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from compare_tree import OffsetFile  # noqa: E402  (a partition's offset 0 inside a disk file)
+
 TYPES = {stat.S_IFDIR: 'd', stat.S_IFREG: '-', stat.S_IFLNK: 'l', stat.S_IFCHR: 'c',
          stat.S_IFBLK: 'b', stat.S_IFIFO: 'p', stat.S_IFSOCK: 's'}
-
-
-class OffsetFile:
-    """A read-only file object whose offset 0 is `base` bytes into `fh` (a partition)."""
-
-    def __init__(self, fh, base):
-        self.fh, self.base = fh, base
-        fh.seek(base)
-
-    def seek(self, pos, whence=0):
-        if whence == 0:
-            return self.fh.seek(self.base + pos) - self.base
-        return self.fh.seek(pos, whence) - self.base
-
-    def tell(self):
-        return self.fh.tell() - self.base
-
-    def read(self, n=-1):
-        return self.fh.read(n)
 
 
 def describe(path, node):
