@@ -200,6 +200,13 @@ public enum SubordinateIDs {
         let (kind, found, text) = uidRange == nil ? (Kind.uid, uidRanges, subuid) : (Kind.gid, gidRanges, subgid)
         var start = suggestedStart(in: text ?? "")
         if kind == .uid && gidRange == nil { start = max(start, suggestedStart(in: subgid ?? "")) }
+        if uid == 0 {
+            // Root needs a namespace only without CAP_SYS_ADMIN, i.e. in a container, whose
+            // ids may be just 0-65535: the identity map of those (stamp's image has it).
+            return .failure(.noSubordinateRange(
+                who: who + " without CAP_SYS_ADMIN (a container's root)", kind: kind, found: found,
+                suggestion: "root:1:\(requiredCount)", alsoGroups: kind == .uid && gidRange == nil))
+        }
         return .failure(.noSubordinateRange(
             who: who, kind: kind, found: found, suggestion: "\(owner):\(start):\(suggestedCount)",
             alsoGroups: kind == .uid && gidRange == nil))

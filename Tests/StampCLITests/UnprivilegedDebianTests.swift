@@ -98,6 +98,13 @@ struct UnprivilegedDebianTests {
                 #expect(owner == user.uid, "\(path): owner \(String(describing: owner))")
             }
         }
+        // The image cache (the base system's tarball, apt's archive directory) is the user's
+        // too; only apt's `partial` download directory below it belongs to the namespace's
+        // `_apt`, as apt makes it in a root build.
+        let cacheOwners = try run(["find", base + "/cache", "-maxdepth", "2", "-printf", "%U %p\n"]).stdout
+            .split(separator: "\n").filter { !$0.hasPrefix("\(user.uid) ") }
+        #expect(cacheOwners.isEmpty, "cache entries not owned by the user: \(cacheOwners.prefix(5))")
+        #expect(try run(["find", base + "/cache", "-name", "*.tar.*"]).stdout.contains("debootstrap"), "no cached base system")
         let sums = try sh("cd \(base)/out && md5sum -c debian.qcow2.md5 debian.vmdk.md5 debian.raw.md5 && sha256sum -c debian.qcow2.sha256 debian.vmdk.sha256 debian.raw.sha256")
         #expect(sums.status == 0, "\(sums.output)")
         let info = try run(["qemu-img", "info", "-f", "qcow2", out + ".qcow2"]).stdout

@@ -88,4 +88,14 @@ import Testing
         if case .failure(let problem) = result { return problem }
         return nil
     }
+
+    /// A container's root without CAP_SYS_ADMIN and without a line: the identity map of the
+    /// ids a container has is what to add, not a range past 100000 it does not have.
+    @Test func aContainersRootIsToldTheIdentityRange() throws {
+        let problem = try #require(failure(SubordinateIDs.check(uid: 0, name: "root", gid: 0, subuid: nil, subgid: nil)))
+        #expect(problem.description == "user root (uid 0) without CAP_SYS_ADMIN (a container's root) has no subordinate uid range in /etc/subuid: add a line such as 'root:1:65535' (and the same to /etc/subgid), or run as root")
+        let mapping = try SubordinateIDs.check(uid: 0, name: "root", gid: 0, subuid: "root:1:65535", subgid: "root:1:65536").get()
+        #expect(mapping.mapArguments(.uid) == ["0", "0", "1", "1", "1", "65535"])
+        #expect(mapping.mapArguments(.gid) == ["0", "0", "1", "1", "1", "65536"])
+    }
 }
