@@ -68,7 +68,7 @@ if wanted stamp-user; then
   sed -i "/^$user:/d" /etc/subuid /etc/subgid
   start=$(cat /etc/subuid /etc/subgid | awk -F: 'NF==3 { e = $2 + $3; if (e > m) m = e } END { print (m > 100000 ? m : 100000) }')
   echo "$user:$start:65536" >> /etc/subuid; echo "$user:$start:65536" >> /etc/subgid
-  trap 'pkill -KILL -u "$user" 2>/dev/null; sed -i "/^$user:/d" /etc/subuid /etc/subgid; userdel "$user" 2>/dev/null' EXIT
+  trap 'pkill -KILL -u "$user" 2>/dev/null; sed -i "/^$user:/d" /etc/subuid /etc/subgid; userdel "$user" 2>/dev/null; :' EXIT
 fi
 build() {  # build TOOL PHASE RUN
   local tool=$1 phase=$2 r=$3 bin
