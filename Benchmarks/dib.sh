@@ -17,6 +17,8 @@
 # throwaway user `stamp-bench-u` with a subordinate range (made here, removed at the end)
 # runs it through setpriv, so it goes through the user namespace; goal: at most 1.1 times the
 # root build's time, cold and warm. Runs interleave (dib, stamp, stamp-user, dib, ...).
+# Each build's CPU time (user + system over its whole process tree, GNU time) is printed too:
+# on a shared machine wall times move with other load, CPU times much less.
 #
 # Installs what it needs: diskimage-builder into a venv under the work directory, and the
 # Debian packages DIB calls (sudo, kpartx, debootstrap, qemu-utils, dosfstools). Must run as
@@ -43,6 +45,7 @@ for p in sudo:sudo kpartx:kpartx debootstrap:debootstrap qemu-img:qemu-utils mkf
   command -v "${p%%:*}" >/dev/null || need+=("${p##*:}")
 done
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
+[ -x /usr/bin/time ] || need+=(time)
 if [ ${#need[@]} -gt 0 ]; then
   echo "dib.sh: installing ${need[*]}" >&2
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
@@ -68,7 +71,7 @@ if wanted stamp-user; then
   sed -i "/^$user:/d" /etc/subuid /etc/subgid
   start=$(cat /etc/subuid /etc/subgid | awk -F: 'NF==3 { e = $2 + $3; if (e > m) m = e } END { print (m > 100000 ? m : 100000) }')
   echo "$user:$start:65536" >> /etc/subuid; echo "$user:$start:65536" >> /etc/subgid
-  trap 'pkill -KILL -u "$user" 2>/dev/null; sed -i "/^$user:/d" /etc/subuid /etc/subgid; userdel "$user" 2>/dev/null; :' EXIT
+  trap 'pkill -KILL -u "$user" 2>/dev/null || true; sed -i "/^$user:/d" /etc/subuid /etc/subgid; userdel "$user" 2>/dev/null || true' EXIT
 fi
 build() {  # build TOOL PHASE RUN
   local tool=$1 phase=$2 r=$3 bin
@@ -84,13 +87,14 @@ build() {  # build TOOL PHASE RUN
   local start end
   start=$(date +%s%N)
   if ! PATH=$venv/bin:$PATH DIB_IMAGE_CACHE=$cache TMPDIR=$work/tmp-$tool \
+      /usr/bin/time -f '%U %S' -o "$work/cpu" \
       "${as[@]}" "$bin" -x -t qcow2,vmdk --no-tmpfs -o "$out" debian-minimal > "$work/$tool-$phase-$r.log" 2>&1; then
     echo "dib.sh: $tool $phase build failed; last lines of $work/$tool-$phase-$r.log:" >&2
     tail -n 20 "$work/$tool-$phase-$r.log" >&2
     exit 1
   fi
   end=$(date +%s%N)
-  echo "$tool $phase $(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", (b - a) / 1e9 }') $(stat -c %s "$out.qcow2") $(stat -c %s "$out.vmdk")" >> "$results"
+  echo "$tool $phase $(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", (b - a) / 1e9 }') $(stat -c %s "$out.qcow2") $(stat -c %s "$out.vmdk") $(awk '{ printf "%.2f", $1 + $2 }' "$work/cpu")" >> "$results"
   qemu-img check -q -f qcow2 "$out.qcow2"
 }
 for ((r = 1; r <= runs; r++)); do
@@ -102,10 +106,11 @@ for ((r = 1; r <= runs; r++)); do
 done
 python3 - "$results" <<'PY'
 import sys, statistics, collections
-t = collections.defaultdict(list); size = {}
+t = collections.defaultdict(list); cpu = collections.defaultdict(list); size = {}
 for line in open(sys.argv[1]):
-    tool, phase, s, q, v = line.split()
-    t[(tool, phase)].append(float(s)); size[tool] = (int(q) / 2**20, int(v) / 2**20)
+    tool, phase, s, q, v, c = line.split()
+    t[(tool, phase)].append(float(s)); cpu[(tool, phase)].append(float(c))
+    size[tool] = (int(q) / 2**20, int(v) / 2**20)
 def median(tool, phase):
     return statistics.median(t[(tool, phase)]) if (tool, phase) in t else None
 def show(v):
@@ -115,6 +120,10 @@ def ratio(a, b):
 print(f"{'build':6} {'DIB s':>8} {'stamp s':>8} {'user s':>8} {'stamp/DIB':>10} {'user/root':>10}")
 for phase in ("cold", "warm"):
     d, s, u = median("dib", phase), median("stamp", phase), median("stamp-user", phase)
+    print(f"{phase:6} {show(d):>8} {show(s):>8} {show(u):>8} {ratio(s, d):>10} {ratio(u, s):>10}")
+print("CPU seconds (user + system of the whole process tree; other load does not change them):")
+for phase in ("cold", "warm"):
+    d, s, u = (statistics.median(cpu[(k, phase)]) if (k, phase) in cpu else None for k in ("dib", "stamp", "stamp-user"))
     print(f"{phase:6} {show(d):>8} {show(s):>8} {show(u):>8} {ratio(s, d):>10} {ratio(u, s):>10}")
 for tool, (q, v) in size.items():
     print(f"{tool}: qcow2 {q:.1f} MiB, vmdk {v:.1f} MiB")
