@@ -67,8 +67,9 @@ let package = Package(
         .target(
             name: "StampPackaging",
             dependencies: [
-                "StampContainers", "StampTree", "StampIO", "CArchive",
+                "StampContainers", "StampTree", "StampIO", "StampBytes", "CArchive", "Yams",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]),
 
         // MARK: elements
