@@ -113,7 +113,7 @@ let package = Package(
         .testTarget(name: "StampBootTests", dependencies: ["StampBoot", "StampTestSupport"]),
         .testTarget(name: "StampCompressionTests", dependencies: ["StampCompression", "StampTestSupport"]),
         .testTarget(name: "StampContainersTests", dependencies: ["StampContainers", "StampTestSupport"]),
-        .testTarget(name: "StampPackagingTests", dependencies: ["StampPackaging", "StampTestSupport"]),
+        .testTarget(name: "StampPackagingTests", dependencies: ["StampPackaging", "StampTestSupport", "Yams"]),
         .testTarget(
             name: "StampElementsTests", dependencies: ["StampElements", "StampTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "StampPipelineTests", dependencies: ["StampPipeline", "StampElements", "StampTestSupport"]),
