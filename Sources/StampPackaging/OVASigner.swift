@@ -127,6 +127,8 @@ public enum OVASignatureCheck {
         default: return .malformed("unknown signature digest '\(alg)'")
         }
         guard ok else { return .mismatch }
+        // A self-signed certificate checks its own bytes; one issued by a CA needs the CA.
+        if cert.issuer == cert.subject, !issued(cert, by: cert) { return .malformed("the self-signed certificate's signature does not verify") }
         if !ca.isEmpty {
             let chain = certs
             let trusted = chain.contains { c in
