@@ -27,7 +27,9 @@ extension ConfigReader {
         for (id, value) in try mapping(node, "hardware") {
             let path = "hardware.\(id)"
             if id == "config" {
-                for (key, v) in try mapping(value, path) { config.hardwareConfig.append(.init(key: key, value: try configValue(v, "\(path).\(key)"))) }
+                for (key, v) in try mapping(value, path) where !isNull(v) {
+                    config.hardwareConfig.append(.init(key: key, value: try configValue(v, "\(path).\(key)")))
+                }
                 continue
             }
             // `cpus: 2` and `memory: 4096` are shorthands for the item of that type.
@@ -52,7 +54,10 @@ extension ConfigReader {
             _ = try mapping(value, path, allowed: keys.union(["type", "config", "configuration"]))
             var item = OVFConfig.Item(id: id, kind: try kind(type, fields, path))
             if let c = fields["config"] {
-                for (key, v) in try mapping(c, "\(path).config") { item.config.append(.init(key: key, value: try configValue(v, "\(path).config.\(key)"))) }
+                // A null value leaves the key out (ova-compose's way to drop a default).
+                for (key, v) in try mapping(c, "\(path).config") {
+                    if isNull(v) { item.unsetConfig.append(key) } else { item.config.append(.init(key: key, value: try configValue(v, "\(path).config.\(key)"))) }
+                }
             }
             item.configuration = try fields["configuration"].map { try string($0, "\(path).configuration") }
             config.hardware.append(item)

@@ -89,6 +89,12 @@ struct ConfigReader {
         return parts.count == 1 && params[parts[0].trimmedOfBlanks] == nil
     }
 
+    /// Whether `node` is a plain null (`~`, `null` or nothing).
+    func isNull(_ node: Node) -> Bool {
+        guard case .scalar(let s) = node, s.tag.description != "!param" else { return false }
+        return Resolver.default.resolveTag(of: node) == .null
+    }
+
     func string(_ node: Node, _ path: String) throws -> String {
         let (text, type) = try scalar(node, path)
         if type == .null { throw OVFConfigError(key: path, reason: "expected a value, found nothing", line: line(node)) }

@@ -87,6 +87,8 @@ public struct OVFConfig: Sendable, Equatable {
         public var kind: Kind
         /// `vmw:Config` children of the item (`config:`), in file order.
         public var config: [KeyValue] = []
+        /// `config:` keys given as null: stamp's default `vmw:Config` of that key is left out.
+        public var unsetConfig: [String] = []
         /// `ovf:configuration`: the deployment options the item belongs to.
         public var configuration: String?
     }

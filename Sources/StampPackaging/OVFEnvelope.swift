@@ -230,6 +230,7 @@ public struct OVFEnvelope: Sendable {
                 if let address { rasd.append(("Address", xmlEscape(address))) }
                 defaults += [.init(key: "wakeOnLanEnabled", value: "false"), .init(key: "connectable.allowGuestControl", value: "true")]
             }
+            defaults.removeAll { item.unsetConfig.contains($0.key) }
             for kv in item.config {
                 if let i = defaults.firstIndex(where: { $0.key == kv.key }) { defaults[i] = kv } else { defaults.append(kv) }
             }

@@ -74,17 +74,7 @@ struct Pack: ParsableCommand {
     @Option(help: "OVA: guest OS type (vmw:osType).") var osType: String = "debian12_64Guest"
     @Option(help: "OVA: NIC type (vmxnet3, e1000).") var nic: String = "vmxnet3"
     @Option(help: "OVA: SCSI controller (lsilogic, pvscsi).") var controller: String = "lsilogic"
-    @Option(help: ArgumentHelp(
-        "OVA: the virtual machine from an ova-compose YAML file (open-vmdk); replaces --vm-name's hardware options. See README, 'OVA configs'.",
-        valueName: "file"))
-    var ovfConfig: String?
-    @Option(help: ArgumentHelp("OVA: a value for a '!param NAME' of --ovf-config (repeatable).", valueName: "name=value"))
-    var param: [String] = []
-    @Option(help: ArgumentHelp("OVA: sign the manifest (OUT.cert) with this PEM private key (the certificate may follow it in the file).", valueName: "key.pem"))
-    var sign: String?
-    @Option(help: ArgumentHelp("OVA: the signer's PEM certificate, when not in the --sign file.", valueName: "cert.pem"))
-    var signCert: String?
-    @Option(help: "OVA: signature digest, sha256 or sha512.") var signAlgorithm: String = "sha256"
+    @OptionGroup var package: OVAPackageOptions
 
     func validate() throws {
         var problems: [String] = []
@@ -102,8 +92,7 @@ struct Pack: ParsableCommand {
             }
         }
         do {
-            _ = try loadOVFConfig()
-            _ = try loadSigner()
+            _ = try package.load()
         } catch {
             problems.append("\(error)")
         }
@@ -139,63 +128,10 @@ struct Pack: ParsableCommand {
         request.ova.osType = osType
         request.ova.nic = nic
         request.ova.controller = controller
-        request.ova.config = try loadOVFConfig()
-        request.ova.signer = try loadSigner()
+        (request.ova.config, request.ova.signer) = try package.load()
         request.progress = ProgressSink.isTerminal
         let result = try Packer(request: request, log: Log.line).run()
         for path in result.outputs { Log.line("wrote \(path)") }
-    }
-
-    /// Reads --ovf-config with the --param values (nil without --ovf-config).
-    private func loadOVFConfig() throws -> OVFConfig? {
-        var params: [String: String] = [:]
-        for p in param {
-            guard let eq = p.firstIndex(of: "="), eq != p.startIndex else { throw ValidationError("--param '\(p)' is not NAME=VALUE") }
-            params[String(p[..<eq])] = String(p[p.index(after: eq)...])
-        }
-        guard let path = ovfConfig else {
-            if !params.isEmpty { throw ValidationError("--param needs --ovf-config") }
-            return nil
-        }
-        let text = try readConfigText(path, what: "OVF config")
-        let directory = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
-        do {
-            return try OVFConfig.parse(yaml: text, params: params, baseDirectory: directory.isEmpty ? "/" : directory)
-        } catch {
-            throw ValidationError("\(path): \(error)")
-        }
-    }
-
-    /// Reads the --sign key (and --sign-cert) into a signer (nil without --sign).
-    private func loadSigner() throws -> OVASigner? {
-        guard let sign else {
-            if signCert != nil { throw ValidationError("--sign-cert needs --sign") }
-            return nil
-        }
-        guard let algorithm = OVASigner.Algorithm(rawValue: signAlgorithm.lowercased()) else {
-            throw ValidationError("--sign-algorithm '\(signAlgorithm)' is not sha256 or sha512")
-        }
-        let key = try readConfigText(sign, what: "key")
-        let cert = try signCert.map { try readConfigText($0, what: "certificate") }
-        do {
-            return try OVASigner(keyPEM: key, certificatePEM: cert, algorithm: algorithm)
-        } catch {
-            throw ValidationError("\(signCert != nil && "\(error)".contains("certificate") ? signCert! : sign): \(error)")
-        }
-    }
-
-    private func readConfigText(_ path: String, what: String) throws -> String {
-        do {
-            let data = try Data(contentsOf: URL(fileURLWithPath: path))
-            guard let decoded = String(validating: data, as: UTF8.self) else {
-                throw ValidationError("\(path): the \(what) file is not UTF-8 text")
-            }
-            return decoded
-        } catch let error as ValidationError {
-            throw error
-        } catch {
-            throw ValidationError("\(path): cannot read the \(what) file: \(ErrorLine.reason(error))")
-        }
     }
 
     /// Reads and validates a block-device YAML file, with the root label from --label.

@@ -245,3 +245,20 @@ import Yams
         }
     }
 }
+
+extension OVFConfigTests {
+    /// `config: {key: null}` leaves out the item's default of that key, as ova-compose does.
+    @Test func aNullConfigValueDropsTheDefault() throws {
+        let yaml = """
+            system: {name: a}
+            hardware:
+              s: {type: sata_controller}
+              d: {type: hard_disk, parent: s, sector_size: 4096}
+              e: {type: hard_disk, parent: s, disk_capacity: 1, sector_size: 4096, config: {virtualDiskFormat: null}}
+            """
+        let config = try OVFConfig.parse(yaml: yaml)
+        let disks = Dictionary(uniqueKeysWithValues: config.disks.map { ($0.item.id, OVFEnvelope.Disk(diskID: $0.item.id, fileID: nil, capacity: 1 << 20)) })
+        let text = OVFEnvelope(config: config, defaultFirmware: .bios, files: [], disks: disks).text()
+        #expect(text.components(separatedBy: #"vmw:key="virtualDiskFormat" vmw:value="native_4k""#).count == 2, "\(text)")
+    }
+}

@@ -1,0 +1,109 @@
+import Foundation
+import Testing
+
+import StampTestSupport
+
+/// An appliance OVA as vCenter deploys it: `stamp build … -t ova --ovf-config` with cloud-init
+/// and open-vm-tools, its disk booted (QEMU, TCG) with an OVF environment ISO that sets the
+/// host name through a ProductSection property (transport iso), and the OVA imported by
+/// virt-v2v. Root, network and minutes: STAMP_NETWORK_TESTS=1 (the boot with
+/// STAMP_BOOT_TESTS=1; scripts/test's network phase sets both).
+@Suite(.serialized, .enabled(if: isRoot && ProcessInfo.processInfo.environment["STAMP_NETWORK_TESTS"] != nil))
+struct OVAEnvironmentTests {
+    static let work = "/var/tmp/stamp-ova-environment"
+    static let guestName = "stamp-ovf-guest-7"
+
+    static let config = """
+        system:
+            name: ovfenv
+            type: vmx-15
+            os_vmw: debian12_64Guest
+        networks:
+            vm_network: {name: VM Network}
+        hardware:
+            cpus: 2
+            memory: 1024
+            scsi1: {type: scsi_controller, subtype: lsilogic}
+            sata1: {type: sata_controller}
+            root: {type: hard_disk, parent: scsi1}
+            cdrom1: {type: cd_drive, parent: sata1, connected: true}
+            eth0: {type: ethernet, subtype: vmxnet3, network: vm_network}
+        product:
+            product: OVF environment test appliance
+            transports: [iso, com.vmware.guestInfo]
+            properties:
+                hostname: {type: string, value: ovfenv-default, user_configurable: true, label: Host name}
+                instance-id: {type: string, value: iid-ovfenv, user_configurable: true}
+        """
+
+    /// The OVF environment vCenter writes for a deployed VM (DSP0243 §11): every property of
+    /// the descriptor's ProductSection with its default, `overrides` replacing some.
+    static func environment(ovf: String, overrides: [String: String]) throws -> String {
+        let keys = try run(["xmllint", "--nonet", "--xpath", "//*[local-name()='Property']/@*[local-name()='key']", ovf]).stdout
+        var properties: [(String, String)] = []
+        for match in keys.split(separator: "\"").enumerated() where match.offset % 2 == 1 {
+            let key = String(match.element)
+            let value = try run(["xmllint", "--nonet", "--xpath", "string(//*[local-name()='Property'][@*[local-name()='key']='\(key)']/@*[local-name()='value'])", ovf]).stdout
+            properties.append((key, overrides[key] ?? value.trimmingCharacters(in: .newlines)))
+        }
+        return """
+            <?xml version="1.0" encoding="UTF-8"?>
+            <Environment xmlns="http://schemas.dmtf.org/ovf/environment/1" xmlns:oe="http://schemas.dmtf.org/ovf/environment/1"
+                xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" oe:id="">
+              <PlatformSection>
+                <Kind>VMware ESXi</Kind>
+                <Version>8.0.0</Version>
+              </PlatformSection>
+              <PropertySection>
+            \(properties.map { "    <Property oe:key=\"\($0.0)\" oe:value=\"\($0.1)\"/>" }.joined(separator: "\n"))
+              </PropertySection>
+            </Environment>
+
+            """
+    }
+
+    @Test func propertiesReachTheGuestAtFirstBoot() throws {
+        try? FileManager.default.removeItem(atPath: Self.work + "/out")
+        try FileManager.default.createDirectory(atPath: Self.work + "/out", withIntermediateDirectories: true)
+        try Self.config.write(toFile: Self.work + "/appliance.yaml", atomically: true, encoding: .utf8)
+        let out = Self.work + "/out/app"
+        let build = try run(
+            [stampBinary, "build", "-o", out, "-t", "ova", "--release", "bookworm", "--image-cache", Self.work + "/cache",
+             "--elements-path", repositoryRoot + "/Tests/StampCLITests/Fixtures/elements", "--ovf-config", Self.work + "/appliance.yaml",
+             "debian-minimal", "vm", "cloud-init", "cloud-init-datasources", "open-vm-tools", "stamp-boot-marker"],
+            environment: ["STAMP_REPO": repositoryRoot, "TMPDIR": Self.work])
+        #expect(build.status == 0, "\(build.output.suffix(4000))")
+        let verify = try run([stampBinary, "verify", out + ".ova"])
+        #expect(verify.status == 0, "\(verify.output)")
+
+        let x = Self.work + "/out/x"
+        let untar = try run(["bash", "-c", "mkdir -p \(x) && tar xf \(out).ova -C \(x) && ls \(x)"])
+        #expect(untar.status == 0 && untar.stdout.contains("app-disk1.vmdk"), "\(untar.output)")
+        let ovf = x + "/app.ovf"
+        let transport = try run(["xmllint", "--nonet", "--xpath", "string(//*[local-name()='VirtualHardwareSection']/@*[local-name()='transport'])", ovf])
+        #expect(transport.stdout.contains("iso"), "\(transport.output)")
+
+        // What the image holds for the guest side: cloud-init with OVF first in its list.
+        let datasources = try run(["bash", "-c", "qemu-img convert -O raw \(x)/app-disk1.vmdk \(x)/disk.raw && "
+            + "start=$(sfdisk --json \(x)/disk.raw | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"partitiontable\"][\"partitions\"][-1][\"start\"])') && "
+            + "debugfs -R 'cat /etc/cloud/cloud.cfg.d/91-dib-cloud-init-datasources.cfg' \"\(x)/disk.raw?offset=$((start*512))\""])
+        #expect(datasources.stdout.contains("datasource_list: [ OVF, "), "\(datasources.output)")
+        try? FileManager.default.removeItem(atPath: x + "/disk.raw")
+
+        guard ProcessInfo.processInfo.environment["STAMP_BOOT_TESTS"] != nil else { return }
+        // vCenter's transport iso: ovf-env.xml on a CD labelled "OVF ENV".
+        let env = try Self.environment(ovf: ovf, overrides: ["hostname": Self.guestName])
+        #expect(env.contains("oe:key=\"hostname\" oe:value=\"\(Self.guestName)\""), "\(env)")
+        #expect(env.contains("oe:key=\"instance-id\" oe:value=\"iid-ovfenv\""), "\(env)")
+        try FileManager.default.createDirectory(atPath: x + "/env", withIntermediateDirectories: true)
+        try env.write(toFile: x + "/env/ovf-env.xml", atomically: true, encoding: .utf8)
+        let iso = try run(["genisoimage", "-quiet", "-V", "OVF ENV", "-J", "-r", "-o", x + "/env.iso", x + "/env"])
+        #expect(iso.status == 0, "\(iso.output)")
+        let boot = try run([
+            "bash", repositoryRoot + "/Tests/tools/boot/boot_test.sh", x + "/app-disk1.vmdk", "--format", "vmdk", "--snapshot",
+            "--cdrom", x + "/env.iso", "--expect-hostname", Self.guestName, "--timeout", "300",
+        ])
+        #expect(boot.status == 0, "\(boot.output.suffix(3000))")
+        #expect(boot.stdout.contains("STAMP_HOSTNAME \(Self.guestName)"), "\(boot.output.suffix(3000))")
+    }
+}
