@@ -71,7 +71,7 @@ struct OVAPackagePlan {
                     do {
                         reader = try ImageDetector.open(path: path)
                     } catch {
-                        throw PackProblems(problems: ["hardware.\(item.id).disk_image: \(ErrorLine.reason(error))"])
+                        throw PackProblems(problems: ["hardware.\(item.id): disk image \(ErrorLine.reason(error))"])
                     }
                     let file = nextFileID(fileID)
                     members.append(Member(name: "\(ovaName)-disk\(diskNumber).vmdk", fileID: file, content: .image(path: path, reader: reader)))

@@ -63,6 +63,16 @@ public struct Packer {
         for f in request.formats where stat(request.path(for: f), &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR {
             problems.append("\(request.path(for: f)): output is an existing directory")
         }
+        if let config = request.ova.config, request.formats.contains(.ova) {
+            // The config's images and ISO files open now, not after a long element build.
+            do {
+                _ = try OVAPackagePlan(config: config, ovaName: "check", treeDiskSize: 0)
+            } catch let error as PackProblems {
+                problems += error.problems
+            } catch {
+                problems.append("\(error)")
+            }
+        }
         if stat(request.root, &st) != 0 || (st.st_mode & S_IFMT) != S_IFDIR {
             problems.append("\(request.root): root tree is not a directory")
         }

@@ -171,6 +171,7 @@ struct OVAConfigTests {
         (["--sign", "BUNDLE", "--sign-algorithm", "md5"], "--sign-algorithm 'md5' is not sha256 or sha512"),
         (["--sign", "/nonexistent.pem"], "/nonexistent.pem: cannot read the key file"),
         (["--param", "logs"], "--param 'logs' is not NAME=VALUE"),
+        (["--param", "logs=/nonexistent.qcow2"], "hardware.logs: disk image /nonexistent.qcow2: open: no such file or directory"),
     ])
     func badSigningInputEndsInOneLine(extra: [String], expected: String) throws {
         let s = try Scene()
