@@ -164,6 +164,28 @@ struct OVAConfigTests {
         #expect(swapped.status != 0 && swapped.stderr.contains("multi.cert: the second member must be the manifest"), "\(swapped.output)")
     }
 
+    /// `--sign` without a config signs the classic one-disk OVA (options from --cpus etc.).
+    @Test func signingWithoutAConfig() throws {
+        let s = try Scene()
+        defer { s.dir.cleanup() }
+        let r = try run([stampBinary, "pack", s.file("root"), "-o", s.file("plain"), "-t", "ova", "--layout", "none", "--cpus", "3",
+                         "--sign", s.file("signer-bundle.pem"), "--sign-algorithm", "sha512"])
+        #expect(r.status == 0, "\(r.output)")
+        #expect(try Self.members(s.file("plain.ova")).map(\.name) == ["plain.ovf", "plain.mf", "plain.cert", "plain-disk1.vmdk"])
+        let script = """
+            set -e
+            cd \(s.dir.path) && mkdir p && cd p && tar xf ../plain.ova
+            sed -n '1s/^SHA512(plain.mf)= //p' plain.cert | python3 -c 'import sys; sys.stdout.buffer.write(bytes.fromhex(sys.stdin.read().strip()))' > sig.bin
+            openssl x509 -in plain.cert -pubkey -noout > pub.pem
+            openssl dgst -sha512 -verify pub.pem -signature sig.bin plain.mf
+            grep -c '<rasd:VirtualQuantity>3</rasd:VirtualQuantity>' plain.ovf
+            """
+        let check = try run(["bash", "-c", script])
+        #expect(check.status == 0 && check.stdout.contains("Verified OK"), "\(check.output)")
+        let verify = try run([stampBinary, "verify", s.file("plain.ova"), "--cert", s.file("ca.pem")])
+        #expect(verify.status == 0, "\(verify.output)")
+    }
+
     /// Bad signing and config inputs: one line, non-zero exit, nothing written.
     @Test(arguments: [
         (["--sign", "KEYONLY"], "no certificate"),
