@@ -137,8 +137,13 @@ struct OVAEnvironmentTests {
             ["timeout", "1500", "virt-v2v", "-i", "ova", out + ".ova", "-o", "local", "-os", target, "-of", "qcow2", "-on", "imported"],
             environment: ["LIBGUESTFS_BACKEND": "direct", "LIBGUESTFS_BACKEND_SETTINGS": "force_tcg", "TMPDIR": Self.work])
         #expect(v2v.status == 0, "\(v2v.output.suffix(4000))")
-        // virt-v2v exits 0 after warnings too: none may appear.
-        let complaints = v2v.output.split(separator: "\n").filter { $0.contains("virt-v2v: warning") || $0.contains("virt-v2v: error") }
+        // virt-v2v exits 0 after warnings too: none may appear but the one its manual
+        // (virt-v2v(1), "Debian/Ubuntu: …") says every Debian guest gets, since Debian has no
+        // grubby to set the default kernel.
+        let debianOnly = "virt-v2v: warning: could not determine a way to update the configuration of Grub2"
+        let complaints = v2v.output.split(separator: "\n").filter {
+            ($0.contains("virt-v2v: warning") || $0.contains("virt-v2v: error")) && !$0.contains(debianOnly)
+        }
         #expect(complaints.isEmpty, "\(complaints)")
         #expect(v2v.stdout.contains("Inspecting the source"), "\(v2v.output.suffix(2000))")
         #expect(v2v.stdout.contains("Finishing off"), "\(v2v.output.suffix(2000))")
