@@ -13,8 +13,9 @@ import SystemPackage
 /// ```
 ///
 /// Every member is read once, in archive order, and hashed with the manifest's algorithm for
-/// it. The first failure names its member: a tar header whose checksum is wrong, a member out
-/// of order or not listed, a digest that differs, or the signature. When the signature does
+/// it. The first failure names its member: a tar header whose checksum is wrong, the .ovf or
+/// .mf out of place, a member not listed, a digest that differs, the signature, and (once the
+/// descriptor is known intact) a member out of References order. When the signature does
 /// not verify and every digest matches, the `.cert` is the damaged member; when a digest
 /// differs too, the `.mf` is.
 public enum OVAVerifier {
@@ -56,18 +57,7 @@ public enum OVAVerifier {
         let manifestBytes = try read(fd, path: path, members[1])
         let hasCert = members.count > 2 && members[2].name == base + ".cert"
         let certBytes = hasCert ? try read(fd, path: path, members[2]) : []
-        // The References order is the order of the members after the manifest (and cert).
-        let references = fileReferences(String(decoding: ovfText, as: UTF8.self))
         let rest = Array(members.dropFirst(hasCert ? 3 : 2))
-        for (i, member) in rest.enumerated() {
-            guard i < references.count else { throw Failure(member: member.name, reason: "not in the descriptor's References") }
-            guard references[i] == member.name else {
-                throw Failure(member: member.name, reason: "out of order: References lists \(references[i]) here")
-            }
-        }
-        if rest.count < references.count {
-            throw Failure(member: references[rest.count], reason: "listed in References but missing from the archive")
-        }
         // Digests: a damaged manifest line is the manifest's fault.
         var expected: [String: (algorithm: String, digest: [UInt8])] = [:]
         for line in String(decoding: manifestBytes, as: UTF8.self).split(separator: "\n") {
@@ -110,6 +100,18 @@ public enum OVAVerifier {
             throw Failure(member: path, reason: "the package is not signed (no \(base).cert)")
         }
         if let mismatch { throw mismatch }
+        // Only now that the descriptor is known intact: the References order is the order of
+        // the members after the manifest (and cert).
+        let references = fileReferences(String(decoding: ovfText, as: UTF8.self))
+        for (i, member) in rest.enumerated() {
+            guard i < references.count else { throw Failure(member: member.name, reason: "not in the descriptor's References") }
+            guard references[i] == member.name else {
+                throw Failure(member: member.name, reason: "out of order: References lists \(references[i]) here")
+            }
+        }
+        if rest.count < references.count {
+            throw Failure(member: references[rest.count], reason: "listed in References but missing from the archive")
+        }
         return report
     }
 

@@ -145,8 +145,15 @@ struct OVAConfigTests {
         let good = try run([stampBinary, "verify", ova, "--cert", s.file("ca.pem")])
         #expect(good.status == 0, "\(good.output)")
         for member in try Self.members(ova) {
-            // The middle byte, and for the text members also the first: every part counts.
-            for offset in Set([member.offset + member.size / 2, member.offset]) {
+            // The middle byte and the first; in the descriptor also a References href (which,
+            // changed, must not pass for a member out of order).
+            var offsets = Set([member.offset + member.size / 2, member.offset])
+            if member.name.hasSuffix(".ovf") {
+                let text = String(decoding: original[member.offset..<(member.offset + member.size)], as: UTF8.self)
+                let href = try #require(text.range(of: "ovf:href=\"multi-disk2"))
+                offsets.insert(member.offset + text.utf8.distance(from: text.startIndex, to: href.upperBound) - 1)
+            }
+            for offset in offsets {
                 var bytes = original
                 bytes[offset] ^= 0x01
                 let bad = s.file("bad.ova")
