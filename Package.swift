@@ -67,8 +67,9 @@ let package = Package(
         .target(
             name: "StampPackaging",
             dependencies: [
-                "StampContainers", "StampTree", "StampIO", "CArchive",
+                "StampContainers", "StampTree", "StampIO", "StampBytes", "CArchive", "Yams",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]),
 
         // MARK: elements
@@ -112,7 +113,7 @@ let package = Package(
         .testTarget(name: "StampBootTests", dependencies: ["StampBoot", "StampTestSupport"]),
         .testTarget(name: "StampCompressionTests", dependencies: ["StampCompression", "StampTestSupport"]),
         .testTarget(name: "StampContainersTests", dependencies: ["StampContainers", "StampTestSupport"]),
-        .testTarget(name: "StampPackagingTests", dependencies: ["StampPackaging", "StampTestSupport"]),
+        .testTarget(name: "StampPackagingTests", dependencies: ["StampPackaging", "StampTestSupport", "Yams"]),
         .testTarget(
             name: "StampElementsTests", dependencies: ["StampElements", "StampTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "StampPipelineTests", dependencies: ["StampPipeline", "StampElements", "StampTestSupport"]),

@@ -46,7 +46,10 @@ public enum DIBBuild {
     }
 
     /// Runs the whole build. Returns the files written.
-    public static func run(_ request: DIBBuildRequest, build: ValidatedElementBuild, logger: Logger) async throws -> [String] {
+    /// - Parameter ova: the OVA's descriptor settings (`stamp build --ovf-config`, `--sign`).
+    public static func run(
+        _ request: DIBBuildRequest, build: ValidatedElementBuild, logger: Logger, ova: OVASettings = OVASettings()
+    ) async throws -> [String] {
         let (formats, unknown) = formats(request)
         if !unknown.isEmpty {
             throw PackProblems(problems: unknown.map { "unknown image type '\($0)' (stamp writes \(PackFormat.names.joined(separator: ", ")))" })
@@ -62,6 +65,7 @@ public enum DIBBuild {
         // Validate the output side before the slow element phases.
         var pack = PackRequest(root: "/", output: request.outputBase, formats: formats)
         pack.layout = layout
+        pack.ova = ova
         if build.blockDevice.fromEnvironment {
             // DIB_BLOCK_DEVICE_CONFIG lays out the disk: validate all of it now.
             do {

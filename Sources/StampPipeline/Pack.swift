@@ -63,6 +63,16 @@ public struct Packer {
         for f in request.formats where stat(request.path(for: f), &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR {
             problems.append("\(request.path(for: f)): output is an existing directory")
         }
+        if let config = request.ova.config, request.formats.contains(.ova) {
+            // The config's images and ISO files open now, not after a long element build.
+            do {
+                _ = try OVAPackagePlan(config: config, ovaName: "check", treeDiskSize: 0)
+            } catch let error as PackProblems {
+                problems += error.problems
+            } catch {
+                problems.append("\(error)")
+            }
+        }
         if stat(request.root, &st) != 0 || (st.st_mode & S_IFMT) != S_IFDIR {
             problems.append("\(request.root): root tree is not a directory")
         }
@@ -130,7 +140,7 @@ public struct Packer {
         return options
     }
 
-    private func containerOptions() -> ContainerOptions {
+    func containerOptions() -> ContainerOptions {
         var o = ContainerOptions()
         o.compression = request.fast ? .fast : .default
         o.qcow2Compat = request.qcow2Compat
@@ -153,11 +163,31 @@ public struct Packer {
         // The OVA is streamed with its disk: the VMDK writer (of OUT.vmdk when that is an
         // output too) also appends into the archive, so the disk is compressed once.
         var ova: OVAStream?
+        var plan: OVAPackagePlan?
         if wantsOVA {
             let name = request.ova.name ?? String(request.output.split(separator: "/").last ?? "stamp")
-            ova = try OVAStream(
-                path: request.path(for: .ova), ovaName: name, virtualSize: layout.size,
-                options: ovfOptions(name: name, efiFirmware: efiFirmware), mtime: UInt64(max(request.sourceDateEpoch ?? Int64(time(nil)), 0)))
+            let mtime = UInt64(max(request.sourceDateEpoch ?? Int64(time(nil)), 0))
+            if let config = request.ova.config {
+                let packagePlan = try OVAPackagePlan(config: config, ovaName: name, treeDiskSize: layout.size)
+                let firmware: Firmware = efiFirmware ? .efi : .bios
+                ova = try OVAStream(
+                    path: request.path(for: .ova), ovaName: name, members: packagePlan.members.map(\.name), signer: request.ova.signer,
+                    mtime: mtime
+                ) { sizes in packagePlan.descriptor(sizes: sizes, defaultFirmware: firmware) }
+                plan = packagePlan
+            } else if let signer = request.ova.signer {
+                let options = ovfOptions(name: name, efiFirmware: efiFirmware)
+                try options.validate()
+                let disk = OVAWriter.memberNames(ovaName: name).disk
+                let size = layout.size
+                ova = try OVAStream(path: request.path(for: .ova), ovaName: name, members: [disk], signer: signer, mtime: mtime) { sizes in
+                    try OVFDescriptor(options: options, disk: .init(fileName: disk, fileSize: sizes[0], capacity: size)).text()
+                }
+            } else {
+                ova = try OVAStream(
+                    path: request.path(for: .ova), ovaName: name, virtualSize: layout.size,
+                    options: ovfOptions(name: name, efiFirmware: efiFirmware), mtime: mtime)
+            }
         }
         let embedded = ova.map { [EmbeddedOutput(writer: $0.writer, offset: $0.diskOffset)] } ?? []
         var ovaDisk: (writer: VMDKStreamWriter, observer: HashingObserver)?
@@ -211,7 +241,7 @@ public struct Packer {
         for (path, observer) in observers { digests[path] = observer.finalize() }
         if let ova, let disk = ovaDisk {
             let sha256 = digests[disk.writer.path]?.sha256 ?? disk.observer.finalize().sha256
-            try ova.finish(vmdkSize: disk.writer.bytesWritten, vmdkSHA256: sha256)
+            try finishPackage(ova, plan: plan, firstSize: disk.writer.bytesWritten, firstSHA256: sha256)
             written.append(request.path(for: .ova))
         }
         if request.formats.contains(.tar) {

@@ -3,6 +3,7 @@ import StampBytes
 import StampContainers
 import StampDisk
 import StampExt4
+import StampPackaging
 import StampTree
 
 /// One output of a pack or build: a container format, the OVA package, or a tarball of the tree.
@@ -59,6 +60,11 @@ public struct OVASettings: Sendable, Equatable {
     public var controller = "lsilogic"
     public var hardwareVersion = "vmx-13"
     public var network = "VM Network"
+    /// An ova-compose config (`--ovf-config`): the whole descriptor comes from it, and the
+    /// settings above are not used.
+    public var config: OVFConfig?
+    /// Signs the manifest (`NAME.cert`).
+    public var signer: OVASigner?
 
     public init() {}
 }

@@ -68,6 +68,8 @@ struct Build: ParsableCommand {
     @Flag(help: "Trace the element scripts (DIB's -x).")
     var trace = false
 
+    @OptionGroup var package: OVAPackageOptions
+
     func validate() throws {
         var problems: [String] = []
         for n in types.split(separator: ",") where PackFormat(name: String(n)) == nil {
@@ -79,6 +81,7 @@ struct Build: ParsableCommand {
         }
         for e in env where !e.contains("=") || e.hasPrefix("=") { problems.append("--env '\(e)' is not NAME=VALUE") }
         if let c = qcow2Compat, c != "1.1" && c != "0.10" { problems.append("invalid --qcow2-compat '\(c)' (use 1.1 or 0.10)") }
+        do { _ = try package.load() } catch { problems.append("\(error)") }
         if !problems.isEmpty { throw ValidationError(problems.joined(separator: "; ")) }
     }
 
@@ -116,7 +119,10 @@ struct Build: ParsableCommand {
         let build = try ElementBuild.validate(plan, logger: logger)
         // Not root: go on as uid 0 of a user namespace (UserNamespace.swift), or fail in one line.
         try UserNamespace.reexecUnlessRoot(arguments: CommandLine.arguments)
-        let outputs = try waitFor { try await DIBBuild.run(request, build: build, logger: logger) }
+        var ova = OVASettings()
+        (ova.config, ova.signer) = try package.load()
+        let settings = ova
+        let outputs = try waitFor { try await DIBBuild.run(request, build: build, logger: logger, ova: settings) }
         for path in outputs { Log.line("wrote \(path)") }
         Log.line("Build completed successfully")
     }

@@ -7,6 +7,7 @@ import StampBytes
 import StampElements
 import StampContainers
 import StampDisk
+import StampPackaging
 import StampPipeline
 
 /// `stamp pack ROOT_DIR -o OUT -t FMT[,FMT…]`: a partitioned, bootable disk from a tree.
@@ -73,6 +74,7 @@ struct Pack: ParsableCommand {
     @Option(help: "OVA: guest OS type (vmw:osType).") var osType: String = "debian12_64Guest"
     @Option(help: "OVA: NIC type (vmxnet3, e1000).") var nic: String = "vmxnet3"
     @Option(help: "OVA: SCSI controller (lsilogic, pvscsi).") var controller: String = "lsilogic"
+    @OptionGroup var package: OVAPackageOptions
 
     func validate() throws {
         var problems: [String] = []
@@ -88,6 +90,11 @@ struct Pack: ParsableCommand {
             } catch {
                 problems.append("\(error)")
             }
+        }
+        do {
+            _ = try package.load()
+        } catch {
+            problems.append("\(error)")
         }
         if let uuid, Identifier(uuid) == nil { problems.append("invalid --uuid '\(uuid)'") }
         if Qcow2Compat(rawValue: qcow2Compat) == nil { problems.append("invalid --qcow2-compat '\(qcow2Compat)' (use 1.1 or 0.10)") }
@@ -124,6 +131,7 @@ struct Pack: ParsableCommand {
         request.ova.osType = osType
         request.ova.nic = nic
         request.ova.controller = controller
+        (request.ova.config, request.ova.signer) = try package.load()
         request.progress = ProgressSink.isTerminal
         let result = try Packer(request: request, log: Log.line).run()
         for path in result.outputs { Log.line("wrote \(path)") }

@@ -1,6 +1,6 @@
 #!/bin/bash
 # boot_test.sh IMAGE [--format raw|qcow2|vmdk|vhd] [--uefi] [--timeout 180] [--expect-grow]
-#              [--expect-mount DIR]...
+#              [--expect-mount DIR]... [--cdrom ISO] [--expect-hostname NAME]
 #              [--expect-uuid UUID] [--resize SIZE] [--snapshot] [--secure-boot] [--log FILE]
 #
 # Boots IMAGE under qemu-system-x86_64 with TCG (KVM guests hang on this kind of host, see
@@ -12,7 +12,10 @@
 #     success) and its superblock state is clean,
 #   - with --expect-uuid, the mounted root has that UUID,
 #   - with --expect-grow, the guest grew the root partition and filesystem (STAMP_GROW_OK),
+#   - with --expect-hostname, the guest's host name is NAME (STAMP_HOSTNAME),
 #   - with --secure-boot, the guest kernel says Secure Boot is enabled.
+# --cdrom ISO attaches ISO as a read-only CD-ROM (IDE on pc, AHCI on q35), e.g. an OVF
+#   environment (ovf-env.xml on a volume labelled "OVF ENV", as vCenter's transport iso).
 # --resize SIZE runs `qemu-img resize IMAGE SIZE` first (e.g. +1G; modifies IMAGE).
 # --uefi boots OVMF on q35 (a private copy of OVMF_VARS_4M.fd); otherwise SeaBIOS.
 # --secure-boot (implies --uefi) uses OVMF_CODE_4M.secboot.fd with OVMF_VARS_4M.ms.fd, whose
@@ -23,7 +26,7 @@
 set -uo pipefail
 
 usage() { sed -n '2,3p' "$0" | sed 's/^# //' >&2; exit 2; }
-image= format=raw uefi=0 secure=0 snapshot=0 timeout=180 expect_grow=0 expect_uuid= resize= log=
+image= format=raw uefi=0 secure=0 snapshot=0 timeout=180 expect_grow=0 expect_uuid= resize= log= cdrom= expect_hostname=
 expect_mounts=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -35,6 +38,8 @@ while [ $# -gt 0 ]; do
         --expect-grow) expect_grow=1; shift ;;
         --expect-uuid) expect_uuid=$2; shift 2 ;;
         --expect-mount) expect_mounts+=("$2"); shift 2 ;;
+        --cdrom) cdrom=$2; shift 2 ;;
+        --expect-hostname) expect_hostname=$2; shift 2 ;;
         --resize) resize=$2; shift 2 ;;
         --log) log=$2; shift 2 ;;
         -h|--help) usage ;;
@@ -61,6 +66,7 @@ fi
 args=(-accel tcg,thread=multi -m 1024 -smp 2 -display none -no-reboot -nodefaults
       -serial "file:$log" -drive "file=$image,format=$qformat,if=virtio")
 [ "$snapshot" = 0 ] || args+=(-snapshot)
+[ -z "$cdrom" ] || args+=(-drive "file=$cdrom,format=raw,media=cdrom,readonly=on")
 if [ "$secure" = 1 ]; then
     cp /usr/share/OVMF/OVMF_VARS_4M.ms.fd "$work/vars.fd"
     args=(-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on
@@ -99,6 +105,9 @@ check "systemd-fsck-root did not succeed" 'grep -qx "STAMP_FSCK_UNIT success" <<
 check "superblock state not clean" 'grep -qx "STAMP_STATE clean" <<< "$markers"'
 if [ -n "$expect_uuid" ]; then
     check "root uuid is not $expect_uuid" 'grep -qix "STAMP_ROOT_UUID $expect_uuid" <<< "$markers"'
+fi
+if [ -n "$expect_hostname" ]; then
+    check "host name is not $expect_hostname ($(grep '^STAMP_HOSTNAME' <<< "$markers"))" 'grep -qx "STAMP_HOSTNAME $expect_hostname" <<< "$markers"'
 fi
 for m in "${expect_mounts[@]}"; do
     check "$m is not mounted" 'grep -q "^STAMP_MOUNT $m " <<< "$markers"'

@@ -7,6 +7,7 @@
 #   STAMP_BOOT_OK uptime=<s>               the marker: userspace came up
 #   STAMP_ROOT <source> <fstype> <options> findmnt of /
 #   STAMP_ROOT_UUID <uuid>                 the root filesystem's UUID (blkid)
+#   STAMP_HOSTNAME <name>                  the guest's host name (cloud-init may have set it)
 #   STAMP_MOUNT <target> <source> <fstype> every other ext4/vfat filesystem mounted (fstab)
 #   STAMP_FSCK <line>                      what systemd-fsck-root printed at boot ("clean, ...")
 #   STAMP_FSCK_UNIT <result>               systemd-fsck-root's Result (success) or "not-run"
@@ -35,6 +36,7 @@ say "STAMP_BOOT_OK uptime=$(cut -d' ' -f1 /proc/uptime)"
 say "STAMP_ROOT $(findmnt -no SOURCE,FSTYPE,OPTIONS /)"
 dev=$(findmnt -no SOURCE /)
 say "STAMP_ROOT_UUID $(blkid -o value -s UUID "$dev")"
+say "STAMP_HOSTNAME $(hostname)"
 findmnt -rn -t ext4,vfat -o TARGET,SOURCE,FSTYPE | while read -r target source fstype; do
     [ "$target" = / ] || say "STAMP_MOUNT $target $source $fstype"
 done
