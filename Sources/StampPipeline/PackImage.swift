@@ -1,0 +1,106 @@
+import Foundation
+import StampIO
+import SystemPackage
+import StampOCI
+
+/// `stamp pack IMAGE_REF`: a container image (OCI layout, docker archive, registry) becomes
+/// the root tree of a disk.
+///
+/// ```
+///  IMAGE_REF ─► ImageSource.resolve (index → linux/amd64 manifest → config, all verified)
+///            ─► layers hashed, then applied into a private scratch directory
+///            ─► Packer (scan, ext4, layout, boot loader, every format)
+///            ─► OUT.d/image.json, image-manifest.json, image-config.json
+/// ```
+///
+/// The scratch directory (`TMPDIR`, else /var/tmp) holds the unpacked tree and any staged or
+/// downloaded blobs; it is removed however the pack ends. Everything that can be checked
+/// without the image (output paths, formats) is checked before the image is read.
+public struct ImagePacker {
+    public var request: PackRequest
+    public let reference: ImageReference
+    public var registry = RegistryOptions()
+    public let log: @Sendable (String) -> Void
+
+    /// - Parameter request: the pack; its `root` is replaced by the unpacked tree.
+    public init(reference: ImageReference, request: PackRequest, log: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.reference = reference
+        self.request = request
+        self.log = log
+    }
+
+    public func run() throws -> PackResult {
+        let scratch = try ScratchDirectory(label: "stamp-image")
+        defer { scratch.remove() }
+        let root = scratch.path + "/rootfs"
+        let blobs = scratch.path + "/blobs"
+        for directory in [root, blobs] where mkdir(directory, 0o700) != 0 {
+            throw OCIError.system(path: directory, operation: "mkdir", message: String(cString: strerror(errno)))
+        }
+        var request = self.request
+        request.root = root
+        try Packer(request: request, log: log).validate()
+
+        let source = ImageSource(reference: reference, scratch: blobs, registry: registry)
+        log("resolving \(reference)")
+        let image = try source.resolve()
+        log("image \(image.manifestDigest): \(image.manifest.layers.count) layers, config \(image.configDigest)")
+        // The root of the image: 0755 root:root unless a layer says otherwise.
+        chmod(root, 0o755)
+        try source.unpack(image, into: root, log: log)
+        let result = try Packer(request: request, log: log).run()
+        try Self.writeImageRecord(image, directory: request.output + ".d")
+        return result
+    }
+
+    /// `OUT.d/`: the verified manifest and config as they were read, and `image.json`, a
+    /// summary of how the container would have run (Env, Entrypoint, Cmd, Labels …).
+    public static func writeImageRecord(_ image: ResolvedImage, directory: String) throws {
+        if mkdir(directory, 0o755) != 0 && errno != EEXIST {
+            throw OCIError.system(path: directory, operation: "mkdir", message: String(cString: strerror(errno)))
+        }
+        var summary: [String: Any] = [
+            "reference": image.reference.description,
+            "manifestDigest": image.manifestDigest.description,
+            "configDigest": image.configDigest.description,
+            "layers": image.manifest.layers.map(\.digest.description),
+            "env": image.config.env,
+            "labels": image.config.labels,
+        ]
+        summary["entrypoint"] = image.config.entrypoint
+        summary["cmd"] = image.config.cmd
+        summary["workingDir"] = image.config.workingDir
+        summary["user"] = image.config.user
+        let json = try JSONSerialization.data(withJSONObject: summary, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        try writeFile(directory + "/image.json", Array(json) + [0x0A])
+        try writeFile(directory + "/image-manifest.json", image.manifestBytes)
+        try writeFile(directory + "/image-config.json", image.configBytes)
+    }
+
+    static func writeFile(_ path: String, _ bytes: [UInt8]) throws {
+        let file = try OutputFile(path: path)
+        try bytes.withUnsafeBytes { _ = try file.descriptor.writeAll(toAbsoluteOffset: 0, $0) }
+        try file.commit()
+    }
+}
+
+/// A private directory (mode 0700) under `TMPDIR` (else /var/tmp), removed with everything in it.
+final class ScratchDirectory {
+    let path: String
+
+    init(label: String) throws {
+        let base = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/var/tmp"
+        var template = Array("\(base)/\(label).XXXXXX".utf8CString)
+        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            throw OCIError.system(path: base, operation: "mkdtemp", message: String(cString: strerror(errno)))
+        }
+        // Resolved, so that no symlink in TMPDIR stands between the layers and their paths.
+        let resolved = realpath(made, nil)
+        path = resolved.map { String(cString: $0) } ?? String(cString: made)
+        free(resolved)
+    }
+
+    func remove() {
+        try? FileManager.default.removeItem(atPath: path)
+    }
+}
