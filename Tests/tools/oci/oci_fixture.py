@@ -170,7 +170,11 @@ def main():
     md["mediaType"] = "application/vnd.oci.image.manifest.v1+json"
     top = dict(md)
     if a.index:
-        other = dict(md)
+        # The arm64 entry is another manifest, whose config says arm64.
+        arm = put(a.layout, json.dumps(dict(config, architecture="arm64")).encode())
+        arm["mediaType"] = cd["mediaType"]
+        other = put(a.layout, json.dumps(dict(manifest, config=arm)).encode())
+        other["mediaType"] = md["mediaType"]
         other["platform"] = {"os": "linux", "architecture": "arm64"}
         md["platform"] = {"os": "linux", "architecture": "amd64"}
         idx = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [other, md]}
