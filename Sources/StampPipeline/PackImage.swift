@@ -20,6 +20,8 @@ public struct ImagePacker {
     public var request: PackRequest
     public let reference: ImageReference
     public var registry = RegistryOptions()
+    /// Stamped images by manifest digest and settings (``ImageCache``); nil stamps every time.
+    public var cache: ImageCache?
     public let log: @Sendable (String) -> Void
 
     /// - Parameter request: the pack; its `root` is replaced by the unpacked tree.
@@ -45,11 +47,24 @@ public struct ImagePacker {
         log("resolving \(reference)")
         let image = try source.resolve()
         log("image \(image.manifestDigest): \(image.manifest.layers.count) layers, config \(image.configDigest)")
+        let key = ImageCache.key(manifestDigest: image.manifestDigest.description, settings: ImageCache.settings(of: request))
+        if let cache, let entry = cache.lookup(key) {
+            log("stamped before: served from the image cache \(cache.directory) (entry \(key.prefix(16)))")
+            var result = PackResult()
+            result.outputs = try cache.restore(entry, output: request.output)
+            return result
+        }
         // The root of the image: 0755 root:root unless a layer says otherwise.
         chmod(root, 0o755)
         try source.unpack(image, into: root, log: log)
         let result = try Packer(request: request, log: log).run()
         try Self.writeImageRecord(image, directory: request.output + ".d")
+        if let cache {
+            try cache.store(
+                key: key, reference: reference.description, manifestDigest: image.manifestDigest.description,
+                output: request.output, extensions: request.formats.map(\.fileExtension))
+            log("stored in the image cache \(cache.directory) (entry \(key.prefix(16)))")
+        }
         return result
     }
 

@@ -74,6 +74,11 @@ struct Pack: ParsableCommand {
           help: "Compress qcow2 clusters, as qemu-img convert -c does (disk-image-create does unless -u).")
     var compressQcow2 = false
 
+    @Option(help: ArgumentHelp(
+        "With a container image: serve a stamp of the same manifest digest and settings from DIR, and keep new ones there (see stamp images).",
+        valueName: "dir"))
+    var imageCache: String?
+
     @Flag(help: "docker:// over plain HTTP instead of HTTPS (a local registry).")
     var plainHTTP = false
 
@@ -105,6 +110,9 @@ struct Pack: ParsableCommand {
             } catch {
                 problems.append("\(error)")
             }
+        }
+        if imageCache != nil && !ImageReference.looksLikeReference(rootDirectory) {
+            problems.append("--image-cache applies to container images (oci:, docker-archive:, docker://) only")
         }
         if plainHTTP && !rootDirectory.hasPrefix("docker://") {
             problems.append("--plain-http applies to docker:// references only")
@@ -147,6 +155,7 @@ struct Pack: ParsableCommand {
         if ImageReference.looksLikeReference(rootDirectory) {
             var packer = ImagePacker(reference: try ImageReference(parsing: rootDirectory), request: request, log: Log.line)
             packer.registry.insecureHTTP = plainHTTP
+            packer.cache = imageCache.map(ImageCache.init(directory:))
             result = try packer.run()
         } else {
             result = try Packer(request: request, log: Log.line).run()
