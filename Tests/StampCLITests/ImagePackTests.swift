@@ -54,6 +54,42 @@ struct ImagePackTests {
         #expect("sha256:" + (sum.stdout.split(separator: " ").first.map(String.init) ?? "") == summary?["configDigest"] as? String)
     }
 
+    @Test func theImageCacheServesTheSameDigestAndSettingsAndPrunes() throws {
+        let dir = try Self.prepare()
+        let cache = dir.file("cache")
+        func pack(_ name: String, _ extra: [String] = []) throws -> CommandResult {
+            let r = try run(
+                [stampBinary, "pack", "oci:\(dir.path)/layout", "-o", dir.file("out/" + name), "-t", "raw,qcow2", "--layout", "none",
+                 "--checksum", "--image-cache", cache] + extra,
+                environment: ["TMPDIR": dir.file("tmp")])
+            try #require(r.status == 0, "\(r.output)")
+            return r
+        }
+        let first = try pack("first")
+        #expect(first.stdout.contains("stored in the image cache"), "\(first.stdout)")
+        let second = try pack("second")
+        #expect(second.stdout.contains("served from the image cache"), "\(second.stdout)")
+        #expect(!second.stdout.contains("applying layer"), "\(second.stdout)")
+        for suffix in [".raw", ".qcow2", ".qcow2.sha256", ".d/image.json", ".d/image-config.json"] {
+            let same = try run(["cmp", dir.file("out/first" + suffix), dir.file("out/second" + suffix)])
+            #expect(same.status == 0, "\(suffix): \(same.output)")
+        }
+        let fsck = try strictFsck(dir.file("out/second.raw"))
+        #expect(fsck == [])
+        // Another setting is another entry.
+        let relabelled = try pack("third", ["--label", "other"])
+        #expect(relabelled.stdout.contains("stored in the image cache"), "\(relabelled.stdout)")
+        let list = try run([stampBinary, "images", "--image-cache", cache])
+        #expect(list.status == 0)
+        #expect(list.stdout.contains("2 entries in \(cache)"), "\(list.stdout)")
+        #expect(list.stdout.contains("oci:\(dir.path)/layout"), "\(list.stdout)")
+        let kept = try run([stampBinary, "images", "prune", "--unused-days", "1", "--image-cache", cache])
+        #expect(kept.stdout.contains("pruned 0 entries"), "\(kept.stdout)")
+        let pruned = try run([stampBinary, "images", "prune", "--image-cache", cache])
+        #expect(pruned.stdout.contains("pruned 2 entries"), "\(pruned.stdout)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: cache).isEmpty)
+    }
+
     struct Case: Sendable, CustomTestStringConvertible {
         var kind: String
         var damage = ""
