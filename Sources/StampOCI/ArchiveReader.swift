@@ -68,7 +68,7 @@ final class ArchiveReader {
     func extract(to writer: DiskWriter, member: String) throws {
         let handle = try live()
         let header = archive_write_header(writer.handle, entry)
-        if header < ARCHIVE_WARN { try writer.fail("write \(member)") }
+        if header < ARCHIVE_WARN { throw writer.failure("write \(member)") }
         if archive_entry_size(entry) > 0 {
             var buffer: UnsafeRawPointer?
             var size = 0
@@ -78,11 +78,11 @@ final class ArchiveReader {
                 if code == ARCHIVE_EOF { break }
                 try check(code, "read data of \(member)")
                 if archive_write_data_block(writer.handle, buffer, size, offset) < ARCHIVE_WARN {
-                    try writer.fail("write data of \(member)")
+                    throw writer.failure("write data of \(member)")
                 }
             }
         }
-        if archive_write_finish_entry(writer.handle) < ARCHIVE_WARN { try writer.fail("finish \(member)") }
+        if archive_write_finish_entry(writer.handle) < ARCHIVE_WARN { throw writer.failure("finish \(member)") }
     }
 
     private func live() throws -> OpaquePointer {
@@ -154,7 +154,7 @@ final class DiskWriter {
         let flags =
             ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_XATTR
             | ARCHIVE_EXTRACT_UNLINK | ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS
-        if archive_write_disk_set_options(handle, flags) < ARCHIVE_WARN { try fail("set options") }
+        if archive_write_disk_set_options(handle, flags) < ARCHIVE_WARN { throw failure("set options") }
     }
 
     deinit { archive_write_free(handle) }
@@ -162,11 +162,12 @@ final class DiskWriter {
     /// Applies deferred directory times and permissions (libarchive sets them last, after
     /// the directory's children exist) and reports any error.
     func close() throws {
-        if archive_write_close(handle) < ARCHIVE_WARN { try fail("close") }
+        if archive_write_close(handle) < ARCHIVE_WARN { throw failure("close") }
     }
 
-    fileprivate func fail(_ operation: String) throws -> Never {
-        throw OCIError.archive(path: path, operation: operation, message: libarchiveMessage(handle))
+    /// libarchive's current error about `operation`.
+    fileprivate func failure(_ operation: String) -> OCIError {
+        OCIError.archive(path: path, operation: operation, message: libarchiveMessage(handle))
     }
 }
 
