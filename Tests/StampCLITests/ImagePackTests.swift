@@ -102,6 +102,7 @@ struct ImagePackTests {
         Case(kind: "traversal", needle: "member '../escaped' refused: path traversal ('..')"),
         Case(kind: "absolute", needle: "member '/escaped' refused: absolute path"),
         Case(kind: "symlink-escape", needle: "member 'esc/pwned' refused: path goes through the symlink 'esc'"),
+        Case(kind: "hardlink-escape", needle: "member 'esc/passwd' refused: path goes through the symlink 'esc'"),
         Case(kind: "absurd-size", needle: ": declared size 4611686018427387904 bytes is out of bounds (0...68719476736)"),
         Case(
             kind: "semantics", damage: "f=$(ls -S layout/blobs/sha256/* | head -1); printf X | dd of=$f bs=1 seek=99 conv=notrunc status=none",

@@ -100,6 +100,7 @@ struct UnpackTests {
         Hostile(kind: "traversal", needle: "member '../escaped' refused: path traversal ('..')"),
         Hostile(kind: "absolute", needle: "member '/escaped' refused: absolute path"),
         Hostile(kind: "symlink-escape", needle: "member 'esc/pwned' refused: path goes through the symlink 'esc'"),
+        Hostile(kind: "hardlink-escape", needle: "member 'esc/passwd' refused: path goes through the symlink 'esc'"),
         Hostile(kind: "absurd-size", needle: "declared size 4611686018427387904 bytes is out of bounds"),
         // A byte flipped in the biggest layer blob: same size, other digest.
         Hostile(

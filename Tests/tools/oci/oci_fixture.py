@@ -15,6 +15,7 @@ CASE:
   traversal       a member named "../escaped"
   absolute        a member named "/escaped"
   symlink-escape  layer 1 has "esc -> /tmp", layer 2 writes "esc/pwned"
+  hardlink-escape "esc -> /etc", then a hard link "stolen" to "esc/passwd" (the host's file)
   absurd-size     the manifest declares a layer of 2**62 bytes
 Prints the manifest digest.
 """
@@ -116,6 +117,9 @@ def hostile(case):
     if case == "symlink-escape":
         return [("tar", layer(lambda tf: member(tf, "esc", "symlink", link="/tmp"))),
                 ("tar", layer(lambda tf: member(tf, "esc/pwned", data=b"out")))]
+    if case == "hardlink-escape":
+        return [("tar", layer(lambda tf: (member(tf, "esc", "symlink", link="/etc"),
+                                          member(tf, "stolen", "hardlink", link="esc/passwd"))))]
     raise SystemExit("unknown case " + case)
 
 
