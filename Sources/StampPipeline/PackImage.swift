@@ -32,18 +32,15 @@ public struct ImagePacker {
     }
 
     public func run() throws -> PackResult {
-        let scratch = try ScratchDirectory(label: "stamp-image")
-        defer { scratch.remove() }
-        let root = scratch.path + "/rootfs"
-        let blobs = scratch.path + "/blobs"
-        for directory in [root, blobs] where mkdir(directory, 0o700) != 0 {
-            throw OCIError.system(path: directory, operation: "mkdir", message: String(cString: strerror(errno)))
-        }
+        // Downloaded or staged blobs: on disk unless memory is plentiful (their size is not
+        // known yet); an OCI layout's blobs are read where they are.
+        let blobScratch = try ScratchDirectory(label: "stamp-blobs", memoryBytes: 8 << 30)
+        defer { blobScratch.remove() }
         var request = self.request
-        request.root = root
+        request.root = blobScratch.path  // for validation only: the real root comes later
         try Packer(request: request, log: log).validate()
 
-        let source = ImageSource(reference: reference, scratch: blobs, registry: registry)
+        let source = ImageSource(reference: reference, scratch: blobScratch.path, registry: registry)
         log("resolving \(reference)")
         let image = try source.resolve()
         log("image \(image.manifestDigest): \(image.manifest.layers.count) layers, config \(image.configDigest)")
@@ -54,6 +51,18 @@ public struct ImagePacker {
             result.outputs = try cache.restore(entry, output: request.output)
             return result
         }
+        // The unpacked tree: in memory when it surely fits (4x the compressed layers), as
+        // DIB builds in tmpfs; writing it to disk and reading it back costs more than the
+        // rest of the stamp together.
+        let layerBytes = image.manifest.layers.reduce(UInt64(0)) { $0 + UInt64($1.size) }
+        let scratch = try ScratchDirectory(label: "stamp-image", memoryBytes: layerBytes * 4 + (256 << 20))
+        defer { scratch.remove() }
+        let root = scratch.path + "/rootfs"
+        if mkdir(root, 0o700) != 0 {
+            throw OCIError.system(path: root, operation: "mkdir", message: String(cString: strerror(errno)))
+        }
+        request.root = root
+        log("unpacking into \(root)")
         // The root of the image: 0755 root:root unless a layer says otherwise.
         chmod(root, 0o755)
         try source.unpack(image, into: root, log: log)
@@ -99,12 +108,20 @@ public struct ImagePacker {
     }
 }
 
-/// A private directory (mode 0700) under `TMPDIR` (else /var/tmp), removed with everything in it.
+/// A private directory (mode 0700), removed with everything in it: under `TMPDIR` when that is
+/// set; else in memory (/dev/shm, a tmpfs) when `memoryBytes` is given and both the tmpfs and
+/// the available memory have that much room, unless `STAMP_NO_TMPFS=1`; else under /var/tmp.
 final class ScratchDirectory {
     let path: String
 
-    init(label: String) throws {
-        let base = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/var/tmp"
+    init(label: String, memoryBytes: UInt64? = nil) throws {
+        let environment = ProcessInfo.processInfo.environment
+        var base = "/var/tmp"
+        if let tmp = environment["TMPDIR"], !tmp.isEmpty {
+            base = tmp
+        } else if let bytes = memoryBytes, environment["STAMP_NO_TMPFS"] != "1", Self.memoryRoom() >= bytes {
+            base = "/dev/shm"
+        }
         var template = Array("\(base)/\(label).XXXXXX".utf8CString)
         guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
             throw OCIError.system(path: base, operation: "mkdtemp", message: String(cString: strerror(errno)))
@@ -113,6 +130,21 @@ final class ScratchDirectory {
         let resolved = realpath(made, nil)
         path = resolved.map { String(cString: $0) } ?? String(cString: made)
         free(resolved)
+    }
+
+    /// The smaller of /dev/shm's free space (0 when it is not a tmpfs) and MemAvailable.
+    static func memoryRoom() -> UInt64 {
+        guard let mounts = try? String(contentsOfFile: "/proc/self/mounts", encoding: .utf8),
+            mounts.split(separator: "\n").contains(where: { $0.split(separator: " ").dropFirst().prefix(2) == ["/dev/shm", "tmpfs"] })
+        else { return 0 }
+        var fs = statvfs()
+        guard statvfs("/dev/shm", &fs) == 0 else { return 0 }
+        let free = UInt64(fs.f_bavail) * UInt64(fs.f_frsize)
+        guard let meminfo = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8),
+            let line = meminfo.split(separator: "\n").first(where: { $0.hasPrefix("MemAvailable:") }),
+            let kib = line.split(separator: " ").dropFirst().first.flatMap({ UInt64($0) })
+        else { return 0 }
+        return min(free, kib * 1024)
     }
 
     func remove() {

@@ -90,6 +90,26 @@ struct ImagePackTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: cache).isEmpty)
     }
 
+    /// Without TMPDIR the tree is unpacked in /dev/shm when memory has room (as here: the
+    /// fixture is tiny), on disk with STAMP_NO_TMPFS=1; either way nothing is left behind.
+    @Test func theTreeIsUnpackedInMemoryUnlessToldNot() throws {
+        let dir = try Self.prepare()
+        let before = Set(try FileManager.default.contentsOfDirectory(atPath: "/dev/shm"))
+        let memory = try run(
+            ["env", "-u", "TMPDIR", stampBinary, "pack", "oci:\(dir.path)/layout", "-o", dir.file("out/m"), "-t", "raw", "--layout", "none"])
+        try #require(memory.status == 0, "\(memory.output)")
+        #expect(memory.stdout.contains("unpacking into /dev/shm/stamp-image."), "\(memory.stdout)")
+        let disk = try run(
+            ["env", "-u", "TMPDIR", "STAMP_NO_TMPFS=1", stampBinary, "pack", "oci:\(dir.path)/layout", "-o", dir.file("out/d"), "-t", "raw",
+             "--layout", "none"])
+        try #require(disk.status == 0, "\(disk.output)")
+        #expect(disk.stdout.contains("unpacking into /var/tmp/stamp-image."), "\(disk.stdout)")
+        let compare = try run(["python3", Self.compareTree, dir.file("bundle/rootfs"), dir.file("out/m.raw"), "--ns", "--no-atime"])
+        #expect(compare.stdout.contains("compare_tree: 26 entries, 0 differences"), "\(compare.output)")
+        let after = Set(try FileManager.default.contentsOfDirectory(atPath: "/dev/shm"))
+        #expect(after.subtracting(before).filter { $0.hasPrefix("stamp-") }.isEmpty)
+    }
+
     struct Case: Sendable, CustomTestStringConvertible {
         var kind: String
         var damage = ""
