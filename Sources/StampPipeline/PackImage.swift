@@ -111,6 +111,7 @@ public struct ImagePacker {
 /// A private directory (mode 0700), removed with everything in it: under `TMPDIR` when that is
 /// set; else in memory (/dev/shm, a tmpfs) when `memoryBytes` is given and both the tmpfs and
 /// the available memory have that much room, unless `STAMP_NO_TMPFS=1`; else under /var/tmp.
+/// Named `LABEL-PID.XXXXXX`: the next stamp removes those of processes that were killed.
 final class ScratchDirectory {
     let path: String
 
@@ -122,7 +123,8 @@ final class ScratchDirectory {
         } else if let bytes = memoryBytes, environment["STAMP_NO_TMPFS"] != "1", Self.memoryRoom() >= bytes {
             base = "/dev/shm"
         }
-        var template = Array("\(base)/\(label).XXXXXX".utf8CString)
+        Self.removeStale(in: base, label: label)
+        var template = Array("\(base)/\(label)-\(getpid()).XXXXXX".utf8CString)
         guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
             throw OCIError.system(path: base, operation: "mkdtemp", message: String(cString: strerror(errno)))
         }
@@ -130,6 +132,19 @@ final class ScratchDirectory {
         let resolved = realpath(made, nil)
         path = resolved.map { String(cString: $0) } ?? String(cString: made)
         free(resolved)
+    }
+
+    /// Removes `LABEL-PID.*` directories of stamp processes that no longer exist (killed by
+    /// a signal no handler sees), so a tree left in memory does not stay there until reboot.
+    static func removeStale(in base: String, label: String) {
+        let prefix = label + "-"
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? [] where name.hasPrefix(prefix) {
+            let pidText = name.dropFirst(prefix.count).prefix { $0.isNumber }
+            guard let pid = Int32(pidText), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH,
+                name.dropFirst(prefix.count + pidText.count).hasPrefix(".")
+            else { continue }
+            try? FileManager.default.removeItem(atPath: base + "/" + name)
+        }
     }
 
     /// The smaller of /dev/shm's free space (0 when it is not a tmpfs) and MemAvailable.

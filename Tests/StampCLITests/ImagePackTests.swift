@@ -106,7 +106,18 @@ struct ImagePackTests {
         #expect(disk.stdout.contains("unpacking into /var/tmp/stamp-image."), "\(disk.stdout)")
         let compare = try run(["python3", Self.compareTree, dir.file("bundle/rootfs"), dir.file("out/m.raw"), "--ns", "--no-atime"])
         #expect(compare.stdout.contains("compare_tree: 26 entries, 0 differences"), "\(compare.output)")
-        let after = Set(try FileManager.default.contentsOfDirectory(atPath: "/dev/shm"))
+        // A scratch tree of a stamp killed with SIGKILL (a pid that no longer exists) is
+        // removed by the next stamp; a live process's is not touched.
+        let dead = try run(["bash", "-c", "sh -c 'echo $$' "]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        try FileManager.default.createDirectory(atPath: "/dev/shm/stamp-image-\(dead).TESTXX/rootfs", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: "/dev/shm/stamp-image-1.TESTXX", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: "/dev/shm/stamp-image-1.TESTXX") }
+        let again = try run(
+            ["env", "-u", "TMPDIR", stampBinary, "pack", "oci:\(dir.path)/layout", "-o", dir.file("out/again"), "-t", "raw", "--layout", "none"])
+        try #require(again.status == 0, "\(again.output)")
+        #expect(!FileManager.default.fileExists(atPath: "/dev/shm/stamp-image-\(dead).TESTXX"))
+        #expect(FileManager.default.fileExists(atPath: "/dev/shm/stamp-image-1.TESTXX"))
+        let after = Set(try FileManager.default.contentsOfDirectory(atPath: "/dev/shm")).subtracting(["stamp-image-1.TESTXX"])
         #expect(after.subtracting(before).filter { $0.hasPrefix("stamp-") }.isEmpty)
     }
 
