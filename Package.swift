@@ -24,6 +24,7 @@ let package = Package(
         .library(name: "StampCompression", targets: ["StampCompression"]),
         .library(name: "StampContainers", targets: ["StampContainers"]),
         .library(name: "StampPackaging", targets: ["StampPackaging"]),
+        .library(name: "StampOCI", targets: ["StampOCI"]),
         .library(name: "StampElements", targets: ["StampElements"]),
         .library(name: "StampPipeline", targets: ["StampPipeline"]),
         // The parsers' fuzz targets as plain functions; Fuzz/Package.swift wraps them for libFuzzer.
@@ -61,6 +62,10 @@ let package = Package(
         .target(name: "StampFAT", dependencies: ["StampIO", "StampBytes", .product(name: "SystemPackage", package: "swift-system")]),
         .target(name: "StampDisk", dependencies: ["StampIO", "StampBytes", "Yams"]),
         .target(name: "StampBoot", dependencies: ["StampIO", "StampBytes"]),
+        // Container images (OCI layout, docker archive, registry) as the source of a root tree.
+        // Reads tar with libarchive's read and disk-write sides (StampPackaging owns the
+        // tar-writing side).
+        .target(name: "StampOCI", dependencies: ["CArchive", .product(name: "Crypto", package: "swift-crypto")]),
 
         // MARK: containers and packaging
         .target(name: "StampContainers", dependencies: ["StampIO", "StampBytes", "StampCompression"]),
@@ -80,14 +85,14 @@ let package = Package(
             name: "StampPipeline",
             dependencies: [
                 "StampTree", "StampExt4", "StampFAT", "StampDisk", "StampBoot", "StampContainers", "StampPackaging",
-                "StampElements", "CBlkid", .product(name: "Logging", package: "swift-log"),
+                "StampElements", "StampOCI", "CBlkid", .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
         .executableTarget(
             name: "stamp",
             dependencies: [
                 "StampPipeline", "StampExt4", "StampTree", "StampIO", "StampBytes", "StampDisk", "StampContainers",
-                "StampPackaging", "StampBoot", "StampElements",
+                "StampPackaging", "StampBoot", "StampElements", "StampOCI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -114,6 +119,7 @@ let package = Package(
         .testTarget(name: "StampCompressionTests", dependencies: ["StampCompression", "StampTestSupport"]),
         .testTarget(name: "StampContainersTests", dependencies: ["StampContainers", "StampTestSupport"]),
         .testTarget(name: "StampPackagingTests", dependencies: ["StampPackaging", "StampTestSupport", "Yams"]),
+        .testTarget(name: "StampOCITests", dependencies: ["StampOCI", "StampTestSupport"]),
         .testTarget(
             name: "StampElementsTests", dependencies: ["StampElements", "StampTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "StampPipelineTests", dependencies: ["StampPipeline", "StampElements", "StampTestSupport"]),

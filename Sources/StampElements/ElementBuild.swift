@@ -138,7 +138,11 @@ public enum ElementBuild {
     /// The host's `resolv.conf`, the `policy-rc.d` and the apt proxy set for the chroot phases
     /// are removed before this returns.
     /// - Throws: ``ElementProblems`` (a failing script names its element, phase and exit code).
-    public static func run(_ build: ValidatedElementBuild, logger: Logger? = nil) async throws -> BuiltRoot {
+    /// - Parameter populateRoot: fills the empty root tree (its path given) before `root.d`
+    ///   runs: the image of the `oci-image` element.
+    public static func run(
+        _ build: ValidatedElementBuild, populateRoot: ((String) throws -> Void)? = nil, logger: Logger? = nil
+    ) async throws -> BuiltRoot {
         if geteuid() != 0 {
             // Before anything is created: without a subordinate range there is no way to run.
             switch SubordinateIDs.checkCaller() {
@@ -150,6 +154,7 @@ public enum ElementBuild {
         logger?.info("Building in \(work.url.path)")
         do {
             try prepare(build, work: work)
+            try populateRoot?(work.root.path)
             let environment = commonEnvironment(build, work: work)
             var steps = ["phase:root.d:out", "check-root", "installtype", "phase:extra-data.d:out",
                          "mount", "tweaks-on", "defer-initramfs", "phase:pre-install.d:in", "phase:install.d:in", "packages",

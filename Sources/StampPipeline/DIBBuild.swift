@@ -76,7 +76,11 @@ public enum DIBBuild {
         }
         try Packer(request: pack).validate()
 
-        let built = try await ElementBuild.run(build, logger: logger)
+        // The oci-image element: the image is resolved (every document verified) before the
+        // slow phases, and its layers fill the empty root just before root.d.
+        let image = try OCIImageElement(build: build, log: { logger.info("\($0)") })
+        defer { image?.scratch.remove() }
+        let built = try await ElementBuild.run(build, populateRoot: image.map { element in { try element.unpack(into: $0) } }, logger: logger)
         defer { ElementBuild.cleanup(built) }
         let root = built.root.path
         let label = build.blockDevice.rootLabel
@@ -109,6 +113,7 @@ public enum DIBBuild {
         if let extra = build.sizeInputs.extraSizeMiB { pack.extraBytes = UInt64(extra * 1024 * 1024) }
         let result = try Packer(request: pack, log: { logger.info("\($0)") }).run()
         try writeManifests(root: root, directory: request.manifestDirectory)
+        if let image { try ImagePacker.writeImageRecord(image.image, directory: request.manifestDirectory) }
         return result.outputs
     }
 

@@ -24,10 +24,19 @@ struct Build: ParsableCommand {
             Examples:
               stamp build debian-minimal vm -o out/debian -t qcow2 --release bookworm
               stamp build debian-minimal vm block-device-efi -o appliance -t ova --checksum
+              stamp build --from oci:node-layout:v1 vm -o node -t qcow2   (OS from a container image)
             """)
 
     @Argument(help: "Elements to build (an operating-system element such as debian-minimal or ubuntu-minimal, then others).")
-    var elements: [String]
+    var elements: [String] = []
+
+    @Option(help: ArgumentHelp(
+        "Take the operating system from a container image (oci:DIR[:TAG], docker-archive:FILE, docker://HOST/NAME[:TAG]): the oci-image element with DIB_OCI_IMAGE.",
+        valueName: "image"))
+    var from: String?
+
+    @Flag(help: "With --from docker://…: plain HTTP instead of HTTPS (a local registry).")
+    var plainHTTP = false
 
     @Option(name: .shortAndLong, help: "Output base name: OUT.<format> for each format, and OUT.d/ with the manifests.")
     var output: String
@@ -80,6 +89,8 @@ struct Build: ParsableCommand {
             problems.append("\(path): cannot read the block-device config")
         }
         for e in env where !e.contains("=") || e.hasPrefix("=") { problems.append("--env '\(e)' is not NAME=VALUE") }
+        if elements.isEmpty && from == nil { problems.append("no elements given (and no --from IMAGE)") }
+        if plainHTTP && !(from?.hasPrefix("docker://") ?? false) { problems.append("--plain-http applies to --from docker://… only") }
         if let c = qcow2Compat, c != "1.1" && c != "0.10" { problems.append("invalid --qcow2-compat '\(c)' (use 1.1 or 0.10)") }
         do { _ = try package.load() } catch { problems.append("\(error)") }
         if !problems.isEmpty { throw ValidationError(problems.joined(separator: "; ")) }
@@ -105,6 +116,12 @@ struct Build: ParsableCommand {
         for e in env {
             let parts = e.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             environment[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
+        }
+        var elements = elements
+        if let from {
+            environment["DIB_OCI_IMAGE"] = from
+            if plainHTTP { environment["DIB_OCI_PLAIN_HTTP"] = "1" }
+            if !elements.contains("oci-image") { elements.insert("oci-image", at: 0) }
         }
         return (args + elements, environment)
     }

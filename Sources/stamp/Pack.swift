@@ -8,6 +8,7 @@ import StampElements
 import StampContainers
 import StampDisk
 import StampPackaging
+import StampOCI
 import StampPipeline
 
 /// `stamp pack ROOT_DIR -o OUT -t FMT[,FMT…]`: a partitioned, bootable disk from a tree.
@@ -21,9 +22,15 @@ struct Pack: ParsableCommand {
             Examples:
               stamp pack rootfs/ -o out/debian -t qcow2,vmdk --layout gpt
               stamp pack rootfs/ -o appliance -t ova --layout efi --cpus 4 --memory 4096 --checksum
+              stamp pack oci:layout:v1 -o node -t qcow2        (an OCI image layout, tag v1)
+              stamp pack docker-archive:saved.tar -o node -t ova
+
+            Instead of a directory, ROOT may name a container image that holds a kernel and GRUB:
+            oci:DIR[:TAG], docker-archive:FILE or docker://HOST[:PORT]/NAME[:TAG|@DIGEST]. Its
+            layers are verified and applied, and OUT.d/ records its config (Env, Cmd, Labels).
             """)
 
-    @Argument(help: "The root tree.")
+    @Argument(help: "The root tree, or a container image (oci:DIR[:TAG], docker-archive:FILE, docker://HOST/NAME[:TAG]).")
     var rootDirectory: String
 
     @Option(name: .shortAndLong, help: "Output base name: OUT.<format> is written for each format.")
@@ -68,6 +75,14 @@ struct Pack: ParsableCommand {
           help: "Compress qcow2 clusters, as qemu-img convert -c does (disk-image-create does unless -u).")
     var compressQcow2 = false
 
+    @Option(help: ArgumentHelp(
+        "With a container image: serve a stamp of the same manifest digest and settings from DIR, and keep new ones there (see stamp images).",
+        valueName: "dir"))
+    var imageCache: String?
+
+    @Flag(help: "docker:// over plain HTTP instead of HTTPS (a local registry).")
+    var plainHTTP = false
+
     @Option(help: "OVA: virtual machine name.") var vmName: String?
     @Option(help: "OVA: virtual CPUs.") var cpus: Int = 2
     @Option(help: "OVA: memory in MiB.") var memory: Int = 2048
@@ -96,13 +111,27 @@ struct Pack: ParsableCommand {
         } catch {
             problems.append("\(error)")
         }
+        if ImageReference.looksLikeReference(rootDirectory) {
+            do {
+                _ = try ImageReference(parsing: rootDirectory)
+            } catch {
+                problems.append("\(error)")
+            }
+        }
+        if imageCache != nil && !ImageReference.looksLikeReference(rootDirectory) {
+            problems.append("--image-cache applies to container images (oci:, docker-archive:, docker://) only")
+        }
+        if plainHTTP && !rootDirectory.hasPrefix("docker://") {
+            problems.append("--plain-http applies to docker:// references only")
+        }
         if let uuid, Identifier(uuid) == nil { problems.append("invalid --uuid '\(uuid)'") }
         if Qcow2Compat(rawValue: qcow2Compat) == nil { problems.append("invalid --qcow2-compat '\(qcow2Compat)' (use 1.1 or 0.10)") }
         if output.isEmpty || output.hasSuffix("/") {
             problems.append("-o '\(output)' is not a base name (OUT is written as OUT.<format>, e.g. -o out/disk)")
         } else {
             for format in names.compactMap(PackFormat.init(name:)) {
-                if let problem = outputPathProblem("\(output).\(format.fileExtension)", tree: rootDirectory) { problems.append(problem) }
+                let tree = ImageReference.looksLikeReference(rootDirectory) ? nil : rootDirectory
+                if let problem = outputPathProblem("\(output).\(format.fileExtension)", tree: tree) { problems.append(problem) }
             }
         }
         if !problems.isEmpty { throw ValidationError(problems.joined(separator: "; ")) }
@@ -133,7 +162,15 @@ struct Pack: ParsableCommand {
         request.ova.controller = controller
         (request.ova.config, request.ova.signer) = try package.load()
         request.progress = ProgressSink.isTerminal
-        let result = try Packer(request: request, log: Log.line).run()
+        let result: PackResult
+        if ImageReference.looksLikeReference(rootDirectory) {
+            var packer = ImagePacker(reference: try ImageReference(parsing: rootDirectory), request: request, log: Log.line)
+            packer.registry.insecureHTTP = plainHTTP
+            packer.cache = imageCache.map(ImageCache.init(directory:))
+            result = try packer.run()
+        } else {
+            result = try Packer(request: request, log: Log.line).run()
+        }
         for path in result.outputs { Log.line("wrote \(path)") }
     }
 

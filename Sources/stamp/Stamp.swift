@@ -14,7 +14,7 @@ struct Stamp: ParsableCommand {
             (raw, qcow2, VMDK, VHD, OVA) itself, streaming each image in one pass.
             """,
         version: "0.1.0",
-        subcommands: [Pack.self, Mkfs.self, Convert.self, Inspect.self, Verify.self, Build.self, Elements.self])
+        subcommands: [Pack.self, Mkfs.self, Convert.self, Inspect.self, Verify.self, Build.self, Elements.self, Images.self])
 
     /// Runs the command; every failure ends in one line on stderr and a non-zero status.
     static func main() {

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Benchmarks/image.sh [--runs N] [--work DIR] [--fast]
+#
+# Issue 12's benchmark: a container image in a registry to an OVA, in one run.
+#   peer  = skopeo copy (registry -> OCI layout) + umoci unpack + truncate/sgdisk/mke2fs -d (at
+#           the root partition's offset, no loop device) + qemu-img convert (streamOptimized
+#           VMDK) + OVF descriptor, sha256 manifest and tar
+#   stamp = stamp pack docker://… -t ova --layout gpt (same disk size)
+#   stamp (cached) = the same stamp again with --image-cache, after one stamp filled it
+# The image: the bootable Debian root (scripts/debootstrap-root --with-kernel, cached) packed
+# with umoci into one layer, pushed with skopeo to Debian's docker-registry on a free port of
+# 127.0.0.1 (Tests/tools/oci/registry.sh), over plain HTTP. Each timed command starts after
+# `sync` and ends with its outputs fsynced (stamp fsyncs; the peer's get `sync FILE`).
+# Prints medians of wall time and the speed-up (peer / stamp). Root; STAMP_BIN (default
+# .build/release/stamp). Goal of the issue: at least 5x.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd); repo=$(cd "$here/.." && pwd)
+runs=3 work=${BENCH_WORK:-/var/tmp/stamp-bench-image} fast=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --runs) runs=$2; shift 2 ;; --work) work=$2; shift 2 ;; --fast) fast=--fast; shift ;;
+    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "image.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+stamp=${STAMP_BIN:-$repo/.build/release/stamp}
+[ -x "$stamp" ] || { echo "image.sh: $stamp is not executable (swift build -c release)" >&2; exit 1; }
+for t in skopeo umoci docker-registry qemu-img sgdisk mke2fs; do
+  command -v "$t" >/dev/null || { echo "image.sh: needs $t (scripts/install-deps test)" >&2; exit 1; }
+done
+mkdir -p "$work"; work=$(cd "$work" && pwd)
+tree=$work/tree-boot
+if [ ! -e "$tree/.bench-complete" ]; then rm -rf "$tree"; "$repo/scripts/debootstrap-root" "$tree" --with-kernel >&2; touch "$tree/.bench-complete"; fi
+if [ ! -e "$work/layout/.ready" ]; then
+  rm -rf "$work/layout" "$work/bundle"
+  umoci init --layout "$work/layout" && umoci new --image "$work/layout:bench"
+  umoci unpack --image "$work/layout:bench" "$work/bundle" >/dev/null
+  cp -a "$tree/." "$work/bundle/rootfs/"; umoci repack --image "$work/layout:bench" "$work/bundle"
+  rm -rf "$work/bundle"; touch "$work/layout/.ready"
+fi
+reg=$work/registry; rm -rf "$reg"
+port=$("$repo/Tests/tools/oci/registry.sh" start "$reg")
+trap '"$repo/Tests/tools/oci/registry.sh" stop "$reg"' EXIT
+skopeo copy -q --dest-tls-verify=false "oci:$work/layout:bench" "docker://127.0.0.1:$port/bench/node:latest"
+ref=docker://127.0.0.1:$port/bench/node:latest
+out=$work/out; rm -rf "$out"; mkdir -p "$out"
+
+# One disk size for both: stamp's own auto size for this tree.
+"$stamp" pack "$tree" -o "$out/probe" -t raw --layout gpt --no-bootloader >/dev/null 2>&1
+disk=$(stat -c %s "$out/probe.raw"); rm -f "$out/probe.raw"
+
+timed() {  # timed NAME CMD...: appends "NAME seconds rssKB" to results
+  local name=$1; shift
+  sync
+  /usr/bin/time -f "%e %M" -o "$out/.time" "$@" >/dev/null 2>"$out/.err" || { cat "$out/.err" >&2; echo "image.sh: $name failed" >&2; exit 1; }
+  echo "$name $(cat "$out/.time")" >> "$out/results"
+}
+peer() {
+  set -e
+  rm -rf "$out/peer-layout" "$out/peer-bundle" "$out"/peer.*
+  skopeo copy -q --src-tls-verify=false "$ref" "oci:$out/peer-layout:latest"
+  umoci unpack --image "$out/peer-layout:latest" "$out/peer-bundle" >/dev/null
+  truncate -s "$disk" "$out/peer.raw"
+  sgdisk -n1:2048:+8M -t1:EF02 -n2:0:0 -t2:8300 "$out/peer.raw" >/dev/null
+  local start end
+  start=$(sgdisk -i2 "$out/peer.raw" | awk '/First sector/ {print $3}')
+  end=$(sgdisk -i2 "$out/peer.raw" | awk '/Last sector/ {print $3}')
+  mke2fs -q -F -t ext4 -b 4096 -E offset=$((start*512)) -d "$out/peer-bundle/rootfs" "$out/peer.raw" $(( (end-start+1)/8 ))
+  qemu-img convert -f raw -O vmdk -o subformat=streamOptimized "$out/peer.raw" "$out/peer.vmdk"
+  printf '<?xml version="1.0"?><Envelope/>\n' > "$out/peer.ovf"
+  (cd "$out" && { echo "SHA256(peer.ovf)= $(sha256sum peer.ovf | cut -d' ' -f1)"; echo "SHA256(peer.vmdk)= $(sha256sum peer.vmdk | cut -d' ' -f1)"; } > peer.mf \
+    && tar cf peer.ova peer.ovf peer.mf peer.vmdk)
+  sync "$out/peer.ova"
+}
+export -f peer; export out disk ref
+for ((r = 1; r <= runs; r++)); do
+  timed peer bash -c peer
+  echo "size peer $(stat -c %s "$out/peer.ova")" >> "$out/sizes"
+  rm -rf "$out/peer-layout" "$out/peer-bundle" "$out"/peer.*
+  timed stamp "$stamp" pack "$ref" --plain-http -o "$out/stamp" -t ova --layout gpt --size "$disk" $fast
+  echo "size stamp $(stat -c %s "$out/stamp.ova")" >> "$out/sizes"
+  rm -rf "$out"/stamp.* "$out/cache"
+  "$stamp" pack "$ref" --plain-http -o "$out/fill" -t ova --layout gpt --size "$disk" $fast --image-cache "$out/cache" >/dev/null
+  timed stamp-cached "$stamp" pack "$ref" --plain-http -o "$out/cached" -t ova --layout gpt --size "$disk" $fast --image-cache "$out/cache"
+  rm -rf "$out"/fill.* "$out"/cached.* "$out/cache"
+done
+python3 - "$out/results" "$out/sizes" "$disk" "$runs" <<'PY'
+import sys, statistics, collections
+res = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    n, s, k = line.split(); res[n].append((float(s), int(k)))
+sizes = {l.split()[1]: int(l.split()[2]) for l in open(sys.argv[2])}
+med = lambda n: statistics.median(x[0] for x in res[n])
+print(f"registry image to OVA, disk {int(sys.argv[3]) >> 20} MiB, {sys.argv[4]} run(s), medians")
+print(f"peer (skopeo+umoci+mke2fs+qemu-img+tar) {med('peer'):7.2f} s   OVA {sizes['peer'] / 2**20:7.1f} MiB")
+print(f"stamp pack docker://                     {med('stamp'):7.2f} s   OVA {sizes['stamp'] / 2**20:7.1f} MiB   speed-up {med('peer')/med('stamp'):.1f}x   RSS {max(x[1] for x in res['stamp'])/1024:.0f} MiB")
+print(f"stamp, served from --image-cache         {med('stamp-cached'):7.2f} s   speed-up {med('peer')/med('stamp-cached'):.1f}x")
+PY

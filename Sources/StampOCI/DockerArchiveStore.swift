@@ -1,0 +1,178 @@
+import Crypto
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A `docker save` / `podman save` tarball (`docker-archive:FILE`):
+///
+/// ```
+/// manifest.json                  [{"Config": "<hex>.json", "RepoTags": [...], "Layers": [...]}]
+/// <hex>.json                     the image config, named by its own sha256
+/// <id>/layer.tar                 one uncompressed layer per entry of Layers (older Docker)
+/// blobs/sha256/<hex>             or blobs named by digest (Docker 25 and later)
+/// ```
+///
+/// The tar is read once and its regular members are staged in a private directory under
+/// numbered names (a member's own name never becomes a path). Nothing in manifest.json is
+/// trusted: the config must hash to the digest in its name, and each layer must hash (as
+/// stored, or once decompressed) to the config's `rootfs.diff_ids` entry at its position.
+final class DockerArchiveStore: BlobStore {
+    let file: String
+    let staging: String
+    /// Member name (normalized, without `./`) → staged file.
+    private var members: [String: String] = [:]
+    private var layerPaths: [Digest: String] = [:]
+
+    init(file: String, staging: String) {
+        self.file = file
+        self.staging = staging
+    }
+
+    /// Streams the archive into `staging`.
+    private func stage() throws {
+        var st = stat()
+        guard stat(file, &st) == 0 else { throw OCIError.notFound(what: "\(file): docker archive") }
+        let reader = try ArchiveReader(path: file)
+        defer { reader.close() }
+        var links: [(String, String)] = []
+        var count = 0
+        while let member = try reader.next() {
+            let name = String(decoding: member.path, as: UTF8.self)
+            let normalized = try LayerPath.normalize(member.path, layer: file)
+            if member.isRegular {
+                let target = staging + "/member-\(count)"
+                count += 1
+                try copyData(reader, to: target)
+                members[normalized] = target
+            } else if member.fileType == 0o120000, let link = member.symlinkTarget {
+                // Older `docker save` links a repeated layer to its first copy (`../<id>/layer.tar`).
+                let parent = normalized.split(separator: "/").dropLast().joined(separator: "/")
+                let joined = (parent.isEmpty ? "" : parent + "/") + String(decoding: link, as: UTF8.self)
+                var parts: [Substring] = []
+                for part in joined.split(separator: "/") where part != "." {
+                    if part == ".." {
+                        guard !parts.isEmpty else {
+                            throw OCIError.hostileMember(layer: file, path: name, reason: "symlink points outside the archive")
+                        }
+                        parts.removeLast()
+                    } else {
+                        parts.append(part)
+                    }
+                }
+                links.append((normalized, parts.joined(separator: "/")))
+            }
+        }
+        for (name, target) in links { if let staged = members[target] { members[name] = staged } }
+    }
+
+    private func copyData(_ reader: ArchiveReader, to target: String) throws {
+        let fd = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw OCIError.system(path: target, operation: "create", message: errnoText()) }
+        defer { close(fd) }
+        try reader.readData { chunk in
+            var done = 0
+            while done < chunk.count {
+                let n = write(fd, chunk.baseAddress! + done, chunk.count - done)
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { throw OCIError.system(path: target, operation: "write", message: errnoText()) }
+                done += n
+            }
+        }
+    }
+
+    func rootDocument() throws -> (descriptor: Descriptor?, bytes: [UInt8]) {
+        try stage()
+        guard let manifestPath = members["manifest.json"] else {
+            throw OCIError.notFound(what: "\(file): manifest.json (not a docker-archive)")
+        }
+        let what = "\(file) manifest.json"
+        let bytes = try readSmallFile(manifestPath, limit: Limits.document, what: what)
+        let value = try? JSONSerialization.jsonObject(with: Data(bytes))
+        guard let list = value as? [[String: Any]], !list.isEmpty else {
+            throw OCIError.malformed(what: what, reason: "not a non-empty list of images")
+        }
+        guard list.count == 1 else {
+            throw OCIError.unsupported(what: what, reason: "\(list.count) images in one archive (save one image)")
+        }
+        guard let configName = list[0]["Config"] as? String, let layerNames = list[0]["Layers"] as? [String] else {
+            throw OCIError.malformed(what: what, reason: "no Config or Layers")
+        }
+        guard layerNames.count <= Limits.layerCount else {
+            throw OCIError.malformed(what: what, reason: "\(layerNames.count) layers (at most \(Limits.layerCount))")
+        }
+        // The config is named by its digest: `<hex>.json` or `blobs/sha256/<hex>`.
+        let configHex = configName.hasPrefix("blobs/sha256/")
+            ? String(configName.dropFirst(13)) : String(configName.split(separator: "/").last ?? "").replacingOccurrences(of: ".json", with: "")
+        guard let configDigest = try? Digest(parsing: "sha256:" + configHex) else {
+            throw OCIError.malformed(what: what, reason: "config name '\(configName)' does not carry its sha256")
+        }
+        guard let configPath = members[configName] else { throw OCIError.notFound(what: "\(file): config \(configName)") }
+        var st = stat()
+        stat(configPath, &st)
+        let config = Descriptor(mediaType: MediaType.dockerConfig, digest: configDigest, size: Int64(st.st_size))
+        let configBytes = try document(config, what: "config \(configDigest)")
+        let diffIDs = try ImageConfig(bytes: configBytes, what: "config \(configDigest)").diffIDs
+        guard diffIDs.count == layerNames.count else {
+            throw OCIError.malformed(
+                what: what, reason: "\(layerNames.count) layers but the config lists \(diffIDs.count) diff_ids")
+        }
+        // An OCI-style manifest of the archive, so the rest of the pipeline sees one shape.
+        var layers: [[String: Any]] = []
+        for (index, name) in layerNames.enumerated() {
+            guard let path = members[name] else { throw OCIError.notFound(what: "\(file): layer \(name)") }
+            let what = "layer \(index) (\(name))"
+            let (digest, size) = try Digest.ofFile(at: path)
+            if name.hasPrefix("blobs/sha256/"), digest.hex != String(name.dropFirst(13)) {
+                throw OCIError.digestMismatch(what: what, expected: "sha256:" + name.dropFirst(13), actual: digest.description)
+            }
+            if digest != diffIDs[index] {
+                let uncompressed = try Self.uncompressedDigest(of: path)
+                if uncompressed != diffIDs[index] {
+                    throw OCIError.digestMismatch(
+                        what: what, expected: diffIDs[index].description, actual: uncompressed.description)
+                }
+            }
+            layerPaths[digest] = path
+            layers.append(["mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": digest.description, "size": size])
+        }
+        let manifest: [String: Any] = [
+            "schemaVersion": 2, "mediaType": MediaType.ociManifest, "layers": layers,
+            "config": ["mediaType": MediaType.ociConfig, "digest": configDigest.description, "size": config.size],
+        ]
+        let manifestBytes = Array(try JSONSerialization.data(withJSONObject: manifest, options: [.sortedKeys]))
+        // No digest names a docker archive's manifest; the image is known by its config
+        // digest (Docker's image ID), which the synthesized manifest pins.
+        return (nil, manifestBytes)
+    }
+
+    func document(_ descriptor: Descriptor, what: String) throws -> [UInt8] {
+        guard let path = members.first(where: { $0.key.hasSuffix(descriptor.digest.hex + ".json") || $0.key == "blobs/sha256/" + descriptor.digest.hex })?.value
+        else { throw OCIError.notFound(what: what) }
+        try descriptor.checkSize(limit: Limits.document, what: what)
+        let bytes = try readSmallFile(path, limit: Limits.document, what: what)
+        let actual = Digest.of(bytes)
+        if actual != descriptor.digest {
+            throw OCIError.digestMismatch(what: what, expected: descriptor.digest.description, actual: actual.description)
+        }
+        return bytes
+    }
+
+    func layerFile(_ descriptor: Descriptor, what: String) throws -> String {
+        guard let path = layerPaths[descriptor.digest] else { throw OCIError.notFound(what: what) }
+        return path  // verified against diff_ids while the manifest was built
+    }
+
+    /// The sha256 of a layer's decompressed bytes (what `diff_ids` name).
+    static func uncompressedDigest(of path: String) throws -> Digest {
+        let reader = try ArchiveReader(path: path, format: .raw)
+        defer { reader.close() }
+        var hasher = SHA256()
+        if try reader.next() != nil {
+            try reader.readData { hasher.update(bufferPointer: $0) }
+        }
+        return Digest(hex: hexString(hasher.finalize()))
+    }
+}
+
+import Foundation

@@ -1,0 +1,77 @@
+import Foundation
+
+/// A container image resolved to its manifest and config, every document verified.
+public struct ResolvedImage: Sendable {
+    public var reference: ImageReference
+    /// The digest of the manifest the layers come from: the image's identity (for a docker
+    /// archive, which has no manifest, that of the manifest stamp derives from the archive).
+    public var manifestDigest: Digest
+    public var manifestBytes: [UInt8]
+    public var manifest: ImageManifest
+    public var configDigest: Digest
+    public var configBytes: [UInt8]
+    public var config: ImageConfig
+}
+
+/// Turns an image reference into a root tree on disk.
+///
+/// ```
+/// reference ─► store (layout dir | staged docker archive | registry)
+///           ─► index? ─► platform linux/amd64 ─► manifest ─► config
+///           ─► layers, each hashed whole, then applied bottom first by LayerApplier
+/// ```
+///
+/// `scratch` is a private directory for staged archives and downloaded blobs; the caller
+/// creates it and removes it afterwards.
+public final class ImageSource {
+    public let reference: ImageReference
+    let store: BlobStore
+
+    public init(reference: ImageReference, scratch: String, registry: RegistryOptions = RegistryOptions()) {
+        self.reference = reference
+        switch reference {
+        case .ociLayout(let directory, let tag): store = OCILayoutStore(directory: directory, tag: tag)
+        case .dockerArchive(let file): store = DockerArchiveStore(file: file, staging: scratch)
+        case .registry(let remote): store = RegistryStore(reference: remote, scratch: scratch, options: registry)
+        }
+    }
+
+    /// Reads the index (choosing linux/amd64), the manifest and the config.
+    public func resolve() throws -> ResolvedImage {
+        var (descriptor, bytes) = try store.rootDocument()
+        var what = descriptor.map { "manifest \($0.digest)" } ?? reference.description
+        // An index or manifest list: pick the platform (one level of nesting is allowed).
+        for _ in 0..<2 {
+            let object = try jsonObject(bytes, what: what)
+            let type = object["mediaType"] as? String ?? descriptor?.mediaType
+            guard MediaType.isIndex(type) || (object["manifests"] != nil && object["layers"] == nil) else { break }
+            let chosen = try ImageIndex(bytes: bytes, what: what).choosePlatform(what: what)
+            try chosen.checkSize(limit: Limits.document, what: "manifest \(chosen.digest)")
+            what = "manifest \(chosen.digest)"
+            bytes = try store.document(chosen, what: what)
+            descriptor = chosen
+        }
+        let manifest = try ImageManifest(bytes: bytes, what: what)
+        let configBytes = try store.document(manifest.config, what: "config \(manifest.config.digest)")
+        let config = try ImageConfig(bytes: configBytes, what: "config \(manifest.config.digest)")
+        return ResolvedImage(
+            reference: reference, manifestDigest: descriptor?.digest ?? Digest.of(bytes), manifestBytes: bytes,
+            manifest: manifest, configDigest: manifest.config.digest, configBytes: configBytes, config: config)
+    }
+
+    /// Verifies every layer, then applies them in order to `root` (an empty directory).
+    /// - Parameter log: called with one line per layer.
+    public func unpack(_ image: ResolvedImage, into root: String, log: (String) -> Void = { _ in }) throws {
+        // Every blob is checked before the first is applied: a bad layer anywhere leaves
+        // nothing half-applied behind a success.
+        var files: [String] = []
+        for (index, layer) in image.manifest.layers.enumerated() {
+            files.append(try store.layerFile(layer, what: "layer \(index) \(layer.digest)"))
+        }
+        let applier = LayerApplier(root: root)
+        for (index, layer) in image.manifest.layers.enumerated() {
+            log("applying layer \(index + 1)/\(files.count) \(layer.digest) (\(layer.size) bytes)")
+            try applier.apply(layerFile: files[index], name: "layer \(index) \(layer.digest)")
+        }
+    }
+}

@@ -1,0 +1,155 @@
+import Foundation
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// Options for registry access.
+public struct RegistryOptions: Sendable {
+    /// Plain HTTP (a registry on the local host) instead of HTTPS.
+    public var insecureHTTP = false
+    public init() {}
+}
+
+/// An image in a registry, read over the OCI distribution API:
+///
+/// ```
+/// GET /v2/NAME/manifests/REF    Accept: OCI index/manifest, Docker list/manifest v2
+///     ← 401 WWW-Authenticate: Bearer realm="…",service="…",scope="repository:NAME:pull"
+/// GET realm?service=…&scope=…   ← {"token": "…"} (or "access_token")
+/// GET /v2/NAME/manifests/REF    Authorization: Bearer …      ← the manifest or index
+/// GET /v2/NAME/blobs/DIGEST     (config, layers; may redirect to storage)
+/// ```
+///
+/// A manifest fetched by tag must hash to the `Docker-Content-Digest` the registry sends (when
+/// it sends one); everything else is fetched by digest and must hash to it. Layers stream to
+/// `scratch` and are cut off as soon as they pass their descriptor's size.
+final class RegistryStore: BlobStore {
+    let reference: RegistryReference
+    let scratch: String
+    let options: RegistryOptions
+    private var token: String?
+
+    init(reference: RegistryReference, scratch: String, options: RegistryOptions) {
+        self.reference = reference
+        self.scratch = scratch
+        self.options = options
+    }
+
+    static let manifestTypes = [MediaType.ociIndex, MediaType.ociManifest, MediaType.dockerList, MediaType.dockerManifest]
+
+    private func url(_ kind: String, _ ref: String) throws -> URL {
+        let scheme = options.insecureHTTP ? "http" : "https"
+        guard let url = URL(string: "\(scheme)://\(reference.host)/v2/\(reference.name)/\(kind)/\(ref)") else {
+            throw OCIError.invalidReference("docker://\(reference)", reason: "cannot form a URL")
+        }
+        return url
+    }
+
+    /// A GET that answers a bearer challenge once, then keeps the token for later requests.
+    private func get(_ url: URL, accept: [String] = [], limit: Int64, file: String? = nil, what: String) throws -> HTTPTransfer.Response {
+        var headers: [String: String] = [:]
+        if !accept.isEmpty { headers["Accept"] = accept.joined(separator: ", ") }
+        if let token { headers["Authorization"] = "Bearer " + token }
+        var response = try HTTPTransfer.get(url, headers: headers, limit: limit, file: file, what: what)
+        if response.status == 401, let challenge = response.headers["www-authenticate"] {
+            token = try fetchToken(challenge: challenge)
+            headers["Authorization"] = "Bearer " + (token ?? "")
+            response = try HTTPTransfer.get(url, headers: headers, limit: limit, file: file, what: what)
+        }
+        guard (200..<300).contains(response.status) else {
+            if response.status == 404 { throw OCIError.notFound(what: "\(what) (\(url.absoluteString))") }
+            throw OCIError.registry(url: url.absoluteString, status: response.status, message: Self.errorMessage(response.body))
+        }
+        return response
+    }
+
+    /// Answers `Bearer realm="…",service="…",scope="…"` anonymously.
+    private func fetchToken(challenge: String) throws -> String {
+        let fields = Self.challengeFields(challenge)
+        guard challenge.lowercased().hasPrefix("bearer "), let realm = fields["realm"], var components = URLComponents(string: realm)
+        else {
+            throw OCIError.unsupported(what: "docker://\(reference)", reason: "authentication challenge '\(challenge)'")
+        }
+        var query = components.queryItems ?? []
+        if let service = fields["service"] { query.append(URLQueryItem(name: "service", value: service)) }
+        query.append(URLQueryItem(name: "scope", value: fields["scope"] ?? "repository:\(reference.name):pull"))
+        components.queryItems = query
+        guard let url = components.url else { throw OCIError.malformed(what: "realm \(realm)", reason: "not a URL") }
+        let response = try HTTPTransfer.get(url, headers: [:], limit: Limits.document, what: "token from \(realm)")
+        guard (200..<300).contains(response.status) else {
+            throw OCIError.registry(url: url.absoluteString, status: response.status, message: Self.errorMessage(response.body))
+        }
+        let object = try jsonObject(response.body, what: "token from \(realm)")
+        guard let token = (object["token"] as? String) ?? (object["access_token"] as? String), !token.isEmpty else {
+            throw OCIError.malformed(what: "token from \(realm)", reason: "no token")
+        }
+        return token
+    }
+
+    /// `key="value"` pairs of a WWW-Authenticate header (quoted values may hold commas).
+    static func challengeFields(_ header: String) -> [String: String] {
+        var fields: [String: String] = [:]
+        let scanner = Scanner(string: header.drop(while: { $0 != " " }).trimmingCharacters(in: .whitespaces))
+        scanner.charactersToBeSkipped = CharacterSet(charactersIn: ", ")
+        while !scanner.isAtEnd {
+            guard let key = scanner.scanUpToString("="), scanner.scanString("=") != nil else { break }
+            let value: String
+            if scanner.scanString("\"") != nil {
+                value = scanner.scanUpToString("\"") ?? ""
+                _ = scanner.scanString("\"")
+            } else {
+                value = scanner.scanUpToString(",") ?? ""
+            }
+            fields[key.trimmingCharacters(in: .whitespaces).lowercased()] = value
+        }
+        return fields
+    }
+
+    /// The registry's own error text (`{"errors":[{"code":…,"message":…}]}`), if any.
+    static func errorMessage(_ body: [UInt8]) -> String {
+        guard let object = try? jsonObject(body, what: ""), let errors = object["errors"] as? [[String: Any]],
+            let first = errors.first
+        else { return "" }
+        return [first["code"] as? String, first["message"] as? String].compactMap { $0 }.joined(separator: ": ")
+    }
+
+    func rootDocument() throws -> (descriptor: Descriptor?, bytes: [UInt8]) {
+        let what = "manifest docker://\(reference)"
+        let response = try get(try url("manifests", reference.reference), accept: Self.manifestTypes, limit: Limits.document, what: what)
+        let actual = Digest.of(response.body)
+        let expected = reference.reference.hasPrefix("sha256:")
+            ? reference.reference : response.headers["docker-content-digest"]
+        if let expected, expected != actual.description {
+            throw OCIError.digestMismatch(what: what, expected: expected, actual: actual.description)
+        }
+        let type = response.headers["content-type"].map { String($0.split(separator: ";")[0]) }
+        return (Descriptor(mediaType: type, digest: actual, size: Int64(response.body.count)), response.body)
+    }
+
+    func document(_ descriptor: Descriptor, what: String) throws -> [UInt8] {
+        try descriptor.checkSize(limit: Limits.document, what: what)
+        let isManifest = descriptor.mediaType.map(Self.manifestTypes.contains) ?? false
+        let response = try get(
+            try url(isManifest ? "manifests" : "blobs", descriptor.digest.description),
+            accept: isManifest ? Self.manifestTypes : [], limit: descriptor.size, what: what)
+        if Int64(response.body.count) != descriptor.size {
+            throw OCIError.sizeMismatch(what: what, expected: descriptor.size, actual: Int64(response.body.count))
+        }
+        let actual = Digest.of(response.body)
+        if actual != descriptor.digest {
+            throw OCIError.digestMismatch(what: what, expected: descriptor.digest.description, actual: actual.description)
+        }
+        return response.body
+    }
+
+    func layerFile(_ descriptor: Descriptor, what: String) throws -> String {
+        let path = scratch + "/" + descriptor.digest.hex
+        let response = try get(try url("blobs", descriptor.digest.description), limit: descriptor.size, file: path, what: what)
+        if response.received != descriptor.size {
+            throw OCIError.sizeMismatch(what: what, expected: descriptor.size, actual: response.received)
+        }
+        try Digest.verify(file: path, against: descriptor, what: what)
+        return path
+    }
+}

@@ -1,0 +1,168 @@
+import Foundation
+import StampIO
+import SystemPackage
+import StampOCI
+
+/// `stamp pack IMAGE_REF`: a container image (OCI layout, docker archive, registry) becomes
+/// the root tree of a disk.
+///
+/// ```
+///  IMAGE_REF ─► ImageSource.resolve (index → linux/amd64 manifest → config, all verified)
+///            ─► layers hashed, then applied into a private scratch directory
+///            ─► Packer (scan, ext4, layout, boot loader, every format)
+///            ─► OUT.d/image.json, image-manifest.json, image-config.json
+/// ```
+///
+/// The scratch directory (`TMPDIR`, else /var/tmp) holds the unpacked tree and any staged or
+/// downloaded blobs; it is removed however the pack ends. Everything that can be checked
+/// without the image (output paths, formats) is checked before the image is read.
+public struct ImagePacker {
+    public var request: PackRequest
+    public let reference: ImageReference
+    public var registry = RegistryOptions()
+    /// Stamped images by manifest digest and settings (``ImageCache``); nil stamps every time.
+    public var cache: ImageCache?
+    public let log: @Sendable (String) -> Void
+
+    /// - Parameter request: the pack; its `root` is replaced by the unpacked tree.
+    public init(reference: ImageReference, request: PackRequest, log: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.reference = reference
+        self.request = request
+        self.log = log
+    }
+
+    public func run() throws -> PackResult {
+        // Downloaded or staged blobs: on disk unless memory is plentiful (their size is not
+        // known yet); an OCI layout's blobs are read where they are.
+        let blobScratch = try ScratchDirectory(label: "stamp-blobs", memoryBytes: 8 << 30)
+        defer { blobScratch.remove() }
+        var request = self.request
+        request.root = blobScratch.path  // for validation only: the real root comes later
+        try Packer(request: request, log: log).validate()
+
+        let source = ImageSource(reference: reference, scratch: blobScratch.path, registry: registry)
+        log("resolving \(reference)")
+        let image = try source.resolve()
+        log("image \(image.manifestDigest): \(image.manifest.layers.count) layers, config \(image.configDigest)")
+        let key = ImageCache.key(manifestDigest: image.manifestDigest.description, settings: ImageCache.settings(of: request))
+        if let cache, let entry = cache.lookup(key) {
+            log("stamped before: served from the image cache \(cache.directory) (entry \(key.prefix(16)))")
+            var result = PackResult()
+            result.outputs = try cache.restore(entry, output: request.output)
+            return result
+        }
+        // The unpacked tree: in memory when it surely fits (4x the compressed layers), as
+        // DIB builds in tmpfs; writing it to disk and reading it back costs more than the
+        // rest of the stamp together.
+        let layerBytes = image.manifest.layers.reduce(UInt64(0)) { $0 + UInt64($1.size) }
+        let scratch = try ScratchDirectory(label: "stamp-image", memoryBytes: layerBytes * 4 + (256 << 20))
+        defer { scratch.remove() }
+        let root = scratch.path + "/rootfs"
+        if mkdir(root, 0o700) != 0 {
+            throw OCIError.system(path: root, operation: "mkdir", message: String(cString: strerror(errno)))
+        }
+        request.root = root
+        log("unpacking into \(root)")
+        // The root of the image: 0755 root:root unless a layer says otherwise.
+        chmod(root, 0o755)
+        try source.unpack(image, into: root, log: log)
+        let result = try Packer(request: request, log: log).run()
+        try Self.writeImageRecord(image, directory: request.output + ".d")
+        if let cache {
+            try cache.store(
+                key: key, reference: reference.description, manifestDigest: image.manifestDigest.description,
+                output: request.output, extensions: request.formats.map(\.fileExtension))
+            log("stored in the image cache \(cache.directory) (entry \(key.prefix(16)))")
+        }
+        return result
+    }
+
+    /// `OUT.d/`: the verified manifest and config as they were read, and `image.json`, a
+    /// summary of how the container would have run (Env, Entrypoint, Cmd, Labels …).
+    public static func writeImageRecord(_ image: ResolvedImage, directory: String) throws {
+        if mkdir(directory, 0o755) != 0 && errno != EEXIST {
+            throw OCIError.system(path: directory, operation: "mkdir", message: String(cString: strerror(errno)))
+        }
+        var summary: [String: Any] = [
+            "reference": image.reference.description,
+            "manifestDigest": image.manifestDigest.description,
+            "configDigest": image.configDigest.description,
+            "layers": image.manifest.layers.map(\.digest.description),
+            "env": image.config.env,
+            "labels": image.config.labels,
+        ]
+        summary["entrypoint"] = image.config.entrypoint
+        summary["cmd"] = image.config.cmd
+        summary["workingDir"] = image.config.workingDir
+        summary["user"] = image.config.user
+        let json = try JSONSerialization.data(withJSONObject: summary, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        try writeFile(directory + "/image.json", Array(json) + [0x0A])
+        try writeFile(directory + "/image-manifest.json", image.manifestBytes)
+        try writeFile(directory + "/image-config.json", image.configBytes)
+    }
+
+    static func writeFile(_ path: String, _ bytes: [UInt8]) throws {
+        let file = try OutputFile(path: path)
+        try bytes.withUnsafeBytes { _ = try file.descriptor.writeAll(toAbsoluteOffset: 0, $0) }
+        try file.commit()
+    }
+}
+
+/// A private directory (mode 0700), removed with everything in it: under `TMPDIR` when that is
+/// set; else in memory (/dev/shm, a tmpfs) when `memoryBytes` is given and both the tmpfs and
+/// the available memory have that much room, unless `STAMP_NO_TMPFS=1`; else under /var/tmp.
+/// Named `LABEL-PID.XXXXXX`: the next stamp removes those of processes that were killed.
+final class ScratchDirectory {
+    let path: String
+
+    init(label: String, memoryBytes: UInt64? = nil) throws {
+        let environment = ProcessInfo.processInfo.environment
+        var base = "/var/tmp"
+        if let tmp = environment["TMPDIR"], !tmp.isEmpty {
+            base = tmp
+        } else if let bytes = memoryBytes, environment["STAMP_NO_TMPFS"] != "1", Self.memoryRoom() >= bytes {
+            base = "/dev/shm"
+        }
+        Self.removeStale(in: base, label: label)
+        var template = Array("\(base)/\(label)-\(getpid()).XXXXXX".utf8CString)
+        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            throw OCIError.system(path: base, operation: "mkdtemp", message: String(cString: strerror(errno)))
+        }
+        // Resolved, so that no symlink in TMPDIR stands between the layers and their paths.
+        let resolved = realpath(made, nil)
+        path = resolved.map { String(cString: $0) } ?? String(cString: made)
+        free(resolved)
+    }
+
+    /// Removes `LABEL-PID.*` directories of stamp processes that no longer exist (killed by
+    /// a signal no handler sees), so a tree left in memory does not stay there until reboot.
+    static func removeStale(in base: String, label: String) {
+        let prefix = label + "-"
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? [] where name.hasPrefix(prefix) {
+            let pidText = name.dropFirst(prefix.count).prefix { $0.isNumber }
+            guard let pid = Int32(pidText), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH,
+                name.dropFirst(prefix.count + pidText.count).hasPrefix(".")
+            else { continue }
+            try? FileManager.default.removeItem(atPath: base + "/" + name)
+        }
+    }
+
+    /// The smaller of /dev/shm's free space (0 when it is not a tmpfs) and MemAvailable.
+    static func memoryRoom() -> UInt64 {
+        guard let mounts = try? String(contentsOfFile: "/proc/self/mounts", encoding: .utf8),
+            mounts.split(separator: "\n").contains(where: { $0.split(separator: " ").dropFirst().prefix(2) == ["/dev/shm", "tmpfs"] })
+        else { return 0 }
+        var fs = statvfs()
+        guard statvfs("/dev/shm", &fs) == 0 else { return 0 }
+        let free = UInt64(fs.f_bavail) * UInt64(fs.f_frsize)
+        guard let meminfo = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8),
+            let line = meminfo.split(separator: "\n").first(where: { $0.hasPrefix("MemAvailable:") }),
+            let kib = line.split(separator: " ").dropFirst().first.flatMap({ UInt64($0) })
+        else { return 0 }
+        return min(free, kib * 1024)
+    }
+
+    func remove() {
+        try? FileManager.default.removeItem(atPath: path)
+    }
+}

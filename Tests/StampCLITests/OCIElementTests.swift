@@ -1,0 +1,94 @@
+import Foundation
+import Testing
+
+import StampTestSupport
+
+/// The `oci-image` element: `disk-image-create oci-image …` with DIB_OCI_IMAGE takes the
+/// operating system from a container image (here a busybox-static root packed with umoci), and
+/// the other elements' phases run on it, in its chroot. Bad DIB_OCI_IMAGE values end in one
+/// line before any phase runs. Root (chroot), busybox-static, umoci.
+@Suite(
+    .serialized,
+    .enabled(
+        if: isRoot && FileManager.default.isExecutableFile(atPath: "/bin/busybox") && toolAvailable("umoci")
+            && toolAvailable("unshare") && FileManager.default.isExecutableFile(atPath: stampBinary)))
+struct OCIElementTests {
+    static var dib: String {
+        let beside = (stampBinary as NSString).deletingLastPathComponent + "/disk-image-create"
+        return FileManager.default.isExecutableFile(atPath: beside) ? beside : repositoryRoot + "/.build/debug/disk-image-create"
+    }
+
+    /// `layout/` (tag bb: busybox, /etc/os-release ID=fakeos, /etc/image-marker, Env ROLE=node),
+    /// `els/probe-oci` (install.d writes /etc/from-chroot in the chroot), `out/`, `tmp/`.
+    static func prepare() throws -> TemporaryDirectory {
+        let dir = try TemporaryDirectory("oci-element")
+        let r = try sh("""
+            set -e; cd '\(dir.path)'; mkdir -p out tmp els/probe-oci/install.d
+            umoci init --layout layout; umoci new --image layout:bb; umoci unpack --image layout:bb bundle >/dev/null
+            R=bundle/rootfs
+            for d in bin sbin usr/bin usr/sbin etc tmp proc sys dev root var/log; do mkdir -p $R/$d; done
+            cp /bin/busybox $R/bin/
+            for a in $(/bin/busybox --list); do [ -e $R/bin/$a ] || ln -s busybox $R/bin/$a; done
+            printf 'ID=fakeos\\nVERSION_CODENAME=tiny\\n' > $R/etc/os-release
+            echo from-image > $R/etc/image-marker
+            umoci repack --image layout:bb bundle; rm -rf bundle
+            umoci config --image layout:bb --config.env ROLE=node
+            printf '#!/bin/sh\\nset -eu\\necho "chroot saw: $(cat /etc/image-marker) distro=$DISTRO_NAME release=$DIB_RELEASE" > /etc/from-chroot\\n' \\
+              > els/probe-oci/install.d/50-probe
+            chmod +x els/probe-oci/install.d/50-probe
+            """)
+        try #require(r.status == 0, "\(r.output)")
+        return dir
+    }
+
+    @Test func elementsRunOnTheImagesTree() throws {
+        let dir = try Self.prepare()
+        let r = try run(
+            [Self.dib, "-n", "-t", "raw", "-o", dir.file("out/img"), "oci-image", "probe-oci"],
+            environment: ["ELEMENTS_PATH": dir.file("els"), "DIB_OCI_IMAGE": "oci:\(dir.path)/layout:bb", "TMPDIR": dir.file("tmp")])
+        try #require(r.status == 0, "\(r.output.suffix(3000))")
+        #expect(try strictFsck(dir.file("out/img.raw")) == [])
+        let marker = try run(["debugfs", "-R", "cat /etc/from-chroot", dir.file("out/img.raw")])
+        #expect(marker.stdout.contains("chroot saw: from-image distro=fakeos release=tiny"), "\(marker.output)")
+        let busybox = try run(["debugfs", "-R", "stat /bin/busybox", dir.file("out/img.raw")])
+        #expect(busybox.stdout.contains("Type: regular"), "\(busybox.output)")
+        let summary = try String(contentsOfFile: dir.file("out/img.d/image.json"), encoding: .utf8)
+        #expect(summary.contains("\"ROLE=node\""), "\(summary)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.file("tmp")).isEmpty)
+    }
+
+    @Test(arguments: [
+        ("", "the oci-image element needs DIB_OCI_IMAGE"),
+        ("oci:", "DIB_OCI_IMAGE: oci:: invalid image reference: no layout directory after 'oci:'"),
+        ("oci:$D/layout:nope", "tag 'nope' (has bb): not found"),
+        ("oci:$D/tampered:bb", ": digest mismatch: expected sha256:"),
+    ])
+    func badImagesStopBeforeAnyPhase(_ value: String, _ needle: String) throws {
+        let dir = try Self.prepare()
+        let t = try sh("""
+            set -e; cd '\(dir.path)'; cp -a layout tampered
+            f=$(ls -S tampered/blobs/sha256/* | head -1); printf X | dd of=$f bs=1 seek=5000 conv=notrunc status=none
+            """)
+        try #require(t.status == 0, "\(t.output)")
+        var environment = ["ELEMENTS_PATH": dir.file("els"), "TMPDIR": dir.file("tmp")]
+        if !value.isEmpty { environment["DIB_OCI_IMAGE"] = value.replacingOccurrences(of: "$D", with: dir.path) }
+        let r = try run([Self.dib, "-n", "-t", "raw", "-o", dir.file("out/img"), "oci-image", "probe-oci"], environment: environment)
+        #expect(r.status != 0)
+        #expect(r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
+        #expect(r.stderr.contains(needle.replacingOccurrences(of: "$D", with: dir.path)), "\(r.stderr)")
+        #expect(!r.stdout.contains("dib-run-parts Running"), "a phase ran: \(r.stdout.suffix(2000))")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.file("out")).isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.file("tmp")).isEmpty)
+    }
+
+    @Test func stampBuildFromIsTheElementWithTheVariable() throws {
+        let dir = try Self.prepare()
+        // base (implicit in stamp build) needs bash in the image; a bad reference shows the
+        // translation without running anything.
+        let r = try run([stampBinary, "build", "--from", "oci:\(dir.path)/layout:nope", "probe-oci", "-o", dir.file("out/b"), "-t", "raw",
+                         "--elements-path", dir.file("els")], environment: ["TMPDIR": dir.file("tmp")])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("tag 'nope' (has bb): not found"), "\(r.stderr)")
+        #expect(r.stdout.contains("Expanded element dependencies to: base oci-image probe-oci"), "\(r.stdout)")
+    }
+}

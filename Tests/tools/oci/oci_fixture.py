@@ -1,0 +1,207 @@
+#!/usr/bin/env python3
+"""oci_fixture.py OUT_LAYOUT CASE [--tag TAG] [--docker-archive FILE] [--index] [--zstd]
+
+Writes an OCI image layout (oci-layout, index.json, blobs/sha256/...) holding one image whose
+layers are crafted here with Python's tarfile (pax headers: ns mtimes and atimes, xattrs), so
+that layer semantics are exercised exactly, independently of stamp. With --docker-archive,
+the same image is also written as a `docker save` tarball (manifest.json, <hex>.json,
+<n>/layer.tar). With --index, index.json points at an image index offering arm64 and amd64.
+
+CASE:
+  semantics       three layers (gzip, gzip or with --zstd zstd (umoci 0.4.7 cannot read zstd), plain tar): whiteouts, opaque dirs, hard links
+                  within and across layers, replaced directories, a dir replaced by a file and
+                  a file by a dir, xattrs (security.capability, user.*), owners, setuid,
+                  fifo, char device, symlinks, ns times, a dir changed without being listed
+  traversal       a member named "../escaped"
+  absolute        a member named "/escaped"
+  symlink-escape  layer 1 has "esc -> /tmp", layer 2 writes "esc/pwned"
+  hardlink-escape "esc -> /etc", then a hard link "stolen" to "esc/passwd" (the host's file)
+  absurd-size     the manifest declares a layer of 2**62 bytes
+Prints the manifest digest.
+"""
+import argparse, gzip, hashlib, io, json, os, subprocess, sys, tarfile
+
+T0 = 1700000000
+ZSTD = "--zstd" in sys.argv
+
+
+def member(tf, name, kind="file", data=b"", mode=None, uid=0, gid=0, mtime=None, atime=None, xattrs=None,
+           link=None, dev=None):
+    ti = tarfile.TarInfo(name)
+    ti.uid, ti.gid = uid, gid
+    ti.uname = ti.gname = ""
+    ti.mtime = T0
+    ti.pax_headers = {}
+    if mtime is not None:
+        ti.mtime = int(mtime.split(".")[0])
+        ti.pax_headers["mtime"] = mtime
+    if atime is not None:
+        ti.pax_headers["atime"] = atime
+    for k, v in (xattrs or {}).items():
+        ti.pax_headers["SCHILY.xattr." + k] = v.decode("utf-8", "surrogateescape")
+    if kind == "file":
+        ti.type, ti.size, ti.mode = tarfile.REGTYPE, len(data), 0o644 if mode is None else mode
+        tf.addfile(ti, io.BytesIO(data))
+        return
+    ti.type = {"dir": tarfile.DIRTYPE, "symlink": tarfile.SYMTYPE, "hardlink": tarfile.LNKTYPE,
+               "fifo": tarfile.FIFOTYPE, "chr": tarfile.CHRTYPE}[kind]
+    ti.mode = {"dir": 0o755, "symlink": 0o777}.get(kind, 0o644) if mode is None else mode
+    if link is not None:
+        ti.linkname = link
+    if dev is not None:
+        ti.devmajor, ti.devminor = dev
+    tf.addfile(ti)
+
+
+def layer(build):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        build(tf)
+    return buf.getvalue()
+
+
+CAP_NET_RAW = bytes([1, 0, 0, 2, 0, 0x20, 0, 0] + [0] * 12)
+
+
+def semantics():
+    def l0(tf):
+        member(tf, "./", "dir", mtime=f"{T0}.5")
+        for d in ["etc", "bin", "data", "gone", "gone/deep", "opq", "opq/sub", "repl", "usr", "usr/lib", "run", "dev", "keep"]:
+            member(tf, d + "/", "dir", mtime=f"{T0 + 1}.123456789")
+        member(tf, "etc/hostname", data=b"base\n", mtime=f"{T0 + 2}.000000001", atime=f"{T0 + 3}.999999999")
+        member(tf, "etc/removed", data=b"bye\n")
+        member(tf, "bin/ping", data=b"\x7fELF ping\n", mode=0o4755, xattrs={"security.capability": CAP_NET_RAW,
+                                                                          "user.comment": b"pinger"})
+        member(tf, "data/a.txt", data=b"shared by three names\n", uid=1000, gid=1000, mode=0o640)
+        member(tf, "data/hard", "hardlink", link="data/a.txt")
+        member(tf, "gone/x", data=b"x")
+        member(tf, "gone/deep/y", data=b"y")
+        member(tf, "opq/old1", data=b"old")
+        member(tf, "opq/sub/old2", data=b"old")
+        member(tf, "repl/child", data=b"child")
+        member(tf, "file2dir", data=b"was a file")
+        member(tf, "usr/lib/libx.so", data=b"lib v1")
+        member(tf, "lib", "symlink", link="usr/lib")
+        member(tf, "run/fifo", "fifo", mode=0o600)
+        member(tf, "dev/null2", "chr", mode=0o666, dev=(1, 3))
+        member(tf, "keep/unchanged", data=b"same", mtime=f"{T0 + 7}.7")
+
+    def l1(tf):
+        member(tf, ".wh.gone")
+        member(tf, "opq/", "dir", mode=0o750, mtime=f"{T0 + 20}.2")
+        member(tf, "opq/.wh..wh..opq")
+        member(tf, "opq/new1", data=b"new")
+        member(tf, ".wh.repl")
+        member(tf, "repl", data=b"now a file\n", mode=0o600)
+        member(tf, "file2dir/", "dir", mode=0o700)
+        member(tf, "file2dir/inside", data=b"inside")
+        member(tf, "data/", "dir", mtime=f"{T0 + 21}.21")
+        member(tf, "data/cross", "hardlink", link="data/a.txt")
+        member(tf, "etc/", "dir", mtime=f"{T0 + 22}.22")
+        member(tf, "etc/.wh.removed")
+        member(tf, "etc/hostname", data=b"upper\n", mtime=f"{T0 + 23}.230000000")
+
+    def l2(tf):
+        member(tf, "usr/lib/libx.so", data=b"lib v2, longer", xattrs={"user.version": b"2"})
+        member(tf, "keep/added", data=b"added without listing keep/")
+        member(tf, "bin/sh", "symlink", link="/bin/busybox")
+
+    return [("gzip", layer(l0)), ("zstd" if ZSTD else "gzip", layer(l1)), ("tar", layer(l2))]
+
+
+def hostile(case):
+    if case == "traversal":
+        return [("tar", layer(lambda tf: (member(tf, "ok", data=b"ok"), member(tf, "../escaped", data=b"out"))))]
+    if case == "absolute":
+        return [("tar", layer(lambda tf: member(tf, "/escaped", data=b"out")))]
+    if case == "symlink-escape":
+        return [("tar", layer(lambda tf: member(tf, "esc", "symlink", link="/tmp"))),
+                ("tar", layer(lambda tf: member(tf, "esc/pwned", data=b"out")))]
+    if case == "hardlink-escape":
+        return [("tar", layer(lambda tf: (member(tf, "esc", "symlink", link="/etc"),
+                                          member(tf, "stolen", "hardlink", link="esc/passwd"))))]
+    raise SystemExit("unknown case " + case)
+
+
+def compress(kind, data):
+    if kind == "gzip":
+        return gzip.compress(data, mtime=0), "application/vnd.oci.image.layer.v1.tar+gzip"
+    if kind == "zstd":
+        return subprocess.run(["zstd", "-q", "-c"], input=data, stdout=subprocess.PIPE, check=True).stdout, \
+            "application/vnd.oci.image.layer.v1.tar+zstd"
+    return data, "application/vnd.oci.image.layer.v1.tar"
+
+
+def put(layout, data):
+    digest = hashlib.sha256(data).hexdigest()
+    with open(os.path.join(layout, "blobs", "sha256", digest), "wb") as f:
+        f.write(data)
+    return {"digest": "sha256:" + digest, "size": len(data)}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("layout")
+    ap.add_argument("case")
+    ap.add_argument("--tag", default="latest")
+    ap.add_argument("--docker-archive")
+    ap.add_argument("--index", action="store_true")
+    ap.add_argument("--zstd", action="store_true")
+    a = ap.parse_args()
+    layers = semantics() if a.case in ("semantics", "absurd-size") else hostile(a.case)
+    os.makedirs(os.path.join(a.layout, "blobs", "sha256"), exist_ok=True)
+    with open(os.path.join(a.layout, "oci-layout"), "w") as f:
+        json.dump({"imageLayoutVersion": "1.0.0"}, f)
+    descs, diff_ids = [], []
+    for kind, raw in layers:
+        blob, media = compress(kind, raw)
+        d = put(a.layout, blob)
+        d["mediaType"] = media
+        descs.append(d)
+        diff_ids.append("sha256:" + hashlib.sha256(raw).hexdigest())
+    if a.case == "absurd-size":
+        descs[0]["size"] = 2 ** 62
+    config = {"architecture": "amd64", "os": "linux",
+              "config": {"Env": ["PATH=/usr/sbin:/usr/bin", "STAMP_FIXTURE=1"], "Entrypoint": ["/bin/sh", "-c"],
+                         "Cmd": ["echo hi"], "Labels": {"org.example.role": "node"}},
+              "rootfs": {"type": "layers", "diff_ids": diff_ids}}
+    cbytes = json.dumps(config).encode()
+    cd = put(a.layout, cbytes)
+    cd["mediaType"] = "application/vnd.oci.image.config.v1+json"
+    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": cd, "layers": descs}
+    md = put(a.layout, json.dumps(manifest).encode())
+    md["mediaType"] = "application/vnd.oci.image.manifest.v1+json"
+    top = dict(md)
+    if a.index:
+        # The arm64 entry is another manifest, whose config says arm64.
+        arm = put(a.layout, json.dumps(dict(config, architecture="arm64")).encode())
+        arm["mediaType"] = cd["mediaType"]
+        other = put(a.layout, json.dumps(dict(manifest, config=arm)).encode())
+        other["mediaType"] = md["mediaType"]
+        other["platform"] = {"os": "linux", "architecture": "arm64"}
+        md["platform"] = {"os": "linux", "architecture": "amd64"}
+        idx = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [other, md]}
+        top = put(a.layout, json.dumps(idx).encode())
+        top["mediaType"] = "application/vnd.oci.image.index.v1+json"
+    top["annotations"] = {"org.opencontainers.image.ref.name": a.tag}
+    with open(os.path.join(a.layout, "index.json"), "w") as f:
+        json.dump({"schemaVersion": 2, "manifests": [top]}, f)
+    if a.docker_archive:
+        with tarfile.open(a.docker_archive, "w", format=tarfile.PAX_FORMAT) as out:
+            def add(name, data):
+                ti = tarfile.TarInfo(name)
+                ti.size, ti.mtime, ti.mode = len(data), T0, 0o644
+                out.addfile(ti, io.BytesIO(data))
+            names = []
+            for i, (_, raw) in enumerate(layers):
+                names.append(f"{i}/layer.tar")
+                add(names[-1], raw)
+            chex = cd["digest"].split(":")[1]
+            add(chex + ".json", cbytes)
+            add("manifest.json", json.dumps([{"Config": chex + ".json", "RepoTags": ["fixture:" + a.tag],
+                                              "Layers": names}]).encode())
+    print(md["digest"])
+
+
+main()
