@@ -159,23 +159,44 @@ enum StageScript {
         return 0
     }
 
+    # The chroot's /dev: a small tmpfs of its own, never the host's /dev. A package's
+    # maintainer scripts (udev's runs systemd-tmpfiles' static nodes) would otherwise chmod and
+    # chown the host's device nodes through it, and nothing of the builder's disks is needed.
+    # As root the few nodes are made afresh (mknod); in a user namespace, where mknod is
+    # refused, the host's are bound, and the namespace cannot change them (their owner, the
+    # host's root, is not mapped there).
+    mount_dev() {
+        mount -t tmpfs -o mode=0755,size=1m,nosuid stamp-dev "$ROOT/dev" || return 1
+        for md_spec in null:1:3 zero:1:5 full:1:7 random:1:8 urandom:1:9 tty:5:0; do
+            md_node=${md_spec%%:*} md_numbers=${md_spec#*:}
+            if [ "${STAMP_USERNS:-}" = 1 ]; then
+                : > "$ROOT/dev/$md_node" && mount --bind "/dev/$md_node" "$ROOT/dev/$md_node" || return 1
+            else
+                mknod -m 0666 "$ROOT/dev/$md_node" c "${md_numbers%%:*}" "${md_numbers#*:}" || return 1
+            fi
+        done
+        mkdir -p "$ROOT/dev/pts" "$ROOT/dev/shm" &&
+        mount -t devpts -o newinstance,ptmxmode=0666,mode=620 devpts "$ROOT/dev/pts" &&
+        ln -s pts/ptmx "$ROOT/dev/ptmx" &&
+        mount -t tmpfs -o mode=1777,nosuid,nodev stamp-shm "$ROOT/dev/shm" &&
+        ln -s /proc/self/fd "$ROOT/dev/fd" && ln -s /proc/self/fd/0 "$ROOT/dev/stdin" &&
+        ln -s /proc/self/fd/1 "$ROOT/dev/stdout" && ln -s /proc/self/fd/2 "$ROOT/dev/stderr"
+    }
+
     mount_chroot() {
         for d in proc sys dev tmp/in_target.d; do mkdir -p "$ROOT/$d"; done
         if [ "${STAMP_USERNS:-}" = 1 ]; then
-            # In a user namespace (UserNamespace.swift): /dev's submounts are locked to it, so
-            # only a recursive bind is allowed, and sysfs cannot be mounted: bind the host's.
+            # In a user namespace (UserNamespace.swift) sysfs cannot be mounted: bind the
+            # host's (its submounts are locked to it, so only a recursive bind is allowed).
             # A container's /proc with masked paths (podman, Kubernetes) cannot be mounted
             # anew either: then the chroot sees that one, bound with its masks.
             { mount -t proc proc "$ROOT/proc" 2>/dev/null || mount --rbind /proc "$ROOT/proc"; } &&
-            mount --rbind /dev "$ROOT/dev" &&
-            mount -t devpts -o newinstance,ptmxmode=0666,mode=620 devpts "$ROOT/dev/pts" &&
+            mount_dev &&
             mount --rbind /sys "$ROOT/sys" &&
             { mount -o remount,bind,ro "$ROOT/sys" 2>/dev/null || true; }
         else
             mount -t proc proc "$ROOT/proc" &&
-            mount --bind /dev "$ROOT/dev" &&
-            mkdir -p "$ROOT/dev/pts" &&
-            mount -t devpts -o newinstance,ptmxmode=0666,mode=620 devpts "$ROOT/dev/pts" &&
+            mount_dev &&
             mount -t sysfs -o ro sysfs "$ROOT/sys"
         fi &&
         mount --bind "$HOOKS" "$ROOT/tmp/in_target.d" &&
@@ -186,7 +207,7 @@ enum StageScript {
     umount_chroot() {
         # In a user namespace the submounts of the recursive binds are locked to their parent:
         # only the whole tree can go, detached at once.
-        if [ "${STAMP_USERNS:-}" = 1 ]; then umount -l "$ROOT/sys" "$ROOT/dev" "$ROOT/proc" 2>/dev/null || true; fi
+        if [ "${STAMP_USERNS:-}" = 1 ]; then umount -l "$ROOT/sys" "$ROOT/proc" 2>/dev/null || true; fi
         awk -v root="$ROOT" '{ mp = $5; gsub(/\\040/, " ", mp); if (index(mp, root "/") == 1) print mp }' \
             /proc/self/mountinfo | LC_ALL=C sort -r | while IFS= read -r mp; do
             umount "$mp" 2>/dev/null || umount -l "$mp" 2>/dev/null || echo "cannot unmount $mp"

@@ -49,6 +49,7 @@ struct ChrootBuildTests {
         try await ElementBuild.finalise(built, options: FinaliseOptions(imageSizeKiB: 123456), logger: collector.logger)
         #expect(Self.mountsLeft(since: before, work: work) == [])
 
+        let hostNull = try run(["stat", "-c", "%d:%i", "/dev/null"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         let log = try String(contentsOf: built.root.appendingPathComponent("probe.log"), encoding: .utf8)
         let lines = log.split(separator: "\n").map(String.init)
         func field(_ line: String, _ key: String) -> String? {
@@ -67,6 +68,10 @@ struct ChrootBuildTests {
             if phase.runsInChroot {
                 #expect(field(line, "HOOKS") == "ro" && field(line, "PROC") == "yes" && field(line, "SYS") == "ro", "\(line)")
                 #expect(field(line, "DEV") == "yes" && field(line, "PTS") == "yes" && field(line, "TMPDIR") == "unset", "\(line)")
+                // A /dev of its own: no host device beyond the basic ones, and those made
+                // afresh, so no maintainer script can chmod or chown the host's nodes.
+                #expect(field(line, "HOSTDEV") == "no" && field(line, "DEVSET") == "yes", "\(line)")
+                #expect(field(line, "NULLID") != hostNull && field(line, "NULLID")?.isEmpty == false, "\(line) host \(hostNull)")
                 #expect(field(line, "POLICY") == "yes" && field(line, "RESOLV") == "yes", "\(line)")
                 // The package phases defer the kernel's initramfs to one run after post-install.d.
                 let deferred = ["pre-install.d", "install.d", "post-install.d"].contains(phase.directory)
