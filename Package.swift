@@ -99,7 +99,7 @@ let package = Package(
         // MARK: fuzzing (plain functions; the libFuzzer executables live in Fuzz/)
         .target(
             name: "StampFuzzing",
-            dependencies: ["StampContainers", "StampIO", "StampDisk", "StampElements", "StampPipeline"]),
+            dependencies: ["StampContainers", "StampIO", "StampDisk", "StampElements", "StampPipeline", "StampPackaging"]),
         .executableTarget(
             name: "disk-image-create",
             dependencies: [

@@ -36,5 +36,6 @@ let package = Package(
         fuzzer("package-installs"),
         fuzzer("element-deps"),
         fuzzer("dib-command-line"),
+        fuzzer("ovf-config"),
     ]
 )

@@ -15,7 +15,7 @@ out=$root/Fuzz/corpus
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 rm -rf "$out"
-mkdir -p "$out"/{qcow2,vmdk,vhd,partition-table,block-device,package-installs,element-deps,dib-command-line}
+mkdir -p "$out"/{qcow2,vmdk,vhd,partition-table,block-device,package-installs,element-deps,dib-command-line,ovf-config}
 
 # A 128 KiB raw disk with a few patterned sectors (a GPT plus data), the source of the images.
 disk=$work/disk.raw
@@ -203,5 +203,43 @@ args --image-size 3.5 --image-extra-size 100 --mkfs-journal-size 32 --max-online
     --mkfs-options "-O ^has_journal" --logfile /tmp/log --offline -n -c -- -weird-element >"$d/every-option.bin"
 args --che --qemu -t iso --image-size=-1 -k --help >"$d/errors.bin"
 args --version >"$d/version.bin"
+
+# OVF configs: the every-key fixture, and small ova-compose shapes (shorthands, !param,
+# configurations, environment).
+o=$out/ovf-config
+cp Tests/Fixtures/ova/all-keys.yaml "$o/all-keys.yaml"
+cat >"$o/minimal.yaml" <<'YAML'
+system: {name: vm, type: vmx-20, os_vmw: !param os=other4xLinux64Guest, firmware: efi}
+networks: {n: {name: VM Network}}
+hardware:
+  cpus: !param x=2
+  memory: 2048
+  s: {type: scsi_controller}
+  d: {type: hard_disk, parent: s}
+  e: {type: ethernet, subtype: VmxNet3, network: n}
+YAML
+cat >"$o/configurations.yaml" <<'YAML'
+system: {name: c, default_configuration: big}
+hardware:
+  cpus_small: {type: cpus, number: 2, configuration: small}
+  cpus_big: {type: cpus, number: 8, configuration: big}
+  sata: {type: sata_controller}
+  root: {type: hard_disk, parent: sata, config: {virtualDiskFormat: null}, sector_size: 4096}
+  extra: {type: hard_disk, parent: sata, disk_capacity: 10, units: GB, configuration: big}
+configurations:
+  small: {label: Small, description: two}
+  big: {label: Big, description: eight}
+environment:
+  transports: [com.vmware.guestInfo]
+  categories: {sys: System}
+  properties:
+    hostname: {type: string, value: vm, user_configurable: true, category: sys}
+    mem: {type: uint32, value: {default: 2048, configurations: {small: 1024, big: 8192}}}
+YAML
+cat >"$o/errors.yaml" <<'YAML'
+system: {name: e, firmware: uefi}
+hardware: {cpus: two, d: {type: hard_disk, parent: nowhere}}
+product: {properties: {p: {type: uint8, value: 300, category: none}}}
+YAML
 
 du -sh "$out"

@@ -14,6 +14,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case packageInstalls = "package-installs"
     case elementDeps = "element-deps"
     case dibCommandLine = "dib-command-line"
+    case ovfConfig = "ovf-config"
 
     /// Runs the target on one input.
     public func run(_ data: UnsafeRawBufferPointer) {
@@ -26,6 +27,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .packageInstalls: fuzzPackageInstalls(data)
         case .elementDeps: fuzzElementDeps(data)
         case .dibCommandLine: fuzzDIBCommandLine(data)
+        case .ovfConfig: fuzzOVFConfig(data)
         }
     }
 }

@@ -142,7 +142,11 @@ public enum OVAVerifier {
             var sum = 0
             for (i, b) in header.enumerated() { sum += (148..<156).contains(i) ? 32 : Int(b) }
             let stored = Int(String(decoding: header[148..<156].prefix { $0 != 0 && $0 != 32 }, as: UTF8.self), radix: 8)
-            guard stored == sum else { throw Failure(member: name.isEmpty ? "\(path) at offset \(offset)" : name, reason: "tar header checksum is wrong") }
+            // A damaged name is not printed as is: the offset names the member instead.
+            let readable = !name.isEmpty && name.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F }
+            guard stored == sum else {
+                throw Failure(member: readable ? name : "\(path) at offset \(offset)", reason: "tar header checksum is wrong")
+            }
             var size: UInt64 = 0
             if header[124] & 0x80 != 0 {
                 for b in header[125..<136] { size = size << 8 | UInt64(b) }

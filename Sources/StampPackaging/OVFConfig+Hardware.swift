@@ -7,7 +7,7 @@ extension ConfigReader {
         "cpus": ["number"], "memory": ["size"],
         "scsi_controller": ["subtype"], "sata_controller": [], "nvme_controller": [], "ide_controller": [],
         "usb_controller": [], "usb3_controller": [], "video_card": [], "vmci": [],
-        "hard_disk": ["parent", "disk_image", "raw_image", "disk_capacity", "units", "disk_id", "file_id", "sector_size"],
+        "hard_disk": ["parent", "disk_image", "raw_image", "disk_capacity", "directory", "units", "disk_id", "file_id", "sector_size"],
         "cd_drive": ["parent", "image", "connected", "file_id"], "floppy": ["image", "connected", "file_id"],
         "ethernet": ["network", "subtype", "connected", "address"],
     ]
@@ -103,6 +103,8 @@ extension ConfigReader {
                 source = .image(path: try file(f["raw_image"] ?? node, "\(path).\(f["raw_image"] == nil ? "disk_image" : "raw_image")"))
             } else if let node = f["raw_image"] {
                 source = .image(path: try file(node, "\(path).raw_image"))
+            } else if let node = f["directory"] {
+                source = .directory(path: try file(node, "\(path).directory"))
             } else if let node = f["disk_capacity"] {
                 source = .empty(capacity: UInt64(try int(node, "\(path).disk_capacity", in: 1...Int.max)))
             } else {

@@ -9,7 +9,8 @@
 ///                    ID: {type, …}  type = cpus | memory | scsi_controller (subtype
 ///                    lsilogic|lsilogicsas|buslogic|virtualscsi) | sata_controller |
 ///                    nvme_controller | ide_controller | hard_disk (parent, disk_image |
-///                    raw_image | disk_capacity | none = the disk stamp packs) | cd_drive
+///                    raw_image | disk_capacity | directory | none = the disk stamp
+///                    packs) | cd_drive
 ///                    (parent, image, connected) | floppy | ethernet (network, subtype,
 ///                    connected, address) | usb_controller | usb3_controller | video_card |
 ///                    vmci; every item also takes config and configuration
@@ -59,6 +60,8 @@ public struct OVFConfig: Sendable, Equatable {
         case image(path: String)
         /// An empty disk of this capacity (in the disk's `units`); no file in the package.
         case empty(capacity: UInt64)
+        /// stamp's own key `directory`: an ext4 filesystem (no partition table) of this tree.
+        case directory(path: String)
     }
 
     public enum Kind: Sendable, Equatable {

@@ -1,7 +1,9 @@
 import StampContainers
 import StampElements
+import StampExt4
 import StampIO
 import StampPackaging
+import StampTree
 
 /// An OVA described by an ova-compose config (`--ovf-config`): which members the package
 /// holds, in archive order, and where each one's bytes come from.
@@ -9,7 +11,8 @@ import StampPackaging
 /// ```
 /// NAME.ovf  NAME.mf  [NAME.cert]  NAME-disk1.vmdk   ← the disk packed from the tree
 ///                                 NAME-disk2.vmdk … ← hard disks with disk_image/raw_image
-///                                                      (raw, qcow2, VMDK, VHD; converted)
+///                                                      (raw, qcow2, VMDK, VHD; converted),
+///                                                      or directory (an ext4 of that tree)
 ///                                 IMAGE.iso …       ← cd_drive/floppy images, copied
 /// ```
 ///
@@ -19,6 +22,7 @@ struct OVAPackagePlan {
     enum Content {
         case treeDisk
         case image(path: String, reader: any DiskImageReader)
+        case filesystem(path: String, image: Ext4Image)
         case file(path: String)
     }
 
@@ -35,7 +39,8 @@ struct OVAPackagePlan {
 
     /// Plans the package and opens every input image (so that a bad one fails before the
     /// slow work starts).
-    init(config: OVFConfig, ovaName: String, treeDiskSize: UInt64) throws {
+    /// - Parameter ext4: the ext4 settings for a `directory` disk with this label.
+    init(config: OVFConfig, ovaName: String, treeDiskSize: UInt64, ext4: (String) -> Ext4Options = { _ in Ext4Options() }) throws {
         self.config = config
         var fileNumber = 0
         var diskNumber = 0
@@ -76,6 +81,17 @@ struct OVAPackagePlan {
                     let file = nextFileID(fileID)
                     members.append(Member(name: "\(ovaName)-disk\(diskNumber).vmdk", fileID: file, content: .image(path: path, reader: reader)))
                     disks[item.id] = .init(diskID: id, fileID: file, capacity: reader.virtualSize)
+                case .directory(let path):
+                    let image: Ext4Image
+                    do {
+                        let tree = try TreeScanner().scan(path)
+                        image = try Ext4Image(tree: tree, options: ext4(String(item.id.prefix(16))))
+                    } catch {
+                        throw PackProblems(problems: ["hardware.\(item.id): directory \(path): \(ErrorLine.reason(error))"])
+                    }
+                    let file = nextFileID(fileID)
+                    members.append(Member(name: "\(ovaName)-disk\(diskNumber).vmdk", fileID: file, content: .filesystem(path: path, image: image)))
+                    disks[item.id] = .init(diskID: id, fileID: file, capacity: image.size)
                 case .empty(let capacity):
                     let factor = OVFEnvelope.unitFactors[units] ?? 1
                     disks[item.id] = .init(diskID: id, fileID: nil, capacity: capacity * factor)
@@ -120,6 +136,14 @@ extension Packer {
                     path: nil, virtualSize: reader.virtualSize, options: containerOptions(), observer: observer.observer,
                     embedded: [EmbeddedOutput(writer: ova.writer, offset: offset)], extentName: member.name)
                 try reader.replay(into: vmdk)
+                ova.endMember(size: vmdk.bytesWritten, sha256: observer.finalize().sha256)
+            case .filesystem(let path, let image):
+                log("writing \(path) as ext4 into \(member.name)")
+                let vmdk = try VMDKStreamWriter(
+                    path: nil, virtualSize: image.size, options: containerOptions(), observer: observer.observer,
+                    embedded: [EmbeddedOutput(writer: ova.writer, offset: offset)], extentName: member.name)
+                try image.emit(into: vmdk, at: 0)
+                try vmdk.finish(size: image.size)
                 ova.endMember(size: vmdk.bytesWritten, sha256: observer.finalize().sha256)
             case .file(let path):
                 // Copied byte for byte (a raw reader gives its ranges, holes as zeros).

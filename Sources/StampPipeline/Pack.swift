@@ -168,7 +168,11 @@ public struct Packer {
             let name = request.ova.name ?? String(request.output.split(separator: "/").last ?? "stamp")
             let mtime = UInt64(max(request.sourceDateEpoch ?? Int64(time(nil)), 0))
             if let config = request.ova.config {
-                let packagePlan = try OVAPackagePlan(config: config, ovaName: name, treeDiskSize: layout.size)
+                let packagePlan = try OVAPackagePlan(config: config, ovaName: name, treeDiskSize: layout.size) { label in
+                    var o = ext4Options(label: label, uuid: Identifier.random())
+                    o.extraBytes = nil
+                    return o
+                }
                 let firmware: Firmware = efiFirmware ? .efi : .bios
                 ova = try OVAStream(
                     path: request.path(for: .ova), ovaName: name, members: packagePlan.members.map(\.name), signer: request.ova.signer,

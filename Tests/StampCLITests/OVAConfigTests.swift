@@ -8,7 +8,8 @@ import StampTestSupport
 /// compare, xmllint --schema.
 @Suite(.enabled(if: FileManager.default.isExecutableFile(atPath: stampBinary) && ["openssl", "qemu-img", "xmllint", "tar"].allSatisfy(toolAvailable)))
 struct OVAConfigTests {
-    /// A root tree, two extra disk images (raw, qcow2), an "ISO", a CA and a signer it issued.
+    /// A root tree, two extra disk images (raw, qcow2), a directory for an extra ext4 disk, an
+    /// "ISO", a CA and a signer it issued.
     final class Scene: @unchecked Sendable {
         let dir: TemporaryDirectory
         init() throws {
@@ -18,6 +19,7 @@ struct OVAConfigTests {
                 set -e
                 cd \(p)
                 mkdir -p root/etc && echo appliance > root/etc/hostname
+                mkdir -p srvtree/www && echo 'served from an extra disk' > srvtree/www/index.html
                 head -c 3145728 /dev/urandom > part && truncate -s 16M data.raw && dd if=part of=data.raw bs=1M seek=5 conv=notrunc status=none
                 truncate -s 24M logs.raw && printf 'LOGS' | dd of=logs.raw bs=1 seek=12345678 conv=notrunc status=none
                 qemu-img convert -f raw -O qcow2 logs.raw logs.qcow2
@@ -46,6 +48,7 @@ struct OVAConfigTests {
                     root: {type: hard_disk, parent: nvme1}
                     data: {type: hard_disk, parent: scsi1, disk_image: data.raw}
                     logs: {type: hard_disk, parent: scsi1, raw_image: !param logs}
+                    srv: {type: hard_disk, parent: scsi1, directory: srvtree}
                     cd: {type: cd_drive, parent: sata1, image: tools.iso}
                     eth0: {type: ethernet, subtype: vmxnet3, network: vm_network}
                 product:
@@ -90,7 +93,7 @@ struct OVAConfigTests {
         #expect(r.status == 0, "\(r.output)")
         let ova = s.file("multi.ova")
         let names = try Self.members(ova).map(\.name)
-        #expect(names == ["multi.ovf", "multi.mf", "multi.cert", "multi-disk1.vmdk", "multi-disk2.vmdk", "multi-disk3.vmdk", "tools.iso"])
+        #expect(names == ["multi.ovf", "multi.mf", "multi.cert", "multi-disk1.vmdk", "multi-disk2.vmdk", "multi-disk3.vmdk", "multi-disk4.vmdk", "tools.iso"])
         let tarList = try run(["tar", "tf", ova])
         #expect(tarList.stdout.split(separator: "\n").map(String.init) == names, "GNU tar reads the same members")
 
@@ -113,6 +116,7 @@ struct OVAConfigTests {
             qemu-img compare -f vmdk -F raw multi-disk2.vmdk \(s.file("data.raw"))
             qemu-img compare -f vmdk -F qcow2 multi-disk3.vmdk \(s.file("logs.qcow2"))
             cmp tools.iso \(s.file("tools.iso"))
+            qemu-img convert -O raw multi-disk4.vmdk srv.raw && e2fsck -fn srv.raw && debugfs -R 'cat /www/index.html' srv.raw
             xmllint --noout --nonet --schema \(repositoryRoot)/Tests/Fixtures/ovf-schema/dsp8023_1.1.1.xsd multi.ovf
             """
         let check = try run(["bash", "-c", script])
@@ -121,13 +125,14 @@ struct OVAConfigTests {
         #expect(check.output.contains("multi.cert: OK"), "\(check.output)")
         #expect(check.output.components(separatedBy: "Images are identical.").count == 3, "\(check.output)")
         #expect(check.output.contains("multi.ovf validates"), "\(check.output)")
+        #expect(check.output.contains("served from an extra disk"), "\(check.output)")
         let cert = try String(contentsOfFile: x + "/multi.cert", encoding: .utf8)
         #expect(cert.hasPrefix("\(algorithm.uppercased())(multi.mf)= "))
         #expect(cert.hasSuffix("-----END CERTIFICATE-----\n"))
 
         let verify = try run([stampBinary, "verify", ova, "--cert", s.file("ca.pem")])
         #expect(verify.status == 0, "\(verify.output)")
-        #expect(verify.stdout.contains("7 members") && verify.stdout.contains("certificate trusted"), "\(verify.output)")
+        #expect(verify.stdout.contains("8 members") && verify.stdout.contains("certificate trusted"), "\(verify.output)")
         let stranger = try run([stampBinary, "verify", ova, "--cert", s.file("other.pem")])
         #expect(stranger.status != 0 && stranger.stderr.contains("multi.cert:") && stranger.stderr.contains("nor signed by it"), "\(stranger.output)")
     }
@@ -165,7 +170,7 @@ struct OVAConfigTests {
             }
         }
         // Openssl agrees that the manifest as written is what was signed.
-        let reordered = try run(["bash", "-c", "cd \(s.dir.path) && mkdir y && cd y && tar xf \(ova) && tar cf ../swapped.ova multi.ovf multi.cert multi.mf multi-disk*.vmdk tools.iso"])
+        let reordered = try run(["bash", "-c", "cd \(s.dir.path) && mkdir y && cd y && tar xf \(ova) && tar cf ../swapped.ova multi.ovf multi.cert multi.mf multi-disk1.vmdk multi-disk2.vmdk multi-disk3.vmdk multi-disk4.vmdk tools.iso"])
         #expect(reordered.status == 0, "\(reordered.output)")
         let swapped = try run([stampBinary, "verify", s.file("swapped.ova")])
         #expect(swapped.status != 0 && swapped.stderr.contains("multi.cert: the second member must be the manifest"), "\(swapped.output)")
@@ -226,7 +231,7 @@ struct OVAConfigTests {
         let r = try pack(s, [])
         #expect(r.status != 0)
         #expect(r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
-        #expect(r.stderr.contains("\(s.file("multi.yaml")): line 17: hardware.eth0.mac: unknown key"), "\(r.stderr)")
+        #expect(r.stderr.contains("\(s.file("multi.yaml")): line 18: hardware.eth0.mac: unknown key"), "\(r.stderr)")
         #expect(!FileManager.default.fileExists(atPath: s.file("multi.ova")))
     }
 }

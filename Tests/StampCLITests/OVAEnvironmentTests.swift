@@ -137,12 +137,12 @@ struct OVAEnvironmentTests {
         // its stdout open, and a pipe would never see end-of-file.
         let log = Self.work + "/out/v2v.log"
         let command = "timeout 1500 virt-v2v -i ova \(out).ova -o local -os \(target) -of qcow2 -on imported > \(log) 2>&1"
-        let v2v = try run(
-            ["bash", "-c", command],
-            environment: ["LIBGUESTFS_BACKEND": "direct", "LIBGUESTFS_BACKEND_SETTINGS": "force_tcg", "TMPDIR": Self.work + "/out"])
+        let status = try Self.spawnAndWait(
+            command, environment: ["LIBGUESTFS_BACKEND": "direct", "LIBGUESTFS_BACKEND_SETTINGS": "force_tcg", "TMPDIR": Self.work + "/out"])
+        // virt-v2v leaves its qemu-nbd helpers running (holding the output's write lock).
         Self.killLeftoverHelpers(under: Self.work + "/out")
         let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-        #expect(v2v.status == 0, "\(output.suffix(4000))")
+        #expect(status == 0, "\(output.suffix(4000))")
         // virt-v2v exits 0 after warnings too: none may appear but the one its manual
         // (virt-v2v(1), "Debian/Ubuntu: …") says every Debian guest gets, since Debian has no
         // grubby to set the default kernel.
@@ -164,13 +164,43 @@ struct OVAEnvironmentTests {
 
 extension OVAEnvironmentTests {
     /// SIGKILLs the qemu-nbd processes virt-v2v started with sockets under `directory` (this
-    /// test's own) and left behind; other processes are not touched.
+    /// test's own) and left behind (they ignore SIGTERM), and waits until they are gone; other
+    /// processes are not touched.
     static func killLeftoverHelpers(under directory: String) {
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
-            guard let pid = Int32(name), let data = FileManager.default.contents(atPath: "/proc/\(name)/cmdline") else { continue }
-            let words = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-            if words.first?.hasSuffix("qemu-nbd") == true, words.contains(where: { $0.hasPrefix(directory + "/v2v") }) { kill(pid, SIGKILL) }
+        for _ in 0..<50 {
+            var found = false
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+                guard let pid = Int32(name), let data = FileManager.default.contents(atPath: "/proc/\(name)/cmdline") else { continue }
+                let words = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+                if words.first?.hasSuffix("qemu-nbd") == true, words.contains(where: { $0.hasPrefix(directory + "/v2v") }) {
+                    kill(pid, SIGKILL)
+                    found = true
+                }
+            }
+            if !found { return }
+            usleep(200_000)
         }
+    }
+
+    /// Runs `bash -c command` (stdin, stdout, stderr on /dev/null: the command redirects what
+    /// it wants kept) and waits for it with waitpid. Foundation's Process was seen never to
+    /// notice the exit of a shell whose grandchildren (qemu-nbd) outlived it.
+    static func spawnAndWait(_ command: String, environment extra: [String: String]) throws -> Int32 {
+        let env = ProcessInfo.processInfo.environment.merging(extra) { $1 }.map { "\($0.key)=\($0.value)" }
+        let argv = ["/bin/bash", "-c", command]
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        for fd: Int32 in [0, 1, 2] { posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0) }
+        var cArgv = argv.map { strdup($0) } + [nil]
+        var cEnv = env.map { strdup($0) } + [nil]
+        defer { (cArgv + cEnv).forEach { free($0) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, "/bin/bash", &actions, nil, &cArgv, &cEnv)
+        guard rc == 0 else { throw POSIXError(POSIXErrorCode(rawValue: rc) ?? .EINVAL) }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     }
 }
 
