@@ -75,8 +75,11 @@ final class HTTPTransfer: NSObject, URLSessionDataDelegate, @unchecked Sendable 
     }
 
     private static func reason(_ error: Error) -> String {
-        let text = (error as NSError).localizedDescription
-        return text.prefix(1).lowercased() + text.dropFirst().trimmingCharacters(in: CharacterSet(charactersIn: ". "))
+        let text = (error as NSError).localizedDescription.trimmingCharacters(in: CharacterSet(charactersIn: ". "))
+        // Lower-case the first letter, not the first of an acronym ("SSL certificate problem").
+        let second = text.dropFirst().first
+        if second?.isUppercase == true { return text }
+        return text.prefix(1).lowercased() + text.dropFirst()
     }
 
     func urlSession(
