@@ -7,7 +7,8 @@ import FoundationNetworking
 /// One HTTP GET with URLSession, synchronous for the caller, with a hard byte limit: the
 /// body goes to memory (documents) or straight to a file (layers), and the transfer is
 /// cancelled the moment more than `limit` bytes arrive or `Content-Length` announces more.
-/// Redirects (blob storage behind a registry) are followed by URLSession.
+/// Redirects (blob storage behind a registry) are followed, without the Authorization header
+/// when they lead to another origin.
 final class HTTPTransfer: NSObject, URLSessionDataDelegate, @unchecked Sendable {
     // @unchecked: every mutable field is touched under `lock` (the delegate queue is serial,
     // and the caller reads them only after `done` is signalled).
@@ -74,8 +75,11 @@ final class HTTPTransfer: NSObject, URLSessionDataDelegate, @unchecked Sendable 
     }
 
     private static func reason(_ error: Error) -> String {
-        let text = (error as NSError).localizedDescription
-        return text.prefix(1).lowercased() + text.dropFirst().trimmingCharacters(in: CharacterSet(charactersIn: ". "))
+        let text = (error as NSError).localizedDescription.trimmingCharacters(in: CharacterSet(charactersIn: ". "))
+        // Lower-case the first letter, not the first of an acronym ("SSL certificate problem").
+        let second = text.dropFirst().first
+        if second?.isUppercase == true { return text }
+        return text.prefix(1).lowercased() + text.dropFirst()
     }
 
     func urlSession(
@@ -97,6 +101,7 @@ final class HTTPTransfer: NSObject, URLSessionDataDelegate, @unchecked Sendable 
 
     func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
         let cancel: Bool = lock.withLock {
+            if overLimit || writeError != nil { return true }  // already refused: count nothing more
             received += Int64(data.count)
             let success = (200..<300).contains(response?.statusCode ?? 0)
             // Error bodies are kept (for the message) up to the document limit.
@@ -122,6 +127,20 @@ final class HTTPTransfer: NSObject, URLSessionDataDelegate, @unchecked Sendable 
             return false
         }
         if cancel { dataTask.cancel() }
+    }
+
+    /// Follows a redirect (a registry sending a blob to its storage), but never carries the
+    /// registry's bearer token to another host.
+    func urlSession(
+        _ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
+        newRequest request: URLRequest, completionHandler: @escaping @Sendable (URLRequest?) -> Void
+    ) {
+        var next = request
+        let from = task.originalRequest?.url
+        if next.url?.host != from?.host || next.url?.port != from?.port || next.url?.scheme != from?.scheme {
+            next.setValue(nil, forHTTPHeaderField: "Authorization")
+        }
+        completionHandler(next)
     }
 
     func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: Error?) {

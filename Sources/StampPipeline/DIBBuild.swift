@@ -80,6 +80,20 @@ public enum DIBBuild {
         // slow phases, and its layers fill the empty root just before root.d.
         let image = try OCIImageElement(build: build, log: { logger.info("\($0)") })
         defer { image?.scratch.remove() }
+        // DIB_OCI_STAMPED_CACHE (stamp build --stamped-cache): the same image digest, elements
+        // and options stamped before are served from the cache instead of built.
+        var stamped: (cache: ImageCache, key: String)?
+        if let image, let directory = build.plan.environment["DIB_OCI_STAMPED_CACHE"], !directory.isEmpty {
+            let settings = try OCIImageElement.cacheSettings(request: request, build: build)
+            for line in settings { logger.debug("image cache key: \(line)") }
+            let key = ImageCache.key(manifestDigest: image.image.manifestDigest.description, settings: settings)
+            let cache = ImageCache(directory: directory)
+            if let entry = cache.lookup(key) {
+                logger.info("stamped before: served from the image cache \(directory) (entry \(key.prefix(16)))")
+                return try cache.restore(entry, output: request.outputBase)
+            }
+            stamped = (cache, key)
+        }
         let built = try await ElementBuild.run(build, populateRoot: image.map { element in { try element.unpack(into: $0) } }, logger: logger)
         defer { ElementBuild.cleanup(built) }
         let root = built.root.path
@@ -114,6 +128,12 @@ public enum DIBBuild {
         let result = try Packer(request: pack, log: { logger.info("\($0)") }).run()
         try writeManifests(root: root, directory: request.manifestDirectory)
         if let image { try ImagePacker.writeImageRecord(image.image, directory: request.manifestDirectory) }
+        if let stamped, let image {
+            try stamped.cache.store(
+                key: stamped.key, reference: image.source.reference.description, manifestDigest: image.image.manifestDigest.description,
+                output: request.outputBase, extensions: formats.map(\.fileExtension))
+            logger.info("stored in the image cache \(stamped.cache.directory) (entry \(stamped.key.prefix(16)))")
+        }
         return result.outputs
     }
 

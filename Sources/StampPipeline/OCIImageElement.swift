@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import StampElements
 import StampOCI
@@ -49,5 +50,57 @@ final class OCIImageElement {
         let resolved = realpath(root, nil)
         defer { free(resolved) }
         try source.unpack(image, into: resolved.map { String(cString: $0) } ?? root, log: log)
+    }
+}
+
+extension OCIImageElement {
+    /// What makes an element build of this image produce other bytes, as canonical lines for
+    /// ``ImageCache/key(manifestDigest:settings:)``: every file of every resolved element
+    /// (path, mode, content or link target), the `DIB_*` environment, and the request's
+    /// options. Packages come from a mirror that changes: a cached entry is what was built
+    /// then, which is what the cache is for (`stamp images prune` drops it).
+    static func cacheSettings(request: DIBBuildRequest, build: ValidatedElementBuild) throws -> [String] {
+        var lines: [String] = []
+        for element in build.resolution.elements {
+            lines.append("element \(element.name) \(try treeDigest(element.path.path))")
+        }
+        // Not inputs: where caches and outputs live, and DIB's echo of the command line
+        // (whose options are below; the output name is not an input).
+        let ignored: Set<String> = ["DIB_OCI_STAMPED_CACHE", "DIB_IMAGE_CACHE", "DIB_ARGS", "DIB_ENV", "DIB_MANIFEST_SAVE_DIR"]
+        for (name, value) in build.plan.environment.sorted(by: { $0.key < $1.key })
+        where name.hasPrefix("DIB_") && !ignored.contains(name) {
+            lines.append("env \(name)=\(value)")
+        }
+        lines.append("formats \(request.formats.joined(separator: ",")) compress \(request.compress) checksum \(request.checksumAlgorithms)")
+        lines.append("packages \(request.extraPackages) skip-base \(request.skipBase) arch \(request.arch ?? "")")
+        lines.append("mkfs \(request.mkfsOptions ?? "") label \(request.rootLabel ?? "") install-type \(request.installType ?? "")")
+        lines.append("qemu-img \(request.qemuImgOptions.map { "\($0.key)=\($0.value)" })")
+        lines.append("numeric \(request.numeric.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\($0.value)" })")
+        return lines
+    }
+
+    /// The sha256 of a directory tree: each entry's relative path, type and mode, and a file's
+    /// content or a symlink's target, in name order.
+    static func treeDigest(_ root: String) throws -> String {
+        var hasher = SHA256()
+        var stack = [""]
+        while let relative = stack.popLast() {
+            let path = relative.isEmpty ? root : root + "/" + relative
+            var st = stat()
+            guard lstat(path, &st) == 0 else { continue }
+            hasher.update(data: Array("\(relative)\0\(st.st_mode)\0".utf8))
+            switch st.st_mode & S_IFMT {
+            case S_IFDIR:
+                let names = try FileManager.default.contentsOfDirectory(atPath: path).sorted()
+                stack.append(contentsOf: names.reversed().map { relative.isEmpty ? $0 : relative + "/" + $0 })
+            case S_IFLNK:
+                hasher.update(data: Array(((try? FileManager.default.destinationOfSymbolicLink(atPath: path)) ?? "").utf8))
+            case S_IFREG:
+                hasher.update(data: [UInt8](FileManager.default.contents(atPath: path) ?? Data()))
+            default:
+                break
+            }
+        }
+        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
     }
 }

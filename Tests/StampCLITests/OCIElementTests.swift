@@ -57,6 +57,41 @@ struct OCIElementTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.file("tmp")).isEmpty)
     }
 
+    /// DIB_OCI_STAMPED_CACHE: the same digest, elements and options are served from the
+    /// cache without running a phase; changing an element's script is another entry.
+    @Test func stampedCacheServesTheSameBuildAndNoticesElementChanges() throws {
+        let dir = try Self.prepare()
+        var environment = [
+            "ELEMENTS_PATH": dir.file("els"), "DIB_OCI_IMAGE": "oci:\(dir.path)/layout:bb", "TMPDIR": dir.file("tmp"),
+            "DIB_OCI_STAMPED_CACHE": dir.file("cache"),
+        ]
+        func build(_ name: String) throws -> CommandResult {
+            let r = try run([Self.dib, "-n", "-t", "raw", "-o", dir.file("out/" + name), "oci-image", "probe-oci"], environment: environment)
+            try #require(r.status == 0, "\(r.output.suffix(3000))")
+            return r
+        }
+        let first = try build("first")
+        #expect(first.stdout.contains("stored in the image cache"), "\(first.stdout.suffix(2000))")
+        let second = try build("second")
+        #expect(second.stdout.contains("served from the image cache"), "\(second.stdout.suffix(2000))")
+        #expect(!second.stdout.contains("dib-run-parts Running"), "a phase ran: \(second.stdout.suffix(2000))")
+        #expect(try run(["cmp", dir.file("out/first.raw"), dir.file("out/second.raw")]).status == 0)
+        #expect(try run(["cmp", dir.file("out/first.d/image.json"), dir.file("out/second.d/image.json")]).status == 0)
+        // Another script in an element: built again.
+        let edit = try sh("printf 'echo changed >> /etc/from-chroot\\n' >> '\(dir.path)/els/probe-oci/install.d/50-probe'")
+        try #require(edit.status == 0)
+        let third = try build("third")
+        #expect(third.stdout.contains("stored in the image cache"), "\(third.stdout.suffix(2000))")
+        let marker = try run(["debugfs", "-R", "cat /etc/from-chroot", dir.file("out/third.raw")])
+        #expect(marker.stdout.contains("changed"), "\(marker.output)")
+        // Another DIB_ variable: built again too.
+        environment["DIB_STAMP_TEST_KNOB"] = "1"
+        let fourth = try build("fourth")
+        #expect(fourth.stdout.contains("stored in the image cache"), "\(fourth.stdout.suffix(2000))")
+        let list = try run([stampBinary, "images", "--image-cache", dir.file("cache")])
+        #expect(list.stdout.contains("3 entries in"), "\(list.stdout)")
+    }
+
     @Test(arguments: [
         ("", "the oci-image element needs DIB_OCI_IMAGE"),
         ("oci:", "DIB_OCI_IMAGE: oci:: invalid image reference: no layout directory after 'oci:'"),

@@ -84,6 +84,22 @@ struct RegistryTests {
         }
     }
 
+    /// Without --plain-http the client speaks HTTPS and verifies the certificate: a registry
+    /// with a self-signed one is refused in one line (the TLS library's reason), nothing written.
+    @Test func httpsIsVerified() throws {
+        let dir = try TemporaryDirectory("registry-tls")
+        try FileManager.default.createDirectory(atPath: dir.file("out"), withIntermediateDirectories: true)
+        let start = try run(["bash", Self.tools + "/registry.sh", "start", dir.file("registry"), "--tls"])
+        defer { _ = try? run(["bash", Self.tools + "/registry.sh", "stop", dir.file("registry")]) }
+        try #require(start.status == 0, "\(start.output)")
+        let port = start.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let r = try run([stampBinary, "pack", "docker://127.0.0.1:\(port)/team/fixture:latest", "-o", dir.file("out/tls"), "-t", "raw"])
+        #expect(r.status != 0)
+        #expect(r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
+        #expect(r.stderr.contains("https://127.0.0.1:\(port)/v2/team/fixture/manifests/latest: GET: SSL certificate problem"), "\(r.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.file("out")).isEmpty)
+    }
+
     @Test func aRegistryServingATamperedBlobIsRefused() throws {
         try Self.withRegistry(token: false) { dir, port in
             // Flip one byte of the largest layer in the registry's own storage.

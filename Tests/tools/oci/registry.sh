@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# registry.sh start DIR [--token] | stop DIR
+# registry.sh start DIR [--token | --tls] | stop DIR
 # Starts Debian's docker-registry on a free port of 127.0.0.1 with its storage in DIR/data
 # (and, with --token, distribution's token auth backed by token_server.py and a fresh
-# self-signed certificate); prints the port. `stop` ends both processes by their pid files.
+# self-signed certificate; with --tls, HTTPS with a self-signed certificate); prints the port. `stop` ends both processes by their pid files.
 set -euo pipefail
 cmd=$1 dir=$2
 here=$(cd "$(dirname "$0")" && pwd)
@@ -16,7 +16,16 @@ start)
   done
   mkdir -p "$dir/data"
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  auth=""
+  auth="" tls="" scheme=http
+  if [ "${3:-}" = --tls ]; then
+    # HTTPS with a fresh self-signed certificate for 127.0.0.1 (which no client trusts).
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$dir/tls-key.pem" -out "$dir/tls-cert.pem" -days 2 \
+      -subj /CN=127.0.0.1 -addext "subjectAltName=IP:127.0.0.1" >/dev/null 2>&1
+    tls="  tls:
+    certificate: $dir/tls-cert.pem
+    key: $dir/tls-key.pem"
+    scheme=https
+  fi
   if [ "${3:-}" = --token ]; then
     openssl req -x509 -newkey rsa:2048 -nodes -keyout "$dir/key.pem" -out "$dir/cert.pem" -days 2 \
       -subj /CN=stamp-test-token >/dev/null 2>&1
@@ -39,12 +48,13 @@ storage:
     rootdirectory: $dir/data
 http:
   addr: 127.0.0.1:$port
+$tls
 $auth
 CONF
   docker-registry serve "$dir/config.yml" > "$dir/registry.log" 2>&1 &
   echo $! > "$dir/registry.pid"
   for _ in $(seq 100); do
-    curl -s -o /dev/null "http://127.0.0.1:$port/v2/" && { echo "$port"; exit 0; }
+    curl -sk -o /dev/null "$scheme://127.0.0.1:$port/v2/" && { echo "$port"; exit 0; }
     sleep 0.1
   done
   echo "registry did not start: $(cat "$dir/registry.log")" >&2; exit 1 ;;
