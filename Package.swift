@@ -3,8 +3,10 @@
 // stamp: a hypervisor-free disk image assembler.
 //
 // One module per stage of the data flow (see README.md, "Architecture"); dependencies point
-// down only. C libraries enter through the `C*` system-library targets and are wrapped by
-// exactly one Swift module each.
+// down only. C libraries enter through the `C*` system-library targets, and exactly one Swift
+// module imports each of them and exposes Swift types (no `OpaquePointer` above it):
+//   CZlib, CDeflate, CIsal → StampCompression    CArchive → StampArchive    CBlkid → StampPipeline
+//   CCurl → StampOCI (its HTTPTransfer)
 
 import PackageDescription
 
@@ -22,6 +24,7 @@ let package = Package(
         .library(name: "StampDisk", targets: ["StampDisk"]),
         .library(name: "StampBoot", targets: ["StampBoot"]),
         .library(name: "StampCompression", targets: ["StampCompression"]),
+        .library(name: "StampArchive", targets: ["StampArchive"]),
         .library(name: "StampContainers", targets: ["StampContainers"]),
         .library(name: "StampPackaging", targets: ["StampPackaging"]),
         .library(name: "StampOCI", targets: ["StampOCI"]),
@@ -44,6 +47,7 @@ let package = Package(
         .systemLibrary(name: "CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
         .systemLibrary(name: "CBlkid", pkgConfig: "blkid", providers: [.apt(["libblkid-dev"])]),
         .systemLibrary(name: "CIsal", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         // Our own C: hardware CRC32C and the few syscalls Swift cannot name directly.
         .target(name: "CStampSupport", cSettings: [.unsafeFlags(["-O3"])]),
 
@@ -56,6 +60,11 @@ let package = Package(
         // MARK: compression
         .target(name: "StampCompression", dependencies: ["CZlib", "CDeflate", "CIsal", "StampBytes"]),
 
+        // MARK: tar archives
+        // The only importer of CArchive: libarchive's read, write and disk-write handles, one
+        // owning class each (ArchiveReader, ArchiveWriter, ArchiveEntry, DiskWriter).
+        .target(name: "StampArchive", dependencies: ["CArchive"]),
+
         // MARK: root tree, filesystems, layout
         .target(name: "StampTree", dependencies: ["StampIO"]),
         .target(name: "StampExt4", dependencies: ["StampTree", "StampIO", "StampBytes"]),
@@ -63,16 +72,17 @@ let package = Package(
         .target(name: "StampDisk", dependencies: ["StampIO", "StampBytes", "Yams"]),
         .target(name: "StampBoot", dependencies: ["StampIO", "StampBytes"]),
         // Container images (OCI layout, docker archive, registry) as the source of a root tree.
-        // Reads tar with libarchive's read and disk-write sides (StampPackaging owns the
-        // tar-writing side).
-        .target(name: "StampOCI", dependencies: ["CArchive", .product(name: "Crypto", package: "swift-crypto")]),
+        // Reads tar and applies layers through StampArchive. Registry traffic goes through
+        // libcurl's easy interface (a CA of the registry's own can be trusted, which URLSession
+        // on Linux cannot do); gzip layers are inflated with StampCompression's ISA-L decoder.
+        .target(name: "StampOCI", dependencies: ["StampArchive", "CCurl", "StampCompression", .product(name: "Crypto", package: "swift-crypto")]),
 
         // MARK: containers and packaging
         .target(name: "StampContainers", dependencies: ["StampIO", "StampBytes", "StampCompression"]),
         .target(
             name: "StampPackaging",
             dependencies: [
-                "StampContainers", "StampTree", "StampIO", "StampBytes", "CArchive", "Yams",
+                "StampContainers", "StampTree", "StampIO", "StampBytes", "StampArchive", "Yams",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]),
@@ -117,6 +127,7 @@ let package = Package(
         .testTarget(name: "StampDiskTests", dependencies: ["StampDisk", "StampTestSupport"]),
         .testTarget(name: "StampBootTests", dependencies: ["StampBoot", "StampTestSupport"]),
         .testTarget(name: "StampCompressionTests", dependencies: ["StampCompression", "StampTestSupport"]),
+        .testTarget(name: "StampArchiveTests", dependencies: ["StampArchive", "StampTestSupport"]),
         .testTarget(name: "StampContainersTests", dependencies: ["StampContainers", "StampTestSupport"]),
         .testTarget(name: "StampPackagingTests", dependencies: ["StampPackaging", "StampTestSupport", "Yams"]),
         .testTarget(name: "StampOCITests", dependencies: ["StampOCI", "StampTestSupport"]),

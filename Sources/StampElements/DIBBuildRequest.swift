@@ -123,12 +123,18 @@ public struct DIBBuildRequest: Sendable, Equatable {
         return env
     }
 
+    /// Variables read by stamp itself that hold secrets: kept out of the elements' environment,
+    /// `DIB_ENV` (which DIB records in the image's manifests) and the build's logs. The
+    /// `oci-image` element's registry credentials are read from ``environment``.
+    public static let secretVariables: Set<String> = ["DIB_OCI_CREDS"]
+
     /// The element plan for ``ElementBuild``.
     public var plan: ElementBuildPlan {
         var base = clearEnvironment
             ? ["PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": environment["HOME"] ?? "/root"]
             : environment
         base.merge(exportedVariables) { _, new in new }
+        for name in Self.secretVariables { base.removeValue(forKey: name) }
         base["DIB_ENV"] = base.filter { $0.key.hasPrefix("DIB_") && $0.key != "DIB_ENV" }.sorted { $0.key < $1.key }
             .map { "declare -x \($0.key)=\"\($0.value)\"" }.joined(separator: "\n")
         var plan = ElementBuildPlan(elements: elements, environment: base)

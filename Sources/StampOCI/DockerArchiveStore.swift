@@ -1,4 +1,5 @@
 import Crypto
+import StampArchive
 
 #if canImport(Glibc)
 import Glibc
@@ -31,6 +32,10 @@ final class DockerArchiveStore: BlobStore {
 
     /// Streams the archive into `staging`.
     private func stage() throws {
+        try OCIError.rethrowingArchiveErrors { try stageMembers() }
+    }
+
+    private func stageMembers() throws {
         var st = stat()
         guard stat(file, &st) == 0 else { throw OCIError.notFound(what: "\(file): docker archive") }
         let reader = try ArchiveReader(path: file)
@@ -165,13 +170,15 @@ final class DockerArchiveStore: BlobStore {
 
     /// The sha256 of a layer's decompressed bytes (what `diff_ids` name).
     static func uncompressedDigest(of path: String) throws -> Digest {
-        let reader = try ArchiveReader(path: path, format: .raw)
-        defer { reader.close() }
-        var hasher = SHA256()
-        if try reader.next() != nil {
-            try reader.readData { hasher.update(bufferPointer: $0) }
+        try OCIError.rethrowingArchiveErrors {
+            let reader = try ArchiveReader(path: path, format: .raw)
+            defer { reader.close() }
+            var hasher = SHA256()
+            if try reader.next() != nil {
+                try reader.readData { hasher.update(bufferPointer: $0) }
+            }
+            return Digest(hex: hexString(hasher.finalize()))
         }
-        return Digest(hex: hexString(hasher.finalize()))
     }
 }
 

@@ -4,6 +4,7 @@
 /// oci:DIR[:TAG]                                  OCI image layout (index.json, blobs/sha256/…)
 /// docker-archive:FILE                            `docker save` / `podman save` tarball
 /// docker://HOST[:PORT]/NAME[:TAG|@DIGEST]        OCI distribution API (HTTP or HTTPS)
+/// docker://NAME[:TAG|@DIGEST]                    Docker Hub (docker.io/library/NAME for one component)
 /// ```
 ///
 /// `DIR` may itself contain colons; only a last `:TAG` without a slash is taken as the tag.
@@ -68,12 +69,24 @@ public struct RegistryReference: Sendable, Equatable, CustomStringConvertible {
         self.reference = reference
     }
 
+    /// Docker Hub, as references name it, and the host that serves its API.
+    static let dockerHub = "docker.io", dockerHubAPI = "registry-1.docker.io"
+
+    /// Parses `HOST[:PORT]/NAME…`, or a Docker Hub name as docker and skopeo read it: a first
+    /// component without `.` or `:` (and not `localhost`) is not a host, so `debian:12` is
+    /// `docker.io/library/debian:12` and `team/app` is `docker.io/team/app`.
     init(parsing text: String, original: String) throws {
-        guard let slash = text.firstIndex(of: "/") else {
-            throw OCIError.invalidReference(original, reason: "no repository name after the host (docker://HOST/NAME)")
+        guard !text.isEmpty else { throw OCIError.invalidReference(original, reason: "no image name after 'docker://'") }
+        var path: String
+        if let slash = text.firstIndex(of: "/"), Self.isHost(text[..<slash]) {
+            host = String(text[..<slash])
+            path = String(text[text.index(after: slash)...])
+        } else {
+            host = Self.dockerHub
+            path = text
         }
-        host = String(text[..<slash])
-        var path = String(text[text.index(after: slash)...])
+        if host == "index.docker.io" { host = Self.dockerHub }
+        if host == Self.dockerHub, !path.contains("/") { path = "library/" + path }
         guard !host.isEmpty else { throw OCIError.invalidReference(original, reason: "empty host") }
         if let at = path.firstIndex(of: "@") {
             reference = String(path[path.index(after: at)...])
@@ -104,5 +117,12 @@ public struct RegistryReference: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String {
         host + "/" + name + (reference.hasPrefix("sha256:") ? "@" : ":") + reference
+    }
+
+    /// The `host[:port]` the distribution API is reached at (Docker Hub's differs from its name).
+    public var apiHost: String { host == Self.dockerHub ? Self.dockerHubAPI : host }
+
+    private static func isHost(_ component: Substring) -> Bool {
+        component.contains(".") || component.contains(":") || component == "localhost"
     }
 }

@@ -1,3 +1,5 @@
+import StampArchive
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -31,19 +33,28 @@ public struct LayerApplier {
         self.root = root
     }
 
-    /// Applies one layer file (tar, gzip, zstd: libarchive detects which).
+    /// Applies one layer file (tar, gzip, zstd). A gzip layer is inflated by
+    /// ``GzipLayerStream`` on a second thread (ISA-L) while this one applies the tar; other
+    /// compressions go through libarchive's own filters.
     /// - Parameter name: how messages name the layer (e.g. `layer 2 sha256:…`).
     /// - Throws: ``OCIError/hostileMember(layer:path:reason:)`` for traversal or a path
     ///   through a symlink, ``OCIError/archive(path:operation:message:)`` with libarchive's
-    ///   message for corrupt or truncated data.
+    ///   (or the inflater's) message for corrupt or truncated data.
     public func apply(layerFile path: String, name: String) throws {
+        try OCIError.rethrowingArchiveErrors { try applyLayer(path, name: name) }
+    }
+
+    private func applyLayer(_ path: String, name: String) throws {
         var state = LayerState(root: Array(root.utf8), layer: name)
-        let reader = try ArchiveReader(path: path)
+        let gzip = try GzipLayerStream.open(path)
+        defer { gzip?.close() }
+        let reader = try gzip.map { try ArchiveReader(name: path, source: $0) } ?? ArchiveReader(path: path)
         defer { reader.close() }
         let writer = try DiskWriter(path: name)
         while let member = try reader.next() {
             try state.apply(member, reader: reader, writer: writer)
         }
+        try gzip?.drain()
         try writer.close()
         state.restoreDirectoryTimes()
     }

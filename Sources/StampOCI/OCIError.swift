@@ -1,3 +1,5 @@
+import StampArchive
+
 /// A failure reading a container image: a bad reference, a malformed or hostile manifest,
 /// a blob that does not match its digest, a layer member that would escape the root.
 ///
@@ -22,12 +24,16 @@ public enum OCIError: Error, Sendable, Equatable, CustomStringConvertible {
     case unsupported(what: String, reason: String)
     /// A layer member that would be written outside the root, or through a symlink.
     case hostileMember(layer: String, path: String, reason: String)
-    /// libarchive's own message about a layer or archive.
+    /// libarchive's own message about a layer or archive (a ``StampArchive/ArchiveError``,
+    /// same text).
     case archive(path: String, operation: String, message: String)
     /// A system call failed on `path`.
     case system(path: String, operation: String, message: String)
     /// The registry answered with an error (HTTP status and its message).
     case registry(url: String, status: Int, message: String)
+    /// The registry (or its token service) wants credentials, or refused the ones given;
+    /// `reason` names the user and where the credentials came from, never the password.
+    case unauthorized(what: String, reason: String)
 
     public var description: String {
         switch self {
@@ -53,6 +59,21 @@ public enum OCIError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(path): \(operation): \(message)"
         case .registry(let url, let status, let message):
             return "\(url): registry answered HTTP \(status)\(message.isEmpty ? "" : ": " + message)"
+        case .unauthorized(let what, let reason):
+            return "\(what): \(reason)"
         }
+    }
+}
+
+extension OCIError {
+    /// `error` as ``archive(path:operation:message:)``, with the same text.
+    init(_ error: ArchiveError) {
+        self = .archive(path: error.path, operation: error.operation, message: error.message)
+    }
+
+    /// Runs `body`, rethrowing StampArchive's errors as ``archive(path:operation:message:)``
+    /// (callers of this module catch `OCIError` only).
+    static func rethrowingArchiveErrors<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as ArchiveError { throw OCIError(error) }
     }
 }

@@ -1,13 +1,19 @@
 import Foundation
 
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
-
 /// Options for registry access.
 public struct RegistryOptions: Sendable {
     /// Plain HTTP (a registry on the local host) instead of HTTPS.
     public var insecureHTTP = false
+    /// Credentials given on the command line (`--creds`, `DIB_OCI_CREDS`); they come before
+    /// any auth file.
+    public var credentials: RegistryCredentials?
+    /// The auth files searched for the registry's entry when there are no `credentials`
+    /// (see ``RegistryCredentials/authFiles(environment:)``).
+    public var authFiles = RegistryCredentials.authFiles(environment: ProcessInfo.processInfo.environment)
+    /// PEM files of CAs trusted for HTTPS besides the system's (`--registry-ca`).
+    public var certificateFiles: [String] = []
+    /// The containers-certs.d directory: `DIR/HOST[:PORT]/*.crt` are trusted for that registry.
+    public var certificatesDirectory = "/etc/containers/certs.d"
     public init() {}
 }
 
@@ -21,6 +27,11 @@ public struct RegistryOptions: Sendable {
 /// GET /v2/NAME/blobs/DIGEST     (config, layers; may redirect to storage)
 /// ```
 ///
+/// Credentials (``RegistryOptions/credentials``, else the registry's entry in an auth file)
+/// are sent only when a challenge asks: as HTTP Basic on a `Basic` challenge, and to the token
+/// realm as HTTP Basic on a `Bearer` one (anonymous without credentials). See
+/// RegistryStore+Auth.swift.
+///
 /// A manifest fetched by tag must hash to the `Docker-Content-Digest` the registry sends (when
 /// it sends one); everything else is fetched by digest and must hash to it. Layers stream to
 /// `scratch` and are cut off as soon as they pass their descriptor's size.
@@ -28,7 +39,12 @@ final class RegistryStore: BlobStore {
     let reference: RegistryReference
     let scratch: String
     let options: RegistryOptions
-    private var token: String?
+    /// The `Authorization` value that answered the last challenge, sent with later requests.
+    var authorization: String?
+    /// The credentials, once looked up (nil inside: there are none).
+    var credentialsLookup: RegistryCredentials??
+    /// The PEM bundle to verify HTTPS with, once read (nil inside: libcurl's default).
+    var certificatesLookup: [UInt8]??
 
     init(reference: RegistryReference, scratch: String, options: RegistryOptions) {
         self.reference = reference
@@ -40,22 +56,25 @@ final class RegistryStore: BlobStore {
 
     private func url(_ kind: String, _ ref: String) throws -> URL {
         let scheme = options.insecureHTTP ? "http" : "https"
-        guard let url = URL(string: "\(scheme)://\(reference.host)/v2/\(reference.name)/\(kind)/\(ref)") else {
+        guard let url = URL(string: "\(scheme)://\(reference.apiHost)/v2/\(reference.name)/\(kind)/\(ref)") else {
             throw OCIError.invalidReference("docker://\(reference)", reason: "cannot form a URL")
         }
         return url
     }
 
-    /// A GET that answers a bearer challenge once, then keeps the token for later requests.
+    /// A GET that answers an authentication challenge once, then keeps the `Authorization`
+    /// value for later requests.
     private func get(_ url: URL, accept: [String] = [], limit: Int64, file: String? = nil, what: String) throws -> HTTPTransfer.Response {
         var headers: [String: String] = [:]
         if !accept.isEmpty { headers["Accept"] = accept.joined(separator: ", ") }
-        if let token { headers["Authorization"] = "Bearer " + token }
-        var response = try HTTPTransfer.get(url, headers: headers, limit: limit, file: file, what: what)
+        if let authorization { headers["Authorization"] = authorization }
+        var response = try transfer(url, headers: headers, limit: limit, file: file, what: what)
         if response.status == 401, let challenge = response.headers["www-authenticate"] {
-            token = try fetchToken(challenge: challenge)
-            headers["Authorization"] = "Bearer " + (token ?? "")
-            response = try HTTPTransfer.get(url, headers: headers, limit: limit, file: file, what: what)
+            let answer = try answer(challenge: challenge, from: url, body: response.body)
+            authorization = answer
+            headers["Authorization"] = answer
+            response = try transfer(url, headers: headers, limit: limit, file: file, what: what)
+            if response.status == 401 { throw try refusal(by: url.absoluteString, status: 401, body: response.body) }
         }
         guard (200..<300).contains(response.status) else {
             if response.status == 404 { throw OCIError.notFound(what: "\(what) (\(url.absoluteString))") }
@@ -64,27 +83,9 @@ final class RegistryStore: BlobStore {
         return response
     }
 
-    /// Answers `Bearer realm="…",service="…",scope="…"` anonymously.
-    private func fetchToken(challenge: String) throws -> String {
-        let fields = Self.challengeFields(challenge)
-        guard challenge.lowercased().hasPrefix("bearer "), let realm = fields["realm"], var components = URLComponents(string: realm)
-        else {
-            throw OCIError.unsupported(what: "docker://\(reference)", reason: "authentication challenge '\(challenge)'")
-        }
-        var query = components.queryItems ?? []
-        if let service = fields["service"] { query.append(URLQueryItem(name: "service", value: service)) }
-        query.append(URLQueryItem(name: "scope", value: fields["scope"] ?? "repository:\(reference.name):pull"))
-        components.queryItems = query
-        guard let url = components.url else { throw OCIError.malformed(what: "realm \(realm)", reason: "not a URL") }
-        let response = try HTTPTransfer.get(url, headers: [:], limit: Limits.document, what: "token from \(realm)")
-        guard (200..<300).contains(response.status) else {
-            throw OCIError.registry(url: url.absoluteString, status: response.status, message: Self.errorMessage(response.body))
-        }
-        let object = try jsonObject(response.body, what: "token from \(realm)")
-        guard let token = (object["token"] as? String) ?? (object["access_token"] as? String), !token.isEmpty else {
-            throw OCIError.malformed(what: "token from \(realm)", reason: "no token")
-        }
-        return token
+    /// One GET with this registry's trusted certificates.
+    func transfer(_ url: URL, headers: [String: String], limit: Int64, file: String? = nil, what: String) throws -> HTTPTransfer.Response {
+        try HTTPTransfer.get(url, headers: headers, limit: limit, file: file, what: what, certificates: try certificates())
     }
 
     /// `key="value"` pairs of a WWW-Authenticate header (quoted values may hold commas).

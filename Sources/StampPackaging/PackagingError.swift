@@ -1,3 +1,5 @@
+import StampArchive
+
 /// A packaging failure (OVF, OVA, manifest, checksum files, tarball), with the path or the
 /// option at fault.
 ///
@@ -10,7 +12,8 @@ public enum PackagingError: Error, Sendable, Equatable, CustomStringConvertible 
     case invalidMemberName(name: String, reason: String)
     /// A file changed size while it was being copied into an archive.
     case sizeChanged(path: String, expected: UInt64, actual: UInt64)
-    /// libarchive reported an error; `message` is libarchive's own text.
+    /// libarchive reported an error (a ``StampArchive/ArchiveError``, same text); `message` is
+    /// usually libarchive's own.
     case archive(path: String, operation: String, message: String)
     /// A tree entry that a tarball cannot hold (a socket).
     case unsupportedEntry(path: String, reason: String)
@@ -28,5 +31,18 @@ public enum PackagingError: Error, Sendable, Equatable, CustomStringConvertible 
         case .unsupportedEntry(let path, let reason):
             return "\(path): \(reason)"
         }
+    }
+}
+
+extension PackagingError {
+    /// `error` as ``archive(path:operation:message:)``, with the same text.
+    init(_ error: ArchiveError) {
+        self = .archive(path: error.path, operation: error.operation, message: error.message)
+    }
+
+    /// Runs `body`, rethrowing StampArchive's errors as ``archive(path:operation:message:)``
+    /// (callers of this module catch `PackagingError` and `IOError` only).
+    static func rethrowingArchiveErrors<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as ArchiveError { throw PackagingError(error) }
     }
 }

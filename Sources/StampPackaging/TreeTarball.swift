@@ -1,4 +1,4 @@
-import CArchive
+import StampArchive
 import StampIO
 import StampTree
 import SystemPackage
@@ -48,6 +48,10 @@ public struct TreeTarball {
     ///   size since the scan included), ``PackagingError/archive(path:operation:message:)``
     ///   with libarchive's message.
     public func write(_ tree: RootTree, to path: String) throws {
+        try PackagingError.rethrowingArchiveErrors { try writeTarball(tree, to: path) }
+    }
+
+    private func writeTarball(_ tree: RootTree, to path: String) throws {
         let output = try OutputFile(path: path)
         let archive = try ArchiveWriter(
             path: path, descriptor: output.descriptor.rawValue, format: format == .pax ? .pax : .paxRestricted)
@@ -173,20 +177,19 @@ enum POSIXACL {
             throw PackagingError.unsupportedEntry(path: path, reason: "malformed posix acl attribute")
         }
         for at in stride(from: 4, to: value.count, by: 8) {
-            let tag: Int32
-            var qualifier: Int32 = -1
+            let tag: ArchiveEntry.ACLTag
             switch le(at, 2) {
-            case 0x01: tag = ARCHIVE_ENTRY_ACL_USER_OBJ
-            case 0x02: tag = ARCHIVE_ENTRY_ACL_USER; qualifier = Int32(bitPattern: le(at + 4, 4))
-            case 0x04: tag = ARCHIVE_ENTRY_ACL_GROUP_OBJ
-            case 0x08: tag = ARCHIVE_ENTRY_ACL_GROUP; qualifier = Int32(bitPattern: le(at + 4, 4))
-            case 0x10: tag = ARCHIVE_ENTRY_ACL_MASK
-            case 0x20: tag = ARCHIVE_ENTRY_ACL_OTHER
+            case 0x01: tag = .userObject
+            case 0x02: tag = .user(uid: le(at + 4, 4))
+            case 0x04: tag = .groupObject
+            case 0x08: tag = .group(gid: le(at + 4, 4))
+            case 0x10: tag = .mask
+            case 0x20: tag = .other
             default:
                 throw PackagingError.unsupportedEntry(path: path, reason: "unknown posix acl tag \(le(at, 2))")
             }
             let permissions = Int32(le(at + 2, 2) & 7)
-            try entry.addACL(isDefault: isDefault, tag: tag, permissions: permissions, qualifier: qualifier)
+            try entry.addACL(isDefault: isDefault, tag: tag, permissions: permissions)
         }
     }
 }

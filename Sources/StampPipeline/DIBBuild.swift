@@ -78,7 +78,7 @@ public enum DIBBuild {
 
         // The oci-image element: the image is resolved (every document verified) before the
         // slow phases, and its layers fill the empty root just before root.d.
-        let image = try OCIImageElement(build: build, log: { logger.info("\($0)") })
+        let image = try OCIImageElement(build: build, credentials: request.environment["DIB_OCI_CREDS"], log: { logger.info("\($0)") })
         defer { image?.scratch.remove() }
         // DIB_OCI_STAMPED_CACHE (stamp build --stamped-cache): the same image digest, elements
         // and options stamped before are served from the cache instead of built.

@@ -12,7 +12,9 @@ final class OCIImageElement {
     let scratch: ScratchDirectory
     let log: (String) -> Void
 
-    init?(build: ValidatedElementBuild, log: @escaping (String) -> Void) throws {
+    /// - Parameter credentials: `DIB_OCI_CREDS` (`USER:PASSWORD`), which is kept out of the
+    ///   build's environment (``DIBBuildRequest/secretVariables``).
+    init?(build: ValidatedElementBuild, credentials: String?, log: @escaping (String) -> Void) throws {
         guard build.resolution.elements.contains(where: { $0.name == "oci-image" }) else { return nil }
         let environment = build.plan.environment
         guard let text = environment["DIB_OCI_IMAGE"], !text.isEmpty else {
@@ -28,6 +30,15 @@ final class OCIImageElement {
         }
         var options = RegistryOptions()
         options.insecureHTTP = environment["DIB_OCI_PLAIN_HTTP"] == "1"
+        options.authFiles = RegistryCredentials.authFiles(environment: environment)
+        if let ca = environment["DIB_OCI_REGISTRY_CA"], !ca.isEmpty { options.certificateFiles = [ca] }
+        if let credentials, !credentials.isEmpty {
+            do {
+                options.credentials = try RegistryCredentials(parsing: credentials, source: "DIB_OCI_CREDS")
+            } catch {
+                throw PackProblems(problems: ["\(error)"])
+            }
+        }
         let scratch = try ScratchDirectory(label: "stamp-oci-image")
         do {
             let blobs = scratch.path + "/blobs"
@@ -64,9 +75,11 @@ extension OCIImageElement {
         for element in build.resolution.elements {
             lines.append("element \(element.name) \(try treeDigest(element.path.path))")
         }
-        // Not inputs: where caches and outputs live, and DIB's echo of the command line
-        // (whose options are below; the output name is not an input).
-        let ignored: Set<String> = ["DIB_OCI_STAMPED_CACHE", "DIB_IMAGE_CACHE", "DIB_ARGS", "DIB_ENV", "DIB_MANIFEST_SAVE_DIR"]
+        // Not inputs: where caches and outputs live, which CA verified the registry, and DIB's
+        // echo of the command line (whose options are below; the output name is not an input).
+        let ignored: Set<String> = [
+            "DIB_OCI_STAMPED_CACHE", "DIB_IMAGE_CACHE", "DIB_ARGS", "DIB_ENV", "DIB_MANIFEST_SAVE_DIR", "DIB_OCI_REGISTRY_CA",
+        ]
         for (name, value) in build.plan.environment.sorted(by: { $0.key < $1.key })
         where name.hasPrefix("DIB_") && !ignored.contains(name) {
             lines.append("env \(name)=\(value)")

@@ -35,8 +35,7 @@ struct Build: ParsableCommand {
         valueName: "image"))
     var from: String?
 
-    @Flag(help: "With --from docker://…: plain HTTP instead of HTTPS (a local registry).")
-    var plainHTTP = false
+    @OptionGroup var registry: RegistryAccessOptions
 
     @Option(help: ArgumentHelp(
         "With --from: serve a build of the same image digest, elements and options from DIR, and keep new ones there (DIB_OCI_STAMPED_CACHE; see stamp images).",
@@ -96,7 +95,7 @@ struct Build: ParsableCommand {
         for e in env where !e.contains("=") || e.hasPrefix("=") { problems.append("--env '\(e)' is not NAME=VALUE") }
         if elements.isEmpty && from == nil { problems.append("no elements given (and no --from IMAGE)") }
         if stampedCache != nil && from == nil { problems.append("--stamped-cache applies to --from IMAGE builds only") }
-        if plainHTTP && !(from?.hasPrefix("docker://") ?? false) { problems.append("--plain-http applies to --from docker://… only") }
+        problems += registry.problems(reference: from, scope: "--from docker://…")
         if let c = qcow2Compat, c != "1.1" && c != "0.10" { problems.append("invalid --qcow2-compat '\(c)' (use 1.1 or 0.10)") }
         do { _ = try package.load() } catch { problems.append("\(error)") }
         if !problems.isEmpty { throw ValidationError(problems.joined(separator: "; ")) }
@@ -126,7 +125,7 @@ struct Build: ParsableCommand {
         var elements = elements
         if let from {
             environment["DIB_OCI_IMAGE"] = from
-            if plainHTTP { environment["DIB_OCI_PLAIN_HTTP"] = "1" }
+            environment.merge(registry.environment()) { _, new in new }
             if let stampedCache { environment["DIB_OCI_STAMPED_CACHE"] = URL(fileURLWithPath: stampedCache).standardizedFileURL.path }
             if !elements.contains("oci-image") { elements.insert("oci-image", at: 0) }
         }

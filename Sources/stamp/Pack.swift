@@ -26,8 +26,19 @@ struct Pack: ParsableCommand {
               stamp pack docker-archive:saved.tar -o node -t ova
 
             Instead of a directory, ROOT may name a container image that holds a kernel and GRUB:
-            oci:DIR[:TAG], docker-archive:FILE or docker://HOST[:PORT]/NAME[:TAG|@DIGEST]. Its
+            oci:DIR[:TAG], docker-archive:FILE or docker://HOST[:PORT]/NAME[:TAG|@DIGEST] (a name without
+            a host is Docker Hub's, as in docker://debian:12). Its
             layers are verified and applied, and OUT.d/ records its config (Env, Cmd, Labels).
+
+            A private registry: --creds USER:PASSWORD, else the registry's entry in the first of \
+            $REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json, \
+            ~/.config/containers/auth.json and ~/.docker/config.json (as podman login and docker \
+            login write them: "auths": {"HOST:PORT": {"auth": base64 of USER:PASSWORD}}), sent \
+            only when the registry asks (HTTP Basic, or to its token service). HTTPS is always \
+            verified: with the system's CAs, plus --registry-ca FILE and \
+            /etc/containers/certs.d/HOST:PORT/*.crt.
+
+              stamp pack docker://registry.example:5000/node:v1 --creds ci:$TOKEN -o node
             """)
 
     @Argument(help: "The root tree, or a container image (oci:DIR[:TAG], docker-archive:FILE, docker://HOST/NAME[:TAG]).")
@@ -80,8 +91,7 @@ struct Pack: ParsableCommand {
         valueName: "dir"))
     var imageCache: String?
 
-    @Flag(help: "docker:// over plain HTTP instead of HTTPS (a local registry).")
-    var plainHTTP = false
+    @OptionGroup var registry: RegistryAccessOptions
 
     @Option(help: "OVA: virtual machine name.") var vmName: String?
     @Option(help: "OVA: virtual CPUs.") var cpus: Int = 2
@@ -121,9 +131,7 @@ struct Pack: ParsableCommand {
         if imageCache != nil && !ImageReference.looksLikeReference(rootDirectory) {
             problems.append("--image-cache applies to container images (oci:, docker-archive:, docker://) only")
         }
-        if plainHTTP && !rootDirectory.hasPrefix("docker://") {
-            problems.append("--plain-http applies to docker:// references only")
-        }
+        problems += registry.problems(reference: rootDirectory, scope: "docker:// references")
         if let uuid, Identifier(uuid) == nil { problems.append("invalid --uuid '\(uuid)'") }
         if Qcow2Compat(rawValue: qcow2Compat) == nil { problems.append("invalid --qcow2-compat '\(qcow2Compat)' (use 1.1 or 0.10)") }
         if output.isEmpty || output.hasSuffix("/") {
@@ -165,7 +173,7 @@ struct Pack: ParsableCommand {
         let result: PackResult
         if ImageReference.looksLikeReference(rootDirectory) {
             var packer = ImagePacker(reference: try ImageReference(parsing: rootDirectory), request: request, log: Log.line)
-            packer.registry.insecureHTTP = plainHTTP
+            packer.registry = try registry.options()
             packer.cache = imageCache.map(ImageCache.init(directory:))
             result = try packer.run()
         } else {

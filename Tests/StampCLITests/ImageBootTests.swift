@@ -4,14 +4,16 @@ import Testing
 import StampTestSupport
 
 /// A container image built with umoci from the debootstrapped bookworm root (kernel, GRUB,
-/// systemd; two layers: the root, then the boot marker of Tests/tools/boot/install_marker.sh)
-/// stamped by `stamp pack oci:…` and booted under QEMU (TCG) to the marker: BIOS from the
-/// qcow2, and UEFI from the VMDK inside the OVA. Minutes of CPU: enabled by STAMP_BOOT_TESTS
-/// (scripts/test's boot phase).
+/// systemd; two layers: the root, then the boot marker of Tests/tools/boot/install_marker.sh),
+/// pushed with skopeo to Debian's docker-registry on 127.0.0.1 (started here by
+/// Tests/tools/oci/registry.sh), stamped by `stamp pack docker://127.0.0.1:PORT/…` and booted
+/// under QEMU (TCG) to the marker: BIOS from the qcow2, and UEFI from the VMDK inside the OVA.
+/// Minutes of CPU: enabled by STAMP_BOOT_TESTS (scripts/test's boot phase).
 @Suite(
     .serialized,
     .enabled(
         if: isRoot && ProcessInfo.processInfo.environment["STAMP_BOOT_TESTS"] != nil && toolAvailable("umoci")
+            && toolAvailable("docker-registry") && toolAvailable("skopeo")
             && FileManager.default.isExecutableFile(atPath: stampBinary)))
 struct ImageBootTests {
     static let uuid = "6a1c7e2b-0d3f-4e5a-9b8c-0000000000c1"
@@ -40,25 +42,57 @@ struct ImageBootTests {
         return layout
     }
 
+    /// Runs `body` with `docker://127.0.0.1:PORT/stamp/boot:bookworm`: the layout's `boot` tag
+    /// pushed with `skopeo copy` to a docker-registry started for this call on a free port of
+    /// 127.0.0.1 (plain HTTP, anonymous). The registry is stopped and its storage removed
+    /// whether `body` returns or throws.
+    static func withRegistry(_ body: (String) throws -> Void) throws {
+        let layout = try layout()
+        let registry = work + "/registry"
+        let script = repositoryRoot + "/Tests/tools/oci/registry.sh"
+        try? FileManager.default.removeItem(atPath: registry)
+        let start = try run(["bash", script, "start", registry])
+        defer {
+            _ = try? run(["bash", script, "stop", registry])
+            try? FileManager.default.removeItem(atPath: registry)
+        }
+        try #require(start.status == 0, "\(start.output)")
+        let port = start.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let reference = "docker://127.0.0.1:\(port)/stamp/boot:bookworm"
+        let push = try run(["skopeo", "copy", "-q", "--dest-tls-verify=false", "oci:\(layout):boot", reference])
+        try #require(push.status == 0, "\(push.output)")
+        try body(reference)
+    }
+
     static func boot(_ image: String, _ extra: [String]) throws {
         let r = try run(["bash", harness, image, "--timeout", "240", "--expect-uuid", uuid] + extra)
         #expect(r.status == 0, "boot of \(image) \(extra) failed:\n\(r.output.suffix(4000))")
         #expect(r.stdout.contains("STAMP_BOOT_OK"), "\(r.output.suffix(2000))")
     }
 
-    @Test func biosBootsTheQcow2() throws {
-        let layout = try Self.layout()
-        let out = Self.work + "/bios"
-        let r = try run([stampBinary, "pack", "oci:\(layout):boot", "-o", out, "-t", "qcow2", "--layout", "gpt", "--uuid", Self.uuid])
+    /// Pulled from the registry, stamped and checked: the summary names the registry reference.
+    static func pack(_ reference: String, _ out: String, _ options: [String]) throws {
+        try? FileManager.default.removeItem(atPath: out + ".d")
+        let r = try run([stampBinary, "pack", reference, "--plain-http", "-o", out, "--uuid", uuid] + options)
         try #require(r.status == 0, "\(r.output)")
         let summary = try String(contentsOfFile: out + ".d/image.json", encoding: .utf8)
+        #expect(summary.contains("\"\(reference)\""), "\(summary)")
         #expect(summary.contains("\"STAMP_IMAGE=boot\""), "\(summary)")
         #expect(summary.contains("\"role\" : \"node\""), "\(summary)")
+    }
+
+    @Test func biosBootsTheQcow2() throws {
+        let out = Self.work + "/bios"
+        try Self.withRegistry { reference in
+            try Self.pack(reference, out, ["-t", "qcow2", "--layout", "gpt"])
+        }
         try Self.boot(out + ".qcow2", ["--format", "qcow2"])
     }
 
     /// The issue's bound: a second stamp of the same digest and settings, from the image cache,
     /// takes under 2 s: here the OVA (the issue's deliverable for vSphere) of the 700 MB root.
+    /// Stamped from the `oci:` layout, not the registry: the cache is keyed by the manifest
+    /// digest whatever the source, and the bound is about serving from the cache.
     /// The cache copies (holes kept) and fsyncs each output rather than linking it, so a
     /// larger set of outputs costs its write-back: qcow2 + OVA (1 GB) measured 1.8 s with the
     /// debug build and 3.2 s with the release build under a load average of 6 on this machine.
@@ -81,11 +115,11 @@ struct ImageBootTests {
     }
 
     @Test func uefiBootsTheVMDKOfTheOVA() throws {
-        let layout = try Self.layout()
         let out = Self.work + "/uefi"
-        let r = try run([stampBinary, "pack", "oci:\(layout):boot", "-o", out, "-t", "ova", "--layout", "efi", "--uuid", Self.uuid])
-        try #require(r.status == 0, "\(r.output)")
-        let x = try sh("set -e; mkdir -p \(out).x; tar -C \(out).x -xf \(out).ova; ls \(out).x/*.vmdk")
+        try Self.withRegistry { reference in
+            try Self.pack(reference, out, ["-t", "ova", "--layout", "efi"])
+        }
+        let x = try sh("set -e; rm -rf \(out).x; mkdir -p \(out).x; tar -C \(out).x -xf \(out).ova; ls \(out).x/*.vmdk")
         try #require(x.status == 0, "\(x.output)")
         try Self.boot(x.stdout.trimmingCharacters(in: .whitespacesAndNewlines), ["--format", "vmdk", "--snapshot", "--uefi"])
     }

@@ -57,6 +57,49 @@ struct OCIElementTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.file("tmp")).isEmpty)
     }
 
+    /// `DIB_OCI_CREDS` (what `stamp build --creds` sets) with a registry with HTTP Basic auth:
+    /// the image is pulled, and the password reaches neither the elements' environment (an
+    /// install.d script records it in the image), nor DIB_ENV, OUT.d/ or the log. A wrong
+    /// password stops the build in one line before any phase.
+    @Test(.enabled(if: toolAvailable("docker-registry") && toolAvailable("skopeo") && toolAvailable("htpasswd")))
+    func buildFromAPrivateRegistryKeepsTheCredentialsOut() throws {
+        let dir = try Self.prepare()
+        let password = "reg1stry-Pw"
+        let script = repositoryRoot + "/Tests/tools/oci/registry.sh"
+        let start = try run(["bash", script, "start", dir.file("registry"), "--htpasswd", "carol:" + password])
+        defer { _ = try? run(["bash", script, "stop", dir.file("registry")]) }
+        try #require(start.status == 0, "\(start.output)")
+        let reference = "docker://127.0.0.1:\(start.stdout.trimmingCharacters(in: .whitespacesAndNewlines))/os/bb:v1"
+        let push = try run(["skopeo", "copy", "-q", "--dest-tls-verify=false", "--dest-creds", "carol:" + password, "oci:\(dir.path)/layout:bb", reference])
+        try #require(push.status == 0, "\(push.output)")
+        let probe = try sh("printf 'env > /etc/probe-env\\n' >> '\(dir.path)/els/probe-oci/install.d/50-probe'")
+        try #require(probe.status == 0)
+        func build(_ name: String, _ creds: String) throws -> CommandResult {
+            try run(
+                [Self.dib, "-n", "-t", "raw", "-o", dir.file("out/" + name), "oci-image", "probe-oci"],
+                environment: [
+                    "ELEMENTS_PATH": dir.file("els"), "TMPDIR": dir.file("tmp"), "HOME": dir.path, "REGISTRY_AUTH_FILE": "",
+                    "DIB_OCI_IMAGE": reference, "DIB_OCI_PLAIN_HTTP": "1", "DIB_OCI_CREDS": creds,
+                ])
+        }
+        let wrong = try build("wrong", "carol:nope")
+        #expect(wrong.status != 0)
+        #expect(wrong.stderr.contains("\(reference): credentials of user 'carol' (from DIB_OCI_CREDS) refused (HTTP 401"), "\(wrong.stderr)")
+        #expect(!wrong.stdout.contains("dib-run-parts Running"), "a phase ran: \(wrong.stdout.suffix(2000))")
+
+        let r = try build("img", "carol:" + password)
+        try #require(r.status == 0, "\(r.output.suffix(3000))")
+        #expect(!r.output.contains(password))
+        let env = try run(["debugfs", "-R", "cat /etc/probe-env", dir.file("out/img.raw")])
+        #expect(env.stdout.contains("DIB_OCI_PLAIN_HTTP=1"), "\(env.output)")
+        #expect(env.stdout.contains("DIB_ENV="), "\(env.output)")
+        #expect(!env.stdout.contains(password) && !env.stdout.contains("DIB_OCI_CREDS"), "\(env.output)")
+        let recorded = try run(["grep", "-rl", password, dir.file("out/img.d")])
+        #expect(recorded.status == 1, "the password is in \(recorded.stdout)")
+        let summary = try String(contentsOfFile: dir.file("out/img.d/image.json"), encoding: .utf8)
+        #expect(summary.contains("\"\(reference)\""), "\(summary)")
+    }
+
     /// DIB_OCI_STAMPED_CACHE: the same digest, elements and options are served from the
     /// cache without running a phase; changing an element's script is another entry.
     @Test func stampedCacheServesTheSameBuildAndNoticesElementChanges() throws {

@@ -19,8 +19,9 @@ struct RegistryTests {
 
     /// Runs `body` with a running registry (port) in a case directory holding `layout/` (the
     /// fixture, also with an amd64+arm64 index under tag `multi` in `indexed/`) and `bundle/`
-    /// (umoci's unpack of it).
-    static func withRegistry(token: Bool, _ body: (TemporaryDirectory, String) throws -> Void) throws {
+    /// (umoci's unpack of it). `mode` is registry.sh's (`--token`, `--htpasswd USER:PASSWORD`…);
+    /// `push` the credentials skopeo pushes with.
+    static func withRegistry(mode: [String] = [], push: String? = nil, _ body: (TemporaryDirectory, String) throws -> Void) throws {
         let dir = try TemporaryDirectory("registry")
         let setup = try sh("""
             set -e; cd '\(dir.path)'; mkdir out tmp
@@ -29,16 +30,17 @@ struct RegistryTests {
             umoci unpack --image layout:latest bundle >/dev/null
             """)
         try #require(setup.status == 0, "\(setup.output)")
-        let start = try run(["bash", tools + "/registry.sh", "start", dir.file("registry")] + (token ? ["--token"] : []))
+        let start = try run(["bash", tools + "/registry.sh", "start", dir.file("registry")] + mode)
         defer { _ = try? run(["bash", tools + "/registry.sh", "stop", dir.file("registry")]) }
         try #require(start.status == 0, "\(start.output)")
         let port = start.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        let push = try sh("""
+        let skopeo = "skopeo copy -q --dest-tls-verify=false" + (push.map { " --dest-creds '\($0)'" } ?? "")
+        let pushed = try sh("""
             set -e; cd '\(dir.path)'
-            skopeo copy -q --dest-tls-verify=false oci:layout:latest docker://127.0.0.1:\(port)/team/fixture:latest
-            skopeo copy -q --all --dest-tls-verify=false oci:indexed:multi docker://127.0.0.1:\(port)/team/fixture:multi
+            \(skopeo) oci:layout:latest docker://127.0.0.1:\(port)/team/fixture:latest
+            \(skopeo) --all oci:indexed:multi docker://127.0.0.1:\(port)/team/fixture:multi
             """)
-        try #require(push.status == 0, "\(push.output)")
+        try #require(pushed.status == 0, "\(pushed.output)")
         try body(dir, port)
     }
 
@@ -56,7 +58,7 @@ struct RegistryTests {
     }
 
     @Test func pullsThroughTheBearerChallengeAndChoosesAMD64() throws {
-        try Self.withRegistry(token: true) { dir, port in
+        try Self.withRegistry(mode: ["--token"]) { dir, port in
             let r = try Self.pack(dir, "docker://127.0.0.1:\(port)/team/fixture:latest", "latest")
             try #require(r.status == 0, "\(r.output)")
             try Self.matchesUmoci(dir, "latest")
@@ -101,7 +103,7 @@ struct RegistryTests {
     }
 
     @Test func aRegistryServingATamperedBlobIsRefused() throws {
-        try Self.withRegistry(token: false) { dir, port in
+        try Self.withRegistry { dir, port in
             // Flip one byte of the largest layer in the registry's own storage.
             let tamper = try sh("""
                 set -e; cd '\(dir.path)/registry/data/docker/registry/v2/blobs/sha256'

@@ -120,4 +120,16 @@ import Testing
         #expect(plan.environment["SECRET"] == nil)
         #expect(plan.environment["HOME"] == "/home/u")
     }
+
+    /// Registry credentials for the oci-image element stay with stamp: not in the elements'
+    /// environment, nor in DIB_ENV (which DIB records in the image's manifests).
+    @Test func registryCredentialsStayOutOfTheElements() throws {
+        let request = try build("-o x oci-image", env: ["DIB_OCI_CREDS": "alice:pw", "DIB_OCI_PLAIN_HTTP": "1"])
+        #expect(request.environment["DIB_OCI_CREDS"] == "alice:pw")
+        let plan = request.plan
+        #expect(plan.environment["DIB_OCI_CREDS"] == nil)
+        #expect(plan.environment["DIB_OCI_PLAIN_HTTP"] == "1")
+        #expect(plan.environment["DIB_ENV"]?.contains("DIB_OCI_PLAIN_HTTP") == true)
+        #expect(plan.environment.values.allSatisfy { !$0.contains("alice:pw") })
+    }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import StampOCI
@@ -26,9 +27,37 @@ struct ReferenceTests {
         #expect(
             try ImageReference(parsing: "docker://h:1/n@\(digest)")
                 == .registry(RegistryReference(host: "h:1", name: "n", reference: digest)))
-        for bad in ["docker://hostonly", "docker://h/UPPER", "docker://h/a/../b", "docker://h/n@sha256:12", "docker://h/n:bad tag"] {
+        // Docker Hub names, as docker and skopeo normalise them.
+        let hub: [(String, String, String)] = [
+            ("docker://debian", "library/debian", "latest"), ("docker://debian:12", "library/debian", "12"),
+            ("docker://team/app:v2", "team/app", "v2"), ("docker://docker.io/library/busybox", "library/busybox", "latest"),
+            ("docker://index.docker.io/busybox:1", "library/busybox", "1"),
+        ]
+        for (text, name, tag) in hub {
+            guard case .registry(let r) = try ImageReference(parsing: text) else { Issue.record("\(text) is not a registry reference"); continue }
+            #expect(r == RegistryReference(host: "docker.io", name: name, reference: tag), "\(text)")
+            #expect(r.apiHost == "registry-1.docker.io")
+        }
+        guard case .registry(let local) = try ImageReference(parsing: "docker://localhost/x") else { return }
+        #expect(local.host == "localhost" && local.apiHost == "localhost")
+        for bad in ["docker://", "docker://reg.example/", "docker://h/UPPER", "docker://h/a/../b", "docker://h/n@sha256:12", "docker://h/n:bad tag"] {
             #expect(throws: OCIError.self, "\(bad)") { try ImageReference(parsing: bad) }
         }
+    }
+
+    /// `docker login` writes Docker Hub as `https://index.docker.io/v1/`; a reference names it
+    /// docker.io. A namespace entry wins over the host's.
+    @Test func dockerHubCredentialsAreFoundUnderEitherName() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("auth-\(getpid()).json").path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let hub = Data("hub:secret".utf8).base64EncodedString(), team = Data("team:other".utf8).base64EncodedString()
+        let json = #"{"auths": {"https://index.docker.io/v1/": {"auth": "\#(hub)"}, "docker.io/team": {"auth": "\#(team)"}}}"#
+        try Data(json.utf8).write(to: URL(fileURLWithPath: file))
+        let library = try RegistryCredentials.lookup(host: "docker.io", repository: "library/debian", files: [file])
+        #expect(library?.username == "hub" && library?.password == "secret")
+        let scoped = try RegistryCredentials.lookup(host: "docker.io", repository: "team/app", files: [file])
+        #expect(scoped?.username == "team")
+        #expect(try RegistryCredentials.lookup(host: "quay.io", repository: "x/y", files: [file]) == nil)
     }
 
     @Test func digestsAreSHA256Only() throws {

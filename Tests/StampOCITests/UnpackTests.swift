@@ -44,10 +44,11 @@ struct UnpackTests {
         return r.stdout.split(separator: "\n").map(String.init)
     }
 
-    @Test func layersMatchUmociUnpack() throws {
+    /// "gzip-members" writes each gzip layer as two gzip members (pigz, `cat a.gz b.gz`).
+    @Test(arguments: ["semantics", "gzip-members"]) func layersMatchUmociUnpack(_ kind: String) throws {
         try #require(toolAvailable("umoci"), "umoci (Debian package) is needed")
         let dir = try TemporaryDirectory("oci-umoci")
-        let (layout, digest) = try Self.fixture(dir, "layout", "semantics")
+        let (layout, digest) = try Self.fixture(dir, "layout", kind)
         let r = try sh("cd '\(dir.path)' && umoci unpack --image layout:latest bundle")
         try #require(r.status == 0, "\(r.output)")
         let (root, image) = try Self.unpack("oci:\(layout):latest", dir, "ours")
@@ -111,6 +112,13 @@ struct UnpackTests {
             needle: "size mismatch: descriptor says 10240 bytes, blob has 10230 (truncated or tampered)"),
         Hostile(
             kind: "semantics", damage: "rm $(ls -S blobs/sha256/* | head -1)", needle: "not found"),
+        // Damaged gzip whose digest is the damaged blob's: the inflate finds it.
+        Hostile(kind: "gzip-corrupt", needle: ": decompress: corrupt compressed data: "),
+        Hostile(kind: "gzip-truncated", needle: ": decompress: compressed data ends before its stream does"),
+        Hostile(kind: "gzip-trailing", needle: ": decompress: corrupt compressed data: bytes after a gzip member are not a gzip header"),
+        // Stopped early, with the inflating thread mid-stream: one line, no trap.
+        Hostile(kind: "gzip-not-tar", needle: ": open: unrecognized archive format"),
+        Hostile(kind: "gzip-traversal", needle: "member '../escaped' refused: path traversal ('..')"),
     ]
 
     @Test(arguments: hostile) func hostileImagesAreRefused(_ c: Hostile) throws {

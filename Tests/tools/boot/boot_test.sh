@@ -63,8 +63,11 @@ if [ -n "$resize" ]; then
     qemu-img resize -f "$qformat" "$image" "$resize" >/dev/null || { echo "boot_test.sh: resize failed" >&2; exit 3; }
 fi
 
+# virtio-rng: the guest's early getrandom() need not wait for entropy gathered from TCG's slow
+# timer jitter.
 args=(-accel tcg,thread=multi -m 1024 -smp 2 -display none -no-reboot -nodefaults
-      -serial "file:$log" -drive "file=$image,format=$qformat,if=virtio")
+      -serial "file:$log" -drive "file=$image,format=$qformat,if=virtio"
+      -object rng-random,id=rng0,filename=/dev/urandom -device virtio-rng-pci,rng=rng0)
 [ "$snapshot" = 0 ] || args+=(-snapshot)
 [ -z "$cdrom" ] || args+=(-drive "file=$cdrom,format=raw,media=cdrom,readonly=on")
 if [ "$secure" = 1 ]; then
@@ -93,7 +96,10 @@ echo "boot_test.sh: $(basename "$image") format=$format $([ $secure = 1 ] && ech
 fail=0
 check() { if ! eval "$2"; then echo "boot_test.sh: FAIL: $1" >&2; fail=1; fi; }
 if ! grep -q '^STAMP_BOOT_OK' <<< "$markers"; then
-    echo "boot_test.sh: FAIL: no marker; last serial lines:" >&2
+    echo "boot_test.sh: FAIL: no marker; the kernel's complaints, then the last serial lines:" >&2
+    tr -d '\r' < "$log" | grep -aE 'BUG:|watchdog:|rcu: INFO|INFO: task|Kernel panic|hung_task|Out of memory|I/O error|EXT4-fs error' \
+        | head -n 8 >&2 || true
+    echo "---" >&2
     tr -d '\r' < "$log" | tail -n 25 >&2
     sed 's/^/qemu: /' "$work/qemu.out" >&2
     exit 3

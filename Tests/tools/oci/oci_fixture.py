@@ -17,12 +17,21 @@ CASE:
   symlink-escape  layer 1 has "esc -> /tmp", layer 2 writes "esc/pwned"
   hardlink-escape "esc -> /etc", then a hard link "stolen" to "esc/passwd" (the host's file)
   absurd-size     the manifest declares a layer of 2**62 bytes
+  gzip-corrupt    a gzip layer whose deflate data is damaged (its digest is the damaged blob's)
+  gzip-truncated  a gzip layer cut in the middle (digest of the cut blob)
+  gzip-trailing   a gzip layer followed by bytes that start no gzip member
+  gzip-not-tar    a valid gzip layer whose content is random bytes, not a tar
+  gzip-traversal  a gzip layer whose first member is "../escaped", then 24 MiB of files (the
+                  inflating thread is still running, its ring full, when the member is refused)
+  gzip-members    the semantics layers, each gzip one written as two members (as pigz or
+                  `cat a.gz b.gz` do); unpacks like "semantics"
 Prints the manifest digest.
 """
 import argparse, gzip, hashlib, io, json, os, subprocess, sys, tarfile
 
 T0 = 1700000000
 ZSTD = "--zstd" in sys.argv
+MEMBERS = "gzip-members" in sys.argv
 
 
 def member(tf, name, kind="file", data=b"", mode=None, uid=0, gid=0, mtime=None, atime=None, xattrs=None,
@@ -120,12 +129,36 @@ def hostile(case):
     if case == "hardlink-escape":
         return [("tar", layer(lambda tf: (member(tf, "esc", "symlink", link="/etc"),
                                           member(tf, "stolen", "hardlink", link="esc/passwd"))))]
+    if case == "gzip-traversal":
+        def build(tf):
+            member(tf, "../escaped", data=b"out")
+            for i in range(24):
+                member(tf, f"big{i}", data=bytes(range(256)) * 4096)
+        return [("gzip", layer(build))]
+    if case == "gzip-not-tar":
+        return [("as-is-gzip", gzip.compress(bytes((i * 7919 + 13) % 251 for i in range(50000)), mtime=0))]
+    if case.startswith("gzip-") and case != "gzip-members":
+        body = layer(lambda tf: [member(tf, f"f{i}", data=bytes(range(256)) * 64 + bytes([i])) for i in range(40)])
+        data = gzip.compress(body, mtime=0)
+        if case == "gzip-corrupt":
+            data = data[:200] + bytes(b ^ 0x5A for b in data[200:260]) + data[260:]
+        elif case == "gzip-truncated":
+            data = data[:len(data) // 2]
+        else:
+            data = data + b"trailing garbage"
+        return [("as-is-gzip", data)]
     raise SystemExit("unknown case " + case)
 
 
 def compress(kind, data):
+    if kind == "gzip" and MEMBERS:
+        half = len(data) // 2
+        return gzip.compress(data[:half], mtime=0) + gzip.compress(data[half:], mtime=0), \
+            "application/vnd.oci.image.layer.v1.tar+gzip"
     if kind == "gzip":
         return gzip.compress(data, mtime=0), "application/vnd.oci.image.layer.v1.tar+gzip"
+    if kind == "as-is-gzip":
+        return data, "application/vnd.oci.image.layer.v1.tar+gzip"
     if kind == "zstd":
         return subprocess.run(["zstd", "-q", "-c"], input=data, stdout=subprocess.PIPE, check=True).stdout, \
             "application/vnd.oci.image.layer.v1.tar+zstd"
@@ -148,7 +181,7 @@ def main():
     ap.add_argument("--index", action="store_true")
     ap.add_argument("--zstd", action="store_true")
     a = ap.parse_args()
-    layers = semantics() if a.case in ("semantics", "absurd-size") else hostile(a.case)
+    layers = semantics() if a.case in ("semantics", "absurd-size", "gzip-members") else hostile(a.case)
     os.makedirs(os.path.join(a.layout, "blobs", "sha256"), exist_ok=True)
     with open(os.path.join(a.layout, "oci-layout"), "w") as f:
         json.dump({"imageLayoutVersion": "1.0.0"}, f)

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# registry.sh start DIR [--token | --tls] | stop DIR
+# registry.sh start DIR [--token | --token-creds USER:PASSWORD | --htpasswd USER:PASSWORD | --tls] | stop DIR
 # Starts Debian's docker-registry on a free port of 127.0.0.1 with its storage in DIR/data
 # (and, with --token, distribution's token auth backed by token_server.py and a fresh
-# self-signed certificate; with --tls, HTTPS with a self-signed certificate); prints the port. `stop` ends both processes by their pid files.
+# self-signed certificate; --token-creds: the same, the token service giving tokens only to
+# USER:PASSWORD over HTTP Basic; --htpasswd: HTTP Basic auth of the registry itself for
+# USER:PASSWORD; with --tls, HTTPS with a self-signed certificate, DIR/tls-cert.pem); prints
+# the port. `stop` ends both processes by their pid files.
 set -euo pipefail
-cmd=$1 dir=$2
+cmd=$1 dir=$2 mode=${3:-} creds=${4:-}
 here=$(cd "$(dirname "$0")" && pwd)
 case "$cmd" in
 start)
@@ -17,7 +20,7 @@ start)
   mkdir -p "$dir/data"
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   auth="" tls="" scheme=http
-  if [ "${3:-}" = --tls ]; then
+  if [ "$mode" = --tls ]; then
     # HTTPS with a fresh self-signed certificate for 127.0.0.1 (which no client trusts).
     openssl req -x509 -newkey rsa:2048 -nodes -keyout "$dir/tls-key.pem" -out "$dir/tls-cert.pem" -days 2 \
       -subj /CN=127.0.0.1 -addext "subjectAltName=IP:127.0.0.1" >/dev/null 2>&1
@@ -26,7 +29,15 @@ start)
     key: $dir/tls-key.pem"
     scheme=https
   fi
-  if [ "${3:-}" = --token ]; then
+  if [ "$mode" = --htpasswd ]; then
+    htpasswd -Bbn "${creds%%:*}" "${creds#*:}" > "$dir/htpasswd"
+    auth="auth:
+  htpasswd:
+    realm: stamp-test
+    path: $dir/htpasswd"
+  fi
+  if [ "$mode" = --token-creds ]; then printf '%s' "$creds" > "$dir/token.creds"; fi
+  if [ "$mode" = --token ] || [ "$mode" = --token-creds ]; then
     openssl req -x509 -newkey rsa:2048 -nodes -keyout "$dir/key.pem" -out "$dir/cert.pem" -days 2 \
       -subj /CN=stamp-test-token >/dev/null 2>&1
     python3 "$here/token_server.py" "$dir" > "$dir/token.port" 2>"$dir/token.log" &

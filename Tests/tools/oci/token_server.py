@@ -6,6 +6,8 @@ granting pull and push on the scopes asked for, signed RS256 by DIR/key.pem with
 self-signed DIR/cert.pem in its x5c header (the registry's rootcertbundle). Listens on a free
 port of 127.0.0.1, prints the port on its first line, and appends one line per token issued
 to DIR/tokens.log (so a test can see the bearer flow really ran). Signing uses the openssl CLI.
+With DIR/token.creds (USER:PASSWORD), only a request with those HTTP Basic credentials gets a
+token (401 otherwise), and the log line starts with the user name.
 """
 import base64, http.server, json, os, secrets, signal, subprocess, sys, time, urllib.parse
 
@@ -30,6 +32,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
     def do_GET(self):
+        user = ""
+        creds_file = os.path.join(DIR, "token.creds")
+        if os.path.exists(creds_file):
+            expected = "Basic " + base64.b64encode(open(creds_file, "rb").read()).decode()
+            if self.headers.get("Authorization") != expected:
+                body = json.dumps({"errors": [{"code": "UNAUTHORIZED", "message": "bad credentials"}]}).encode()
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Basic realm="stamp-test-token"')
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
+            user = open(creds_file).read().split(":", 1)[0] + " "
         url = urllib.parse.urlparse(self.path)
         q = urllib.parse.parse_qs(url.query)
         access = []
@@ -45,7 +60,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                              stdout=subprocess.PIPE, check=True).stdout
         token = signing.decode() + "." + b64(sig)
         with open(os.path.join(DIR, "tokens.log"), "a") as f:
-            f.write(" ".join(q.get("scope", [])) + "\n")
+            f.write(user + " ".join(q.get("scope", [])) + "\n")
         body = json.dumps({"token": token, "expires_in": 600}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")

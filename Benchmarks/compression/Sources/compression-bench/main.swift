@@ -44,7 +44,10 @@ func f(_ x: Double, _ w: Int) -> String {
 }
 
 func readGrains(_ path: String) -> [[UInt8]] {
-    guard let f = fopen(path, "rb") else { fatalError("cannot open \(path)") }
+    guard let f = fopen(path, "rb") else {
+        fputs("compression-bench: cannot open \(path): \(String(cString: strerror(errno)))\n", stderr)
+        exit(1)
+    }
     defer { fclose(f) }
     var grains: [[UInt8]] = []
     var buffer = [UInt8](repeating: 0, count: 65536)
