@@ -47,7 +47,10 @@ final class GzipLayerStream: ArchiveByteSource, @unchecked Sendable {
     private var readIndex = 0
     private var holding = false
     private var ended = false
-    private var started = false
+    /// The producer's life: not started, running, or stopped for good by ``close()`` (a
+    /// closed stream never starts a second producer).
+    private enum Phase { case idle, running, closed }
+    private var phase = Phase.idle
 
     /// A stream over the layer at `path` if it is gzip (starts with 1f 8b), else nil (the
     /// caller lets libarchive detect zstd, xz or an uncompressed tar).
@@ -81,8 +84,8 @@ final class GzipLayerStream: ArchiveByteSource, @unchecked Sendable {
 
     /// Starts the producer; ``nextBlock()`` starts it on first use too.
     func start() {
-        guard !started else { return }
-        started = true
+        guard phase == .idle else { return }
+        phase = .running
         let thread = Thread { [self] in
             produce()
             finished.signal()
@@ -92,6 +95,9 @@ final class GzipLayerStream: ArchiveByteSource, @unchecked Sendable {
     }
 
     func nextBlock() throws(ArchiveError) -> UnsafeRawBufferPointer? {
+        if phase == .closed {
+            throw .source(path: path, operation: "read", message: "the layer stream was already closed")
+        }
         start()
         if holding {
             free.signal()
@@ -124,8 +130,9 @@ final class GzipLayerStream: ArchiveByteSource, @unchecked Sendable {
 
     /// Stops the producer (if still running) and waits for it.
     func close() {
-        guard started else { return }
-        started = false
+        let wasRunning = phase == .running
+        phase = .closed
+        guard wasRunning else { return }
         cancelled = true
         free.signal()  // wakes a producer waiting for a slot
         finished.wait()
@@ -160,19 +167,30 @@ final class GzipLayerStream: ArchiveByteSource, @unchecked Sendable {
             failure = error
             publish(-1)
         }
+        /// Moves the unread input to the front of the buffer and reads more behind it, once
+        /// (a short read is fine: the decoder asks again); sets `atEOF` on a read of 0.
+        func refill() throws(ArchiveError) {
+            let left = inputEnd - inputStart
+            if left > 0 && inputStart > 0 {
+                input.baseAddress!.copyMemory(from: input.baseAddress! + inputStart, byteCount: left)
+            }
+            inputStart = 0
+            inputEnd = left
+            while true {
+                let n = read(fd, input.baseAddress! + left, input.count - left)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw ArchiveError.source(path: path, operation: "read", message: errnoText())
+                }
+                inputEnd += n
+                atEOF = n == 0
+                return
+            }
+        }
 
         do throws(ArchiveError) {
             while true {
-                if inputStart == inputEnd && !atEOF {
-                    let n = read(fd, input.baseAddress, input.count)
-                    if n < 0 {
-                        if errno == EINTR { continue }
-                        throw ArchiveError.source(path: path, operation: "read", message: errnoText())
-                    }
-                    inputStart = 0
-                    inputEnd = n
-                    atEOF = n == 0
-                }
+                if inputStart == inputEnd && !atEOF { try refill() }
                 if inputStart == inputEnd && atEOF {
                     do { try decoder.finish() } catch { throw ArchiveError.source(path: path, operation: "decompress", message: "\(error)") }
                     if haveSlot && slotFill > 0 { publish(slotFill) }
@@ -198,13 +216,12 @@ final class GzipLayerStream: ArchiveByteSource, @unchecked Sendable {
                     guard !atEOF else {
                         throw ArchiveError.source(path: path, operation: "decompress", message: "\(CompressionError.truncatedData)")
                     }
-                    let left = inputEnd - inputStart
-                    input.baseAddress!.copyMemory(from: input.baseAddress! + inputStart, byteCount: left)
-                    let n = read(fd, input.baseAddress! + left, input.count - left)
-                    if n < 0 && errno != EINTR { throw ArchiveError.source(path: path, operation: "read", message: errnoText()) }
-                    inputStart = 0
-                    inputEnd = left + max(n, 0)
-                    atEOF = n == 0
+                    guard inputEnd - inputStart < input.count else {
+                        throw ArchiveError.source(
+                            path: path, operation: "decompress",
+                            message: "a gzip member header longer than \(Self.inputSize >> 20) MiB")
+                    }
+                    try refill()
                 }
                 if slotFill == Self.slotSize { publish(slotFill) }
             }

@@ -21,6 +21,22 @@ final class HTTPTransfer {
         var headers: [String: String]
         var body: [UInt8]
         var received: Int64
+        /// The response came from another origin (scheme, host, port) than the one asked,
+        /// through redirects.
+        var crossOrigin = false
+    }
+
+    /// A URL as messages show it: without its query, fragment and user info (a presigned
+    /// storage URL's query holds a signature and a credential).
+    static func display(_ url: String) -> String {
+        guard var components = URLComponents(string: url) else {
+            return String(url.prefix(while: { $0 != "?" && $0 != "#" }))
+        }
+        components.query = nil
+        components.fragment = nil
+        components.user = nil
+        components.password = nil
+        return components.string ?? String(url.prefix(while: { $0 != "?" && $0 != "#" }))
     }
 
     static let maximumRedirects = 10
@@ -61,23 +77,27 @@ final class HTTPTransfer {
         defer { if let fd { close(fd) } }
         var current = url.absoluteString
         var headers = headers
+        var crossOrigin = false
         for _ in 0...maximumRedirects {
             let transfer = HTTPTransfer(limit: limit, fd: fd)
             let redirect = try transfer.perform(current, headers: headers, certificates: certificates)
             if transfer.overLimit { throw OCIError.sizeOutOfBounds(what: what, size: transfer.received, limit: limit) }
             if let message = transfer.writeError { throw OCIError.system(path: file ?? "", operation: "write", message: message) }
             guard (300..<400).contains(transfer.status), let redirect else {
-                return Response(status: transfer.status, headers: transfer.headers, body: transfer.body, received: transfer.received)
+                return Response(
+                    status: transfer.status, headers: transfer.headers, body: transfer.body, received: transfer.received,
+                    crossOrigin: crossOrigin)
             }
             guard let next = URL(string: redirect), next.scheme == "https" || next.scheme == "http" else {
-                throw OCIError.system(path: current, operation: "GET", message: "redirect to '\(redirect)' refused")
+                throw OCIError.system(path: display(current), operation: "GET", message: "redirect to '\(display(redirect))' refused")
             }
-            if let from = URL(string: current), next.host != from.host || next.port != from.port || next.scheme != from.scheme {
+            if next.host != url.host || next.port != url.port || next.scheme != url.scheme {
                 headers = headers.filter { $0.key.lowercased() != "authorization" }
+                crossOrigin = true
             }
             current = redirect
         }
-        throw OCIError.system(path: url.absoluteString, operation: "GET", message: "more than \(maximumRedirects) redirects")
+        throw OCIError.system(path: display(url.absoluteString), operation: "GET", message: "more than \(maximumRedirects) redirects")
     }
 
     /// The CA file libcurl verifies with by default (`CURLINFO_CAINFO`), if it was built with one.
@@ -127,7 +147,7 @@ final class HTTPTransfer {
             let text = message[0] != 0
                 ? String(decoding: message.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
                 : String(cString: curl_easy_strerror(code))
-            throw OCIError.system(path: url, operation: "GET", message: Self.reason(text))
+            throw OCIError.system(path: Self.display(url), operation: "GET", message: Self.reason(text))
         }
         var redirect: UnsafeMutablePointer<CChar>?
         guard (300..<400).contains(status), CCurl_getinfo_string(handle, CURLINFO_REDIRECT_URL, &redirect) == CURLE_OK,

@@ -88,6 +88,11 @@ public struct RegistryReference: Sendable, Equatable, CustomStringConvertible {
         if host == "index.docker.io" { host = Self.dockerHub }
         if host == Self.dockerHub, !path.contains("/") { path = "library/" + path }
         guard !host.isEmpty else { throw OCIError.invalidReference(original, reason: "empty host") }
+        guard Self.isValidHost(host) else {
+            // Also keeps `user:password@host` out: a password in the reference would be sent by
+            // libcurl and printed in every message that names the image.
+            throw OCIError.invalidReference(original, reason: "'\(host)' is not HOST[:PORT] (a host name, IPv4 or [IPv6] address)")
+        }
         if let at = path.firstIndex(of: "@") {
             reference = String(path[path.index(after: at)...])
             path = String(path[..<at])
@@ -121,6 +126,38 @@ public struct RegistryReference: Sendable, Equatable, CustomStringConvertible {
 
     /// The `host[:port]` the distribution API is reached at (Docker Hub's differs from its name).
     public var apiHost: String { host == Self.dockerHub ? Self.dockerHubAPI : host }
+
+    /// `name[:port]` with a DNS name or IPv4 address (letters, digits, `.`, `-`), or
+    /// `[IPv6][:port]`; the port 1-65535.
+    static func isValidHost(_ host: String) -> Bool {
+        var address = Substring(host)
+        var port: Substring?
+        if address.hasPrefix("[") {
+            guard let close = address.firstIndex(of: "]") else { return false }
+            let inside = address[address.index(after: address.startIndex)..<close]
+            guard !inside.isEmpty, inside.allSatisfy({ $0.isHexDigit || $0 == ":" || $0 == "." }) else { return false }
+            let rest = address[address.index(after: close)...]
+            if !rest.isEmpty {
+                guard rest.hasPrefix(":") else { return false }
+                port = rest.dropFirst()
+            }
+            address = inside
+        } else {
+            if let colon = address.firstIndex(of: ":") {
+                port = address[address.index(after: colon)...]
+                address = address[..<colon]
+            }
+            let hostCharacters = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
+            guard !address.isEmpty, address.count <= 253, address.allSatisfy(hostCharacters.contains),
+                !address.hasPrefix("-"), !address.hasPrefix(".")
+            else { return false }
+        }
+        if let port {
+            guard !port.isEmpty, port.count <= 5, port.allSatisfy(\.isASCII), let number = Int(port), (1...65535).contains(number)
+            else { return false }
+        }
+        return true
+    }
 
     private static func isHost(_ component: Substring) -> Bool {
         component.contains(".") || component.contains(":") || component == "localhost"

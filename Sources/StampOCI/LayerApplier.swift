@@ -86,11 +86,25 @@ private struct LayerState {
         try checkParents(parent, member: path)
         let whiteout = Array(".wh.".utf8)
         if name.starts(with: whiteout) {
-            saveTimes(of: parent)
             if name == Array(".wh..wh..opq".utf8) {
+                // An opaque directory the lower layers never had hides nothing.
+                var st = stat()
+                guard withCPath(absolute(parent), { lstat($0, &st) }) == 0 else { return }
+                saveTimes(of: parent)
                 try removeChildren(of: parent, keepingCreated: true)
+            } else if name.starts(with: whiteout + whiteout) {
+                // AUFS's own metadata (`.wh..wh.plnk`, `.wh..wh.aufs`): not part of the tree,
+                // and not a whiteout of anything; skipped, as containerd and umoci do.
+                return
             } else {
-                let target = LayerPath.join(parent, Array(name.dropFirst(whiteout.count)))
+                let hidden = Array(name.dropFirst(whiteout.count))
+                guard !hidden.isEmpty, hidden != [LayerPath.dot], hidden != [LayerPath.dot, LayerPath.dot] else {
+                    throw OCIError.hostileMember(
+                        layer: layer, path: LayerPath.display(path),
+                        reason: "a whiteout that names no entry ('\(LayerPath.display(hidden))')")
+                }
+                saveTimes(of: parent)
+                let target = LayerPath.join(parent, hidden)
                 if !created.contains(target) { try removeTree(target) }
             }
             return
@@ -178,6 +192,15 @@ private struct LayerState {
 
     /// Removes whatever is at `path` (a subtree for a directory; symlinks are not followed).
     mutating func removeTree(_ path: [UInt8]) throws {
+        // Every caller passes a normalized path below the root; this guard keeps a mistake
+        // there from ever removing the root or anything beside it.
+        let components = path.split(separator: LayerPath.slash, omittingEmptySubsequences: false)
+        guard !path.isEmpty, !components.contains(where: {
+            $0.isEmpty || $0.elementsEqual([LayerPath.dot]) || $0.elementsEqual([LayerPath.dot, LayerPath.dot])
+        }) else {
+            throw OCIError.hostileMember(
+                layer: layer, path: LayerPath.display(path), reason: "removing it would reach outside the image's tree")
+        }
         var st = stat()
         guard withCPath(absolute(path), { lstat($0, &st) }) == 0 else { return }
         if (st.st_mode & S_IFMT) == S_IFDIR {

@@ -27,6 +27,12 @@ extension RegistryStore {
         guard let realm = fields["realm"], var components = URLComponents(string: realm) else {
             throw OCIError.unsupported(what: "docker://\(reference)", reason: "authentication challenge '\(challenge)'")
         }
+        // The realm is asked with the user's credentials: never in clear text, unless the
+        // registry itself is reached over plain HTTP (--plain-http).
+        guard components.scheme == "https" || (components.scheme == "http" && options.insecureHTTP) else {
+            throw OCIError.unsupported(
+                what: "docker://\(reference)", reason: "token realm '\(HTTPTransfer.display(realm))' is not HTTPS")
+        }
         var query = components.queryItems ?? []
         if let service = fields["service"] { query.append(URLQueryItem(name: "service", value: service)) }
         query.append(URLQueryItem(name: "scope", value: fields["scope"] ?? "repository:\(reference.name):pull"))
@@ -40,7 +46,7 @@ extension RegistryStore {
             throw try refusal(by: "token service \(realm)", status: response.status, body: response.body)
         }
         guard (200..<300).contains(response.status) else {
-            throw OCIError.registry(url: url.absoluteString, status: response.status, message: Self.errorMessage(response.body))
+            throw OCIError.registry(url: HTTPTransfer.display(url.absoluteString), status: response.status, message: Self.errorMessage(response.body))
         }
         let object = try jsonObject(response.body, what: what)
         guard let token = (object["token"] as? String) ?? (object["access_token"] as? String), !token.isEmpty else {

@@ -69,7 +69,9 @@ final class RegistryStore: BlobStore {
         if !accept.isEmpty { headers["Accept"] = accept.joined(separator: ", ") }
         if let authorization { headers["Authorization"] = authorization }
         var response = try transfer(url, headers: headers, limit: limit, file: file, what: what)
-        if response.status == 401, let challenge = response.headers["www-authenticate"] {
+        // A challenge is answered only when the registry itself made it: one from a server a
+        // redirect led to (blob storage) would be sent the user's credentials.
+        if response.status == 401, !response.crossOrigin, let challenge = response.headers["www-authenticate"] {
             let answer = try answer(challenge: challenge, from: url, body: response.body)
             authorization = answer
             headers["Authorization"] = answer
@@ -124,7 +126,10 @@ final class RegistryStore: BlobStore {
         if let expected, expected != actual.description {
             throw OCIError.digestMismatch(what: what, expected: expected, actual: actual.description)
         }
-        let type = response.headers["content-type"].map { String($0.split(separator: ";")[0]) }
+        let type = response.headers["content-type"]
+            .flatMap { $0.split(separator: ";").first }
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+            .flatMap { $0.isEmpty ? nil : $0 }
         return (Descriptor(mediaType: type, digest: actual, size: Int64(response.body.count)), response.body)
     }
 

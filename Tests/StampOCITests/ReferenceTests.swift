@@ -43,6 +43,19 @@ struct ReferenceTests {
         for bad in ["docker://", "docker://reg.example/", "docker://h/UPPER", "docker://h/a/../b", "docker://h/n@sha256:12", "docker://h/n:bad tag"] {
             #expect(throws: OCIError.self, "\(bad)") { try ImageReference(parsing: bad) }
         }
+        #expect(
+            try ImageReference(parsing: "docker://[::1]:5000/node:1")
+                == .registry(RegistryReference(host: "[::1]:5000", name: "node", reference: "1")))
+        // Hosts that are not HOST[:PORT]: user info (a password would be sent and printed),
+        // ports out of range, characters no host name has.
+        for bad in [
+            "docker://alice:secret@reg.example/app", "docker://reg.example:0/a", "docker://reg.example:65536/a",
+            "docker://reg.example:/a", "docker://reg.example:50x0/a", "docker://reg_ex.ample/a", "docker://[::1/a",
+            "docker://[::1]x/a", "docker://-reg.example/a", "docker://reg.example?x=1/a",
+        ] {
+            #expect(throws: OCIError.self, "\(bad)") { try ImageReference(parsing: bad) }
+            if let message = (try? ImageReference(parsing: bad)).map(\.description) { Issue.record("\(bad) parsed as \(message)") }
+        }
     }
 
     /// `docker login` writes Docker Hub as `https://index.docker.io/v1/`; a reference names it

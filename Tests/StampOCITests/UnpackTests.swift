@@ -119,6 +119,11 @@ struct UnpackTests {
         // Stopped early, with the inflating thread mid-stream: one line, no trap.
         Hostile(kind: "gzip-not-tar", needle: ": open: unrecognized archive format"),
         Hostile(kind: "gzip-traversal", needle: "member '../escaped' refused: path traversal ('..')"),
+        // Whiteouts whose hidden name is "..", "." or empty: removing it would reach the
+        // root's parent, the root itself, or get past the check that spares the layer's own.
+        Hostile(kind: "whiteout-dotdot", needle: "member '.wh...' refused: a whiteout that names no entry ('..')"),
+        Hostile(kind: "whiteout-dot", needle: "member '.wh..' refused: a whiteout that names no entry ('.')"),
+        Hostile(kind: "whiteout-empty", needle: "member 'keep/.wh.' refused: a whiteout that names no entry ('')"),
     ]
 
     @Test(arguments: hostile) func hostileImagesAreRefused(_ c: Hostile) throws {
@@ -140,6 +145,20 @@ struct UnpackTests {
         #expect(!FileManager.default.fileExists(atPath: dir.file("escaped")))
         #expect(!FileManager.default.fileExists(atPath: dir.file("root/escaped")))
         #expect(!FileManager.default.fileExists(atPath: marker))
+        // Nothing beside the root was touched (the layout is its sibling), and a refused
+        // whiteout removed nothing of the layer below.
+        #expect(FileManager.default.fileExists(atPath: layout + "/index.json"))
+        if c.kind.hasPrefix("whiteout-") {
+            #expect(FileManager.default.fileExists(atPath: dir.file("root/keep/f")))
+        }
+    }
+
+    /// An opaque marker in a directory no layer made hides nothing and creates nothing.
+    @Test func anOpaqueMarkerForAMissingDirectoryIsANoOp() throws {
+        let dir = try TemporaryDirectory("oci-opaque-missing")
+        let (layout, _) = try Self.fixture(dir, "layout", "opaque-missing")
+        let (root, _) = try Self.unpack("oci:\(layout)", dir, "root")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root).sorted() == ["f"])
     }
 
     /// A damaged blob anywhere stops the unpack before the first layer is applied.

@@ -23,6 +23,11 @@ CASE:
   gzip-not-tar    a valid gzip layer whose content is random bytes, not a tar
   gzip-traversal  a gzip layer whose first member is "../escaped", then 24 MiB of files (the
                   inflating thread is still running, its ring full, when the member is refused)
+  whiteout-dotdot layer 1 has "keep", layer 2 the whiteout ".wh..." (it would hide "..")
+  whiteout-dot    ... the whiteout ".wh.." (it would hide ".", the root)
+  whiteout-empty  ... the whiteout "keep/.wh." (it would hide "keep/" itself)
+  opaque-missing  one layer: "ghost/.wh..wh..opq" for a directory no layer has, then "f"
+                  (not hostile: it hides nothing, as in umoci and containerd)
   gzip-members    the semantics layers, each gzip one written as two members (as pigz or
                   `cat a.gz b.gz` do); unpacks like "semantics"
 Prints the manifest digest.
@@ -129,6 +134,12 @@ def hostile(case):
     if case == "hardlink-escape":
         return [("tar", layer(lambda tf: (member(tf, "esc", "symlink", link="/etc"),
                                           member(tf, "stolen", "hardlink", link="esc/passwd"))))]
+    if case.startswith("whiteout-"):
+        name = {"whiteout-dotdot": ".wh...", "whiteout-dot": ".wh..", "whiteout-empty": "keep/.wh."}[case]
+        return [("tar", layer(lambda tf: (member(tf, "keep", "dir"), member(tf, "keep/f", data=b"kept")))),
+                ("tar", layer(lambda tf: member(tf, name)))]
+    if case == "opaque-missing":
+        return [("tar", layer(lambda tf: (member(tf, "ghost/.wh..wh..opq"), member(tf, "f", data=b"f"))))]
     if case == "gzip-traversal":
         def build(tf):
             member(tf, "../escaped", data=b"out")
