@@ -14,7 +14,8 @@ public struct Identifier: Hashable, Sendable, CustomStringConvertible {
     public init?(_ text: String) {
         let hex = text.filter { $0 != "-" }
         let dashes = text.enumerated().filter { $0.element == "-" }.map(\.offset)
-        guard hex.count == 32, dashes == [8, 13, 18, 23] else { return nil }
+        // Hex digits only: `UInt8(_:radix:)` would also take a sign ("+f").
+        guard hex.count == 32, dashes == [8, 13, 18, 23], hex.allSatisfy(\.isHexDigit), hex.allSatisfy(\.isASCII) else { return nil }
         var out: [UInt8] = []
         var index = hex.startIndex
         for _ in 0..<16 {

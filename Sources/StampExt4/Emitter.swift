@@ -135,7 +135,8 @@ struct Emitter {
     }
 
     enum Event {
-        case superblock(UInt64), descriptors(UInt64), reservedDescriptors(UInt64), flexMetadata(UInt64), piece(Piece)
+        case superblock(UInt64), descriptors(UInt64), reservedDescriptors(UInt64)
+        case blockBitmap(UInt64), inodeBitmap(UInt64), inodeTable(UInt64), piece(Piece)
     }
 
     mutating func run() throws {
@@ -156,10 +157,12 @@ struct Emitter {
                     events.append((start + 1 + g.descriptorBlocks, .reservedDescriptors(group)))
                 }
             }
-            if group % Ext4.flexGroupSize == 0 {
-                let flex = group / Ext4.flexGroupSize
-                events.append((g.flexMetadataStart(flex), .flexMetadata(flex)))
-            }
+            // Each at its own block: a flex group's tables need not be contiguous (one may
+            // sit past a backup superblock, after data placed in the gap before it).
+            let (blockBitmap, inodeBitmap, inodeTable) = g.metadata(of: group)
+            events.append((blockBitmap, .blockBitmap(group)))
+            events.append((inodeBitmap, .inodeBitmap(group)))
+            if layout.usedInodes(inGroup: group) > 0 { events.append((inodeTable, .inodeTable(group))) }
         }
         events.sort { $0.0 < $1.0 }
         let table = layout.descriptorTable()
@@ -186,8 +189,14 @@ struct Emitter {
             let block = try stager.blocks(at: g.groupStart(group), count: 1)
             layout.writeSuperblock(group: group, freeBlocks: freeBlocks, into: block.slice(at: group == 0 ? 1024 : 0, count: 1024))
         case .descriptors(let group):
-            let blocks = try stager.blocks(at: g.groupStart(group) + 1, count: Int(g.descriptorBlocks))
-            blocks.bytes(table, at: 0)
+            // In pieces of at most the stager's capacity: over 8 TiB the table is longer.
+            var done = 0
+            while done < Int(g.descriptorBlocks) {
+                let n = min(Int(g.descriptorBlocks) - done, stager.capacity)
+                let blocks = try stager.blocks(at: g.groupStart(group) + 1 + UInt64(done), count: n)
+                blocks.bytes(table[(done * Ext4.blockSize)..<((done + n) * Ext4.blockSize)], at: 0)
+                done += n
+            }
         case .reservedDescriptors:
             // Each primary reserved GDT block lists where its backups live (resize inode).
             let backups = g.backupGroups
@@ -198,39 +207,34 @@ struct Emitter {
                     block.le32(UInt32(truncatingIfNeeded: primary + grp * Ext4.blocksPerGroup), at: 4 * k)
                 }
             }
-        case .flexMetadata(let flex):
-            try emitFlexMetadata(flex)
+        case .blockBitmap(let group):
+            layout.writeBlockBitmap(group, into: try stager.blocks(at: g.metadata(of: group).blockBitmap, count: 1))
+        case .inodeBitmap(let group):
+            layout.writeInodeBitmap(group, into: try stager.blocks(at: g.metadata(of: group).inodeBitmap, count: 1))
+        case .inodeTable(let group):
+            try emitInodeTable(group)
         case .piece(let piece):
             try emitPiece(piece)
         }
     }
 
-    private mutating func emitFlexMetadata(_ flex: UInt64) throws {
+    /// Group `group`'s inode table, up to its last inode in use (the rest stays zero).
+    private mutating func emitInodeTable(_ group: UInt64) throws {
         let g = layout.geometry
-        let groups = (flex * Ext4.flexGroupSize)..<(flex * Ext4.flexGroupSize + g.groupsInFlex(flex))
-        for group in groups {
-            layout.writeBlockBitmap(group, into: try stager.blocks(at: g.metadata(of: group).blockBitmap, count: 1))
-        }
-        for group in groups {
-            layout.writeInodeBitmap(group, into: try stager.blocks(at: g.metadata(of: group).inodeBitmap, count: 1))
-        }
-        for group in groups {
-            let used = layout.usedInodes(inGroup: group)
-            guard used > 0 else { continue }
-            let tableStart = g.metadata(of: group).inodeTable
-            let firstInode = group * g.inodesPerGroup + 1
-            let blocks = Int(used.dividedRoundingUp(by: UInt64(Ext4.inodesPerBlock)))
-            var b = 0
-            while b < blocks {
-                let n = min(blocks - b, stager.capacity)
-                let region = try stager.blocks(at: tableStart + UInt64(b), count: n)
-                for k in 0..<(n * Ext4.inodesPerBlock) {
-                    let number = firstInode + UInt64(b * Ext4.inodesPerBlock + k)
-                    if number > UInt64(layout.usedInodes) { break }
-                    layout.encodeInode(UInt32(number), into: region.slice(at: k * Ext4.inodeSize, count: Ext4.inodeSize))
-                }
-                b += n
+        let used = layout.usedInodes(inGroup: group)
+        let tableStart = g.metadata(of: group).inodeTable
+        let firstInode = group * g.inodesPerGroup + 1
+        let blocks = Int(used.dividedRoundingUp(by: UInt64(Ext4.inodesPerBlock)))
+        var b = 0
+        while b < blocks {
+            let n = min(blocks - b, stager.capacity)
+            let region = try stager.blocks(at: tableStart + UInt64(b), count: n)
+            for k in 0..<(n * Ext4.inodesPerBlock) {
+                let number = firstInode + UInt64(b * Ext4.inodesPerBlock + k)
+                if number > UInt64(layout.usedInodes) { break }
+                layout.encodeInode(UInt32(number), into: region.slice(at: k * Ext4.inodeSize, count: Ext4.inodeSize))
             }
+            b += n
         }
     }
 

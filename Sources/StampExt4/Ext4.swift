@@ -43,6 +43,11 @@ public enum Ext4 {
     static let flexGroupSize: UInt64 = 16
     /// The longest initialized extent, in blocks.
     static let maxExtentLength: UInt64 = 32768
+    /// Names one inode may have (`EXT4_LINK_MAX`); a directory with more subdirectories
+    /// counts 1 ("many", `dir_nlink`).
+    static let maxLinks: UInt32 = 65000
+    /// The largest file: 2^32 - 1 logical blocks of 4 KiB (extent logical numbers are 32 bits).
+    static let maxFileSize: UInt64 = UInt64(UInt32.max) << 12
     /// Extent entries in one 4 KiB tree block: (4096 - 12-byte header) / 12, less nothing:
     /// the 4-byte checksum tail fits in the remainder.
     static let extentsPerBlock = (blockSize - 12) / 12

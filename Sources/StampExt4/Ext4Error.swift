@@ -14,6 +14,10 @@ public enum Ext4Error: Error, Sendable, Equatable, CustomStringConvertible {
     case fileTooLarge(path: String, size: UInt64)
     /// A label longer than 16 bytes.
     case labelTooLong(String)
+    /// A file with more names than ext4's 65000 links.
+    case tooManyLinks(path: String)
+    /// A directory whose entries need more than a two-level hash index holds.
+    case directoryTooLarge(path: String)
 
     public var description: String {
         switch self {
@@ -28,9 +32,13 @@ public enum Ext4Error: Error, Sendable, Equatable, CustomStringConvertible {
         case .nameTooLong(let path):
             return "\(path): name longer than 255 bytes"
         case .fileTooLarge(let path, let size):
-            return "\(path): file of \(size) bytes exceeds ext4's 16 TiB limit"
+            return "\(path): file of \(size) bytes exceeds ext4's limit of \(Ext4.maxFileSize) bytes (16 TiB - 4 KiB)"
         case .labelTooLong(let label):
             return "label '\(label)' is longer than 16 bytes"
+        case .tooManyLinks(let path):
+            return "\(path): more than \(Ext4.maxLinks) hard links, ext4's limit for one file"
+        case .directoryTooLarge(let path):
+            return "\(path): directory has too many entries for ext4's two-level hash index"
         }
     }
 }

@@ -36,7 +36,7 @@ public final class Ext4Image: ImageProducer {
         switch options.size {
         case .bytes(let bytes):
             let blocks = bytes >> Ext4.blockShift
-            guard blocks > 4096 else { throw Ext4Error.invalidSize(bytes, reason: "stamp needs at least 16 MiB") }
+            guard blocks > 4096 else { throw Ext4Error.invalidSize(bytes, reason: "stamp needs more than 16 MiB") }
             do {
                 layout = try Layout(
                     tree: tree, options: options, blockCount: blocks, inodesWanted: bytes / options.inodeRatio,
@@ -47,6 +47,11 @@ public final class Ext4Image: ImageProducer {
             }
         case .auto:
             // DIB's rule: used space ÷ 0.6 (or + DIB_IMAGE_EXTRA_SIZE), plus the journal.
+            // Past 16 TiB of data no ext4 of 4 KiB blocks holds it (and the sums below would
+            // overflow): a tree of huge sparse files read where holes cannot be found.
+            guard estimate.blocks < (1 << 32) else {
+                throw Ext4Error.invalidSize(.max, reason: "the tree holds more than 16 TiB of data")
+            }
             let journal = Layout.journalBlocks(options: options, blockCount: estimate.blocks * 2) << Ext4.blockShift
             let used = estimate.blocks << Ext4.blockShift
             var bytes = (options.extraBytes.map { used + $0 } ?? used * 10 / 6) + journal
@@ -63,7 +68,10 @@ public final class Ext4Image: ImageProducer {
         for entry in tree.entries where entry.hardLinkOf == nil {
             inodes += 1
             switch entry.kind {
-            case .regular: blocks += Layout.blockRegions(entry.regions).reduce(0) { $0 + UInt64($1.count) }
+            case .regular:
+                let data = Layout.blockRegions(entry.regions).reduce(UInt64(0)) { $0.addingReportingOverflow(UInt64($1.count)).partialValue }
+                let (sum, overflow) = blocks.addingReportingOverflow(data)
+                blocks = overflow ? .max / 2 : sum
             case .symlink: blocks += entry.size >= 60 ? 1 : 0
             case .directory:
                 let bytes = entry.children.reduce(24) { $0 + DirectoryBuilder.recordLength(tree.entries[Int($1)].name.count) }

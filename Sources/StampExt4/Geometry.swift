@@ -4,6 +4,18 @@ import StampBytes
 ///
 /// Everything here is arithmetic on the block count and the inode count; no tree is
 /// involved. The planner places data in the blocks that ``reservedRanges`` leaves free.
+///
+/// With `flex_bg` (16 groups per flex group) the bitmaps and inode tables of a flex group
+/// sit together after its first group's superblock copy, one kind after the other, as
+/// mke2fs puts them:
+/// ```
+///  group 0                                               group 1 (backup)
+///  │SB│GDT│reserved GDT│BB×16│IB×16│IT 0│IT 1│…│IT 14│free│SB│GDT│reserved GDT│IT 15│ data…
+///                                                        ▲ block 32768
+/// ```
+/// A table that would run into a backup superblock's blocks moves past them (with 32768
+/// inodes per group, 16 tables of 2048 blocks are longer than a group); the blocks it left
+/// are free for data.
 struct Geometry {
     let blockCount: UInt64
     let groupCount: UInt64
@@ -11,6 +23,15 @@ struct Geometry {
     let inodeTableBlocks: UInt64
     let descriptorBlocks: UInt64
     let reservedGDTBlocks: UInt64
+    /// Per group: the block bitmap, the inode bitmap and the first inode-table block.
+    private(set) var blockBitmaps: [UInt64] = []
+    private(set) var inodeBitmaps: [UInt64] = []
+    private(set) var inodeTables: [UInt64] = []
+    /// Every block range that is not available for data (superblock copies, descriptor
+    /// tables, bitmaps, inode tables), ascending, disjoint and merged where they touch.
+    private(set) var reservedRanges: [Range<UInt64>] = []
+    /// One past the last block any group's metadata uses.
+    private(set) var metadataEnd: UInt64 = 0
 
     var inodeCount: UInt64 { groupCount * inodesPerGroup }
 
@@ -20,47 +41,124 @@ struct Geometry {
     ///   - resizeLimit: the block count online growth may reach (`mke2fs -E resize=`); nil is
     ///     mke2fs's default, 1024 times the size.
     init(blockCount requested: UInt64, inodesWanted: UInt64, resizeLimit: UInt64? = nil) throws {
-        var blocks = requested
-        var groups = blocks.dividedRoundingUp(by: Ext4.blocksPerGroup)
-        // Like mke2fs: a last group too small to hold its own metadata is dropped.
-        let lastGroupBlocks = blocks - (groups - 1) * Ext4.blocksPerGroup
-        if groups > 1 && lastGroupBlocks < 1024 {
-            groups -= 1
-            blocks = groups * Ext4.blocksPerGroup
-        }
-        guard blocks >= 1024 else {
-            throw Ext4Error.invalidSize(requested << Ext4.blockShift, reason: "ext4 needs at least 4 MiB")
-        }
-        guard blocks < (1 << 32) else {
+        guard requested < (1 << 32) else {
             throw Ext4Error.invalidSize(requested << Ext4.blockShift, reason: "stamp writes filesystems under 16 TiB")
         }
-        // Inodes per group: enough for `inodesWanted`, whole inode-table blocks, a multiple
-        // of 8 for the bitmap, and at most one bitmap block's worth.
-        var ipg = inodesWanted.dividedRoundingUp(by: groups)
-        ipg = max(ipg, 16).roundedUp(toMultipleOf: UInt64(Ext4.inodesPerBlock))
-        ipg = min(ipg, Ext4.blocksPerGroup)
-        self.blockCount = blocks
-        self.groupCount = groups
-        self.inodesPerGroup = ipg
-        self.inodeTableBlocks = ipg / UInt64(Ext4.inodesPerBlock)
-        self.descriptorBlocks = groups.dividedRoundingUp(by: UInt64(Ext4.descriptorsPerBlock))
-        // e2fsprogs' calc_reserved_gdt_blocks: room to grow to 1024x (or 2^32 blocks). With
-        // `-E resize=N` (mke2fs's parse_extended_opts): room to grow to N blocks, which must
-        // exceed the size; a limit that needs no descriptor block beyond today's leaves mke2fs
-        // on its default. Both are capped at one block of block numbers (1024).
+        // Like mke2fs (ext2fs_initialize): a partial last group with less room than its own
+        // metadata plus 50 blocks is dropped, and the shape worked out again without it.
+        var blocks = requested
+        var groups: UInt64 = 0, ipg: UInt64 = 0, reservedGDT: UInt64 = 0
+        while true {
+            guard blocks >= 1024 else {
+                throw Ext4Error.invalidSize(requested << Ext4.blockShift, reason: "ext4 needs at least 4 MiB")
+            }
+            groups = blocks.dividedRoundingUp(by: Ext4.blocksPerGroup)
+            ipg = Geometry.inodesPerGroup(wanted: inodesWanted, groups: groups)
+            reservedGDT = Geometry.reservedGDTBlocks(blocks: blocks, groups: groups, resizeLimit: resizeLimit)
+            let rest = blocks % Ext4.blocksPerGroup
+            guard groups > 1, rest > 0 else { break }
+            var overhead = 3 + ipg / UInt64(Ext4.inodesPerBlock)
+            if Geometry.hasSuperblock(groups - 1) {
+                overhead += 1 + groups.dividedRoundingUp(by: UInt64(Ext4.descriptorsPerBlock)) + reservedGDT
+            }
+            guard rest < max(overhead + 50, 1024) else { break }
+            blocks -= rest
+        }
         if let resizeLimit, resizeLimit <= blocks {
             throw Ext4Error.invalidSize(
                 blocks << Ext4.blockShift,
                 reason: "the resize maximum (\(resizeLimit) blocks) must be greater than the filesystem's \(blocks) blocks")
         }
-        let descriptorBlocks = self.descriptorBlocks
+        self.blockCount = blocks
+        self.groupCount = groups
+        self.inodesPerGroup = ipg
+        self.inodeTableBlocks = ipg / UInt64(Ext4.inodesPerBlock)
+        self.descriptorBlocks = groups.dividedRoundingUp(by: UInt64(Ext4.descriptorsPerBlock))
+        self.reservedGDTBlocks = reservedGDT
+        placeGroupMetadata()
+    }
+
+    /// Inodes per group: enough for `wanted`, whole inode-table blocks (a multiple of 8 for
+    /// the bitmap too), at most one bitmap block's worth, and a total below 2^32
+    /// (`s_inodes_count` is 32 bits), as mke2fs keeps it.
+    static func inodesPerGroup(wanted: UInt64, groups: UInt64) -> UInt64 {
+        let perBlock = UInt64(Ext4.inodesPerBlock)
+        var ipg = wanted.dividedRoundingUp(by: groups)
+        ipg = max(ipg, 16).roundedUp(toMultipleOf: perBlock)
+        ipg = min(ipg, Ext4.blocksPerGroup)
+        return min(ipg, UInt64(UInt32.max) / groups / perBlock * perBlock)
+    }
+
+    /// e2fsprogs' calc_reserved_gdt_blocks: room to grow to 1024x (or 2^32 blocks). With
+    /// `-E resize=N` (mke2fs's parse_extended_opts): room to grow to N blocks; a limit that
+    /// needs no descriptor block beyond today's leaves mke2fs on its default. Both are capped
+    /// at one block of block numbers (1024).
+    static func reservedGDTBlocks(blocks: UInt64, groups: UInt64, resizeLimit: UInt64?) -> UInt64 {
+        let descriptorBlocks = groups.dividedRoundingUp(by: UInt64(Ext4.descriptorsPerBlock))
         func reserved(growingTo maxBlocks: UInt64) -> UInt64 {
             let maxGroups = maxBlocks.dividedRoundingUp(by: Ext4.blocksPerGroup)
             let wanted = maxGroups.dividedRoundingUp(by: UInt64(Ext4.descriptorsPerBlock))
             return min(wanted > descriptorBlocks ? wanted - descriptorBlocks : 0, UInt64(Ext4.blockSize / 4))
         }
         let byLimit = resizeLimit.map { reserved(growingTo: $0) } ?? 0
-        self.reservedGDTBlocks = byLimit > 0 ? byLimit : reserved(growingTo: min(UInt64(0xFFFF_FFFF), blocks * 1024))
+        return byLimit > 0 ? byLimit : reserved(growingTo: min(UInt64(0xFFFF_FFFF), blocks * 1024))
+    }
+
+    /// Lays out every flex group's bitmaps and inode tables (see the type's diagram) and
+    /// collects ``reservedRanges``.
+    private mutating func placeGroupMetadata() {
+        let count = Int(groupCount)
+        blockBitmaps = Array(repeating: 0, count: count)
+        inodeBitmaps = Array(repeating: 0, count: count)
+        inodeTables = Array(repeating: 0, count: count)
+        var ranges: [Range<UInt64>] = []
+        for g in 0..<groupCount where Geometry.hasSuperblock(g) {
+            ranges.append(groupStart(g)..<(groupStart(g) + superblockBlocks(g)))
+        }
+        for flex in 0..<flexCount {
+            let first = flex * Ext4.flexGroupSize
+            let groups = first..<(first + groupsInFlex(flex))
+            var cursor = flexMetadataStart(flex)
+            /// The first block at or after `cursor` where `size` blocks touch no superblock
+            /// copy; moves the cursor past them.
+            func place(_ size: UInt64) -> UInt64 {
+                var moved = true
+                while moved {
+                    moved = false
+                    let last = cursor + size - 1
+                    for g in (cursor / Ext4.blocksPerGroup)...(last / Ext4.blocksPerGroup) where g < groupCount {
+                        let sb = groupStart(g)..<(groupStart(g) + superblockBlocks(g))
+                        if sb.overlaps(cursor..<(cursor + size)) {
+                            cursor = sb.upperBound
+                            moved = true
+                            break
+                        }
+                    }
+                }
+                defer { cursor += size }
+                return cursor
+            }
+            for g in groups { blockBitmaps[Int(g)] = place(1) }
+            for g in groups { inodeBitmaps[Int(g)] = place(1) }
+            for g in groups { inodeTables[Int(g)] = place(inodeTableBlocks) }
+            metadataEnd = max(metadataEnd, cursor)
+            for g in groups {
+                ranges.append(blockBitmaps[Int(g)]..<(blockBitmaps[Int(g)] + 1))
+                ranges.append(inodeBitmaps[Int(g)]..<(inodeBitmaps[Int(g)] + 1))
+                ranges.append(inodeTables[Int(g)]..<(inodeTables[Int(g)] + inodeTableBlocks))
+            }
+        }
+        ranges.sort { $0.lowerBound < $1.lowerBound }
+        var merged: [Range<UInt64>] = []
+        merged.reserveCapacity(ranges.count)
+        for r in ranges where !r.isEmpty {
+            if let last = merged.last, r.lowerBound <= last.upperBound {
+                merged[merged.count - 1] = last.lowerBound..<max(last.upperBound, r.upperBound)
+            } else {
+                merged.append(r)
+            }
+        }
+        reservedRanges = merged
     }
 
     /// First block of group `g`.
@@ -102,38 +200,25 @@ struct Geometry {
 
     /// Block bitmap, inode bitmap and inode table locations of group `g`.
     func metadata(of g: UInt64) -> (blockBitmap: UInt64, inodeBitmap: UInt64, inodeTable: UInt64) {
-        let flex = g / Ext4.flexGroupSize
-        let n = groupsInFlex(flex)
-        let i = g % Ext4.flexGroupSize
-        let start = flexMetadataStart(flex)
-        return (start + i, start + n + i, start + 2 * n + i * inodeTableBlocks)
+        (blockBitmaps[Int(g)], inodeBitmaps[Int(g)], inodeTables[Int(g)])
     }
 
-    /// Blocks of the flex group's metadata region.
-    func flexMetadataBlocks(_ flex: UInt64) -> UInt64 { groupsInFlex(flex) * (2 + inodeTableBlocks) }
-
-    /// Every block range that is not available for data, ascending and disjoint.
-    var reservedRanges: [Range<UInt64>] {
-        var ranges: [Range<UInt64>] = []
-        for g in 0..<groupCount {
-            var start = groupStart(g)
-            var end = start + superblockBlocks(g)
-            if g % Ext4.flexGroupSize == 0 {
-                let flex = g / Ext4.flexGroupSize
-                start = min(start, flexMetadataStart(flex))
-                end = flexMetadataStart(flex) + flexMetadataBlocks(flex)
-            }
-            if end > start { ranges.append(start..<end) }
+    /// The reserved ranges that overlap `window` (a binary search: a 16 TiB filesystem has
+    /// 131072 groups, and each asks this for its own blocks).
+    func reservedRanges(overlapping window: Range<UInt64>) -> ArraySlice<Range<UInt64>> {
+        var lo = 0, hi = reservedRanges.count
+        while lo < hi {  // the first range ending after the window's start
+            let mid = (lo + hi) / 2
+            if reservedRanges[mid].upperBound <= window.lowerBound { lo = mid + 1 } else { hi = mid }
         }
-        return ranges
+        var end = lo
+        while end < reservedRanges.count && reservedRanges[end].lowerBound < window.upperBound { end += 1 }
+        return reservedRanges[lo..<end]
     }
 
     /// Blocks needed for the fixed metadata of all groups.
     var overheadBlocks: UInt64 { reservedRanges.reduce(0) { $0 + UInt64($1.count) } }
 
-    /// Whether the flex metadata of the last flex group fits inside the filesystem.
-    var metadataFits: Bool {
-        let last = flexCount - 1
-        return flexMetadataStart(last) + flexMetadataBlocks(last) <= blockCount
-    }
+    /// Whether every group's metadata fits inside the filesystem.
+    var metadataFits: Bool { metadataEnd <= blockCount }
 }

@@ -126,11 +126,15 @@ final class Layout {
             if entry.kind == .directory {
                 let subdirectories = entry.children.reduce(0) { $0 + (tree.entries[Int($1)].kind == .directory ? 1 : 0) }
                 var links = 2 + subdirectories + (i == 0 && makesLostAndFound ? 1 : 0)
-                if links >= 65000 { links = 1 }  // dir_nlink: "many"
+                if links > Int(Ext4.maxLinks) { links = 1 }  // dir_nlink: "many" (the kernel's and e2fsck's rule)
                 inodes[ino].linkCount = UInt32(links)
                 directoryInodes.append(UInt32(ino + 1))
             } else {
                 inodes[ino].linkCount += 1
+                if inodes[ino].linkCount > Ext4.maxLinks {
+                    let owner = entry.hardLinkOf.map(Int.init) ?? i
+                    throw Ext4Error.tooManyLinks(path: tree.path(of: owner))
+                }
             }
         }
         if makesLostAndFound {
@@ -155,6 +159,7 @@ final class Layout {
             inodes[Int(Ext4.InodeNumber.resize) - 1] = resize
         }
         allocateBlocks(inode: Ext4.InodeNumber.journal, kind: .journal, count: journalBlocks)
+        allocateExtentTree(inode: Ext4.InodeNumber.journal)
         inodes[Int(Ext4.InodeNumber.journal) - 1].size = journalBlocks << Ext4.blockShift
         if makesLostAndFound {
             allocateBlocks(inode: Ext4.InodeNumber.lostAndFound, kind: .directory, count: 4)
@@ -213,7 +218,7 @@ final class Layout {
 
     private func allocateDirectory(_ dir: Int) throws {
         let builder = directoryBuilder(dir)
-        if builder.tooLarge { throw Ext4Error.invalidSize(0, reason: "directory \(tree.path(of: dir)) has too many entries for a two-level index") }
+        if builder.tooLarge { throw Ext4Error.directoryTooLarge(path: tree.path(of: dir)) }
         let ino = inodeOfEntry[dir]
         allocateBlocks(inode: ino, kind: .directory, count: UInt64(builder.blockCount))
         inodes[Int(ino) - 1].size = UInt64(builder.blockCount) << Ext4.blockShift
@@ -226,7 +231,7 @@ final class Layout {
         let ino = inodeOfEntry[index]
         switch entry.kind {
         case .regular:
-            guard entry.size < (UInt64(1) << 44) else { throw Ext4Error.fileTooLarge(path: tree.path(of: index), size: entry.size) }
+            guard entry.size <= Ext4.maxFileSize else { throw Ext4Error.fileTooLarge(path: tree.path(of: index), size: entry.size) }
             inodes[Int(ino) - 1].size = entry.size
             for region in Layout.blockRegions(entry.regions) {
                 allocateBlocks(inode: ino, kind: .fileData, count: UInt64(region.count), logical: UInt32(region.lowerBound))
@@ -276,21 +281,28 @@ final class Layout {
         inodes[Int(inode) - 1] = plan
     }
 
-    /// Extent-tree blocks when the extents overflow the inode, and the xattr block.
-    private func allocateTreeAndXattrs(entry: Int, inode: UInt32) throws {
+    /// Extent-tree blocks when an inode's extents overflow the four in its `i_block` (a file
+    /// in many pieces; a journal over 512 MiB, whose extents hold at most 128 MiB each).
+    private func allocateExtentTree(inode: UInt32) {
         var plan = inodes[Int(inode) - 1]
         let shape = ExtentTree.shape(extentCount: plan.extents.count)
-        if shape.blocks > 0 {
-            let ranges = allocator.allocate(UInt64(shape.blocks))
-            var index: UInt32 = 0
-            for r in ranges {
-                pieces.append(Piece(kind: .extentTree, inode: inode, logical: index, count: UInt32(r.count), start: r.lowerBound))
-                for b in r { plan.treeBlocks.append(b) }
-                index += UInt32(r.count)
-            }
-            plan.depth = UInt16(shape.depth)
-            plan.blockCount += UInt64(shape.blocks)
+        guard shape.blocks > 0 else { return }
+        let ranges = allocator.allocate(UInt64(shape.blocks))
+        var index: UInt32 = 0
+        for r in ranges {
+            pieces.append(Piece(kind: .extentTree, inode: inode, logical: index, count: UInt32(r.count), start: r.lowerBound))
+            for b in r { plan.treeBlocks.append(b) }
+            index += UInt32(r.count)
         }
+        plan.depth = UInt16(shape.depth)
+        plan.blockCount += UInt64(shape.blocks)
+        inodes[Int(inode) - 1] = plan
+    }
+
+    /// Extent-tree blocks when the extents overflow the inode, and the xattr block.
+    private func allocateTreeAndXattrs(entry: Int, inode: UInt32) throws {
+        allocateExtentTree(inode: inode)
+        var plan = inodes[Int(inode) - 1]
         let attributes = tree.entries[entry].xattrs
         if !attributes.isEmpty {
             let placement = try XattrPlacement(attributes, path: self.tree.path(of: entry))

@@ -22,7 +22,7 @@ extension Layout {
         let start = geometry.groupStart(g)
         let end = start + geometry.blocksInGroup(g)
         var used = dataEnd > start ? min(dataEnd, end) - start : 0
-        for r in geometry.reservedRanges where r.upperBound > max(start, dataEnd) && r.lowerBound < end {
+        for r in geometry.reservedRanges(overlapping: start..<end) where r.upperBound > max(start, dataEnd) {
             let lo = max(r.lowerBound, max(start, dataEnd)), hi = min(r.upperBound, end)
             if hi > lo { used += hi - lo }
         }
@@ -57,7 +57,7 @@ extension Layout {
             }
         }
         if dataEnd > start { set(0, min(dataEnd - start, count)) }
-        for r in geometry.reservedRanges where r.upperBound > start && r.lowerBound < start + count {
+        for r in geometry.reservedRanges(overlapping: start..<(start + count)) {
             set(max(r.lowerBound, start) - start, min(r.upperBound, start + count) - start)
         }
         set(count, Ext4.blocksPerGroup)  // padding past the end of a short last group

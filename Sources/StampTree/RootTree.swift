@@ -54,7 +54,11 @@ public final class RootTree {
 
     /// Sum of regular-file sizes counted once per inode (hard links once).
     public var totalFileBytes: UInt64 {
-        entries.reduce(0) { $0 + ($1.kind == .regular && $1.hardLinkOf == nil ? $1.size : 0) }
+        // Saturating: apparent sizes of sparse files (up to 2^63 each) may sum past 2^64.
+        entries.reduce(0) { sum, entry in
+            let (total, overflow) = sum.addingReportingOverflow(entry.kind == .regular && entry.hardLinkOf == nil ? entry.size : 0)
+            return overflow ? .max : total
+        }
     }
 }
 

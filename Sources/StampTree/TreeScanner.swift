@@ -239,15 +239,32 @@ private struct ScanState {
             start = i + 1
             if name.isEmpty { continue }
             let cName = name.map { CChar(bitPattern: $0) } + [0]
-            var valueSize = stamp_lgetxattr(cPath, cName, nil, 0)
-            if valueSize < 0 {
-                if errno == ENODATA { continue }
-                throw TreeError.unreadable(path: path, operation: "read xattr \(String(decoding: name, as: UTF8.self))", errno: Errno(rawValue: errno))
+            let operation = "read xattr \(String(decoding: name, as: UTF8.self))"
+            // Asked for its size, then read; an attribute that grows in between (ERANGE) is
+            // asked again, one that is removed (ENODATA) is skipped.
+            var value: [UInt8]? = nil
+            for _ in 0..<8 {
+                let size = stamp_lgetxattr(cPath, cName, nil, 0)
+                if size < 0 {
+                    if errno == ENODATA { break }
+                    throw TreeError.unreadable(path: path, operation: operation, errno: Errno(rawValue: errno))
+                }
+                // One byte more than asked, so that a read of size 0 is a read, not a query.
+                var buffer = [UInt8](repeating: 0, count: size + 1)
+                let read = buffer.withUnsafeMutableBytes { stamp_lgetxattr(cPath, cName, $0.baseAddress, $0.count) }
+                if read < 0 {
+                    if errno == ERANGE { continue }
+                    if errno == ENODATA { break }
+                    throw TreeError.unreadable(path: path, operation: operation, errno: Errno(rawValue: errno))
+                }
+                value = Array(buffer[0..<min(read, buffer.count)])
+                break
             }
-            var value = [UInt8](repeating: 0, count: valueSize)
-            valueSize = value.withUnsafeMutableBytes { stamp_lgetxattr(cPath, cName, $0.baseAddress, $0.count) }
-            if valueSize < 0 { throw TreeError.unreadable(path: path, operation: "read xattr", errno: Errno(rawValue: errno)) }
-            result.append(ExtendedAttribute(name: name, value: Array(value[0..<valueSize])))
+            guard let value else {
+                if errno == ENODATA { continue }
+                throw TreeError.unreadable(path: path, operation: operation, errno: Errno(rawValue: ERANGE))
+            }
+            result.append(ExtendedAttribute(name: name, value: value))
         }
         return result
     }

@@ -59,6 +59,9 @@ struct IdentifierTests {
         #expect(Identifier(gptBytes: id.gptBytes) == id)
         #expect(Identifier("not-a-uuid") == nil)
         #expect(Identifier("c12a7328f81f11d2ba4b00a0c93ec93b") == nil)
+        // UInt8(_:radix:) alone would take a sign: "+f" is not two hex digits.
+        #expect(Identifier("+f0e0d0c-0b0a-4908-8706-050403020100") == nil)
+        #expect(Identifier("0f0e0d0c-0b0a-4908-8706-05040302-100") == nil)
     }
 
     @Test func parsesSizes() {

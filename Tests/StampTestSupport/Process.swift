@@ -62,8 +62,10 @@ public var isRoot: Bool { getuid() == 0 }
 public final class TemporaryDirectory: @unchecked Sendable {
     public let path: String
 
-    public init(_ label: String = "stamp-test") throws {
-        let base = ProcessInfo.processInfo.environment["STAMP_TEST_TMP"] ?? NSTemporaryDirectory()
+    /// A fresh directory under `base` (default: `STAMP_TEST_TMP`, else the temporary
+    /// directory); `/dev/shm` for trees only tmpfs can hold (huge sparse files, > 65000 links).
+    public init(_ label: String = "stamp-test", in base: String? = nil) throws {
+        let base = base ?? ProcessInfo.processInfo.environment["STAMP_TEST_TMP"] ?? NSTemporaryDirectory()
         path = (base as NSString).appendingPathComponent("\(label)-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     }
