@@ -113,7 +113,7 @@ let package = Package(
         .executableTarget(
             name: "disk-image-create",
             dependencies: [
-                "StampPipeline", "StampElements", .product(name: "Logging", package: "swift-log"),
+                "StampPipeline", "StampElements", "StampIO", .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

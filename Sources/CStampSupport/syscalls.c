@@ -60,3 +60,30 @@ int stamp_open_source(const char *path) {
 int stamp_open_direct(const char *path) {
     return open(path, O_WRONLY | O_DIRECT | O_CLOEXEC);
 }
+
+#include <signal.h>
+#include <string.h>
+
+static volatile int stamp_signal_fd = -1;
+
+static void stamp_signal_handler(int sig) {
+    unsigned char number = (unsigned char)sig;
+    int fd = stamp_signal_fd;
+    if (fd >= 0) {
+        ssize_t written = write(fd, &number, 1);  // async-signal-safe
+        (void)written;
+    }
+}
+
+/// Catches `sig` with a handler that writes its number (one byte) to `fd`, for a thread
+/// reading the other end to act on outside the handler. A caught signal, unlike an ignored
+/// one, is back to its default disposition in every program this process executes.
+int stamp_catch_signal(int sig, int fd) {
+    stamp_signal_fd = fd;
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = stamp_signal_handler;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;
+    return sigaction(sig, &action, NULL);
+}

@@ -19,7 +19,23 @@ public enum ImageDetector {
         if head[0..<4] == [0x51, 0x46, 0x49, 0xFB] { return .qcow2 }
         if head == VHD.footerCookie { return .vhd }
         if file.size >= 512, try file.read(at: file.size - 512, count: 8) == VHD.footerCookie { return .vhd }
+        if let other = try otherContainer(file) {
+            throw ContainerError.unsupported(path: file.path, feature: "\(other) (pass -f raw to take the bytes as they are)")
+        }
         return .raw
+    }
+
+    /// Containers stamp does not read, recognised so that they are refused rather than
+    /// converted as raw bytes (a header inside a tiny disk).
+    static func otherContainer(_ file: InputFile) throws -> String? {
+        let head = try file.read(at: 0, count: Int(min(file.size, 0x44)))
+        if head.starts(with: Array("vhdxfile".utf8)) { return "a VHDX image" }
+        if head.starts(with: Array("COWD".utf8)) { return "a VMware COWD (ESX sparse) image" }
+        if head.starts(with: Array("# Disk DescriptorFile".utf8)) {
+            return "a VMDK descriptor file (its extents are other files; convert a monolithicSparse or streamOptimized VMDK)"
+        }
+        if head.count >= 0x44, Array(head[0x40..<0x44]) == [0x7F, 0x10, 0xDA, 0xBE] { return "a VirtualBox VDI image" }
+        return nil
     }
 
     /// Opens `path` as `format` (detected when nil).

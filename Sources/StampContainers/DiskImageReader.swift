@@ -1,6 +1,7 @@
 import StampBytes
 import StampIO
 import SystemPackage
+import Glibc
 
 /// One piece of a virtual disk, as a reader presents it.
 public enum DiskExtent {
@@ -71,14 +72,34 @@ final class InputFile {
 
     init(path: String) throws {
         self.path = path
-        let fd = try withPath(path, "open") { try FileDescriptor.open(FilePath(path), .readOnly) }
+        // Non-blocking: opening a FIFO for reading would otherwise wait for a writer; the
+        // type check below refuses it (regular files and block devices ignore the flag).
+        let fd = try withPath(path, "open") { try FileDescriptor.open(FilePath(path), .readOnly, options: [.nonBlocking]) }
         do {
-            size = try withPath(path, "stat") { try Syscalls.size(of: fd) }
+            size = try InputFile.size(of: fd, path: path)
         } catch {
             try? fd.close()
             throw error
         }
         descriptor = fd
+    }
+
+    /// A regular file's size, or a block device's (`st_size` is 0 for one: its end is
+    /// found by seeking); anything else (a pipe, a character device) has no size to read
+    /// a disk from and is refused rather than taken for an empty disk.
+    static func size(of fd: FileDescriptor, path: String) throws -> UInt64 {
+        var st = stat()
+        guard fstat(fd.rawValue, &st) == 0 else { throw IOError.system(path: path, operation: "stat", errno: Errno(rawValue: errno)) }
+        switch st.st_mode & S_IFMT {
+        case S_IFREG:
+            return UInt64(st.st_size)
+        case S_IFBLK:
+            let end = lseek(fd.rawValue, 0, SEEK_END)
+            guard end >= 0 else { throw IOError.system(path: path, operation: "seek", errno: Errno(rawValue: errno)) }
+            return UInt64(end)
+        default:
+            throw ContainerError.unsupported(path: path, feature: "an input that is neither a regular file nor a block device")
+        }
     }
 
     deinit { try? descriptor.close() }

@@ -106,7 +106,15 @@ struct ConfigParser {
     }
 
     /// Flattens one plugin node and the plugin nodes nested in it.
+    /// Plugin nodes collected so far: YAML aliases can make a short document name the same
+    /// mapping exponentially often, so the walk stops at ``maximumNodes``.
+    var collected = 0
+    static let maximumNodes = 4096
+
     mutating func collect(plugin: String, node: Node, keyNode: Node, parent: String?, path: String) {
+        collected += 1
+        if collected == Self.maximumNodes + 1 { report(.tooManyNodes(Self.maximumNodes), keyNode, path) }
+        if collected > Self.maximumNodes { return }
         guard Self.plugins.contains(plugin) else {
             report(.unknownPlugin(plugin), keyNode, path)
             return

@@ -99,7 +99,14 @@ extension ConfigParser {
                 problems.append(.init(.missingKey("mount_point"), at: node.location))
                 continue
             }
-            if !point.hasPrefix("/") { invalid(node, "mount_point", point, "an absolute path") }
+            let components = point.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+            if !point.hasPrefix("/") {
+                invalid(node, "mount_point", point, "an absolute path")
+            } else if point != "/" && components.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }) {
+                // '/srv/' would not match the tree's 'srv' (kept in both filesystems), '/..'
+                // would reach outside the tree.
+                invalid(node, "mount_point", point, "a normalized absolute path (no '.', '..', '//' or trailing '/')")
+            }
             if !points.insert(point).inserted { problems.append(.init(.duplicateMountPoint(point), at: node.location)) }
             mounts.append(Config.Mount(name: node.name, base: base, mountPoint: point, location: node.location))
         }

@@ -209,6 +209,7 @@ public struct BlockDeviceConfig: Sendable, Equatable {
         case labelTooLong(label: String, maximum: Int)
         case primaryOnGPT
         case missingType
+        case tooManyNodes(Int)
 
         public var description: String {
             switch self {
@@ -230,6 +231,7 @@ public struct BlockDeviceConfig: Sendable, Equatable {
             case .duplicateLabel(let l): return "filesystem label '\(l)' is used twice"
             case .labelTooLong(let l, let max): return "label '\(l)' is longer than \(max) characters"
             case .primaryOnGPT: return "the 'primary' flag is only valid on an mbr label"
+            case .tooManyNodes(let n): return "more than \(n) plugin entries (aliases repeating one mapping?)"
             case .missingType: return "missing key 'type' (only mkfs_root has a default)"
             }
         }

@@ -96,7 +96,9 @@ struct Geometry {
     static func reservedGDTBlocks(blocks: UInt64, groups: UInt64, resizeLimit: UInt64?) -> UInt64 {
         let descriptorBlocks = groups.dividedRoundingUp(by: UInt64(Ext4.descriptorsPerBlock))
         func reserved(growingTo maxBlocks: UInt64) -> UInt64 {
-            let maxGroups = maxBlocks.dividedRoundingUp(by: Ext4.blocksPerGroup)
+            // No ext4 of 4 KiB blocks grows past 2^32 blocks (and a limit near 2^64 would
+            // overflow the rounding below).
+            let maxGroups = min(maxBlocks, 0xFFFF_FFFF).dividedRoundingUp(by: Ext4.blocksPerGroup)
             let wanted = maxGroups.dividedRoundingUp(by: UInt64(Ext4.descriptorsPerBlock))
             return min(wanted > descriptorBlocks ? wanted - descriptorBlocks : 0, UInt64(Ext4.blockSize / 4))
         }

@@ -1,4 +1,6 @@
+import CStampSupport
 import Dispatch
+import Foundation
 import SystemPackage
 
 #if canImport(Glibc)
@@ -104,7 +106,6 @@ public final class TemporaryFiles: @unchecked Sendable {
     public static let shared = TemporaryFiles()
     private let queue = DispatchQueue(label: "stamp.temporary-files")
     private var paths: Set<String> = []
-    private var sources: [DispatchSourceSignal] = []
 
     func register(_ path: String) { queue.sync { _ = paths.insert(path) } }
     func unregister(_ path: String) { queue.sync { _ = paths.remove(path) } }
@@ -119,18 +120,37 @@ public final class TemporaryFiles: @unchecked Sendable {
 
     /// Installs SIGINT/SIGTERM/SIGHUP handlers that remove temporary files and exit with
     /// 128+signal. Call once from an executable's entry point.
+    ///
+    /// The signals are caught (a C handler writes the number to a pipe, a thread of ours
+    /// does the rest), not ignored: an ignored signal stays ignored in every program the
+    /// process starts, so element scripts, apt and `timeout` would have run deaf to SIGTERM.
     public func installSignalHandlers() {
-        for sig in [SIGINT, SIGTERM, SIGHUP] {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { [weak self] in
-                self?.removeAll()
-                let message = "stamp: interrupted by signal \(sig); temporary files removed\n"
-                _ = message.withCString { write(2, $0, strlen($0)) }
-                _exit(128 + sig)
+        var ends: [Int32] = [0, 0]
+        guard pipe(&ends) == 0 else { return }
+        for fd in ends { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        let reader = ends[0]
+        let thread = Thread { [weak self] in
+            var number: UInt8 = 0
+            while read(reader, &number, 1) != 1 {
+                if errno != EINTR { return }
             }
-            source.resume()
-            queue.sync { sources.append(source) }
+            let sig = Int32(number)
+            self?.removeAll()
+            let message = "stamp: interrupted by signal \(sig); temporary files removed\n"
+            _ = message.withCString { write(2, $0, strlen($0)) }
+            _exit(128 + sig)
         }
+        thread.name = "stamp-signals"
+        thread.start()
+        var unblock = sigset_t()
+        sigemptyset(&unblock)
+        for sig in [SIGINT, SIGTERM, SIGHUP] {
+            _ = stamp_catch_signal(sig, ends[1])
+            sigaddset(&unblock, sig)
+        }
+        // A parent may have started us with these blocked (a blocked mask is inherited, as
+        // test runners' children show): unblocked on this thread, the entry point's, so
+        // they are delivered.
+        pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
     }
 }

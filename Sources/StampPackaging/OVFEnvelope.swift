@@ -88,7 +88,7 @@ public struct OVFEnvelope: Sendable {
         for (item, _) in c.disks {
             guard let d = disks[item.id], case .hardDisk(_, _, let units, _, _, _) = item.kind else { continue }
             let factor = Self.unitFactors[units] ?? 1
-            var attrs = "ovf:capacity=\"\((d.capacity + factor - 1) / factor)\" ovf:capacityAllocationUnits=\"\(units)\" ovf:diskId=\"\(xmlEscape(d.diskID))\""
+            var attrs = "ovf:capacity=\"\(d.capacity / factor + (d.capacity % factor == 0 ? 0 : 1))\" ovf:capacityAllocationUnits=\"\(units)\" ovf:diskId=\"\(xmlEscape(d.diskID))\""
             if let file = d.fileID { attrs += " ovf:fileRef=\"\(xmlEscape(file))\"" }
             attrs += " ovf:format=\"\(OVFDescriptor.streamOptimizedFormat)\""
             if let populated = d.populatedSize { attrs += " ovf:populatedSize=\"\(populated)\"" }

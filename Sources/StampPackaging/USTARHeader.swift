@@ -75,7 +75,11 @@ public struct USTARHeader: Sendable, Equatable {
         } else {
             Self.setBase256(fileSize, at: 124, width: 12, in: &block)
         }
-        Self.setOctal(modificationTime, at: 136, width: 12, in: &block)
+        if modificationTime <= 0o77777777777 {
+            Self.setOctal(modificationTime, at: 136, width: 12, in: &block)
+        } else {
+            Self.setBase256(modificationTime, at: 136, width: 12, in: &block)  // past 2242, as GNU tar
+        }
         block[156] = typeflag
         Self.setString("ustar", at: 257, width: 6, in: &block)  // "ustar\0"
         block[263] = UInt8(ascii: "0")

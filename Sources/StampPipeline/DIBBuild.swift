@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import StampBoot
 import StampDisk
@@ -172,7 +173,20 @@ public enum DIBBuild {
         if stat(source, &st) == 0 {
             // Merged into an existing directory: upstream's manifests element has already
             // copied it in cleanup.d (a plain `cp -a` would nest dib-manifests/dib-manifests).
-            _ = system("mkdir -p '\(directory)/dib-manifests' && cp -a '\(source)/.' '\(directory)/dib-manifests/'")
+            // cp without a shell: the paths come from -o and may hold any character.
+            let copy = Process()
+            copy.executableURL = URL(fileURLWithPath: "/bin/cp")
+            copy.arguments = ["-a", "--", source + "/.", directory + "/dib-manifests/"]
+            do {
+                try FileManager.default.createDirectory(atPath: directory + "/dib-manifests", withIntermediateDirectories: true)
+                try copy.run()
+            } catch {
+                throw PackProblems(problems: ["\(directory)/dib-manifests: \(ErrorLine.describe(error))"])
+            }
+            copy.waitUntilExit()
+            guard copy.terminationStatus == 0 else {
+                throw PackProblems(problems: ["\(directory)/dib-manifests: cp -a of \(source) failed (exit \(copy.terminationStatus))"])
+            }
         }
     }
 }

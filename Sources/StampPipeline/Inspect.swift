@@ -92,15 +92,25 @@ public enum Inspector {
         var rawPath = path
         var scratch: String?
         if reader.format != .raw {
-            let temp = "/tmp/.stamp-inspect-\(getpid()).raw"
+            // mkstemp: a fresh file of our own (O_EXCL), never one planted under a known name.
+            let directory = getenv("TMPDIR").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+            var template = Array("\(directory)/.stamp-inspect-XXXXXX".utf8CString)
+            let made = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+            guard made >= 0 else {
+                throw IOError.system(path: directory, operation: "create a scratch file", errno: Errno(rawValue: errno))
+            }
+            close(made)
+            let temp = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+            scratch = temp
             try windowCopy(reader, to: temp, windows: [0..<(4 << 20), reader.virtualSize.saturatingSub(1 << 20)..<reader.virtualSize])
             rawPath = temp
-            scratch = temp
         }
         defer { if let scratch { unlink(scratch) } }
         try probeTable(rawPath, into: &report)
         if reader.format != .raw, let scratch {
-            let windows = report.partitions.map { $0.start..<min($0.start + (2 << 20), reader.virtualSize) } + [0..<(4 << 20)]
+            // A partition the table puts past the disk's end (a shrunk image) has no window.
+            let windows = report.partitions.filter { $0.start < reader.virtualSize }
+                .map { $0.start..<min($0.start + (2 << 20), reader.virtualSize) } + [0..<(4 << 20)]
             try windowCopy(reader, to: scratch, windows: windows)
         }
         try probeFilesystems(rawPath, into: &report)
@@ -118,10 +128,17 @@ public enum Inspector {
         }
         for i in 0..<blkid_partlist_numof_partitions(list) {
             guard let part = blkid_partlist_get_partition(list, i) else { continue }
+            // libblkid takes some tables' numbers as they are (a Sun label's cylinder times
+            // heads times sectors): negative or past 2^64 bytes, the entry is not reported.
+            guard let startSectors = UInt64(exactly: blkid_partition_get_start(part)),
+                let sizeSectors = UInt64(exactly: blkid_partition_get_size(part)),
+                case let (start, o1) = startSectors.multipliedReportingOverflow(by: 512), !o1,
+                case let (size, o2) = sizeSectors.multipliedReportingOverflow(by: 512), !o2
+            else { continue }
             report.partitions.append(
                 ImageReport.Partition(
-                    number: Int(blkid_partition_get_partno(part)), start: UInt64(blkid_partition_get_start(part)) * 512,
-                    size: UInt64(blkid_partition_get_size(part)) * 512,
+                    number: Int(blkid_partition_get_partno(part)), start: start,
+                    size: size,
                     type: blkid_partition_get_type_string(part).map { String(cString: $0) } ?? String(format16: blkid_partition_get_type(part)),
                     name: blkid_partition_get_name(part).map { String(cString: $0) } ?? "", filesystem: nil))
         }

@@ -101,7 +101,7 @@ extension Packer {
                     volume = try FATVolume(
                     options: FATVolume.Options(
                         size: partition.size, label: fs.spec.label,
-                        volumeID: FATVolume.volumeID(seed: seed + Array(fs.spec.name.utf8)), hiddenSectors: UInt32(partition.start)),
+                        volumeID: FATVolume.volumeID(seed: seed + Array(fs.spec.name.utf8)), hiddenSectors: UInt32(clamping: partition.start)),  // informational; past 2 TiB it cannot say
                     root: FATEntry.tree(files))
                 } catch {
                     throw PackProblems(problems: ["filesystem \(fs.spec.name)\(where_) in partition \(partition.name): \(error)"])

@@ -94,7 +94,11 @@ struct OVAPackagePlan {
                     disks[item.id] = .init(diskID: id, fileID: file, capacity: image.size)
                 case .empty(let capacity):
                     let factor = OVFEnvelope.unitFactors[units] ?? 1
-                    disks[item.id] = .init(diskID: id, fileID: nil, capacity: capacity * factor)
+                    let (bytes, overflow) = capacity.multipliedReportingOverflow(by: factor)
+                    guard !overflow, bytes <= 1 << 56 else {  // 64 PiB, VMDK's own limit is far below
+                        throw PackProblems(problems: ["hardware.\(item.id).disk_capacity: \(capacity) \(units) is larger than any disk"])
+                    }
+                    disks[item.id] = .init(diskID: id, fileID: nil, capacity: bytes)
                 }
             case .cdDrive(_, let image?, _), .floppy(let image?, _):
                 var st = stat()

@@ -7,17 +7,60 @@
 import Foundation
 import Logging
 import StampElements
+import StampIO
 import StampPipeline
 
 LoggingSystem.bootstrap { _ in LogLineHandler() }
+// SIGINT/SIGTERM/SIGHUP (nodepool's timeout, Ctrl-C) remove the outputs' temporary files
+// before exiting 128+signal; the element stages die with this process (--pdeathsig).
+TemporaryFiles.shared.installSignalHandlers()
 let logger = Logger(label: "disk-image-create")
 let environment = ProcessInfo.processInfo.environment
 
 /// Ends the run: one line on stderr naming the problem (Foundation's errors as `path: reason`,
 /// never folded over several lines), exit status 1 as DIB's.
 func fail(_ message: String) -> Never {
-    FileHandle.standardError.write(Data("disk-image-create: \(message)\n".utf8))
+    TemporaryFiles.shared.removeAll()
+    let line = "disk-image-create: \(message)\n"
+    FileHandle.standardError.write(Data(line.utf8))
+    // With --logfile the log ends with the same line (stdout is the log there).
+    if loggingToFile { FileHandle.standardOutput.write(Data(line.utf8)) }
     exit(1)
+}
+
+nonisolated(unsafe) var loggingToFile = false
+
+/// `--logfile FILE`, as DIB: the timestamped log is appended to FILE, and with `DIB_QUIET`
+/// (which --logfile sets unless it is given) nothing else goes to stdout. Done on file
+/// descriptor 1, so the element scripts' output, which inherits it, is in the log too;
+/// without quiet, a `tee -a FILE` child copies stdout to both. Opened once: the process
+/// re-executed in a user namespace (``UserNamespace``) inherits it.
+func openLogfile(_ path: String) {
+    if environment["STAMP_DIB_LOGFILE_OPEN"] == path {
+        loggingToFile = true
+        return
+    }
+    let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+    guard fd >= 0 else { fail("--logfile \(path): \(String(cString: strerror(errno)).lowercased())") }
+    let quiet = environment["DIB_QUIET"].map { $0 != "0" && !$0.isEmpty } ?? true
+    if quiet {
+        dup2(fd, 1)
+    } else {
+        var ends: [Int32] = [0, 0]
+        guard pipe(&ends) == 0 else { fail("--logfile \(path): pipe: \(String(cString: strerror(errno)))") }
+        let tee = Process()
+        tee.executableURL = URL(fileURLWithPath: "/usr/bin/tee")
+        tee.arguments = ["-a", path]
+        tee.standardInput = FileHandle(fileDescriptor: ends[0], closeOnDealloc: false)
+        tee.standardOutput = FileHandle.standardOutput
+        do { try tee.run() } catch { fail("--logfile \(path): tee: \(error)") }
+        dup2(ends[1], 1)
+        close(ends[0])
+        close(ends[1])
+    }
+    close(fd)
+    setenv("STAMP_DIB_LOGFILE_OPEN", path, 1)
+    loggingToFile = true
 }
 
 func fail(_ error: Error) -> Never {
@@ -37,6 +80,7 @@ case .help:
 case .version:
     print("stamp disk-image-create (diskimage-builder compatible)")
 case .build(let request):
+    if let path = request.logfile { openLogfile(path) }
     var plan = request.plan
     plan.builtinElementsDirectory = ElementBuildPlan.locateBuiltinElements(
         executable: URL(fileURLWithPath: CommandLine.arguments[0]), environment: environment)

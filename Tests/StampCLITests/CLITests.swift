@@ -98,6 +98,28 @@ struct CLITests {
     }
 }
 
+/// Partition tables libblkid reads as they are, with entries past the disk's end or past
+/// 2^64 bytes: `stamp inspect` reports what it can and does not trap.
+@Suite(.enabled(if: toolAvailable("qemu-img") && FileManager.default.isExecutableFile(atPath: stampBinary)))
+struct InspectHostileTableTests {
+    @Test func anMBRPartitionPastTheEndOfAQcow2() throws {
+        let dir = try TemporaryDirectory("stamp-inspect-mbr")
+        // One primary entry of type 0x83 at LBA 0x100000 (512 MiB) on a 64 MiB disk, as a
+        // shrunk image has.
+        try sh(#"""
+            set -e; cd \#(dir.path); truncate -s 64M d.raw
+            python3 -c 'import struct; f=open("d.raw","r+b"); f.seek(446); f.write(struct.pack("<B3sB3sII",0,bytes(3),0x83,bytes(3),0x100000,2048)); f.seek(510); f.write(bytes([0x55,0xaa]))'
+            qemu-img convert -f raw -O qcow2 d.raw d.qcow2
+            """#)
+        for image in ["d.qcow2", "d.raw"] {
+            let inspect = try run([stampBinary, "inspect", "--json", dir.file(image)])
+            #expect(inspect.status == 0, "\(image): \(inspect.output)")
+            let json = try JSONSerialization.jsonObject(with: Data(inspect.stdout.utf8)) as? [String: Any]
+            #expect(json?["partition_table"] as? String == "dos", "\(image): \(inspect.output)")
+        }
+    }
+}
+
 /// An unreadable source file, as a user without the right to read it: one line naming the
 /// file, non-zero exit, no image.
 @Suite(.enabled(if: isRoot && toolAvailable("setpriv") && FileManager.default.isExecutableFile(atPath: stampBinary)))
@@ -162,5 +184,55 @@ struct KilledPackTests {
         names = try FileManager.default.contentsOfDirectory(atPath: dir.path)
         #expect(names.filter { $0.hasSuffix(".tmp") } == [], "stale temporaries: \(names)")
         #expect(names.contains("d.raw") && names.contains("d.vmdk"))
+    }
+}
+
+/// `disk-image-create --logfile FILE` (zuul-jobs' build-diskimage role passes it): the log is
+/// appended to FILE and, with the DIB_QUIET it implies, stdout stays empty; a failure's one
+/// line goes to stderr and ends the log too.
+@Suite(.enabled(if: FileManager.default.isExecutableFile(atPath: BadInputTests.dibBinary)))
+struct DIBLogfileTests {
+    @Test func theLogHoldsTheRunAndItsFailure() throws {
+        let dir = try TemporaryDirectory("stamp-dib-logfile")
+        try sh("echo 'earlier run' > \(dir.path)/build.log")
+        let r = try run(
+            [BadInputTests.dibBinary, "-n", "-t", "raw", "--logfile", dir.file("build.log"), "-o", dir.file("missing/img"), "fake-os"],
+            environment: ["ELEMENTS_PATH": BadInputTests.fixtures, "TMPDIR": dir.path])
+        #expect(r.status == 1)
+        #expect(r.stdout.isEmpty, "\(r.stdout)")
+        let line = "disk-image-create: \(dir.path)/missing: output directory: no such file or directory"
+        #expect(r.stderr == line + "\n", "\(r.stderr)")
+        let log = try String(contentsOfFile: dir.file("build.log"), encoding: .utf8)
+        #expect(log.hasPrefix("earlier run\n") && log.hasSuffix(line + "\n"), "\(log)")
+        // DIB_QUIET=0: stdout carries the log as well.
+        let loud = try run(
+            [BadInputTests.dibBinary, "-n", "-t", "raw", "--logfile", dir.file("loud.log"), "-o", dir.file("missing/img"), "fake-os"],
+            environment: ["ELEMENTS_PATH": BadInputTests.fixtures, "TMPDIR": dir.path, "DIB_QUIET": "0"])
+        #expect(loud.status == 1)
+        #expect(loud.stdout.contains(line), "\(loud.stdout)")
+        #expect(try String(contentsOfFile: dir.file("loud.log"), encoding: .utf8).contains(line))
+    }
+}
+
+/// SIGTERM in the middle of a pack (nodepool's timeout): exit 143, one line, and no
+/// temporary output left beside the outputs.
+@Suite(.enabled(if: FileManager.default.isExecutableFile(atPath: stampBinary)))
+struct SignalTests {
+    @Test func sigtermRemovesTemporaryOutputs() throws {
+        let dir = try TemporaryDirectory("stamp-sigterm")
+        try sh("mkdir -p \(dir.path)/src && head -c 400M /dev/urandom > \(dir.path)/src/big")
+        let r = try sh("""
+            cd \(dir.path)
+            \(stampBinary) pack src -o out -t qcow2,vmdk --no-bootloader > pack.log 2> pack.err & pid=$!
+            for i in $(seq 100); do ls .out.*.tmp >/dev/null 2>&1 && break; sleep 0.1; done
+            ls -a | grep -c '^\\.out\\..*\\.tmp$'
+            kill -TERM $pid; wait $pid; echo "exit $?"
+            cat pack.err; ls -a
+            """)
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.first.flatMap { Int($0) } ?? 0 >= 1, "no temporary file was seen: \(r.output)")
+        #expect(lines.contains("exit 143"), "\(r.output)")
+        #expect(lines.contains("stamp: interrupted by signal 15; temporary files removed"), "\(r.output)")
+        #expect(!lines.contains { $0.hasPrefix(".out.") || $0 == "out.qcow2" || $0 == "out.vmdk" }, "\(r.output)")
     }
 }

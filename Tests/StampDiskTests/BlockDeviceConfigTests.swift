@@ -186,6 +186,36 @@ import Testing
         return []
     }
 
+    /// Aliases can name one mapping 4^n times in n short lines: the walk stops at 4096
+    /// entries with one problem instead of running for hours.
+    @Test func aliasBombsAreCut() {
+        var yaml = "- local_loop: {name: image0}\n- mount: &a0 {base: x, mount_point: /}\n"
+        for i in 1...24 {
+            yaml += "- fstab: &a\(i) {base: x, fstab: *a\(i - 1), mount: *a\(i - 1), mkfs: *a\(i - 1), local_loop: *a\(i - 1)}\n"
+        }
+        let clock = ContinuousClock()
+        let start = clock.now
+        let found = problems(yaml)
+        #expect(found.contains { $0.issue == .tooManyNodes(4096) }, "\(found.prefix(3))")
+        #expect(clock.now - start < .seconds(30))
+    }
+
+    @Test func mountPointsMustBeNormalized() {
+        for point in ["/srv/", "//srv", "/srv/./x", "/..", "/a/../b"] {
+            let found = problems("""
+                - local_loop: {name: image0}
+                - partitioning:
+                    base: image0
+                    label: mbr
+                    partitions:
+                      - name: root
+                        size: 100%
+                        mkfs: {type: ext4, mount: {mount_point: '\(point)'}}
+                """)
+            #expect(found.contains { if case .invalidValue("mount_point", point, _) = $0.issue { true } else { false } }, "\(point): \(found)")
+        }
+    }
+
     @Test func lvmIsRefusedClearly() {
         let found = problems("""
             - local_loop: {name: image0}

@@ -52,6 +52,15 @@ struct GeometryTests {
         #expect(header.range(of: #"Total journal size:\s+\#(mib)M"#, options: .regularExpression) != nil, "\(header)")
     }
 
+    /// `-E resize=` / `--max-online-resize` beyond 2^32 blocks is room to grow to ext4's
+    /// limit (the rounding of 2^64 - 1 overflowed before).
+    @Test func aResizeLimitPastTheLargestFilesystem() throws {
+        let dir = try TemporaryDirectory()
+        try sh("mkdir -p \(dir.path)/src")
+        _ = try makeImage(dir.file("src"), dir.file("s.img"), size: .bytes(64 << 20)) { $0.resizeLimitBlocks = .max }
+        #expect(try strictFsck(dir.file("s.img")) == [])
+    }
+
     /// ext4's largest file is 2^32 - 1 blocks; one byte more is refused in one line (it
     /// trapped on the 32-bit logical block count before).
     @Test(.enabled(if: FileManager.default.fileExists(atPath: "/dev/shm")))

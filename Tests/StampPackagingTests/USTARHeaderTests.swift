@@ -45,6 +45,15 @@ import Testing
         #expect(Array(largestOctal[124..<136]) == Array("77777777777\0".utf8))
     }
 
+    /// Times past 2242 (11 octal digits) are GNU base-256, as sizes are (a precondition
+    /// trapped on `--source-date-epoch 8589934592` before).
+    @Test func timesPast2242UseBase256() throws {
+        let time: UInt64 = 1 << 33
+        let bytes = try USTARHeader(name: "vm.ovf", fileSize: 1, modificationTime: time).encode()
+        #expect(bytes[136] == 0x80)
+        #expect(bytes[137..<148].reduce(UInt64(0)) { $0 << 8 | UInt64($1) } == time)
+    }
+
     @Test(arguments: ["", String(repeating: "a", count: 101), "dir/x.ovf", "caf\u{e9}.ovf", "a b.ovf", ".."])
     func badNamesAreRejected(_ name: String) {
         #expect(throws: PackagingError.self) { try USTARHeader.validate(memberName: name) }

@@ -33,6 +33,9 @@ void stamp_advise_willneed(int fd, int64_t offset, int64_t length);
 /// 1 when the CPU has the SSE4.2 CRC32 instruction (used by stamp_crc32c).
 int stamp_has_hw_crc32c(void);
 
+/// sigaction(2): `sig` is caught and its number written to `fd` (see syscalls.c).
+int stamp_catch_signal(int sig, int fd);
+
 #endif
 
 /// What stamp needs of an inode, read with statx(2) (AT_SYMLINK_NOFOLLOW) relative to `dirfd`.
