@@ -14,8 +14,14 @@ import Glibc
 /// ```swift
 /// let out = try OutputFile(path: "disk.qcow2")
 /// try out.descriptor.writeAll(toAbsoluteOffset: 0, header)
-/// try out.commit()          // rename(".disk.qcow2.stamp-1234.tmp", "disk.qcow2")
+/// try out.commit()          // rename(".disk.qcow2.stamp-1234-1-partial", "disk.qcow2")
 /// ```
+///
+/// The temporary name, `.NAME.stamp-PID-N-partial`, is chosen so that other tools that clean
+/// the output directory do not take it for one of their own outputs: nodepool-builder deletes
+/// every file there that matches `^(.*)-([abcdef\d]+)\.(?:\w+)$` and that it does not know (an
+/// earlier `.NAME.stamp-PID-N.tmp` matched, and builds lost their outputs mid-write). A name
+/// whose last dot-separated part holds a `-` cannot match, as DIB's own `NAME.qcow2-new` cannot.
 ///
 /// If `commit()` is never called, `deinit` removes the temporary file. SIGINT and SIGTERM
 /// remove every open temporary file before the process exits (see ``TemporaryFiles``);
@@ -40,7 +46,7 @@ public final class OutputFile {
         let prefix = slash == nil ? "" : directory + "/"
         self.directory = directory.isEmpty ? "/" : directory
         OutputFile.removeStale(directory: directory, name: name)
-        let temporary = prefix + "." + name + ".stamp-\(getpid())-\(OutputFile.nextSerial()).tmp"
+        let temporary = prefix + OutputFile.temporaryName(for: name, pid: getpid(), serial: OutputFile.nextSerial())
         self.temporaryPath = temporary
         self.descriptor = try withPath(path, "create") {
             try FileDescriptor.open(
@@ -80,15 +86,24 @@ public final class OutputFile {
 
     deinit { discard() }
 
-    /// Removes `.NAME.stamp-PID-N.tmp` files left by a stamp process that no longer exists
-    /// (one killed with SIGKILL, which no handler can catch).
+    /// The temporary name of final name `name`: `.NAME.stamp-PID-N-partial`.
+    public static func temporaryName(for name: String, pid: Int32, serial: Int) -> String {
+        "." + name + ".stamp-\(pid)-\(serial)" + temporarySuffix
+    }
+
+    /// What every temporary name ends with.
+    public static let temporarySuffix = "-partial"
+
+    /// Removes `.NAME.stamp-PID-N-partial` files (and the `.NAME.stamp-PID-N.tmp` of earlier
+    /// versions) left by a stamp process that no longer exists (one killed with SIGKILL, which
+    /// no handler can catch).
     static func removeStale(directory: String, name: String) {
         guard let dir = opendir(directory.isEmpty ? "." : directory) else { return }
         defer { closedir(dir) }
         let prefix = "." + name + ".stamp-"
         while let entry = readdir(dir) {
             let file = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            guard file.hasPrefix(prefix), file.hasSuffix(".tmp") else { continue }
+            guard file.hasPrefix(prefix), file.hasSuffix(temporarySuffix) || file.hasSuffix(".tmp") else { continue }
             let pidText = file.dropFirst(prefix.count).prefix { $0.isNumber }
             guard let pid = Int32(pidText), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
             Syscalls.unlinkIfPresent((directory.isEmpty ? "." : directory) + "/" + file)

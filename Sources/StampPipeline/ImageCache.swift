@@ -110,7 +110,7 @@ public struct ImageCache: Sendable {
     /// checksum files, `OUT.d/`) under `key`.
     public func store(key: String, reference: String, manifestDigest: String, output: String, extensions: [String]) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let staging = directory + "/.\(key).stamp-\(getpid()).tmp"
+        let staging = directory + "/.\(key).stamp-\(getpid())-partial"
         try? FileManager.default.removeItem(atPath: staging)
         try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: false)
         do {
@@ -162,8 +162,9 @@ public struct ImageCache: Sendable {
             try FileManager.default.removeItem(atPath: entryDirectory(entry.key))
             removed.append(entry)
         }
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] where name.hasPrefix(".") && name.hasSuffix(".tmp") {
-            let pid = name.split(separator: "-").last.flatMap { Int32($0.dropLast(4)) }
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] where name.hasPrefix(".") && name.hasSuffix("-partial") {
+            let parts = name.split(separator: "-")
+            let pid = parts.count >= 2 ? Int32(parts[parts.count - 2]) : nil
             if let pid, pid != getpid(), kill(pid, 0) != 0 { try? FileManager.default.removeItem(atPath: directory + "/" + name) }
         }
         return removed

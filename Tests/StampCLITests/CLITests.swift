@@ -172,7 +172,7 @@ struct KilledPackTests {
         // Kill it once a temporary output exists.
         for _ in 0..<300 {
             let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
-            if names.contains(where: { $0.hasSuffix(".tmp") }) { break }
+            if names.contains(where: { $0.hasSuffix("-partial") }) { break }
             usleep(10_000)
         }
         kill(process.processIdentifier, SIGKILL)
@@ -182,7 +182,7 @@ struct KilledPackTests {
         let again = try run([stampBinary, "pack", dir.file("src"), "-o", dir.file("d"), "-t", "raw,vmdk", "--no-bootloader"])
         #expect(again.status == 0, "\(again.output)")
         names = try FileManager.default.contentsOfDirectory(atPath: dir.path)
-        #expect(names.filter { $0.hasSuffix(".tmp") } == [], "stale temporaries: \(names)")
+        #expect(names.filter { $0.hasSuffix("-partial") || $0.hasSuffix(".tmp") } == [], "stale temporaries: \(names)")
         #expect(names.contains("d.raw") && names.contains("d.vmdk"))
     }
 }
@@ -224,8 +224,8 @@ struct SignalTests {
         let r = try sh("""
             cd \(dir.path)
             \(stampBinary) pack src -o out -t qcow2,vmdk --no-bootloader > pack.log 2> pack.err & pid=$!
-            for i in $(seq 100); do ls .out.*.tmp >/dev/null 2>&1 && break; sleep 0.1; done
-            ls -a | grep -c '^\\.out\\..*\\.tmp$'
+            for i in $(seq 100); do ls .out.*-partial >/dev/null 2>&1 && break; sleep 0.1; done
+            ls -a | grep -c '^\\.out\\..*-partial$'
             kill -TERM $pid; wait $pid; echo "exit $?"
             cat pack.err; ls -a
             """)

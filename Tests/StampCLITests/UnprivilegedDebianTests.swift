@@ -64,7 +64,7 @@ struct UnprivilegedDebianTests {
         let survivors = try await user.processesAfterWaiting()
         #expect(survivors.isEmpty, "processes of the user or its range after SIGKILL at '\(marker)': \(survivors)")
         #expect(WorkDirectoryMounts.under(base).isEmpty, "mounts after SIGKILL at '\(marker)': \(WorkDirectoryMounts.under(base))")
-        // Temporary outputs (`.debian.raw.stamp-PID-N.tmp`) may stay until the next run.
+        // Temporary outputs (`.debian.raw.stamp-PID-N-partial`) may stay until the next run.
         let finals = try FileManager.default.contentsOfDirectory(atPath: base + "/out").filter { $0.hasPrefix("debian.") && $0 != "debian.d" }
         #expect(finals.isEmpty, "final outputs after SIGKILL at '\(marker)': \(finals)")
     }
@@ -118,7 +118,7 @@ struct UnprivilegedDebianTests {
         // The killed builds' work directories and temporary outputs are gone too.
         let leftInTmp = try FileManager.default.contentsOfDirectory(atPath: base + "/tmp")
         #expect(leftInTmp.isEmpty, "left in TMPDIR: \(leftInTmp)")
-        let temporaries = try FileManager.default.contentsOfDirectory(atPath: base + "/out").filter { $0.hasSuffix(".tmp") }
+        let temporaries = try FileManager.default.contentsOfDirectory(atPath: base + "/out").filter { $0.hasSuffix("-partial") }
         #expect(temporaries.isEmpty, "temporary outputs of the killed builds: \(temporaries)")
 
         // Owners, modes, capabilities, ACLs, link targets: the same entries as the root build.

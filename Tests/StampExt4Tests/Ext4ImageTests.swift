@@ -104,7 +104,7 @@ struct Ext4ImageTests {
             let message = thrown.map { "\($0)" } ?? ""
             #expect(message.contains("\(dir.path)/src/file"), "\(name): \(message)")
             #expect(!FileManager.default.fileExists(atPath: dir.file("\(name).img")))
-            let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".tmp") }
+            let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix("-partial") }
             #expect(leftovers == [])
         }
     }
