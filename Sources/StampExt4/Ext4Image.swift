@@ -39,7 +39,7 @@ public final class Ext4Image: ImageProducer {
             guard blocks > 4096 else { throw Ext4Error.invalidSize(bytes, reason: "stamp needs more than 16 MiB") }
             do {
                 layout = try Layout(
-                    tree: tree, options: options, blockCount: blocks, inodesWanted: bytes / options.inodeRatio,
+                    tree: tree, options: options, blockCount: blocks, inodesWanted: max(bytes / options.inodeRatio, options.minimumInodes),
                     uuid: uuid, hashSeed: seed)
             } catch Ext4Error.imageTooSmall {
                 let needed = try Ext4Image.search(tree, options, estimate, uuid, seed, from: blocks + 1)

@@ -21,6 +21,10 @@ public struct Ext4Options: Sendable {
     public var hashSeed: Identifier?
     /// Bytes per inode (`mke2fs -i`).
     public var inodeRatio: UInt64 = 16384
+    /// At least this many inodes, whatever the ratio gives at an explicit size: a size that
+    /// an automatic fit chose (a partition sized from the tree) must hold the tree's inodes
+    /// too, or `stamp pack` would refuse a tree of many small files that `stamp mkfs` takes.
+    public var minimumInodes: UInt64 = 0
     /// Journal size in MiB; nil picks 64 MiB, or mke2fs's smaller default on small filesystems.
     public var journalMiB: UInt64?
     /// Percentage of blocks reserved for root (`mke2fs -m`).

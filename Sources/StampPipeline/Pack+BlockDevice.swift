@@ -48,12 +48,14 @@ extension Packer {
         log("scanned \(tree.entries.count) entries, \(formatBytes(tree.totalFileBytes)) of file data")
         let boot = try prepareBoot(tree: tree, uuid: rootSpec.uuid ?? uuid, layout: bootLayout, label: rootSpec.label)
 
-        let rootOptions = ext4Options(label: rootSpec.label, uuid: rootSpec.uuid ?? uuid)
+        var rootOptions = ext4Options(label: rootSpec.label, uuid: rootSpec.uuid ?? uuid)
         let plan: DiskPlan
         if let size = request.diskSize ?? config.image.size {
             plan = try config.plan(diskSize: size, seed: seed)
         } else {
-            plan = try config.plan(rootSize: try Ext4Image(tree: tree, options: rootOptions).size, seed: seed)
+            let fitted = try Ext4Image(tree: tree, options: rootOptions)
+            plan = try config.plan(rootSize: fitted.size, seed: seed)
+            rootOptions.minimumInodes = fitted.inodeCount
         }
         let layout = plan.layout
         log("layout from the block-device config: \(layout.scheme.rawValue), disk \(formatBytes(layout.size)), \(layout.partitions.count) partition(s)")

@@ -104,6 +104,7 @@ public struct Packer {
         } else {
             let fitted = try Ext4Image(tree: tree, options: options)
             layout = try request.layout.plan(rootSize: fitted.size, seed: seed)
+            options.minimumInodes = fitted.inodeCount
         }
         guard let rootPartition = layout.partition(role: .root) else { throw PackProblems(problems: ["layout has no root partition"]) }
         options.size = .bytes(rootPartition.size)
