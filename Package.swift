@@ -112,7 +112,7 @@ let package = Package(
         // MARK: fuzzing (plain functions; the libFuzzer executables live in Fuzz/)
         .target(
             name: "StampFuzzing",
-            dependencies: ["StampContainers", "StampIO", "StampDisk", "StampElements", "StampPipeline", "StampPackaging"]),
+            dependencies: ["StampContainers", "StampIO", "StampDisk", "StampElements", "StampPipeline", "StampPackaging", "StampBoot"]),
         .executableTarget(
             name: "disk-image-create",
             dependencies: [

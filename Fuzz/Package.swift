@@ -37,5 +37,6 @@ let package = Package(
         fuzzer("element-deps"),
         fuzzer("dib-command-line"),
         fuzzer("ovf-config"),
+        fuzzer("grub-files"),
     ]
 )

@@ -15,7 +15,7 @@ out=$root/Fuzz/corpus
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 rm -rf "$out"
-mkdir -p "$out"/{qcow2,vmdk,vhd,partition-table,block-device,package-installs,element-deps,dib-command-line,ovf-config}
+mkdir -p "$out"/{qcow2,vmdk,vhd,partition-table,block-device,package-installs,element-deps,dib-command-line,ovf-config,grub-files}
 
 # A 128 KiB raw disk with a few patterned sectors (a GPT plus data), the source of the images.
 disk=$work/disk.raw
@@ -243,3 +243,9 @@ product: {properties: {p: {type: uint8, value: 300, category: none}}}
 YAML
 
 du -sh "$out"
+
+# GRUB files of an untrusted tree (issue 18): synthetic module lists (a cycle, deep chains,
+# names that try to leave the directory), ELF32 kernel images made here (a valid shape, one
+# below the link address, one whose section data lies past the end), a PE with a GRUB module
+# area and its prefix, and os-release / default-grub texts. Nothing is copied from GRUB.
+python3 Fuzz/grub-seeds.py "$out/grub-files"

@@ -15,6 +15,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case elementDeps = "element-deps"
     case dibCommandLine = "dib-command-line"
     case ovfConfig = "ovf-config"
+    case grubFiles = "grub-files"
 
     /// Runs the target on one input.
     public func run(_ data: UnsafeRawBufferPointer) {
@@ -28,6 +29,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .elementDeps: fuzzElementDeps(data)
         case .dibCommandLine: fuzzDIBCommandLine(data)
         case .ovfConfig: fuzzOVFConfig(data)
+        case .grubFiles: fuzzGrubFiles(data)
         }
     }
 }

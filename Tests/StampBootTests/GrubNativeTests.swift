@@ -90,6 +90,20 @@ struct GrubNativeTests {
         #expect(GrubEFIImage.embeddedPrefix([]) == nil)
     }
 
+    /// The grub-files fuzz seeds (Fuzz/grub-seeds.py) are what they say they are.
+    @Test func fuzzSeedsParseAsIntended() throws {
+        let dir = repositoryRoot + "/Fuzz/corpus/grub-files/"
+        func seed(_ name: String) throws -> [UInt8] { try #require(FileManager.default.contents(atPath: dir + name)).map { $0 } }
+        #expect(GrubEFIImage.embeddedPrefix(try seed("efi-prefix.efi")) == "/EFI/debian")
+        let kernel = try GrubKernelELF(try seed("kernel-ok.img"), path: "kernel.img")
+        #expect(kernel.image.count == 0x400 + 64)
+        #expect(throws: BootError.self) { try GrubKernelELF(try seed("kernel-below.img"), path: "kernel.img") }
+        #expect(throws: BootError.self) { try GrubKernelELF(try seed("kernel-past-end.img"), path: "kernel.img") }
+        #expect(throws: BootError.self) { try GrubModuleList(text: String(decoding: try seed("moddep-escape.lst"), as: UTF8.self), path: "m") }
+        let cycle = try GrubModuleList(text: String(decoding: try seed("moddep-cycle.lst"), as: UTF8.self), path: "m")
+        #expect(try cycle.resolve(["normal"], path: "m") == ["boot", "normal"])
+    }
+
     @Test func rawLZMARoundTrips() throws {
         var bytes = [UInt8]()
         var rng = SplitMix(7)

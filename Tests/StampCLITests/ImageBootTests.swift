@@ -25,7 +25,7 @@ struct ImageBootTests {
     /// The layout `work/layout`, tag `boot`, made once per run.
     static func layout() throws -> String {
         let layout = work + "/layout"
-        if FileManager.default.fileExists(atPath: work + "/.layout-ready") { return layout }
+        if FileManager.default.fileExists(atPath: work + "/.layout-ready-traps") { return layout }
         let root = try debianRoot()
         let r = try sh("""
             set -e; rm -rf \(work); mkdir -p \(work); cd \(work)
@@ -39,7 +39,7 @@ struct ImageBootTests {
             umoci repack --image layout:boot bundle
             umoci config --image layout:boot --config.env STAMP_IMAGE=boot --config.label role=node
             rm -rf bundle
-            touch .layout-ready
+            touch .layout-ready-traps
             """)
         try #require(r.status == 0, "\(r.output)")
         return layout
