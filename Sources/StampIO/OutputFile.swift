@@ -115,21 +115,36 @@ public final class OutputFile {
     private static func nextSerial() -> Int { serialLock.sync { serial += 1; return serial } }
 }
 
-/// The process-wide list of temporary output files, removed on SIGINT/SIGTERM.
+/// The process-wide list of temporary output files and scratch directories, removed on
+/// SIGINT/SIGTERM/SIGHUP.
 public final class TemporaryFiles: @unchecked Sendable {
-    // @unchecked: `paths` is only touched on `queue`.
+    // @unchecked: `paths` and `directories` are only touched on `queue`.
     public static let shared = TemporaryFiles()
     private let queue = DispatchQueue(label: "stamp.temporary-files")
     private var paths: Set<String> = []
+    /// Scratch directories by path, with the identity they had when made (see
+    /// ``ScratchDirectory``): removed through descriptors, only if still the same directory.
+    private var directories: [String: TreeRemover.Identity] = [:]
 
     func register(_ path: String) { queue.sync { _ = paths.insert(path) } }
     func unregister(_ path: String) { queue.sync { _ = paths.remove(path) } }
 
-    /// Removes every registered temporary file now.
+    /// Registers a scratch directory of ours, removed with everything in it on a signal.
+    public func registerDirectory(_ path: String, identity: TreeRemover.Identity) {
+        queue.sync { directories[path] = identity }
+    }
+
+    public func unregisterDirectory(_ path: String) { queue.sync { _ = directories.removeValue(forKey: path) } }
+
+    /// Removes every registered temporary file and scratch directory now.
     public func removeAll() {
         queue.sync {
             for p in paths { Syscalls.unlinkIfPresent(p) }
             paths.removeAll()
+            for (path, identity) in directories {
+                try? TreeRemover.remove(path: path, expecting: identity, owner: geteuid())
+            }
+            directories.removeAll()
         }
     }
 

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import StampElements
+import StampIO
 import StampOCI
 
 /// The `oci-image` element's native part: `DIB_OCI_IMAGE` is read, resolved and verified when

@@ -1,0 +1,63 @@
+import Foundation
+import Testing
+
+import StampTestSupport
+
+/// Untrusted input never reaches the host (issue 18): what other local users plant in the
+/// shared scratch places, and signals in the middle of an image pack. Each test drives the
+/// `stamp` binary as a user would.
+@Suite(.enabled(if: FileManager.default.isExecutableFile(atPath: stampBinary)))
+struct HostSafetyTests {
+    static let fixture = repositoryRoot + "/Tests/tools/oci/oci_fixture.py"
+
+    /// Another user's directory named like a stale scratch directory (`stamp-image-<dead
+    /// pid>.*` in a world-writable TMPDIR) survives a pack; ours is cleaned up; a symlink named
+    /// like one is never followed.
+    @Test(.enabled(if: isRoot && toolAvailable("python3"))) func staleScratchOfAnotherUserSurvivesAPack() throws {
+        let dir = try TemporaryDirectory("host-stale")
+        let r = try sh("""
+            set -e
+            cd '\(dir.path)'
+            python3 '\(Self.fixture)' layout opaque-missing >/dev/null
+            pid=$(sh -c 'echo $$')
+            mkdir -m 1777 shared
+            for label in stamp-image stamp-blobs; do
+              mkdir -p shared/$label-$pid.planted/sub && echo keep > shared/$label-$pid.planted/sub/f
+              chown -R 12345:12345 shared/$label-$pid.planted
+              mkdir -p shared/$label-$pid.ours/sub && echo gone > shared/$label-$pid.ours/sub/f
+            done
+            mkdir -p victim/sub && echo keep > victim/sub/f
+            ln -s "$PWD/victim" shared/stamp-image-$pid.link
+            TMPDIR="$PWD/shared" '\(stampBinary)' pack oci:layout -o out -t raw --layout none --no-bootloader > pack.log 2>&1 || true
+            cat pack.log
+            echo "--"
+            find shared victim | sed "s/-$pid\\./-PID./" | sort
+            """)
+        try #require(r.status == 0, "\(r.output)")
+        let listing = r.stdout.components(separatedBy: "--\n").last ?? ""
+        for label in ["stamp-image", "stamp-blobs"] {
+            #expect(listing.contains("shared/\(label)-PID.planted/sub/f\n"), "another user's \(label) directory was removed: \(r.output)")
+            #expect(!listing.contains("shared/\(label)-PID.ours"), "our stale \(label) directory was left: \(r.output)")
+        }
+        #expect(listing.contains("victim/sub/f\n"), "\(r.output)")
+    }
+
+    /// SIGTERM while an image pack waits for its input: the scratch directories it made
+    /// (`stamp-blobs-*`) are removed before it exits.
+    @Test(.enabled(if: toolAvailable("python3"))) func sigtermRemovesScratchDirectories() throws {
+        let dir = try TemporaryDirectory("host-sigterm")
+        let r = try sh("""
+            cd '\(dir.path)'
+            mkdir scratch && mkfifo saved.tar
+            TMPDIR="$PWD/scratch" '\(stampBinary)' pack docker-archive:saved.tar -o out -t raw --layout none > pack.log 2>&1 & pid=$!
+            for i in $(seq 100); do ls scratch | grep -q stamp-blobs && break; sleep 0.1; done
+            echo "before: $(ls scratch)"
+            kill -TERM $pid; wait $pid; echo "exit $?"
+            echo "after: $(ls -A scratch)"
+            cat pack.log
+            """)
+        #expect(r.stdout.contains("before: stamp-blobs-"), "no scratch directory was seen: \(r.output)")
+        #expect(r.stdout.contains("exit 143"), "\(r.output)")
+        #expect(r.stdout.contains("after: \n"), "scratch left behind: \(r.output)")
+    }
+}
