@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""oci_fixture.py OUT_LAYOUT CASE [--tag TAG] [--docker-archive FILE] [--index] [--zstd]
+"""oci_fixture.py OUT_LAYOUT CASE [--tag TAG] [--docker-archive FILE] [--index] [--zstd] [--link-target PATH]
 
 Writes an OCI image layout (oci-layout, index.json, blobs/sha256/...) holding one image whose
 layers are crafted here with Python's tarfile (pax headers: ns mtimes and atimes, xattrs), so
@@ -28,6 +28,9 @@ CASE:
   whiteout-empty  ... the whiteout "keep/.wh." (it would hide "keep/" itself)
   opaque-missing  one layer: "ghost/.wh..wh..opq" for a directory no layer has, then "f"
                   (not hostile: it hides nothing, as in umoci and containerd)
+  dir-fixup-escape  one layer: "a/" (dir), "a/x/" (dir, mode 0777, mtime 1999-01-01), then
+                  "a" as a symlink to --link-target: the directory fix-ups of "a/x" must not
+                  land on LINK_TARGET/x
   gzip-members    the semantics layers, each gzip one written as two members (as pigz or
                   `cat a.gz b.gz` do); unpacks like "semantics"
 Prints the manifest digest.
@@ -37,6 +40,7 @@ import argparse, gzip, hashlib, io, json, os, subprocess, sys, tarfile
 T0 = 1700000000
 ZSTD = "--zstd" in sys.argv
 MEMBERS = "gzip-members" in sys.argv
+LINK_TARGET = sys.argv[sys.argv.index("--link-target") + 1] if "--link-target" in sys.argv else "/tmp/stamp-host-dir"
 
 
 def member(tf, name, kind="file", data=b"", mode=None, uid=0, gid=0, mtime=None, atime=None, xattrs=None,
@@ -140,6 +144,12 @@ def hostile(case):
                 ("tar", layer(lambda tf: member(tf, name)))]
     if case == "opaque-missing":
         return [("tar", layer(lambda tf: (member(tf, "ghost/.wh..wh..opq"), member(tf, "f", data=b"f"))))]
+    if case == "dir-fixup-escape":
+        def build(tf):
+            member(tf, "a/", "dir")
+            member(tf, "a/x/", "dir", mode=0o777, mtime="915148800.5")
+            member(tf, "a", "symlink", link=LINK_TARGET)
+        return [("tar", layer(build))]
     if case == "gzip-traversal":
         def build(tf):
             member(tf, "../escaped", data=b"out")
@@ -191,6 +201,7 @@ def main():
     ap.add_argument("--docker-archive")
     ap.add_argument("--index", action="store_true")
     ap.add_argument("--zstd", action="store_true")
+    ap.add_argument("--link-target")
     a = ap.parse_args()
     layers = semantics() if a.case in ("semantics", "absurd-size", "gzip-members") else hostile(a.case)
     os.makedirs(os.path.join(a.layout, "blobs", "sha256"), exist_ok=True)
