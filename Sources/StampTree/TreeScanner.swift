@@ -36,6 +36,9 @@ public struct ScanOptions: Sendable {
     /// Entries recorded as if the tree held them, where it holds nothing of that name: the
     /// device nodes a build in a user namespace cannot create (see ``SupplementaryEntry``).
     public var supplements: [SupplementaryEntry] = []
+    /// Whether a symlink given as the root is followed (a command line's argument, as
+    /// `mke2fs -d` does); false for roots inside untrusted trees.
+    public var followRootSymlink = true
 
     public init() {}
 }
@@ -57,6 +60,7 @@ public struct TreeScanner {
         }
         var rootStat = st
         if st.mode & 0o170000 == 0o120000 {
+            guard options.followRootSymlink else { throw TreeError.notDirectory(path: root) }
             // A symlink given on the command line is followed, as `mke2fs -d` does.
             var followed = stamp_stat()
             if stamp_lstat(AT_FDCWD, root + "/.", &followed) == 0 { rootStat = followed }

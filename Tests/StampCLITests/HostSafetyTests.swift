@@ -60,4 +60,36 @@ struct HostSafetyTests {
         #expect(r.stdout.contains("exit 143"), "\(r.output)")
         #expect(r.stdout.contains("after: \n"), "scratch left behind: \(r.output)")
     }
+
+    /// A tree whose mount point is a symlink out of it (`/srv -> HOST`, `/boot/efi -> HOST`),
+    /// packed with a block-device config that mounts it: refused in one line naming the
+    /// symlink; no host file reaches an image, no output is written.
+    @Test(arguments: ["/srv", "/boot/efi"]) func aMountPointThatIsASymlinkIsRefused(_ point: String) throws {
+        let dir = try TemporaryDirectory("host-mountpoint")
+        let yaml = """
+            - local_loop: {name: image0, size: 200MiB}
+            - partitioning:
+                base: image0
+                label: gpt
+                partitions:
+                  - {name: ESP, type: 'EF00', size: 40MiB, mkfs: {type: vfat, mount: {mount_point: /boot/efi}}}
+                  - {name: data, type: '8300', size: 60MiB, mkfs: {type: ext4, label: data, mount: {mount_point: /srv}}}
+                  - {name: root, type: '8300', size: 100%, mkfs: {name: mkfs_root, mount: {mount_point: /}}}
+            """
+        try yaml.write(toFile: dir.file("bd.yaml"), atomically: true, encoding: .utf8)
+        let r = try sh("""
+            cd '\(dir.path)'
+            mkdir -p host tree/etc tree/srv tree/boot/efi && echo host-secret > host/secret
+            rmdir tree\(point) && ln -s "$PWD/host" tree\(point)
+            '\(stampBinary)' pack tree -o out -t raw --block-device-config bd.yaml --no-bootloader > pack.stdout 2> pack.stderr
+            echo "exit $?"
+            cat pack.stderr
+            ls
+            """)
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.first != "exit 0", "\(r.output)")
+        let errors = lines.filter { $0.hasPrefix("stamp: ") }
+        #expect(errors.count == 1 && errors[0].contains("tree\(point): mount point \(point) in the block-device config is a symlink in the tree"), "\(r.output)")
+        #expect(!lines.contains { $0.hasPrefix("out.") }, "\(r.output)")
+    }
 }
