@@ -45,6 +45,7 @@ public final class OutputFile {
         let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
         let prefix = slash == nil ? "" : directory + "/"
         self.directory = directory.isEmpty ? "/" : directory
+        try OutputFile.checkReplaceable(path)
         OutputFile.removeStale(directory: directory, name: name)
         let temporary = prefix + OutputFile.temporaryName(for: name, pid: getpid(), serial: OutputFile.nextSerial())
         self.temporaryPath = temporary
@@ -86,6 +87,24 @@ public final class OutputFile {
 
     deinit { discard() }
 
+    /// Refuses a final path that names a device node, FIFO or socket (directly or through a
+    /// symlink): ``commit()`` replaces the final name, and `stamp convert IN -O raw /dev/sdX`
+    /// must not leave a regular file where the device node was.
+    public static func checkReplaceable(_ path: String) throws {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return }
+        let kind: String
+        switch st.st_mode & S_IFMT {
+        case S_IFREG, S_IFDIR: return  // a directory is refused where it is opened, as before
+        case S_IFBLK: kind = "a block device"
+        case S_IFCHR: kind = "a character device"
+        case S_IFIFO: kind = "a FIFO"
+        case S_IFSOCK: kind = "a socket"
+        default: kind = "not a regular file"
+        }
+        throw OutputRefused(path: path, kind: kind)
+    }
+
     /// The temporary name of final name `name`: `.NAME.stamp-PID-N-partial`.
     public static func temporaryName(for name: String, pid: Int32, serial: Int) -> String {
         "." + name + ".stamp-\(pid)-\(serial)" + temporarySuffix
@@ -113,6 +132,15 @@ public final class OutputFile {
     nonisolated(unsafe) private static var serial = 0
     private static let serialLock = DispatchQueue(label: "stamp.outputfile.serial")
     private static func nextSerial() -> Int { serialLock.sync { serial += 1; return serial } }
+}
+
+/// An output path that names something stamp never replaces (a device node, a FIFO).
+public struct OutputRefused: Error, Sendable, Equatable, CustomStringConvertible {
+    public var path: String
+    public var kind: String
+    public var description: String {
+        "\(path): output is \(kind); stamp writes regular files only and never replaces a device node or FIFO"
+    }
 }
 
 /// The process-wide list of temporary output files and scratch directories, removed on
