@@ -33,6 +33,11 @@ public struct LayerApplier {
         self.root = root
     }
 
+    /// The deepest a member may be (in directories below the root). Real images stay under a
+    /// few dozen; a 2,100-level layer made scratch that path-based tools cannot remove
+    /// (paths past PATH_MAX) and costs a descriptor walk per level.
+    public static let maximumDepth = 1024
+
     /// Applies one layer file (tar, gzip, zstd). A gzip layer is inflated by
     /// ``GzipLayerStream`` on a second thread (ISA-L) while this one applies the tar; other
     /// compressions go through libarchive's own filters.
@@ -88,6 +93,11 @@ private struct LayerState {
 
     mutating func apply(_ member: ArchiveMember, reader: ArchiveReader, writer: DiskWriter) throws {
         let path = try LayerPath.normalizeBytes(member.path, layer: layer)
+        if path.lazy.filter({ $0 == LayerPath.slash }).count >= LayerApplier.maximumDepth {
+            throw OCIError.hostileMember(
+                layer: layer, path: LayerPath.display(Array(path.prefix(120))) + "…",
+                reason: "nested deeper than \(LayerApplier.maximumDepth) directories")
+        }
         let (parent, name) = LayerPath.split(path)
         let whiteout = Array(".wh.".utf8)
         try checkParents(parent, member: path, creating: !name.starts(with: whiteout))

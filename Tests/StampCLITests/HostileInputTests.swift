@@ -80,4 +80,39 @@ struct HostileInputTests {
         #expect(lstat(dir.file("out"), &st) == 0 && (st.st_mode & S_IFMT) == (kind == "fifo" ? S_IFIFO : S_IFCHR), "the output node was replaced")
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == ["in.raw", "out"])
     }
+
+    /// `stamp inspect` of a qcow2 whose reader fails midway (an L2 table past the end of the
+    /// file): one line, and nothing left in TMPDIR (a `.stamp-inspect-*` was left before).
+    @Test func inspectLeavesNoScratchOnAReaderError() throws {
+        let dir = try TemporaryDirectory("inspect-error")
+        let bomb = repositoryRoot + "/Fuzz/corpus/qcow2/hostile-one-compressed-cluster-8192x.qcow2"
+        let made = try sh("cd '\(dir.path)' && mkdir tmp && head -c 300000 '\(bomb)' > cut.qcow2")
+        try #require(made.status == 0, "\(made.output)")
+        let r = try run([stampBinary, "inspect", dir.file("cut.qcow2")], environment: ["TMPDIR": dir.file("tmp"), "PATH": "/usr/bin:/bin"])
+        #expect(r.status != 0, "\(r.output)")
+        #expect(r.stderr.split(separator: "\n").count == 1 && r.stderr.contains("cut.qcow2"), "\(r.output)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.file("tmp")).isEmpty)
+    }
+
+    /// A 20 TiB qcow2 (more than an ext4 file can be): inspected without a scratch file of
+    /// its virtual size (TMPDIR on the checkout's filesystem, ext4 here, where that failed).
+    @Test(.enabled(if: toolAvailable("qemu-img"))) func inspectReadsA20TiBImage() throws {
+        let dir = try TemporaryDirectory("inspect-20t", in: repositoryRoot + "/.build")
+        let made = try sh("cd '\(dir.path)' && mkdir tmp && qemu-img create -q -f qcow2 big.qcow2 20T")
+        try #require(made.status == 0, "\(made.output)")
+        let r = try run([stampBinary, "inspect", dir.file("big.qcow2"), "--json"], environment: ["TMPDIR": dir.file("tmp"), "PATH": "/usr/bin:/bin"])
+        #expect(r.status == 0, "\(r.output)")
+        #expect(r.stdout.contains("21990232555520"), "\(r.output)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.file("tmp")).isEmpty)
+    }
+
+    /// The qcow2 bomb (every cluster one compressed cluster) is refused quickly by `inspect`.
+    @Test func inspectRefusesTheCompressedClusterBomb() throws {
+        let bomb = repositoryRoot + "/Fuzz/corpus/qcow2/hostile-one-compressed-cluster-8192x.qcow2"
+        let started = Date()
+        let r = try run([stampBinary, "inspect", bomb])
+        #expect(r.status != 0, "\(r.output)")
+        #expect(r.stderr.contains("bytes of data per byte of the file"), "\(r.output)")
+        #expect(Date().timeIntervalSince(started) < 60)
+    }
 }

@@ -27,4 +27,20 @@ struct HostileLayerTests {
         // The image itself is as the layer says: `a` is the symlink.
         #expect(lstat(root + "/a", &st) == 0 && (st.st_mode & S_IFMT) == S_IFLNK)
     }
+
+    /// A file 2,100 directories deep is refused in one line naming the limit, and what was
+    /// unpacked can be removed (it used to leave scratch no run could remove).
+    @Test func aLayerDeeperThanTheLimitIsRefused() throws {
+        let dir = try TemporaryDirectory("oci-deep")
+        let (layout, _) = try UnpackTests.fixture(dir, "layout", "deep")
+        do {
+            try UnpackTests.unpack("oci:\(layout)", dir, "root")
+            Issue.record("a 2,100-level layer was accepted")
+        } catch let error as OCIError {
+            #expect(error.description.contains("refused: nested deeper than 1024 directories"), "\(error)")
+            #expect(!error.description.contains("\n"))
+        }
+        let r = try sh("rm -rf '\(dir.file("root"))' && echo removed")
+        #expect(r.stdout.contains("removed"), "\(r.output)")
+    }
 }

@@ -31,6 +31,7 @@ CASE:
   dir-fixup-escape  one layer: "a/" (dir), "a/x/" (dir, mode 0777, mtime 1999-01-01), then
                   "a" as a symlink to --link-target: the directory fix-ups of "a/x" must not
                   land on LINK_TARGET/x
+  deep            one layer: a file 2,100 directories deep ("d/d/…/d/f")
   gzip-members    the semantics layers, each gzip one written as two members (as pigz or
                   `cat a.gz b.gz` do); unpacks like "semantics"
 Prints the manifest digest.
@@ -150,6 +151,8 @@ def hostile(case):
             member(tf, "a/x/", "dir", mode=0o777, mtime="915148800.5")
             member(tf, "a", "symlink", link=LINK_TARGET)
         return [("tar", layer(build))]
+    if case == "deep":
+        return [("tar", layer(lambda tf: member(tf, "d/" * 2100 + "f", data=b"deep")))]
     if case == "gzip-traversal":
         def build(tf):
             member(tf, "../escaped", data=b"out")
