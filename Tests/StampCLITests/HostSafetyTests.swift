@@ -92,4 +92,24 @@ struct HostSafetyTests {
         #expect(errors.count == 1 && errors[0].contains("tree\(point): mount point \(point) in the block-device config is a symlink in the tree"), "\(r.output)")
         #expect(!lines.contains { $0.hasPrefix("out.") }, "\(r.output)")
     }
+
+    /// A registry that sends one byte every 0.9 s: `stamp pack docker://…` gives up in one
+    /// line once the average rate over the window (5 s here, STAMP_REGISTRY_RATE_WINDOW) is
+    /// under 1 KiB/s, instead of waiting forever; no scratch is left.
+    @Test(.enabled(if: toolAvailable("python3"))) func aDrippingRegistryIsGivenUpOn() throws {
+        let dir = try TemporaryDirectory("host-drip")
+        let r = try sh("""
+            cd '\(dir.path)' && mkdir scratch
+            python3 '\(repositoryRoot)/Tests/tools/oci/slow_server.py' > port & server=$!
+            for i in $(seq 50); do [ -s port ] && break; sleep 0.1; done
+            STAMP_REGISTRY_RATE_WINDOW=5 TMPDIR="$PWD/scratch" timeout 60 '\(stampBinary)' pack "docker://127.0.0.1:$(cat port)/x:latest" \\
+              --plain-http -o out -t raw --layout none > pack.log 2>&1
+            echo "exit $?"
+            kill $server
+            cat pack.log; echo "left: $(ls -A scratch)"
+            """)
+        #expect(r.stdout.contains("exit 1\n"), "\(r.output)")
+        #expect(r.stdout.contains("Less than 1024 bytes/sec"), "\(r.output)")
+        #expect(r.stdout.contains("left: \n"), "\(r.output)")
+    }
 }
