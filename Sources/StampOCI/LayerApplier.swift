@@ -45,11 +45,28 @@ public struct LayerApplier {
     /// - Throws: ``OCIError/hostileMember(layer:path:reason:)`` for traversal or a path
     ///   through a symlink, ``OCIError/archive(path:operation:message:)`` with libarchive's
     ///   (or the inflater's) message for corrupt or truncated data.
-    public func apply(layerFile path: String, name: String) throws {
-        try OCIError.rethrowingArchiveErrors { try applyLayer(path, name: name) }
+    /// - Parameter budget: counts each member's declared size before it is written; the
+    ///   layer stops with ``OCIError/expansionLimit(what:detail:limit:)`` past its limit.
+    public func apply(layerFile path: String, name: String, budget: ExpansionBudget? = nil) throws {
+        try OCIError.rethrowingArchiveErrors { try applyLayer(path, name: name, budget: budget) }
     }
 
-    private func applyLayer(_ path: String, name: String) throws {
+    /// Reads a layer's tar without writing anything, counting its members into `budget`
+    /// (which throws past its limit): how many bytes the layer expands to.
+    public static func measure(layerFile path: String, name: String, budget: ExpansionBudget) throws {
+        try OCIError.rethrowingArchiveErrors {
+            let gzip = try GzipLayerStream.open(path)
+            defer { gzip?.close() }
+            let reader = try gzip.map { try ArchiveReader(name: path, source: $0) } ?? ArchiveReader(path: path)
+            defer { reader.close() }
+            while let member = try reader.next() {
+                try budget.spend(UInt64(max(0, member.size)), layer: name)
+            }
+            try gzip?.drain()
+        }
+    }
+
+    private func applyLayer(_ path: String, name: String, budget: ExpansionBudget?) throws {
         let rootDirectory = try RootDirectory(path: Array(root.utf8))
         defer { rootDirectory.close() }
         var state = LayerState(root: Array(root.utf8), layer: name, rootDirectory: rootDirectory)
@@ -59,6 +76,7 @@ public struct LayerApplier {
         defer { reader.close() }
         let writer = try DiskWriter(path: name)
         while let member = try reader.next() {
+            try budget?.spend(UInt64(max(0, member.size)), layer: name)
             try state.apply(member, reader: reader, writer: writer)
         }
         try gzip?.drain()

@@ -1,6 +1,7 @@
 import Foundation
 import StampIO
 import SystemPackage
+import StampBytes
 import StampOCI
 
 /// `stamp pack IMAGE_REF`: a container image (OCI layout, docker archive, registry) becomes
@@ -31,16 +32,20 @@ public struct ImagePacker {
         self.log = log
     }
 
+    /// The most bytes the image may expand to (`--max-expanded`; ``ExpansionBudget``).
+    public var maxExpandedBytes = ExpansionBudget.defaultLimit
+
     public func run() throws -> PackResult {
-        // Downloaded or staged blobs: on disk unless memory is plentiful (their size is not
-        // known yet); an OCI layout's blobs are read where they are.
-        let blobScratch = try ScratchDirectory(label: "stamp-blobs", memoryBytes: 8 << 30)
+        // Downloaded or staged blobs: on disk (TMPDIR, else /var/tmp), since their sizes are
+        // not known until the image is resolved; an OCI layout's blobs are read where they are.
+        let blobScratch = try ScratchDirectory(label: "stamp-blobs")
         defer { blobScratch.remove() }
         var request = self.request
         request.root = blobScratch.path  // for validation only: the real root comes later
         try Packer(request: request, log: log).validate()
 
         let source = ImageSource(reference: reference, scratch: blobScratch.path, registry: registry)
+        source.maxExpandedBytes = maxExpandedBytes
         log("resolving \(reference)")
         let image = try source.resolve()
         log("image \(image.manifestDigest): \(image.manifest.layers.count) layers, config \(image.configDigest)")
@@ -51,11 +56,20 @@ public struct ImagePacker {
             result.outputs = try cache.restore(entry, output: request.output)
             return result
         }
-        // The unpacked tree: in memory when it surely fits (4x the compressed layers), as
-        // DIB builds in tmpfs; writing it to disk and reading it back costs more than the
-        // rest of the stamp together.
-        let layerBytes = image.manifest.layers.reduce(UInt64(0)) { $0 + UInt64($1.size) }
-        let scratch = try ScratchDirectory(label: "stamp-image", memoryBytes: layerBytes * 4 + (256 << 20))
+        let files = try source.fetchLayers(image)
+        // The unpacked tree: in memory when it fits, as DIB builds in tmpfs (writing it to
+        // disk and reading it back costs more than the rest of the stamp together). Whether
+        // it fits is decided on what the layers expand to, measured (a pass that reads them
+        // without writing, stopped at the expansion limit), never on their compressed size:
+        // a 66 KB zstd layer can hold 2 GiB.
+        var memoryBytes: UInt64?
+        let compressed = image.manifest.layers.reduce(UInt64(0)) { $0 + UInt64(max(0, $1.size)) }
+        if ScratchDirectory.base(memoryBytes: compressed + (256 << 20)) == "/dev/shm" {
+            let expanded = try source.expandedSize(image, files: files)
+            memoryBytes = expanded + expanded / 8 + (256 << 20)
+            log("the layers expand to \(formatBytes(expanded))")
+        }
+        let scratch = try ScratchDirectory(label: "stamp-image", memoryBytes: memoryBytes)
         defer { scratch.remove() }
         let root = scratch.path + "/rootfs"
         if mkdir(root, 0o700) != 0 {
@@ -65,7 +79,7 @@ public struct ImagePacker {
         log("unpacking into \(root)")
         // The root of the image: 0755 root:root unless a layer says otherwise.
         chmod(root, 0o755)
-        try source.unpack(image, into: root, log: log)
+        try source.apply(image, files: files, into: root, log: log)
         let result = try Packer(request: request, log: log).run()
         try Self.writeImageRecord(image, directory: request.output + ".d")
         if let cache {

@@ -112,4 +112,20 @@ struct HostSafetyTests {
         #expect(r.stdout.contains("Less than 1024 bytes/sec"), "\(r.output)")
         #expect(r.stdout.contains("left: \n"), "\(r.output)")
     }
+
+    /// `stamp pack` of a zstd bomb with `--max-expanded 64M`: one line naming the layer and
+    /// the limit, non-zero exit, no output and no scratch left.
+    @Test(.enabled(if: toolAvailable("python3") && toolAvailable("zstd"))) func aDecompressionBombIsRefused() throws {
+        let dir = try TemporaryDirectory("host-bomb")
+        let r = try sh("""
+            cd '\(dir.path)' && mkdir scratch
+            python3 '\(Self.fixture)' layout zstd-bomb > digest
+            TMPDIR="$PWD/scratch" '\(stampBinary)' pack oci:layout -o out -t raw --layout none --max-expanded 64M > pack.stdout 2> pack.stderr
+            echo "exit $?"; cat pack.stderr; echo "left: $(ls -A scratch) $(ls | grep '^out' || true)"
+            """)
+        #expect(r.stdout.contains("exit 1\n"), "\(r.output)")
+        let errors = r.stdout.split(separator: "\n").filter { $0.hasPrefix("stamp: ") }
+        #expect(errors.count == 1 && errors[0].contains("layer 0 sha256:") && errors[0].contains("expands past the limit of 64 MiB"), "\(r.output)")
+        #expect(r.stdout.contains("left:  \n"), "\(r.output)")
+    }
 }
