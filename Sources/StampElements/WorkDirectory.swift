@@ -53,6 +53,10 @@ public struct WorkDirectory: Sendable {
             try fm.createDirectory(at: dir, withIntermediateDirectories: true)
         }
         try fm.setAttributes([.posixPermissions: 0o755], ofItemAtPath: work.root.path)
+        // Removed on SIGINT/SIGTERM too (unless the user keeps work directories).
+        if ProcessInfo.processInfo.environment["STAMP_KEEP_WORKDIR"] == nil, let identity = TreeRemover.identity(of: url.path) {
+            TemporaryFiles.shared.registerDirectory(url.path, identity: identity)
+        }
         return work
     }
 
@@ -109,5 +113,6 @@ public struct WorkDirectory: Sendable {
     /// Removes the work directory (the root tree included).
     public func remove() {
         try? TreeRemover.remove(path: url.path)
+        TemporaryFiles.shared.unregisterDirectory(url.path)
     }
 }

@@ -22,6 +22,7 @@ import Glibc
 /// depth (a 2,100-level deep layer) is removed under any open-file limit; the stack of
 /// names kept in memory is what depth costs.
 ///
+/// Another filesystem mounted inside the tree is left alone (as `rm --one-file-system`).
 /// A directory of ours without write or search permission (a layer's 0500 or 0000 directory
 /// unpacked by an ordinary user) is given 0700 first; entries that still cannot be removed
 /// are skipped and the first failure is thrown at the end, naming its path.
@@ -233,6 +234,14 @@ public enum TreeRemover {
                 var st = stat()
                 guard fstat(child, &st) == 0 else {
                     note(currentPath + "/" + name, "fstat", errno)
+                    close(child)
+                    levels[levels.count - 1].skipped.insert(name)
+                    continue
+                }
+                // Another filesystem mounted here: its files are not ours to remove (as
+                // `rm --one-file-system`); the mount point stays, and says why.
+                if UInt64(st.st_dev) != levels[0].identity.device {
+                    note(currentPath + "/" + name, "not removed: another filesystem is mounted there", EBUSY)
                     close(child)
                     levels[levels.count - 1].skipped.insert(name)
                     continue
