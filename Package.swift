@@ -5,7 +5,7 @@
 // One module per stage of the data flow (see README.md, "Architecture"); dependencies point
 // down only. C libraries enter through the `C*` system-library targets, and exactly one Swift
 // module imports each of them and exposes Swift types (no `OpaquePointer` above it):
-//   CZlib, CDeflate, CIsal → StampCompression    CArchive → StampArchive    CBlkid → StampPipeline
+//   CZlib, CDeflate, CIsal, CLzma → StampCompression    CArchive → StampArchive    CBlkid → StampPipeline
 //   CCurl → StampOCI (its HTTPTransfer)
 
 import PackageDescription
@@ -47,6 +47,7 @@ let package = Package(
         .systemLibrary(name: "CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
         .systemLibrary(name: "CBlkid", pkgConfig: "blkid", providers: [.apt(["libblkid-dev"])]),
         .systemLibrary(name: "CIsal", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
+        .systemLibrary(name: "CLzma", pkgConfig: "liblzma", providers: [.apt(["liblzma-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         // Our own C: hardware CRC32C and the few syscalls Swift cannot name directly.
         .target(name: "CStampSupport", cSettings: [.unsafeFlags(["-O3"])]),
@@ -58,7 +59,7 @@ let package = Package(
             dependencies: ["StampBytes", "CStampSupport", .product(name: "SystemPackage", package: "swift-system")]),
 
         // MARK: compression
-        .target(name: "StampCompression", dependencies: ["CZlib", "CDeflate", "CIsal", "StampBytes"]),
+        .target(name: "StampCompression", dependencies: ["CZlib", "CDeflate", "CIsal", "CLzma", "StampBytes"]),
 
         // MARK: tar archives
         // The only importer of CArchive: libarchive's read, write and disk-write handles, one
@@ -70,7 +71,9 @@ let package = Package(
         .target(name: "StampExt4", dependencies: ["StampTree", "StampIO", "StampBytes"]),
         .target(name: "StampFAT", dependencies: ["StampIO", "StampBytes", .product(name: "SystemPackage", package: "swift-system")]),
         .target(name: "StampDisk", dependencies: ["StampIO", "StampBytes", "Yams"]),
-        .target(name: "StampBoot", dependencies: ["StampIO", "StampBytes"]),
+        // The boot loader step reads GRUB's files as data from the tree model and writes core.img
+        // (LZMA, through StampCompression), grub.cfg and the ESP itself: it runs nothing.
+        .target(name: "StampBoot", dependencies: ["StampTree", "StampIO", "StampBytes", "StampCompression"]),
         // Container images (OCI layout, docker archive, registry) as the source of a root tree.
         // Reads tar and applies layers through StampArchive. Registry traffic goes through
         // libcurl's easy interface (a CA of the registry's own can be trusted, which URLSession
@@ -125,7 +128,7 @@ let package = Package(
         .testTarget(name: "StampExt4Tests", dependencies: ["StampExt4", "StampTree", "StampTestSupport"]),
         .testTarget(name: "StampFATTests", dependencies: ["StampFAT", "StampTestSupport"]),
         .testTarget(name: "StampDiskTests", dependencies: ["StampDisk", "StampTestSupport"]),
-        .testTarget(name: "StampBootTests", dependencies: ["StampBoot", "StampTestSupport"]),
+        .testTarget(name: "StampBootTests", dependencies: ["StampBoot", "StampTree", "StampCompression", "StampTestSupport"]),
         .testTarget(name: "StampCompressionTests", dependencies: ["StampCompression", "StampTestSupport"]),
         .testTarget(name: "StampArchiveTests", dependencies: ["StampArchive", "StampTestSupport"]),
         .testTarget(name: "StampContainersTests", dependencies: ["StampContainers", "StampTestSupport"]),

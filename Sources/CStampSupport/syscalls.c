@@ -24,10 +24,10 @@ void stamp_advise_willneed(int fd, int64_t offset, int64_t length) {
 #include <sys/stat.h>
 #include <string.h>
 
-int stamp_lstat(int dirfd, const char *name, struct stamp_stat *out) {
+static int stamp_statx(int dirfd, const char *name, int flags, struct stamp_stat *out) {
     struct statx sx;
     memset(out, 0, sizeof *out);
-    if (statx(dirfd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT,
+    if (statx(dirfd, name, flags | AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT,
               STATX_BASIC_STATS | STATX_BTIME, &sx) != 0) return -1;
     out->mode = sx.stx_mode; out->uid = sx.stx_uid; out->gid = sx.stx_gid; out->nlink = sx.stx_nlink;
     out->ino = sx.stx_ino; out->size = sx.stx_size; out->blocks = sx.stx_blocks;
@@ -41,6 +41,9 @@ int stamp_lstat(int dirfd, const char *name, struct stamp_stat *out) {
     }
     return 0;
 }
+
+int stamp_lstat(int dirfd, const char *name, struct stamp_stat *out) { return stamp_statx(dirfd, name, 0, out); }
+int stamp_fstat(int fd, struct stamp_stat *out) { return stamp_statx(fd, "", AT_EMPTY_PATH, out); }
 
 #include <sys/xattr.h>
 ssize_t stamp_llistxattr(const char *path, char *list, size_t size) { return llistxattr(path, list, size); }
@@ -86,4 +89,83 @@ int stamp_catch_signal(int sig, int fd) {
     sigemptyset(&action.sa_mask);
     action.sa_flags = SA_RESTART;
     return sigaction(sig, &action, NULL);
+}
+
+#include <linux/openat2.h>
+#include <sys/syscall.h>
+#include <sys/mman.h>
+
+/// Opens `relative` (a path below the directory `rootfd`; "" or "." is the root itself)
+/// without leaving the root and without following any symlink, in any component:
+/// openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS). On kernels without
+/// openat2 (before 5.6) the same is done one component at a time with O_NOFOLLOW, refusing
+/// "..". `flags` are open(2) flags (O_CLOEXEC and O_NOFOLLOW are added); O_NOATIME is
+/// dropped again when the caller does not own the file. -1 with errno set (ELOOP for a
+/// symlink, EXDEV for an escape).
+const int stamp_o_noatime = O_NOATIME;
+
+int stamp_open_beneath(int rootfd, const char *relative, int flags) {
+    flags |= O_CLOEXEC | O_NOFOLLOW;
+    if (relative[0] == 0) relative = ".";
+    struct open_how how = {0};
+    how.flags = (unsigned long long)flags;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    long fd = syscall(SYS_openat2, rootfd, relative, &how, sizeof how);
+    if (fd < 0 && errno == EPERM && (flags & O_NOATIME)) {
+        how.flags = (unsigned long long)(flags & ~O_NOATIME);
+        fd = syscall(SYS_openat2, rootfd, relative, &how, sizeof how);
+    }
+    if (fd >= 0 || errno != ENOSYS) return (int)fd;
+    // Component walk for kernels without openat2.
+    int dir = dup(rootfd);
+    if (dir < 0) return -1;
+    const char *p = relative;
+    char name[256];
+    for (;;) {
+        while (*p == '/') p++;
+        const char *end = p;
+        while (*end && *end != '/') end++;
+        size_t n = (size_t)(end - p);
+        if (n >= sizeof name) { close(dir); errno = ENAMETOOLONG; return -1; }
+        memcpy(name, p, n);
+        name[n] = 0;
+        while (*end == '/') end++;
+        int last = *end == 0;
+        if (n == 2 && name[0] == '.' && name[1] == '.') { close(dir); errno = EXDEV; return -1; }
+        if (n == 0 || (n == 1 && name[0] == '.')) {
+            if (last) return dir;
+            p = end;
+            continue;
+        }
+        int next = openat(dir, name, last ? flags : (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (next < 0 && last && errno == EPERM && (flags & O_NOATIME)) next = openat(dir, name, flags & ~O_NOATIME);
+        int saved = errno;
+        close(dir);
+        if (next < 0) { errno = saved; return -1; }
+        if (last) return next;
+        dir = next;
+        p = end;
+    }
+}
+
+/// An anonymous in-memory file holding `size` bytes of `bytes`, positioned at 0: content
+/// stamp generated, read through the same descriptor calls as files of the tree.
+int stamp_memfd_with(const void *bytes, size_t size) {
+    int fd = (int)syscall(SYS_memfd_create, "stamp-generated", MFD_CLOEXEC);
+    if (fd < 0) return -1;
+    const unsigned char *p = bytes;
+    size_t done = 0;
+    while (done < size) {
+        ssize_t n = write(fd, p + done, size - done);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            int saved = errno;
+            close(fd);
+            errno = saved;
+            return -1;
+        }
+        done += (size_t)n;
+    }
+    if (lseek(fd, 0, SEEK_SET) != 0) { int saved = errno; close(fd); errno = saved; return -1; }
+    return fd;
 }

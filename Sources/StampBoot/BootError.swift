@@ -19,12 +19,10 @@ public enum BootError: Error, Sendable, Equatable, CustomStringConvertible {
     case treeNotReady(tree: String, problems: [String])
     /// A bootloader option has a value stamp cannot use.
     case invalidOption(name: String, value: String, reason: String)
-    /// A child process could not be started.
-    case spawnFailed(command: String, errno: Int32)
-    /// A child process exited non-zero; `output` is the tail of what it printed.
-    case commandFailed(command: String, status: Int32, output: String)
-    /// A file the chroot step should have produced is missing or unreadable.
-    case missingOutput(path: String)
+    /// A GRUB file of the tree (a module list, kernel.img, an EFI image) cannot be used.
+    case invalidGrubFile(path: String, reason: String)
+    /// A GRUB file the image needs is not in the tree.
+    case missingGrubFile(path: String)
     /// A host-side file operation failed.
     case io(path: String, operation: String, errno: Int32)
 
@@ -46,13 +44,10 @@ public enum BootError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(tree): not ready for a boot loader: " + problems.joined(separator: "; ")
         case .invalidOption(let name, let value, let reason):
             return "\(name)=\(value): \(reason)"
-        case .spawnFailed(let command, let errno):
-            return "\(command): cannot start (errno \(errno))"
-        case .commandFailed(let command, let status, let output):
-            let tail = output.split(separator: "\n").suffix(3).joined(separator: " | ")
-            return "\(command): exited with status \(status)" + (tail.isEmpty ? "" : ": \(tail)")
-        case .missingOutput(let path):
-            return "\(path): expected output of the chroot step is missing"
+        case .invalidGrubFile(let path, let reason):
+            return "\(path): \(reason)"
+        case .missingGrubFile(let path):
+            return "\(path): missing from the tree"
         case .io(let path, let operation, let errno):
             return "\(path): \(operation): errno \(errno)"
         }

@@ -1,120 +1,260 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import StampBytes
+import StampIO
+import StampTree
 
-/// Makes a root tree bootable by GRUB, without a loop device, a mount of the image, or a VM.
+/// Makes a root tree bootable by GRUB, without a loop device, a mount of the image, a VM, or
+/// any program of the tree: GRUB's files are read from the tree model as data, and what the
+/// image needs added is added to the model (the source directory is never written).
 ///
 /// ```
-///  root tree ──► BootLoader.prepare ──► BootArtifacts ──► the disk assembler writes:
-///   (kernel,       (one chroot of the      .bios     LBA 0     patchedMBR(sector0:…)
-///    grub pkgs)     tree: grub-mkimage,              core LBA  patchedCore(…)
-///                   grub-mkconfig)         .espFiles ESP       EFI/BOOT/BOOTX64.EFI …
-///                       │
-///                       └─► tree: /boot/grub/grub.cfg, grubenv, <platform>/*.mod,
-///                                 /etc/default/grub.d/90-stamp-bootloader.cfg
+///  tree model ──► BootLoader.prepare ──► BootArtifacts ──► the disk assembler writes:
+///   (kernel in /boot,   reads as data:        .bios     LBA 0      patchedMBR(sector0:…)
+///    GRUB's platform     i386-pc: kernel.img,            core LBA   patchedCore(…)
+///    files)              moddep.lst, *.mod,    .espFiles ESP        EFI/BOOT/BOOTX64.EFI,
+///                        boot.img, diskboot,                         EFI/<distro>/…, grub.cfg stubs
+///                        lzma_decompress.img
+///                        x86_64-efi: the prebuilt (signed) GRUB EFI image
+///                    adds to the model:
+///                        /boot/grub/grub.cfg (GrubConfig), grubenv, <platform>/*.mod|*.lst,
+///                        /etc/default/grub.d/90-stamp-bootloader.cfg, the fstab root line
 /// ```
-///
-/// Call it after the tree is final and before the ext4 filesystem is written (grub.cfg must
-/// be in it), with the UUID/label the filesystem will get:
 ///
 /// ```swift
+/// let tree = try TreeScanner().scan("/srv/tree")          // read-only input
 /// let root = RootFilesystem(uuid: "0f3e…", label: "cloudimg-rootfs", reference: .uuid)
-/// let boot = try BootLoader.prepare(tree: "/srv/tree", layout: .gpt, root: root, options: options)
+/// let boot = try BootLoader.prepare(tree: tree, layout: .efi, root: root, time: epoch)
 /// let (mbr, core, lba) = try boot.biosSectors(sector0: protectiveMBR,
 ///                                            placement: .biosBootPartition(startLBA: 2048, sectors: 2048))
 /// ```
 public enum BootLoader {
-    /// Runs the tree's own GRUB in a chroot of `tree` and collects what the disk needs.
+    /// Modules embedded in core.img (BIOS); their dependencies come from `moddep.lst`.
+    static let biosModules = [
+        "biosdisk", "part_gpt", "part_msdos", "ext2", "fat", "search", "search_fs_uuid", "search_label",
+        "normal", "configfile", "linux", "echo", "test", "serial", "terminal", "gzio", "boot",
+    ]
+
+    static let i386 = "/usr/lib/grub/i386-pc"
+    static let x86_64 = "/usr/lib/grub/x86_64-efi"
+    /// Debian's and Ubuntu's prebuilt unsigned EFI image (`grub-efi-amd64-bin`).
+    static let monolithicEFI = "/usr/lib/grub/x86_64-efi/monolithic/grubx64.efi"
+    /// The distribution's signed binaries (shim-signed, grub-efi-amd64-signed).
+    static let signedShim = "/usr/lib/shim/shimx64.efi.signed"
+    static let signedGrub = "/usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed"
+    static let signedMokManager = "/usr/lib/shim/mmx64.efi.signed"
+    static let shimCSV = "/usr/lib/shim/BOOTX64.CSV"
+    /// The largest GRUB file read into memory (a module, an EFI image).
+    static let fileLimit = 64 << 20
+
+    /// Whether the tree carries a kernel and GRUB's files for `layout`.
+    public static func canBoot(_ tree: RootTree, layout: BootLayout) -> Bool {
+        problems(tree, layout: layout, options: BootOptions()).isEmpty
+    }
+
+    /// What the tree lacks for `layout`, one line each (with the package to install).
+    static func problems(_ tree: RootTree, layout: BootLayout, options: BootOptions) -> [String] {
+        var problems: [String] = []
+        func isFile(_ path: String) -> Bool { tree.lookup(path).map { tree.entries[$0].kind == .regular } ?? false }
+        if layout.bootsBIOS {
+            for name in ["boot.img", "diskboot.img", "lzma_decompress.img", "kernel.img", "moddep.lst"] where !isFile(i386 + "/" + name) {
+                problems.append("missing \(i386)/\(name) (install grub-pc-bin)")
+            }
+        }
+        if layout.bootsUEFI && !isFile(monolithicEFI) && !(options.preferSignedEFI && isFile(signedShim) && isFile(signedGrub)) {
+            problems.append("missing \(monolithicEFI) (install grub-efi-amd64-bin, or shim-signed and grub-efi-amd64-signed)")
+        }
+        if kernelNames(tree).isEmpty { problems.append("no kernel in /boot (install a linux-image package)") }
+        return problems
+    }
+
+    static func kernelNames(_ tree: RootTree) -> [String] {
+        guard let boot = tree.lookup("/boot"), tree.entries[boot].kind == .directory else { return [] }
+        return tree.entries[boot].children.map { String(decoding: tree.entries[Int($0)].name, as: UTF8.self) }
+            .filter { ($0.hasPrefix("vmlinuz-") || $0.hasPrefix("vmlinux-")) && tree.lookup("/boot/" + $0).map { tree.entries[$0].kind == .regular } == true }
+    }
+
+    /// Reads GRUB's files from `tree`, builds the boot code and ESP files, and adds grub.cfg,
+    /// grubenv, GRUB's modules, stamp's `/etc/default/grub.d` snippet and the fstab root line
+    /// to the model.
     ///
     /// - Parameters:
-    ///   - tree: the root tree (absolute path); it gets grub.cfg and GRUB's module directories.
+    ///   - tree: the scanned tree; only its model changes.
     ///   - layout: `.mbr`, `.gpt` (BIOS) or `.efi` (UEFI + BIOS).
     ///   - root: the root filesystem as it will be written.
     ///   - options: DIB's bootloader settings (``BootOptions/fromEnvironment(_:)``).
-    /// - Returns: the boot code and ESP files; nothing in the tree needs to be read back.
+    ///   - time: the modification time of what is added (SOURCE_DATE_EPOCH when set).
     /// - Throws: ``BootError/treeNotReady(tree:problems:)`` listing everything missing, or
-    ///   ``BootError/commandFailed(command:status:output:)`` when a GRUB tool fails.
-    /// - Important: needs root (mount, chroot); run it before the process starts threads
-    ///   that must not see the child, as any spawn.
+    ///   ``BootError/invalidGrubFile(path:reason:)`` for a GRUB file stamp cannot use.
     public static func prepare(
-        tree: String, layout: BootLayout, root: RootFilesystem, options: BootOptions = BootOptions()
+        tree: RootTree, layout: BootLayout, root: RootFilesystem, options: BootOptions = BootOptions(), time: Timestamp
     ) throws(BootError) -> BootArtifacts {
-        guard tree.hasPrefix("/") else {
-            throw .invalidOption(name: "tree", value: tree, reason: "must be an absolute path")
-        }
-        let tree = tree.count > 1 && tree.hasSuffix("/") ? String(tree.dropLast()) : tree
-        var problems = GrubChrootScript.problems(tree: tree, layout: layout)
-        if geteuid() != 0 { problems.append("preparing the boot loader needs root (it mounts and chroots)") }
+        var problems = problems(tree, layout: layout, options: options)
         if Identifier(root.uuid) == nil { problems.append("root uuid \(root.uuid) is not a uuid") }
         if root.reference == .label && (root.label ?? "").isEmpty { problems.append("root by label needs a label") }
-        guard problems.isEmpty else { throw .treeNotReady(tree: tree, problems: problems) }
+        guard problems.isEmpty else { throw .treeNotReady(tree: tree.sourcePath, problems: problems) }
 
-        let work = try HostFiles.temporaryDirectory(prefix: "stamp-boot")
-        defer { HostFiles.removeTree(work) }
-        try HostFiles.write(Array(GrubTexts.earlyConfig(root: root, options: options).utf8), to: work + "/early.cfg")
-        try HostFiles.write(
-            Array(GrubTexts.defaultsSnippet(root: root, options: options).utf8), to: work + "/defaults.cfg")
-        try HostFiles.write(
-            Array(GrubTexts.probeStandIn(root: root, layout: layout).utf8), to: work + "/grub-probe", mode: 0o755)
-        try HostFiles.write(Array(GrubTexts.relpathStandIn.utf8), to: work + "/grub-mkrelpath", mode: 0o755)
-
-        let log = try TreeChroot(tree: tree).run(
-            script: GrubChrootScript.render(layout: layout, options: options), work: work,
-            overlays: [
-                (work + "/grub-probe", "/usr/sbin/grub-probe"),
-                (work + "/grub-mkrelpath", "/usr/bin/grub-mkrelpath"),
-            ])
-
-        let out = work + "/out"
-        func output(_ name: String) throws(BootError) -> [UInt8] {
-            guard HostFiles.exists(out + "/" + name) else { throw .missingOutput(path: name) }
-            return try HostFiles.read(out + "/" + name)
+        func read(_ path: String) throws(BootError) -> [UInt8]? {
+            guard let index = tree.lookup(path), tree.entries[index].kind == .regular else { return nil }
+            do {
+                guard let bytes = try tree.readData(of: index, limit: fileLimit) else {
+                    throw BootError.invalidGrubFile(path: path, reason: "larger than \(fileLimit >> 20) MiB")
+                }
+                return bytes
+            } catch let error as BootError {
+                throw error
+            } catch {
+                throw .invalidGrubFile(path: path, reason: "\(error)")
+            }
         }
+        func need(_ path: String) throws(BootError) -> [UInt8] {
+            guard let bytes = try read(path) else { throw .missingGrubFile(path: path) }
+            return bytes
+        }
+        var log: [String] = []
+        let early = GrubTexts.earlyConfig(root: root, options: options)
+
         var bios: BIOSBootCode?
         if layout.bootsBIOS {
-            bios = try BIOSBootCode(
-                bootImage: try output("boot.img"), coreImage: try output("core.img"),
-                source: tree + "/usr/lib/grub/i386-pc")
+            let core = try GrubCoreImage(
+                read: { (name: String) throws(BootError) -> [UInt8]? in try read(i386 + "/" + name) }, directory: i386,
+                modules: biosModules + options.extraModules, config: early)
+            bios = try BIOSBootCode(bootImage: try need(i386 + "/boot.img"), coreImage: core.bytes, source: i386)
+            log.append("core.img: \(core.bytes.count) bytes, \(core.modules.count) modules from \(i386)")
+            try copyModules(tree, from: i386, to: "/boot/grub/i386-pc", time: time)
         }
+
         var esp: [ESPFile] = []
         var signed = false
         if layout.bootsUEFI {
-            let directory = "EFI/" + options.efiDistributionDirectory
-            if HostFiles.exists(out + "/shimx64.efi") && HostFiles.exists(out + "/grubx64.efi.signed") {
+            let stub = Array(GrubTexts.espStubConfig(root: root).utf8)
+            if options.preferSignedEFI, let shim = try read(signedShim), let grub = try read(signedGrub) {
                 signed = true
-                let shim = try output("shimx64.efi"), grub = try output("grubx64.efi.signed")
-                let stub = Array(GrubTexts.espStubConfig(root: root).utf8)
+                let directory = "EFI/" + distributionDirectory(of: grub, options: options)
                 esp += [
-                    ESPFile(path: "EFI/BOOT/BOOTX64.EFI", bytes: shim),
-                    ESPFile(path: "EFI/BOOT/grubx64.efi", bytes: grub),
-                    ESPFile(path: "EFI/BOOT/grub.cfg", bytes: stub),
-                    ESPFile(path: directory + "/shimx64.efi", bytes: shim),
-                    ESPFile(path: directory + "/grubx64.efi", bytes: grub),
-                    ESPFile(path: directory + "/grub.cfg", bytes: stub),
+                    ESPFile(path: "EFI/BOOT/BOOTX64.EFI", bytes: shim), ESPFile(path: "EFI/BOOT/grubx64.efi", bytes: grub),
+                    ESPFile(path: "EFI/BOOT/grub.cfg", bytes: stub), ESPFile(path: directory + "/shimx64.efi", bytes: shim),
+                    ESPFile(path: directory + "/grubx64.efi", bytes: grub), ESPFile(path: directory + "/grub.cfg", bytes: stub),
                 ]
-                if HostFiles.exists(out + "/mmx64.efi") {
-                    let mm = try output("mmx64.efi")
+                if let mm = try read(signedMokManager) {
                     esp += [ESPFile(path: "EFI/BOOT/mmx64.efi", bytes: mm), ESPFile(path: directory + "/mmx64.efi", bytes: mm)]
                 }
-                if HostFiles.exists(out + "/BOOTX64.CSV") {
-                    esp.append(ESPFile(path: directory + "/BOOTX64.CSV", bytes: try output("BOOTX64.CSV")))
-                }
+                if let csv = try read(shimCSV) { esp.append(ESPFile(path: directory + "/BOOTX64.CSV", bytes: csv)) }
+                log.append("ESP: signed shim and GRUB from the tree (\(directory))")
             } else {
-                let grub = try output("grubx64.efi")
+                let grub = try need(monolithicEFI)
+                let directory = "EFI/" + distributionDirectory(of: grub, options: options)
                 esp += [
-                    ESPFile(path: "EFI/BOOT/BOOTX64.EFI", bytes: grub),
-                    ESPFile(path: directory + "/grubx64.efi", bytes: grub),
+                    ESPFile(path: "EFI/BOOT/BOOTX64.EFI", bytes: grub), ESPFile(path: "EFI/BOOT/grub.cfg", bytes: stub),
+                    ESPFile(path: directory + "/grubx64.efi", bytes: grub), ESPFile(path: directory + "/grub.cfg", bytes: stub),
                 ]
+                log.append("ESP: GRUB's prebuilt EFI image from \(monolithicEFI) (\(directory))")
+            }
+            if tree.lookup(x86_64 + "/moddep.lst") != nil {
+                try copyModules(tree, from: x86_64, to: "/boot/grub/x86_64-efi", time: time)
             }
         }
-        let grubConfig = String(decoding: try output("grub.cfg"), as: UTF8.self)
+
+        let config = try grubConfig(tree, read: read).render(root: root, layout: layout, options: options)
+        do {
+            try tree.setFile("/boot/grub/grub.cfg", content: .bytes(Array(config.utf8)), mode: 0o444, time: time)
+            if tree.lookup("/boot/grub/grubenv") == nil {
+                try tree.setFile("/boot/grub/grubenv", content: .bytes(GrubTexts.emptyEnvironmentBlock), time: time)
+            }
+            try tree.setFile(
+                GrubTexts.defaultsSnippetPath, content: .bytes(Array(GrubTexts.defaultsSnippet(root: root, options: options).utf8)),
+                time: time)
+        } catch {
+            throw .invalidGrubFile(path: tree.sourcePath, reason: "\(error)")
+        }
+        try addFstabRoot(tree, root: root, time: time)
         return BootArtifacts(
-            layout: layout, root: root, bios: bios, espFiles: esp.sorted { $0.path < $1.path },
-            signedEFI: signed, grubConfig: grubConfig, earlyConfig: GrubTexts.earlyConfig(root: root, options: options),
-            log: log)
+            layout: layout, root: root, bios: bios, espFiles: esp.sorted { $0.path < $1.path }, signedEFI: signed,
+            grubConfig: config, earlyConfig: early, log: log.joined(separator: "\n"))
+    }
+
+    /// `EFI/<this>` holds the image and its grub.cfg: the directory of the image's embedded
+    /// prefix (`/EFI/debian`), else `EFI_BOOT_DIR`'s (``BootOptions/efiDistributionDirectory``).
+    static func distributionDirectory(of image: [UInt8], options: BootOptions) -> String {
+        if let prefix = GrubEFIImage.embeddedPrefix(image) {
+            let parts = prefix.split(separator: "/")
+            if parts.count == 2, parts[0].uppercased() == "EFI", GrubModuleList.isPlainName(String(parts[1])) { return String(parts[1]) }
+        }
+        return options.efiDistributionDirectory
+    }
+
+    /// Lists GRUB's `*.mod` and `*.lst` of `source` under `target` in the model, as
+    /// `grub-install` copies them (each a copy of the tree's file, read when the image is written).
+    static func copyModules(_ tree: RootTree, from source: String, to target: String, time: Timestamp) throws(BootError) {
+        guard let directory = tree.lookup(source), tree.entries[directory].kind == .directory else { return }
+        for child in tree.entries[directory].children {
+            let name = String(decoding: tree.entries[Int(child)].name, as: UTF8.self)
+            guard name.hasSuffix(".mod") || name.hasSuffix(".lst"), GrubModuleList.isPlainName(name),
+                let file = tree.lookup(source + "/" + name), tree.entries[file].kind == .regular
+            else { continue }
+            let data = Int32(tree.entries[file].hardLinkOf ?? Int32(file))
+            do {
+                try tree.setFile(target + "/" + name, content: .entry(data), time: time)
+            } catch {
+                throw .invalidGrubFile(path: target + "/" + name, reason: "\(error)")
+            }
+        }
+    }
+
+    static func grubConfig(_ tree: RootTree, read: (String) throws(BootError) -> [UInt8]?) throws(BootError) -> GrubConfig {
+        let boot = tree.lookup("/boot").map { tree.entries[$0].children.map { String(decoding: tree.entries[Int($0)].name, as: UTF8.self) } } ?? []
+        var release = try read("/etc/os-release")
+        if release == nil { release = try read("/usr/lib/os-release") }
+        let osRelease = release.map { String(decoding: $0, as: UTF8.self) }
+        var defaults: [String] = []
+        if let text = try read("/etc/default/grub") { defaults.append(String(decoding: text, as: UTF8.self)) }
+        if let d = tree.lookup("/etc/default/grub.d"), tree.entries[d].kind == .directory {
+            for child in tree.entries[d].children {
+                let name = String(decoding: tree.entries[Int(child)].name, as: UTF8.self)
+                guard name.hasSuffix(".cfg"), "/etc/default/grub.d/" + name != GrubTexts.defaultsSnippetPath,
+                    let text = try read("/etc/default/grub.d/" + name)
+                else { continue }
+                defaults.append(String(decoding: text, as: UTF8.self))
+            }
+        }
+        let bootFiles = boot.filter { name in tree.lookup("/boot/" + name).map { tree.entries[$0].kind == .regular } ?? false }
+        return GrubConfig(bootNames: bootFiles, osRelease: osRelease, defaultGrub: defaults)
+    }
+
+    /// Adds `root`'s line to the model's `/etc/fstab` when no line mounts `/` (systemd remounts
+    /// the root read-write from it); an existing root line is replaced when it names another
+    /// filesystem than the one being written.
+    static func addFstabRoot(_ tree: RootTree, root: RootFilesystem, time: Timestamp) throws(BootError) {
+        var lines: [String] = []
+        if let index = tree.lookup("/etc/fstab"), tree.entries[index].kind == .regular {
+            do {
+                guard let bytes = try tree.readData(of: index, limit: 1 << 20) else {
+                    throw BootError.invalidGrubFile(path: "/etc/fstab", reason: "larger than 1 MiB")
+                }
+                lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+                if lines.last == "" { lines.removeLast() }
+            } catch let error as BootError {
+                throw error
+            } catch {
+                throw .invalidGrubFile(path: "/etc/fstab", reason: "\(error)")
+            }
+        }
+        let rootLine = lines.firstIndex { l in
+            let fields = l.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            return fields.count >= 2 && !fields[0].hasPrefix("#") && fields[1] == "/"
+        }
+        if let rootLine {
+            let spec = lines[rootLine].split(whereSeparator: { $0 == " " || $0 == "\t" })[0]
+            // A line for this filesystem, or a device name GRUB-independent (/dev/…): kept.
+            if spec == Substring(root.deviceSpec) || !(spec.hasPrefix("UUID=") || spec.hasPrefix("LABEL=")) { return }
+            if spec.hasPrefix("LABEL="), root.label.map({ "LABEL=" + $0 }) == String(spec) { return }
+            lines[rootLine] = root.fstabLine
+        } else {
+            lines.append(root.fstabLine)
+        }
+        do {
+            try tree.setFile("/etc/fstab", content: .bytes(Array((lines.joined(separator: "\n") + "\n").utf8)), time: time)
+        } catch {
+            throw .invalidGrubFile(path: "/etc/fstab", reason: "\(error)")
+        }
     }
 }
 
@@ -127,60 +267,5 @@ public struct ESPFile: Sendable, Equatable {
     public init(path: String, bytes: [UInt8]) {
         self.path = path
         self.bytes = bytes
-    }
-}
-
-/// Everything the disk assembler needs from the boot loader step.
-public struct BootArtifacts: Sendable {
-    /// The layout these were made for.
-    public var layout: BootLayout
-    /// The root filesystem they find.
-    public var root: RootFilesystem
-    /// boot.img + core.img; nil when the layout does not boot from a BIOS.
-    public var bios: BIOSBootCode?
-    /// Files for the ESP, sorted by path; empty unless the layout boots from UEFI.
-    public var espFiles: [ESPFile]
-    /// True when `espFiles` hold the distribution's signed shim + grub (Secure Boot capable).
-    public var signedEFI: Bool
-    /// The grub.cfg now in the tree at `/boot/grub/grub.cfg`.
-    public var grubConfig: String
-    /// The config embedded in core.img and the unsigned EFI image.
-    public var earlyConfig: String
-    /// What the chroot step printed (grub-mkimage, grub-mkconfig), for the build log.
-    public var log: String
-
-    /// The ESP directories to create, parents first (e.g. `EFI`, `EFI/BOOT`, `EFI/debian`).
-    public var espDirectories: [String] {
-        var seen = Set<String>()
-        var out: [String] = []
-        for file in espFiles {
-            let parts = file.path.split(separator: "/").dropLast()
-            for i in parts.indices {
-                let directory = parts[...i].joined(separator: "/")
-                if seen.insert(directory).inserted { out.append(directory) }
-            }
-        }
-        return out
-    }
-
-    /// LBA 0 for a BIOS boot: `boot.img` carrying `sector0`'s BPB area and partition table.
-    /// - Throws: ``BootError/invalidPlacement(_:)`` when the layout has no BIOS boot code.
-    public func patchedMBR(sector0: [UInt8], coreLBA: UInt64) throws(BootError) -> [UInt8] {
-        guard let bios else { throw .invalidPlacement("layout \(layout.rawValue) has no bios boot code") }
-        return try bios.patchedMBR(sector0: sector0, coreLBA: coreLBA)
-    }
-
-    /// core.img, whole sectors, with its blocklist set for `lba`.
-    public func patchedCore(lba: UInt64) throws(BootError) -> [UInt8] {
-        guard let bios else { throw .invalidPlacement("layout \(layout.rawValue) has no bios boot code") }
-        return try bios.patchedCore(lba: lba)
-    }
-
-    /// Both BIOS regions for `placement`, after checking that core.img fits there.
-    public func biosSectors(
-        sector0: [UInt8], placement: BIOSPlacement
-    ) throws(BootError) -> (mbr: [UInt8], core: [UInt8], coreLBA: UInt64) {
-        guard let bios else { throw .invalidPlacement("layout \(layout.rawValue) has no bios boot code") }
-        return try bios.sectors(sector0: sector0, placement: placement)
     }
 }

@@ -1,15 +1,6 @@
-/// The small texts stamp generates for GRUB: embedded configs, the `/etc/default/grub.d`
-/// snippet, and the two stand-ins that let `grub-mkconfig` run in a chroot with no device.
-///
-/// Why stand-ins: `grub-mkconfig` (run with `set -e`) starts with
-/// `GRUB_DEVICE="$(grub-probe --target=device /)"`, then asks `grub-probe` for the fs, its
-/// UUID, the partition map and more, and `grub-mkrelpath` for paths relative to the fs root.
-/// In a chroot of a plain directory those questions have no true answer (the tree is not a
-/// filesystem yet), and a real `grub-probe` would describe the *builder's* disk. stamp knows
-/// every answer already, because it is about to write the filesystem: so, inside the
-/// chroot's private mount namespace only, it binds two tiny scripts over
-/// `/usr/sbin/grub-probe` and `/usr/bin/grub-mkrelpath`. Everything else, `10_linux`
-/// included, is the distribution's own code, and the tree keeps its real binaries.
+/// The small texts stamp generates for GRUB: embedded configs, the ESP stub, the
+/// `/etc/default/grub.d` snippet (read by the guest's own `update-grub` later) and an empty
+/// `grubenv`. grub.cfg itself is ``GrubConfig``.
 public enum GrubTexts {
     /// The config embedded in core.img and the EFI image (`grub-mkimage -c`): find the root
     /// filesystem, point `prefix` at its `/boot/grub`; GRUB then runs `normal`, which reads
@@ -44,7 +35,7 @@ public enum GrubTexts {
     public static let defaultsSnippetPath = "/etc/default/grub.d/90-stamp-bootloader.cfg"
 
     /// `/etc/default/grub.d/90-stamp-bootloader.cfg`: DIB's `bootloader` settings, sourced by
-    /// every later `update-grub` in the image too (so a kernel upgrade keeps the console).
+    /// every `update-grub` in the guest (so a kernel upgrade keeps the console).
     public static func defaultsSnippet(root: RootFilesystem, options: BootOptions) -> String {
         var lines = [
             "# Written by stamp's boot loader step; sourced by grub-mkconfig after /etc/default/grub.",
@@ -68,43 +59,11 @@ public enum GrubTexts {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// The stand-in for `grub-probe`: answers what grub-mkconfig and its scripts ask about
-    /// `/` and `/boot` with the filesystem stamp will write; anything else fails loudly.
-    ///
-    /// `--target=device` answers `UUID=…` (or `LABEL=…`). `10_linux` then passes it straight
-    /// to `root=` because `/dev/disk/by-uuid/…` does not exist in the chroot's private /dev.
-    static func probeStandIn(root: RootFilesystem, layout: BootLayout) -> String {
-        """
-        #!/bin/sh
-        # stamp: stand-in for grub-probe while grub-mkconfig runs in a chroot (bind-mounted in a
-        # private mount namespace; the tree's own grub-probe is untouched).
-        target=
-        while [ $# -gt 0 ]; do
-            case "$1" in
-                -t|--target) target=$2; shift 2 ;;
-                --target=*) target=${1#--target=}; shift ;;
-                *) shift ;;
-            esac
-        done
-        case "$target" in
-            device) echo \(shellQuote(root.deviceSpec)) ;;
-            fs) echo ext2 ;;
-            fs_uuid) echo \(root.uuid) ;;
-            fs_label) \(root.label.map { "echo " + shellQuote($0) } ?? "exit 1") ;;
-            partmap) echo \(layout.partitionMap) ;;
-            abstraction|compatibility_hint|hints_string|partuuid|cryptodisk_uuid) ;;
-            *) echo "grub-probe (stamp stand-in): target '$target' is not known in a chroot" >&2; exit 1 ;;
-        esac
-        """ + "\n"
-    }
-
-    /// The stand-in for `grub-mkrelpath`: `/` and `/boot` are one filesystem in stamp's
-    /// images, so a path relative to its filesystem's root is the path itself.
-    static let relpathStandIn = """
-        #!/bin/sh
-        # stamp: stand-in for grub-mkrelpath (root and /boot are one filesystem).
-        printf '%s\\n' "$1"
-        """ + "\n"
+    /// An empty `grubenv`: GRUB's 1024-byte environment block (`grub-editenv FILE create`).
+    public static let emptyEnvironmentBlock: [UInt8] = {
+        let header = Array("# GRUB Environment Block\n".utf8)
+        return header + [UInt8](repeating: 0x23, count: 1024 - header.count)
+    }()
 
     /// `text` in single quotes for POSIX sh.
     static func shellQuote(_ text: String) -> String {

@@ -68,9 +68,19 @@ final class Stager {
         writer.submit { failed in if !failed { try job.value.0.copy(job.value.1, at: offset) } }
     }
 
+    /// How many descriptors may wait for their copies to be written before the emitter
+    /// waits: bounds the files open at once whatever the tree (a login's limit is 1024).
+    static let pendingCloses = 128
+    private let closeSlots = DispatchSemaphore(value: Stager.pendingCloses)
+
     /// Queues closing a descriptor once the writes before it are done.
     func close(_ fd: FileDescriptor) {
-        writer.submit { _ in try? fd.close() }
+        closeSlots.wait()
+        let slots = UncheckedBox(closeSlots)
+        writer.submit { _ in
+            try? fd.close()
+            slots.value.signal()
+        }
     }
 
     /// Writes what is staged and waits for the writer; rethrows its first error.
@@ -125,7 +135,8 @@ struct Emitter {
     /// the sink as ranges (copy_file_range for raw outputs).
     static let smallFileLimit: UInt64 = 1 << 20
 
-    private var openFile: (inode: UInt32, fd: FileDescriptor, path: String)?
+    /// The file being copied; `queued` once a copy from it waits on the writer thread.
+    private var openFile: (inode: UInt32, fd: FileDescriptor, path: String, queued: Bool)?
     private var directory: (inode: UInt32, builder: DirectoryBuilder)?
     private var opener: FileOpener?
 
@@ -294,7 +305,12 @@ struct Emitter {
     }
 
     private mutating func closeFile() {
-        if let f = openFile { stager.close(f.fd) }
+        // A file read into the staging buffer is done with: closed now. One the writer thread
+        // still copies from is closed after that copy, and at most `Stager.pendingCloses`
+        // wait so (with the opener's window, far below a 1024 open-files limit).
+        if let f = openFile {
+            if f.queued { stager.close(f.fd) } else { try? f.fd.close() }
+        }
         openFile = nil
     }
 
@@ -305,14 +321,9 @@ struct Emitter {
             closeFile()
             let path = layout.tree.sourcePath(of: entryIndex)
             let opened = opener?.take(inode: piece.inode)
-                ?? Result { () throws(Errno) in try Syscalls.openSource(layout.tree.sourcePathBytes(of: entryIndex)) }
-            let fd: FileDescriptor
-            switch opened {
-            case .success(let descriptor): fd = descriptor
-            case .failure(.noSuchFileOrDirectory): throw IOError.sourceVanished(path: path)
-            case .failure(let error): throw IOError.system(path: path, operation: "open", errno: error)
-            }
-            openFile = (piece.inode, fd, path)
+                ?? Result { () throws(IOError) in try layout.tree.openData(of: entryIndex) }
+            let fd = try opened.get()
+            openFile = (piece.inode, fd, path, false)
             let actual = try withPath(path, "stat") { try Syscalls.size(of: fd) }
             if actual > plan.size { throw IOError.sourceGrew(path: path, expected: plan.size, actual: actual) }
             if actual < plan.size { throw IOError.sourceShrank(path: path, expected: plan.size, actual: actual) }
@@ -333,6 +344,7 @@ struct Emitter {
             }
         } else {
             let range = SourceRange(descriptor: file.fd, path: file.path, offset: offset, length: length)
+            openFile?.queued = true
             try stager.copy(range, at: piece.start)
         }
     }

@@ -24,12 +24,13 @@ import SystemPackage
 /// are closed by ``stop()``.
 final class FileOpener: @unchecked Sendable {
     // @unchecked: every mutable field is only touched under `condition`.
-    private let files: [(inode: UInt32, path: [UInt8], size: UInt64)]
+    private let files: [(inode: UInt32, entry: Int, size: UInt64)]
+    private let tree: RootTree
     private let windowBytes: UInt64
     private let windowFiles: Int
     private let condition = NSCondition()
     /// Opened and not yet taken, by position in `files`.
-    private var ready: [Int: Result<FileDescriptor, Errno>] = [:]
+    private var ready: [Int: Result<FileDescriptor, IOError>] = [:]
     /// How many of `files` have been opened (or failed to).
     private var produced = 0
     /// The position of the next file the emitter will take.
@@ -39,15 +40,16 @@ final class FileOpener: @unchecked Sendable {
     private let done = DispatchSemaphore(value: 0)
 
     /// Starts opening the data files of `layout` in the order the emitter reads them.
-    init(layout: Layout, windowBytes: UInt64 = 64 << 20, windowFiles: Int = 256) {
-        var files: [(inode: UInt32, path: [UInt8], size: UInt64)] = []
+    init(layout: Layout, windowBytes: UInt64 = 64 << 20, windowFiles: Int = 128) {
+        var files: [(inode: UInt32, entry: Int, size: UInt64)] = []
         var last: UInt32 = 0
         for piece in layout.pieces where piece.kind == .fileData && piece.inode != last {
             last = piece.inode
             let plan = layout.inode(piece.inode)
-            files.append((piece.inode, layout.tree.sourcePathBytes(of: Int(plan.entry)), plan.size))
+            files.append((piece.inode, Int(plan.entry), plan.size))
         }
         self.files = files
+        self.tree = layout.tree
         self.windowBytes = windowBytes
         self.windowFiles = windowFiles
         let thread = Thread { [self] in run() }
@@ -57,7 +59,7 @@ final class FileOpener: @unchecked Sendable {
 
     /// The opened file of `inode` if it is the next one in the emitter's order (waiting for
     /// it when needed); nil when it is not, or after ``stop()``: the caller opens it itself.
-    func take(inode: UInt32) -> Result<FileDescriptor, Errno>? {
+    func take(inode: UInt32) -> Result<FileDescriptor, IOError>? {
         condition.lock()
         defer { condition.unlock() }
         guard next < files.count, files[next].inode == inode else { return nil }
@@ -97,9 +99,9 @@ final class FileOpener: @unchecked Sendable {
             let stop = stopped
             condition.unlock()
             if stop { return }
-            let opened: Result<FileDescriptor, Errno>
+            let opened: Result<FileDescriptor, IOError>
             do {
-                let fd = try Syscalls.openSource(file.path)
+                let fd = try tree.openData(of: file.entry)
                 if file.size > 0 { Syscalls.adviseWillNeed(fd, offset: 0, length: file.size) }
                 opened = .success(fd)
             } catch {

@@ -13,6 +13,9 @@ public enum IOError: Error, Sendable, Equatable, CustomStringConvertible {
     case sourceGrew(path: String, expected: UInt64, actual: UInt64)
     /// A source file disappeared between scan and copy.
     case sourceVanished(path: String)
+    /// A source path now names another file than the one scanned (another device/inode or
+    /// modification time, or a symlink or directory where a file was).
+    case sourceReplaced(path: String)
     /// A write was out of the ascending order a stream sink requires.
     case outOfOrder(offset: UInt64, previousEnd: UInt64)
 
@@ -26,6 +29,8 @@ public enum IOError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(path): file grew while being read (expected \(expected) bytes, found \(actual))"
         case .sourceVanished(let path):
             return "\(path): file vanished while the image was being written"
+        case .sourceReplaced(let path):
+            return "\(path): replaced by another file after the scan (not read)"
         case .outOfOrder(let offset, let previousEnd):
             return "internal error: write at offset \(offset) before the previous end \(previousEnd)"
         }

@@ -138,7 +138,7 @@ public struct TreeTarball {
         of index: Int, in tree: RootTree, size: UInt64, archive: ArchiveWriter, buffer: IOBuffer
     ) throws {
         let source = tree.sourcePath(of: index)
-        let file = try withPath(source, "open") { try Syscalls.openSource(tree.sourcePathBytes(of: index)) }
+        let file = try tree.openData(of: index)
         defer { try? file.close() }
         Syscalls.adviseSequential(file)
         try SourceRange(descriptor: file, path: source, offset: 0, length: size)

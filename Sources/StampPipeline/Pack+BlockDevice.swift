@@ -43,10 +43,10 @@ extension Packer {
         }
         if !problems.isEmpty { throw PackProblems(problems: problems) }
 
-        let boot = try prepareBoot(uuid: uuid, layout: bootLayout, label: rootSpec.label)
         log("scanning \(request.root)")
         let tree = try scan(request.root, mountPoint: "/", others: others)
         log("scanned \(tree.entries.count) entries, \(formatBytes(tree.totalFileBytes)) of file data")
+        let boot = try prepareBoot(tree: tree, uuid: rootSpec.uuid ?? uuid, layout: bootLayout, label: rootSpec.label)
 
         let rootOptions = ext4Options(label: rootSpec.label, uuid: rootSpec.uuid ?? uuid)
         let plan: DiskPlan
@@ -138,7 +138,9 @@ extension Packer {
         options.emptyDirectories = Set(others.filter { $0 != mountPoint && $0.hasPrefix(base) }.map { String($0.dropFirst(base.count)) })
         // A mount point is a name inside the tree: never followed out of it (see mountPointProblem).
         options.followRootSymlink = mountPoint == "/"
-        return try TreeScanner(options: options).scan(path)
+        let tree = try TreeScanner(options: options).scan(path)
+        if let caller = request.callerOwnsAsRoot { tree.mapOwner(uid: caller.uid, gid: caller.gid) }
+        return tree
     }
 
     /// The files and directories under `mountPoint` for a FAT volume (FAT holds no links,

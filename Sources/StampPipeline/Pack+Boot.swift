@@ -2,13 +2,15 @@ import StampBoot
 import StampBytes
 import StampDisk
 import StampFAT
+import StampTree
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// The boot loader step of a pack: GRUB's own tools in a chroot of the tree make grub.cfg,
-/// core.img and the EFI binaries; stamp places them natively (no grub-install, no loop device).
+/// The boot loader step of a pack: StampBoot makes core.img, the ESP and grub.cfg from the
+/// tree's GRUB files read as data; stamp places them natively (no grub-install, no chroot,
+/// no loop device).
 extension Packer {
     /// The boot layout of a standard layout (nil for a bare filesystem).
     static func bootLayout(of layout: StandardLayout) -> BootLayout? {
@@ -30,26 +32,13 @@ extension Packer {
         }
     }
 
-    /// Whether the tree carries what GRUB needs for `layout` (kernel and GRUB's platform files).
-    static func treeCanBoot(_ root: String, layout: BootLayout) -> Bool {
-        func exists(_ p: String) -> Bool { access(root + p, F_OK) == 0 }
-        guard let boot = opendir(root + "/boot") else { return false }
-        defer { closedir(boot) }
-        var kernel = false
-        while let e = readdir(boot) {
-            let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name.hasPrefix("vmlinuz") { kernel = true }
-        }
-        let bios = exists("/usr/lib/grub/i386-pc/boot.img")
-        let uefi = exists("/usr/lib/grub/x86_64-efi")
-        return kernel && bios && (layout != .efi || uefi)
-    }
-
-    /// Runs GRUB in the tree (writes grub.cfg and an fstab root line), returning the artifacts,
-    /// or nil when the layout has nothing to boot from or the tree has no GRUB.
-    func prepareBoot(uuid: Identifier, layout: BootLayout?, label: String) throws -> BootArtifacts? {
+    /// Makes the tree model bootable for `layout` (grub.cfg, GRUB's modules and the fstab root
+    /// line added to the model, boot code and ESP files made from the tree's GRUB files read
+    /// as data), or returns nil when the layout has nothing to boot from or the tree has no
+    /// kernel and GRUB. Nothing of the tree runs and the source directory is not written.
+    func prepareBoot(tree: RootTree, uuid: Identifier, layout: BootLayout?, label: String) throws -> BootArtifacts? {
         guard request.bootloader, let layout else { return nil }
-        guard Packer.treeCanBoot(request.root, layout: layout) else {
+        guard BootLoader.canBoot(tree, layout: layout) else {
             if request.requireBootloader {
                 throw PackProblems(problems: ["\(request.root): no kernel and GRUB files for a \(layout.rawValue) boot (install grub-pc-bin\(layout == .efi ? ", grub-efi-amd64-bin" : "") and a kernel)"])
             }
@@ -57,31 +46,13 @@ extension Packer {
             return nil
         }
         let root = RootFilesystem(uuid: uuid.description, label: label, reference: request.rootByLabel ? .label : .uuid)
-        log("boot loader: GRUB from the tree (\(layout), root \(root.deviceSpec))")
-        let artifacts = try BootLoader.prepare(tree: request.root, layout: layout, root: root, options: request.bootOptions)
-        try ensureFstab(root: root)
+        log("boot loader: GRUB's files from the tree, read as data (\(layout), root \(root.deviceSpec))")
+        // What is added to the model gets SOURCE_DATE_EPOCH, else the tree root's time: the
+        // same tree and options give the same image.
+        let time = request.sourceDateEpoch.map { Timestamp(seconds: $0) } ?? tree.entries[0].modificationTime
+        let artifacts = try BootLoader.prepare(tree: tree, layout: layout, root: root, options: request.bootOptions, time: time)
+        for line in artifacts.log.split(separator: "\n") { log("boot loader: \(line)") }
         return artifacts
-    }
-
-    /// Adds a root line to the tree's /etc/fstab when it has none (systemd remounts / read-write
-    /// from it).
-    private func ensureFstab(root: RootFilesystem) throws {
-        let path = request.root + "/etc/fstab"
-        var text = ""
-        if let f = fopen(path, "r") {
-            var line: UnsafeMutablePointer<CChar>?
-            var n = 0
-            while getline(&line, &n, f) > 0, let l = line { text += String(cString: l) }
-            free(line)
-            fclose(f)
-        }
-        let hasRoot = text.split(separator: "\n").contains { l in
-            let fields = l.split(whereSeparator: { $0 == " " || $0 == "\t" })
-            return fields.count >= 2 && !fields[0].hasPrefix("#") && fields[1] == "/"
-        }
-        guard !hasRoot, let f = fopen(path, "a") else { return }
-        fputs(root.fstabLine + "\n", f)
-        fclose(f)
     }
 
     /// The boot code for the disk assembler: boot.img in sector 0, core.img in the embedding

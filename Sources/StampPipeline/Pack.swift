@@ -87,12 +87,13 @@ public struct Packer {
         let uuid = request.uuid ?? Identifier.random()
         let seed = uuid.bytes
 
-        let boot = try prepareBoot(uuid: uuid, layout: Packer.bootLayout(of: request.layout), label: request.label)
         log("scanning \(request.root)")
         var scanOptions = ScanOptions()
         scanOptions.supplements = request.supplements
         let tree = try TreeScanner(options: scanOptions).scan(request.root)
+        if let caller = request.callerOwnsAsRoot { tree.mapOwner(uid: caller.uid, gid: caller.gid) }
         log("scanned \(tree.entries.count) entries, \(formatBytes(tree.totalFileBytes)) of file data")
+        let boot = try prepareBoot(tree: tree, uuid: uuid, layout: Packer.bootLayout(of: request.layout), label: request.label)
 
         var options = ext4Options(label: request.label, uuid: uuid)
 

@@ -101,6 +101,9 @@ public struct PackRequest: Sendable {
     public var label = "cloudimg-rootfs"
     public var uuid: Identifier?
     public var sourceDateEpoch: Int64?
+    /// When set, entries owned by this uid (gid) are written as owned by root (0): an ordinary
+    /// user's tree packed into a bootable image.
+    public var callerOwnsAsRoot: (uid: UInt32, gid: UInt32)?
     public var inodeRatio: UInt64 = 16384
     public var journalMiB: UInt64?
     /// Percentage of the root filesystem's blocks reserved for root (`mke2fs -m`).

@@ -1,3 +1,5 @@
+import SystemPackage
+
 /// The in-memory model of a root filesystem tree: metadata only, never file contents.
 ///
 /// A scan (``TreeScanner``) reads a directory once with `statx`, `readlink` and the xattr
@@ -10,13 +12,20 @@
 public final class RootTree {
     /// All entries; index 0 is the root.
     public internal(set) var entries: [Entry]
-    /// The source directory the tree was scanned from (for reading data and error messages).
+    /// The source directory the tree was scanned from (for error messages; data is read
+    /// through ``rootDescriptor``).
     public let sourcePath: String
+    /// The open source directory: every file is opened below it, never by a path string
+    /// (``openData(of:)``). Owned by the tree, closed when the tree goes.
+    let rootDescriptor: FileDescriptor?
 
-    init(sourcePath: String, entries: [Entry]) {
+    init(sourcePath: String, entries: [Entry], rootDescriptor: FileDescriptor?) {
         self.sourcePath = sourcePath
         self.entries = entries
+        self.rootDescriptor = rootDescriptor
     }
+
+    deinit { try? rootDescriptor?.close() }
 
     /// The path of entry `index` relative to the root, starting with "/".
     public func path(of index: Int) -> String {
@@ -149,6 +158,12 @@ public struct Entry: Sendable {
     public var dataRegions: [Range<UInt64>]?
     /// Children of a directory, sorted by name.
     public var children: [Int32]
+    /// Where the data comes from: the scanned file, or bytes stamp added to the model.
+    public var content: EntryContent = .source
+    /// The scanned file's device (`major << 32 | minor`) and inode: at write time the file
+    /// opened must still be this one.
+    public var sourceDevice: UInt64 = 0
+    public var sourceInode: UInt64 = 0
 
     /// The data regions to copy: explicit ones for sparse files, else `[0, size)`.
     public var regions: [Range<UInt64>] {

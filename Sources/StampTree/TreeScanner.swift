@@ -12,6 +12,9 @@ public enum TreeError: Error, Sendable, Equatable, CustomStringConvertible {
     case notDirectory(path: String)
     case unreadable(path: String, operation: String, errno: Errno)
     case unsupportedType(path: String, mode: UInt32)
+    /// The entry changed while it was read: a directory or file swapped (another inode, or a
+    /// symlink where a directory was), so nothing of it is used.
+    case changed(path: String)
 
     public var description: String {
         switch self {
@@ -20,6 +23,7 @@ public enum TreeError: Error, Sendable, Equatable, CustomStringConvertible {
         case .unreadable(let path, let operation, let errno):
             return "\(path): \(operation): \(errno.description.prefix(1).lowercased() + errno.description.dropFirst())"
         case .unsupportedType(let path, let mode): return "\(path): unsupported file type (mode \(String(mode, radix: 8)))"
+        case .changed(let path): return "\(path): changed while it was read (replaced by another file or a symlink)"
         }
     }
 }
@@ -44,38 +48,60 @@ public struct ScanOptions: Sendable {
 }
 
 /// Reads a directory tree's metadata into a ``RootTree``: one `statx` per entry, `readlink`
-/// for symlinks, `llistxattr`/`lgetxattr` where attributes exist, and `SEEK_DATA`/`SEEK_HOLE`
-/// only for files that look sparse. File contents are never read.
+/// for symlinks, the xattr calls where attributes exist, and `SEEK_DATA`/`SEEK_HOLE` only for
+/// files that look sparse. File contents are never read.
+///
+/// The tree is untrusted and may change while it is read. Every directory is opened below the
+/// root's descriptor without following any symlink (``RootTree/openBeneath(_:flags:)``), one
+/// at a time (closed before its subdirectories are read, so depth costs no descriptors), and
+/// must be the directory that was stat'ed (device and inode); entries are stat'ed, read and
+/// listed relative to that descriptor. A directory swapped for a symlink after the scan is
+/// refused when the data is read (``RootTree/openData(of:)``).
 public struct TreeScanner {
     public var options: ScanOptions
 
     public init(options: ScanOptions = ScanOptions()) { self.options = options }
 
-    /// Scans `root`, which must be a directory.
+    /// Scans `root`, which must be a directory. A symlink given as the root is followed, as
+    /// `mke2fs -d` follows it, unless ``ScanOptions/followRootSymlink`` is false.
     public func scan(_ root: String) throws -> RootTree {
         var st = stamp_stat()
         if stamp_lstat(AT_FDCWD, root, &st) != 0 {
             if errno == ENOENT { throw TreeError.notFound(path: root) }
             throw TreeError.unreadable(path: root, operation: "stat", errno: Errno(rawValue: errno))
         }
-        var rootStat = st
         if st.mode & 0o170000 == 0o120000 {
             guard options.followRootSymlink else { throw TreeError.notDirectory(path: root) }
-            // A symlink given on the command line is followed, as `mke2fs -d` does.
             var followed = stamp_stat()
-            if stamp_lstat(AT_FDCWD, root + "/.", &followed) == 0 { rootStat = followed }
+            if stamp_lstat(AT_FDCWD, root + "/.", &followed) == 0 { st = followed }
         }
-        guard rootStat.mode & 0o170000 == 0o040000 else { throw TreeError.notDirectory(path: root) }
-        var state = ScanState(root: root, options: options)
-        let bytes = Array(root.utf8)
-        state.entries.append(try state.makeEntry(path: root, bytes: bytes, name: [], parent: 0, st: rootStat, dirfd: AT_FDCWD, leaf: bytes))
-        try state.scanDirectory(index: 0, path: root, bytes: bytes)
-        return RootTree(sourcePath: root, entries: state.entries)
+        guard st.mode & 0o170000 == 0o040000 else { throw TreeError.notDirectory(path: root) }
+        let flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | (options.followRootSymlink ? 0 : O_NOFOLLOW)
+        let fd = open(root, flags)
+        guard fd >= 0 else { throw TreeError.unreadable(path: root, operation: "open directory", errno: Errno(rawValue: errno)) }
+        let descriptor = FileDescriptor(rawValue: fd)
+        var opened = stamp_stat()
+        guard stamp_fstat(fd, &opened) == 0,
+            opened.ino == st.ino, opened.dev_major == st.dev_major, opened.dev_minor == st.dev_minor
+        else {
+            try? descriptor.close()
+            throw TreeError.changed(path: root)
+        }
+        var state = ScanState(root: root, rootDescriptor: fd, options: options)
+        do {
+            state.entries.append(try state.makeEntry(path: root, relative: [], name: [], parent: 0, st: st, dirfd: fd, leaf: [0x2E]))
+            try state.scanDirectory(index: 0, path: root, relative: [])
+        } catch {
+            try? descriptor.close()
+            throw error
+        }
+        return RootTree(sourcePath: root, entries: state.entries, rootDescriptor: descriptor)
     }
 }
 
 private struct ScanState {
     let root: String
+    let rootDescriptor: Int32
     let options: ScanOptions
     var entries: [Entry] = []
     var firstName: [InodeKey: Int32] = [:]
@@ -84,62 +110,75 @@ private struct ScanState {
         var major: UInt32, minor: UInt32, ino: UInt64
     }
 
-    init(root: String, options: ScanOptions) {
+    init(root: String, rootDescriptor: Int32, options: ScanOptions) {
         self.root = root
+        self.rootDescriptor = rootDescriptor
         self.options = options
     }
 
-    /// Scans the directory at `bytes` (its exact path; `path` is the same for messages).
-    mutating func scanDirectory(index: Int, path: String, bytes: [UInt8]) throws {
-        guard let dir = withCString(bytes, { opendir($0) }) else {
+    /// Scans the directory at `relative` below the root (`path` is its full path, for messages).
+    mutating func scanDirectory(index: Int, path: String, relative: [UInt8]) throws {
+        let fd = withCString(relative) { stamp_open_beneath(rootDescriptor, $0, O_RDONLY | O_DIRECTORY) }
+        guard fd >= 0 else {
+            if errno == ELOOP || errno == EXDEV || errno == ENOTDIR { throw TreeError.changed(path: path) }
             throw TreeError.unreadable(path: path, operation: "open directory", errno: Errno(rawValue: errno))
         }
-        defer { closedir(dir) }
-        let fd = dirfd(dir)
-        var names: [[UInt8]] = []
-        while true {
-            errno = 0
-            guard let ent = readdir(dir) else {
-                if errno != 0 { throw TreeError.unreadable(path: path, operation: "read directory", errno: Errno(rawValue: errno)) }
-                break
-            }
-            let name = withUnsafeBytes(of: ent.pointee.d_name) { raw -> [UInt8] in
-                let bytes = raw.bindMemory(to: UInt8.self)
-                let len = bytes.firstIndex(of: 0) ?? bytes.count
-                return Array(bytes[0..<len])
-            }
-            if name == [0x2E] || name == [0x2E, 0x2E] { continue }
-            names.append(name)
+        var st = stamp_stat()
+        guard stamp_fstat(fd, &st) == 0, st.ino == entries[index].sourceInode, RootTree.device(st) == entries[index].sourceDevice else {
+            close(fd)
+            throw TreeError.changed(path: path)
         }
-        names.sort { $0.lexicographicallyPrecedes($1) }
+        guard let dir = fdopendir(fd) else {
+            close(fd)
+            throw TreeError.unreadable(path: path, operation: "open directory", errno: Errno(rawValue: errno))
+        }
         var subdirectories: [(Int, String, [UInt8])] = []
-        var children: [Int32] = []
-        children.reserveCapacity(names.count)
-        for name in names {
-            let childPath = path + "/" + String(decoding: name, as: UTF8.self)
-            let childBytes = bytes + [0x2F] + name
-            var st = stamp_stat()
-            let rc = withCString(name) { stamp_lstat(fd, $0, &st) }
-            if rc != 0 {
-                if errno == ENOENT { continue }  // vanished between readdir and stat
-                throw TreeError.unreadable(path: childPath, operation: "stat", errno: Errno(rawValue: errno))
+        do {
+            defer { closedir(dir) }
+            var names: [[UInt8]] = []
+            while true {
+                errno = 0
+                guard let ent = readdir(dir) else {
+                    if errno != 0 { throw TreeError.unreadable(path: path, operation: "read directory", errno: Errno(rawValue: errno)) }
+                    break
+                }
+                let name = withUnsafeBytes(of: ent.pointee.d_name) { raw -> [UInt8] in
+                    let bytes = raw.bindMemory(to: UInt8.self)
+                    let len = bytes.firstIndex(of: 0) ?? bytes.count
+                    return Array(bytes[0..<len])
+                }
+                if name == [0x2E] || name == [0x2E, 0x2E] { continue }
+                names.append(name)
             }
-            let entry = try makeEntry(path: childPath, bytes: childBytes, name: name, parent: Int32(index), st: st, dirfd: fd, leaf: name)
-            let childIndex = entries.count
-            entries.append(entry)
-            children.append(Int32(childIndex))
-            if entry.kind == .directory { subdirectories.append((childIndex, childPath, childBytes)) }
+            names.sort { $0.lexicographicallyPrecedes($1) }
+            var children: [Int32] = []
+            children.reserveCapacity(names.count)
+            for name in names {
+                let childPath = path + "/" + String(decoding: name, as: UTF8.self)
+                let childRelative = relative.isEmpty ? name : relative + [0x2F] + name
+                var st = stamp_stat()
+                let rc = withCString(name) { stamp_lstat(fd, $0, &st) }
+                if rc != 0 {
+                    if errno == ENOENT { continue }  // vanished between readdir and stat
+                    throw TreeError.unreadable(path: childPath, operation: "stat", errno: Errno(rawValue: errno))
+                }
+                let entry = try makeEntry(path: childPath, relative: childRelative, name: name, parent: Int32(index), st: st, dirfd: fd, leaf: name)
+                let childIndex = entries.count
+                entries.append(entry)
+                children.append(Int32(childIndex))
+                if entry.kind == .directory { subdirectories.append((childIndex, childPath, childRelative)) }
+            }
+            if !options.supplements.isEmpty {
+                let relativeText = String(decoding: relative, as: UTF8.self)
+                supplement(directory: index, relative: relativeText, names: Set(names), children: &children)
+            }
+            entries[index].children = children
         }
-        if !options.supplements.isEmpty {
-            let relative = path == root ? "" : String(path.dropFirst(root.count + 1))
-            supplement(directory: index, relative: relative, names: Set(names), children: &children)
-        }
-        entries[index].children = children
-        for (child, childPath, childBytes) in subdirectories {
-            if !options.emptyDirectories.isEmpty && options.emptyDirectories.contains(String(childPath.dropFirst(root.count + 1))) {
+        for (child, childPath, childRelative) in subdirectories {
+            if !options.emptyDirectories.isEmpty && options.emptyDirectories.contains(String(decoding: childRelative, as: UTF8.self)) {
                 continue
             }
-            try scanDirectory(index: child, path: childPath, bytes: childBytes)
+            try scanDirectory(index: child, path: childPath, relative: childRelative)
         }
     }
 
@@ -165,9 +204,9 @@ private struct ScanState {
         children.sort { entries[Int($0)].name.lexicographicallyPrecedes(entries[Int($1)].name) }
     }
 
-    /// The entry for `leaf` in `dirfd`, whose full path is `bytes` (`path` for messages).
+    /// The entry for `leaf` in `dirfd` (`relative` below the root; `path` for messages).
     mutating func makeEntry(
-        path: String, bytes: [UInt8], name: [UInt8], parent: Int32, st: stamp_stat, dirfd: Int32, leaf: [UInt8]
+        path: String, relative: [UInt8], name: [UInt8], parent: Int32, st: stamp_stat, dirfd: Int32, leaf: [UInt8]
     ) throws -> Entry {
         guard let kind = FileKind(mode: st.mode) else { throw TreeError.unsupportedType(path: path, mode: st.mode) }
         var entry = Entry(
@@ -178,6 +217,8 @@ private struct ScanState {
             creationTime: st.has_btime != 0 ? Timestamp(seconds: st.btime_sec, nanoseconds: st.btime_nsec) : nil,
             deviceMajor: st.rdev_major, deviceMinor: st.rdev_minor, linkCount: st.nlink, hardLinkOf: nil,
             xattrs: [], symlinkTarget: nil, dataRegions: nil, children: [])
+        entry.sourceDevice = RootTree.device(st)
+        entry.sourceInode = st.ino
         if kind != .directory && st.nlink > 1 {
             let key = InodeKey(major: st.dev_major, minor: st.dev_minor, ino: st.ino)
             if let first = firstName[key] {
@@ -186,10 +227,10 @@ private struct ScanState {
             }
             firstName[key] = Int32(entries.count)
         }
-        if options.readXattrs { entry.xattrs = try readXattrs(path, bytes: bytes) }
+        if options.readXattrs { entry.xattrs = try readXattrs(path, dirfd: dirfd, leaf: leaf) }
         switch kind {
         case .symlink:
-            var buffer = [UInt8](repeating: 0, count: Int(max(st.size, 1)) + 1)
+            var buffer = [UInt8](repeating: 0, count: Int(min(max(st.size, 1), 1 << 16)) + 1)
             let n = buffer.withUnsafeMutableBufferPointer { p in
                 p.baseAddress!.withMemoryRebound(to: CChar.self, capacity: p.count) { target in
                     withCString(leaf) { readlinkat(dirfd, $0, target, p.count) }
@@ -199,34 +240,36 @@ private struct ScanState {
             entry.symlinkTarget = Array(buffer[0..<n])
             entry.size = UInt64(n)
         case .regular where options.detectHoles && st.blocks * 512 < st.size:
-            entry.dataRegions = try holes(path, bytes: bytes, size: st.size)
+            entry.dataRegions = try holes(path, dirfd: dirfd, leaf: leaf, st: st)
         default:
             break
         }
         return entry
     }
 
-    func holes(_ path: String, bytes: [UInt8], size: UInt64) throws -> [Range<UInt64>] {
-        let fd = try openForScan(path, bytes: bytes)
+    /// The data regions of the sparse file `leaf` in `dirfd`, which must still be the file
+    /// that was stat'ed.
+    func holes(_ path: String, dirfd: Int32, leaf: [UInt8], st: stamp_stat) throws -> [Range<UInt64>] {
+        let raw = withCString(leaf) { openat(dirfd, $0, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) }
+        guard raw >= 0 else { throw TreeError.unreadable(path: path, operation: "open", errno: Errno(rawValue: errno)) }
+        let fd = FileDescriptor(rawValue: raw)
         defer { try? fd.close() }
+        var opened = stamp_stat()
+        guard stamp_fstat(raw, &opened) == 0, opened.ino == st.ino, RootTree.device(opened) == RootTree.device(st) else {
+            throw TreeError.changed(path: path)
+        }
         do {
-            return try Syscalls.dataRegions(of: fd, size: size)
+            return try Syscalls.dataRegions(of: fd, size: st.size)
         } catch {
             throw TreeError.unreadable(path: path, operation: "seek data", errno: error)
         }
     }
 
-    func openForScan(_ path: String, bytes: [UInt8]) throws -> FileDescriptor {
-        do {
-            let filePath = withCString(bytes) { FilePath(platformString: $0) }
-            return try FileDescriptor.open(filePath, .readOnly, options: [.noFollow])
-        } catch let e as Errno {
-            throw TreeError.unreadable(path: path, operation: "open", errno: e)
-        }
-    }
-
-    func readXattrs(_ path: String, bytes: [UInt8]) throws -> [ExtendedAttribute] {
-        let cPath = (bytes + [0]).map { CChar(bitPattern: $0) }
+    /// The attributes of `leaf` in `dirfd`, read through `/proc/self/fd/DIRFD/LEAF` with the
+    /// `l*xattr` calls: the directory is pinned by its descriptor and the leaf is not
+    /// followed, so a path swapped after the scan cannot redirect the read.
+    func readXattrs(_ path: String, dirfd: Int32, leaf: [UInt8]) throws -> [ExtendedAttribute] {
+        let cPath = (Array("/proc/self/fd/\(dirfd)/".utf8) + leaf + [0]).map { CChar(bitPattern: $0) }
         var size = stamp_llistxattr(cPath, nil, 0)
         if size < 0 {
             if errno == ENOTSUP || errno == ENODATA { return [] }

@@ -146,9 +146,13 @@ struct Pack: ParsableCommand {
     }
 
     func run() throws {
-        // Not root (or a container's root without CAP_SYS_ADMIN): go on as uid 0 of a user
-        // namespace, so the boot loader step can mount and chroot (UserNamespace.swift).
-        try UserNamespace.reexecForPack(arguments: CommandLine.arguments)
+        // An image's layers are unpacked with their owners and device nodes: not root (or a
+        // container's root without CAP_SYS_ADMIN), that goes on as uid 0 of a user namespace
+        // (UserNamespace.swift). A tree needs none: it is only read, and the boot loader step
+        // runs nothing.
+        if ImageReference.looksLikeReference(rootDirectory) {
+            try UserNamespace.reexecForPack(arguments: CommandLine.arguments)
+        }
         var request = PackRequest(
             root: rootDirectory, output: output, formats: types.split(separator: ",").compactMap { PackFormat(name: String($0)) })
         request.layout = StandardLayout(rawValue: layout) ?? .gpt
@@ -170,6 +174,9 @@ struct Pack: ParsableCommand {
         request.ova.controller = controller
         (request.ova.config, request.ova.signer) = try package.load()
         request.progress = ProgressSink.isTerminal
+        // An ordinary user's own files become root's in the image, as they would for a tree
+        // packed in a user namespace that maps the user to root; other owners are kept.
+        if geteuid() != 0 && !ImageReference.looksLikeReference(rootDirectory) { request.callerOwnsAsRoot = (getuid(), getgid()) }
         let result: PackResult
         if ImageReference.looksLikeReference(rootDirectory) {
             var packer = ImagePacker(reference: try ImageReference(parsing: rootDirectory), request: request, log: Log.line)

@@ -1,3 +1,5 @@
+import StampTestSupport
+import StampTree
 import Testing
 
 @testable import StampBoot
@@ -72,32 +74,19 @@ struct GrubTextsTests {
         #expect(FstabLine.esp(volumeID: 0x1F) == "UUID=0000-001F /boot/efi vfat umask=0077 0 1")
     }
 
-    @Test func probeStandInAnswersWhatGrubMkconfigAsks() {
-        let text = GrubTexts.probeStandIn(root: RootFilesystem(uuid: Self.uuid, label: "r"), layout: .mbr)
-        #expect(text.hasPrefix("#!/bin/sh\n"))
-        #expect(text.contains("device) echo 'UUID=\(Self.uuid)' ;;"))
-        #expect(text.contains("fs_uuid) echo \(Self.uuid) ;;"))
-        #expect(text.contains("partmap) echo msdos ;;"))
-        #expect(text.contains("fs_label) echo 'r' ;;"))
-    }
-
-    @Test func chrootScriptPerLayout() {
-        let bios = GrubChrootScript.render(layout: .gpt, options: BootOptions())
-        #expect(bios.contains("grub-mkimage -O i386-pc"))
-        #expect(!bios.contains("x86_64-efi"))
-        #expect(bios.contains("grub-mkconfig -o /boot/grub/grub.cfg"))
-        let efi = GrubChrootScript.render(layout: .efi, options: BootOptions())
-        #expect(efi.contains("grub-mkimage -O i386-pc"))
-        #expect(efi.contains("grub-mkimage -O x86_64-efi"))
-        #expect(efi.contains("/usr/lib/shim/shimx64.efi.signed"))
-    }
-
-    @Test func missingPackagesAreAllReported() {
-        let problems = GrubChrootScript.problems(tree: "/nonexistent-stamp-tree", layout: .efi)
+    @Test func missingPackagesAreAllReported() throws {
+        let dir = try TemporaryDirectory("stamp-empty-tree")
+        let tree = try TreeScanner().scan(dir.path)
+        let problems = BootLoader.problems(tree, layout: .efi, options: BootOptions())
         #expect(problems.contains("missing /usr/lib/grub/i386-pc/boot.img (install grub-pc-bin)"))
-        #expect(problems.contains("missing /usr/lib/grub/x86_64-efi/moddep.lst (install grub-efi-amd64-bin)"))
+        #expect(problems.contains("missing /usr/lib/grub/i386-pc/kernel.img (install grub-pc-bin)"))
+        #expect(problems.contains("missing /usr/lib/grub/x86_64-efi/monolithic/grubx64.efi (install grub-efi-amd64-bin, or shim-signed and grub-efi-amd64-signed)"))
         #expect(problems.contains("no kernel in /boot (install a linux-image package)"))
-        #expect(problems.count == 11)
+        #expect(problems.count == 7)
+        #expect(throws: BootError.self) {
+            try BootLoader.prepare(tree: tree, layout: .gpt, root: RootFilesystem(uuid: Self.uuid), time: Timestamp(seconds: 0))
+        }
+        #expect(BootLoader.problems(tree, layout: .gpt, options: BootOptions()).count == 6)
     }
 
     @Test func espDirectoriesParentsFirst() {

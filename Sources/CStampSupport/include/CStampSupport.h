@@ -51,6 +51,9 @@ struct stamp_stat {
 /// statx of `name` in directory `dirfd` without following a final symlink; 0 or -1/errno.
 int stamp_lstat(int dirfd, const char *name, struct stamp_stat *out);
 
+/// statx of the open descriptor `fd` itself; 0 or -1/errno.
+int stamp_fstat(int fd, struct stamp_stat *out);
+
 /// llistxattr(2) / lgetxattr(2): attributes of a path without following a final symlink.
 ssize_t stamp_llistxattr(const char *path, char *list, size_t size);
 ssize_t stamp_lgetxattr(const char *path, const char *name, void *value, size_t size);
@@ -58,6 +61,16 @@ ssize_t stamp_lgetxattr(const char *path, const char *name, void *value, size_t 
 /// open(path, O_RDONLY|O_NOFOLLOW|O_CLOEXEC|O_NOATIME), retrying without O_NOATIME when the
 /// caller does not own the file; -1 with errno set.
 int stamp_open_source(const char *path);
+
+/// Opens `relative` below the directory `rootfd` without leaving it and without following
+/// any symlink (openat2 RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS, or a component walk); -1/errno.
+int stamp_open_beneath(int rootfd, const char *relative, int flags);
+
+/// O_NOATIME, which Swift's Glibc module does not declare (it needs _GNU_SOURCE).
+extern const int stamp_o_noatime;
+
+/// A memfd holding a copy of `bytes`, positioned at 0; -1/errno.
+int stamp_memfd_with(const void *bytes, size_t size);
 
 /// open(path, O_WRONLY|O_DIRECT|O_CLOEXEC), for page-cache-free output writes.
 int stamp_open_direct(const char *path);
