@@ -16,6 +16,8 @@ public enum IOError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A source path now names another file than the one scanned (another device/inode or
     /// modification time, or a symlink or directory where a file was).
     case sourceReplaced(path: String)
+    /// A source file was written after the scan (its modification time changed).
+    case sourceModified(path: String)
     /// A write was out of the ascending order a stream sink requires.
     case outOfOrder(offset: UInt64, previousEnd: UInt64)
 
@@ -31,6 +33,8 @@ public enum IOError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(path): file vanished while the image was being written"
         case .sourceReplaced(let path):
             return "\(path): replaced by another file after the scan (not read)"
+        case .sourceModified(let path):
+            return "\(path): modified after the scan (not read)"
         case .outOfOrder(let offset, let previousEnd):
             return "internal error: write at offset \(offset) before the previous end \(previousEnd)"
         }

@@ -54,7 +54,9 @@ extension RootTree {
     /// memory file holding bytes stamp added. The caller closes it.
     ///
     /// - Throws: ``IOError/sourceVanished(path:)``, ``IOError/sourceReplaced(path:)`` (a
-    ///   symlink now on the path, or another file), or ``IOError/system(path:operation:errno:)``.
+    ///   symlink now on the path, or another file), ``IOError/sourceShrank(path:expected:actual:)``,
+    ///   ``IOError/sourceGrew(path:expected:actual:)`` or ``IOError/sourceModified(path:)``
+    ///   (written since the scan), or ``IOError/system(path:operation:errno:)``.
     public func openData(of index: Int) throws(IOError) -> FileDescriptor {
         var index = index
         if let first = entries[index].hardLinkOf { index = Int(first) }
@@ -86,11 +88,15 @@ extension RootTree {
             try? fd.close()
             throw .system(path: path, operation: "stat", errno: e)
         }
-        guard st.mode & 0o170000 == 0o100000, st.ino == entry.sourceInode, Self.device(st) == entry.sourceDevice,
-            st.mtime_sec == entry.modificationTime.seconds, st.mtime_nsec == entry.modificationTime.nanoseconds
-        else {
+        guard st.mode & 0o170000 == 0o100000, st.ino == entry.sourceInode, Self.device(st) == entry.sourceDevice else {
             try? fd.close()
             throw .sourceReplaced(path: path)
+        }
+        if st.mtime_sec != entry.modificationTime.seconds || st.mtime_nsec != entry.modificationTime.nanoseconds {
+            try? fd.close()
+            if st.size < entry.size { throw .sourceShrank(path: path, expected: entry.size, actual: st.size) }
+            if st.size > entry.size { throw .sourceGrew(path: path, expected: entry.size, actual: st.size) }
+            throw .sourceModified(path: path)
         }
         return fd
     }

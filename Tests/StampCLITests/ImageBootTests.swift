@@ -4,7 +4,9 @@ import Testing
 import StampTestSupport
 
 /// A container image built with umoci from the debootstrapped bookworm root (kernel, GRUB,
-/// systemd; two layers: the root, then the boot marker of Tests/tools/boot/install_marker.sh),
+/// systemd; two layers: the root, then the boot marker of Tests/tools/boot/install_marker.sh
+/// and the traps of Tests/tools/boot/install_traps.sh: GRUB programs that mark the root they
+/// run in, a /bin/sh that records each use; stamp must run none of them),
 /// pushed with skopeo to Debian's docker-registry on 127.0.0.1 (started here by
 /// Tests/tools/oci/registry.sh), stamped by `stamp pack docker://127.0.0.1:PORT/…` and booted
 /// under QEMU (TCG) to the marker: BIOS from the qcow2, and UEFI from the VMDK inside the OVA.
@@ -33,6 +35,7 @@ struct ImageBootTests {
             cp -a \(root)/. bundle/rootfs/
             umoci repack --image layout:boot bundle
             sh \(repositoryRoot)/Tests/tools/boot/install_marker.sh bundle/rootfs >/dev/null
+            sh \(repositoryRoot)/Tests/tools/boot/install_traps.sh bundle/rootfs
             umoci repack --image layout:boot bundle
             umoci config --image layout:boot --config.env STAMP_IMAGE=boot --config.label role=node
             rm -rf bundle
@@ -84,8 +87,19 @@ struct ImageBootTests {
     @Test func biosBootsTheQcow2() throws {
         let out = Self.work + "/bios"
         try Self.withRegistry { reference in
-            try Self.pack(reference, out, ["-t", "qcow2", "--layout", "gpt"])
+            try Self.pack(reference, out, ["-t", "qcow2,raw", "--layout", "gpt"])
         }
+        // Nothing of the image ran while it was stamped: no trap left its mark in the root
+        // that became the filesystem, and its /bin/sh recorded no use (read with dissect).
+        let table = try run(["sfdisk", "--json", out + ".raw"]).stdout
+        let json = try JSONSerialization.jsonObject(with: Data(table.utf8)) as? [String: Any]
+        let parts = ((json?["partitiontable"] as? [String: Any])?["partitions"] as? [[String: Any]]) ?? []
+        let start = try #require((parts.last?["start"] as? NSNumber)?.intValue)
+        let cat = repositoryRoot + "/Tests/tools/cat_file.py", fs = "\(out).raw?offset=\(start * 512)"
+        let shLog = try run(["python3", cat, fs, "/var/lib/stamp-trap/sh.log"])
+        #expect(shLog.status == 0 && shLog.stdout.isEmpty, "the image's /bin/sh ran: \(shLog.output)")
+        #expect(try run(["python3", cat, fs, "/var/lib/stamp-trap/fired"]).status == 2, "a GRUB program of the image ran")
+        #expect(try run(["python3", cat, fs, "/etc/fstab"]).stdout.contains("UUID=\(Self.uuid) / ext4"))
         try Self.boot(out + ".qcow2", ["--format", "qcow2"])
     }
 

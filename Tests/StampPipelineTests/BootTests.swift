@@ -42,8 +42,8 @@ struct BootTests {
         return work + "/" + name
     }
 
-    static func boot(_ image: String, _ extra: [String] = []) throws {
-        let r = try run(["bash", harness, image, "--timeout", "180", "--expect-uuid", uuid] + extra)
+    static func boot(_ image: String, _ extra: [String] = [], expectUUID: String = uuid) throws {
+        let r = try run(["bash", harness, image, "--timeout", "180", "--expect-uuid", expectUUID] + extra)
         #expect(r.status == 0, "boot of \(image) \(extra) failed:\n\(r.output.suffix(4000))")
         #expect(r.stdout.contains("STAMP_BOOT_OK"), "\(r.output.suffix(2000))")
     }
@@ -89,10 +89,68 @@ struct BootTests {
         try Self.boot(disk + ".raw")
     }
 
+    /// Issue 18: a tree whose GRUB programs are traps and whose /bin/sh records each use,
+    /// read-only (a read-only bind mount), packed three times without fixed ids (twice by
+    /// the Packer, once by `stamp pack` under a 1024 open-files limit): the tree is unchanged
+    /// (names, sizes, modes, owners, times, xattrs, contents), nothing of it ran, each image's
+    /// fstab and grub.cfg name its own filesystem, and the last image boots read-write under
+    /// BIOS and under UEFI (the efi layout is one hybrid disk).
+    @Test func aReadOnlyTrapTreePackedThreeTimesIsUnchangedAndBootsBIOSAndUEFI() throws {
+        let traps = Self.work + "/tree-traps", readOnly = Self.work + "/tree-ro"
+        let made = try sh("""
+            set -e; umount \(readOnly) 2>/dev/null || true; rm -rf \(traps) \(readOnly); cp -a \(try Self.tree()) \(traps)
+            sh \(repositoryRoot)/Tests/tools/boot/install_traps.sh \(traps)
+            mkdir \(readOnly); mount --bind \(traps) \(readOnly); mount -o remount,bind,ro \(readOnly)
+            """)
+        defer { _ = try? sh("umount \(readOnly); rm -rf \(traps) \(readOnly)") }
+        try #require(made.status == 0, "\(made.output)")
+        let snapshot = repositoryRoot + "/Tests/tools/snapshot_tree.py"
+        let before = try run(["python3", snapshot, traps])
+        try #require(before.status == 0 && before.stdout.count > 100_000, "\(before.stderr)")
+
+        var images: [(path: String, uuid: String)] = []
+        for i in 1...2 {
+            var request = PackRequest(root: readOnly, output: Self.work + "/ro-\(i)", formats: [PackFormat(name: "raw")!])
+            request.layout = .efi
+            request.requireBootloader = true
+            let result = try Packer(request: request).run()
+            images.append((Self.work + "/ro-\(i).raw", result.rootUUID))
+        }
+        let cli = try run(["prlimit", "--nofile=1024:1024", stampBinary, "pack", readOnly, "-o", Self.work + "/ro-3", "-t", "raw", "--layout", "efi"])
+        try #require(cli.status == 0, "\(cli.output.suffix(2000))")
+        let line = try #require(cli.output.split(separator: "\n").first { $0.contains("root ext4") && $0.contains("UUID ") })
+        images.append((Self.work + "/ro-3.raw", String(line.split(separator: " ").last!)))
+        #expect(Set(images.map(\.uuid)).count == 3, "\(images)")
+
+        let after = try run(["python3", snapshot, traps])
+        #expect(before.stdout == after.stdout, "the source tree changed")
+        #expect(!FileManager.default.fileExists(atPath: traps + "/var/lib/stamp-trap/fired"), "a GRUB program of the tree ran")
+        #expect((try? String(contentsOfFile: traps + "/var/lib/stamp-trap/sh.log", encoding: .utf8)) == "", "the tree's /bin/sh ran")
+
+        for image in images {
+            let table = try run(["sfdisk", "--json", image.path]).stdout
+            let json = try JSONSerialization.jsonObject(with: Data(table.utf8)) as? [String: Any]
+            let parts = ((json?["partitiontable"] as? [String: Any])?["partitions"] as? [[String: Any]]) ?? []
+            let start = try #require((parts.last?["start"] as? NSNumber)?.intValue)
+            let fs = "\(image.path)?offset=\(start * 512)"
+            let blkid = try run(["blkid", "-p", "-o", "value", "-s", "UUID", "--offset", "\(start * 512)", image.path])
+            #expect(blkid.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == image.uuid, "\(blkid.output)")
+            let fstab = try run(["python3", repositoryRoot + "/Tests/tools/cat_file.py", fs, "/etc/fstab"]).stdout
+            let rootLines = fstab.split(separator: "\n").filter { $0.split(separator: " ").dropFirst().first == "/" }
+            #expect(rootLines == ["UUID=\(image.uuid) / ext4 defaults,errors=remount-ro 0 1"], "\(fstab)")
+            let config = try run(["python3", repositoryRoot + "/Tests/tools/cat_file.py", fs, "/boot/grub/grub.cfg"]).stdout
+            #expect(config.contains("root=UUID=\(image.uuid) ro"), "\(config.prefix(600))")
+            #expect(config.contains("--set=root \(image.uuid)"))
+        }
+        let last = try #require(images.last)
+        try Self.boot(last.path, ["--snapshot"], expectUUID: last.uuid)
+        try Self.boot(last.path, ["--uefi", "--snapshot"], expectUUID: last.uuid)
+    }
+
     /// Issue 11: `stamp pack` as an ordinary user without a subordinate range, on a tree the
-    /// user owns (as `tar -x` by that user leaves it): the pack runs as uid 0 of a user
-    /// namespace mapping only the user (`unshare --map-root-user`), so GRUB's chroot step
-    /// works and the user's files are root's in the image; the output is the user's; it boots.
+    /// user owns (as `tar -x` by that user leaves it), under a 1024 open-files limit: no
+    /// namespace is needed (the boot loader step runs nothing); the user's files are root's in
+    /// the image; the output is the user's; it boots.
     @Test func anOrdinaryUserPacksABootableDisk() throws {
         let name = "stamp-p\(UInt16.random(in: 0x1000...0xFFFF))"
         let owned = Self.work + "/tree-user"
@@ -105,10 +163,10 @@ struct BootTests {
         try #require(made.status == 0, "\(made.output)")
         let uid = try #require(Int(try run(["id", "-u", name]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
         let out = Self.work + "/user-out/disk"
-        let packed = try run(["setpriv", "--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", stampBinary, "pack", owned,
+        let packed = try run(["prlimit", "--nofile=1024:1024", "setpriv", "--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", stampBinary, "pack", owned,
                               "-o", out, "-t", "qcow2,raw", "--layout", "gpt", "--uuid", Self.uuid])
         try #require(packed.status == 0, "\(packed.output.suffix(3000))")
-        #expect(packed.output.contains("boot loader: GRUB from the tree"), "\(packed.output.suffix(2000))")
+        #expect(packed.output.contains("boot loader: GRUB's files from the tree, read as data"), "\(packed.output.suffix(2000))")
         let owner = (try FileManager.default.attributesOfItem(atPath: out + ".qcow2"))[.ownerAccountID] as? Int
         #expect(owner == uid)
         // Every entry of the image is root's; GRUB's configuration was made in the tree.
