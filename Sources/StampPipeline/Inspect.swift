@@ -194,7 +194,14 @@ public enum Inspector {
                 try range.forEachChunk(buffer: buffer.bytes) { chunk, within in try store(chunk, at: at + within) }
             }
         }
-        try withPath(path, "size scratch") { try Syscalls.truncate(fd, size: reader.virtualSize) }
+        // Sized to the disk where the filesystem allows (libblkid is told the size anyway): a
+        // scratch on a filesystem whose files stop short of the disk (ext4's 16 TiB) still works.
+        do {
+            try Syscalls.truncate(fd, size: reader.virtualSize)
+        } catch let error where error == .fileTooLarge || error == .invalidArgument {
+        } catch {
+            throw IOError.system(path: path, operation: "size scratch", errno: error)
+        }
     }
 }
 
