@@ -91,7 +91,7 @@ let package = Package(
             ]),
 
         // MARK: elements
-        .target(name: "StampElements", dependencies: ["StampBytes", "Yams", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "StampElements", dependencies: ["StampBytes", "StampIO", "Yams", .product(name: "Logging", package: "swift-log")]),
 
         // MARK: pipeline and executables
         .target(

@@ -144,22 +144,46 @@ final class InputFile {
     }
 }
 
-/// Counts allocated units (grains, clusters, blocks) against what the file can hold, so a
-/// crafted image whose tables all point at the same few bytes cannot make a reader spin.
+/// Counts allocated units (grains, clusters, blocks) against what the file can hold, and the
+/// bytes of data they produce against the file's size, so a crafted image whose tables all
+/// point at the same few bytes cannot make a reader spin.
+///
+/// The data budget is in bytes of output per byte of input: at most
+/// ``outputBytesPerInputByte`` (1032) × the file's size, plus ``outputAllowance`` (64 MiB).
+/// Deflate cannot expand data more than 1032:1, so an image whose compressed grains or
+/// clusters are each used once always fits; one whose 8 MiB of tables all point at one
+/// compressed cluster (which kept `stamp inspect` busy for 14 minutes) stops after about
+/// 8 GiB of output instead of 1 TiB.
 struct WorkBudget {
     private var left: UInt64
+    private var bytesLeft: UInt64
     let path: String
+
+    /// Deflate's largest expansion (its format's limit, 258 bytes from 2 bits, rounded).
+    static let outputBytesPerInputByte: UInt64 = 1032
+    /// Output any file may produce whatever its size (small images with big clusters).
+    static let outputAllowance: UInt64 = 64 << 20
 
     /// - Parameter minimumUnitBytes: the fewest file bytes one allocated unit can occupy.
     init(fileSize: UInt64, minimumUnitBytes: UInt64, path: String) {
         left = fileSize / max(1, minimumUnitBytes) + 16
+        let (product, overflow) = fileSize.multipliedReportingOverflow(by: Self.outputBytesPerInputByte)
+        bytesLeft = overflow ? .max : product &+ Self.outputAllowance
+        if bytesLeft < product { bytesLeft = .max }
         self.path = path
     }
 
-    mutating func spend(at offset: UInt64) throws {
+    /// Spends one allocated unit that produces `bytes` bytes of data.
+    mutating func spend(at offset: UInt64, bytes: UInt64 = 0) throws {
         guard left > 0 else {
             throw ContainerError.malformed(path: path, offset: offset, reason: "tables reference more data than the file holds")
         }
+        guard bytes <= bytesLeft else {
+            throw ContainerError.malformed(
+                path: path, offset: offset,
+                reason: "tables make more than \(Self.outputBytesPerInputByte) bytes of data per byte of the file (the same data referenced over and over)")
+        }
         left -= 1
+        bytesLeft -= bytes
     }
 }

@@ -110,7 +110,7 @@ public final class Qcow2Reader: DiskImageReader {
                 let l2 = UInt64(bigEndian: table.loadUnaligned(fromByteOffset: Int(j * 8), as: UInt64.self))
                 let l2EntryOffset = l2Offset + j * 8
                 if l2 & Qcow2.compressedFlag != 0 {
-                    try budget.spend(at: l2EntryOffset)
+                    try budget.spend(at: l2EntryOffset, bytes: clusterSize)
                     let offset = l2 & ((1 << x) - 1)
                     let sectors = ((l2 >> x) & ((1 << (62 - x)) - 1)) + 1
                     let size = sectors * 512 - (offset & 511)
@@ -139,7 +139,7 @@ public final class Qcow2Reader: DiskImageReader {
                     try body(.zero(offset: at, length: want))
                     continue
                 }
-                try budget.spend(at: l2EntryOffset)
+                try budget.spend(at: l2EntryOffset, bytes: want)
                 guard offset % clusterSize == 0 else {
                     throw ContainerError.malformed(path: path, offset: l2EntryOffset, reason: "data cluster not aligned")
                 }

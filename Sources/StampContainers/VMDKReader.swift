@@ -125,7 +125,7 @@ public final class VMDKReader: DiskImageReader {
                     try body(.zero(offset: at, length: length))
                     continue
                 }
-                try budget.spend(at: gteOffset)
+                try budget.spend(at: gteOffset, bytes: length)
                 if !compressed {
                     try body(.file(try file.range(at: gte * 512, length: length, entryOffset: gteOffset), at: at))
                     continue

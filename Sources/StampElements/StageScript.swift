@@ -273,10 +273,18 @@ enum StageScript {
         tweaked=0
     }
 
+    own_caches() { # in a user namespace: what the build left in the image cache (apt's
+        # partial/ chowned to _apt, a subordinate id outside) goes back to uid 0 here, the
+        # calling user outside, so that no file of the user's cache belongs to another id.
+        [ "${STAMP_USERNS:-}" = 1 ] && [ -n "${DIB_IMAGE_CACHE:-}" ] && [ -d "$DIB_IMAGE_CACHE" ] || return 0
+        find "$DIB_IMAGE_CACHE" -xdev \( ! -uid 0 -o ! -gid 0 \) -exec chown -h 0:0 {} + 2>/dev/null || true
+    }
+
     finish() { # <status>
         kill_chroot
         tweaks_off
         umount_chroot
+        own_caches
         [ "$1" = 0 ] && mark stage-done
         exit "$1"
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import StampIO
 
 /// A build's work directory, `$TMPDIR/stamp_build.XXXXXXXX/`, and the cleanup of stale ones.
 ///
@@ -52,6 +53,10 @@ public struct WorkDirectory: Sendable {
             try fm.createDirectory(at: dir, withIntermediateDirectories: true)
         }
         try fm.setAttributes([.posixPermissions: 0o755], ofItemAtPath: work.root.path)
+        // Removed on SIGINT/SIGTERM too (unless the user keeps work directories).
+        if ProcessInfo.processInfo.environment["STAMP_KEEP_WORKDIR"] == nil, let identity = TreeRemover.identity(of: url.path) {
+            TemporaryFiles.shared.registerDirectory(url.path, identity: identity)
+        }
         return work
     }
 
@@ -82,9 +87,18 @@ public struct WorkDirectory: Sendable {
                 logger?.warning("stale work directory \(dir.path) still has mounts; leaving it")
                 continue
             }
+            // TMPDIR is often /tmp, where any user can plant a `stamp_build.*`: only our own
+            // directories are removed, through descriptors (a symlink swapped in mid-removal
+            // is unlinked, never followed).
+            guard let identity = TreeRemover.identity(of: dir.path), ownedByUs(dir.path) else { continue }
             logger?.notice("removing stale work directory \(dir.path) from a build that was killed")
-            try? fm.removeItem(at: dir)
+            try? TreeRemover.remove(path: dir.path, expecting: identity, owner: geteuid())
         }
+    }
+
+    static func ownedByUs(_ path: String) -> Bool {
+        var st = stat()
+        return lstat(path, &st) == 0 && st.st_uid == geteuid()
     }
 
     /// Mount points of the calling process's namespace.
@@ -98,6 +112,7 @@ public struct WorkDirectory: Sendable {
 
     /// Removes the work directory (the root tree included).
     public func remove() {
-        try? FileManager.default.removeItem(at: url)
+        try? TreeRemover.remove(path: url.path)
+        TemporaryFiles.shared.unregisterDirectory(url.path)
     }
 }

@@ -28,7 +28,7 @@ extension FATVolume {
             case .directory(let bytes), .bytes(let bytes):
                 try write(bytes, sink, offset)
             case .file(let path, let size):
-                let fd = try withPath(path, "open") { try FileDescriptor.open(FilePath(path), .readOnly) }
+                let fd = try withPath(path, "open") { try Syscalls.openSource(path) }  // O_NOFOLLOW: a symlink is never read through
                 defer { try? fd.close() }
                 try sink.copy(SourceRange(descriptor: fd, path: path, offset: 0, length: size), at: offset)
             }

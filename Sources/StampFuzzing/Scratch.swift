@@ -1,4 +1,5 @@
 import Foundation
+import StampIO
 
 #if canImport(Glibc)
 import Glibc
@@ -53,7 +54,7 @@ enum Scratch {
     static func withDirectory<T>(_ body: (URL) throws -> T) throws -> T {
         let url = URL(fileURLWithPath: uniqueName(), isDirectory: true)
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: false)
-        defer { try? FileManager.default.removeItem(at: url) }
+        defer { try? TreeRemover.remove(path: url.path) }  // through descriptors, never following a symlink
         return try body(url)
     }
 }

@@ -45,6 +45,7 @@ public final class OutputFile {
         let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
         let prefix = slash == nil ? "" : directory + "/"
         self.directory = directory.isEmpty ? "/" : directory
+        try OutputFile.checkReplaceable(path)
         OutputFile.removeStale(directory: directory, name: name)
         let temporary = prefix + OutputFile.temporaryName(for: name, pid: getpid(), serial: OutputFile.nextSerial())
         self.temporaryPath = temporary
@@ -86,6 +87,24 @@ public final class OutputFile {
 
     deinit { discard() }
 
+    /// Refuses a final path that names a device node, FIFO or socket (directly or through a
+    /// symlink): ``commit()`` replaces the final name, and `stamp convert IN -O raw /dev/sdX`
+    /// must not leave a regular file where the device node was.
+    public static func checkReplaceable(_ path: String) throws {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return }
+        let kind: String
+        switch st.st_mode & S_IFMT {
+        case S_IFREG, S_IFDIR: return  // a directory is refused where it is opened, as before
+        case S_IFBLK: kind = "a block device"
+        case S_IFCHR: kind = "a character device"
+        case S_IFIFO: kind = "a FIFO"
+        case S_IFSOCK: kind = "a socket"
+        default: kind = "not a regular file"
+        }
+        throw OutputRefused(path: path, kind: kind)
+    }
+
     /// The temporary name of final name `name`: `.NAME.stamp-PID-N-partial`.
     public static func temporaryName(for name: String, pid: Int32, serial: Int) -> String {
         "." + name + ".stamp-\(pid)-\(serial)" + temporarySuffix
@@ -115,21 +134,45 @@ public final class OutputFile {
     private static func nextSerial() -> Int { serialLock.sync { serial += 1; return serial } }
 }
 
-/// The process-wide list of temporary output files, removed on SIGINT/SIGTERM.
+/// An output path that names something stamp never replaces (a device node, a FIFO).
+public struct OutputRefused: Error, Sendable, Equatable, CustomStringConvertible {
+    public var path: String
+    public var kind: String
+    public var description: String {
+        "\(path): output is \(kind); stamp writes regular files only and never replaces a device node or FIFO"
+    }
+}
+
+/// The process-wide list of temporary output files and scratch directories, removed on
+/// SIGINT/SIGTERM/SIGHUP.
 public final class TemporaryFiles: @unchecked Sendable {
-    // @unchecked: `paths` is only touched on `queue`.
+    // @unchecked: `paths` and `directories` are only touched on `queue`.
     public static let shared = TemporaryFiles()
     private let queue = DispatchQueue(label: "stamp.temporary-files")
     private var paths: Set<String> = []
+    /// Scratch directories by path, with the identity they had when made (see
+    /// ``ScratchDirectory``): removed through descriptors, only if still the same directory.
+    private var directories: [String: TreeRemover.Identity] = [:]
 
     func register(_ path: String) { queue.sync { _ = paths.insert(path) } }
     func unregister(_ path: String) { queue.sync { _ = paths.remove(path) } }
 
-    /// Removes every registered temporary file now.
+    /// Registers a scratch directory of ours, removed with everything in it on a signal.
+    public func registerDirectory(_ path: String, identity: TreeRemover.Identity) {
+        queue.sync { directories[path] = identity }
+    }
+
+    public func unregisterDirectory(_ path: String) { queue.sync { _ = directories.removeValue(forKey: path) } }
+
+    /// Removes every registered temporary file and scratch directory now.
     public func removeAll() {
         queue.sync {
             for p in paths { Syscalls.unlinkIfPresent(p) }
             paths.removeAll()
+            for (path, identity) in directories {
+                try? TreeRemover.remove(path: path, expecting: identity, owner: geteuid())
+            }
+            directories.removeAll()
         }
     }
 

@@ -14,62 +14,93 @@ import Glibc
 /// blobs/sha256/<hex>             or blobs named by digest (Docker 25 and later)
 /// ```
 ///
-/// The tar is read once and its regular members are staged in a private directory under
-/// numbered names (a member's own name never becomes a path). Nothing in manifest.json is
-/// trusted: the config must hash to the digest in its name, and each layer must hash (as
-/// stored, or once decompressed) to the config's `rootfs.diff_ids` entry at its position.
+/// The tar is read twice. First its headers (and manifest.json, in memory):
+/// which members manifest.json references, and how big they say they are. Then only the
+/// referenced members (the config and the layers) are staged in a private directory under
+/// numbered names (a member's own name never becomes a path); anything else in the archive,
+/// however big, is never written, and the referenced layers' declared sizes are checked
+/// against the expansion limit (``maxExpanded``) before the first is staged. Nothing in
+/// manifest.json is trusted: the config must hash to the digest in its name, and each layer
+/// must hash (as stored, or once decompressed) to the config's `rootfs.diff_ids` entry at its
+/// position.
 final class DockerArchiveStore: BlobStore {
     let file: String
     let staging: String
+    /// The most bytes the referenced members may add up to (``ExpansionBudget``).
+    var maxExpanded = ExpansionBudget.defaultLimit
     /// Member name (normalized, without `./`) → staged file.
     private var members: [String: String] = [:]
     private var layerPaths: [Digest: String] = [:]
+    /// Regular members by name: their declared size.
+    private var sizes: [String: Int64] = [:]
+    /// Symlinks by name: the member name they point at.
+    private var links: [String: String] = [:]
+    /// manifest.json, read in the first pass.
+    private var documents: [String: [UInt8]] = [:]
 
     init(file: String, staging: String) {
         self.file = file
         self.staging = staging
     }
 
-    /// Streams the archive into `staging`.
-    private func stage() throws {
-        try OCIError.rethrowingArchiveErrors { try stageMembers() }
+    /// The first pass: names, sizes and links of every member, and manifest.json.
+    private func scan() throws {
+        try OCIError.rethrowingArchiveErrors {
+            var st = stat()
+            guard stat(file, &st) == 0 else { throw OCIError.notFound(what: "\(file): docker archive") }
+            let reader = try ArchiveReader(path: file)
+            defer { reader.close() }
+            while let member = try reader.next() {
+                let name = String(decoding: member.path, as: UTF8.self)
+                let normalized = try LayerPath.normalize(member.path, layer: file)
+                if member.isRegular {
+                    sizes[normalized] = member.size
+                    if normalized == "manifest.json", member.size <= Limits.document {
+                        var bytes: [UInt8] = []
+                        try reader.readData { bytes += $0 }
+                        documents[normalized] = bytes
+                    }
+                } else if member.fileType == 0o120000, let link = member.symlinkTarget {
+                    // Older `docker save` links a repeated layer to its first copy (`../<id>/layer.tar`).
+                    let parent = normalized.split(separator: "/").dropLast().joined(separator: "/")
+                    let joined = (parent.isEmpty ? "" : parent + "/") + String(decoding: link, as: UTF8.self)
+                    var parts: [Substring] = []
+                    for part in joined.split(separator: "/") where part != "." {
+                        if part == ".." {
+                            guard !parts.isEmpty else {
+                                throw OCIError.hostileMember(layer: file, path: name, reason: "symlink points outside the archive")
+                            }
+                            parts.removeLast()
+                        } else {
+                            parts.append(part)
+                        }
+                    }
+                    links[normalized] = parts.joined(separator: "/")
+                }
+            }
+        }
     }
 
-    private func stageMembers() throws {
-        var st = stat()
-        guard stat(file, &st) == 0 else { throw OCIError.notFound(what: "\(file): docker archive") }
-        let reader = try ArchiveReader(path: file)
-        defer { reader.close() }
-        var links: [(String, String)] = []
-        var count = 0
-        while let member = try reader.next() {
-            let name = String(decoding: member.path, as: UTF8.self)
-            let normalized = try LayerPath.normalize(member.path, layer: file)
-            if member.isRegular {
+    /// The second pass: stages the members named in `wanted` (after links), nothing else.
+    private func stage(_ wanted: Set<String>) throws {
+        try OCIError.rethrowingArchiveErrors {
+            let reader = try ArchiveReader(path: file)
+            defer { reader.close() }
+            var count = 0
+            while let member = try reader.next() {
+                let normalized = try LayerPath.normalize(member.path, layer: file)
+                guard member.isRegular, wanted.contains(normalized), members[normalized] == nil else { continue }
                 let target = staging + "/member-\(count)"
                 count += 1
                 try copyData(reader, to: target)
                 members[normalized] = target
-            } else if member.fileType == 0o120000, let link = member.symlinkTarget {
-                // Older `docker save` links a repeated layer to its first copy (`../<id>/layer.tar`).
-                let parent = normalized.split(separator: "/").dropLast().joined(separator: "/")
-                let joined = (parent.isEmpty ? "" : parent + "/") + String(decoding: link, as: UTF8.self)
-                var parts: [Substring] = []
-                for part in joined.split(separator: "/") where part != "." {
-                    if part == ".." {
-                        guard !parts.isEmpty else {
-                            throw OCIError.hostileMember(layer: file, path: name, reason: "symlink points outside the archive")
-                        }
-                        parts.removeLast()
-                    } else {
-                        parts.append(part)
-                    }
-                }
-                links.append((normalized, parts.joined(separator: "/")))
             }
         }
         for (name, target) in links { if let staged = members[target] { members[name] = staged } }
     }
+
+    /// A member name with one level of symlink followed (as `docker save` writes them).
+    private func resolved(_ name: String) -> String { links[name] ?? name }
 
     private func copyData(_ reader: ArchiveReader, to target: String) throws {
         let fd = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
@@ -87,12 +118,11 @@ final class DockerArchiveStore: BlobStore {
     }
 
     func rootDocument() throws -> (descriptor: Descriptor?, bytes: [UInt8]) {
-        try stage()
-        guard let manifestPath = members["manifest.json"] else {
+        try scan()
+        guard let bytes = documents["manifest.json"] else {
             throw OCIError.notFound(what: "\(file): manifest.json (not a docker-archive)")
         }
         let what = "\(file) manifest.json"
-        let bytes = try readSmallFile(manifestPath, limit: Limits.document, what: what)
         let value = try? JSONSerialization.jsonObject(with: Data(bytes))
         guard let list = value as? [[String: Any]], !list.isEmpty else {
             throw OCIError.malformed(what: what, reason: "not a non-empty list of images")
@@ -112,6 +142,19 @@ final class DockerArchiveStore: BlobStore {
         guard let configDigest = try? Digest(parsing: "sha256:" + configHex) else {
             throw OCIError.malformed(what: what, reason: "config name '\(configName)' does not carry its sha256")
         }
+        // Only what the manifest references is staged; declared sizes first.
+        var declared: UInt64 = 0
+        for (index, name) in layerNames.enumerated() {
+            guard let size = sizes[resolved(name)] else { throw OCIError.notFound(what: "\(file): layer \(name)") }
+            let (sum, overflow) = declared.addingReportingOverflow(UInt64(max(0, size)))
+            declared = overflow ? .max : sum
+            if declared > maxExpanded {
+                throw OCIError.expansionLimit(
+                    what: "layer \(index) (\(name))", detail: "declared size \(size) bytes (\(declared) with the layers below it) exceeds",
+                    limit: maxExpanded)
+            }
+        }
+        try stage(Set(([configName] + layerNames).map(resolved)))
         guard let configPath = members[configName] else { throw OCIError.notFound(what: "\(file): config \(configName)") }
         var st = stat()
         stat(configPath, &st)

@@ -66,7 +66,8 @@ final class HTTPTransfer {
     ///   ``OCIError/system(path:operation:message:)`` when the server cannot be reached or its
     ///   certificate is not trusted.
     static func get(
-        _ url: URL, headers: [String: String], limit: Int64, file: String? = nil, what: String, certificates: [UInt8]? = nil
+        _ url: URL, headers: [String: String], limit: Int64, file: String? = nil, what: String, certificates: [UInt8]? = nil,
+        limits: TransferLimits = TransferLimits()
     ) throws -> Response {
         var fd: Int32?
         if let file {
@@ -80,7 +81,7 @@ final class HTTPTransfer {
         var crossOrigin = false
         for _ in 0...maximumRedirects {
             let transfer = HTTPTransfer(limit: limit, fd: fd)
-            let redirect = try transfer.perform(current, headers: headers, certificates: certificates)
+            let redirect = try transfer.perform(current, headers: headers, certificates: certificates, limits: limits)
             if transfer.overLimit { throw OCIError.sizeOutOfBounds(what: what, size: transfer.received, limit: limit) }
             if let message = transfer.writeError { throw OCIError.system(path: file ?? "", operation: "write", message: message) }
             guard (300..<400).contains(transfer.status), let redirect else {
@@ -110,7 +111,7 @@ final class HTTPTransfer {
     }
 
     /// One request, no redirect followed. Returns the redirect's absolute URL for a 3xx.
-    private func perform(_ url: String, headers: [String: String], certificates: [UInt8]?) throws -> String? {
+    private func perform(_ url: String, headers: [String: String], certificates: [UInt8]?, limits: TransferLimits) throws -> String? {
         guard Self.initialized, let handle = curl_easy_init() else {
             throw OCIError.system(path: url, operation: "GET", message: "libcurl cannot be initialised")
         }
@@ -128,10 +129,13 @@ final class HTTPTransfer {
                 ok = ok && CCurl_setopt_string(handle, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK
                 ok = ok && CCurl_setopt_long(handle, CURLOPT_FOLLOWLOCATION, 0) == CURLE_OK
                 ok = ok && CCurl_setopt_long(handle, CURLOPT_NOSIGNAL, 1) == CURLE_OK
-                // Give up on a server that does not connect, or sends nothing, for 60 s.
-                ok = ok && CCurl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT, 60) == CURLE_OK
-                ok = ok && CCurl_setopt_long(handle, CURLOPT_LOW_SPEED_LIMIT, 1) == CURLE_OK
-                ok = ok && CCurl_setopt_long(handle, CURLOPT_LOW_SPEED_TIME, 60) == CURLE_OK
+                // Give up on a server that does not connect for 60 s, that sends less than the
+                // minimum rate on average over the window, or that has not finished by the
+                // deadline (TransferLimits).
+                ok = ok && CCurl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT, min(60, limits.deadlineSeconds)) == CURLE_OK
+                ok = ok && CCurl_setopt_long(handle, CURLOPT_LOW_SPEED_LIMIT, limits.minimumRate) == CURLE_OK
+                ok = ok && CCurl_setopt_long(handle, CURLOPT_LOW_SPEED_TIME, limits.rateWindowSeconds) == CURLE_OK
+                ok = ok && CCurl_setopt_long(handle, CURLOPT_TIMEOUT, limits.deadlineSeconds) == CURLE_OK
                 ok = ok && CCurl_setopt_callback(handle, CURLOPT_HEADERFUNCTION, Self.headerCallback) == CURLE_OK
                 ok = ok && CCurl_setopt_pointer(handle, CURLOPT_HEADERDATA, context) == CURLE_OK
                 ok = ok && CCurl_setopt_callback(handle, CURLOPT_WRITEFUNCTION, Self.writeCallback) == CURLE_OK
@@ -147,7 +151,8 @@ final class HTTPTransfer {
             let text = message[0] != 0
                 ? String(decoding: message.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
                 : String(cString: curl_easy_strerror(code))
-            throw OCIError.system(path: Self.display(url), operation: "GET", message: Self.reason(text))
+            let hint = code == CURLE_OPERATION_TIMEDOUT ? " " + limits.hint : ""
+            throw OCIError.system(path: Self.display(url), operation: "GET", message: Self.reason(text) + hint)
         }
         var redirect: UnsafeMutablePointer<CChar>?
         guard (300..<400).contains(status), CCurl_getinfo_string(handle, CURLINFO_REDIRECT_URL, &redirect) == CURLE_OK,

@@ -62,16 +62,56 @@ public final class ImageSource {
     /// Verifies every layer, then applies them in order to `root` (an empty directory).
     /// - Parameter log: called with one line per layer.
     public func unpack(_ image: ResolvedImage, into root: String, log: (String) -> Void = { _ in }) throws {
-        // Every blob is checked before the first is applied: a bad layer anywhere leaves
-        // nothing half-applied behind a success.
+        try apply(image, files: try fetchLayers(image), into: root, log: log)
+    }
+
+    /// The most bytes the image may expand to (``ExpansionBudget``).
+    public var maxExpandedBytes = ExpansionBudget.defaultLimit {
+        didSet { (store as? DockerArchiveStore)?.maxExpanded = maxExpandedBytes }
+    }
+
+    /// Checks the declared layer sizes against ``maxExpandedBytes`` (a registry declaring a
+    /// 60 GiB layer is refused before anything is downloaded), then fetches and verifies every
+    /// layer blob (downloaded, or where it is); returns their paths, bottom first.
+    ///
+    /// Every blob is checked before the first is applied: a bad layer anywhere leaves nothing
+    /// half-applied behind a success.
+    public func fetchLayers(_ image: ResolvedImage) throws -> [String] {
+        var declared: UInt64 = 0
+        for (index, layer) in image.manifest.layers.enumerated() {
+            let (sum, overflow) = declared.addingReportingOverflow(UInt64(max(0, layer.size)))
+            declared = overflow ? .max : sum
+            if declared > maxExpandedBytes {
+                throw OCIError.expansionLimit(
+                    what: "layer \(index) \(layer.digest)",
+                    detail: "declared size \(layer.size) bytes (\(declared) with the layers below it) exceeds", limit: maxExpandedBytes)
+            }
+        }
         var files: [String] = []
         for (index, layer) in image.manifest.layers.enumerated() {
             files.append(try store.layerFile(layer, what: "layer \(index) \(layer.digest)"))
         }
+        return files
+    }
+
+    /// The bytes the fetched layers expand to (member sizes plus 512 per member), read
+    /// without writing anything; throws as soon as that passes ``maxExpandedBytes``.
+    public func expandedSize(_ image: ResolvedImage, files: [String]) throws -> UInt64 {
+        let budget = ExpansionBudget(limit: maxExpandedBytes)
+        for (index, layer) in image.manifest.layers.enumerated() {
+            try LayerApplier.measure(layerFile: files[index], name: "layer \(index) \(layer.digest)", budget: budget)
+        }
+        return budget.used
+    }
+
+    /// Applies fetched layers in order to `root` (an empty directory), counting what they
+    /// expand to against ``maxExpandedBytes``.
+    public func apply(_ image: ResolvedImage, files: [String], into root: String, log: (String) -> Void = { _ in }) throws {
         let applier = LayerApplier(root: root)
+        let budget = ExpansionBudget(limit: maxExpandedBytes)
         for (index, layer) in image.manifest.layers.enumerated() {
             log("applying layer \(index + 1)/\(files.count) \(layer.digest) (\(layer.size) bytes)")
-            try applier.apply(layerFile: files[index], name: "layer \(index) \(layer.digest)")
+            try applier.apply(layerFile: files[index], name: "layer \(index) \(layer.digest)", budget: budget)
         }
     }
 }

@@ -33,6 +33,11 @@ public struct LayerApplier {
         self.root = root
     }
 
+    /// The deepest a member may be (in directories below the root). Real images stay under a
+    /// few dozen; a 2,100-level layer made scratch that path-based tools cannot remove
+    /// (paths past PATH_MAX) and costs a descriptor walk per level.
+    public static let maximumDepth = 1024
+
     /// Applies one layer file (tar, gzip, zstd). A gzip layer is inflated by
     /// ``GzipLayerStream`` on a second thread (ISA-L) while this one applies the tar; other
     /// compressions go through libarchive's own filters.
@@ -40,18 +45,38 @@ public struct LayerApplier {
     /// - Throws: ``OCIError/hostileMember(layer:path:reason:)`` for traversal or a path
     ///   through a symlink, ``OCIError/archive(path:operation:message:)`` with libarchive's
     ///   (or the inflater's) message for corrupt or truncated data.
-    public func apply(layerFile path: String, name: String) throws {
-        try OCIError.rethrowingArchiveErrors { try applyLayer(path, name: name) }
+    /// - Parameter budget: counts each member's declared size before it is written; the
+    ///   layer stops with ``OCIError/expansionLimit(what:detail:limit:)`` past its limit.
+    public func apply(layerFile path: String, name: String, budget: ExpansionBudget? = nil) throws {
+        try OCIError.rethrowingArchiveErrors { try applyLayer(path, name: name, budget: budget) }
     }
 
-    private func applyLayer(_ path: String, name: String) throws {
-        var state = LayerState(root: Array(root.utf8), layer: name)
+    /// Reads a layer's tar without writing anything, counting its members into `budget`
+    /// (which throws past its limit): how many bytes the layer expands to.
+    public static func measure(layerFile path: String, name: String, budget: ExpansionBudget) throws {
+        try OCIError.rethrowingArchiveErrors {
+            let gzip = try GzipLayerStream.open(path)
+            defer { gzip?.close() }
+            let reader = try gzip.map { try ArchiveReader(name: path, source: $0) } ?? ArchiveReader(path: path)
+            defer { reader.close() }
+            while let member = try reader.next() {
+                try budget.spend(UInt64(max(0, member.size)), layer: name)
+            }
+            try gzip?.drain()
+        }
+    }
+
+    private func applyLayer(_ path: String, name: String, budget: ExpansionBudget?) throws {
+        let rootDirectory = try RootDirectory(path: Array(root.utf8))
+        defer { rootDirectory.close() }
+        var state = LayerState(root: Array(root.utf8), layer: name, rootDirectory: rootDirectory)
         let gzip = try GzipLayerStream.open(path)
         defer { gzip?.close() }
         let reader = try gzip.map { try ArchiveReader(name: path, source: $0) } ?? ArchiveReader(path: path)
         defer { reader.close() }
         let writer = try DiskWriter(path: name)
         while let member = try reader.next() {
+            try budget?.spend(UInt64(max(0, member.size)), layer: name)
             try state.apply(member, reader: reader, writer: writer)
         }
         try gzip?.drain()
@@ -73,18 +98,27 @@ private struct LayerState {
     /// directory is removed or replaced.
     var realDirectories: Set<[UInt8]> = [[]]
 
-    init(root: [UInt8], layer: String) {
+    /// The root, open: directory modes and times are set through it (never by path).
+    let rootDirectory: RootDirectory
+
+    init(root: [UInt8], layer: String, rootDirectory: RootDirectory) {
         self.root = root
         self.layer = layer
+        self.rootDirectory = rootDirectory
     }
 
     func absolute(_ path: [UInt8]) -> [UInt8] { path.isEmpty ? root : root + [LayerPath.slash] + path }
 
     mutating func apply(_ member: ArchiveMember, reader: ArchiveReader, writer: DiskWriter) throws {
         let path = try LayerPath.normalizeBytes(member.path, layer: layer)
+        if path.lazy.filter({ $0 == LayerPath.slash }).count >= LayerApplier.maximumDepth {
+            throw OCIError.hostileMember(
+                layer: layer, path: LayerPath.display(Array(path.prefix(120))) + "…",
+                reason: "nested deeper than \(LayerApplier.maximumDepth) directories")
+        }
         let (parent, name) = LayerPath.split(path)
-        try checkParents(parent, member: path)
         let whiteout = Array(".wh.".utf8)
+        try checkParents(parent, member: path, creating: !name.starts(with: whiteout))
         if name.starts(with: whiteout) {
             if name == Array(".wh..wh..opq".utf8) {
                 // An opaque directory the lower layers never had hides nothing.
@@ -142,22 +176,51 @@ private struct LayerState {
         }
         member.setPath(bytes: absolute(path))
         member.defaultAccessTimeToModificationTime()
+        // A directory's mode and times are ours to set, through descriptors: libarchive would
+        // defer them to the layer's end and apply them by path (see DiskWriter).
+        try writer.setRestoresModesAndTimes(!member.isDirectory)
         try reader.extract(to: writer, member: LayerPath.display(path))
         created.insert(path)
-        // libarchive sets an existing directory's times at once (a new one's at the end), so
-        // later changes inside it would move them: the layer's end sets them again.
-        if member.isDirectory { savedTimes[path] = member.times }
+        if member.isDirectory {
+            try setDirectoryMode(path, member.mode & 0o7777)
+            // Later changes inside it would move its times: the layer's end sets them.
+            savedTimes[path] = member.times
+        }
     }
 
-    /// Refuses a member whose parent path goes through a symlink or a non-directory.
-    mutating func checkParents(_ parent: [UInt8], member: [UInt8]) throws {
+    /// Sets a directory's mode through a descriptor reached beneath the root.
+    func setDirectoryMode(_ path: [UInt8], _ mode: UInt32) throws {
+        let fd = rootDirectory.openDirectory(path)
+        guard fd >= 0 else {
+            throw OCIError.system(path: LayerPath.display(absolute(path)), operation: "open directory", message: errnoText())
+        }
+        defer { close(fd) }
+        if fchmod(fd, mode_t(mode)) != 0 {
+            throw OCIError.system(path: LayerPath.display(absolute(path)), operation: "chmod", message: errnoText())
+        }
+    }
+
+    /// Refuses a member whose parent path goes through a symlink or a non-directory; with
+    /// `creating`, makes the missing ones.
+    mutating func checkParents(_ parent: [UInt8], member: [UInt8], creating: Bool = false) throws {
         if realDirectories.contains(parent) { return }
         var prefix: [UInt8] = []
         for component in parent.split(separator: LayerPath.slash) {
             prefix = LayerPath.join(prefix, Array(component))
             if realDirectories.contains(prefix) { continue }
             var st = stat()
-            if withCPath(absolute(prefix), { lstat($0, &st) }) != 0 { continue }  // created on the way
+            if withCPath(absolute(prefix), { lstat($0, &st) }) != 0 {
+                guard creating else { continue }
+                // Missing: made here (0755), through descriptors, so that libarchive never
+                // creates a parent (and never defers a fix-up of one).
+                let made = rootDirectory.openDirectory(prefix, creating: true)
+                guard made >= 0 else {
+                    throw OCIError.system(path: LayerPath.display(absolute(prefix)), operation: "mkdir", message: errnoText())
+                }
+                close(made)
+                realDirectories.insert(prefix)
+                continue
+            }
             switch st.st_mode & S_IFMT {
             case S_IFDIR: realDirectories.insert(prefix)
             case S_IFLNK:
@@ -182,11 +245,23 @@ private struct LayerState {
     }
 
     /// Sets the times of the directories the layer listed (from the tar) and puts back those
-    /// of directories it changed without listing.
+    /// of directories it changed without listing: each reached beneath the root through
+    /// descriptors, never through a symlink (a directory no longer reachable so is skipped).
     func restoreDirectoryTimes() {
         for (directory, times) in savedTimes {
+            let fd = rootDirectory.openDirectory(directory)
+            guard fd >= 0 else { continue }
             var values = [times.0, times.1]
-            _ = withCPath(absolute(directory)) { utimensat(AT_FDCWD, $0, &values, AT_SYMLINK_NOFOLLOW) }
+            _ = futimens(fd, &values)
+            close(fd)
+        }
+    }
+
+    /// Forgets the pending time fix-ups of a removed directory and of everything under it.
+    mutating func dropFixups(under path: [UInt8]) {
+        let prefix = path + [LayerPath.slash]
+        for key in savedTimes.keys where key == path || key.starts(with: prefix) {
+            savedTimes[key] = nil
         }
     }
 
@@ -206,6 +281,7 @@ private struct LayerState {
         if (st.st_mode & S_IFMT) == S_IFDIR {
             try removeChildren(of: path, keepingCreated: false)
             realDirectories = [[]]
+            dropFixups(under: path)
             if withCPath(absolute(path), { rmdir($0) }) != 0 {
                 throw OCIError.system(path: LayerPath.display(absolute(path)), operation: "rmdir", message: errnoText())
             }

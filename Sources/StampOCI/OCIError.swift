@@ -34,6 +34,9 @@ public enum OCIError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The registry (or its token service) wants credentials, or refused the ones given;
     /// `reason` names the user and where the credentials came from, never the password.
     case unauthorized(what: String, reason: String)
+    /// A layer (or the image) would expand past the limit on expanded bytes
+    /// (`--max-expanded`, ``ExpansionBudget``); `detail` says how.
+    case expansionLimit(what: String, detail: String, limit: UInt64)
 
     public var description: String {
         switch self {
@@ -61,6 +64,8 @@ public enum OCIError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(url): registry answered HTTP \(status)\(message.isEmpty ? "" : ": " + message)"
         case .unauthorized(let what, let reason):
             return "\(what): \(reason)"
+        case .expansionLimit(let what, let detail, let limit):
+            return "\(what): \(detail) the limit of \(ExpansionBudget.display(limit)) on expanded image bytes (--max-expanded, STAMP_MAX_EXPANDED)"
         }
     }
 }

@@ -14,6 +14,8 @@ public struct RegistryOptions: Sendable {
     public var certificateFiles: [String] = []
     /// The containers-certs.d directory: `DIR/HOST[:PORT]/*.crt` are trusted for that registry.
     public var certificatesDirectory = "/etc/containers/certs.d"
+    /// The deadline and minimum rate of every transfer (``TransferLimits``; `STAMP_REGISTRY_*`).
+    public var transferLimits = TransferLimits(environment: ProcessInfo.processInfo.environment)
     public init() {}
 }
 
@@ -87,7 +89,9 @@ final class RegistryStore: BlobStore {
 
     /// One GET with this registry's trusted certificates.
     func transfer(_ url: URL, headers: [String: String], limit: Int64, file: String? = nil, what: String) throws -> HTTPTransfer.Response {
-        try HTTPTransfer.get(url, headers: headers, limit: limit, file: file, what: what, certificates: try certificates())
+        if let problem = options.transferLimits.problem { throw OCIError.malformed(what: "registry transfer limits", reason: problem) }
+        return try HTTPTransfer.get(
+            url, headers: headers, limit: limit, file: file, what: what, certificates: try certificates(), limits: options.transferLimits)
     }
 
     /// `key="value"` pairs of a WWW-Authenticate header (quoted values may hold commas).

@@ -147,16 +147,30 @@ public enum OVAVerifier {
             guard stored == sum else {
                 throw Failure(member: readable ? name : "\(path) at offset \(offset)", reason: "tar header checksum is wrong")
             }
+            // An OVA member is a plain file name: no directory part, nothing absolute, no "..",
+            // and no ustar prefix (which would put a directory in front of the name).
+            let prefixField = header[345..<500].prefix { $0 != 0 }
+            guard prefixField.isEmpty, !name.isEmpty, !name.contains("/"), name != ".", name != ".." else {
+                let shown = prefixField.isEmpty ? name : String(decoding: prefixField, as: UTF8.self) + "/" + name
+                throw Failure(
+                    member: readable ? shown : "\(path) at offset \(offset)",
+                    reason: "not a plain file name (an OVA member must not be absolute, hold '/' or be '..')")
+            }
             var size: UInt64 = 0
             if header[124] & 0x80 != 0 {
-                for b in header[125..<136] { size = size << 8 | UInt64(b) }
+                // Base-256: a size that does not fit 64 bits is larger than any file.
+                guard header[124] == 0x80, header[125..<128].allSatisfy({ $0 == 0 }) else {
+                    throw Failure(member: name, reason: "truncated: the archive ends inside it")
+                }
+                for b in header[128..<136] { size = size << 8 | UInt64(b) }
             } else {
                 guard let s = UInt64(String(decoding: header[124..<136].prefix { $0 != 0 && $0 != 32 }, as: UTF8.self), radix: 8) else {
                     throw Failure(member: name, reason: "tar header size is not a number")
                 }
                 size = s
             }
-            guard offset + 512 + size <= fileSize else { throw Failure(member: name, reason: "truncated: the archive ends inside it") }
+            // offset + 512 <= fileSize here, so this cannot overflow (a size near 2^64 would).
+            guard size <= fileSize - offset - 512 else { throw Failure(member: name, reason: "truncated: the archive ends inside it") }
             members.append(Member(name: name, size: size, dataOffset: offset + 512))
             offset += 512 + (size + 511) / 512 * 512
         }

@@ -111,7 +111,7 @@ public struct ImageCache: Sendable {
     public func store(key: String, reference: String, manifestDigest: String, output: String, extensions: [String]) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let staging = directory + "/.\(key).stamp-\(getpid())-partial"
-        try? FileManager.default.removeItem(atPath: staging)
+        try? TreeRemover.remove(path: staging)
         try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: false)
         do {
             var bytes: UInt64 = 0
@@ -139,10 +139,10 @@ public struct ImageCache: Sendable {
             let json = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
             try ImagePacker.writeFile(staging + "/entry.json", Array(json) + [0x0A])
             let final = entryDirectory(key)
-            try? FileManager.default.removeItem(atPath: final)
+            try? TreeRemover.remove(path: final)
             try withPath(final, "rename") { try Syscalls.rename(staging, to: final) }
         } catch {
-            try? FileManager.default.removeItem(atPath: staging)
+            try? TreeRemover.remove(path: staging)
             throw error
         }
     }
@@ -159,13 +159,14 @@ public struct ImageCache: Sendable {
     public func prune(unusedSince cutoff: Date?) throws -> [Entry] {
         var removed: [Entry] = []
         for entry in list() where cutoff.map({ entry.lastUsed < $0 }) ?? true {
-            try FileManager.default.removeItem(atPath: entryDirectory(entry.key))
+            try TreeRemover.remove(path: entryDirectory(entry.key))
             removed.append(entry)
         }
         for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] where name.hasPrefix(".") && name.hasSuffix("-partial") {
             let parts = name.split(separator: "-")
             let pid = parts.count >= 2 ? Int32(parts[parts.count - 2]) : nil
-            if let pid, pid != getpid(), kill(pid, 0) != 0 { try? FileManager.default.removeItem(atPath: directory + "/" + name) }
+            // Only our own leftovers, through descriptors (a cache directory may be shared).
+            if let pid, pid != getpid(), kill(pid, 0) != 0 { try? TreeRemover.remove(path: directory + "/" + name, owner: geteuid()) }
         }
         return removed
     }

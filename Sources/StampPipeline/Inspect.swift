@@ -87,38 +87,52 @@ public enum Inspector {
         var report = ImageReport(
             path: path, format: reader.format.rawValue, variant: reader.variant, virtualSize: reader.virtualSize,
             fileSize: UInt64(st.st_size))
-        // libblkid reads a raw disk: the image itself, or a sparse copy of the regions it
-        // looks at (head, tail and each partition's start) for other formats.
-        var rawPath = path
-        var scratch: String?
-        if reader.format != .raw {
-            // mkstemp: a fresh file of our own (O_EXCL), never one planted under a known name.
-            let directory = getenv("TMPDIR").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
-            var template = Array("\(directory)/.stamp-inspect-XXXXXX".utf8CString)
-            let made = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-            guard made >= 0 else {
-                throw IOError.system(path: directory, operation: "create a scratch file", errno: Errno(rawValue: errno))
+        // libblkid reads a raw disk: the image itself, or, for other formats, a sparse copy of
+        // the regions it looks at (head, tail and each partition's start) in an unnamed file
+        // (O_TMPFILE in /dev/shm): nothing under a name to leave behind, whatever happens, and
+        // a tmpfs inode holds a sparse 20 TiB disk where /tmp's filesystem may not.
+        let disk: Int32
+        if reader.format == .raw {
+            disk = open(path, O_RDONLY | O_CLOEXEC)
+            guard disk >= 0 else { throw IOError.system(path: path, operation: "open", errno: Errno(rawValue: errno)) }
+        } else {
+            disk = anonymousScratchFile()
+            guard disk >= 0 else {
+                throw IOError.system(path: path, operation: "create an unnamed scratch file", errno: Errno(rawValue: errno))
             }
-            close(made)
-            let temp = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-            scratch = temp
-            try windowCopy(reader, to: temp, windows: [0..<(4 << 20), reader.virtualSize.saturatingSub(1 << 20)..<reader.virtualSize])
-            rawPath = temp
         }
-        defer { if let scratch { unlink(scratch) } }
-        try probeTable(rawPath, into: &report)
-        if reader.format != .raw, let scratch {
-            // A partition the table puts past the disk's end (a shrunk image) has no window.
-            let windows = report.partitions.filter { $0.start < reader.virtualSize }
+        defer { close(disk) }
+        if reader.format != .raw {
+            try windowCopy(reader, path: path, to: disk, windows: [0..<(4 << 20), reader.virtualSize.saturatingSub(1 << 20)..<reader.virtualSize])
+        }
+        try probeTable(disk, size: reader.virtualSize, into: &report)
+        if reader.format != .raw {
+            // A partition the table puts past the disk's end (a shrunk image) has no window;
+            // at most 128 partitions get one (a GPT's usual limit), whatever the table says.
+            let windows = report.partitions.prefix(128).filter { $0.start < reader.virtualSize }
                 .map { $0.start..<min($0.start + (2 << 20), reader.virtualSize) } + [0..<(4 << 20)]
-            try windowCopy(reader, to: scratch, windows: windows)
+            try windowCopy(reader, path: path, to: disk, windows: windows)
         }
-        try probeFilesystems(rawPath, into: &report)
+        try probeFilesystems(disk, into: &report)
         return report
     }
 
-    private static func probeTable(_ path: String, into report: inout ImageReport) throws {
-        guard let p = BlkidProbe(path: path) else { return }
+    /// An unnamed file (`O_TMPFILE`, never linked into a directory) in /dev/shm, else in
+    /// `TMPDIR` or /tmp; -1 with errno set when none can be made.
+    static func anonymousScratchFile() -> Int32 {
+        // O_TMPFILE is __O_TMPFILE | O_DIRECTORY; Glibc's module hides it (_GNU_SOURCE).
+        let tmpfile: Int32 = 0o20000000 | O_DIRECTORY
+        let tmp = getenv("TMPDIR").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        var fd: Int32 = -1
+        for directory in ["/dev/shm", tmp] {
+            fd = open(directory, tmpfile | O_RDWR | O_CLOEXEC, 0o600)
+            if fd >= 0 { return fd }
+        }
+        return fd
+    }
+
+    private static func probeTable(_ fd: Int32, size: UInt64, into report: inout ImageReport) throws {
+        guard let p = BlkidProbe(descriptor: fd, offset: 0, size: size) else { return }
         blkid_probe_enable_partitions(p.probe, 1)
         blkid_probe_set_partitions_flags(p.probe, Int32(BLKID_PARTS_ENTRY_DETAILS))
         blkid_probe_enable_superblocks(p.probe, 0)
@@ -144,10 +158,7 @@ public enum Inspector {
         }
     }
 
-    private static func probeFilesystems(_ path: String, into report: inout ImageReport) throws {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { return }
-        defer { close(fd) }
+    private static func probeFilesystems(_ fd: Int32, into report: inout ImageReport) throws {
         func probe(_ offset: UInt64, _ size: UInt64) -> ImageReport.Filesystem? {
             guard let p = BlkidProbe(descriptor: fd, offset: offset, size: size) else { return nil }
             blkid_probe_enable_superblocks(p.probe, 1)
@@ -161,19 +172,17 @@ public enum Inspector {
         if report.partitions.isEmpty { report.filesystem = probe(0, report.virtualSize) }
     }
 
-    /// Writes the bytes of `windows` of the virtual disk into a sparse raw file.
-    private static func windowCopy(_ reader: any DiskImageReader, to path: String, windows: [Range<UInt64>]) throws {
-        let fd = try withPath(path, "create") {
-            try FileDescriptor.open(FilePath(path), .readWrite, options: [.create, .truncate], permissions: [.ownerReadWrite])
-        }
-        defer { try? fd.close() }
+    /// Writes the bytes of `windows` of the virtual disk into the sparse raw file open as
+    /// `disk` (sized to the virtual disk: a hole costs nothing in a memfd).
+    private static func windowCopy(_ reader: any DiskImageReader, path: String, to disk: Int32, windows: [Range<UInt64>]) throws {
+        let fd = FileDescriptor(rawValue: disk)
         let buffer = IOBuffer(size: 1 << 20)
         func store(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws {
             for w in windows {
                 let lo = max(w.lowerBound, offset), hi = min(w.upperBound, offset + UInt64(bytes.count))
                 guard hi > lo else { continue }
                 let slice = UnsafeRawBufferPointer(rebasing: bytes[Int(lo - offset)..<Int(hi - offset)])
-                _ = try withPath(path, "write") { try fd.writeAll(toAbsoluteOffset: Int64(lo), slice) }
+                _ = try withPath(path, "write scratch") { try fd.writeAll(toAbsoluteOffset: Int64(lo), slice) }
             }
         }
         try reader.forEachExtent { extent in
@@ -185,7 +194,14 @@ public enum Inspector {
                 try range.forEachChunk(buffer: buffer.bytes) { chunk, within in try store(chunk, at: at + within) }
             }
         }
-        try withPath(path, "truncate") { try Syscalls.truncate(fd, size: reader.virtualSize) }
+        // Sized to the disk where the filesystem allows (libblkid is told the size anyway): a
+        // scratch on a filesystem whose files stop short of the disk (ext4's 16 TiB) still works.
+        do {
+            try Syscalls.truncate(fd, size: reader.virtualSize)
+        } catch let error where error == .fileTooLarge || error == .invalidArgument {
+        } catch {
+            throw IOError.system(path: path, operation: "size scratch", errno: error)
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import StampElements
+import StampIO
 import StampOCI
 
 /// The `oci-image` element's native part: `DIB_OCI_IMAGE` is read, resolved and verified when
@@ -39,11 +40,15 @@ final class OCIImageElement {
                 throw PackProblems(problems: ["\(error)"])
             }
         }
+        guard let maxExpanded = ExpansionBudget.limit(environment: environment) else {
+            throw PackProblems(problems: ["STAMP_MAX_EXPANDED '\(environment["STAMP_MAX_EXPANDED"] ?? "")': not a size (e.g. 16G)"])
+        }
         let scratch = try ScratchDirectory(label: "stamp-oci-image")
         do {
             let blobs = scratch.path + "/blobs"
             mkdir(blobs, 0o700)
             source = ImageSource(reference: reference, scratch: blobs, registry: options)
+            source.maxExpandedBytes = maxExpanded
             log("resolving \(reference)")
             image = try source.resolve()
             log("image \(image.manifestDigest): \(image.manifest.layers.count) layers, config \(image.configDigest)")

@@ -34,8 +34,8 @@ extension Packer {
         let others = config.mounts.filter { $0.mountPoint != "/" }.map(\.mountPoint)
         var problems: [String] = []
         if rootSpec.type != .ext4 { problems.append("block-device config: the root filesystem must be ext4, not \(rootSpec.type.rawValue)") }
-        for point in others where !isDirectory(request.root + point) {
-            problems.append("\(request.root)\(point): mount point in the block-device config is not a directory in the tree")
+        for point in others {
+            if let problem = mountPointProblem(point) { problems.append(problem) }
         }
         let bootLayout = Packer.bootLayout(of: config)
         if request.bootloader, bootLayout != nil, others.contains("/boot") {
@@ -138,6 +138,8 @@ extension Packer {
         var options = ScanOptions()
         options.supplements = request.supplements
         options.emptyDirectories = Set(others.filter { $0 != mountPoint && $0.hasPrefix(base) }.map { String($0.dropFirst(base.count)) })
+        // A mount point is a name inside the tree: never followed out of it (see mountPointProblem).
+        options.followRootSymlink = mountPoint == "/"
         let tree = try TreeScanner(options: options).scan(path)
         if let caller = request.callerOwnsAsRoot { tree.mapOwner(uid: caller.uid, gid: caller.gid) }
         return tree
@@ -170,8 +172,22 @@ extension Packer {
         return try TreeScanner().scan(path)
     }
 
-    private func isDirectory(_ path: String) -> Bool {
-        var st = stat()
-        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    /// Why a mount point of the config cannot be read from the tree, if it cannot: it must be
+    /// a directory reached from the root without a symlink on the way (the tree is untrusted:
+    /// `/srv -> /home` or `/boot/efi -> /root` would copy host files into the image).
+    func mountPointProblem(_ point: String) -> String? {
+        var prefix = ""
+        for component in point.split(separator: "/") {
+            prefix += "/" + component
+            var st = stat()
+            let found = lstat(request.root + prefix, &st) == 0
+            if found && (st.st_mode & S_IFMT) == S_IFLNK {
+                return "\(request.root)\(prefix): mount point \(point) in the block-device config is a symlink in the tree (mount points are never followed out of the tree)"
+            }
+            if !found || (st.st_mode & S_IFMT) != S_IFDIR {
+                return "\(request.root)\(point): mount point in the block-device config is not a directory in the tree"
+            }
+        }
+        return nil
     }
 }

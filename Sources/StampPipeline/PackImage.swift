@@ -1,6 +1,7 @@
 import Foundation
 import StampIO
 import SystemPackage
+import StampBytes
 import StampOCI
 
 /// `stamp pack IMAGE_REF`: a container image (OCI layout, docker archive, registry) becomes
@@ -31,16 +32,20 @@ public struct ImagePacker {
         self.log = log
     }
 
+    /// The most bytes the image may expand to (`--max-expanded`; ``ExpansionBudget``).
+    public var maxExpandedBytes = ExpansionBudget.defaultLimit
+
     public func run() throws -> PackResult {
-        // Downloaded or staged blobs: on disk unless memory is plentiful (their size is not
-        // known yet); an OCI layout's blobs are read where they are.
-        let blobScratch = try ScratchDirectory(label: "stamp-blobs", memoryBytes: 8 << 30)
+        // Downloaded or staged blobs: on disk (TMPDIR, else /var/tmp), since their sizes are
+        // not known until the image is resolved; an OCI layout's blobs are read where they are.
+        let blobScratch = try ScratchDirectory(label: "stamp-blobs")
         defer { blobScratch.remove() }
         var request = self.request
         request.root = blobScratch.path  // for validation only: the real root comes later
         try Packer(request: request, log: log).validate()
 
         let source = ImageSource(reference: reference, scratch: blobScratch.path, registry: registry)
+        source.maxExpandedBytes = maxExpandedBytes
         log("resolving \(reference)")
         let image = try source.resolve()
         log("image \(image.manifestDigest): \(image.manifest.layers.count) layers, config \(image.configDigest)")
@@ -51,11 +56,20 @@ public struct ImagePacker {
             result.outputs = try cache.restore(entry, output: request.output)
             return result
         }
-        // The unpacked tree: in memory when it surely fits (4x the compressed layers), as
-        // DIB builds in tmpfs; writing it to disk and reading it back costs more than the
-        // rest of the stamp together.
-        let layerBytes = image.manifest.layers.reduce(UInt64(0)) { $0 + UInt64($1.size) }
-        let scratch = try ScratchDirectory(label: "stamp-image", memoryBytes: layerBytes * 4 + (256 << 20))
+        let files = try source.fetchLayers(image)
+        // The unpacked tree: in memory when it fits, as DIB builds in tmpfs (writing it to
+        // disk and reading it back costs more than the rest of the stamp together). Whether
+        // it fits is decided on what the layers expand to, measured (a pass that reads them
+        // without writing, stopped at the expansion limit), never on their compressed size:
+        // a 66 KB zstd layer can hold 2 GiB.
+        var memoryBytes: UInt64?
+        let compressed = image.manifest.layers.reduce(UInt64(0)) { $0 + UInt64(max(0, $1.size)) }
+        if ScratchDirectory.base(memoryBytes: compressed + (256 << 20)) == "/dev/shm" {
+            let expanded = try source.expandedSize(image, files: files)
+            memoryBytes = expanded + expanded / 8 + (256 << 20)
+            log("the layers expand to \(formatBytes(expanded))")
+        }
+        let scratch = try ScratchDirectory(label: "stamp-image", memoryBytes: memoryBytes)
         defer { scratch.remove() }
         let root = scratch.path + "/rootfs"
         if mkdir(root, 0o700) != 0 {
@@ -65,7 +79,7 @@ public struct ImagePacker {
         log("unpacking into \(root)")
         // The root of the image: 0755 root:root unless a layer says otherwise.
         chmod(root, 0o755)
-        try source.unpack(image, into: root, log: log)
+        try source.apply(image, files: files, into: root, log: log)
         let result = try Packer(request: request, log: log).run()
         try Self.writeImageRecord(image, directory: request.output + ".d")
         if let cache {
@@ -105,64 +119,5 @@ public struct ImagePacker {
         let file = try OutputFile(path: path)
         try bytes.withUnsafeBytes { _ = try file.descriptor.writeAll(toAbsoluteOffset: 0, $0) }
         try file.commit()
-    }
-}
-
-/// A private directory (mode 0700), removed with everything in it: under `TMPDIR` when that is
-/// set; else in memory (/dev/shm, a tmpfs) when `memoryBytes` is given and both the tmpfs and
-/// the available memory have that much room, unless `STAMP_NO_TMPFS=1`; else under /var/tmp.
-/// Named `LABEL-PID.XXXXXX`: the next stamp removes those of processes that were killed.
-final class ScratchDirectory {
-    let path: String
-
-    init(label: String, memoryBytes: UInt64? = nil) throws {
-        let environment = ProcessInfo.processInfo.environment
-        var base = "/var/tmp"
-        if let tmp = environment["TMPDIR"], !tmp.isEmpty {
-            base = tmp
-        } else if let bytes = memoryBytes, environment["STAMP_NO_TMPFS"] != "1", Self.memoryRoom() >= bytes {
-            base = "/dev/shm"
-        }
-        Self.removeStale(in: base, label: label)
-        var template = Array("\(base)/\(label)-\(getpid()).XXXXXX".utf8CString)
-        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
-            throw OCIError.system(path: base, operation: "mkdtemp", message: String(cString: strerror(errno)))
-        }
-        // Resolved, so that no symlink in TMPDIR stands between the layers and their paths.
-        let resolved = realpath(made, nil)
-        path = resolved.map { String(cString: $0) } ?? String(cString: made)
-        free(resolved)
-    }
-
-    /// Removes `LABEL-PID.*` directories of stamp processes that no longer exist (killed by
-    /// a signal no handler sees), so a tree left in memory does not stay there until reboot.
-    static func removeStale(in base: String, label: String) {
-        let prefix = label + "-"
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? [] where name.hasPrefix(prefix) {
-            let pidText = name.dropFirst(prefix.count).prefix { $0.isNumber }
-            guard let pid = Int32(pidText), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH,
-                name.dropFirst(prefix.count + pidText.count).hasPrefix(".")
-            else { continue }
-            try? FileManager.default.removeItem(atPath: base + "/" + name)
-        }
-    }
-
-    /// The smaller of /dev/shm's free space (0 when it is not a tmpfs) and MemAvailable.
-    static func memoryRoom() -> UInt64 {
-        guard let mounts = try? String(contentsOfFile: "/proc/self/mounts", encoding: .utf8),
-            mounts.split(separator: "\n").contains(where: { $0.split(separator: " ").dropFirst().prefix(2) == ["/dev/shm", "tmpfs"] })
-        else { return 0 }
-        var fs = statvfs()
-        guard statvfs("/dev/shm", &fs) == 0 else { return 0 }
-        let free = UInt64(fs.f_bavail) * UInt64(fs.f_frsize)
-        guard let meminfo = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8),
-            let line = meminfo.split(separator: "\n").first(where: { $0.hasPrefix("MemAvailable:") }),
-            let kib = line.split(separator: " ").dropFirst().first.flatMap({ UInt64($0) })
-        else { return 0 }
-        return min(free, kib * 1024)
-    }
-
-    func remove() {
-        try? FileManager.default.removeItem(atPath: path)
     }
 }

@@ -181,6 +181,7 @@ struct Pack: ParsableCommand {
         if ImageReference.looksLikeReference(rootDirectory) {
             var packer = ImagePacker(reference: try ImageReference(parsing: rootDirectory), request: request, log: Log.line)
             packer.registry = try registry.options()
+            packer.maxExpandedBytes = registry.maxExpandedBytes()
             packer.cache = imageCache.map(ImageCache.init(directory:))
             result = try packer.run()
         } else {

@@ -18,6 +18,11 @@ struct RegistryAccessOptions: ParsableArguments {
         valueName: "file"))
     var registryCA: String?
 
+    @Option(name: .customLong("max-expanded"), help: ArgumentHelp(
+        "Container images: refuse an image whose layers declare or expand to more than SIZE bytes in all (e.g. 16G; default 64G, or $STAMP_MAX_EXPANDED).",
+        valueName: "size"))
+    var maxExpanded: String?
+
     /// What is wrong with these options for `reference` (the image, nil without one); `scope`
     /// says in the message what they apply to.
     func problems(reference: String?, scope: String) -> [String] {
@@ -34,6 +39,14 @@ struct RegistryAccessOptions: ParsableArguments {
                 problems.append("\(error)")
             }
         }
+        if maxExpanded != nil, !(reference.map(ImageReference.looksLikeReference) ?? false) {
+            problems.append("--max-expanded applies to container images (oci:, docker-archive:, docker://) only")
+        }
+        if let text = maxExpanded, ExpansionBudget.parse(text) == nil {
+            problems.append("invalid --max-expanded '\(text)': use a number with an optional K/M/G/T suffix")
+        } else if maxExpanded == nil, ExpansionBudget.limit(environment: ProcessInfo.processInfo.environment) == nil {
+            problems.append("invalid STAMP_MAX_EXPANDED '\(ProcessInfo.processInfo.environment["STAMP_MAX_EXPANDED"] ?? "")': use a number with an optional K/M/G/T suffix")
+        }
         if let file = registryCA, !FileManager.default.isReadableFile(atPath: file) {
             problems.append("--registry-ca \(file): cannot be read")
         }
@@ -49,6 +62,12 @@ struct RegistryAccessOptions: ParsableArguments {
         return options
     }
 
+    /// The limit on expanded image bytes: `--max-expanded`, else `STAMP_MAX_EXPANDED`, else 64 GiB.
+    func maxExpandedBytes() -> UInt64 {
+        maxExpanded.flatMap(ExpansionBudget.parse)
+            ?? ExpansionBudget.limit(environment: ProcessInfo.processInfo.environment) ?? ExpansionBudget.defaultLimit
+    }
+
     /// The `oci-image` element's variables for `stamp build --from`. `DIB_OCI_CREDS` is read by
     /// stamp and kept out of the elements' environment (DIBBuildRequest.secretVariables).
     func environment() -> [String: String] {
@@ -56,6 +75,7 @@ struct RegistryAccessOptions: ParsableArguments {
         if plainHTTP { environment["DIB_OCI_PLAIN_HTTP"] = "1" }
         if let creds { environment["DIB_OCI_CREDS"] = creds }
         if let ca = registryCA { environment["DIB_OCI_REGISTRY_CA"] = URL(fileURLWithPath: ca).standardizedFileURL.path }
+        if let maxExpanded { environment["STAMP_MAX_EXPANDED"] = maxExpanded }
         return environment
     }
 }

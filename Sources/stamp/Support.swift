@@ -1,3 +1,4 @@
+import StampIO
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -36,6 +37,7 @@ func outputPathProblem(_ path: String, tree: String?) -> String? {
     if path.hasSuffix("/") { return "output '\(path)' names a directory, not a file" }
     var st = stat()
     if stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR { return "\(path): output is an existing directory" }
+    do { try OutputFile.checkReplaceable(path) } catch { return "\(error)" }
     guard let tree, let treeReal = realPath(tree) else { return nil }
     let slash = path.lastIndex(of: "/")
     let directory = slash.map { String(path[..<$0]) }.map { $0.isEmpty ? "/" : $0 } ?? "."

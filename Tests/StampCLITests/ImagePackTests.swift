@@ -146,7 +146,7 @@ struct ImagePackTests {
             kind: "semantics", damage: "printf X | dd of=saved.tar bs=1 seek=30000 conv=notrunc status=none",
             reference: "docker-archive:$D/saved.tar", needle: ": digest mismatch: expected sha256:"),
         Case(kind: "semantics", damage: "head -c 20000 saved.tar > cut.tar", reference: "docker-archive:$D/cut.tar",
-             needle: "cut.tar: read data: truncated tar archive"),
+             needle: "cut.tar: read header: truncated input file"),
         Case(kind: "semantics", reference: "oci:$D/layout:nosuchtag", needle: "tag 'nosuchtag' (has latest): not found"),
     ]
 

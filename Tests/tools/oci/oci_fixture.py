@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""oci_fixture.py OUT_LAYOUT CASE [--tag TAG] [--docker-archive FILE] [--index] [--zstd]
+"""oci_fixture.py OUT_LAYOUT CASE [--tag TAG] [--docker-archive FILE] [--index] [--zstd] [--link-target PATH]
+                 [--declare-size N] [--junk-member N]
 
 Writes an OCI image layout (oci-layout, index.json, blobs/sha256/...) holding one image whose
 layers are crafted here with Python's tarfile (pax headers: ns mtimes and atimes, xattrs), so
@@ -28,8 +29,16 @@ CASE:
   whiteout-empty  ... the whiteout "keep/.wh." (it would hide "keep/" itself)
   opaque-missing  one layer: "ghost/.wh..wh..opq" for a directory no layer has, then "f"
                   (not hostile: it hides nothing, as in umoci and containerd)
+  dir-fixup-escape  one layer: "a/" (dir), "a/x/" (dir, mode 0777, mtime 1999-01-01), then
+                  "a" as a symlink to --link-target: the directory fix-ups of "a/x" must not
+                  land on LINK_TARGET/x
+  deep            one layer: a file 2,100 directories deep ("d/d/…/d/f")
+  zstd-bomb       one zstd layer holding a 96 MiB file of zeros (a few KB compressed)
   gzip-members    the semantics layers, each gzip one written as two members (as pigz or
                   `cat a.gz b.gz` do); unpacks like "semantics"
+--declare-size N makes the manifest declare N bytes for the first layer (its blob unchanged);
+--junk-member N adds to the docker archive a member "junk.bin" of N zero bytes that nothing
+references.
 Prints the manifest digest.
 """
 import argparse, gzip, hashlib, io, json, os, subprocess, sys, tarfile
@@ -37,6 +46,7 @@ import argparse, gzip, hashlib, io, json, os, subprocess, sys, tarfile
 T0 = 1700000000
 ZSTD = "--zstd" in sys.argv
 MEMBERS = "gzip-members" in sys.argv
+LINK_TARGET = sys.argv[sys.argv.index("--link-target") + 1] if "--link-target" in sys.argv else "/tmp/stamp-host-dir"
 
 
 def member(tf, name, kind="file", data=b"", mode=None, uid=0, gid=0, mtime=None, atime=None, xattrs=None,
@@ -140,6 +150,16 @@ def hostile(case):
                 ("tar", layer(lambda tf: member(tf, name)))]
     if case == "opaque-missing":
         return [("tar", layer(lambda tf: (member(tf, "ghost/.wh..wh..opq"), member(tf, "f", data=b"f"))))]
+    if case == "dir-fixup-escape":
+        def build(tf):
+            member(tf, "a/", "dir")
+            member(tf, "a/x/", "dir", mode=0o777, mtime="915148800.5")
+            member(tf, "a", "symlink", link=LINK_TARGET)
+        return [("tar", layer(build))]
+    if case == "deep":
+        return [("tar", layer(lambda tf: member(tf, "d/" * 2100 + "f", data=b"deep")))]
+    if case == "zstd-bomb":
+        return [("zstd", layer(lambda tf: member(tf, "zeros", data=bytes(96 << 20))))]
     if case == "gzip-traversal":
         def build(tf):
             member(tf, "../escaped", data=b"out")
@@ -191,6 +211,9 @@ def main():
     ap.add_argument("--docker-archive")
     ap.add_argument("--index", action="store_true")
     ap.add_argument("--zstd", action="store_true")
+    ap.add_argument("--link-target")
+    ap.add_argument("--declare-size", type=int)
+    ap.add_argument("--junk-member", type=int)
     a = ap.parse_args()
     layers = semantics() if a.case in ("semantics", "absurd-size", "gzip-members") else hostile(a.case)
     os.makedirs(os.path.join(a.layout, "blobs", "sha256"), exist_ok=True)
@@ -205,6 +228,8 @@ def main():
         diff_ids.append("sha256:" + hashlib.sha256(raw).hexdigest())
     if a.case == "absurd-size":
         descs[0]["size"] = 2 ** 62
+    if a.declare_size is not None:
+        descs[0]["size"] = a.declare_size
     config = {"architecture": "amd64", "os": "linux",
               "config": {"Env": ["PATH=/usr/sbin:/usr/bin", "STAMP_FIXTURE=1"], "Entrypoint": ["/bin/sh", "-c"],
                          "Cmd": ["echo hi"], "Labels": {"org.example.role": "node"}},
@@ -238,6 +263,8 @@ def main():
                 ti.size, ti.mtime, ti.mode = len(data), T0, 0o644
                 out.addfile(ti, io.BytesIO(data))
             names = []
+            if a.junk_member:
+                add("junk.bin", bytes(a.junk_member))
             for i, (_, raw) in enumerate(layers):
                 names.append(f"{i}/layer.tar")
                 add(names[-1], raw)
