@@ -1,3 +1,5 @@
+import SystemPackage
+
 /// One file or directory to put on a FAT volume: the writer's whole input, independent of how
 /// the caller scanned its tree.
 ///
@@ -20,6 +22,9 @@ public struct FATEntry: Sendable, Equatable {
         case bytes([UInt8])
         /// A file read from `path` while the volume is written; `size` is what it must have then.
         case file(path: String, size: UInt64)
+        /// A file opened by its source (e.g. a tree's file opened beneath the tree's root and
+        /// checked to be the file scanned) while the volume is written.
+        case source(FATFileSource, size: UInt64)
     }
 
     /// The name in its directory (a long name is stored with VFAT LFN entries when needed).
@@ -54,7 +59,7 @@ public struct FATEntry: Sendable, Equatable {
         switch content {
         case .directory: return 0
         case .bytes(let b): return UInt64(b.count)
-        case .file(_, let size): return size
+        case .file(_, let size), .source(_, let size): return size
         }
     }
 
@@ -85,4 +90,19 @@ public struct FATEntry: Sendable, Equatable {
             list.append(.directory(first, modified: modified, children))
         }
     }
+}
+
+/// Where a FAT file's data comes from when it is not a plain path: an opener the caller
+/// supplies (StampPipeline passes ``RootTree``'s beneath-the-root open), and the path named
+/// in messages. Two sources are equal when they name the same path.
+public struct FATFileSource: Sendable, Equatable {
+    public let path: String
+    public let open: @Sendable () throws -> FileDescriptor
+
+    public init(path: String, open: @escaping @Sendable () throws -> FileDescriptor) {
+        self.path = path
+        self.open = open
+    }
+
+    public static func == (a: FATFileSource, b: FATFileSource) -> Bool { a.path == b.path }
 }

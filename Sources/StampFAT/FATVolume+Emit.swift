@@ -31,6 +31,16 @@ extension FATVolume {
                 let fd = try withPath(path, "open") { try Syscalls.openSource(path) }  // O_NOFOLLOW: a symlink is never read through
                 defer { try? fd.close() }
                 try sink.copy(SourceRange(descriptor: fd, path: path, offset: 0, length: size), at: offset)
+            case .source(let source, let size):
+                let fd = try source.open()
+                defer { try? fd.close() }
+                let actual = try withPath(source.path, "stat") { try Syscalls.size(of: fd) }
+                if actual != size {
+                    throw actual < size
+                        ? IOError.sourceShrank(path: source.path, expected: size, actual: actual)
+                        : IOError.sourceGrew(path: source.path, expected: size, actual: actual)
+                }
+                try sink.copy(SourceRange(descriptor: fd, path: source.path, offset: 0, length: size), at: offset)
             }
         }
     }

@@ -73,6 +73,9 @@ extension FATVolume {
             case .file(let source, let size):
                 if size > 0xFFFF_FFFF { throw Error.fileTooLarge(path: childPath, size: size) }
                 if size > 0 { first = try allocate(clusters(forBytes: size), .file(path: source, size: size)) }
+            case .source(let source, let size):
+                if size > 0xFFFF_FFFF { throw Error.fileTooLarge(path: childPath, size: size) }
+                if size > 0 { first = try allocate(clusters(forBytes: size), .source(source, size: size)) }
             }
             records.append((child, name, short == nil, first))
         }

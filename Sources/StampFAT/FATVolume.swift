@@ -81,6 +81,7 @@ public final class FATVolume: ImageProducer {
         case directory([UInt8])
         case bytes([UInt8])
         case file(path: String, size: UInt64)
+        case source(FATFileSource, size: UInt64)
     }
 
     public let options: Options

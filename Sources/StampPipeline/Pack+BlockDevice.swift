@@ -155,7 +155,11 @@ extension Packer {
             let relative = String(tree.path(of: index).dropFirst())
             switch entry.kind {
             case .directory: files.append((relative, .directory([])))
-            case .regular: files.append((relative, .file(path: tree.sourcePath(of: index), size: entry.size)))
+            case .regular:
+                // Opened beneath the tree's root and checked to be the file scanned, like ext4's data.
+                let handle = ReadOnlyTree(tree: tree)
+                let source = FATFileSource(path: tree.sourcePath(of: index)) { try handle.tree.openData(of: index) }
+                files.append((relative, .source(source, size: entry.size)))
             default:
                 throw PackProblems(problems: ["\(tree.sourcePath(of: index)): a vfat filesystem (\(mountPoint)) can hold only files and directories"])
             }
@@ -190,4 +194,10 @@ extension Packer {
         }
         return nil
     }
+}
+
+/// A tree the volume writer only reads from (its model is final before writing starts), for
+/// the FAT writer's opener closures.
+private struct ReadOnlyTree: @unchecked Sendable {
+    let tree: RootTree
 }
