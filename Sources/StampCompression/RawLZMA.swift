@@ -37,19 +37,9 @@ public enum RawLZMA {
 
     /// Compresses `input` into one raw LZMA1 stream (preset 9 plus `parameters`).
     public static func encode(_ input: [UInt8], parameters: Parameters = .grub) throws(Failure) -> [UInt8] {
-        var options = lzma_options_lzma()
-        guard lzma_lzma_preset(&options, 9) == 0 else { throw Failure(operation: "preset", code: 0) }
-        options.dict_size = parameters.dictionarySize
-        options.lc = parameters.literalContextBits
-        options.lp = parameters.literalPositionBits
-        options.pb = parameters.positionBits
-        return try withUnsafeMutablePointer(to: &options) { (pointer) throws(Failure) -> [UInt8] in
-            var filters = [
-                lzma_filter(id: stamp_lzma_filter_lzma1, options: UnsafeMutableRawPointer(pointer)),
-                lzma_filter(id: stamp_lzma_vli_unknown, options: nil),
-            ]
+        try withFilters(parameters, preset: 9) { (filters) throws(Failure) -> [UInt8] in
             var stream = lzma_stream()
-            let status = lzma_raw_encoder(&stream, &filters)
+            let status = lzma_raw_encoder(&stream, filters)
             guard status == LZMA_OK else { throw Failure(operation: "encoder setup", code: status.rawValue) }
             defer { lzma_end(&stream) }
             return try run(&stream, input: input, expected: input.count / 2 + 4096, operation: "encode")
@@ -59,18 +49,9 @@ public enum RawLZMA {
     /// Decompresses a raw LZMA1 stream of `size` bytes (tests and `stamp inspect`); at most
     /// `size` bytes are produced, whatever the stream says.
     public static func decode(_ input: [UInt8], size: Int, parameters: Parameters = .grub) throws(Failure) -> [UInt8] {
-        var options = lzma_options_lzma()
-        options.dict_size = parameters.dictionarySize
-        options.lc = parameters.literalContextBits
-        options.lp = parameters.literalPositionBits
-        options.pb = parameters.positionBits
-        return try withUnsafeMutablePointer(to: &options) { (pointer) throws(Failure) -> [UInt8] in
-            var filters = [
-                lzma_filter(id: stamp_lzma_filter_lzma1, options: UnsafeMutableRawPointer(pointer)),
-                lzma_filter(id: stamp_lzma_vli_unknown, options: nil),
-            ]
+        try withFilters(parameters, preset: nil) { (filters) throws(Failure) -> [UInt8] in
             var stream = lzma_stream()
-            let status = lzma_raw_decoder(&stream, &filters)
+            let status = lzma_raw_decoder(&stream, filters)
             guard status == LZMA_OK else { throw Failure(operation: "decoder setup", code: status.rawValue) }
             defer { lzma_end(&stream) }
             var out = [UInt8](repeating: 0, count: size)
@@ -92,6 +73,26 @@ public enum RawLZMA {
                 throw Failure(operation: "decode", code: produced.1.rawValue)
             }
             return Array(out.prefix(produced.0))
+        }
+    }
+
+    /// Calls `body` with the filter chain of one LZMA1 stream with `parameters` (a preset's
+    /// match finder and depth first, when encoding).
+    private static func withFilters<R>(
+        _ parameters: Parameters, preset: UInt32?, _ body: (UnsafeMutablePointer<lzma_filter>) throws(Failure) -> R
+    ) throws(Failure) -> R {
+        var options = lzma_options_lzma()
+        if let preset, lzma_lzma_preset(&options, preset) != 0 { throw Failure(operation: "preset", code: 0) }
+        options.dict_size = parameters.dictionarySize
+        options.lc = parameters.literalContextBits
+        options.lp = parameters.literalPositionBits
+        options.pb = parameters.positionBits
+        return try withUnsafeMutablePointer(to: &options) { (pointer) throws(Failure) -> R in
+            var filters = [
+                lzma_filter(id: stamp_lzma_filter_lzma1, options: UnsafeMutableRawPointer(pointer)),
+                lzma_filter(id: stamp_lzma_vli_unknown, options: nil),
+            ]
+            return try filters.withUnsafeMutableBufferPointer { (buffer) throws(Failure) -> R in try body(buffer.baseAddress!) }
         }
     }
 
