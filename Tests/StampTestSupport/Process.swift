@@ -9,12 +9,60 @@ public struct CommandResult: Sendable {
     public var output: String { stdout + stderr }
 }
 
+/// The open-files limit a user's login shell gets (Debian's default soft limit, 1024).
+///
+/// `swift test` raises its own soft limit (to 2048 on this machine) and every process it starts
+/// inherits that, so a test that just runs `stamp` runs it with more open files than the user
+/// it is written for has. ``run(_:environment:input:openFiles:)`` puts stamp back under this
+/// limit, soft and hard, with `prlimit --nofile=1024:1024`.
+public let loginOpenFilesLimit = 1024
+
+/// The open-files limit ``run(_:environment:input:openFiles:)`` gives a command.
+public enum OpenFilesLimit: Sendable, Equatable {
+    /// ``loginOpenFilesLimit`` when the command starts stamp (see ``startsStamp(_:)``), else
+    /// whatever the test process has.
+    case automatic
+    /// Whatever the test process has (`swift test`'s raised limit).
+    case inherited
+    /// Exactly this many, soft and hard.
+    case limit(Int)
+}
+
+/// Whether a command line starts one of stamp's binaries, directly or through a wrapper
+/// (`setpriv … stamp`, `bash -c "… disk-image-create …"`, `timeout 60 stamp …`): some
+/// word of some argument is `stamp` or `disk-image-create`, bare or as a path's last part.
+public func startsStamp(_ arguments: [String]) -> Bool {
+    let names: Set<Substring> = ["stamp", "disk-image-create"]
+    for argument in arguments {
+        for word in argument.split(whereSeparator: { " \t\n;&|()'\"".contains($0) }) {
+            let last = word.split(separator: "/").last ?? word
+            if names.contains(last) { return true }
+        }
+    }
+    return false
+}
+
+/// `arguments`, prefixed by `prlimit` when `openFiles` asks for a limit.
+public func withOpenFilesLimit(_ arguments: [String], _ openFiles: OpenFilesLimit) -> [String] {
+    switch openFiles {
+    case .inherited: return arguments
+    case .limit(let n): return ["prlimit", "--nofile=\(n):\(n)", "--"] + arguments
+    case .automatic: return startsStamp(arguments) ? withOpenFilesLimit(arguments, .limit(loginOpenFilesLimit)) : arguments
+    }
+}
+
 /// Runs `arguments[0]` (looked up on PATH) with the rest as arguments, waiting for it.
+///
+/// A command that starts stamp (``startsStamp(_:)``) runs with the open-files limit of a
+/// login shell, ``loginOpenFilesLimit``, unless `openFiles` says otherwise: stamp must work
+/// with what its users have, not with what the test runner has.
 @discardableResult
-public func run(_ arguments: [String], environment: [String: String]? = nil, input: String? = nil) throws -> CommandResult {
+public func run(
+    _ arguments: [String], environment: [String: String]? = nil, input: String? = nil, openFiles: OpenFilesLimit = .automatic
+) throws -> CommandResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = arguments
+    process.arguments = withOpenFilesLimit(arguments, openFiles)
     if let environment {
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     }
@@ -44,10 +92,10 @@ public func run(_ arguments: [String], environment: [String: String]? = nil, inp
         stderr: String(decoding: errData, as: UTF8.self))
 }
 
-/// Runs a shell command line with bash.
+/// Runs a shell command line with bash (under ``loginOpenFilesLimit`` when it starts stamp).
 @discardableResult
-public func sh(_ script: String, environment: [String: String]? = nil) throws -> CommandResult {
-    try run(["bash", "-c", script], environment: environment)
+public func sh(_ script: String, environment: [String: String]? = nil, openFiles: OpenFilesLimit = .automatic) throws -> CommandResult {
+    try run(["bash", "-c", script], environment: environment, openFiles: openFiles)
 }
 
 /// Whether `tool` is on PATH.
@@ -95,6 +143,32 @@ public var stampBinary: String {
     let releaseDate = (try? FileManager.default.attributesOfItem(atPath: release)[.modificationDate] as? Date) ?? .distantPast
     let debugDate = (try? FileManager.default.attributesOfItem(atPath: debug)[.modificationDate] as? Date) ?? .distantPast
     return releaseDate > debugDate ? release : debug
+}
+
+/// stamp's `disk-image-create`, built beside ``stampBinary``.
+public var dibBinary: String { (stampBinary as NSString).deletingLastPathComponent + "/disk-image-create" }
+
+/// Whether scripts/test's boot phase (or network phase) asked for QEMU boots.
+public var bootTestsEnabled: Bool { ProcessInfo.processInfo.environment["STAMP_BOOT_TESTS"] != nil }
+
+/// Whether scripts/test's network phase asked for builds that reach the Debian mirror.
+public var networkTestsEnabled: Bool { ProcessInfo.processInfo.environment["STAMP_NETWORK_TESTS"] != nil }
+
+/// The image cache (`DIB_IMAGE_CACHE`, `--image-cache`) a network test uses when what it tests
+/// is not the cache itself: `STAMP_TEST_IMAGE_CACHE` when set (scripts/test sets one for the
+/// whole run, so the base system and the .debs are downloaded once per run, not per suite),
+/// else `fallback` (the suite's own).
+public func sharedImageCache(fallback: String) -> String {
+    if let shared = ProcessInfo.processInfo.environment["STAMP_TEST_IMAGE_CACHE"], !shared.isEmpty { return shared }
+    return fallback
+}
+
+/// Boots `image` under QEMU with Tests/tools/boot/boot_test.sh (`options`: its flags, e.g.
+/// `--format qcow2 --snapshot`). boot_test.sh holds the machine's QEMU lock while its guest
+/// runs, so the guests of suites running in parallel take turns (each TCG guest wants both
+/// cores; two at once stall past their timeouts).
+public func bootImage(_ image: String, _ options: [String]) throws -> CommandResult {
+    try run(["bash", repositoryRoot + "/Tests/tools/boot/boot_test.sh", image] + options)
 }
 
 /// e2fsck -fn with the strict reading: exit 0 and no line beyond the pass lines, the
