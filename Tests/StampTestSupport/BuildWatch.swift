@@ -148,12 +148,10 @@ extension BuildWatch {
     public static func killAtMarker(
         _ arguments: [String], environment: [String: String]? = nil, marker: String
     ) throws -> (watch: BuildWatch, killed: Bool, output: String) {
-        // Under a login shell's open-files limit when it is stamp (prlimit execs the command:
-        // the PID watched is the build's).
-        let limited = withOpenFilesLimit(arguments, .automatic)
+        // Under a login shell's open-files limit when it is stamp (env and prlimit exec the
+        // command: the PID watched is the build's).
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: limited == arguments ? arguments[0] : "/usr/bin/prlimit")
-        process.arguments = Array(limited.dropFirst())
+        setCommand(of: process, to: arguments)
         if let environment { process.environment = environment }
         let pipe = Pipe()
         process.standardInput = FileHandle.nullDevice

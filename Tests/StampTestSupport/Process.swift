@@ -51,6 +51,14 @@ public func withOpenFilesLimit(_ arguments: [String], _ openFiles: OpenFilesLimi
     }
 }
 
+/// Makes `process` run `arguments` (`arguments[0]` a path or a name on PATH) as ``run``
+/// would: stamp under ``loginOpenFilesLimit``. For tests that must start a build and watch or
+/// kill it themselves: `env` and `prlimit` exec the command, so the PID is the command's.
+public func setCommand(of process: Process, to arguments: [String], openFiles: OpenFilesLimit = .automatic) {
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = withOpenFilesLimit(arguments, openFiles)
+}
+
 /// Runs `arguments[0]` (looked up on PATH) with the rest as arguments, waiting for it.
 ///
 /// A command that starts stamp (``startsStamp(_:)``) runs with the open-files limit of a
@@ -61,8 +69,7 @@ public func run(
     _ arguments: [String], environment: [String: String]? = nil, input: String? = nil, openFiles: OpenFilesLimit = .automatic
 ) throws -> CommandResult {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = withOpenFilesLimit(arguments, openFiles)
+    setCommand(of: process, to: arguments, openFiles: openFiles)
     if let environment {
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     }
@@ -143,6 +150,13 @@ public var stampBinary: String {
     let releaseDate = (try? FileManager.default.attributesOfItem(atPath: release)[.modificationDate] as? Date) ?? .distantPast
     let debugDate = (try? FileManager.default.attributesOfItem(atPath: debug)[.modificationDate] as? Date) ?? .distantPast
     return releaseDate > debugDate ? release : debug
+}
+
+/// `arguments` as an ordinary user would run them: as `nobody` (65534, no groups) through
+/// `setpriv` when the tests run as root, unchanged otherwise. What needs no privilege must work
+/// without it; the command's outputs need a directory that user may write (chmod 1777).
+public func asOrdinaryUser(_ arguments: [String]) -> [String] {
+    isRoot ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] + arguments : arguments
 }
 
 /// stamp's `disk-image-create`, built beside ``stampBinary``.
