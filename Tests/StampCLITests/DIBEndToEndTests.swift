@@ -80,12 +80,13 @@ struct DIBEndToEndTests {
         #expect(finals.isEmpty, "final outputs after SIGKILL at '\(marker)': \(finals)")
     }
 
+    /// nodepool's command (the run's shared build, ``SharedBuilds``, `-p iputils-ping` added)
+    /// writes every output nodepool expects, qemu-img, sfdisk, e2fsck, debugfs and gzip accept
+    /// them, and the qcow2 boots.
     @Test func nodepoolsExactCommandWritesTheWholeContract() throws {
-        let out = Self.work + "/np/debian"
-        try? FileManager.default.removeItem(atPath: Self.work + "/np")
-        try FileManager.default.createDirectory(atPath: Self.work + "/np", withIntermediateDirectories: true)
-        let r = try Self.dib(["-x", "-t", "qcow2,vmdk,raw", "--checksum", "--no-tmpfs", "--qemu-img-options", "compat=0.10", "-o", out, "debian-minimal", "vm", "stamp-boot-marker"])
-        #expect(r.status == 0, "\(r.output.suffix(4000))")
+        let (out, r) = try SharedBuilds.nodepoolDebian()
+        try #require(r.status == 0, "\(r.output.suffix(4000))")
+        let np = (out as NSString).deletingLastPathComponent
         let lastLine = r.stdout.split(separator: "\n").last.map(String.init) ?? ""
         #expect(lastLine.hasSuffix("| Build completed successfully"), "last line: \(lastLine)")
         for ext in ["qcow2", "vmdk", "raw"] {
@@ -94,7 +95,7 @@ struct DIBEndToEndTests {
             }
         }
         #expect(FileManager.default.fileExists(atPath: out + ".d"))
-        let sums = try sh("cd \(Self.work)/np && md5sum -c debian.qcow2.md5 debian.raw.md5 && sha256sum -c debian.vmdk.sha256")
+        let sums = try sh("cd \(np) && md5sum -c debian.qcow2.md5 debian.raw.md5 && sha256sum -c debian.vmdk.sha256")
         #expect(sums.status == 0, "\(sums.output)")
         let info = try run(["qemu-img", "info", "-f", "qcow2", out + ".qcow2"]).stdout
         #expect(info.contains("compat: 0.10"), "qcow2 must be version 2: \(info)")
@@ -116,8 +117,8 @@ struct DIBEndToEndTests {
         }
         let bootDir = try run(["debugfs", "-R", "ls /boot", rootFS]).stdout
         let initrd = try #require(bootDir.split(whereSeparator: { $0 == " " || $0 == "\n" }).first { $0.hasPrefix("initrd.img-") })
-        _ = try run(["debugfs", "-R", "dump /boot/\(initrd) \(Self.work)/np/initrd", rootFS])
-        let gzip = try run(["gzip", "-t", Self.work + "/np/initrd"])
+        _ = try run(["debugfs", "-R", "dump /boot/\(initrd) \(np)/initrd", rootFS])
+        let gzip = try run(["gzip", "-t", np + "/initrd"])
         #expect(gzip.status == 0 && gzip.output.isEmpty, "initramfs: \(gzip.output)")
         #expect(r.stdout.contains("stamp: update-initramfs -c -k"), "the initramfs is made once, after the package phases")
         // The image nodepool would upload boots (BIOS, from the qcow2) with its root mounted

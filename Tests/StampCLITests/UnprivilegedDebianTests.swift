@@ -10,7 +10,7 @@ import StampTestSupport
 /// scripts/test's network phase sets both; without them the suite is a recorded skip).
 ///
 /// One test, in order, so that each step leans on the one before:
-/// 1. a root build (`-p iputils-ping`: /usr/bin/ping carries `security.capability`);
+/// 1. the run's shared root build, SharedBuilds (`-p iputils-ping`: /usr/bin/ping carries `security.capability`);
 /// 2. the user's build killed with SIGKILL while mmdebstrap unpacks the base (cold cache),
 ///    then again while the disk is being written: each time no process of the user or its
 ///    range survives, nothing is mounted under the build's directory, no final file exists;
@@ -70,12 +70,11 @@ struct UnprivilegedDebianTests {
     }
 
     @Test func nodepoolsCommandAsAnOrdinaryUserMatchesARootBuild() async throws {
-        // 1. The root build.
-        let rootBase = Self.work + "/root"
-        try Self.prepare(rootBase, uid: 0)
-        let rootBuild = try run(Self.command(Self.nodepool + ["-o", "\(rootBase)/out/debian"] + Self.elements, user: nil, base: rootBase))
+        // 1. The root build: the run's shared one (the same command line, as root).
+        #expect(Self.nodepool == SharedBuilds.nodepoolArguments && Self.elements == SharedBuilds.elements)
+        let (rootOut, rootBuild) = try SharedBuilds.nodepoolDebian()
         try #require(rootBuild.status == 0, "root build: \(rootBuild.output.suffix(3000))")
-        let rootEntries = try Self.entries(rootBase + "/out/debian.raw")
+        let rootEntries = try Self.entries(rootOut + ".raw")
 
         // 2. The user's build, killed twice.
         let user = try UnprivilegedBuildTests.ThrowawayUser()
@@ -137,6 +136,5 @@ struct UnprivilegedDebianTests {
         // 4. It boots.
         let boot = try bootImage(out + ".qcow2", ["--format", "qcow2", "--snapshot", "--timeout", "300"])
         #expect(boot.status == 0, "\(boot.output.suffix(3000))")
-        try? FileManager.default.removeItem(atPath: rootBase)
     }
 }
