@@ -8,9 +8,9 @@ import StampTestSupport
 /// compares an ordinary user's build with it), so the run pays for it once.
 ///
 /// nodepool's exact command line, `-p iputils-ping` added (so /usr/bin/ping carries a file
-/// capability for the unprivileged comparison), with the run's shared image cache. Built by
-/// the first suite that asks, in this test process (`swift test` runs every suite in one
-/// process: the marker file records its PID), and kept with its log for the others.
+/// capability for the unprivileged comparison), with the run's shared base-system cache. Built
+/// by the first suite that asks in this run (``testRunID``: scripts/test's phases share it),
+/// and kept with its log for the others.
 enum SharedBuilds {
     static let work = "/var/tmp/stamp-shared-builds"
     static let nodepoolArguments = [
@@ -25,9 +25,9 @@ enum SharedBuilds {
         lock.lock()
         defer { lock.unlock() }
         let out = work + "/np/debian"
-        let marker = work + "/built-by-pid"
+        let marker = work + "/built-in-run"
         let stdoutLog = work + "/build.stdout", stderrLog = work + "/build.stderr"
-        if (try? String(contentsOfFile: marker, encoding: .utf8)) == "\(getpid())",
+        if (try? String(contentsOfFile: marker, encoding: .utf8)) == testRunID,
            let stdout = try? String(contentsOfFile: stdoutLog, encoding: .utf8),
            let stderr = try? String(contentsOfFile: stderrLog, encoding: .utf8) {
             return (out, CommandResult(status: 0, stdout: stdout, stderr: stderr))
@@ -44,7 +44,7 @@ enum SharedBuilds {
         if build.status == 0 {
             try build.stdout.write(toFile: stdoutLog, atomically: true, encoding: .utf8)
             try build.stderr.write(toFile: stderrLog, atomically: true, encoding: .utf8)
-            try "\(getpid())".write(toFile: marker, atomically: true, encoding: .utf8)
+            try testRunID.write(toFile: marker, atomically: true, encoding: .utf8)
         }
         return (out, build)
     }

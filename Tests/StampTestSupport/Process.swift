@@ -168,13 +168,30 @@ public var bootTestsEnabled: Bool { ProcessInfo.processInfo.environment["STAMP_B
 /// Whether scripts/test's network phase asked for builds that reach the Debian mirror.
 public var networkTestsEnabled: Bool { ProcessInfo.processInfo.environment["STAMP_NETWORK_TESTS"] != nil }
 
-/// The image cache (`DIB_IMAGE_CACHE`, `--image-cache`) a network test uses when what it tests
-/// is not the cache itself: `STAMP_TEST_IMAGE_CACHE` when set (scripts/test sets one for the
-/// whole run, so the base system and the .debs are downloaded once per run, not per suite),
-/// else `fallback` (the suite's own).
-public func sharedImageCache(fallback: String) -> String {
-    if let shared = ProcessInfo.processInfo.environment["STAMP_TEST_IMAGE_CACHE"], !shared.isEmpty { return shared }
-    return fallback
+/// The image cache (`DIB_IMAGE_CACHE`, `--image-cache`) a network test uses: `directory`,
+/// whose base-system cache (`debootstrap/`, the bootstrapped tarballs) is the run's shared one
+/// when `STAMP_TEST_IMAGE_CACHE` is set (scripts/test sets it), so the Debian base is
+/// bootstrapped once per run, not once per suite. Only the tarballs are shared: the element
+/// writes each one under a temporary name and renames it, so builds running in parallel can
+/// share them; apt's `.deb` directory stays the suite's own, because apt locks it while it
+/// runs and a second build would fail on the lock.
+public func sharedImageCache(fallback directory: String) -> String {
+    guard let shared = ProcessInfo.processInfo.environment["STAMP_TEST_IMAGE_CACHE"], !shared.isEmpty else { return directory }
+    let fm = FileManager.default
+    try? fm.createDirectory(atPath: shared + "/debootstrap", withIntermediateDirectories: true)
+    try? fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    let link = directory + "/debootstrap"
+    if (try? fm.destinationOfSymbolicLink(atPath: link)) != shared + "/debootstrap" {
+        try? fm.removeItem(atPath: link)
+        try? fm.createSymbolicLink(atPath: link, withDestinationPath: shared + "/debootstrap")
+    }
+    return directory
+}
+
+/// One test run's identity: `STAMP_TEST_RUN_ID` (scripts/test sets one for all its phases),
+/// else this process's PID. Builds shared by suites are reused within one run only.
+public var testRunID: String {
+    ProcessInfo.processInfo.environment["STAMP_TEST_RUN_ID"].flatMap { $0.isEmpty ? nil : $0 } ?? "\(getpid())"
 }
 
 /// Boots `image` under QEMU with Tests/tools/boot/boot_test.sh (`options`: its flags, e.g.
