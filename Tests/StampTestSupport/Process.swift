@@ -7,6 +7,12 @@ public struct CommandResult: Sendable {
     public var stderr: String
     /// stdout and stderr together, for messages.
     public var output: String { stdout + stderr }
+
+    public init(status: Int32, stdout: String, stderr: String) {
+        self.status = status
+        self.stdout = stdout
+        self.stderr = stderr
+    }
 }
 
 /// The open-files limit a user's login shell gets (Debian's default soft limit, 1024).
