@@ -41,6 +41,9 @@ import StampTestSupport
         // Through a wrapper (as the unprivileged tests start it) and in a shell line.
         let wrapped = try run(["timeout", "60", dir.file("stamp")])
         #expect(Self.openFiles(wrapped.stdout).map { $0.soft == "1024" && $0.hard == "1024" } == true, "\(wrapped.output)")
+        // After env's options, as BadInputTests passes them (`-u NAME` unsets NAME).
+        let unset = try run(["-u", "HOME", "STAMP_PROBE=1", dir.file("stamp")])
+        #expect(Self.openFiles(unset.stdout).map { $0.soft == "1024" && $0.hard == "1024" } == true, "\(unset.output)")
         let shell = try sh("\(dir.file("stamp")) | grep 'Max open files'")
         #expect(Self.openFiles(shell.stdout).map { $0.soft == "1024" && $0.hard == "1024" } == true, "\(shell.output)")
     }
@@ -59,6 +62,7 @@ import StampTestSupport
         let dir = try Self.standIns()
         try "#!/bin/sh\ngrep 'Max open files' /proc/self/limits\necho ready\nexec sleep 30\n"
             .write(toFile: dir.file("stamp"), atomically: true, encoding: .utf8)
+        chmod(dir.file("stamp"), 0o755)
         let (watch, killed, output) = try BuildWatch.killAtMarker([dir.file("stamp")], marker: "ready")
         defer { watch.killSurvivors() }
         #expect(killed, "\(output)")

@@ -57,12 +57,27 @@ public func withOpenFilesLimit(_ arguments: [String], _ openFiles: OpenFilesLimi
     }
 }
 
-/// Makes `process` run `arguments` (`arguments[0]` a path or a name on PATH) as ``run``
-/// would: stamp under ``loginOpenFilesLimit``. For tests that must start a build and watch or
-/// kill it themselves: `env` and `prlimit` exec the command, so the PID is the command's.
+/// Makes `process` run `arguments` as ``run`` would: through `/usr/bin/env`, so `arguments`
+/// may start with env's own options and assignments (`-i`, `-u NAME`, `NAME=value`) before
+/// the command (a path or a name on PATH), and stamp under ``loginOpenFilesLimit`` (`prlimit`
+/// goes after env's part). For tests that must start a build and watch or kill it
+/// themselves: `env` and `prlimit` exec the command, so the PID is the command's.
 public func setCommand(of process: Process, to arguments: [String], openFiles: OpenFilesLimit = .automatic) {
+    var envPart: [String] = []
+    var command = arguments[...]
+    while let first = command.first {
+        if first == "-u" || first == "--unset" {
+            envPart += command.prefix(2)
+            command = command.dropFirst(2)
+        } else if first.hasPrefix("-") || (first.contains("=") && !first.hasPrefix("/")) {
+            envPart.append(first)
+            command = command.dropFirst()
+        } else {
+            break
+        }
+    }
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = withOpenFilesLimit(arguments, openFiles)
+    process.arguments = envPart + withOpenFilesLimit(Array(command), openFiles)
 }
 
 /// Runs `arguments[0]` (looked up on PATH) with the rest as arguments, waiting for it.
