@@ -12,7 +12,8 @@
 # 127.0.0.1 (Tests/tools/oci/registry.sh), over plain HTTP. Each timed command starts after
 # `sync` and ends with its outputs fsynced (stamp fsyncs; the peer's get `sync FILE`).
 # Prints medians of wall time and the speed-up (peer / stamp). Root; STAMP_BIN (default
-# .build/release/stamp). Goal of the issue: at least 5x.
+# .build/release/stamp). Goal of the issue: at least 5x; and the cached re-stamp under 2 s
+# (a timing goal, so it lives here: ImageBootTests checks only that the cache served it).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd); repo=$(cd "$here/.." && pwd)
 runs=3 work=${BENCH_WORK:-/var/tmp/stamp-bench-image} fast=""
@@ -94,5 +95,5 @@ med = lambda n: statistics.median(x[0] for x in res[n])
 print(f"registry image to OVA, disk {int(sys.argv[3]) >> 20} MiB, {sys.argv[4]} run(s), medians")
 print(f"peer (skopeo+umoci+mke2fs+qemu-img+tar) {med('peer'):7.2f} s   OVA {sizes['peer'] / 2**20:7.1f} MiB")
 print(f"stamp pack docker://                     {med('stamp'):7.2f} s   OVA {sizes['stamp'] / 2**20:7.1f} MiB   speed-up {med('peer')/med('stamp'):.1f}x   RSS {max(x[1] for x in res['stamp'])/1024:.0f} MiB")
-print(f"stamp, served from --image-cache         {med('stamp-cached'):7.2f} s   speed-up {med('peer')/med('stamp-cached'):.1f}x")
+print(f"stamp, served from --image-cache         {med('stamp-cached'):7.2f} s   speed-up {med('peer')/med('stamp-cached'):.1f}x   goal < 2 s: {'met' if med('stamp-cached') < 2 else 'MISSED'}")
 PY

@@ -68,17 +68,37 @@ struct CLITests {
         #expect(mbr.contains("provides block-device"), "\(mbr)")
     }
 
+    /// As an ordinary user (nothing here needs privilege): pack, then the disk as util-linux,
+    /// qemu-img and e2fsprogs read it, then as `stamp inspect` does; convert, and qemu-img
+    /// compares the result with the raw disk.
     @Test(.enabled(if: toolAvailable("qemu-img")))
     func packInspectConvertRoundTrip() throws {
         let dir = try TemporaryDirectory("stamp-cli-pack")
-        try sh("mkdir -p \(dir.path)/src/etc; echo hi > \(dir.path)/src/etc/motd")
-        let pack = try run([stampBinary, "pack", dir.file("src"), "-o", dir.file("d"), "-t", "vmdk,raw", "--layout", "mbr", "--checksum"])
+        try sh("mkdir -p \(dir.path)/src/etc; echo hi > \(dir.path)/src/etc/motd; chmod 1777 \(dir.path)")
+        let pack = try run(asOrdinaryUser([stampBinary, "pack", dir.file("src"), "-o", dir.file("d"), "-t", "vmdk,raw", "--layout", "mbr", "--checksum"]))
         try #require(pack.status == 0, "\(pack.output)")
         for f in ["d.vmdk", "d.raw", "d.vmdk.md5", "d.vmdk.sha256", "d.raw.md5", "d.raw.sha256"] {
             #expect(FileManager.default.fileExists(atPath: dir.file(f)), "missing \(f)")
         }
         let sha = try run(["bash", "-c", "cd \(dir.path) && sha256sum -c d.vmdk.sha256 && md5sum -c d.raw.md5"])
         #expect(sha.status == 0, "\(sha.output)")
+        // Independent readers first.
+        let info = try run(["qemu-img", "info", "--output=json", dir.file("d.vmdk")])
+        #expect((try JSONSerialization.jsonObject(with: Data(info.stdout.utf8)) as? [String: Any])?["format"] as? String == "vmdk", "\(info.output)")
+        let check = try run(["qemu-img", "check", "-f", "vmdk", dir.file("d.vmdk")])
+        #expect(check.status == 0 && check.stdout.contains("No errors were found"), "\(check.output)")
+        let same = try run(["qemu-img", "compare", "-f", "raw", "-F", "vmdk", dir.file("d.raw"), dir.file("d.vmdk")])
+        #expect(same.status == 0, "\(same.output)")
+        let dump = try run(["sfdisk", "--json", dir.file("d.raw")]).stdout
+        let table = (try JSONSerialization.jsonObject(with: Data(dump.utf8)) as? [String: Any])?["partitiontable"] as? [String: Any]
+        #expect(table?["label"] as? String == "dos", "\(dump)")
+        let first = try #require((table?["partitions"] as? [[String: Any]])?.first, "\(dump)")
+        let offset = try #require((first["start"] as? NSNumber)?.intValue) * 512
+        let type = try run(["blkid", "-p", "-O", "\(offset)", "-s", "TYPE", "-o", "value", dir.file("d.raw")])
+        #expect(type.stdout == "ext4\n", "blkid: \(type.output)")
+        #expect(try strictFsck("\(dir.file("d.raw"))?offset=\(offset)") == [])
+        let motd = try run(["debugfs", "-R", "cat /etc/motd", "\(dir.file("d.raw"))?offset=\(offset)"])
+        #expect(motd.stdout == "hi\n", "\(motd.output)")
         let inspect = try run([stampBinary, "inspect", "--json", dir.file("d.vmdk")])
         #expect(inspect.status == 0)
         let json = try JSONSerialization.jsonObject(with: Data(inspect.stdout.utf8)) as? [String: Any]
@@ -86,8 +106,10 @@ struct CLITests {
         #expect(json?["partition_table"] as? String == "dos")
         let parts = json?["partitions"] as? [[String: Any]] ?? []
         #expect((parts.first?["filesystem"] as? [String: Any])?["type"] as? String == "ext4")
-        let convert = try run([stampBinary, "convert", dir.file("d.vmdk"), "-O", "qcow2", dir.file("c.qcow2")])
+        let convert = try run(asOrdinaryUser([stampBinary, "convert", dir.file("d.vmdk"), "-O", "qcow2", dir.file("c.qcow2")]))
         #expect(convert.status == 0, "\(convert.output)")
+        let converted = try run(["qemu-img", "check", "-f", "qcow2", dir.file("c.qcow2")])
+        #expect(converted.status == 0 && converted.stdout.contains("No errors were found"), "\(converted.output)")
         let compare = try run(["qemu-img", "compare", "-f", "raw", "-F", "qcow2", dir.file("d.raw"), dir.file("c.qcow2")])
         #expect(compare.status == 0, "\(compare.output)")
         // A corrupt input is refused in one line.
@@ -164,8 +186,7 @@ struct KilledPackTests {
         let dir = try TemporaryDirectory("stamp-cli-kill")
         try sh("mkdir -p \(dir.path)/src; for i in $(seq 1 40); do head -c 4000000 /dev/urandom > \(dir.path)/src/f$i; done")
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: stampBinary)
-        process.arguments = ["pack", dir.file("src"), "-o", dir.file("d"), "-t", "raw,vmdk", "--no-bootloader"]
+        setCommand(of: process, to: [stampBinary, "pack", dir.file("src"), "-o", dir.file("d"), "-t", "raw,vmdk", "--no-bootloader"])
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()

@@ -4,8 +4,13 @@ import Testing
 import StampTestSupport
 
 /// Issue 11: the builder image from the top-level Containerfile, run by an ordinary user with
-/// rootless podman (no --privileged, no added capability), builds nodepool's image. Root (to
-/// make the user), network (the mirror) and minutes: STAMP_NETWORK_TESTS=1.
+/// rootless podman (no --privileged, no added capability), builds nodepool's image, which
+/// boots. Root (to make the user), network (the mirror), a boot and minutes:
+/// STAMP_NETWORK_TESTS=1 and STAMP_BOOT_TESTS=1 (scripts/test's network phase sets both).
+///
+/// The image holds the binaries under test (``stampBinary`` and the `disk-image-create`
+/// beside it, the build every phase uses) with the Swift runtime libraries they link
+/// (`scripts/container-image --prebuilt`), not a second, static build of the package.
 ///
 /// What this host needs for rootless podman, written to the user's containers.conf and
 /// storage.conf (they are this machine's settings, not stamp's):
@@ -16,7 +21,7 @@ import StampTestSupport
 /// No base image can be pulled (no registry is reachable), so the test makes Debian bookworm
 /// with mmdebstrap and imports it as `localhost/debian:bookworm`, the Containerfile's BASE.
 @Suite(.serialized, .enabled(if: canRunUnprivilegedBuilds && toolAvailable("podman") && toolAvailable("mmdebstrap")
-    && ProcessInfo.processInfo.environment["STAMP_NETWORK_TESTS"] != nil))
+    && networkTestsEnabled && bootTestsEnabled))
 struct ContainerBuildTests {
     static let work = "/var/tmp/stamp-container-e2e"
 
@@ -28,8 +33,9 @@ struct ContainerBuildTests {
     @Test func nodepoolsCommandInRootlessPodman() async throws {
         try? FileManager.default.removeItem(atPath: Self.work)
         try FileManager.default.createDirectory(atPath: Self.work + "/context", withIntermediateDirectories: true)
-        // The binaries (static Swift runtime) and elements the Containerfile copies.
-        let staged = try run([repositoryRoot + "/scripts/container-image", "--stage-only"])
+        // The binaries under test, their Swift runtime and the elements the Containerfile copies.
+        let prebuilt = (stampBinary as NSString).deletingLastPathComponent
+        let staged = try run([repositoryRoot + "/scripts/container-image", "--stage-only", "--prebuilt", prebuilt])
         try #require(staged.status == 0, "\(staged.output.suffix(3000))")
         let context = try sh("""
             set -e; cd \(Self.work)
@@ -93,10 +99,14 @@ struct ContainerBuildTests {
         #expect(listing.contains("\n/usr/bin/ping\t- 0755\t0:0\tsecurity.capability=01000002"))
         #expect(listing.contains("\n/dev/null\tc 0666\t0:0\t"))
         #expect(!listing.contains("\t\(user.rangeStart)"), "host ids in the image")
-        if ProcessInfo.processInfo.environment["STAMP_BOOT_TESTS"] != nil {
-            let boot = try run(["bash", repositoryRoot + "/Tests/tools/boot/boot_test.sh", out + ".qcow2", "--format", "qcow2", "--snapshot", "--timeout", "300"])
-            #expect(boot.status == 0, "\(boot.output.suffix(3000))")
+        for fmt in ["qcow2", "vmdk"] {
+            let check = try run(["qemu-img", "check", "-f", fmt, "\(out).\(fmt)"])
+            #expect(check.status == 0, "\(fmt): \(check.output)")
+            let compare = try run(["qemu-img", "compare", "-f", "raw", "-F", fmt, out + ".raw", "\(out).\(fmt)"])
+            #expect(compare.status == 0, "\(fmt): \(compare.output)")
         }
+        let boot = try bootImage(out + ".qcow2", ["--format", "qcow2", "--snapshot", "--timeout", "300"])
+        #expect(boot.status == 0, "\(boot.output.suffix(3000))")
         _ = try? Self.asUser(user, "podman rmi -a -f >/dev/null 2>&1")
         try? FileManager.default.removeItem(atPath: Self.work)
     }

@@ -4,18 +4,23 @@ import Testing
 import StampTestSupport
 
 /// `disk-image-create` as nodepool-builder calls it, end to end with the built-in elements and
-/// the Debian mirror: root, network and minutes (STAMP_NETWORK_TESTS=1; scripts/test sets it).
-@Suite(.serialized, .enabled(if: isRoot && ProcessInfo.processInfo.environment["STAMP_NETWORK_TESTS"] != nil))
+/// the Debian mirror, each image booted under QEMU: root, network, boots and minutes
+/// (STAMP_NETWORK_TESTS=1 and STAMP_BOOT_TESTS=1; scripts/test's network phase sets both).
+/// The boots are part of the tests: without STAMP_BOOT_TESTS the suite is a recorded skip,
+/// not a pass that never booted. The builds share the run's image cache
+/// (``sharedImageCache(fallback:)``); the killed builds keep their own.
+@Suite(.serialized, .enabled(if: isRoot && networkTestsEnabled && bootTestsEnabled))
 struct DIBEndToEndTests {
-    static var binary: String { (stampBinary as NSString).deletingLastPathComponent + "/disk-image-create" }
+    static var binary: String { dibBinary }
     static let work = "/var/tmp/stamp-dib-e2e"
+    static var cache: String { sharedImageCache(fallback: work + "/cache") }
 
     static func dib(_ args: [String], environment extra: [String: String] = [:]) throws -> CommandResult {
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         return try run(
             [binary] + args,
             environment: [
-                "DIB_RELEASE": "bookworm", "DIB_IMAGE_CACHE": work + "/cache", "TMPDIR": work,
+                "DIB_RELEASE": "bookworm", "DIB_IMAGE_CACHE": cache, "TMPDIR": work,
                 "ELEMENTS_PATH": repositoryRoot + "/Tests/StampCLITests/Fixtures/elements", "STAMP_REPO": repositoryRoot,
             ].merging(extra) { $1 })
     }
@@ -58,7 +63,7 @@ struct DIBEndToEndTests {
         let before = Self.mountInfo()
         var env = ProcessInfo.processInfo.environment
         env["DIB_RELEASE"] = "bookworm"
-        env["DIB_IMAGE_CACHE"] = Self.work + "/cache"
+        env["DIB_IMAGE_CACHE"] = Self.cache
         env["TMPDIR"] = dir
         // Read the log until the marker shows, then kill without warning; meanwhile the
         // build's processes and mount namespaces are recorded.
@@ -75,12 +80,13 @@ struct DIBEndToEndTests {
         #expect(finals.isEmpty, "final outputs after SIGKILL at '\(marker)': \(finals)")
     }
 
+    /// nodepool's command (the run's shared build, ``SharedBuilds``, `-p iputils-ping` added)
+    /// writes every output nodepool expects, qemu-img, sfdisk, e2fsck, debugfs and gzip accept
+    /// them, and the qcow2 boots.
     @Test func nodepoolsExactCommandWritesTheWholeContract() throws {
-        let out = Self.work + "/np/debian"
-        try? FileManager.default.removeItem(atPath: Self.work + "/np")
-        try FileManager.default.createDirectory(atPath: Self.work + "/np", withIntermediateDirectories: true)
-        let r = try Self.dib(["-x", "-t", "qcow2,vmdk,raw", "--checksum", "--no-tmpfs", "--qemu-img-options", "compat=0.10", "-o", out, "debian-minimal", "vm", "stamp-boot-marker"])
-        #expect(r.status == 0, "\(r.output.suffix(4000))")
+        let (out, r) = try SharedBuilds.nodepoolDebian()
+        try #require(r.status == 0, "\(r.output.suffix(4000))")
+        let np = (out as NSString).deletingLastPathComponent
         let lastLine = r.stdout.split(separator: "\n").last.map(String.init) ?? ""
         #expect(lastLine.hasSuffix("| Build completed successfully"), "last line: \(lastLine)")
         for ext in ["qcow2", "vmdk", "raw"] {
@@ -89,7 +95,7 @@ struct DIBEndToEndTests {
             }
         }
         #expect(FileManager.default.fileExists(atPath: out + ".d"))
-        let sums = try sh("cd \(Self.work)/np && md5sum -c debian.qcow2.md5 debian.raw.md5 && sha256sum -c debian.vmdk.sha256")
+        let sums = try sh("cd \(np) && md5sum -c debian.qcow2.md5 debian.raw.md5 && sha256sum -c debian.vmdk.sha256")
         #expect(sums.status == 0, "\(sums.output)")
         let info = try run(["qemu-img", "info", "-f", "qcow2", out + ".qcow2"]).stdout
         #expect(info.contains("compat: 0.10"), "qcow2 must be version 2: \(info)")
@@ -111,16 +117,14 @@ struct DIBEndToEndTests {
         }
         let bootDir = try run(["debugfs", "-R", "ls /boot", rootFS]).stdout
         let initrd = try #require(bootDir.split(whereSeparator: { $0 == " " || $0 == "\n" }).first { $0.hasPrefix("initrd.img-") })
-        _ = try run(["debugfs", "-R", "dump /boot/\(initrd) \(Self.work)/np/initrd", rootFS])
-        let gzip = try run(["gzip", "-t", Self.work + "/np/initrd"])
+        _ = try run(["debugfs", "-R", "dump /boot/\(initrd) \(np)/initrd", rootFS])
+        let gzip = try run(["gzip", "-t", np + "/initrd"])
         #expect(gzip.status == 0 && gzip.output.isEmpty, "initramfs: \(gzip.output)")
         #expect(r.stdout.contains("stamp: update-initramfs -c -k"), "the initramfs is made once, after the package phases")
-        if ProcessInfo.processInfo.environment["STAMP_BOOT_TESTS"] != nil {
-            // The image nodepool would upload boots (BIOS, from the qcow2) with its root mounted
-            // read-write and clean.
-            let boot = try run(["bash", repositoryRoot + "/Tests/tools/boot/boot_test.sh", out + ".qcow2", "--format", "qcow2", "--snapshot", "--timeout", "240"])
-            #expect(boot.status == 0, "\(boot.output.suffix(3000))")
-        }
+        // The image nodepool would upload boots (BIOS, from the qcow2) with its root mounted
+        // read-write and clean.
+        let boot = try bootImage(out + ".qcow2", ["--format", "qcow2", "--snapshot", "--timeout", "240"])
+        #expect(boot.status == 0, "\(boot.output.suffix(3000))")
     }
 
     @Test func ovaWithTheEFILayout() throws {
@@ -138,6 +142,14 @@ struct DIBEndToEndTests {
         #expect(wants.contains("open-vm-tools.service"), "open-vm-tools is not enabled: \(wants)")
         let members = try run(["tar", "tf", out + ".ova"]).stdout.split(separator: "\n").map(String.init)
         #expect(members.count == 3 && members[0].hasSuffix(".ovf") && members[1].hasSuffix(".mf") && members[2].hasSuffix(".vmdk"), "\(members)")
+        // The layout as util-linux reads it (sfdisk, blkid -p), then as stamp's inspect does.
+        #expect(table.label == "gpt" && table.partitions.count == 2, "\(table)")
+        let blkTypes = try table.partitions.map { part in
+            try run(["blkid", "-p", "-O", "\(part.start * 512)", "-s", "TYPE", "-o", "value", out + ".raw"]).stdout
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        #expect(blkTypes == ["vfat", "ext4"], "blkid: \(blkTypes)")
+        #expect(try strictFsck(rootFS) == [])
         let inspect = try run([stampBinary, "inspect", "--json", out + ".raw"])
         let json = try JSONSerialization.jsonObject(with: Data(inspect.stdout.utf8)) as? [String: Any]
         #expect(json?["partition_table"] as? String == "gpt")
@@ -146,13 +158,18 @@ struct DIBEndToEndTests {
         let espPart = try #require(table.partitions.first)
         let esp = try sh("dd if=\(out).raw of=\(Self.work)/efi/esp.img bs=512 skip=\(espPart.start) count=\(espPart.size) status=none && mdir -i \(Self.work)/efi/esp.img ::/EFI/BOOT")
         #expect(esp.status == 0 && esp.stdout.uppercased().contains("BOOTX64"), "\(esp.output)")
-        if ProcessInfo.processInfo.environment["STAMP_BOOT_TESTS"] != nil {
-            // The OVA's own disk, taken out of the archive, boots under UEFI.
-            let x = try sh("cd \(Self.work)/efi && mkdir -p x && tar xf app.ova -C x && ls x/*.vmdk")
-            let vmdk = try #require(x.stdout.split(separator: "\n").first.map { "\(Self.work)/efi/\($0)" })
-            let boot = try run(["bash", repositoryRoot + "/Tests/tools/boot/boot_test.sh", vmdk, "--format", "vmdk", "--snapshot", "--uefi", "--timeout", "240"])
-            #expect(boot.status == 0, "\(boot.output.suffix(3000))")
-        }
+        let espFsck = try run(["fsck.fat", "-n", Self.work + "/efi/esp.img"])
+        #expect(espFsck.status == 0, "fsck.fat: \(espFsck.output)")
+        // The OVA's own disk, taken out of the archive, holds the raw image's bytes and boots
+        // under UEFI.
+        let x = try sh("cd \(Self.work)/efi && mkdir -p x && tar xf app.ova -C x && ls x/*.vmdk")
+        let vmdk = try #require(x.stdout.split(separator: "\n").first.map { "\(Self.work)/efi/\($0)" })
+        let vmdkCheck = try run(["qemu-img", "check", "-f", "vmdk", vmdk])
+        #expect(vmdkCheck.status == 0, "\(vmdkCheck.output)")
+        let same = try run(["qemu-img", "compare", "-f", "raw", "-F", "vmdk", out + ".raw", vmdk])
+        #expect(same.status == 0, "the OVA's disk is not the raw image: \(same.output)")
+        let boot = try bootImage(vmdk, ["--format", "vmdk", "--snapshot", "--uefi", "--timeout", "240"])
+        #expect(boot.status == 0, "\(boot.output.suffix(3000))")
     }
 
     /// `ubuntu-minimal` for Ubuntu noble, on a Debian host whose debootstrap has no noble script
@@ -172,10 +189,8 @@ struct DIBEndToEndTests {
         #expect(try strictFsck(rootFS) == [])
         let osRelease = try run(["debugfs", "-R", "cat /usr/lib/os-release", rootFS]).stdout
         #expect(osRelease.contains("VERSION_CODENAME=noble"), "\(osRelease)")
-        if ProcessInfo.processInfo.environment["STAMP_BOOT_TESTS"] != nil {
-            let boot = try run(["bash", repositoryRoot + "/Tests/tools/boot/boot_test.sh", out + ".qcow2", "--format", "qcow2", "--snapshot", "--timeout", "300"])
-            #expect(boot.status == 0, "\(boot.output.suffix(3000))")
-        }
+        let boot = try bootImage(out + ".qcow2", ["--format", "qcow2", "--snapshot", "--timeout", "300"])
+        #expect(boot.status == 0, "\(boot.output.suffix(3000))")
     }
 
     /// A block-device config lays out the disk (`stamp build --block-device-config`, which is
@@ -219,7 +234,7 @@ struct DIBEndToEndTests {
         let r = try run(
             [stampBinary, "build", "debian-minimal", "vm", "stamp-boot-marker", "-o", out, "-t", "qcow2,raw", "--trace",
              "--release", "bookworm", "--elements-path", repositoryRoot + "/Tests/StampCLITests/Fixtures/elements",
-             "--image-cache", Self.work + "/cache", "--block-device-config", config],
+             "--image-cache", Self.cache, "--block-device-config", config],
             environment: ["TMPDIR": Self.work, "STAMP_REPO": repositoryRoot])
         #expect(r.stdout.split(separator: "\n").last?.hasSuffix("| Build completed successfully") == true, "\(r.stdout.suffix(500))")
         #expect(r.status == 0, "\(r.output.suffix(4000))")
@@ -233,9 +248,7 @@ struct DIBEndToEndTests {
         let root = try #require(parts.last)
         let fstab = try run(["debugfs", "-R", "cat /etc/fstab", Self.filesystem(out + ".raw", root)]).stdout
         #expect(fstab.contains("LABEL=srvdata /srv ext4 defaults 0 2") && fstab.contains("LABEL=cloudimg-rootfs / ext4 defaults 0 1"), "fstab: \(fstab)")
-        if ProcessInfo.processInfo.environment["STAMP_BOOT_TESTS"] != nil {
-            let boot = try run(["bash", repositoryRoot + "/Tests/tools/boot/boot_test.sh", out + ".qcow2", "--format", "qcow2", "--snapshot", "--expect-mount", "/srv", "--timeout", "240"])
-            #expect(boot.status == 0, "\(boot.output.suffix(3000))")
-        }
+        let boot = try bootImage(out + ".qcow2", ["--format", "qcow2", "--snapshot", "--expect-mount", "/srv", "--timeout", "240"])
+        #expect(boot.status == 0, "\(boot.output.suffix(3000))")
     }
 }

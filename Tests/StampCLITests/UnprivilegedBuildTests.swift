@@ -124,8 +124,7 @@ struct UnprivilegedBuildTests {
         defer { dir.cleanup() }
         let arguments = Self.arguments(user, dir, ["sleeper"])
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = Array(arguments.dropFirst())
+        setCommand(of: process, to: arguments)
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice

@@ -155,3 +155,34 @@ func hexBytes(_ s: String) -> [UInt8] {
     let h = Array(s.filter { !$0.isWhitespace })
     return stride(from: 0, to: h.count, by: 2).map { UInt8(String(h[$0..<($0 + 2)]), radix: 16)! }
 }
+
+/// qemu-img's name for the container `format` writes.
+func qemuFormat(_ format: OutputFormat) -> String {
+    switch format {
+    case .raw: "raw"
+    case .qcow2: "qcow2"
+    case .vmdkStreamOptimized, .vmdkMonolithicSparse: "vmdk"
+    case .vhdDynamic, .vhdFixed: "vpc"
+    }
+}
+
+/// What qemu-img, a reader we did not write, finds wrong with `image` (written as `format`)
+/// as a copy of the raw disk `raw`; empty when it agrees: `info --output=json` names the
+/// format, `check` finds no errors (where qemu-img can check the format: qcow2 and VMDK),
+/// and `compare` finds the guest-visible bytes identical to `raw`'s. qemu-img probes the
+/// format itself, except for a fixed VHD, which has no header to probe (its only metadata is
+/// the footer): that one is named (`-f vpc`), so qemu-img parses the footer.
+func qemuImgDisagreements(_ image: String, format: OutputFormat, raw: String) throws -> [String] {
+    let name = qemuFormat(format)
+    var problems: [String] = []
+    let info = try run("qemu-img", ["info", "--output=json"] + (format == .vhdFixed ? ["-f", "vpc"] : []) + [image])
+    let json = try? JSONSerialization.jsonObject(with: Data(info.output.utf8)) as? [String: Any]
+    if json?["format"] as? String != name { problems.append("qemu-img info: not \(name): \(info.output)") }
+    if name == "qcow2" || name == "vmdk" {
+        let check = try run("qemu-img", ["check", "-f", name, image])
+        if check.status != 0 || !check.output.contains("No errors were found") { problems.append("qemu-img check: \(check.output)") }
+    }
+    let compare = try run("qemu-img", ["compare", "-f", "raw", "-F", name, raw, image])
+    if compare.status != 0 || !compare.output.contains("Images are identical.") { problems.append("qemu-img compare: \(compare.output)") }
+    return problems
+}

@@ -112,9 +112,13 @@ struct Variant: CustomTestStringConvertible, Sendable {
         #expect(markers == [1, 1, 2, 3, 0])
     }
 
-    @Test func teeWritesEveryFormatFromOneStream() throws {
+    /// One stream into six writers: each file is the disk, as qemu-img reads it and as ours does.
+    @Test(.enabled(if: hasQemuImg, "needs qemu-img (scripts/install-deps)"))
+    func teeWritesEveryFormatFromOneStream() throws {
         let dir = TempDir()
         let disk = SyntheticDisk(large: false)
+        let rawFile = dir.file("disk.raw")
+        try Data(disk.raw).write(to: URL(fileURLWithPath: rawFile))
         let formats: [OutputFormat] = [.raw, .qcow2, .vmdkStreamOptimized, .vmdkMonolithicSparse, .vhdDynamic, .vhdFixed]
         let sinks = try formats.enumerated().map { i, f in
             try makeImageSink(format: f, path: dir.file("t\(i)"), virtualSize: disk.size, options: Variant.all[0].options)
@@ -122,6 +126,7 @@ struct Variant: CustomTestStringConvertible, Sendable {
         try disk.feed(TeeSink(sinks), sourceDirectory: dir)
         let raw = disk.raw
         for i in formats.indices {
+            #expect(try qemuImgDisagreements(dir.file("t\(i)"), format: formats[i], raw: rawFile) == [], "\(formats[i])")
             let back = try readBack(dir.file("t\(i)"))
             #expect(same(Array(back.prefix(raw.count)), raw), "\(formats[i])")
         }
@@ -156,8 +161,9 @@ struct Variant: CustomTestStringConvertible, Sendable {
         #expect(seen == (1 << 20) + 512)
     }
 
-    /// Sequential writers report exactly the bytes of the file they produce.
-    @Test(arguments: [OutputFormat.raw, .vhdFixed, .vmdkStreamOptimized])
+    /// Sequential writers report exactly the bytes of the file they produce, which is the
+    /// disk as qemu-img reads it.
+    @Test(.enabled(if: hasQemuImg, "needs qemu-img (scripts/install-deps)"), arguments: [OutputFormat.raw, .vhdFixed, .vmdkStreamOptimized])
     func observerSeesTheFile(format: OutputFormat) throws {
         let dir = TempDir()
         let disk = SyntheticDisk(large: false)
@@ -168,6 +174,9 @@ struct Variant: CustomTestStringConvertible, Sendable {
             format: format, path: dir.file("o"), virtualSize: disk.size, options: options, observer: { observed += $0 })
         try disk.feed(sink, sourceDirectory: dir)
         #expect(same(observed, try readAll(dir.file("o"))))
+        let rawFile = dir.file("disk.raw")
+        try Data(disk.raw).write(to: URL(fileURLWithPath: rawFile))
+        #expect(try qemuImgDisagreements(dir.file("o"), format: format, raw: rawFile) == [], "\(format)")
         #expect(same(Array(try readBack(dir.file("o")).prefix(disk.raw.count)), disk.raw))
     }
 }

@@ -177,7 +177,8 @@ struct ChrootBuildTests {
         #expect(FileManager.default.fileExists(atPath: fresh.root.path), "a live build's directory was removed")
     }
 
-    static var binary: URL { Fixtures.repository.appendingPathComponent(".build/debug/disk-image-create") }
+    /// The `disk-image-create` under test (beside ``stampBinary``: STAMP_BIN's build).
+    static var binary: URL { URL(fileURLWithPath: dibBinary) }
 
     /// SIGKILL of the top process while a chroot script sleeps: the build's mount namespace is
     /// gone (no process is left in it), no process of the build survives, the host's mount
@@ -188,8 +189,7 @@ struct ChrootBuildTests {
         defer { try? FileManager.default.removeItem(at: work) }
         let before = Self.mountInfo()
         let process = Process()
-        process.executableURL = Self.binary
-        process.arguments = ["-x", "-n", "-t", "raw", "-o", work.appendingPathComponent("image").path, "fake-os", "sleeper"]
+        setCommand(of: process, to: [Self.binary.path, "-x", "-n", "-t", "raw", "-o", work.appendingPathComponent("image").path, "fake-os", "sleeper"])
         var env = ProcessInfo.processInfo.environment
         env["ELEMENTS_PATH"] = Fixtures.elements.path
         env["TMPDIR"] = work.path

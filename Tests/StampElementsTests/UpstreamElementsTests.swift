@@ -1,4 +1,5 @@
 import Foundation
+import StampTestSupport
 import Testing
 @testable import StampElements
 
@@ -6,18 +7,19 @@ import Testing
 /// directory first on ELEMENTS_PATH) build `debian-minimal vm` with stamp's engine.
 /// Root, network (PyPI and the Debian mirror) and minutes: STAMP_NETWORK_TESTS=1.
 /// STAMP_UPSTREAM_DIB_VERSION pins the wheel (default: the newest on PyPI).
-@Suite(.serialized, .enabled(if: ProcessInfo.processInfo.environment["STAMP_NETWORK_TESTS"] != nil && Fixtures.isRoot))
+@Suite(.serialized, .enabled(if: networkTestsEnabled && Fixtures.isRoot))
 struct UpstreamElementsTests {
     static let work = URL(fileURLWithPath: "/var/tmp/stamp-upstream-dib")
 
-    /// Runs a command with its output in `log`; returns the exit status.
+    /// Runs a command with its output in `log`; returns the exit status. stamp's binaries run
+    /// under a login shell's open-files limit (``withOpenFilesLimit(_:_:)``).
     static func run(_ argv: [String], environment: [String: String]? = nil, log: URL) throws -> Int32 {
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
         defer { try? handle.close() }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = argv
+        process.arguments = withOpenFilesLimit(argv, .automatic)
         if let environment { process.environment = environment }
         process.standardOutput = handle
         process.standardError = handle

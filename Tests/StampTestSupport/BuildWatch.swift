@@ -139,7 +139,8 @@ public final class BuildWatch: @unchecked Sendable {
 }
 
 extension BuildWatch {
-    /// Starts `arguments` (an absolute executable and its arguments), reads its stdout until
+    /// Starts `arguments` (an absolute executable and its arguments; stamp under
+    /// ``loginOpenFilesLimit``), reads its stdout until
     /// `marker` appears, and kills it with SIGKILL then, without warning; meanwhile samples
     /// its processes and mount namespaces (at most every 0.2 s). Waits for it to end.
     /// - Returns: the watch (for ``survivorsAfterWaiting(touching:seconds:)``), whether the
@@ -147,9 +148,10 @@ extension BuildWatch {
     public static func killAtMarker(
         _ arguments: [String], environment: [String: String]? = nil, marker: String
     ) throws -> (watch: BuildWatch, killed: Bool, output: String) {
+        // Under a login shell's open-files limit when it is stamp (env and prlimit exec the
+        // command: the PID watched is the build's).
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: arguments[0])
-        process.arguments = Array(arguments.dropFirst())
+        setCommand(of: process, to: arguments)
         if let environment { process.environment = environment }
         let pipe = Pipe()
         process.standardInput = FileHandle.nullDevice

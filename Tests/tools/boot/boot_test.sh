@@ -22,6 +22,10 @@
 #   Microsoft keys are enrolled, so only a signed shim -> grub -> kernel chain boots.
 # --snapshot keeps IMAGE unchanged (writes go to a temporary overlay; needed for formats
 #   QEMU cannot write in place, e.g. streamOptimized VMDK).
+# One guest at a time: the guest runs while this script holds an exclusive flock on
+#   ${STAMP_QEMU_LOCK:-/tmp/stamp-qemu.lock}, so boots started by suites running in parallel
+#   take turns (a TCG guest wants both cores of the machine; two at once stall past their
+#   timeouts). The wait is printed and does not count against --timeout.
 # Exit codes: 0 pass, 1 checks failed, 2 usage, 3 timeout or QEMU failure.
 set -uo pipefail
 
@@ -81,9 +85,15 @@ elif [ "$uefi" = 1 ]; then
           -drive "if=pflash,format=raw,unit=1,file=$work/vars.fd" "${args[@]}")
 fi
 
+lock=${STAMP_QEMU_LOCK:-/tmp/stamp-qemu.lock}
+exec {lock_fd}>>"$lock"
+waited=$(date +%s.%N)
+flock "$lock_fd"
+echo "boot_test.sh: waited $(echo "$(date +%s.%N) - $waited" | bc)s for the QEMU lock $lock" >&2
 start=$(date +%s.%N)
 timeout --foreground -k 10 "$timeout" qemu-system-x86_64 "${args[@]}" > "$work/qemu.out" 2>&1
 qemu_rc=$?
+exec {lock_fd}>&-
 end=$(date +%s.%N)
 wall=$(echo "$end - $start" | bc)
 
