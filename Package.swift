@@ -69,7 +69,8 @@ let package = Package(
         // MARK: root tree, filesystems, layout
         .target(name: "StampTree", dependencies: ["StampIO"]),
         .target(name: "StampExt4", dependencies: ["StampTree", "StampIO", "StampBytes"]),
-        .target(name: "StampFAT", dependencies: ["StampIO", "StampBytes", .product(name: "SystemPackage", package: "swift-system")]),
+        .target(
+            name: "StampFAT", dependencies: ["StampIO", "StampBytes", .product(name: "SystemPackage", package: "swift-system")]),
         .target(name: "StampDisk", dependencies: ["StampIO", "StampBytes", "Yams"]),
         // The boot loader step reads GRUB's files as data from the tree model and writes core.img
         // (LZMA, through StampCompression), grub.cfg and the ESP itself: it runs nothing.
@@ -78,7 +79,9 @@ let package = Package(
         // Reads tar and applies layers through StampArchive. Registry traffic goes through
         // libcurl's easy interface (a CA of the registry's own can be trusted, which URLSession
         // on Linux cannot do); gzip layers are inflated with StampCompression's ISA-L decoder.
-        .target(name: "StampOCI", dependencies: ["StampArchive", "CCurl", "StampCompression", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(
+            name: "StampOCI",
+            dependencies: ["StampArchive", "CCurl", "StampCompression", .product(name: "Crypto", package: "swift-crypto")]),
 
         // MARK: containers and packaging
         .target(name: "StampContainers", dependencies: ["StampIO", "StampBytes", "StampCompression"]),
@@ -91,7 +94,9 @@ let package = Package(
             ]),
 
         // MARK: elements
-        .target(name: "StampElements", dependencies: ["StampBytes", "StampIO", "Yams", .product(name: "Logging", package: "swift-log")]),
+        .target(
+            name: "StampElements",
+            dependencies: ["StampBytes", "StampIO", "Yams", .product(name: "Logging", package: "swift-log")]),
 
         // MARK: pipeline and executables
         .target(
@@ -112,7 +117,9 @@ let package = Package(
         // MARK: fuzzing (plain functions; the libFuzzer executables live in Fuzz/)
         .target(
             name: "StampFuzzing",
-            dependencies: ["StampContainers", "StampIO", "StampDisk", "StampElements", "StampPipeline", "StampPackaging", "StampBoot"]),
+            dependencies: [
+                "StampContainers", "StampIO", "StampDisk", "StampElements", "StampPipeline", "StampPackaging", "StampBoot",
+            ]),
         .executableTarget(
             name: "disk-image-create",
             dependencies: [

@@ -1,7 +1,7 @@
 import CArchive
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The one owner of a libarchive read handle (`struct archive *`) over a file, reading tar

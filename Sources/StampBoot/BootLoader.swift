@@ -55,7 +55,8 @@ public enum BootLoader {
         var problems: [String] = []
         func isFile(_ path: String) -> Bool { tree.lookup(path).map { tree.entries[$0].kind == .regular } ?? false }
         if layout.bootsBIOS {
-            for name in ["boot.img", "diskboot.img", "lzma_decompress.img", "kernel.img", "moddep.lst"] where !isFile(i386 + "/" + name) {
+            for name in ["boot.img", "diskboot.img", "lzma_decompress.img", "kernel.img", "moddep.lst"]
+            where !isFile(i386 + "/" + name) {
                 problems.append("missing \(i386)/\(name) (install grub-pc-bin)")
             }
         }
@@ -69,7 +70,10 @@ public enum BootLoader {
     static func kernelNames(_ tree: RootTree) -> [String] {
         guard let boot = tree.lookup("/boot"), tree.entries[boot].kind == .directory else { return [] }
         return tree.entries[boot].children.map { String(decoding: tree.entries[Int($0)].name, as: UTF8.self) }
-            .filter { ($0.hasPrefix("vmlinuz-") || $0.hasPrefix("vmlinux-")) && tree.lookup("/boot/" + $0).map { tree.entries[$0].kind == .regular } == true }
+            .filter {
+                ($0.hasPrefix("vmlinuz-") || $0.hasPrefix("vmlinux-"))
+                    && tree.lookup("/boot/" + $0).map { tree.entries[$0].kind == .regular } == true
+            }
     }
 
     /// Reads GRUB's files from `tree`, builds the boot code and ESP files, and adds grub.cfg,
@@ -160,7 +164,8 @@ public enum BootLoader {
                 try tree.setFile("/boot/grub/grubenv", content: .bytes(GrubTexts.emptyEnvironmentBlock), time: time)
             }
             try tree.setFile(
-                GrubTexts.defaultsSnippetPath, content: .bytes(Array(GrubTexts.defaultsSnippet(root: root, options: options).utf8)),
+                GrubTexts.defaultsSnippetPath,
+                content: .bytes(Array(GrubTexts.defaultsSnippet(root: root, options: options).utf8)),
                 time: time)
         } catch {
             throw .invalidGrubFile(path: tree.sourcePath, reason: "\(error)")
@@ -176,7 +181,9 @@ public enum BootLoader {
     static func distributionDirectory(of image: [UInt8], options: BootOptions) -> String {
         if let prefix = GrubEFIImage.embeddedPrefix(image) {
             let parts = prefix.split(separator: "/")
-            if parts.count == 2, parts[0].uppercased() == "EFI", GrubModuleList.isPlainName(String(parts[1])) { return String(parts[1]) }
+            if parts.count == 2, parts[0].uppercased() == "EFI", GrubModuleList.isPlainName(String(parts[1])) {
+                return String(parts[1])
+            }
         }
         return options.efiDistributionDirectory
     }
@@ -200,7 +207,10 @@ public enum BootLoader {
     }
 
     static func grubConfig(_ tree: RootTree, read: (String) throws(BootError) -> [UInt8]?) throws(BootError) -> GrubConfig {
-        let boot = tree.lookup("/boot").map { tree.entries[$0].children.map { String(decoding: tree.entries[Int($0)].name, as: UTF8.self) } } ?? []
+        let boot =
+            tree.lookup("/boot").map {
+                tree.entries[$0].children.map { String(decoding: tree.entries[Int($0)].name, as: UTF8.self) }
+            } ?? []
         var release = try read("/etc/os-release")
         if release == nil { release = try read("/usr/lib/os-release") }
         let osRelease = release.map { String(decoding: $0, as: UTF8.self) }
@@ -229,7 +239,8 @@ public enum BootLoader {
                 guard let bytes = try tree.readData(of: index, limit: 1 << 20) else {
                     throw BootError.invalidGrubFile(path: "/etc/fstab", reason: "larger than 1 MiB")
                 }
-                lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+                lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(
+                    String.init)
                 if lines.last == "" { lines.removeLast() }
             } catch let error as BootError {
                 throw error

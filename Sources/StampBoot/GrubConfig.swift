@@ -40,10 +40,16 @@ public struct GrubConfig: Sendable {
         var kernels: [Kernel] = []
         for name in bootNames {
             let version: Substring
-            if name.hasPrefix("vmlinuz-") { version = name.dropFirst(8) } else if name.hasPrefix("vmlinux-") {
+            if name.hasPrefix("vmlinuz-") {
                 version = name.dropFirst(8)
-            } else { continue }
-            guard !version.isEmpty, !name.hasSuffix(".sig"), !name.hasSuffix(".dpkg-tmp"), !name.hasSuffix(".old") else { continue }
+            } else if name.hasPrefix("vmlinux-") {
+                version = name.dropFirst(8)
+            } else {
+                continue
+            }
+            guard !version.isEmpty, !name.hasSuffix(".sig"), !name.hasSuffix(".dpkg-tmp"), !name.hasSuffix(".old") else {
+                continue
+            }
             let v = String(version)
             let initrd = ["initrd.img-\(v)", "initrd-\(v).img", "initrd-\(v).gz", "initrd-\(v)", "initramfs-\(v).img"]
                 .first { names.contains($0) }
@@ -54,8 +60,10 @@ public struct GrubConfig: Sendable {
         self.microcode = ["intel-uc.img", "intel-ucode.img", "amd-uc.img", "amd-ucode.img", "early_ucode.cpio", "microcode.cpio"]
             .filter { names.contains($0) }.map { "/boot/" + $0 }
         let release = Self.assignments(osRelease ?? "")
-        self.title = release["NAME"].map { $0.contains("GNU/Linux") || $0.contains("Linux") ? $0 : $0 + " GNU/Linux" } ?? "GNU/Linux"
-        self.distributionClass = release["ID"].flatMap { id in id.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" } ? id : nil } ?? "gnu-linux"
+        self.title =
+            release["NAME"].map { $0.contains("GNU/Linux") || $0.contains("Linux") ? $0 : $0 + " GNU/Linux" } ?? "GNU/Linux"
+        self.distributionClass =
+            release["ID"].flatMap { id in id.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" } ? id : nil } ?? "gnu-linux"
         var command = ""
         for text in defaultGrub {
             if let value = Self.assignments(text)["GRUB_CMDLINE_LINUX"] { command = value }
@@ -132,20 +140,28 @@ public struct GrubConfig: Sendable {
     /// Version order (GRUB's `version_sort`, as `sort -V`): runs of digits compare as numbers,
     /// everything else byte by byte; `~` sorts before anything.
     static func versionPrecedes(_ a: String, _ b: String) -> Bool {
-        var x = Array(a.utf8)[...], y = Array(b.utf8)[...]
+        var x = Array(a.utf8)[...]
+        var y = Array(b.utf8)[...]
         func isDigit(_ c: UInt8) -> Bool { c >= 0x30 && c <= 0x39 }
         while !x.isEmpty || !y.isEmpty {
             if let c = x.first, let d = y.first, isDigit(c), isDigit(d) {
-                let n = x.prefix(while: isDigit), m = y.prefix(while: isDigit)
-                let nn = n.drop { $0 == 0x30 }, mm = m.drop { $0 == 0x30 }
+                let n = x.prefix(while: isDigit)
+                let m = y.prefix(while: isDigit)
+                let nn = n.drop { $0 == 0x30 }
+                let mm = m.drop { $0 == 0x30 }
                 if nn.count != mm.count { return nn.count < mm.count }
                 if !nn.elementsEqual(mm) { return nn.lexicographicallyPrecedes(mm) }
                 x = x.dropFirst(n.count)
                 y = y.dropFirst(m.count)
                 continue
             }
-            let c = x.first, d = y.first
-            if c == d { x = x.dropFirst(); y = y.dropFirst(); continue }
+            let c = x.first
+            let d = y.first
+            if c == d {
+                x = x.dropFirst()
+                y = y.dropFirst()
+                continue
+            }
             func rank(_ c: UInt8?) -> Int {
                 guard let c else { return 0 }
                 if c == 0x7E { return -1 }

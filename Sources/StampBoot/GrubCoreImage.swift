@@ -95,7 +95,9 @@ public struct GrubCoreImage: Sendable {
         }
         var decompressor = try need("lzma_decompress.img")
         guard decompressor.count >= 0x20, decompressor.count <= Self.maximumDecompressorSize else {
-            throw .invalidGrubFile(path: directory + "/lzma_decompress.img", reason: "\(decompressor.count) bytes, expected 32 to \(Self.maximumDecompressorSize)")
+            throw .invalidGrubFile(
+                path: directory + "/lzma_decompress.img",
+                reason: "\(decompressor.count) bytes, expected 32 to \(Self.maximumDecompressorSize)")
         }
         Self.put(UInt32(compressed.count), into: &decompressor, at: Self.compressedSizeField)
         Self.put(UInt32(payload.count), into: &decompressor, at: Self.uncompressedSizeField)
@@ -106,7 +108,8 @@ public struct GrubCoreImage: Sendable {
         }
         let rest = decompressor.count + compressed.count
         guard rest <= Self.maximumCoreSize else {
-            throw .invalidGrubFile(path: directory, reason: "core image of \(rest) bytes is larger than GRUB can load (\(Self.maximumCoreSize))")
+            throw .invalidGrubFile(
+                path: directory, reason: "core image of \(rest) bytes is larger than GRUB can load (\(Self.maximumCoreSize))")
         }
         let sectors = (rest + 511) / 512
         diskboot[Self.blocklistLengthField] = UInt8(sectors & 0xFF)
@@ -127,9 +130,12 @@ public struct GrubCoreImage: Sendable {
         let base = 512
         guard core.count > base + decompressorSize else { throw BootError.coreImageTooSmall(path: "core.img", size: core.count) }
         func field(_ at: Int) -> Int { (0..<4).reduce(0) { $0 | Int(core[base + at + $1]) << (8 * $1) } }
-        let compressedSize = field(compressedSizeField), size = field(uncompressedSizeField)
+        let compressedSize = field(compressedSizeField)
+        let size = field(uncompressedSizeField)
         let start = base + decompressorSize
-        guard compressedSize <= core.count - start, size <= 16 << 20 else { throw BootError.coreImageTooSmall(path: "core.img", size: core.count) }
+        guard compressedSize <= core.count - start, size <= 16 << 20 else {
+            throw BootError.coreImageTooSmall(path: "core.img", size: core.count)
+        }
         return try RawLZMA.decode(Array(core[start..<(start + compressedSize)]), size: size, parameters: .grub)
     }
 }

@@ -32,11 +32,14 @@ public enum GrubEFIImage {
                 guard let name = try? r.bytes(at: at, count: 8), let size = try? Int(r.le32(at: at + 16)),
                     let offset = try? Int(r.le32(at: at + 20))
                 else { return nil }
-                guard name.prefix(4).elementsEqual(Array("mods".utf8)), size >= 24, offset <= raw.count, size <= raw.count - offset else {
+                guard name.prefix(4).elementsEqual(Array("mods".utf8)), size >= 24, offset <= raw.count,
+                    size <= raw.count - offset
+                else {
                     continue
                 }
                 let base = offset
-                guard (try? r.le32(at: base)) == 0x676d_696d, let first = try? r.le64(at: base + 8), let total = try? r.le64(at: base + 16),
+                guard (try? r.le32(at: base)) == 0x676d_696d, let first = try? r.le64(at: base + 8),
+                    let total = try? r.le64(at: base + 16),
                     total <= UInt64(size)
                 else { return nil }
                 var cursor = UInt64(first)

@@ -38,30 +38,35 @@ struct GrubKernelELF {
         func bad(_ reason: String) -> BootError { .invalidGrubFile(path: path, reason: reason) }
         let sections: [Section]
         do {
-            sections = try bytes.withUnsafeBytes { (raw) throws(FieldError) -> [Section]? in
-                let r = FieldReader(raw)
-                guard try r.bytes(at: 0, count: 4) == [0x7F, 0x45, 0x4C, 0x46], try r.u8(at: 4) == 1, try r.u8(at: 5) == 1,
-                    try r.u8(at: 6) == 1
-                else { return nil }
-                let shoff = Int(try r.le32(at: 0x20)), entsize = Int(try r.le16(at: 0x2E)), count = Int(try r.le16(at: 0x30))
-                guard entsize >= 40, count <= 4096 else { return nil }
-                var out: [Section] = []
-                for i in 0..<count {
-                    let at = shoff + i * entsize
-                    out.append(
-                        Section(
-                            type: try r.le32(at: at + 4), flags: try r.le32(at: at + 8), address: try r.le32(at: at + 12),
-                            offset: try r.le32(at: at + 16), size: try r.le32(at: at + 20), alignment: try r.le32(at: at + 32)))
-                }
-                return out
-            } ?? { throw bad("not a 32-bit little-endian ELF file") }()
+            sections =
+                try bytes.withUnsafeBytes { (raw) throws(FieldError) -> [Section]? in
+                    let r = FieldReader(raw)
+                    guard try r.bytes(at: 0, count: 4) == [0x7F, 0x45, 0x4C, 0x46], try r.u8(at: 4) == 1, try r.u8(at: 5) == 1,
+                        try r.u8(at: 6) == 1
+                    else { return nil }
+                    let shoff = Int(try r.le32(at: 0x20))
+                    let entsize = Int(try r.le16(at: 0x2E))
+                    let count = Int(try r.le16(at: 0x30))
+                    guard entsize >= 40, count <= 4096 else { return nil }
+                    var out: [Section] = []
+                    for i in 0..<count {
+                        let at = shoff + i * entsize
+                        out.append(
+                            Section(
+                                type: try r.le32(at: at + 4), flags: try r.le32(at: at + 8), address: try r.le32(at: at + 12),
+                                offset: try r.le32(at: at + 16), size: try r.le32(at: at + 20), alignment: try r.le32(at: at + 32)
+                            ))
+                    }
+                    return out
+                } ?? { throw bad("not a 32-bit little-endian ELF file") }()
         } catch let error as BootError {
             throw error
         } catch {
             throw bad("truncated ELF headers (\(error))")
         }
         let kept = { (s: Section, text: Bool) -> Bool in
-            s.type == Self.progbits && s.flags & (Self.allocate | Self.execute) == (text ? Self.allocate | Self.execute : Self.allocate)
+            s.type == Self.progbits
+                && s.flags & (Self.allocate | Self.execute) == (text ? Self.allocate | Self.execute : Self.allocate)
         }
         var end: UInt64 = 0
         var placed: [(Section, Int)] = []

@@ -18,12 +18,15 @@ struct GrubModuleList {
         var count = 0
         for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
             count += 1
-            guard count <= Self.maximumLines else { throw .invalidGrubFile(path: path, reason: "more than \(Self.maximumLines) lines") }
+            guard count <= Self.maximumLines else {
+                throw .invalidGrubFile(path: path, reason: "more than \(Self.maximumLines) lines")
+            }
             guard let colon = line.firstIndex(of: ":") else {
                 throw .invalidGrubFile(path: path, reason: "line \(count) has no ':'")
             }
             let name = String(line[..<colon])
-            let deps = line[line.index(after: colon)...].split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" }).map(String.init)
+            let deps = line[line.index(after: colon)...].split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" }).map(
+                String.init)
             for n in [name] + deps where !Self.isPlainName(n) {
                 throw .invalidGrubFile(path: path, reason: "line \(count): '\(n.prefix(64))' is not a module name")
             }
@@ -43,7 +46,9 @@ struct GrubModuleList {
         var visiting: Set<String> = []
         func add(_ name: String, depth: Int) throws(BootError) {
             guard !added.contains(name), !visiting.contains(name) else { return }
-            guard depth <= Self.maximumDepth else { throw .invalidGrubFile(path: path, reason: "dependencies nest deeper than \(Self.maximumDepth)") }
+            guard depth <= Self.maximumDepth else {
+                throw .invalidGrubFile(path: path, reason: "dependencies nest deeper than \(Self.maximumDepth)")
+            }
             visiting.insert(name)
             for dep in dependencies[name] ?? [] { try add(dep, depth: depth + 1) }
             visiting.remove(name)

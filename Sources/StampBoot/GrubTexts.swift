@@ -47,7 +47,8 @@ public enum GrubTexts {
         ]
         if let serial = options.grubSerial {
             lines.append("GRUB_TERMINAL='serial console'")
-            lines.append("GRUB_SERIAL_COMMAND='serial --speed=\(serial.speed) --unit=\(serial.unit) --word=8 --parity=no --stop=1'")
+            lines.append(
+                "GRUB_SERIAL_COMMAND='serial --speed=\(serial.speed) --unit=\(serial.unit) --word=8 --parity=no --stop=1'")
         } else {
             lines.append("GRUB_TERMINAL=console")
         }

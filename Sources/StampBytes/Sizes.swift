@@ -15,7 +15,9 @@ extension BinaryInteger {
 public func parseSize(_ text: String) -> UInt64? {
     var s = text.trimmingCharactersInSet(" ")
     guard !s.isEmpty else { return nil }
-    if s.hasSuffix("iB") || s.hasSuffix("ib") { s.removeLast(2) } else if s.hasSuffix("B") || s.hasSuffix("b") {
+    if s.hasSuffix("iB") || s.hasSuffix("ib") {
+        s.removeLast(2)
+    } else if s.hasSuffix("B") || s.hasSuffix("b") {
         s.removeLast()
     }
     var multiplier: Double = 1

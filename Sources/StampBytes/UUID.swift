@@ -15,7 +15,9 @@ public struct Identifier: Hashable, Sendable, CustomStringConvertible {
         let hex = text.filter { $0 != "-" }
         let dashes = text.enumerated().filter { $0.element == "-" }.map(\.offset)
         // Hex digits only: `UInt8(_:radix:)` would also take a sign ("+f").
-        guard hex.count == 32, dashes == [8, 13, 18, 23], hex.allSatisfy(\.isHexDigit), hex.allSatisfy(\.isASCII) else { return nil }
+        guard hex.count == 32, dashes == [8, 13, 18, 23], hex.allSatisfy(\.isHexDigit), hex.allSatisfy(\.isASCII) else {
+            return nil
+        }
         var out: [UInt8] = []
         var index = hex.startIndex
         for _ in 0..<16 {
@@ -45,8 +47,10 @@ public struct Identifier: Hashable, Sendable, CustomStringConvertible {
             for b in seed { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
             return h
         }
-        let a = fnv(0xCBF2_9CE4_8422_2325), c = fnv(0x8422_2325_CBF2_9CE4 ^ 0x5555)
-        var b = (0..<8).map { UInt8(truncatingIfNeeded: a >> (8 * UInt64($0))) }
+        let a = fnv(0xCBF2_9CE4_8422_2325)
+        let c = fnv(0x8422_2325_CBF2_9CE4 ^ 0x5555)
+        var b =
+            (0..<8).map { UInt8(truncatingIfNeeded: a >> (8 * UInt64($0))) }
             + (0..<8).map { UInt8(truncatingIfNeeded: c >> (8 * UInt64($0))) }
         b[6] = (b[6] & 0x0F) | 0x40
         b[8] = (b[8] & 0x3F) | 0x80

@@ -20,7 +20,8 @@ public enum YAMLNesting {
     public static let limit = 300
 
     /// The one-line refusal for a document over ``limit``.
-    public static let refusal = "nested too deeply (lists, maps and indentation more than \(limit / 2) levels; at most \(limit) flow brackets)"
+    public static let refusal =
+        "nested too deeply (lists, maps and indentation more than \(limit / 2) levels; at most \(limit) flow brackets)"
 
     /// Whether `text` could nest more deeply than ``limit`` allows.
     public static func isTooDeep(_ text: String) -> Bool { upperBound(text) > limit }
@@ -33,7 +34,10 @@ public enum YAMLNesting {
         for line in text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
             var i = line.startIndex
             var indent = 0
-            while quote == nil, i < line.endIndex, line[i] == UInt8(ascii: " ") { indent += 1; i = line.index(after: i) }
+            while quote == nil, i < line.endIndex, line[i] == UInt8(ascii: " ") {
+                indent += 1
+                i = line.index(after: i)
+            }
             var chain = 0
             while quote == nil, i < line.endIndex, [UInt8(ascii: "-"), UInt8(ascii: "?"), UInt8(ascii: ":")].contains(line[i]) {
                 let next = line.index(after: i)
@@ -45,7 +49,9 @@ public enum YAMLNesting {
             // A quote opens a quoted scalar only where a token starts (`r"` or `don't` are
             // plain text): anything else is counted as structure, which can only raise the bound.
             var previous: UInt8 = UInt8(ascii: " ")
-            let tokenStart: Set<UInt8> = [UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "["), UInt8(ascii: "{"), UInt8(ascii: ","), UInt8(ascii: ":")]
+            let tokenStart: Set<UInt8> = [
+                UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "["), UInt8(ascii: "{"), UInt8(ascii: ","), UInt8(ascii: ":"),
+            ]
             var deepest = flow
             scan: while i < line.endIndex {
                 let c = line[i]
@@ -66,7 +72,9 @@ public enum YAMLNesting {
                     case UInt8(ascii: "'") where tokenStart.contains(previous): quote = c
                     case UInt8(ascii: "\"") where tokenStart.contains(previous): quote = c
                     case UInt8(ascii: "#") where previous == UInt8(ascii: " ") || previous == UInt8(ascii: "\t"): break scan
-                    case UInt8(ascii: "["), UInt8(ascii: "{"): flow += 1; deepest = max(deepest, flow)
+                    case UInt8(ascii: "["), UInt8(ascii: "{"):
+                        flow += 1
+                        deepest = max(deepest, flow)
                     case UInt8(ascii: "]"), UInt8(ascii: "}"): flow = max(0, flow - 1)
                     default: break
                     }

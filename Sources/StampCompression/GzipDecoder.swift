@@ -45,7 +45,8 @@ public final class GzipDecoder {
     public func decode(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer)
         throws(CompressionError) -> (consumed: Int, produced: Int)
     {
-        var consumed = 0, produced = 0
+        var consumed = 0
+        var produced = 0
         while consumed < input.count, produced < output.count {
             if betweenMembers {
                 guard input[consumed] == 0x1f else { throw .corruptData("bytes after a gzip member are not a gzip header") }
@@ -58,7 +59,8 @@ public final class GzipDecoder {
             state.pointee.avail_in = UInt32(min(input.count - consumed, Int(UInt32.max)))
             state.pointee.next_out = (output.baseAddress! + produced).assumingMemoryBound(to: UInt8.self)
             state.pointee.avail_out = UInt32(min(output.count - produced, Int(UInt32.max)))
-            let inBefore = Int(state.pointee.avail_in), outBefore = Int(state.pointee.avail_out)
+            let inBefore = Int(state.pointee.avail_in)
+            let outBefore = Int(state.pointee.avail_out)
             let code = isal_inflate(state)
             guard code == ISAL_DECOMP_OK else { throw .corruptData(Self.message(code)) }
             consumed += inBefore - Int(state.pointee.avail_in)

@@ -30,7 +30,8 @@ public final class IsalCompressor: Compressor {
     {
         guard case .zlib(let bits) = format, bits < 15 else { return try deflate(input, into: output) }
         // igzip's own zlib header always claims a 32 KiB window: frame the raw data here.
-        let h = ZlibFrame.headerSize, t = ZlibFrame.trailerSize
+        let h = ZlibFrame.headerSize
+        let t = ZlibFrame.trailerSize
         guard output.count > h + t,
             let n = try deflate(input, into: UnsafeMutableRawBufferPointer(rebasing: output[h..<(output.count - t)]))
         else { return nil }

@@ -96,7 +96,9 @@ public enum RawLZMA {
         }
     }
 
-    private static func run(_ stream: inout lzma_stream, input: [UInt8], expected: Int, operation: String) throws(Failure) -> [UInt8] {
+    private static func run(_ stream: inout lzma_stream, input: [UInt8], expected: Int, operation: String) throws(Failure)
+        -> [UInt8]
+    {
         var out: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: max(expected, 1 << 16))
         let status: lzma_ret = input.withUnsafeBufferPointer { source in

@@ -89,7 +89,9 @@ final class InputFile {
     /// a disk from and is refused rather than taken for an empty disk.
     static func size(of fd: FileDescriptor, path: String) throws -> UInt64 {
         var st = stat()
-        guard fstat(fd.rawValue, &st) == 0 else { throw IOError.system(path: path, operation: "stat", errno: Errno(rawValue: errno)) }
+        guard fstat(fd.rawValue, &st) == 0 else {
+            throw IOError.system(path: path, operation: "stat", errno: Errno(rawValue: errno))
+        }
         switch st.st_mode & S_IFMT {
         case S_IFREG:
             return UInt64(st.st_size)
@@ -181,7 +183,9 @@ struct WorkBudget {
         guard bytes <= bytesLeft else {
             throw ContainerError.malformed(
                 path: path, offset: offset,
-                reason: "tables make more than \(Self.outputBytesPerInputByte) bytes of data per byte of the file (the same data referenced over and over)")
+                reason:
+                    "tables make more than \(Self.outputBytesPerInputByte) bytes of data per byte of the file (the same data referenced over and over)"
+            )
         }
         left -= 1
         bytesLeft -= bytes

@@ -69,8 +69,10 @@ enum Qcow2 {
             w.be32(headerLength, at: 100)
         }
 
-        init(version: UInt32, size: UInt64, l1Size: UInt32, l1TableOffset: UInt64, refcountTableOffset: UInt64,
-             refcountTableClusters: UInt32) {
+        init(
+            version: UInt32, size: UInt64, l1Size: UInt32, l1TableOffset: UInt64, refcountTableOffset: UInt64,
+            refcountTableClusters: UInt32
+        ) {
             self.version = version
             self.size = size
             self.l1Size = l1Size

@@ -51,7 +51,8 @@ public final class Qcow2Reader: DiskImageReader {
         virtualSize = header.size
         let needed = header.size.dividedRoundingUp(by: clusterSize * (clusterSize / 8))
         guard UInt64(header.l1Size) >= needed else {
-            throw ContainerError.malformed(path: path, offset: 36, reason: "l1 table has \(header.l1Size) entries, needs \(needed)")
+            throw ContainerError.malformed(
+                path: path, offset: 36, reason: "l1 table has \(header.l1Size) entries, needs \(needed)")
         }
         guard UInt64(header.l1Size) * 8 <= ReaderLimits.maximumTableBytes else {
             throw ContainerError.absurdSize(path: path, offset: 36, field: "l1 size", value: UInt64(header.l1Size))
@@ -115,7 +116,8 @@ public final class Qcow2Reader: DiskImageReader {
                     let sectors = ((l2 >> x) & ((1 << (62 - x)) - 1)) + 1
                     let size = sectors * 512 - (offset & 511)
                     guard offset < file.size else {
-                        throw ContainerError.pointerPastEnd(path: path, offset: l2EntryOffset, target: offset, fileSize: file.size)
+                        throw ContainerError.pointerPastEnd(
+                            path: path, offset: l2EntryOffset, target: offset, fileSize: file.size)
                     }
                     // The last sector may run past the end of the file: read what is there.
                     let available = Int(min(size, file.size - offset, UInt64(packed.count)))
@@ -123,7 +125,9 @@ public final class Qcow2Reader: DiskImageReader {
                     try file.read(into: data, at: offset)
                     if inflater == nil { inflater = try Decompressor() }
                     do {
-                        let n = try inflater?.decompress(UnsafeRawBufferPointer(data), into: cluster, format: .deflate(windowBits: 15)) ?? 0
+                        let n =
+                            try inflater?.decompress(
+                                UnsafeRawBufferPointer(data), into: cluster, format: .deflate(windowBits: 15)) ?? 0
                         guard n == cluster.count else {
                             throw ContainerError.badCompressedData(
                                 path: path, offset: offset, reason: "cluster decompresses to \(n) bytes, not \(cluster.count)")

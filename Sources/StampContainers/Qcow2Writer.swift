@@ -120,7 +120,8 @@ public final class Qcow2Writer: ImageSink, CompressedChunkConsumer {
     /// Adds one reference to every cluster that `[start, start+length)` touches.
     private func countReferences(from start: UInt64, length: UInt64) {
         let cs = UInt64(Qcow2.clusterSize)
-        let first = Int(start / cs), last = Int((start + length - 1) / cs)
+        let first = Int(start / cs)
+        let last = Int((start + length - 1) / cs)
         if refcounts.count <= last { refcounts += [UInt16](repeating: 0, count: last + 1 - refcounts.count) }
         for c in first...last { refcounts[c] &+= 1 }
     }
@@ -137,7 +138,8 @@ public final class Qcow2Writer: ImageSink, CompressedChunkConsumer {
         let l1Entries = Qcow2.l1Entries(size: virtualSize)
         let l1Clusters = max(1, (l1Entries * 8).dividedRoundingUp(by: cs))
         // Fixed point: the refcount blocks must count themselves and the table that lists them.
-        var blocks: UInt64 = 1, tableClusters: UInt64 = 1
+        var blocks: UInt64 = 1
+        var tableClusters: UInt64 = 1
         while true {
             let total = dataClusters + UInt64(tableIndices.count) + l1Clusters + tableClusters + blocks
             let needBlocks = total.dividedRoundingUp(by: cs / 2)

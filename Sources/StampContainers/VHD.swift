@@ -145,7 +145,8 @@ enum VHD {
                 let stored = try r.be32(at: 36)
                 let computed = VHD.checksum(UnsafeRawBufferPointer(rebasing: r.bytes[0..<DynamicHeader.size]), skipping: 36)
                 guard stored == computed else {
-                    throw ContainerError.malformed(path: path, offset: offset + 36, reason: "vhd dynamic header checksum mismatch")
+                    throw ContainerError.malformed(
+                        path: path, offset: offset + 36, reason: "vhd dynamic header checksum mismatch")
                 }
                 tableOffset = try r.be64(at: 16)
                 maxTableEntries = try r.be32(at: 28)
@@ -166,7 +167,9 @@ enum VHD {
     /// CHS geometry from the VHD specification's appendix, packed as the footer stores it.
     static func geometry(sectors: UInt64) -> UInt32 {
         let total = min(sectors, 65535 * 16 * 255)
-        var spt: UInt64, heads: UInt64, cth: UInt64
+        var spt: UInt64
+        var heads: UInt64
+        var cth: UInt64
         if total >= 65535 * 16 * 63 {
             spt = 255
             heads = 16

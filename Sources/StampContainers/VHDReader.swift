@@ -32,7 +32,8 @@ public final class VHDReader: DiskImageReader {
             throw ContainerError.badMagic(path: path, offset: footerOffset, format: "vhd")
         }
         guard footer.currentSize <= ReaderLimits.maximumVirtualSize else {
-            throw ContainerError.absurdSize(path: path, offset: footerOffset + 48, field: "current size", value: footer.currentSize)
+            throw ContainerError.absurdSize(
+                path: path, offset: footerOffset + 48, field: "current size", value: footer.currentSize)
         }
         virtualSize = footer.currentSize
         switch VHD.DiskType(rawValue: footer.diskType) {
@@ -74,7 +75,8 @@ public final class VHDReader: DiskImageReader {
         case .differencing:
             throw ContainerError.unsupported(path: path, feature: "differencing vhd")
         case nil:
-            throw ContainerError.malformed(path: path, offset: footerOffset + 60, reason: "unknown vhd disk type \(footer.diskType)")
+            throw ContainerError.malformed(
+                path: path, offset: footerOffset + 60, reason: "unknown vhd disk type \(footer.diskType)")
         }
     }
 
@@ -115,7 +117,10 @@ public final class VHDReader: DiskImageReader {
                 let start = s * 512
                 let runLength = min(e * 512, length) - start
                 if set {
-                    try body(.file(try file.range(at: dataOffset + start, length: runLength, entryOffset: entryOffset), at: base + start))
+                    try body(
+                        .file(
+                            try file.range(at: dataOffset + start, length: runLength, entryOffset: entryOffset), at: base + start)
+                    )
                 } else {
                     try body(.zero(offset: base + start, length: runLength))
                 }
@@ -145,7 +150,8 @@ public final class RawReader: DiskImageReader {
         var at: UInt64 = 0
         for region in regions {
             if region.lowerBound > at { try body(.zero(offset: at, length: region.lowerBound - at)) }
-            try body(.file(try file.range(at: region.lowerBound, length: UInt64(region.count), entryOffset: 0), at: region.lowerBound))
+            try body(
+                .file(try file.range(at: region.lowerBound, length: UInt64(region.count), entryOffset: 0), at: region.lowerBound))
             at = region.upperBound
         }
         if at < virtualSize { try body(.zero(offset: at, length: virtualSize - at)) }

@@ -2,7 +2,7 @@ import StampBytes
 import StampIO
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Writes a fixed or dynamic VHD (layouts: see ``VHD``).

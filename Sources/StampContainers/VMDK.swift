@@ -94,7 +94,9 @@ enum VMDK {
         /// Decodes a header; checks only the magic (the reader validates the rest).
         init(decoding r: FieldReader, path: String, at offset: UInt64) throws {
             do {
-                guard try r.le32(at: 0) == magic else { throw ContainerError.badMagic(path: path, offset: offset, format: "vmdk") }
+                guard try r.le32(at: 0) == magic else {
+                    throw ContainerError.badMagic(path: path, offset: offset, format: "vmdk")
+                }
                 version = try r.le32(at: 4)
                 flags = try r.le32(at: 8)
                 capacity = try r.le64(at: 12)

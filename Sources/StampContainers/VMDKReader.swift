@@ -41,7 +41,8 @@ public final class VMDKReader: DiskImageReader {
                 guard try r.le32(at: 8) == 0, try r.le32(at: 12) == VMDK.MarkerType.footer.rawValue,
                     try r.le64(at: 1024) == 0, try r.le32(at: 1032) == 0, try r.le32(at: 1036) == 0
                 else {
-                    throw ContainerError.malformed(path: path, offset: file.size - 1536, reason: "no footer and end-of-stream marker")
+                    throw ContainerError.malformed(
+                        path: path, offset: file.size - 1536, reason: "no footer and end-of-stream marker")
                 }
                 return try VMDK.Header(
                     decoding: FieldReader(UnsafeRawBufferPointer(rebasing: raw[512..<1024])), path: path,
@@ -60,7 +61,8 @@ public final class VMDKReader: DiskImageReader {
             throw ContainerError.absurdSize(path: path, offset: 20, field: "grain size", value: header.grainSize)
         }
         guard header.numGTEsPerGT >= 1, header.numGTEsPerGT <= 512 else {
-            throw ContainerError.absurdSize(path: path, offset: 44, field: "grain table entries", value: UInt64(header.numGTEsPerGT))
+            throw ContainerError.absurdSize(
+                path: path, offset: 44, field: "grain table entries", value: UInt64(header.numGTEsPerGT))
         }
         compressed = header.flags & VMDK.flagCompressed != 0
         if compressed && header.compressAlgorithm != 1 {
@@ -108,7 +110,8 @@ public final class VMDKReader: DiskImageReader {
                 continue
             }
             guard seenTables.insert(entry).inserted else {
-                throw ContainerError.malformed(path: path, offset: entryOffset, reason: "two grain directory entries share a grain table")
+                throw ContainerError.malformed(
+                    path: path, offset: entryOffset, reason: "two grain directory entries share a grain table")
             }
             let tableOffset = UInt64(entry) * 512
             guard tableOffset + perTable * 4 <= file.size else {
@@ -150,11 +153,14 @@ public final class VMDKReader: DiskImageReader {
         }
         let marker = try file.read(at: offset, count: 12)
         let (markerLBA, size) = marker.withUnsafeBytes { raw in
-            (UInt64(littleEndian: raw.loadUnaligned(as: UInt64.self)),
-             UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt32.self)))
+            (
+                UInt64(littleEndian: raw.loadUnaligned(as: UInt64.self)),
+                UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt32.self))
+            )
         }
         guard markerLBA == lba else {
-            throw ContainerError.malformed(path: path, offset: offset, reason: "grain marker says lba \(markerLBA), table says \(lba)")
+            throw ContainerError.malformed(
+                path: path, offset: offset, reason: "grain marker says lba \(markerLBA), table says \(lba)")
         }
         guard size > 0, Int(size) <= scratch.count else {
             throw ContainerError.absurdSize(path: path, offset: offset + 8, field: "compressed grain size", value: UInt64(size))

@@ -149,8 +149,9 @@ struct ConfigParser {
         if plugin == "partitioning" { name = explicitName ?? "partitioning_\(base ?? "")" }
         if plugin == "local_loop" && explicitName == nil { report(.missingKey("name"), node, path) }
         if plugin != "local_loop" && base == nil { report(.missingKey("base"), node, path) }
-        var raw = RawNode(plugin: plugin, name: name, base: plugin == "local_loop" ? nil : base, fields: fields,
-                          location: location(node, path))
+        var raw = RawNode(
+            plugin: plugin, name: name, base: plugin == "local_loop" ? nil : base, fields: fields,
+            location: location(node, path))
         if plugin == "partitioning" { raw.partitions = collectPartitions(fields["partitions"], base: base, path: path) }
         nodes.append(raw)
         for (child, value, key) in nested {
@@ -188,8 +189,10 @@ struct ConfigParser {
             let name = string(fields["name"], key: "name", path: itemPath + ".name")
             if name == nil { report(.missingKey("name"), item, itemPath) }
             if fields["size"] == nil { report(.missingKey("size"), item, itemPath) }
-            result.append(RawNode(plugin: "partition", name: name ?? "", base: base, fields: fields,
-                                  location: location(item, itemPath)))
+            result.append(
+                RawNode(
+                    plugin: "partition", name: name ?? "", base: base, fields: fields,
+                    location: location(item, itemPath)))
             for (child, value, key) in nested {
                 collect(plugin: child, node: value, keyNode: key, parent: name ?? "", path: itemPath + "." + child)
             }

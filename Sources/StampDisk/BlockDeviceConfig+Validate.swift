@@ -23,7 +23,9 @@ extension ConfigParser {
             }
             var blockSize = 512
             if let text = string(loop.fields["block_size"], key: "block_size", path: loop.location.path + ".block_size") {
-                if let value = Int(text), value == 512 || value == 4096 { blockSize = value } else {
+                if let value = Int(text), value == 512 || value == 4096 {
+                    blockSize = value
+                } else {
                     invalid(loop, "block_size", text, "512 or 4096")
                 }
             }
@@ -68,7 +70,8 @@ extension ConfigParser {
             } else if !isRoot {
                 problems.append(.init(.missingType, at: node.location))
             }
-            var label = string(node.fields["label"], key: "label", path: path + ".label")
+            var label =
+                string(node.fields["label"], key: "label", path: path + ".label")
                 ?? (isRoot ? rootDefaults.label : node.name)
             if type == .vfat { label = label.uppercased() }
             if let type, label.utf8.count > type.maximumLabelLength {
@@ -142,7 +145,9 @@ extension ConfigParser {
 
     mutating func invalid(_ node: RawNode, _ key: String, _ value: String, _ expected: String) {
         problems.append(
-            .init(.invalidValue(key: key, value: value, expected: expected), at: location(node.fields[key], node.location.path + "." + key)))
+            .init(
+                .invalidValue(key: key, value: value, expected: expected),
+                at: location(node.fields[key], node.location.path + "." + key)))
     }
 
     mutating func checkBase(_ node: RawNode, _ base: String, _ kind: String?, expected: String, description: String) {
@@ -172,7 +177,9 @@ extension ConfigParser {
         }
         var alignment: UInt64 = 1 << 20
         if let text = string(node.fields["align"], key: "align", path: path + ".align") {
-            if let value = parseDIBSize(text), value >= 512, value % 512 == 0 { alignment = value } else {
+            if let value = parseDIBSize(text), value >= 512, value % 512 == 0 {
+                alignment = value
+            } else {
                 invalid(node, "align", text, "a multiple of 512 bytes such as 1MiB")
             }
         }
@@ -181,7 +188,8 @@ extension ConfigParser {
         for p in node.partitions {
             partitions.append(partition(from: p, scheme: scheme))
         }
-        return Config.Partitioning(base: base, scheme: scheme, alignment: alignment, partitions: partitions, location: node.location)
+        return Config.Partitioning(
+            base: base, scheme: scheme, alignment: alignment, partitions: partitions, location: node.location)
     }
 
     mutating func partition(from node: RawNode, scheme: DiskLayout.Scheme) -> Config.Partition {
@@ -189,7 +197,9 @@ extension ConfigParser {
         var size = PartitionRequest.Size.percent(100)
         if let text = string(node.fields["size"], key: "size", path: path + ".size") {
             if text.hasSuffix("%") {
-                if let p = Double(String(text.dropLast()).trimmingSpaces), p > 0, p <= 100 { size = .percent(p) } else {
+                if let p = Double(String(text.dropLast()).trimmingSpaces), p > 0, p <= 100 {
+                    size = .percent(p)
+                } else {
                     invalid(node, "size", text, "a percentage in (0, 100]")
                 }
             } else if let bytes = parseDIBSize(text), bytes > 0 {
@@ -198,7 +208,8 @@ extension ConfigParser {
                 invalid(node, "size", text, "a size such as 512MiB or 100%")
             }
         }
-        var boot = false, primary = false
+        var boot = false
+        var primary = false
         if let flags = node.fields["flags"] {
             let items: [Node]
             if case .sequence(let list) = flags { items = Array(list) } else { items = [flags] }
@@ -210,20 +221,27 @@ extension ConfigParser {
                     if scheme == .gpt {
                         problems.append(.init(.primaryOnGPT, at: location(item, path + ".flags")))
                     }
-                default: problems.append(.init(.invalidValue(key: "flags", value: item.string ?? "?", expected: "boot or primary"),
-                                               at: location(item, path + ".flags")))
+                default:
+                    problems.append(
+                        .init(
+                            .invalidValue(key: "flags", value: item.string ?? "?", expected: "boot or primary"),
+                            at: location(item, path + ".flags")))
                 }
             }
         }
         var type: PartitionType = scheme == .gpt ? .linuxFilesystem : .mbr(code: 0x83)
         if let text = string(node.fields["type"], key: "type", path: path + ".type") {
             if scheme == .gpt {
-                if let t = PartitionType.gpt(code: text) { type = t } else {
+                if let t = PartitionType.gpt(code: text) {
+                    type = t
+                } else {
                     invalid(node, "type", text, "an sgdisk type code such as 8300 or EF00, or a GUID")
                 }
             } else {
                 let hex = text.lowercased().hasPrefix("0x") ? String(text.dropFirst(2)) : text
-                if let code = UInt8(hex, radix: 16), code != 0 { type = .mbr(code: code) } else {
+                if let code = UInt8(hex, radix: 16), code != 0 {
+                    type = .mbr(code: code)
+                } else {
                     invalid(node, "type", text, "a hex mbr type such as 0x83")
                 }
             }

@@ -114,7 +114,8 @@ public final class DiskAssembler {
             throw DiskLayout.Error.overlap(first: a.name, second: b.name, offset: b.offset)
         }
         if let last = list.last, last.offset + last.size > layout.size {
-            throw DiskLayout.Error.contentTooLarge(partition: last.name, contentBytes: last.offset + last.size, partitionBytes: layout.size)
+            throw DiskLayout.Error.contentTooLarge(
+                partition: last.name, contentBytes: last.offset + last.size, partitionBytes: layout.size)
         }
         return list
     }

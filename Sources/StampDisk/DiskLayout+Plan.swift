@@ -89,7 +89,8 @@ extension DiskLayout {
                     if number >= 4 { throw DiskLayout.Error.tooManyPrimaries(partition: r.name) }
                     let start = nextFree.roundedUp(toMultipleOf: align)
                     guard start + length <= n else {
-                        throw DiskLayout.Error.doesNotFit(partition: r.name, neededSectors: length, availableSectors: n - min(n, start))
+                        throw DiskLayout.Error.doesNotFit(
+                            partition: r.name, neededSectors: length, availableSectors: n - min(n, start))
                     }
                     number += 1
                     partitions.append(try part(r, number, start, length, logical: false))
@@ -103,7 +104,8 @@ extension DiskLayout {
                     let ebr = nextFree
                     let start = (ebr + 1).roundedUp(toMultipleOf: align)
                     guard start + length <= n else {
-                        throw DiskLayout.Error.doesNotFit(partition: r.name, neededSectors: length, availableSectors: n - min(n, start))
+                        throw DiskLayout.Error.doesNotFit(
+                            partition: r.name, neededSectors: length, availableSectors: n - min(n, start))
                     }
                     number += 1
                     partitions.append(try part(r, number, start, length, logical: true))
@@ -163,7 +165,8 @@ extension DiskLayout {
             else { return nil }
             return layout
         }
-        var low: UInt64 = 1, high: UInt64 = 1 << 30
+        var low: UInt64 = 1
+        var high: UInt64 = 1 << 30
         guard attempt(high) != nil else { throw DiskLayout.Error.noDiskSizeFits(partition: partition, bytes: bytes) }
         while low < high {
             let mid = (low + high) / 2

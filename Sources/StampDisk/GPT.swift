@@ -110,7 +110,8 @@ public enum GPT {
         }
         let array = try entryArray(for: layout)
         let arrayCRC = crc32(0, array)
-        let head = protectiveMBR(sectorCount: layout.sectorCount, signature: layout.mbrSignature)
+        let head =
+            protectiveMBR(sectorCount: layout.sectorCount, signature: layout.mbrSignature)
             + header(for: layout, primary: true, arrayCRC: arrayCRC) + array
         let tail = array + header(for: layout, primary: false, arrayCRC: arrayCRC)
         let tailOffset = (layout.sectorCount - 1 - arraySectors) * DiskLayout.sectorSize

@@ -41,7 +41,8 @@ public enum MBR {
     /// Returns the three on-disk bytes: head, sector | (cylinder bits 8–9) << 6, cylinder bits 0–7.
     /// Addresses past cylinder 1023 become `FE FF FF` (1023/254/63).
     public static func chs(_ lba: UInt64) -> [UInt8] {
-        let heads: UInt64 = 255, sectorsPerTrack: UInt64 = 63
+        let heads: UInt64 = 255
+        let sectorsPerTrack: UInt64 = 63
         let cylinder = lba / (heads * sectorsPerTrack)
         if cylinder > 1023 { return [0xFE, 0xFF, 0xFF] }
         let head = (lba / sectorsPerTrack) % heads
@@ -122,7 +123,9 @@ public enum MBR {
         if let first = logicals.first {
             let extendedStart = first.start - layout.alignment
             let extendedSectors = layout.sectorCount - extendedStart
-            guard extendedStart + extendedSectors <= 0xFFFF_FFFF else { throw DiskLayout.Error.beyondMBRLimit(partition: "extended") }
+            guard extendedStart + extendedSectors <= 0xFFFF_FFFF else {
+                throw DiskLayout.Error.beyondMBRLimit(partition: "extended")
+            }
             entries.append(
                 Entry(
                     status: 0, type: extendedLBAType, firstLBA: UInt32(extendedStart),

@@ -25,7 +25,9 @@ package enum BlockDeviceSelection {
                 fsck-passno: 1
         """
 
-    static func select(elements: [Element], arch: String, environment: [String: String]) throws(ElementProblems) -> BlockDeviceSettings {
+    static func select(elements: [Element], arch: String, environment: [String: String]) throws(ElementProblems)
+        -> BlockDeviceSettings
+    {
         var source = "built-in partitionless default"
         var yaml = fallbackYAML
         if let config = environment["DIB_BLOCK_DEVICE_CONFIG"], !config.isEmpty {
@@ -35,8 +37,10 @@ package enum BlockDeviceSelection {
                     let fd = open(path, O_RDONLY)
                     let reason = fd < 0 ? ErrorLine.systemReason(errno) : "not UTF-8 text"
                     if fd >= 0 { close(fd) }
-                    throw ElementProblems([.invalidBlockDeviceConfig(
-                        source: "DIB_BLOCK_DEVICE_CONFIG file \(path)", reason: "cannot read it: \(reason)")])
+                    throw ElementProblems([
+                        .invalidBlockDeviceConfig(
+                            source: "DIB_BLOCK_DEVICE_CONFIG file \(path)", reason: "cannot read it: \(reason)")
+                    ])
                 }
                 (source, yaml) = (path, text)
             } else {
@@ -127,7 +131,8 @@ package enum BlockDeviceSelection {
             if filesystems[index].name == "mkfs_root" {
                 if filesystems[index].type == nil { filesystems[index].type = fsType }
                 if filesystems[index].label == nil {
-                    filesystems[index].label = rootLabelOverride
+                    filesystems[index].label =
+                        rootLabelOverride
                         ?? (filesystems[index].type == "xfs" ? "img-rootfs" : "cloudimg-rootfs")
                 }
             }

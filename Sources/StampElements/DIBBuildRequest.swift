@@ -112,7 +112,9 @@ public struct DIBBuildRequest: Sendable, Equatable {
         if let value = numeric["max-online-resize"] { env["MAX_ONLINE_RESIZE"] = value }
         if let imageCache { env["DIB_IMAGE_CACHE"] = imageCache }
         if let mkfsOptions { env["DIB_MKFS_OPTS"] = mkfsOptions }
-        if !qemuImgOptions.isEmpty { env["QEMU_IMG_OPTIONS"] = qemuImgOptions.map { "\($0.key)=\($0.value)" }.joined(separator: ",") }
+        if !qemuImgOptions.isEmpty {
+            env["QEMU_IMG_OPTIONS"] = qemuImgOptions.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+        }
         if let rootLabel { env["ROOT_LABEL"] = rootLabel }
         if let installType { env["DIB_DEFAULT_INSTALLTYPE"] = installType }
         if let dockerTarget { env["DOCKER_TARGET"] = dockerTarget }
@@ -130,7 +132,8 @@ public struct DIBBuildRequest: Sendable, Equatable {
 
     /// The element plan for ``ElementBuild``.
     public var plan: ElementBuildPlan {
-        var base = clearEnvironment
+        var base =
+            clearEnvironment
             ? ["PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": environment["HOME"] ?? "/root"]
             : environment
         base.merge(exportedVariables) { _, new in new }

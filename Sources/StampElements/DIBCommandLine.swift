@@ -74,9 +74,13 @@ public enum DIBCommandLine {
         request.arguments = args
         // Leading words from `dib-cmd`: the subcommand name and NAME=value assignments.
         while let first = args.first {
-            if first == "disk-image-create" { args.removeFirst(); continue }
+            if first == "disk-image-create" {
+                args.removeFirst()
+                continue
+            }
             if let eq = first.firstIndex(of: "="), !first.hasPrefix("-"),
-               first[..<eq].allSatisfy({ $0 == "_" || $0.isLetter || $0.isNumber }), !first[..<eq].isEmpty {
+                first[..<eq].allSatisfy({ $0 == "_" || $0.isLetter || $0.isNumber }), !first[..<eq].isEmpty
+            {
                 request.environment[String(first[..<eq])] = String(first[first.index(after: eq)...])
                 args.removeFirst()
                 continue
@@ -89,12 +93,16 @@ public enum DIBCommandLine {
         while index < args.count {
             let arg = args[index]
             index += 1
-            if arg == "--" { positionals += args[index...]; break }
+            if arg == "--" {
+                positionals += args[index...]
+                break
+            }
             if arg.hasPrefix("--") {
                 let body = arg.dropFirst(2)
-                let (given, attached): (Substring, String?) = body.firstIndex(of: "=").map {
-                    (body[..<$0], String(body[body.index(after: $0)...]))
-                } ?? (body, nil)
+                let (given, attached): (Substring, String?) =
+                    body.firstIndex(of: "=").map {
+                        (body[..<$0], String(body[body.index(after: $0)...]))
+                    } ?? (body, nil)
                 let all = longFlags + longWithValue
                 var matches = all.filter { $0 == given }
                 if matches.isEmpty { matches = all.filter { $0.hasPrefix(given) } }
@@ -103,9 +111,14 @@ public enum DIBCommandLine {
                     continue
                 }
                 if longWithValue.contains(name) {
-                    if let attached { options.append((name, attached)) }
-                    else if index < args.count { options.append((name, args[index])); index += 1 }
-                    else { problems.append(.missingArgument("--\(name)")) }
+                    if let attached {
+                        options.append((name, attached))
+                    } else if index < args.count {
+                        options.append((name, args[index]))
+                        index += 1
+                    } else {
+                        problems.append(.missingArgument("--\(name)"))
+                    }
                 } else {
                     if attached != nil { problems.append(.unexpectedArgument("--\(name)")) }
                     options.append((name, nil))
@@ -117,9 +130,14 @@ public enum DIBCommandLine {
                     if shortFlags.contains(flag) {
                         options.append((String(flag), nil))
                     } else if shortWithValue.contains(flag) {
-                        if !chars.isEmpty { options.append((String(flag), String(chars))) }
-                        else if index < args.count { options.append((String(flag), args[index])); index += 1 }
-                        else { problems.append(.missingArgument("-\(flag)")) }
+                        if !chars.isEmpty {
+                            options.append((String(flag), String(chars)))
+                        } else if index < args.count {
+                            options.append((String(flag), args[index]))
+                            index += 1
+                        } else {
+                            problems.append(.missingArgument("-\(flag)"))
+                        }
                         break
                     } else {
                         problems.append(.unrecognizedOption("-\(flag)"))
@@ -158,7 +176,8 @@ public enum DIBCommandLine {
                 for pair in value.split(separator: ",") {
                     let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
                     guard parts.count == 2, !parts[0].isEmpty else {
-                        problems.append(.invalidValue(option: "--qemu-img-options", value: String(pair), reason: "expected key=value"))
+                        problems.append(
+                            .invalidValue(option: "--qemu-img-options", value: String(pair), reason: "expected key=value"))
                         continue
                     }
                     if let reason = DIBBuildRequest.qemuImgOptionProblem(key: parts[0], value: parts[1]) {

@@ -71,7 +71,8 @@ public struct FinaliseOptions: Sendable {
 public enum ElementBuild {
     /// Checks everything that can be checked before anything runs.
     /// - Throws: ``ElementProblems`` with every problem found.
-    public static func validate(_ plan: ElementBuildPlan, logger: Logger? = nil) throws(ElementProblems) -> ValidatedElementBuild {
+    public static func validate(_ plan: ElementBuildPlan, logger: Logger? = nil) throws(ElementProblems) -> ValidatedElementBuild
+    {
         var problems: [ElementError] = []
         let (points, breakProblems) = BreakPoint.parseList(plan.breakPoints)
         problems += breakProblems
@@ -87,9 +88,14 @@ public enum ElementBuild {
         // exist (`/nonexistent`, a service account's) is a misconfiguration, not a place to create.
         let home = plan.environment["HOME"] ?? NSHomeDirectory()
         if plan.imageCache.path == "\(home)/.cache/image-create", let reason = missingDirectory(home) {
-            problems.append(.unusableDirectory(role: "HOME (the image cache's default parent; or set DIB_IMAGE_CACHE)", path: home, reason: reason))
+            problems.append(
+                .unusableDirectory(
+                    role: "HOME (the image cache's default parent; or set DIB_IMAGE_CACHE)", path: home, reason: reason))
         } else if let reason = unusableDirectory(plan.imageCache.path) {
-            problems.append(.unusableDirectory(role: "image cache (DIB_IMAGE_CACHE, else $HOME/.cache/image-create)", path: plan.imageCache.path, reason: reason))
+            problems.append(
+                .unusableDirectory(
+                    role: "image cache (DIB_IMAGE_CACHE, else $HOME/.cache/image-create)", path: plan.imageCache.path,
+                    reason: reason))
         }
         // TMPDIR must exist, as for DIB's `mktemp -d`.
         if let reason = unusableDirectory(plan.workParent.path, mayCreate: false) {
@@ -98,23 +104,34 @@ public enum ElementBuild {
         func collect<T>(_ result: Result<T, ElementProblems>) -> T? {
             switch result {
             case .success(let value): return value
-            case .failure(let failure): problems += failure.problems; return nil
+            case .failure(let failure):
+                problems += failure.problems
+                return nil
             }
         }
-        guard let index = collect(Result { () throws(ElementProblems) in
-            try ElementIndex(elementsPath: plan.elementsPath, builtinDirectory: plan.builtinElementsDirectory, logger: logger)
-        }) else { throw ElementProblems(problems) }
+        guard
+            let index = collect(
+                Result { () throws(ElementProblems) in
+                    try ElementIndex(
+                        elementsPath: plan.elementsPath, builtinDirectory: plan.builtinElementsDirectory, logger: logger)
+                })
+        else { throw ElementProblems(problems) }
         let requested = ElementResolution.implicitElements(plan.elements, skipBase: plan.skipBase, arch: plan.arch)
-        guard let resolution = collect(Result { () throws(ElementProblems) in
-            try ElementResolution(requested: requested, index: index, requireOperatingSystem: plan.requireOperatingSystem)
-        }) else { throw ElementProblems(problems) }
+        guard
+            let resolution = collect(
+                Result { () throws(ElementProblems) in
+                    try ElementResolution(requested: requested, index: index, requireOperatingSystem: plan.requireOperatingSystem)
+                })
+        else { throw ElementProblems(problems) }
         let hooks = collect(Result { () throws(ElementProblems) in try HooksTree(elements: resolution.elements) })
-        let packages = collect(Result { () throws(ElementProblems) in
-            try PackageInstalls(elements: resolution.elements, arch: plan.arch, installType: plan.installType)
-        })
-        let blockDevice = collect(Result { () throws(ElementProblems) in
-            try BlockDeviceSelection.select(elements: resolution.elements, arch: plan.arch, environment: plan.environment)
-        })
+        let packages = collect(
+            Result { () throws(ElementProblems) in
+                try PackageInstalls(elements: resolution.elements, arch: plan.arch, installType: plan.installType)
+            })
+        let blockDevice = collect(
+            Result { () throws(ElementProblems) in
+                try BlockDeviceSelection.select(elements: resolution.elements, arch: plan.arch, environment: plan.environment)
+            })
         guard problems.isEmpty, let hooks, let packages, let blockDevice else { throw ElementProblems(problems) }
         let env = plan.environment
         let sizes = ImageSizeInputs(
@@ -156,9 +173,11 @@ public enum ElementBuild {
             try prepare(build, work: work)
             try populateRoot?(work.root.path)
             let environment = commonEnvironment(build, work: work)
-            var steps = ["phase:root.d:out", "check-root", "installtype", "phase:extra-data.d:out",
-                         "mount", "tweaks-on", "defer-initramfs", "phase:pre-install.d:in", "phase:install.d:in", "packages",
-                         "phase:post-install.d:in", "initramfs", "kill-chroot", "tweaks-off", "umount", "phase:post-root.d:out"]
+            var steps = [
+                "phase:root.d:out", "check-root", "installtype", "phase:extra-data.d:out",
+                "mount", "tweaks-on", "defer-initramfs", "phase:pre-install.d:in", "phase:install.d:in", "packages",
+                "phase:post-install.d:in", "initramfs", "kill-chroot", "tweaks-off", "umount", "phase:post-root.d:out",
+            ]
             if build.plan.extraPackages.isEmpty { steps.removeAll { $0 == "packages" } }
             let outcome = try await runStage(build, work: work, environment: environment, steps: steps, logger: logger)
             return BuiltRoot(build: build, work: work, environment: environment, timings: outcome.timings)
@@ -174,9 +193,11 @@ public enum ElementBuild {
         var environment = built.environment.merging(options.environment) { _, new in new }
         if let kib = options.imageSizeKiB { environment["DIB_IMAGE_SIZE"] = String(kib) }
         environment["DIB_DEFAULT_INSTALLTYPE"] = built.build.plan.installType
-        let steps = ["phase:block-device.d:out", "phase:pre-finalise.d:out", "mount", "tweaks-on",
-                     "phase:finalise.d:in", "kill-chroot", "tweaks-off", "umount", "phase:cleanup.d:out",
-                     "finalise-base"]
+        let steps = [
+            "phase:block-device.d:out", "phase:pre-finalise.d:out", "mount", "tweaks-on",
+            "phase:finalise.d:in", "kill-chroot", "tweaks-off", "umount", "phase:cleanup.d:out",
+            "finalise-base",
+        ]
         _ = try await runStage(built.build, work: built.work, environment: environment, steps: steps, logger: logger)
     }
 
@@ -200,9 +221,11 @@ public enum ElementBuild {
         do {
             try FileManager.default.createDirectory(at: build.plan.imageCache, withIntermediateDirectories: true)
         } catch {
-            throw ElementProblems([.unusableDirectory(
-                role: "image cache (DIB_IMAGE_CACHE, else $HOME/.cache/image-create)", path: build.plan.imageCache.path,
-                reason: ErrorLine.describe(error))])
+            throw ElementProblems([
+                .unusableDirectory(
+                    role: "image cache (DIB_IMAGE_CACHE, else $HOME/.cache/image-create)", path: build.plan.imageCache.path,
+                    reason: ErrorLine.describe(error))
+            ])
         }
     }
 
@@ -217,10 +240,13 @@ public enum ElementBuild {
         for (name, unit, max) in decimals {
             guard let value = env[name], !value.isEmpty else { continue }
             if let number = Double(value), number.isFinite, number >= 0, number <= max { continue }
-            problems.append(.invalidVariable(name: name, value: value, reason: "expected a number of \(unit) from 0 to \(Int(max))"))
+            problems.append(
+                .invalidVariable(name: name, value: value, reason: "expected a number of \(unit) from 0 to \(Int(max))"))
         }
         if let value = env["DIB_JOURNAL_SIZE"], !value.isEmpty, !(Int(value).map { (4...10240).contains($0) } ?? false) {
-            problems.append(.invalidVariable(name: "DIB_JOURNAL_SIZE", value: value, reason: "expected a whole number of MiB from 4 to 10240"))
+            problems.append(
+                .invalidVariable(name: "DIB_JOURNAL_SIZE", value: value, reason: "expected a whole number of MiB from 4 to 10240")
+            )
         }
         return problems
     }

@@ -80,12 +80,15 @@ public struct ElementBuildPlan: Sendable, Equatable {
         // argv[0] is a bare name when the executable was found through PATH: ask the kernel.
         var executable = executable
         if !executable.relativePath.hasPrefix("/"),
-           let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+            let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+        {
             executable = URL(fileURLWithPath: path)
         }
         let binDir = executable.resolvingSymlinksInPath().deletingLastPathComponent()
-        var candidates = [binDir.appendingPathComponent("Elements"),
-                          binDir.appendingPathComponent("../share/stamp/Elements").standardized]
+        var candidates = [
+            binDir.appendingPathComponent("Elements"),
+            binDir.appendingPathComponent("../share/stamp/Elements").standardized,
+        ]
         var dir = binDir
         for _ in 0..<5 {
             dir = dir.deletingLastPathComponent()

@@ -40,8 +40,9 @@ public enum ElementError: Error, Sendable, Equatable, CustomStringConvertible {
     /// ``SubordinateIDs/requiredCount`` ids in /etc/subuid (`kind` `.uid`) or /etc/subgid:
     /// `who` names the user, `found` lists the too-small ranges it has there, `suggestion` is a
     /// line to add that overlaps nobody's, and `alsoGroups` says /etc/subgid needs it too.
-    case noSubordinateRange(who: String, kind: SubordinateIDs.Kind, found: [SubordinateIDs.Range], suggestion: String,
-                            alsoGroups: Bool)
+    case noSubordinateRange(
+        who: String, kind: SubordinateIDs.Kind, found: [SubordinateIDs.Range], suggestion: String,
+        alsoGroups: Bool)
     /// ``ElementBuild/run(_:logger:)`` called in-process by a non-root caller who has
     /// subordinate ranges: the phases run only as uid 0 of the build's user namespace, which
     /// ``UserNamespace/reexecUnlessRoot(arguments:)`` enters (the executables call it).
@@ -94,7 +95,8 @@ public enum ElementError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(who) has no subordinate \(kind.rawValue) range\(size) in \(kind.file)\(only): "
                 + "add a line such as '\(suggestion)'\(groups), or run as root"
         case .unprivilegedNotSupported(let who):
-            return "\(who) has subordinate id ranges, but the element phases run only as uid 0 of the build's user namespace (UserNamespace.reexecUnlessRoot, as disk-image-create and stamp build do): run as root"
+            return
+                "\(who) has subordinate id ranges, but the element phases run only as uid 0 of the build's user namespace (UserNamespace.reexecUnlessRoot, as disk-image-create and stamp build do): run as root"
         case .invalidVariable(let name, let value, let reason):
             return "invalid \(name) '\(value)': \(reason)"
         case .stageFailed(let reason, let exitCode):
@@ -106,8 +108,10 @@ public enum ElementError: Error, Sendable, Equatable, CustomStringConvertible {
 /// The signal a shell exit status of 128 + N reports (`KILL` for 137), or nil for a plain
 /// exit status.
 func signalName(_ status: Int32) -> String? {
-    let names: [Int32: String] = [1: "HUP", 2: "INT", 3: "QUIT", 4: "ILL", 5: "TRAP", 6: "ABRT", 7: "BUS", 8: "FPE",
-                                  9: "KILL", 11: "SEGV", 13: "PIPE", 14: "ALRM", 15: "TERM"]
+    let names: [Int32: String] = [
+        1: "HUP", 2: "INT", 3: "QUIT", 4: "ILL", 5: "TRAP", 6: "ABRT", 7: "BUS", 8: "FPE",
+        9: "KILL", 11: "SEGV", 13: "PIPE", 14: "ALRM", 15: "TERM",
+    ]
     guard status > 128, let name = names[status - 128] else { return nil }
     return name
 }

@@ -112,11 +112,14 @@ public struct ElementIndex: Sendable {
             for name in Self.nativeElements {
                 let builtin = Element(directory: builtinDirectory.appendingPathComponent(name))
                 guard let winner = found[name], winner.path.standardizedFileURL != builtin.path.standardizedFileURL,
-                      fm.fileExists(atPath: builtin.path.path) else { continue }
+                    fm.fileExists(atPath: builtin.path.path)
+                else { continue }
                 overridden.removeAll { $0.winner.path == winner.path && $0.hidden.name == name }
                 overridden.append((builtin, winner))
                 found[name] = builtin
-                logger?.warning("element \(winner.path.path) is not used: stamp writes the boot code itself and keeps its own \(builtin.path.path)")
+                logger?.warning(
+                    "element \(winner.path.path) is not used: stamp writes the boot code itself and keeps its own \(builtin.path.path)"
+                )
             }
         }
         self.searchPath = entries

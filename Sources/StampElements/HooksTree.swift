@@ -59,8 +59,9 @@ public struct HooksTree: Sendable {
                             owner[relative] = (element.name, childIsDirectory)
                         }
                         entries.append(
-                            Entry(relativePath: relative, source: source, element: element.name,
-                                  isDirectory: childIsDirectory))
+                            Entry(
+                                relativePath: relative, source: source, element: element.name,
+                                isDirectory: childIsDirectory))
                     }
                 } else {
                     entries.append(Entry(relativePath: name, source: url, element: element.name, isDirectory: false))

@@ -72,7 +72,10 @@ public struct PackageInstalls: Sendable, Equatable {
             case let dict as [String: Any]: specs = [dict]
             case let list as [[String: Any]]: specs = list
             default:
-                if Mirror(reflecting: value).displayStyle == .optional { specs = [[:]]; break }
+                if Mirror(reflecting: value).displayStyle == .optional {
+                    specs = [[:]]
+                    break
+                }
                 throw FormatError(description: "package '\(package)': expected null, a map or a list of maps")
             }
             for spec in specs {
@@ -90,8 +93,11 @@ public struct PackageInstalls: Sendable, Equatable {
                     throw FormatError(description: "package '\(package)': unknown phase '\(phase)'")
                 }
                 var when: [String] = []
-                if let single = spec["when"] as? String { when = [single] }
-                else if let many = spec["when"] as? [String] { when = many }
+                if let single = spec["when"] as? String {
+                    when = [single]
+                } else if let many = spec["when"] as? [String] {
+                    when = many
+                }
                 for condition in when where !condition.contains("=") {
                     throw FormatError(description: "package '\(package)': when '\(condition)' is not VAR = value")
                 }
@@ -147,8 +153,10 @@ public struct PackageInstalls: Sendable, Equatable {
     public func write(into hooks: URL) throws {
         let fm = FileManager.default
         let tsv = entries.map { entry in
-            [entry.phase, entry.uninstall ? "uninstall" : "install", entry.package, entry.element,
-             entry.when.joined(separator: ";")].joined(separator: "\t")
+            [
+                entry.phase, entry.uninstall ? "uninstall" : "install", entry.package, entry.element,
+                entry.when.joined(separator: ";"),
+            ].joined(separator: "\t")
         }
         try (tsv.joined(separator: "\n") + (tsv.isEmpty ? "" : "\n"))
             .write(to: hooks.appendingPathComponent("package-installs.tsv"), atomically: true, encoding: .utf8)

@@ -70,12 +70,17 @@ public enum BreakPoint: Sendable, Equatable, Hashable, CustomStringConvertible {
 
     /// Parses `before-install`, `after-root`, `after-error` (a `.d` suffix is accepted).
     public init?(_ text: String) {
-        if text == "after-error" { self = .afterError; return }
+        if text == "after-error" {
+            self = .afterError
+            return
+        }
         if text.hasPrefix("before-"), let phase = Phase(directory: String(text.dropFirst(7))) {
-            self = .before(phase); return
+            self = .before(phase)
+            return
         }
         if text.hasPrefix("after-"), let phase = Phase(directory: String(text.dropFirst(6))) {
-            self = .after(phase); return
+            self = .after(phase)
+            return
         }
         return nil
     }

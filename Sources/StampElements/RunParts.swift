@@ -17,22 +17,24 @@ import Foundation
 public enum RunParts {
     /// Whether a script name passes DIB's default name filter.
     public static func isRunnableName(_ name: String) -> Bool {
-        !name.isEmpty && name.unicodeScalars.allSatisfy { scalar in
-            switch scalar {
-            case "0"..."9", "A"..."Z", "a"..."z", "_", "-": return true
-            default: return false
+        !name.isEmpty
+            && name.unicodeScalars.allSatisfy { scalar in
+                switch scalar {
+                case "0"..."9", "A"..."Z", "a"..."z", "_", "-": return true
+                default: return false
+                }
             }
-        }
     }
 
     /// Whether an `environment.d` file name is sourced.
     public static func isEnvironmentName(_ name: String) -> Bool {
-        !name.isEmpty && name.unicodeScalars.allSatisfy { scalar in
-            switch scalar {
-            case "0"..."9", "A"..."Z", "a"..."z", "_", "-", ".": return true
-            default: return false
+        !name.isEmpty
+            && name.unicodeScalars.allSatisfy { scalar in
+                switch scalar {
+                case "0"..."9", "A"..."Z", "a"..."z", "_", "-", ".": return true
+                default: return false
+                }
             }
-        }
     }
 
     /// `LC_ALL=C sort -n`: leading (optionally negative) decimal number first, lines without
@@ -49,7 +51,10 @@ public enum RunParts {
         var text = Substring(name)
         while text.first == " " || text.first == "\t" { text = text.dropFirst() }
         var sign = 1.0
-        if text.first == "-" { sign = -1; text = text.dropFirst() }
+        if text.first == "-" {
+            sign = -1
+            text = text.dropFirst()
+        }
         let digits = text.prefix { $0.isASCII && ($0.isNumber || $0 == ".") }
         return sign * (Double(digits) ?? Double(digits.split(separator: ".").first ?? "") ?? 0)
     }
@@ -58,12 +63,13 @@ public enum RunParts {
     public static func scripts(in directory: URL) -> [String] {
         let fm = FileManager.default
         let names = (try? fm.contentsOfDirectory(atPath: directory.path)) ?? []
-        return order(names.filter { name in
-            let path = directory.appendingPathComponent(name).path
-            var isDirectory: ObjCBool = false
-            return isRunnableName(name) && fm.fileExists(atPath: path, isDirectory: &isDirectory)
-                && !isDirectory.boolValue && fm.isExecutableFile(atPath: path)
-        })
+        return order(
+            names.filter { name in
+                let path = directory.appendingPathComponent(name).path
+                var isDirectory: ObjCBool = false
+                return isRunnableName(name) && fm.fileExists(atPath: path, isDirectory: &isDirectory)
+                    && !isDirectory.boolValue && fm.isExecutableFile(atPath: path)
+            })
     }
 
     /// The marker every runner line for the engine starts with; element output never needs it.
@@ -76,63 +82,63 @@ public enum RunParts {
     /// prints `@@stamp@@ start <phase> <name>` and `@@stamp@@ end <phase> <name> <status>`;
     /// the engine turns those into the log lines and the per-script timing table.
     public static let runnerScript = #"""
-    #!/bin/sh
-    # dib-run-parts, written for stamp: runs the scripts of one phase directory.
-    # Usage: dib-run-parts [--list] <dir>
-    if [ -z "${STAMP_RUN_PARTS_BASH:-}" ] && command -v bash >/dev/null 2>&1; then
-        STAMP_RUN_PARTS_BASH=1 exec bash "$0" "$@"
-    fi
-    set -eu
-    list_only=0
-    if [ "${1:-}" = "--list" ]; then list_only=1; shift; fi
-    dir=${1:?usage: dib-run-parts [--list] <dir>}
-    dir=${dir%/}
-    phase=${dir##*/}
-    trace=${DIB_DEBUG_TRACE:-0}
+        #!/bin/sh
+        # dib-run-parts, written for stamp: runs the scripts of one phase directory.
+        # Usage: dib-run-parts [--list] <dir>
+        if [ -z "${STAMP_RUN_PARTS_BASH:-}" ] && command -v bash >/dev/null 2>&1; then
+            STAMP_RUN_PARTS_BASH=1 exec bash "$0" "$@"
+        fi
+        set -eu
+        list_only=0
+        if [ "${1:-}" = "--list" ]; then list_only=1; shift; fi
+        dir=${1:?usage: dib-run-parts [--list] <dir>}
+        dir=${dir%/}
+        phase=${dir##*/}
+        trace=${DIB_DEBUG_TRACE:-0}
 
-    # Names that pass the filter, one per line, in `LC_ALL=C sort -n` order.
-    list_names() {
-        for path in "$1"/*; do
-            [ -e "$path" ] || continue
-            name=${path##*/}
-            if [ "$2" = env ]; then
-                case "$name" in *[!0-9A-Za-z_.-]*) continue ;; esac
-                [ -f "$path" ] || continue
-            else
-                [ -f "$path" ] || continue
-                if [ -n "${RUN_PARTS_REGEX:-}" ]; then
-                    printf '%s\n' "$name" | grep -Eq -- "$RUN_PARTS_REGEX" || continue
+        # Names that pass the filter, one per line, in `LC_ALL=C sort -n` order.
+        list_names() {
+            for path in "$1"/*; do
+                [ -e "$path" ] || continue
+                name=${path##*/}
+                if [ "$2" = env ]; then
+                    case "$name" in *[!0-9A-Za-z_.-]*) continue ;; esac
+                    [ -f "$path" ] || continue
                 else
-                    case "$name" in *[!0-9A-Za-z_-]*) continue ;; esac
+                    [ -f "$path" ] || continue
+                    if [ -n "${RUN_PARTS_REGEX:-}" ]; then
+                        printf '%s\n' "$name" | grep -Eq -- "$RUN_PARTS_REGEX" || continue
+                    else
+                        case "$name" in *[!0-9A-Za-z_-]*) continue ;; esac
+                    fi
+                    if [ ! -x "$path" ]; then
+                        [ "$trace" -gt 0 ] && echo "dib-run-parts: skipping non-executable $path" >&2
+                        continue
+                    fi
                 fi
-                if [ ! -x "$path" ]; then
-                    [ "$trace" -gt 0 ] && echo "dib-run-parts: skipping non-executable $path" >&2
-                    continue
-                fi
-            fi
-            printf '%s\n' "$name"
-        done | LC_ALL=C sort -n
-    }
+                printf '%s\n' "$name"
+            done | LC_ALL=C sort -n
+        }
 
-    if [ "$list_only" = 1 ]; then
-        [ -d "$dir" ] && list_names "$dir" run
-        exit 0
-    fi
-    [ -d "$dir" ] || exit 0
-    env_dir="$dir/../environment.d"
-    if [ -d "$env_dir" ]; then
-        for name in $(list_names "$env_dir" env); do
-            [ "$trace" -gt 0 ] && echo "dib-run-parts Sourcing environment file $env_dir/$name" >&2
-            . "$env_dir/$name"
+        if [ "$list_only" = 1 ]; then
+            [ -d "$dir" ] && list_names "$dir" run
+            exit 0
+        fi
+        [ -d "$dir" ] || exit 0
+        env_dir="$dir/../environment.d"
+        if [ -d "$env_dir" ]; then
+            for name in $(list_names "$env_dir" env); do
+                [ "$trace" -gt 0 ] && echo "dib-run-parts Sourcing environment file $env_dir/$name" >&2
+                . "$env_dir/$name"
+            done
+        fi
+        for name in $(list_names "$dir" run); do
+            echo "@@stamp@@ start $phase $name"
+            status=0
+            "$dir/$name" </dev/null || status=$?
+            echo "@@stamp@@ end $phase $name $status"
+            if [ "$status" -ne 0 ]; then exit "$status"; fi
         done
-    fi
-    for name in $(list_names "$dir" run); do
-        echo "@@stamp@@ start $phase $name"
-        status=0
-        "$dir/$name" </dev/null || status=$?
-        echo "@@stamp@@ end $phase $name $status"
-        if [ "$status" -ne 0 ]; then exit "$status"; fi
-    done
-    exit 0
-    """#
+        exit 0
+        """#
 }

@@ -67,7 +67,8 @@ enum SafeYAML {
         var digits = Substring(text.replacingOccurrences(of: "_", with: ""))
         if digits.hasPrefix("-") || digits.hasPrefix("+") { digits = digits.dropFirst() }
         if digits.hasPrefix("0") || !digits.contains(":") { return true }
-        var base = 1, value = 0
+        var base = 1
+        var value = 0
         for field in digits.split(separator: ":", omittingEmptySubsequences: false).reversed() {
             guard let digit = Int(field, radix: 10) else { continue }
             let (product, o1) = digit.multipliedReportingOverflow(by: base)

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The whole contents of a small file an element ships (`element-deps`, `element-provides`,

@@ -31,8 +31,10 @@ struct StageProcess: Sendable {
 
     /// The command line that isolates the driver.
     var arguments: [String] {
-        ["--pdeathsig", "KILL", "--", "unshare", "--mount", "--propagation", "private", "--pid", "--fork",
-         "--kill-child", "--", "/bin/sh", driver.path]
+        [
+            "--pdeathsig", "KILL", "--", "unshare", "--mount", "--propagation", "private", "--pid", "--fork",
+            "--kill-child", "--", "/bin/sh", driver.path,
+        ]
     }
 
     func run() async throws -> Outcome {
@@ -53,12 +55,12 @@ struct StageProcess: Sendable {
                     .scriptFailed(
                         element: failure.phase == "packages" ? nil : origins["\(failure.phase)/\(failure.script)"],
                         phase: failure.phase, script: failure.script, exitCode: failure.status,
-                        output: outcome.failureOutput),
+                        output: outcome.failureOutput)
                 ])
             }
             let reason = outcome.errorMessage ?? outcome.lastOutput.map { "the stage driver ended early: \($0)" }
             throw ElementProblems([
-                .stageFailed(reason: reason ?? "the stage driver ended early", exitCode: outcome.exitCode),
+                .stageFailed(reason: reason ?? "the stage driver ended early", exitCode: outcome.exitCode)
             ])
         }
         return outcome

@@ -203,21 +203,24 @@ public enum SubordinateIDs {
         if uid == 0 {
             // Root needs a namespace only without CAP_SYS_ADMIN, i.e. in a container, whose
             // ids may be just 0-65535: the identity map of those (stamp's image has it).
-            return .failure(.noSubordinateRange(
-                who: who + " without CAP_SYS_ADMIN (a container's root)", kind: kind, found: found,
-                suggestion: "root:1:\(requiredCount)", alsoGroups: kind == .uid && gidRange == nil))
+            return .failure(
+                .noSubordinateRange(
+                    who: who + " without CAP_SYS_ADMIN (a container's root)", kind: kind, found: found,
+                    suggestion: "root:1:\(requiredCount)", alsoGroups: kind == .uid && gidRange == nil))
         }
-        return .failure(.noSubordinateRange(
-            who: who, kind: kind, found: found, suggestion: "\(owner):\(start):\(suggestedCount)",
-            alsoGroups: kind == .uid && gidRange == nil))
+        return .failure(
+            .noSubordinateRange(
+                who: who, kind: kind, found: found, suggestion: "\(owner):\(start):\(suggestedCount)",
+                alsoGroups: kind == .uid && gidRange == nil))
     }
 
     /// ``check(uid:name:gid:subuid:subgid:)`` for this process's real uid and gid, its
     /// passwd name, and the real /etc/subuid and /etc/subgid.
     public static func checkCaller() -> Result<Mapping, ElementError> {
-        check(uid: getuid(), name: callerName(), gid: getgid(),
-                     subuid: try? String(contentsOfFile: Kind.uid.file, encoding: .utf8),
-                     subgid: try? String(contentsOfFile: Kind.gid.file, encoding: .utf8))
+        check(
+            uid: getuid(), name: callerName(), gid: getgid(),
+            subuid: try? String(contentsOfFile: Kind.uid.file, encoding: .utf8),
+            subgid: try? String(contentsOfFile: Kind.gid.file, encoding: .utf8))
     }
 
     /// `user alice (uid 1000)`, or `uid 54321 (no user name)` for a uid without a passwd entry.
@@ -240,7 +243,7 @@ public enum SubordinateIDs {
             guard !trimmed.isEmpty, !trimmed.hasPrefix("#") else { return nil }
             let fields = trimmed.split(separator: ":", omittingEmptySubsequences: false)
             guard fields.count == 3, !fields[0].isEmpty, let start = UInt32(fields[1]), let count = UInt32(fields[2]),
-                  count > 0, UInt64(start) + UInt64(count) - 1 <= UInt64(UInt32.max)
+                count > 0, UInt64(start) + UInt64(count) - 1 <= UInt64(UInt32.max)
             else { return nil }
             return (String(fields[0]), Range(start: start, count: count))
         }
@@ -281,10 +284,14 @@ public enum UserNamespace {
         if unshare == nil { problems.append(.missingTool("unshare")) }
         guard problems.isEmpty, let unshare else { throw ElementProblems(problems) }
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? arguments[0]
-        try exec(unshare, ["--map-user=0", "--map-group=0",
-                           "--map-users=\(mapping.uid.start),1,\(mapping.count(.uid))",
-                           "--map-groups=\(mapping.gid.start),1,\(mapping.count(.gid))",
-                           "--", executable] + arguments.dropFirst())
+        try exec(
+            unshare,
+            [
+                "--map-user=0", "--map-group=0",
+                "--map-users=\(mapping.uid.start),1,\(mapping.count(.uid))",
+                "--map-groups=\(mapping.gid.start),1,\(mapping.count(.gid))",
+                "--", executable,
+            ] + arguments.dropFirst())
     }
 
     /// `stamp pack` as a non-root user: the boot loader step mounts and chroots, so the pack
@@ -341,8 +348,8 @@ public enum UserNamespace {
     /// /proc/self/status, a hexadecimal mask).
     static func effectiveCapabilities(hasBit bit: Int) -> Bool {
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("CapEff:") }),
-              let mask = UInt64(line.dropFirst("CapEff:".count).trimmingCharacters(in: .whitespaces), radix: 16)
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("CapEff:") }),
+            let mask = UInt64(line.dropFirst("CapEff:".count).trimmingCharacters(in: .whitespaces), radix: 16)
         else { return false }
         return mask & (1 << UInt64(bit)) != 0
     }

@@ -48,7 +48,9 @@ public struct WorkDirectory: Sendable {
         }
         let url = URL(fileURLWithPath: String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
         let work = WorkDirectory(url: url)
-        try ownerLine(pid: getpid()).map { try $0.write(to: url.appendingPathComponent("owner"), atomically: true, encoding: .utf8) }
+        try ownerLine(pid: getpid()).map {
+            try $0.write(to: url.appendingPathComponent("owner"), atomically: true, encoding: .utf8)
+        }
         for dir in [work.hooks, work.root, work.imageDirectory] {
             try fm.createDirectory(at: dir, withIntermediateDirectories: true)
         }
@@ -64,7 +66,8 @@ public struct WorkDirectory: Sendable {
     /// for the owner.
     static func ownerLine(pid: pid_t) -> String? {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return nil }
+            let close = stat.lastIndex(of: ")")
+        else { return nil }
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         guard fields.count > 19 else { return nil }
         return "\(pid) \(fields[19])"
@@ -80,7 +83,8 @@ public struct WorkDirectory: Sendable {
             let owner = (try? String(contentsOf: dir.appendingPathComponent("owner"), encoding: .utf8))?
                 .trimmingCharacters(in: .whitespacesAndNewlines)
             if let owner, let pid = owner.split(separator: " ").first.flatMap({ pid_t($0) }),
-               ownerLine(pid: pid) == owner {
+                ownerLine(pid: pid) == owner
+            {
                 continue  // its build is still running
             }
             if mountPoints.contains(where: { $0 == dir.path || $0.hasPrefix(dir.path + "/") }) {

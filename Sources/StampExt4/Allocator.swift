@@ -58,4 +58,3 @@ struct BlockAllocator {
     /// Allocates one block.
     mutating func allocateOne() -> UInt64 { allocate(1)[0].lowerBound }
 }
-

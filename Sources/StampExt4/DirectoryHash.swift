@@ -66,26 +66,42 @@ struct DirectoryHash {
     @inline(__always) private static func rotl(_ x: UInt32, _ s: UInt32) -> UInt32 { (x << s) | (x >> (32 - s)) }
 
     private static func transform(_ buf: inout [UInt32], _ x: [UInt32]) {
-        var a = buf[0], b = buf[1], c = buf[2], d = buf[3]
+        var a = buf[0]
+        var b = buf[1]
+        var c = buf[2]
+        var d = buf[3]
         func f(_ x: UInt32, _ y: UInt32, _ z: UInt32) -> UInt32 { z ^ (x & (y ^ z)) }
         func g(_ x: UInt32, _ y: UInt32, _ z: UInt32) -> UInt32 { (x & y) &+ ((x ^ y) & z) }
         func h(_ x: UInt32, _ y: UInt32, _ z: UInt32) -> UInt32 { x ^ y ^ z }
-        let k2: UInt32 = 0o13240474631, k3: UInt32 = 0o15666365641
+        let k2: UInt32 = 0o13240474631
+        let k3: UInt32 = 0o15666365641
         // Round 1
-        a = rotl(a &+ f(b, c, d) &+ x[0], 3); d = rotl(d &+ f(a, b, c) &+ x[1], 7)
-        c = rotl(c &+ f(d, a, b) &+ x[2], 11); b = rotl(b &+ f(c, d, a) &+ x[3], 19)
-        a = rotl(a &+ f(b, c, d) &+ x[4], 3); d = rotl(d &+ f(a, b, c) &+ x[5], 7)
-        c = rotl(c &+ f(d, a, b) &+ x[6], 11); b = rotl(b &+ f(c, d, a) &+ x[7], 19)
+        a = rotl(a &+ f(b, c, d) &+ x[0], 3)
+        d = rotl(d &+ f(a, b, c) &+ x[1], 7)
+        c = rotl(c &+ f(d, a, b) &+ x[2], 11)
+        b = rotl(b &+ f(c, d, a) &+ x[3], 19)
+        a = rotl(a &+ f(b, c, d) &+ x[4], 3)
+        d = rotl(d &+ f(a, b, c) &+ x[5], 7)
+        c = rotl(c &+ f(d, a, b) &+ x[6], 11)
+        b = rotl(b &+ f(c, d, a) &+ x[7], 19)
         // Round 2
-        a = rotl(a &+ g(b, c, d) &+ x[1] &+ k2, 3); d = rotl(d &+ g(a, b, c) &+ x[3] &+ k2, 5)
-        c = rotl(c &+ g(d, a, b) &+ x[5] &+ k2, 9); b = rotl(b &+ g(c, d, a) &+ x[7] &+ k2, 13)
-        a = rotl(a &+ g(b, c, d) &+ x[0] &+ k2, 3); d = rotl(d &+ g(a, b, c) &+ x[2] &+ k2, 5)
-        c = rotl(c &+ g(d, a, b) &+ x[4] &+ k2, 9); b = rotl(b &+ g(c, d, a) &+ x[6] &+ k2, 13)
+        a = rotl(a &+ g(b, c, d) &+ x[1] &+ k2, 3)
+        d = rotl(d &+ g(a, b, c) &+ x[3] &+ k2, 5)
+        c = rotl(c &+ g(d, a, b) &+ x[5] &+ k2, 9)
+        b = rotl(b &+ g(c, d, a) &+ x[7] &+ k2, 13)
+        a = rotl(a &+ g(b, c, d) &+ x[0] &+ k2, 3)
+        d = rotl(d &+ g(a, b, c) &+ x[2] &+ k2, 5)
+        c = rotl(c &+ g(d, a, b) &+ x[4] &+ k2, 9)
+        b = rotl(b &+ g(c, d, a) &+ x[6] &+ k2, 13)
         // Round 3
-        a = rotl(a &+ h(b, c, d) &+ x[3] &+ k3, 3); d = rotl(d &+ h(a, b, c) &+ x[7] &+ k3, 9)
-        c = rotl(c &+ h(d, a, b) &+ x[2] &+ k3, 11); b = rotl(b &+ h(c, d, a) &+ x[6] &+ k3, 15)
-        a = rotl(a &+ h(b, c, d) &+ x[1] &+ k3, 3); d = rotl(d &+ h(a, b, c) &+ x[5] &+ k3, 9)
-        c = rotl(c &+ h(d, a, b) &+ x[0] &+ k3, 11); b = rotl(b &+ h(c, d, a) &+ x[4] &+ k3, 15)
+        a = rotl(a &+ h(b, c, d) &+ x[3] &+ k3, 3)
+        d = rotl(d &+ h(a, b, c) &+ x[7] &+ k3, 9)
+        c = rotl(c &+ h(d, a, b) &+ x[2] &+ k3, 11)
+        b = rotl(b &+ h(c, d, a) &+ x[6] &+ k3, 15)
+        a = rotl(a &+ h(b, c, d) &+ x[1] &+ k3, 3)
+        d = rotl(d &+ h(a, b, c) &+ x[5] &+ k3, 9)
+        c = rotl(c &+ h(d, a, b) &+ x[0] &+ k3, 11)
+        b = rotl(b &+ h(c, d, a) &+ x[4] &+ k3, 15)
         buf[0] = buf[0] &+ a
         buf[1] = buf[1] &+ b
         buf[2] = buf[2] &+ c

@@ -146,8 +146,13 @@ struct Emitter {
     }
 
     enum Event {
-        case superblock(UInt64), descriptors(UInt64), reservedDescriptors(UInt64)
-        case blockBitmap(UInt64), inodeBitmap(UInt64), inodeTable(UInt64), piece(Piece)
+        case superblock(UInt64)
+        case descriptors(UInt64)
+        case reservedDescriptors(UInt64)
+        case blockBitmap(UInt64)
+        case inodeBitmap(UInt64)
+        case inodeTable(UInt64)
+        case piece(Piece)
     }
 
     mutating func run() throws {
@@ -198,7 +203,8 @@ struct Emitter {
         switch event {
         case .superblock(let group):
             let block = try stager.blocks(at: g.groupStart(group), count: 1)
-            layout.writeSuperblock(group: group, freeBlocks: freeBlocks, into: block.slice(at: group == 0 ? 1024 : 0, count: 1024))
+            layout.writeSuperblock(
+                group: group, freeBlocks: freeBlocks, into: block.slice(at: group == 0 ? 1024 : 0, count: 1024))
         case .descriptors(let group):
             // In pieces of at most the stager's capacity: over 8 TiB the table is longer.
             var done = 0
@@ -262,7 +268,8 @@ struct Emitter {
             let plan = layout.inode(piece.inode)
             for k in 0..<Int(piece.count) {
                 let block = try stager.blocks(at: piece.start + UInt64(k), count: 1)
-                ExtentTree.writeBlock(plan, blockIndex: Int(piece.logical) + k, into: block, inodeSeed: layout.inodeSeed(piece.inode))
+                ExtentTree.writeBlock(
+                    plan, blockIndex: Int(piece.logical) + k, into: block, inodeSeed: layout.inodeSeed(piece.inode))
             }
         case .xattrBlock:
             let shared = layout.sharedXattrBlocks[Int(piece.logical)]
@@ -275,7 +282,8 @@ struct Emitter {
             block.bytes(entry.symlinkTarget ?? [], at: 0)
         case .journal:
             if piece.logical == 0 {
-                Journal.writeSuperblock(into: try stager.blocks(at: piece.start, count: 1), blocks: layout.journalBlocks, uuid: layout.uuid)
+                Journal.writeSuperblock(
+                    into: try stager.blocks(at: piece.start, count: 1), blocks: layout.journalBlocks, uuid: layout.uuid)
             }
         case .resizeIndirect:
             let g = layout.geometry
@@ -320,7 +328,8 @@ struct Emitter {
         if openFile?.inode != piece.inode {
             closeFile()
             let path = layout.tree.sourcePath(of: entryIndex)
-            let opened = opener?.take(inode: piece.inode)
+            let opened =
+                opener?.take(inode: piece.inode)
                 ?? Result { () throws(IOError) in try layout.tree.openData(of: entryIndex) }
             let fd = try opened.get()
             openFile = (piece.inode, fd, path, false)

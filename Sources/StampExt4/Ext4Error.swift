@@ -22,7 +22,8 @@ public enum Ext4Error: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .imageTooSmall(let size, let needed):
-            return "image size \(size) bytes is too small for this tree: at least \(needed) bytes (\((needed + (1 << 20) - 1) >> 20) MiB) needed"
+            return
+                "image size \(size) bytes is too small for this tree: at least \(needed) bytes (\((needed + (1 << 20) - 1) >> 20) MiB) needed"
         case .tooManyInodes(let needed, let available, let ratio):
             return "the tree needs \(needed) inodes but --inode-ratio \(ratio) gives only \(available) at this size"
         case .invalidSize(let size, let reason):

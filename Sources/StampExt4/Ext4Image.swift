@@ -31,7 +31,9 @@ public final class Ext4Image: ImageProducer {
     public init(tree: RootTree, options: Ext4Options) throws {
         if options.label.utf8.count > 16 { throw Ext4Error.labelTooLong(options.label) }
         let uuid = options.uuid ?? Identifier.random()
-        let seed = options.hashSeed ?? (options.uuid != nil ? Identifier.derived(from: uuid.bytes + Array("hash-seed".utf8)) : Identifier.random())
+        let seed =
+            options.hashSeed
+            ?? (options.uuid != nil ? Identifier.derived(from: uuid.bytes + Array("hash-seed".utf8)) : Identifier.random())
         let estimate = Ext4Image.estimate(tree)
         switch options.size {
         case .bytes(let bytes):
@@ -39,7 +41,8 @@ public final class Ext4Image: ImageProducer {
             guard blocks > 4096 else { throw Ext4Error.invalidSize(bytes, reason: "stamp needs more than 16 MiB") }
             do {
                 layout = try Layout(
-                    tree: tree, options: options, blockCount: blocks, inodesWanted: max(bytes / options.inodeRatio, options.minimumInodes),
+                    tree: tree, options: options, blockCount: blocks,
+                    inodesWanted: max(bytes / options.inodeRatio, options.minimumInodes),
                     uuid: uuid, hashSeed: seed)
             } catch Ext4Error.imageTooSmall {
                 let needed = try Ext4Image.search(tree, options, estimate, uuid, seed, from: blocks + 1)
@@ -69,7 +72,9 @@ public final class Ext4Image: ImageProducer {
             inodes += 1
             switch entry.kind {
             case .regular:
-                let data = Layout.blockRegions(entry.regions).reduce(UInt64(0)) { $0.addingReportingOverflow(UInt64($1.count)).partialValue }
+                let data = Layout.blockRegions(entry.regions).reduce(UInt64(0)) {
+                    $0.addingReportingOverflow(UInt64($1.count)).partialValue
+                }
                 let (sum, overflow) = blocks.addingReportingOverflow(data)
                 blocks = overflow ? .max / 2 : sum
             case .symlink: blocks += entry.size >= 60 ? 1 : 0
@@ -90,9 +95,11 @@ public final class Ext4Image: ImageProducer {
     ) throws -> Layout {
         var blocks = max(start, 4097)
         while true {
-            let inodes = max(blocks * UInt64(Ext4.blockSize) / options.inodeRatio, options.size == .auto ? estimate.inodes * 5 / 4 : 0)
+            let inodes = max(
+                blocks * UInt64(Ext4.blockSize) / options.inodeRatio, options.size == .auto ? estimate.inodes * 5 / 4 : 0)
             do {
-                return try Layout(tree: tree, options: options, blockCount: blocks, inodesWanted: inodes, uuid: uuid, hashSeed: seed)
+                return try Layout(
+                    tree: tree, options: options, blockCount: blocks, inodesWanted: inodes, uuid: uuid, hashSeed: seed)
             } catch Ext4Error.imageTooSmall {
                 blocks += max(blocks / 25, 256)
             } catch Ext4Error.tooManyInodes where options.size == .auto {

@@ -47,7 +47,9 @@ struct Geometry {
         // Like mke2fs (ext2fs_initialize): a partial last group with less room than its own
         // metadata plus 50 blocks is dropped, and the shape worked out again without it.
         var blocks = requested
-        var groups: UInt64 = 0, ipg: UInt64 = 0, reservedGDT: UInt64 = 0
+        var groups: UInt64 = 0
+        var ipg: UInt64 = 0
+        var reservedGDT: UInt64 = 0
         while true {
             guard blocks >= 1024 else {
                 throw Ext4Error.invalidSize(requested << Ext4.blockShift, reason: "ext4 needs at least 4 MiB")
@@ -208,7 +210,8 @@ struct Geometry {
     /// The reserved ranges that overlap `window` (a binary search: a 16 TiB filesystem has
     /// 131072 groups, and each asks this for its own blocks).
     func reservedRanges(overlapping window: Range<UInt64>) -> ArraySlice<Range<UInt64>> {
-        var lo = 0, hi = reservedRanges.count
+        var lo = 0
+        var hi = reservedRanges.count
         while lo < hi {  // the first range ending after the window's start
             let mid = (lo + hi) / 2
             if reservedRanges[mid].upperBound <= window.lowerBound { lo = mid + 1 } else { hi = mid }

@@ -69,7 +69,8 @@ extension Layout {
                 ExtentTree.writeRoot(plan, into: w, at: 40)
             }
         case .characterDevice, .blockDevice:
-            let major = entry.deviceMajor, minor = entry.deviceMinor
+            let major = entry.deviceMajor
+            let minor = entry.deviceMinor
             if major < 256 && minor < 256 {
                 w.le32((major << 8) | minor, at: 40)
             } else {

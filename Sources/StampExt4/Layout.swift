@@ -40,7 +40,9 @@ final class Layout {
     /// Plans the tree into `blockCount` blocks with room for `inodeCount` inodes.
     /// Throws ``Ext4Error/imageTooSmall(size:needed:)`` with `needed` = 0 when it does not
     /// fit (the caller computes the real minimum).
-    init(tree: RootTree, options: Ext4Options, blockCount: UInt64, inodesWanted: UInt64, uuid: Identifier, hashSeed: Identifier) throws {
+    init(tree: RootTree, options: Ext4Options, blockCount: UInt64, inodesWanted: UInt64, uuid: Identifier, hashSeed: Identifier)
+        throws
+    {
         self.tree = tree
         self.options = options
         self.geometry = try Geometry(blockCount: blockCount, inodesWanted: inodesWanted, resizeLimit: options.resizeLimitBlocks)
@@ -190,11 +192,15 @@ final class Layout {
         let children = tree.entries[dir].children
         list.reserveCapacity(children.count + 1)
         if dir == 0 && makesLostAndFound {
-            list.append(DirectoryEntry(name: Array("lost+found".utf8), inode: Ext4.InodeNumber.lostAndFound, fileType: Ext4.FileType.directory))
+            list.append(
+                DirectoryEntry(
+                    name: Array("lost+found".utf8), inode: Ext4.InodeNumber.lostAndFound, fileType: Ext4.FileType.directory))
         }
         for child in children {
             let c = Int(child)
-            list.append(DirectoryEntry(name: tree.entries[c].name, inode: inodeOfEntry[c], fileType: Layout.fileType(tree.entries[c].kind)))
+            list.append(
+                DirectoryEntry(
+                    name: tree.entries[c].name, inode: inodeOfEntry[c], fileType: Layout.fileType(tree.entries[c].kind)))
         }
         return list
     }
@@ -231,7 +237,9 @@ final class Layout {
         let ino = inodeOfEntry[index]
         switch entry.kind {
         case .regular:
-            guard entry.size <= Ext4.maxFileSize else { throw Ext4Error.fileTooLarge(path: tree.path(of: index), size: entry.size) }
+            guard entry.size <= Ext4.maxFileSize else {
+                throw Ext4Error.fileTooLarge(path: tree.path(of: index), size: entry.size)
+            }
             inodes[Int(ino) - 1].size = entry.size
             for region in Layout.blockRegions(entry.regions) {
                 allocateBlocks(inode: ino, kind: .fileData, count: UInt64(region.count), logical: UInt32(region.lowerBound))
@@ -332,5 +340,5 @@ final class Layout {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif

@@ -23,7 +23,8 @@ extension Layout {
         let end = start + geometry.blocksInGroup(g)
         var used = dataEnd > start ? min(dataEnd, end) - start : 0
         for r in geometry.reservedRanges(overlapping: start..<end) where r.upperBound > max(start, dataEnd) {
-            let lo = max(r.lowerBound, max(start, dataEnd)), hi = min(r.upperBound, end)
+            let lo = max(r.lowerBound, max(start, dataEnd))
+            let hi = min(r.upperBound, end)
             if hi > lo { used += hi - lo }
         }
         return used
@@ -110,7 +111,8 @@ extension Layout {
                 d.le16(UInt16(truncatingIfNeeded: bbCsum >> 16), at: 56)
                 scratch.clear()
                 writeInodeBitmap(g, into: scratch.writer)
-                let ibCsum = crc32c(checksumSeed, UnsafeRawBufferPointer(rebasing: scratch.writer.bytes[0..<Int(geometry.inodesPerGroup / 8)]))
+                let ibCsum = crc32c(
+                    checksumSeed, UnsafeRawBufferPointer(rebasing: scratch.writer.bytes[0..<Int(geometry.inodesPerGroup / 8)]))
                 d.le16(UInt16(truncatingIfNeeded: ibCsum), at: 26)
                 d.le16(UInt16(truncatingIfNeeded: ibCsum >> 16), at: 58)
                 let csum = crc32c(crc32c(checksumSeed, le32: UInt32(g)), UnsafeRawBufferPointer(d.bytes))
@@ -139,7 +141,8 @@ extension Layout {
         w.le32(UInt32(Ext4.blocksPerGroup), at: 32)
         w.le32(UInt32(Ext4.blocksPerGroup), at: 36)
         w.le32(UInt32(g.inodesPerGroup), at: 40)
-        let t = UInt32(truncatingIfNeeded: fsTime), tHi = UInt8(truncatingIfNeeded: fsTime >> 32)
+        let t = UInt32(truncatingIfNeeded: fsTime)
+        let tHi = UInt8(truncatingIfNeeded: fsTime >> 32)
         w.le32(t, at: 48)  // wtime
         w.u8(tHi, at: 628)
         w.le16(0xFFFF, at: 54)  // max_mnt_count: -1
@@ -168,7 +171,9 @@ extension Layout {
         w.u8(tHi, at: 630)
         // s_jnl_blocks: a copy of the journal inode's i_block, then i_size_high, i_size.
         var journalInode = [UInt8](repeating: 0, count: Ext4.inodeSize)
-        journalInode.withUnsafeMutableBytes { ExtentTree.writeRoot(inode(Ext4.InodeNumber.journal), into: FieldWriter($0), at: 40) }
+        journalInode.withUnsafeMutableBytes {
+            ExtentTree.writeRoot(inode(Ext4.InodeNumber.journal), into: FieldWriter($0), at: 40)
+        }
         w.bytes(journalInode[40..<100], at: 268)
         let jsize = journalBlocks << Ext4.blockShift
         w.le32(UInt32(truncatingIfNeeded: jsize >> 32), at: 268 + 60)

@@ -140,7 +140,8 @@ struct XattrPlacement {
             w.le32(0xEA02_0000, at: 0)
             w.le32(1, at: 4)  // h_refcount, patched later
             w.le32(1, at: 8)  // h_blocks
-            XattrPlacement.writeEntries(inBlock, into: w, entriesAt: XattrPlacement.blockHeader, valueBase: 0, regionEnd: Ext4.blockSize)
+            XattrPlacement.writeEntries(
+                inBlock, into: w, entriesAt: XattrPlacement.blockHeader, valueBase: 0, regionEnd: Ext4.blockSize)
             var h: UInt32 = 0
             for e in inBlock { h = (h << 16) ^ (h >> 16) ^ e.hash }
             w.le32(h, at: 12)
@@ -150,7 +151,8 @@ struct XattrPlacement {
 
     /// Entry table from `entriesAt` upward, values from `regionEnd` downward; value offsets
     /// are relative to `valueBase`.
-    private static func writeEntries(_ entries: [XattrEntry], into w: FieldWriter, entriesAt: Int, valueBase: Int, regionEnd: Int) {
+    private static func writeEntries(_ entries: [XattrEntry], into w: FieldWriter, entriesAt: Int, valueBase: Int, regionEnd: Int)
+    {
         var entry = entriesAt
         var valueEnd = regionEnd
         for e in entries {

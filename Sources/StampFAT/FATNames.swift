@@ -122,7 +122,8 @@ struct DOSTimestamp: Equatable {
         let minimum: Int64 = 315_532_800  // 1980-01-01T00:00:00Z
         let maximum: Int64 = 4_354_819_199  // 2107-12-31T23:59:59Z
         let t = min(max(unixSeconds, minimum), maximum)
-        let days = t / 86_400, seconds = t % 86_400
+        let days = t / 86_400
+        let seconds = t % 86_400
         // Civil date from days since 1970-01-01 (Hinnant's algorithm).
         let z = days + 719_468
         let era = z / 146_097

@@ -28,7 +28,8 @@ extension FATVolume {
             case .directory(let bytes), .bytes(let bytes):
                 try write(bytes, sink, offset)
             case .file(let path, let size):
-                let fd = try withPath(path, "open") { try Syscalls.openSource(path) }  // O_NOFOLLOW: a symlink is never read through
+                // O_NOFOLLOW: a symlink is never read through
+                let fd = try withPath(path, "open") { try Syscalls.openSource(path) }
                 defer { try? fd.close() }
                 try sink.copy(SourceRange(descriptor: fd, path: path, offset: 0, length: size), at: offset)
             case .source(let source, let size):
@@ -79,7 +80,8 @@ extension FATVolume {
                 }
             }
             try chunk.withUnsafeBytes { raw in
-                try sink.write(UnsafeRawBufferPointer(rebasing: raw[0..<(count * width)]), at: offset + UInt64(chunkStart) * UInt64(width))
+                try sink.write(
+                    UnsafeRawBufferPointer(rebasing: raw[0..<(count * width)]), at: offset + UInt64(chunkStart) * UInt64(width))
             }
             cluster += UInt32(count)
         }

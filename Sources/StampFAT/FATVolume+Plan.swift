@@ -42,8 +42,7 @@ extension FATVolume {
     private func fill(
         directory children: [FATEntry], path: String, selfCluster: UInt32, parentCluster: UInt32, isRoot: Bool,
         modified: Int64
-    ) throws
-    {
+    ) throws {
         // Names: validate, refuse case-insensitive duplicates, reserve exact 8.3 names first so
         // generated ~N names never collide with them.
         var seen: Set<String> = []
@@ -82,10 +81,16 @@ extension FATVolume {
 
         var bytes: [UInt8] = []
         if isRoot {
-            if options.label != nil { bytes += entry(name: label, attributes: Attribute.volumeLabel, modified: 0, cluster: 0, size: 0) }
+            if options.label != nil {
+                bytes += entry(name: label, attributes: Attribute.volumeLabel, modified: 0, cluster: 0, size: 0)
+            }
         } else {
-            bytes += entry(name: FATNames.pad(Array(".".utf8), 11), attributes: Attribute.directory, modified: modified, cluster: selfCluster, size: 0)
-            bytes += entry(name: FATNames.pad(Array("..".utf8), 11), attributes: Attribute.directory, modified: modified, cluster: parentCluster, size: 0)
+            bytes += entry(
+                name: FATNames.pad(Array(".".utf8), 11), attributes: Attribute.directory, modified: modified,
+                cluster: selfCluster, size: 0)
+            bytes += entry(
+                name: FATNames.pad(Array("..".utf8), 11), attributes: Attribute.directory, modified: modified,
+                cluster: parentCluster, size: 0)
         }
         for r in records {
             if r.long { bytes += FATNames.longNameEntries(r.entry.name, shortName: r.short).flatMap { $0 } }
@@ -103,8 +108,9 @@ extension FATVolume {
 
         for r in records {
             if case .directory(let grandchildren) = r.entry.content {
-                try fill(directory: grandchildren, path: path + "/" + r.entry.name, selfCluster: r.first,
-                         parentCluster: isRoot ? 0 : selfCluster, isRoot: false, modified: r.entry.modified)
+                try fill(
+                    directory: grandchildren, path: path + "/" + r.entry.name, selfCluster: r.first,
+                    parentCluster: isRoot ? 0 : selfCluster, isRoot: false, modified: r.entry.modified)
             }
         }
     }

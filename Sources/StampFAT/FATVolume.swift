@@ -36,7 +36,9 @@ public final class FATVolume: ImageProducer {
         /// `BPB_HiddSec`: the partition's first LBA on its disk (0 for a side file).
         public var hiddenSectors: UInt32
 
-        public init(size: UInt64, label: String? = nil, volumeID: UInt32 = 0, kind: FATGeometry.Kind? = nil, hiddenSectors: UInt32 = 0) {
+        public init(
+            size: UInt64, label: String? = nil, volumeID: UInt32 = 0, kind: FATGeometry.Kind? = nil, hiddenSectors: UInt32 = 0
+        ) {
             self.size = size
             self.label = label
             self.volumeID = volumeID
@@ -105,7 +107,9 @@ public final class FATVolume: ImageProducer {
     public init(options: Options, root: [FATEntry]) throws {
         self.options = options
         if let text = options.label {
-            guard !text.isEmpty, text.utf8.count <= 11, let short = FATNames.shortLabel(text) else { throw Error.invalidLabel(text) }
+            guard !text.isEmpty, text.utf8.count <= 11, let short = FATNames.shortLabel(text) else {
+                throw Error.invalidLabel(text)
+            }
             label = short
         } else {
             label = Array("NO NAME    ".utf8)

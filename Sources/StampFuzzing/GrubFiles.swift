@@ -24,7 +24,8 @@ public func fuzzGrubFiles(_ data: UnsafeRawBufferPointer) {
         return standIn[name]
     }
     do {
-        let core = try GrubCoreImage(read: read, directory: "/usr/lib/grub/i386-pc", modules: ["normal", "boot", "ext2"], config: "x\n")
+        let core = try GrubCoreImage(
+            read: read, directory: "/usr/lib/grub/i386-pc", modules: ["normal", "boot", "ext2"], config: "x\n")
         _ = core.bytes.count
     } catch {
         _ = "\(error)"

@@ -2,9 +2,9 @@ import Foundation
 import StampIO
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Scratch space for targets whose parser takes a path, not bytes.

@@ -4,7 +4,7 @@ import Foundation
 import SystemPackage
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A file written under a temporary name beside its final path and renamed into place only
@@ -131,7 +131,12 @@ public final class OutputFile {
 
     nonisolated(unsafe) private static var serial = 0
     private static let serialLock = DispatchQueue(label: "stamp.outputfile.serial")
-    private static func nextSerial() -> Int { serialLock.sync { serial += 1; return serial } }
+    private static func nextSerial() -> Int {
+        serialLock.sync {
+            serial += 1
+            return serial
+        }
+    }
 }
 
 /// An output path that names something stamp never replaces (a device node, a FIFO).

@@ -37,17 +37,22 @@ public final class RawFileSink: ImageSink {
                     from: range.descriptor, at: range.offset + done, to: file.descriptor, at: offset + done, length: want)
             } catch let e where e == .improperLink || e == .invalidArgument || e == .notSupported || e == .badFileDescriptor {
                 // No in-kernel copy between these files: fall back to read/write.
-                let rest = SourceRange(descriptor: range.descriptor, path: range.path, offset: range.offset + done, length: range.length - done)
+                let rest = SourceRange(
+                    descriptor: range.descriptor, path: range.path, offset: range.offset + done, length: range.length - done)
                 let base = offset + done
                 try rest.forEachChunk(buffer: buffer.bytes) { chunk, at in
-                    try withPath(file.path, "write") { _ = try file.descriptor.writeAll(toAbsoluteOffset: Int64(base + at), chunk) }
+                    try withPath(file.path, "write") {
+                        _ = try file.descriptor.writeAll(toAbsoluteOffset: Int64(base + at), chunk)
+                    }
                 }
                 done = range.length
                 break
             } catch {
                 throw IOError.system(path: range.path, operation: "copy_file_range", errno: error)
             }
-            if n == 0 { throw IOError.sourceShrank(path: range.path, expected: range.offset + range.length, actual: range.offset + done) }
+            if n == 0 {
+                throw IOError.sourceShrank(path: range.path, expected: range.offset + range.length, actual: range.offset + done)
+            }
             done += UInt64(n)
         }
         end = offset + range.length

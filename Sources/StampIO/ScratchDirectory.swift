@@ -2,7 +2,7 @@ import Foundation
 import SystemPackage
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A private scratch directory, `BASE/LABEL-PID.XXXXXX` (mode 0700, made by `mkdtemp`, so it
@@ -88,7 +88,9 @@ public final class ScratchDirectory: @unchecked Sendable {
     /// The smaller of /dev/shm's free space (0 when it is not a tmpfs) and MemAvailable.
     public static func memoryRoom() -> UInt64 {
         guard let mounts = try? String(contentsOfFile: "/proc/self/mounts", encoding: .utf8),
-            mounts.split(separator: "\n").contains(where: { $0.split(separator: " ").dropFirst().prefix(2) == ["/dev/shm", "tmpfs"] })
+            mounts.split(separator: "\n").contains(where: {
+                $0.split(separator: " ").dropFirst().prefix(2) == ["/dev/shm", "tmpfs"]
+            })
         else { return 0 }
         var fs = statvfs()
         guard statvfs("/dev/shm", &fs) == 0 else { return 0 }

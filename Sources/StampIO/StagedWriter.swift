@@ -3,7 +3,7 @@ import Dispatch
 import SystemPackage
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Writes an output file front to back through aligned staging buffers that a background
@@ -89,7 +89,10 @@ public final class StagedWriter: ImageSink {
                 .copyMemory(from: UnsafeRawBufferPointer(rebasing: data[done..<(done + n)]))
             stageFill += n
             done += n
-            if stageFill == stageSize { try submit(); try begin(at: stageStart + UInt64(stageSize)) }
+            if stageFill == stageSize {
+                try submit()
+                try begin(at: stageStart + UInt64(stageSize))
+            }
         }
         end = offset + UInt64(data.count)
     }
@@ -114,13 +117,17 @@ public final class StagedWriter: ImageSink {
                         into: UnsafeMutableRawBufferPointer(rebasing: target[got...]))
                 }
                 if r == 0 {
-                    throw IOError.sourceShrank(path: range.path, expected: range.offset + range.length, actual: range.offset + done + UInt64(got))
+                    throw IOError.sourceShrank(
+                        path: range.path, expected: range.offset + range.length, actual: range.offset + done + UInt64(got))
                 }
                 got += r
             }
             stageFill += n
             done += UInt64(n)
-            if stageFill == stageSize { try submit(); try begin(at: stageStart + UInt64(stageSize)) }
+            if stageFill == stageSize {
+                try submit()
+                try begin(at: stageStart + UInt64(stageSize))
+            }
         }
         end = offset + range.length
     }
@@ -164,7 +171,10 @@ public final class StagedWriter: ImageSink {
 
     /// Abandons the file: waits for queued writes and removes the temporary file.
     public func discard() {
-        if let s = stage { shared.recycle(s); stage = nil }
+        if let s = stage {
+            shared.recycle(s)
+            stage = nil
+        }
         try? shared.drain()
         shared.closeDirect()
         file.discard()
@@ -185,7 +195,8 @@ public final class StagedWriter: ImageSink {
             let n = Int(min(patchedEnd, end, start + UInt64(stageSize)) - start)
             try shared.drain()
             let got = try withPath(path, "read") {
-                try file.descriptor.read(fromAbsoluteOffset: Int64(start), into: UnsafeMutableRawBufferPointer(rebasing: s[0..<n]))
+                try file.descriptor.read(
+                    fromAbsoluteOffset: Int64(start), into: UnsafeMutableRawBufferPointer(rebasing: s[0..<n]))
             }
             if got < n { UnsafeMutableRawBufferPointer(rebasing: s[got..<n]).initializeMemory(as: UInt8.self, repeating: 0) }
             stageFill = n
@@ -196,9 +207,13 @@ public final class StagedWriter: ImageSink {
     private func fill(zerosUpTo offset: UInt64) throws {
         while stage != nil && fillPoint < offset {
             let n = min(Int(offset - stageStart) - stageFill, stageSize - stageFill)
-            UnsafeMutableRawBufferPointer(rebasing: stage![stageFill..<(stageFill + n)]).initializeMemory(as: UInt8.self, repeating: 0)
+            UnsafeMutableRawBufferPointer(rebasing: stage![stageFill..<(stageFill + n)]).initializeMemory(
+                as: UInt8.self, repeating: 0)
             stageFill += n
-            if stageFill == stageSize { try submit(); try begin(at: stageStart + UInt64(stageSize)) }
+            if stageFill == stageSize {
+                try submit()
+                try begin(at: stageStart + UInt64(stageSize))
+            }
         }
     }
 
@@ -206,7 +221,10 @@ public final class StagedWriter: ImageSink {
     private func submit() throws {
         guard let s = stage else { return }
         stage = nil
-        if stageFill == 0 { shared.recycle(s); return }
+        if stageFill == 0 {
+            shared.recycle(s)
+            return
+        }
         let length = (stageFill + StagedWriter.alignment - 1) & ~(StagedWriter.alignment - 1)
         UnsafeMutableRawBufferPointer(rebasing: s[stageFill..<length]).initializeMemory(as: UInt8.self, repeating: 0)
         shared.enqueue(s, length: length, at: stageStart)

@@ -2,9 +2,9 @@ import CStampSupport
 import SystemPackage
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// The Linux calls stamp needs beyond swift-system, in one place so they can be found and

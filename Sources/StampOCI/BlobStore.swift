@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Where an image's blobs come from: an OCI layout directory, a staged `docker save`
@@ -71,7 +71,8 @@ final class OCILayoutStore: BlobStore {
             let tagged = index.manifests.filter { $0.annotations["org.opencontainers.image.ref.name"] == tag }
             guard let first = tagged.first else {
                 let tags = index.manifests.compactMap { $0.annotations["org.opencontainers.image.ref.name"] }
-                throw OCIError.notFound(what: "\(what): tag '\(tag)' (has \(tags.isEmpty ? "no tags" : tags.joined(separator: ", ")))")
+                throw OCIError.notFound(
+                    what: "\(what): tag '\(tag)' (has \(tags.isEmpty ? "no tags" : tags.joined(separator: ", ")))")
             }
             chosen = tagged.count == 1 ? first : try ImageIndex(manifests: tagged).choosePlatform(what: "\(what) tag '\(tag)'")
         } else {
@@ -85,7 +86,8 @@ final class OCILayoutStore: BlobStore {
 
     func document(_ descriptor: Descriptor, what: String) throws -> [UInt8] {
         try descriptor.checkSize(limit: Limits.document, what: what)
-        let bytes = try readSmallFile(blobPath(descriptor), limit: Limits.document, what: "\(what) (blob \(blobPath(descriptor)))")
+        let bytes = try readSmallFile(
+            blobPath(descriptor), limit: Limits.document, what: "\(what) (blob \(blobPath(descriptor)))")
         if Int64(bytes.count) != descriptor.size {
             throw OCIError.sizeMismatch(what: what, expected: descriptor.size, actual: Int64(bytes.count))
         }
@@ -100,7 +102,9 @@ final class OCILayoutStore: BlobStore {
         let path = blobPath(descriptor)
         var st = stat()
         guard lstat(path, &st) == 0 else { throw OCIError.notFound(what: "\(what) (blob \(path))") }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { throw OCIError.malformed(what: what, reason: "blob \(path) is not a regular file") }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            throw OCIError.malformed(what: what, reason: "blob \(path) is not a regular file")
+        }
         if Int64(st.st_size) != descriptor.size {
             throw OCIError.sizeMismatch(what: what, expected: descriptor.size, actual: Int64(st.st_size))
         }

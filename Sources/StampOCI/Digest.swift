@@ -1,7 +1,7 @@
 import Crypto
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A content digest, `sha256:<64 lower-case hex digits>`: the only algorithm images use in

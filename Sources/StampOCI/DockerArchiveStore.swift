@@ -2,7 +2,7 @@ import Crypto
 import StampArchive
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A `docker save` / `podman save` tarball (`docker-archive:FILE`):
@@ -68,7 +68,8 @@ final class DockerArchiveStore: BlobStore {
                     for part in joined.split(separator: "/") where part != "." {
                         if part == ".." {
                             guard !parts.isEmpty else {
-                                throw OCIError.hostileMember(layer: file, path: name, reason: "symlink points outside the archive")
+                                throw OCIError.hostileMember(
+                                    layer: file, path: name, reason: "symlink points outside the archive")
                             }
                             parts.removeLast()
                         } else {
@@ -137,8 +138,10 @@ final class DockerArchiveStore: BlobStore {
             throw OCIError.malformed(what: what, reason: "\(layerNames.count) layers (at most \(Limits.layerCount))")
         }
         // The config is named by its digest: `<hex>.json` or `blobs/sha256/<hex>`.
-        let configHex = configName.hasPrefix("blobs/sha256/")
-            ? String(configName.dropFirst(13)) : String(configName.split(separator: "/").last ?? "").replacingOccurrences(of: ".json", with: "")
+        let configHex =
+            configName.hasPrefix("blobs/sha256/")
+            ? String(configName.dropFirst(13))
+            : String(configName.split(separator: "/").last ?? "").replacingOccurrences(of: ".json", with: "")
         guard let configDigest = try? Digest(parsing: "sha256:" + configHex) else {
             throw OCIError.malformed(what: what, reason: "config name '\(configName)' does not carry its sha256")
         }
@@ -150,7 +153,8 @@ final class DockerArchiveStore: BlobStore {
             declared = overflow ? .max : sum
             if declared > maxExpanded {
                 throw OCIError.expansionLimit(
-                    what: "layer \(index) (\(name))", detail: "declared size \(size) bytes (\(declared) with the layers below it) exceeds",
+                    what: "layer \(index) (\(name))",
+                    detail: "declared size \(size) bytes (\(declared) with the layers below it) exceeds",
                     limit: maxExpanded)
             }
         }
@@ -195,7 +199,10 @@ final class DockerArchiveStore: BlobStore {
     }
 
     func document(_ descriptor: Descriptor, what: String) throws -> [UInt8] {
-        guard let path = members.first(where: { $0.key.hasSuffix(descriptor.digest.hex + ".json") || $0.key == "blobs/sha256/" + descriptor.digest.hex })?.value
+        guard
+            let path = members.first(where: {
+                $0.key.hasSuffix(descriptor.digest.hex + ".json") || $0.key == "blobs/sha256/" + descriptor.digest.hex
+            })?.value
         else { throw OCIError.notFound(what: what) }
         try descriptor.checkSize(limit: Limits.document, what: what)
         let bytes = try readSmallFile(path, limit: Limits.document, what: what)

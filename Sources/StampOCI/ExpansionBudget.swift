@@ -51,7 +51,8 @@ public final class ExpansionBudget {
 
     /// `64 GiB`, `512 MiB`, or bytes.
     static func display(_ bytes: UInt64) -> String {
-        for (unit, bits) in [("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10)] where bytes >= 1 << bits && bytes % (1 << bits) == 0 {
+        for (unit, bits) in [("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10)]
+        where bytes >= 1 << bits && bytes % (1 << bits) == 0 {
             return "\(bytes >> UInt64(bits)) \(unit)"
         }
         return "\(bytes) bytes"

@@ -143,7 +143,10 @@ final class GzipLayerStream: ArchiveByteSource, @unchecked Sendable {
         let decoder = GzipDecoder()
         let input = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.inputSize, alignment: 64)
         defer { input.deallocate() }
-        var inputStart = 0, inputEnd = 0, atEOF = false, writeIndex = 0
+        var inputStart = 0
+        var inputEnd = 0
+        var atEOF = false
+        var writeIndex = 0
         var slotFill = 0
         var slot = 0
         var haveSlot = false
@@ -192,7 +195,9 @@ final class GzipLayerStream: ArchiveByteSource, @unchecked Sendable {
             while true {
                 if inputStart == inputEnd && !atEOF { try refill() }
                 if inputStart == inputEnd && atEOF {
-                    do { try decoder.finish() } catch { throw ArchiveError.source(path: path, operation: "decompress", message: "\(error)") }
+                    do { try decoder.finish() } catch {
+                        throw ArchiveError.source(path: path, operation: "decompress", message: "\(error)")
+                    }
                     if haveSlot && slotFill > 0 { publish(slotFill) }
                     if !haveSlot, !acquire() { return }
                     publish(0)
@@ -214,7 +219,8 @@ final class GzipLayerStream: ArchiveByteSource, @unchecked Sendable {
                     // The decoder wants more than the bytes left (a header split by a read):
                     // move them to the front and read more behind them.
                     guard !atEOF else {
-                        throw ArchiveError.source(path: path, operation: "decompress", message: "\(CompressionError.truncatedData)")
+                        throw ArchiveError.source(
+                            path: path, operation: "decompress", message: "\(CompressionError.truncatedData)")
                     }
                     guard inputEnd - inputStart < input.count else {
                         throw ArchiveError.source(

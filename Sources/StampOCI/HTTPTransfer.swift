@@ -2,7 +2,7 @@ import CCurl
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One HTTP GET with libcurl's easy interface, with a hard byte limit: the body goes to memory
@@ -90,7 +90,8 @@ final class HTTPTransfer {
                     crossOrigin: crossOrigin)
             }
             guard let next = URL(string: redirect), next.scheme == "https" || next.scheme == "http" else {
-                throw OCIError.system(path: display(current), operation: "GET", message: "redirect to '\(display(redirect))' refused")
+                throw OCIError.system(
+                    path: display(current), operation: "GET", message: "redirect to '\(display(redirect))' refused")
             }
             if next.host != url.host || next.port != url.port || next.scheme != url.scheme {
                 headers = headers.filter { $0.key.lowercased() != "authorization" }
@@ -98,7 +99,8 @@ final class HTTPTransfer {
             }
             current = redirect
         }
-        throw OCIError.system(path: display(url.absoluteString), operation: "GET", message: "more than \(maximumRedirects) redirects")
+        throw OCIError.system(
+            path: display(url.absoluteString), operation: "GET", message: "more than \(maximumRedirects) redirects")
     }
 
     /// The CA file libcurl verifies with by default (`CURLINFO_CAINFO`), if it was built with one.
@@ -111,7 +113,9 @@ final class HTTPTransfer {
     }
 
     /// One request, no redirect followed. Returns the redirect's absolute URL for a 3xx.
-    private func perform(_ url: String, headers: [String: String], certificates: [UInt8]?, limits: TransferLimits) throws -> String? {
+    private func perform(_ url: String, headers: [String: String], certificates: [UInt8]?, limits: TransferLimits) throws
+        -> String?
+    {
         guard Self.initialized, let handle = curl_easy_init() else {
             throw OCIError.system(path: url, operation: "GET", message: "libcurl cannot be initialised")
         }
@@ -141,14 +145,17 @@ final class HTTPTransfer {
                 ok = ok && CCurl_setopt_callback(handle, CURLOPT_WRITEFUNCTION, Self.writeCallback) == CURLE_OK
                 ok = ok && CCurl_setopt_pointer(handle, CURLOPT_WRITEDATA, context) == CURLE_OK
                 if let certificates {
-                    ok = ok && certificates.withUnsafeBytes { CCurl_setopt_cainfo_blob(handle, $0.baseAddress, $0.count) } == CURLE_OK
+                    ok =
+                        ok
+                        && certificates.withUnsafeBytes { CCurl_setopt_cainfo_blob(handle, $0.baseAddress, $0.count) } == CURLE_OK
                 }
                 guard ok else { return CURLE_FAILED_INIT }
                 return curl_easy_perform(handle)
             }
         }
         if code != CURLE_OK && !overLimit && writeError == nil && !truncatedErrorBody {
-            let text = message[0] != 0
+            let text =
+                message[0] != 0
                 ? String(decoding: message.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
                 : String(cString: curl_easy_strerror(code))
             let hint = code == CURLE_OPERATION_TIMEDOUT ? " " + limits.hint : ""

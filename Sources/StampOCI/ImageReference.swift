@@ -41,7 +41,8 @@ public enum ImageReference: Sendable, Equatable, CustomStringConvertible {
         } else if text.hasPrefix("docker://") {
             self = .registry(try RegistryReference(parsing: String(text.dropFirst("docker://".count)), original: text))
         } else {
-            throw OCIError.invalidReference(text, reason: "expected oci:DIR[:TAG], docker-archive:FILE or docker://HOST/NAME[:TAG]")
+            throw OCIError.invalidReference(
+                text, reason: "expected oci:DIR[:TAG], docker-archive:FILE or docker://HOST/NAME[:TAG]")
         }
     }
 
@@ -91,7 +92,8 @@ public struct RegistryReference: Sendable, Equatable, CustomStringConvertible {
         guard Self.isValidHost(host) else {
             // Also keeps `user:password@host` out: a password in the reference would be sent by
             // libcurl and printed in every message that names the image.
-            throw OCIError.invalidReference(original, reason: "'\(host)' is not HOST[:PORT] (a host name, IPv4 or [IPv6] address)")
+            throw OCIError.invalidReference(
+                original, reason: "'\(host)' is not HOST[:PORT] (a host name, IPv4 or [IPv6] address)")
         }
         if let at = path.firstIndex(of: "@") {
             reference = String(path[path.index(after: at)...])

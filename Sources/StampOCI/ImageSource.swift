@@ -84,7 +84,8 @@ public final class ImageSource {
             if declared > maxExpandedBytes {
                 throw OCIError.expansionLimit(
                     what: "layer \(index) \(layer.digest)",
-                    detail: "declared size \(layer.size) bytes (\(declared) with the layers below it) exceeds", limit: maxExpandedBytes)
+                    detail: "declared size \(layer.size) bytes (\(declared) with the layers below it) exceeds",
+                    limit: maxExpandedBytes)
             }
         }
         var files: [String] = []

@@ -1,7 +1,7 @@
 import StampArchive
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Applies image layers, bottom first, to a directory (the root tree), the way the OCI image
@@ -270,9 +270,11 @@ private struct LayerState {
         // Every caller passes a normalized path below the root; this guard keeps a mistake
         // there from ever removing the root or anything beside it.
         let components = path.split(separator: LayerPath.slash, omittingEmptySubsequences: false)
-        guard !path.isEmpty, !components.contains(where: {
-            $0.isEmpty || $0.elementsEqual([LayerPath.dot]) || $0.elementsEqual([LayerPath.dot, LayerPath.dot])
-        }) else {
+        guard !path.isEmpty,
+            !components.contains(where: {
+                $0.isEmpty || $0.elementsEqual([LayerPath.dot]) || $0.elementsEqual([LayerPath.dot, LayerPath.dot])
+            })
+        else {
             throw OCIError.hostileMember(
                 layer: layer, path: LayerPath.display(path), reason: "removing it would reach outside the image's tree")
         }

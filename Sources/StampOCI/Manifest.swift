@@ -62,8 +62,12 @@ public struct Descriptor: Sendable, Equatable {
 
     /// Reads a descriptor object; `what` names it in errors.
     init(json: Any?, what: String) throws {
-        guard let object = json as? [String: Any] else { throw OCIError.malformed(what: what, reason: "descriptor is not an object") }
-        guard let digestText = object["digest"] as? String else { throw OCIError.malformed(what: what, reason: "descriptor has no digest") }
+        guard let object = json as? [String: Any] else {
+            throw OCIError.malformed(what: what, reason: "descriptor is not an object")
+        }
+        guard let digestText = object["digest"] as? String else {
+            throw OCIError.malformed(what: what, reason: "descriptor has no digest")
+        }
         digest = try Digest(parsing: digestText)
         guard let number = object["size"] as? NSNumber, Double(number.int64Value) == number.doubleValue else {
             throw OCIError.malformed(what: what, reason: "descriptor \(digestText) has no integer size")
@@ -111,7 +115,9 @@ struct ImageIndex {
 
     init(bytes: [UInt8], what: String) throws {
         let object = try jsonObject(bytes, what: what)
-        guard let list = object["manifests"] as? [Any] else { throw OCIError.malformed(what: what, reason: "no 'manifests' list") }
+        guard let list = object["manifests"] as? [Any] else {
+            throw OCIError.malformed(what: what, reason: "no 'manifests' list")
+        }
         manifests = try list.enumerated().map { try Descriptor(json: $1, what: "\(what) manifests[\($0)]") }
     }
 

@@ -65,7 +65,8 @@ public enum OCIError: Error, Sendable, Equatable, CustomStringConvertible {
         case .unauthorized(let what, let reason):
             return "\(what): \(reason)"
         case .expansionLimit(let what, let detail, let limit):
-            return "\(what): \(detail) the limit of \(ExpansionBudget.display(limit)) on expanded image bytes (--max-expanded, STAMP_MAX_EXPANDED)"
+            return
+                "\(what): \(detail) the limit of \(ExpansionBudget.display(limit)) on expanded image bytes (--max-expanded, STAMP_MAX_EXPANDED)"
         }
     }
 }

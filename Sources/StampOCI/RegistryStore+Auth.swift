@@ -46,7 +46,8 @@ extension RegistryStore {
             throw try refusal(by: "token service \(realm)", status: response.status, body: response.body)
         }
         guard (200..<300).contains(response.status) else {
-            throw OCIError.registry(url: HTTPTransfer.display(url.absoluteString), status: response.status, message: Self.errorMessage(response.body))
+            throw OCIError.registry(
+                url: HTTPTransfer.display(url.absoluteString), status: response.status, message: Self.errorMessage(response.body))
         }
         let object = try jsonObject(response.body, what: what)
         guard let token = (object["token"] as? String) ?? (object["access_token"] as? String), !token.isEmpty else {
@@ -65,14 +66,17 @@ extension RegistryStore {
         }
         return .unauthorized(
             what: "docker://\(reference)",
-            reason: "the registry requires credentials (\(answer)): give --creds USER:PASSWORD or an auth file entry for \(reference.host)")
+            reason:
+                "the registry requires credentials (\(answer)): give --creds USER:PASSWORD or an auth file entry for \(reference.host)"
+        )
     }
 
     /// ``RegistryOptions/credentials``, else the registry's entry in the first auth file that
     /// has one; looked up once, when a challenge first asks.
     func credentials() throws -> RegistryCredentials? {
         if let known = credentialsLookup { return known }
-        let found = try options.credentials
+        let found =
+            try options.credentials
             ?? RegistryCredentials.lookup(host: reference.host, repository: reference.name, files: options.authFiles)
         credentialsLookup = .some(found)
         return found
@@ -92,7 +96,8 @@ extension RegistryStore {
         }
         var bundle: [UInt8]?
         if !files.isEmpty {
-            var bytes = HTTPTransfer.systemCertificateFile.flatMap { FileManager.default.contents(atPath: $0) }.map { [UInt8]($0) } ?? []
+            var bytes =
+                HTTPTransfer.systemCertificateFile.flatMap { FileManager.default.contents(atPath: $0) }.map { [UInt8]($0) } ?? []
             for file in files {
                 guard let data = FileManager.default.contents(atPath: file) else {
                     throw OCIError.malformed(what: "CA file \(file)", reason: "cannot be read")

@@ -66,7 +66,9 @@ final class RegistryStore: BlobStore {
 
     /// A GET that answers an authentication challenge once, then keeps the `Authorization`
     /// value for later requests.
-    private func get(_ url: URL, accept: [String] = [], limit: Int64, file: String? = nil, what: String) throws -> HTTPTransfer.Response {
+    private func get(_ url: URL, accept: [String] = [], limit: Int64, file: String? = nil, what: String) throws
+        -> HTTPTransfer.Response
+    {
         var headers: [String: String] = [:]
         if !accept.isEmpty { headers["Accept"] = accept.joined(separator: ", ") }
         if let authorization { headers["Authorization"] = authorization }
@@ -88,10 +90,15 @@ final class RegistryStore: BlobStore {
     }
 
     /// One GET with this registry's trusted certificates.
-    func transfer(_ url: URL, headers: [String: String], limit: Int64, file: String? = nil, what: String) throws -> HTTPTransfer.Response {
-        if let problem = options.transferLimits.problem { throw OCIError.malformed(what: "registry transfer limits", reason: problem) }
+    func transfer(_ url: URL, headers: [String: String], limit: Int64, file: String? = nil, what: String) throws
+        -> HTTPTransfer.Response
+    {
+        if let problem = options.transferLimits.problem {
+            throw OCIError.malformed(what: "registry transfer limits", reason: problem)
+        }
         return try HTTPTransfer.get(
-            url, headers: headers, limit: limit, file: file, what: what, certificates: try certificates(), limits: options.transferLimits)
+            url, headers: headers, limit: limit, file: file, what: what, certificates: try certificates(),
+            limits: options.transferLimits)
     }
 
     /// `key="value"` pairs of a WWW-Authenticate header (quoted values may hold commas).
@@ -123,9 +130,11 @@ final class RegistryStore: BlobStore {
 
     func rootDocument() throws -> (descriptor: Descriptor?, bytes: [UInt8]) {
         let what = "manifest docker://\(reference)"
-        let response = try get(try url("manifests", reference.reference), accept: Self.manifestTypes, limit: Limits.document, what: what)
+        let response = try get(
+            try url("manifests", reference.reference), accept: Self.manifestTypes, limit: Limits.document, what: what)
         let actual = Digest.of(response.body)
-        let expected = reference.reference.hasPrefix("sha256:")
+        let expected =
+            reference.reference.hasPrefix("sha256:")
             ? reference.reference : response.headers["docker-content-digest"]
         if let expected, expected != actual.description {
             throw OCIError.digestMismatch(what: what, expected: expected, actual: actual.description)

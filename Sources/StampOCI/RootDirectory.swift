@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The root tree being unpacked, open as a directory descriptor, and the directories beneath

@@ -50,7 +50,9 @@ public struct OVASigner: Sendable, Equatable {
         } catch {
             throw Problem(description: "the private key is not an RSA key swift-crypto can read (\(error))")
         }
-        guard key.keySizeInBits >= 2048 else { throw Problem(description: "the RSA key has \(key.keySizeInBits) bits; vSphere wants at least 2048") }
+        guard key.keySizeInBits >= 2048 else {
+            throw Problem(description: "the RSA key has \(key.keySizeInBits) bits; vSphere wants at least 2048")
+        }
         let certBlocks: [PEM.Block]
         if let certificatePEM {
             do { certBlocks = try PEM.blocks(certificatePEM).filter { $0.label == "CERTIFICATE" } } catch {
@@ -59,7 +61,9 @@ public struct OVASigner: Sendable, Equatable {
         } else {
             certBlocks = blocks.filter { $0.label == "CERTIFICATE" }
         }
-        guard let first = certBlocks.first else { throw Problem(description: "no certificate (BEGIN CERTIFICATE) with the key; give one") }
+        guard let first = certBlocks.first else {
+            throw Problem(description: "no certificate (BEGIN CERTIFICATE) with the key; give one")
+        }
         let cert: X509Certificate
         do { cert = try X509Certificate(der: first.der) } catch { throw Problem(description: "the certificate is not DER X.509") }
         guard [UInt8](key.publicKey.derRepresentation) == cert.publicKeyInfo else {
@@ -107,13 +111,17 @@ public enum OVASignatureCheck {
     public static func check(certText: String, manifest: [UInt8], manifestName: String, ca: [X509Certificate] = []) -> Outcome {
         guard let newline = certText.firstIndex(of: "\n") else { return .malformed("no digest line") }
         let line = certText[..<newline]
-        guard let open = line.firstIndex(of: "("), let close = line.range(of: ")= ") else { return .malformed("the first line is not ALG(NAME)= SIGNATURE") }
+        guard let open = line.firstIndex(of: "("), let close = line.range(of: ")= ") else {
+            return .malformed("the first line is not ALG(NAME)= SIGNATURE")
+        }
         let alg = String(line[..<open])
         let name = String(line[line.index(after: open)..<close.lowerBound])
         guard name == manifestName else { return .malformed("it signs '\(name)', not '\(manifestName)'") }
         guard let signature = unhex(line[close.upperBound...]) else { return .malformed("the signature is not hex") }
         let certs: [X509Certificate]
-        do { certs = try X509Certificate.all(pem: String(certText[newline...])) } catch { return .malformed("the certificate is not valid PEM/DER") }
+        do { certs = try X509Certificate.all(pem: String(certText[newline...])) } catch {
+            return .malformed("the certificate is not valid PEM/DER")
+        }
         guard let cert = certs.first else { return .malformed("no certificate after the signature") }
         guard let key = try? _RSA.Signing.PublicKey(unsafeDERRepresentation: cert.publicKeyInfo) else {
             return .malformed("the certificate's key is not RSA")
@@ -128,7 +136,9 @@ public enum OVASignatureCheck {
         }
         guard ok else { return .mismatch }
         // A self-signed certificate checks its own bytes; one issued by a CA needs the CA.
-        if cert.issuer == cert.subject, !issued(cert, by: cert) { return .malformed("the self-signed certificate's signature does not verify") }
+        if cert.issuer == cert.subject, !issued(cert, by: cert) {
+            return .malformed("the self-signed certificate's signature does not verify")
+        }
         if !ca.isEmpty {
             let chain = certs
             let trusted = chain.contains { c in
@@ -144,10 +154,14 @@ public enum OVASignatureCheck {
         guard let key = try? _RSA.Signing.PublicKey(unsafeDERRepresentation: anchor.publicKeyInfo) else { return false }
         let sig = _RSA.Signing.RSASignature(rawRepresentation: cert.signature)
         switch cert.signatureAlgorithm {
-        case "1.2.840.113549.1.1.11": return key.isValidSignature(sig, for: SHA256.hash(data: cert.tbs), padding: .insecurePKCS1v1_5)
-        case "1.2.840.113549.1.1.12": return key.isValidSignature(sig, for: SHA384.hash(data: cert.tbs), padding: .insecurePKCS1v1_5)
-        case "1.2.840.113549.1.1.13": return key.isValidSignature(sig, for: SHA512.hash(data: cert.tbs), padding: .insecurePKCS1v1_5)
-        case "1.2.840.113549.1.1.5": return key.isValidSignature(sig, for: Insecure.SHA1.hash(data: cert.tbs), padding: .insecurePKCS1v1_5)
+        case "1.2.840.113549.1.1.11":
+            return key.isValidSignature(sig, for: SHA256.hash(data: cert.tbs), padding: .insecurePKCS1v1_5)
+        case "1.2.840.113549.1.1.12":
+            return key.isValidSignature(sig, for: SHA384.hash(data: cert.tbs), padding: .insecurePKCS1v1_5)
+        case "1.2.840.113549.1.1.13":
+            return key.isValidSignature(sig, for: SHA512.hash(data: cert.tbs), padding: .insecurePKCS1v1_5)
+        case "1.2.840.113549.1.1.5":
+            return key.isValidSignature(sig, for: Insecure.SHA1.hash(data: cert.tbs), padding: .insecurePKCS1v1_5)
         default: return false
         }
     }

@@ -47,12 +47,15 @@ public final class OVAStream {
 
     /// Creates the archive (under a temporary name) and reserves its front.
     /// - Parameters: as ``OVAWriter/write(path:ovaName:vmdkPath:virtualSize:options:mtime:populatedSize:vmdkSHA256:hashOutput:)``.
-    public convenience init(path: String, ovaName: String, virtualSize: UInt64, options: OVFOptions, mtime: UInt64, populatedSize: UInt64 = 0) throws {
+    public convenience init(
+        path: String, ovaName: String, virtualSize: UInt64, options: OVFOptions, mtime: UInt64, populatedSize: UInt64 = 0
+    ) throws {
         let names = OVAWriter.memberNames(ovaName: ovaName)
         try options.validate()
         try self.init(path: path, ovaName: ovaName, members: [names.disk], mtime: mtime) { sizes in
             try OVFDescriptor(
-                options: options, disk: .init(fileName: names.disk, fileSize: sizes[0], capacity: virtualSize, populatedSize: populatedSize)
+                options: options,
+                disk: .init(fileName: names.disk, fileSize: sizes[0], capacity: virtualSize, populatedSize: populatedSize)
             ).text()
         }
     }
@@ -71,7 +74,9 @@ public final class OVAStream {
         ovfName = ovaName + ".ovf"
         manifestName = ovaName + ".mf"
         certName = ovaName + ".cert"
-        for name in [ovfName, manifestName] + (signer == nil ? [] : [certName]) + members { try USTARHeader.validate(memberName: name) }
+        for name in [ovfName, manifestName] + (signer == nil ? [] : [certName]) + members {
+            try USTARHeader.validate(memberName: name)
+        }
         var seen = Set<String>()
         for name in [ovfName, manifestName, certName] + members where !seen.insert(name).inserted {
             throw PackagingError.invalidMemberName(name: name, reason: "two members of the package have this name")
@@ -83,7 +88,8 @@ public final class OVAStream {
         let block = UInt64(USTARHeader.size)
         let placeholder = [UInt8](repeating: 0, count: 32)
         let manifestLength = UInt64(Manifest(entries: ([ovfName] + members).map { ($0, placeholder) }).text.utf8.count)
-        var offset = block + UInt64(reservedOVF).roundedUp(toMultipleOf: block) + block + manifestLength.roundedUp(toMultipleOf: block)
+        var offset =
+            block + UInt64(reservedOVF).roundedUp(toMultipleOf: block) + block + manifestLength.roundedUp(toMultipleOf: block)
         if let signer { offset += block + UInt64(signer.length(manifestName: manifestName)).roundedUp(toMultipleOf: block) }
         diskOffset = offset + block
         diskName = members[0]
@@ -111,7 +117,8 @@ public final class OVAStream {
     /// Starts the next member after the first: reserves its header and returns the offset of
     /// its first byte (write it there, then call ``endMember(size:sha256:)``).
     public func beginMember() -> UInt64 {
-        precondition(!written.isEmpty && written.count < memberNames.count, "members are written in order, the first at diskOffset")
+        precondition(
+            !written.isEmpty && written.count < memberNames.count, "members are written in order, the first at diskOffset")
         let block = UInt64(USTARHeader.size)
         nextHeader = writer.end.roundedUp(toMultipleOf: block)
         writer.skip(nextHeader + block - writer.end)

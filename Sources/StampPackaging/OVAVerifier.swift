@@ -51,7 +51,8 @@ public enum OVAVerifier {
         }
         let base = String(ovf.name.dropLast(4))
         guard members.count > 1, members[1].name == base + ".mf" else {
-            throw Failure(member: members.count > 1 ? members[1].name : path, reason: "the second member must be the manifest \(base).mf")
+            throw Failure(
+                member: members.count > 1 ? members[1].name : path, reason: "the second member must be the manifest \(base).mf")
         }
         let ovfText = try read(fd, path: path, ovf)
         let manifestBytes = try read(fd, path: path, members[1])
@@ -85,14 +86,17 @@ public enum OVAVerifier {
         var report = Report(members: members.map(\.name))
         if hasCert {
             let outcome = OVASignatureCheck.check(
-                certText: String(decoding: certBytes, as: UTF8.self), manifest: manifestBytes, manifestName: members[1].name, ca: ca)
+                certText: String(decoding: certBytes, as: UTF8.self), manifest: manifestBytes, manifestName: members[1].name,
+                ca: ca)
             switch outcome {
             case .valid:
                 report.signed = true
                 report.trusted = !ca.isEmpty
             case .malformed(let why): throw Failure(member: members[2].name, reason: why)
             case .mismatch:
-                if mismatch != nil { throw Failure(member: members[1].name, reason: "the signature in \(members[2].name) does not match it") }
+                if mismatch != nil {
+                    throw Failure(member: members[1].name, reason: "the signature in \(members[2].name) does not match it")
+                }
                 throw Failure(member: members[2].name, reason: "the signature does not match \(members[1].name)")
             case .untrusted(let why): throw Failure(member: members[2].name, reason: why)
             }
@@ -117,7 +121,9 @@ public enum OVAVerifier {
 
     /// The `ovf:href` of every `References/File`, in order.
     static func fileReferences(_ ovf: String) -> [String] {
-        guard let start = ovf.range(of: "<References"), let end = ovf.range(of: "</References>", range: start.upperBound..<ovf.endIndex) else {
+        guard let start = ovf.range(of: "<References"),
+            let end = ovf.range(of: "</References>", range: start.upperBound..<ovf.endIndex)
+        else {
             return []
         }
         var hrefs: [String] = []
@@ -164,13 +170,16 @@ public enum OVAVerifier {
                 }
                 for b in header[128..<136] { size = size << 8 | UInt64(b) }
             } else {
-                guard let s = UInt64(String(decoding: header[124..<136].prefix { $0 != 0 && $0 != 32 }, as: UTF8.self), radix: 8) else {
+                guard let s = UInt64(String(decoding: header[124..<136].prefix { $0 != 0 && $0 != 32 }, as: UTF8.self), radix: 8)
+                else {
                     throw Failure(member: name, reason: "tar header size is not a number")
                 }
                 size = s
             }
             // offset + 512 <= fileSize here, so this cannot overflow (a size near 2^64 would).
-            guard size <= fileSize - offset - 512 else { throw Failure(member: name, reason: "truncated: the archive ends inside it") }
+            guard size <= fileSize - offset - 512 else {
+                throw Failure(member: name, reason: "truncated: the archive ends inside it")
+            }
             members.append(Member(name: name, size: size, dataOffset: offset + 512))
             offset += 512 + (size + 511) / 512 * 512
         }
@@ -179,17 +188,23 @@ public enum OVAVerifier {
     }
 
     static func read(_ fd: FileDescriptor, path: String, _ member: Member) throws -> [UInt8] {
-        guard member.size <= 64 << 20 else { throw Failure(member: member.name, reason: "too large for a descriptor, manifest or certificate") }
+        guard member.size <= 64 << 20 else {
+            throw Failure(member: member.name, reason: "too large for a descriptor, manifest or certificate")
+        }
         var bytes = [UInt8](repeating: 0, count: Int(member.size))
         try readExactly(fd, path: path, into: &bytes, at: member.dataOffset)
         return bytes
     }
 
     static func digest(_ fd: FileDescriptor, path: String, _ member: Member, algorithm: String) throws -> [UInt8]? {
-        var sha1 = Insecure.SHA1(), sha256 = SHA256(), sha512 = SHA512()
+        var sha1 = Insecure.SHA1()
+        var sha256 = SHA256()
+        var sha512 = SHA512()
         guard ["SHA1", "SHA256", "SHA512"].contains(algorithm) else { return nil }
         let buffer = IOBuffer(size: 4 << 20)
-        try SourceRange(descriptor: fd, path: path, offset: member.dataOffset, length: member.size).forEachChunk(buffer: buffer.bytes) { chunk, _ in
+        try SourceRange(descriptor: fd, path: path, offset: member.dataOffset, length: member.size).forEachChunk(
+            buffer: buffer.bytes
+        ) { chunk, _ in
             switch algorithm {
             case "SHA1": sha1.update(bufferPointer: chunk)
             case "SHA256": sha256.update(bufferPointer: chunk)

@@ -7,14 +7,17 @@ extension ConfigReader {
         "cpus": ["number"], "memory": ["size"],
         "scsi_controller": ["subtype"], "sata_controller": [], "nvme_controller": [], "ide_controller": [],
         "usb_controller": [], "usb3_controller": [], "video_card": [], "vmci": [],
-        "hard_disk": ["parent", "disk_image", "raw_image", "disk_capacity", "directory", "units", "disk_id", "file_id", "sector_size"],
+        "hard_disk": [
+            "parent", "disk_image", "raw_image", "disk_capacity", "directory", "units", "disk_id", "file_id", "sector_size",
+        ],
         "cd_drive": ["parent", "image", "connected", "file_id"], "floppy": ["image", "connected", "file_id"],
         "ethernet": ["network", "subtype", "connected", "address"],
     ]
 
     /// `rasd:ResourceSubType` of a SCSI controller by its lower-cased name (vSphere's spelling).
     static let scsiSubtypes = [
-        "lsilogic": "lsilogic", "lsilogicsas": "lsilogicsas", "buslogic": "buslogic", "virtualscsi": "VirtualSCSI", "pvscsi": "VirtualSCSI",
+        "lsilogic": "lsilogic", "lsilogicsas": "lsilogicsas", "buslogic": "buslogic", "virtualscsi": "VirtualSCSI",
+        "pvscsi": "VirtualSCSI",
     ]
     /// `rasd:ResourceSubType` of a NIC by its lower-cased name.
     static let ethernetSubtypes = [
@@ -34,7 +37,9 @@ extension ConfigReader {
             }
             // `cpus: 2` and `memory: 4096` are shorthands for the item of that type.
             if case .scalar = value, id == "cpus" || id == "memory" {
-                let kind: OVFConfig.Kind = id == "cpus" ? .cpus(try int(value, path, in: 1...768)) : .memory(mib: try int(value, path, in: 4...(24 << 20)))
+                let kind: OVFConfig.Kind =
+                    id == "cpus"
+                    ? .cpus(try int(value, path, in: 1...768)) : .memory(mib: try int(value, path, in: 4...(24 << 20)))
                 config.hardware.append(.init(id: id, kind: kind))
                 continue
             }
@@ -49,14 +54,21 @@ extension ConfigReader {
                 throw OVFConfigError(key: "\(path).type", reason: "missing", line: line(value))
             }
             guard let keys = Self.hardwareKeys[type] else {
-                throw OVFConfigError(key: "\(path).type", reason: "unknown type '\(type)' (use \(Self.hardwareKeys.keys.sorted().joined(separator: ", ")))", line: line(fields["type"] ?? value))
+                throw OVFConfigError(
+                    key: "\(path).type",
+                    reason: "unknown type '\(type)' (use \(Self.hardwareKeys.keys.sorted().joined(separator: ", ")))",
+                    line: line(fields["type"] ?? value))
             }
             _ = try mapping(value, path, allowed: keys.union(["type", "config", "configuration"]))
             var item = OVFConfig.Item(id: id, kind: try kind(type, fields, path))
             if let c = fields["config"] {
                 // A null value leaves the key out (ova-compose's way to drop a default).
                 for (key, v) in try mapping(c, "\(path).config") {
-                    if isNull(v) { item.unsetConfig.append(key) } else { item.config.append(.init(key: key, value: try configValue(v, "\(path).config.\(key)"))) }
+                    if isNull(v) {
+                        item.unsetConfig.append(key)
+                    } else {
+                        item.config.append(.init(key: key, value: try configValue(v, "\(path).config.\(key)")))
+                    }
                 }
             }
             item.configuration = try fields["configuration"].map { try string($0, "\(path).configuration") }
@@ -69,7 +81,9 @@ extension ConfigReader {
             guard let node = f[key] else { throw OVFConfigError(key: "\(path).\(key)", reason: "missing") }
             return node
         }
-        func connected(default value: Bool) throws -> Bool { try f["connected"].map { try bool($0, "\(path).connected") } ?? value }
+        func connected(default value: Bool) throws -> Bool {
+            try f["connected"].map { try bool($0, "\(path).connected") } ?? value
+        }
         switch type {
         case "cpus": return .cpus(try int(try required("number"), "\(path).number", in: 1...768))
         case "memory": return .memory(mib: try int(try required("size"), "\(path).size", in: 4...(24 << 20)))
@@ -77,7 +91,10 @@ extension ConfigReader {
             guard let node = f["subtype"] else { return .scsiController(subtype: "VirtualSCSI") }
             let name = try string(node, "\(path).subtype")
             guard let subtype = Self.scsiSubtypes[name.lowercased()] else {
-                throw OVFConfigError(key: "\(path).subtype", reason: "unknown SCSI controller '\(name)' (use lsilogic, lsilogicsas, buslogic, virtualscsi)", line: line(node))
+                throw OVFConfigError(
+                    key: "\(path).subtype",
+                    reason: "unknown SCSI controller '\(name)' (use lsilogic, lsilogicsas, buslogic, virtualscsi)",
+                    line: line(node))
             }
             return .scsiController(subtype: subtype)
         case "sata_controller": return .sataController
@@ -93,14 +110,16 @@ extension ConfigReader {
             if let node = f["units"] {
                 let name = try string(node, "\(path).units")
                 guard let u = Self.units[name] ?? (Self.units.values.contains(name) ? name : nil) else {
-                    throw OVFConfigError(key: "\(path).units", reason: "'\(name)' is not byte, KB, MB, GB or TB", line: line(node))
+                    throw OVFConfigError(
+                        key: "\(path).units", reason: "'\(name)' is not byte, KB, MB, GB or TB", line: line(node))
                 }
                 units = u
             }
             let source: OVFConfig.DiskSource
             if let node = f["disk_image"], !isUnsetParam(node) {
                 // ova-compose converts raw_image into disk_image; stamp reads either format itself.
-                source = .image(path: try file(f["raw_image"] ?? node, "\(path).\(f["raw_image"] == nil ? "disk_image" : "raw_image")"))
+                source = .image(
+                    path: try file(f["raw_image"] ?? node, "\(path).\(f["raw_image"] == nil ? "disk_image" : "raw_image")"))
             } else if let node = f["raw_image"] {
                 source = .image(path: try file(node, "\(path).raw_image"))
             } else if let node = f["directory"] {
@@ -112,7 +131,9 @@ extension ConfigReader {
             }
             let sector = try f["sector_size"].map { node -> Int in
                 let n = try int(node, "\(path).sector_size")
-                guard n == 512 || n == 4096 else { throw OVFConfigError(key: "\(path).sector_size", reason: "\(n) is not 512 or 4096", line: line(node)) }
+                guard n == 512 || n == 4096 else {
+                    throw OVFConfigError(key: "\(path).sector_size", reason: "\(n) is not 512 or 4096", line: line(node))
+                }
                 return n
             }
             return .hardDisk(
@@ -120,7 +141,8 @@ extension ConfigReader {
                 fileID: try f["file_id"].map { try string($0, "\(path).file_id") }, sectorSize: sector)
         case "cd_drive":
             return .cdDrive(
-                parent: try string(try required("parent"), "\(path).parent"), image: try f["image"].map { try file($0, "\(path).image") },
+                parent: try string(try required("parent"), "\(path).parent"),
+                image: try f["image"].map { try file($0, "\(path).image") },
                 connected: try connected(default: false))
         case "floppy":
             return .floppy(image: try f["image"].map { try file($0, "\(path).image") }, connected: try connected(default: false))
@@ -128,25 +150,31 @@ extension ConfigReader {
             let node = try required("subtype")
             let name = try string(node, "\(path).subtype")
             guard let subtype = Self.ethernetSubtypes[name.lowercased()] else {
-                throw OVFConfigError(key: "\(path).subtype", reason: "unknown adapter '\(name)' (use vmxnet3, e1000, e1000e, vmxnet2, pcnet32)", line: line(node))
+                throw OVFConfigError(
+                    key: "\(path).subtype", reason: "unknown adapter '\(name)' (use vmxnet3, e1000, e1000e, vmxnet2, pcnet32)",
+                    line: line(node))
             }
             return .ethernet(
-                network: try string(try required("network"), "\(path).network"), subtype: subtype, connected: try connected(default: true),
+                network: try string(try required("network"), "\(path).network"), subtype: subtype,
+                connected: try connected(default: true),
                 address: try f["address"].map { try string($0, "\(path).address") })
         }
     }
 
     static let productKeys: Set<String> = [
-        "info", "product", "vendor", "version", "full_version", "product_url", "vendor_url", "app_url", "class", "instance", "required",
+        "info", "product", "vendor", "version", "full_version", "product_url", "vendor_url", "app_url", "class", "instance",
+        "required",
         "transports", "categories", "properties",
     ]
     static let propertyKeys: Set<String> = [
-        "type", "value", "password", "user_configurable", "qualifiers", "label", "description", "category", "required", "configuration",
+        "type", "value", "password", "user_configurable", "qualifiers", "label", "description", "category", "required",
+        "configuration",
     ]
     /// The property types of DSP0243 (table 7), with the integer ranges they allow.
     static let propertyTypes: [String: ClosedRange<Int>?] = [
         "uint8": 0...255, "sint8": -128...127, "uint16": 0...65535, "sint16": -32768...32767, "uint32": 0...4_294_967_295,
-        "sint32": -2_147_483_648...2_147_483_647, "uint64": 0...Int.max, "sint64": Int.min...Int.max, "string": nil, "boolean": nil,
+        "sint32": -2_147_483_648...2_147_483_647, "uint64": 0...Int.max, "sint64": Int.min...Int.max, "string": nil,
+        "boolean": nil,
         "real32": nil, "real64": nil,
     ]
 
@@ -170,10 +198,13 @@ extension ConfigReader {
             case "transports":
                 p.transports = try stringList(value, at)
                 for t in p.transports where t.isEmpty || t.contains(" ") {
-                    throw OVFConfigError(key: at, reason: "'\(t)' is not a transport name (iso, com.vmware.guestInfo)", line: line(value))
+                    throw OVFConfigError(
+                        key: at, reason: "'\(t)' is not a transport name (iso, com.vmware.guestInfo)", line: line(value))
                 }
             case "categories":
-                for (id, label) in try mapping(value, at) { p.categories.append(.init(id: id, label: try string(label, "\(at).\(id)"))) }
+                for (id, label) in try mapping(value, at) {
+                    p.categories.append(.init(id: id, label: try string(label, "\(at).\(id)")))
+                }
             default: break
             }
         }
@@ -185,12 +216,19 @@ extension ConfigReader {
         return p
     }
 
-    mutating func property(_ key: String, _ node: Node, _ path: String, categories: [OVFConfig.Category]) throws -> OVFConfig.Property {
+    mutating func property(_ key: String, _ node: Node, _ path: String, categories: [OVFConfig.Category]) throws
+        -> OVFConfig.Property
+    {
         let pairs = try mapping(node, path, allowed: Self.propertyKeys)
-        guard let typeNode = pairs.first(where: { $0.0 == "type" })?.1 else { throw OVFConfigError(key: "\(path).type", reason: "missing", line: line(node)) }
+        guard let typeNode = pairs.first(where: { $0.0 == "type" })?.1 else {
+            throw OVFConfigError(key: "\(path).type", reason: "missing", line: line(node))
+        }
         let type = try string(typeNode, "\(path).type")
         guard let range = Self.propertyTypes[type] else {
-            throw OVFConfigError(key: "\(path).type", reason: "'\(type)' is not an OVF property type (\(Self.propertyTypes.keys.sorted().joined(separator: ", ")))", line: line(typeNode))
+            throw OVFConfigError(
+                key: "\(path).type",
+                reason: "'\(type)' is not an OVF property type (\(Self.propertyTypes.keys.sorted().joined(separator: ", ")))",
+                line: line(typeNode))
         }
         var p = OVFConfig.Property(key: key, type: type)
         for (name, value) in pairs {
@@ -203,7 +241,9 @@ extension ConfigReader {
                             p.value = try checked(v, "\(at).default", type: type, range: range)
                         } else {
                             for (id, cv) in try mapping(v, "\(at).configurations") {
-                                p.configurationValues.append(.init(key: id, value: try checked(cv, "\(at).configurations.\(id)", type: type, range: range)))
+                                p.configurationValues.append(
+                                    .init(key: id, value: try checked(cv, "\(at).configurations.\(id)", type: type, range: range))
+                                )
                             }
                         }
                     }

@@ -18,7 +18,8 @@ extension OVFConfig {
         do {
             root = try Yams.compose(yaml: yaml)
         } catch let error as YamlError {
-            throw OVFConfigError(key: "", reason: "not valid YAML: \(String(describing: error).split(separator: "\n").first ?? "")")
+            throw OVFConfigError(
+                key: "", reason: "not valid YAML: \(String(describing: error).split(separator: "\n").first ?? "")")
         }
         guard let root else { throw OVFConfigError(key: "", reason: "the config is empty") }
         var reader = ConfigReader(params: params, base: baseDirectory)
@@ -43,7 +44,9 @@ struct ConfigReader {
     /// A mapping's (key, value) pairs; refuses keys not in `allowed`.
     mutating func mapping(_ node: Node, _ path: String, allowed: Set<String>? = nil) throws -> [(String, Node)] {
         visited += 1
-        guard visited < 100_000 else { throw OVFConfigError(key: path, reason: "the config expands to too many values (nested aliases)") }
+        guard visited < 100_000 else {
+            throw OVFConfigError(key: path, reason: "the config expands to too many values (nested aliases)")
+        }
         guard case .mapping(let mapping) = node else {
             throw OVFConfigError(key: path, reason: "expected a mapping, found \(kind(node))", line: line(node))
         }
@@ -56,10 +59,14 @@ struct ConfigReader {
             let keyPath = path.isEmpty ? name : "\(path).\(name)"
             if let allowed, !allowed.contains(name) {
                 throw OVFConfigError(
-                    key: keyPath, reason: "unknown key (\(path.isEmpty ? "top level" : path) takes \(allowed.sorted().joined(separator: ", ")))",
+                    key: keyPath,
+                    reason:
+                        "unknown key (\(path.isEmpty ? "top level" : path) takes \(allowed.sorted().joined(separator: ", ")))",
                     line: line(key))
             }
-            if pairs.contains(where: { $0.0 == name }) { throw OVFConfigError(key: keyPath, reason: "given twice", line: line(key)) }
+            if pairs.contains(where: { $0.0 == name }) {
+                throw OVFConfigError(key: keyPath, reason: "given twice", line: line(key))
+            }
             pairs.append((name, value))
         }
         return pairs
@@ -75,7 +82,8 @@ struct ConfigReader {
             let parts = spec.split(separator: "=", maxSplits: 1).map { $0.trimmedOfBlanks }
             let name = parts.first ?? ""
             guard let value = params[name] ?? (parts.count == 2 ? parts[1] : nil) else {
-                throw OVFConfigError(key: path, reason: "no --param \(name)=VALUE given and '!param \(spec)' has no default", line: line(node))
+                throw OVFConfigError(
+                    key: path, reason: "no --param \(name)=VALUE given and '!param \(spec)' has no default", line: line(node))
             }
             return (value, Resolver.default.resolveTag(of: Node(value)))
         }
@@ -107,7 +115,8 @@ struct ConfigReader {
             throw OVFConfigError(key: path, reason: "expected an integer, found '\(text.prefix(40))'", line: line(node))
         }
         guard range.contains(value) else {
-            throw OVFConfigError(key: path, reason: "\(value) is not in \(range.lowerBound)...\(range.upperBound)", line: line(node))
+            throw OVFConfigError(
+                key: path, reason: "\(value) is not in \(range.lowerBound)...\(range.upperBound)", line: line(node))
         }
         return value
     }

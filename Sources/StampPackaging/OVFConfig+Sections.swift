@@ -10,15 +10,21 @@ extension ConfigReader {
     mutating func config(_ root: Node) throws -> OVFConfig {
         let top = try mapping(root, "", allowed: Self.topKeys)
         let sections = Dictionary(top, uniquingKeysWith: { a, _ in a })
-        guard let systemNode = sections["system"] else { throw OVFConfigError(key: "system", reason: "missing (system.name is required)") }
+        guard let systemNode = sections["system"] else {
+            throw OVFConfigError(key: "system", reason: "missing (system.name is required)")
+        }
         var config = OVFConfig(system: try system(systemNode))
         if let node = sections["networks"] {
             for (id, value) in try mapping(node, "networks") {
-                let fields = Dictionary(try mapping(value, "networks.\(id)", allowed: ["name", "description"]), uniquingKeysWith: { a, _ in a })
-                guard let name = fields["name"] else { throw OVFConfigError(key: "networks.\(id).name", reason: "missing", line: line(value)) }
-                config.networks.append(.init(
-                    id: id, name: try string(name, "networks.\(id).name"),
-                    description: try fields["description"].map { try string($0, "networks.\(id).description") }))
+                let fields = Dictionary(
+                    try mapping(value, "networks.\(id)", allowed: ["name", "description"]), uniquingKeysWith: { a, _ in a })
+                guard let name = fields["name"] else {
+                    throw OVFConfigError(key: "networks.\(id).name", reason: "missing", line: line(value))
+                }
+                config.networks.append(
+                    .init(
+                        id: id, name: try string(name, "networks.\(id).name"),
+                        description: try fields["description"].map { try string($0, "networks.\(id).description") }))
             }
         }
         guard let hardwareNode = sections["hardware"] else { throw OVFConfigError(key: "hardware", reason: "missing") }
@@ -68,10 +74,15 @@ extension ConfigReader {
         if let node = sections["extra_configs"] {
             for (key, value) in try mapping(node, "extra_configs") {
                 let path = "extra_configs.\(key)"
-                let fields = Dictionary(try mapping(value, path, allowed: ["value", "required"]), uniquingKeysWith: { a, _ in a })
-                guard let v = fields["value"] else { throw OVFConfigError(key: "\(path).value", reason: "missing", line: line(value)) }
-                config.extraConfigs.append(.init(
-                    key: key, value: try configValue(v, "\(path).value"), required: try fields["required"].map { try bool($0, "\(path).required") }))
+                let fields = Dictionary(
+                    try mapping(value, path, allowed: ["value", "required"]), uniquingKeysWith: { a, _ in a })
+                guard let v = fields["value"] else {
+                    throw OVFConfigError(key: "\(path).value", reason: "missing", line: line(value))
+                }
+                config.extraConfigs.append(
+                    .init(
+                        key: key, value: try configValue(v, "\(path).value"),
+                        required: try fields["required"].map { try bool($0, "\(path).required") }))
             }
         }
         try checkReferences(config)
@@ -80,10 +91,13 @@ extension ConfigReader {
 
     mutating func system(_ node: Node) throws -> OVFConfig.System {
         let allowed: Set<String> = [
-            "name", "type", "os_cim", "os_vmw", "os_name", "firmware", "secure_boot", "default_configuration", "no_default_configs",
+            "name", "type", "os_cim", "os_vmw", "os_name", "firmware", "secure_boot", "default_configuration",
+            "no_default_configs",
         ]
         let fields = try mapping(node, "system", allowed: allowed)
-        guard let nameNode = fields.first(where: { $0.0 == "name" })?.1 else { throw OVFConfigError(key: "system.name", reason: "missing") }
+        guard let nameNode = fields.first(where: { $0.0 == "name" })?.1 else {
+            throw OVFConfigError(key: "system.name", reason: "missing")
+        }
         var s = OVFConfig.System(name: try string(nameNode, "system.name"))
         for (key, value) in fields {
             let path = "system.\(key)"
@@ -91,8 +105,12 @@ extension ConfigReader {
             case "type":
                 s.type = try string(value, path)
                 let families = s.type.split(separator: " ")
-                let valid = !families.isEmpty && families.allSatisfy { f in f.hasPrefix("vmx-") && f.count > 4 && f.dropFirst(4).allSatisfy(\.isNumber) }
-                if !valid { throw OVFConfigError(key: path, reason: "'\(s.type)' is not of the form vmx-NN [vmx-NN …]", line: line(value)) }
+                let valid =
+                    !families.isEmpty
+                    && families.allSatisfy { f in f.hasPrefix("vmx-") && f.count > 4 && f.dropFirst(4).allSatisfy(\.isNumber) }
+                if !valid {
+                    throw OVFConfigError(key: path, reason: "'\(s.type)' is not of the form vmx-NN [vmx-NN …]", line: line(value))
+                }
             case "os_cim": s.osCIM = try int(value, path, in: 0...32767)
             case "os_vmw":
                 s.osVMW = try string(value, path)
@@ -101,7 +119,9 @@ extension ConfigReader {
             case "os_name": s.osName = try string(value, path)
             case "firmware":
                 let text = try string(value, path)
-                guard let f = Firmware(rawValue: text) else { throw OVFConfigError(key: path, reason: "'\(text)' is not bios or efi", line: line(value)) }
+                guard let f = Firmware(rawValue: text) else {
+                    throw OVFConfigError(key: path, reason: "'\(text)' is not bios or efi", line: line(value))
+                }
                 s.firmware = f
             case "secure_boot": s.secureBoot = try bool(value, path)
             case "default_configuration": s.defaultConfiguration = try string(value, path)
@@ -157,15 +177,19 @@ extension ConfigReader {
         var treeDisks = 0
         for disk in config.disks where disk.source == .tree { treeDisks += 1 }
         if treeDisks > 1 {
-            throw OVFConfigError(key: "hardware", reason: "\(treeDisks) hard disks have no image; only one can be the disk stamp packs")
+            throw OVFConfigError(
+                key: "hardware", reason: "\(treeDisks) hard disks have no image; only one can be the disk stamp packs")
         }
         for (i, product) in config.products.enumerated() {
             for p in product.properties {
                 if let c = p.configuration, !ids.contains(c) {
-                    throw OVFConfigError(key: "product[\(i)].properties.\(p.key).configuration", reason: "'\(c)' is not one of configurations")
+                    throw OVFConfigError(
+                        key: "product[\(i)].properties.\(p.key).configuration", reason: "'\(c)' is not one of configurations")
                 }
                 for v in p.configurationValues where !ids.contains(v.key) {
-                    throw OVFConfigError(key: "product[\(i)].properties.\(p.key).value.configurations.\(v.key)", reason: "not one of configurations")
+                    throw OVFConfigError(
+                        key: "product[\(i)].properties.\(p.key).value.configurations.\(v.key)",
+                        reason: "not one of configurations")
                 }
             }
         }
@@ -188,5 +212,5 @@ func readText(_ path: String) -> String? {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif

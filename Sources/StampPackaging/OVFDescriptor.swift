@@ -86,7 +86,8 @@ public struct OVFDescriptor: Sendable, Equatable {
         x.add(1, "<VirtualSystem ovf:id=\"\(name)\">")
         x.add(2, "<Info>A virtual machine</Info>")
         x.add(2, "<Name>\(name)</Name>")
-        x.add(2, "<OperatingSystemSection ovf:id=\"\(o.osType.cimOSType)\" vmw:osType=\"\(xmlEscape(o.osType.vmwareIdentifier))\">")
+        x.add(
+            2, "<OperatingSystemSection ovf:id=\"\(o.osType.cimOSType)\" vmw:osType=\"\(xmlEscape(o.osType.vmwareIdentifier))\">")
         x.add(3, "<Info>The kind of installed guest operating system</Info>")
         x.add(2, "</OperatingSystemSection>")
         x.add(2, "<VirtualHardwareSection>")
@@ -116,20 +117,30 @@ public struct OVFDescriptor: Sendable, Equatable {
         let o = options
         let network = xmlEscape(o.networkName)
         return [
-            [("ResourceType", "3"), ("InstanceID", "1"), ("VirtualQuantity", "\(o.cpus)"),
-             ("AllocationUnits", "hertz * 10^6"), ("Description", "Number of Virtual CPUs"),
-             ("ElementName", "\(o.cpus) virtual CPU(s)")],
-            [("ResourceType", "4"), ("InstanceID", "2"), ("VirtualQuantity", "\(o.memoryMiB)"),
-             ("AllocationUnits", "byte * 2^20"), ("Description", "Memory Size"),
-             ("ElementName", "\(o.memoryMiB)MB of memory")],
-            [("ResourceType", "6"), ("InstanceID", "3"), ("ResourceSubType", o.controller.rawValue),
-             ("Address", "0"), ("Description", "SCSI Controller"), ("ElementName", "SCSI Controller 0")],
-            [("ResourceType", "17"), ("InstanceID", "4"), ("Parent", "3"), ("AddressOnParent", "0"),
-             ("ElementName", "Hard Disk 1"), ("HostResource", "ovf:/disk/vmdisk1")],
-            [("ResourceType", "10"), ("InstanceID", "5"), ("ResourceSubType", o.nic.rawValue),
-             ("AddressOnParent", "7"), ("AutomaticAllocation", "true"), ("Connection", network),
-             ("Description", "\(o.nic.rawValue) ethernet adapter on &quot;\(network)&quot;"),
-             ("ElementName", "Network adapter 1")],
+            [
+                ("ResourceType", "3"), ("InstanceID", "1"), ("VirtualQuantity", "\(o.cpus)"),
+                ("AllocationUnits", "hertz * 10^6"), ("Description", "Number of Virtual CPUs"),
+                ("ElementName", "\(o.cpus) virtual CPU(s)"),
+            ],
+            [
+                ("ResourceType", "4"), ("InstanceID", "2"), ("VirtualQuantity", "\(o.memoryMiB)"),
+                ("AllocationUnits", "byte * 2^20"), ("Description", "Memory Size"),
+                ("ElementName", "\(o.memoryMiB)MB of memory"),
+            ],
+            [
+                ("ResourceType", "6"), ("InstanceID", "3"), ("ResourceSubType", o.controller.rawValue),
+                ("Address", "0"), ("Description", "SCSI Controller"), ("ElementName", "SCSI Controller 0"),
+            ],
+            [
+                ("ResourceType", "17"), ("InstanceID", "4"), ("Parent", "3"), ("AddressOnParent", "0"),
+                ("ElementName", "Hard Disk 1"), ("HostResource", "ovf:/disk/vmdisk1"),
+            ],
+            [
+                ("ResourceType", "10"), ("InstanceID", "5"), ("ResourceSubType", o.nic.rawValue),
+                ("AddressOnParent", "7"), ("AutomaticAllocation", "true"), ("Connection", network),
+                ("Description", "\(o.nic.rawValue) ethernet adapter on &quot;\(network)&quot;"),
+                ("ElementName", "Network adapter 1"),
+            ],
         ]
     }
 

@@ -57,7 +57,9 @@ public struct OVFEnvelope: Sendable {
     /// The `References` id of each CD/floppy image, by hardware id.
     public var imageFiles: [String: String]
 
-    public init(config: OVFConfig, defaultFirmware: Firmware, files: [File], disks: [String: Disk], imageFiles: [String: String] = [:]) {
+    public init(
+        config: OVFConfig, defaultFirmware: Firmware, files: [File], disks: [String: Disk], imageFiles: [String: String] = [:]
+    ) {
         self.config = config
         self.defaultFirmware = defaultFirmware
         self.files = files
@@ -81,14 +83,17 @@ public struct OVFEnvelope: Sendable {
         x.add(0, "    xmlns:vmw=\"http://www.vmware.com/schema/ovf\"")
         x.add(0, "    xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\">")
         x.add(1, "<References>")
-        for f in files { x.add(2, "<File ovf:href=\"\(xmlEscape(f.href))\" ovf:id=\"\(xmlEscape(f.id))\" ovf:size=\"\(f.size)\"/>") }
+        for f in files {
+            x.add(2, "<File ovf:href=\"\(xmlEscape(f.href))\" ovf:id=\"\(xmlEscape(f.id))\" ovf:size=\"\(f.size)\"/>")
+        }
         x.add(1, "</References>")
         x.add(1, "<DiskSection>")
         x.add(2, "<Info>Virtual disk information</Info>")
         for (item, _) in c.disks {
             guard let d = disks[item.id], case .hardDisk(_, _, let units, _, _, _) = item.kind else { continue }
             let factor = Self.unitFactors[units] ?? 1
-            var attrs = "ovf:capacity=\"\(d.capacity / factor + (d.capacity % factor == 0 ? 0 : 1))\" ovf:capacityAllocationUnits=\"\(units)\" ovf:diskId=\"\(xmlEscape(d.diskID))\""
+            var attrs =
+                "ovf:capacity=\"\(d.capacity / factor + (d.capacity % factor == 0 ? 0 : 1))\" ovf:capacityAllocationUnits=\"\(units)\" ovf:diskId=\"\(xmlEscape(d.diskID))\""
             if let file = d.fileID { attrs += " ovf:fileRef=\"\(xmlEscape(file))\"" }
             attrs += " ovf:format=\"\(OVFDescriptor.streamOptimizedFormat)\""
             if let populated = d.populatedSize { attrs += " ovf:populatedSize=\"\(populated)\"" }
@@ -123,7 +128,10 @@ public struct OVFEnvelope: Sendable {
         if let os = c.system.osName { x.add(3, "<Description>\(xmlEscape(os))</Description>") }
         x.add(2, "</OperatingSystemSection>")
         let transports = c.transports
-        x.add(2, "<VirtualHardwareSection\(transports.isEmpty ? "" : " ovf:transport=\"\(xmlEscape(transports.joined(separator: " ")))\"")>")
+        x.add(
+            2,
+            "<VirtualHardwareSection\(transports.isEmpty ? "" : " ovf:transport=\"\(xmlEscape(transports.joined(separator: " ")))\"")>"
+        )
         x.add(3, "<Info>Virtual hardware requirements</Info>")
         x.add(3, "<System>")
         x.add(4, "<vssd:ElementName>Virtual Hardware Family</vssd:ElementName>")
@@ -138,7 +146,8 @@ public struct OVFEnvelope: Sendable {
         }
         let firmware = c.system.firmware ?? defaultFirmware
         var machine = [OVFConfig.KeyValue(key: "firmware", value: firmware.rawValue)]
-        machine.append(.init(key: "bootOptions.efiSecureBootEnabled", value: c.system.secureBoot && firmware == .efi ? "true" : "false"))
+        machine.append(
+            .init(key: "bootOptions.efiSecureBootEnabled", value: c.system.secureBoot && firmware == .efi ? "true" : "false"))
         for kv in c.hardwareConfig {
             if let i = machine.firstIndex(where: { $0.key == kv.key }) { machine[i] = kv } else { machine.append(kv) }
         }
@@ -211,7 +220,9 @@ public struct OVFEnvelope: Sendable {
                 description("Hard Disk", 17)
                 child(of: parent)
                 if let disk = disks[item.id] { rasd.append(("HostResource", "ovf:/disk/\(xmlEscape(disk.diskID))")) }
-                if let sector { defaults.append(.init(key: "virtualDiskFormat", value: sector == 4096 ? "native_4k" : "native_512")) }
+                if let sector {
+                    defaults.append(.init(key: "virtualDiskFormat", value: sector == 4096 ? "native_4k" : "native_512"))
+                }
             case .cdDrive(let parent, _, let connected):
                 description("CD Drive", 15, imageFiles[item.id] == nil ? "vmware.cdrom.remotepassthrough" : "vmware.cdrom.iso")
                 child(of: parent)
@@ -228,7 +239,9 @@ public struct OVFEnvelope: Sendable {
                 let name = config.networks.first { $0.id == network }?.name ?? network
                 rasd += [("Connection", xmlEscape(name)), ("AutomaticAllocation", "\(connected)")]
                 if let address { rasd.append(("Address", xmlEscape(address))) }
-                defaults += [.init(key: "wakeOnLanEnabled", value: "false"), .init(key: "connectable.allowGuestControl", value: "true")]
+                defaults += [
+                    .init(key: "wakeOnLanEnabled", value: "false"), .init(key: "connectable.allowGuestControl", value: "true"),
+                ]
             }
             defaults.removeAll { item.unsetConfig.contains($0.key) }
             for kv in item.config {

@@ -43,14 +43,19 @@ public struct OVFOptions: Sendable, Equatable {
         }
         if networkName.isEmpty { found.append(.invalidOption(option: "network", reason: "must not be empty")) }
         let families = virtualSystemType.split(separator: " ")
-        let valid = !families.isEmpty && families.allSatisfy { family in
-            family.hasPrefix("vmx-") && family.count > 4 && family.dropFirst(4).allSatisfy { $0.isASCII && $0.isNumber }
-        }
+        let valid =
+            !families.isEmpty
+            && families.allSatisfy { family in
+                family.hasPrefix("vmx-") && family.count > 4 && family.dropFirst(4).allSatisfy { $0.isASCII && $0.isNumber }
+            }
         if !valid {
-            found.append(.invalidOption(
-                option: "hardware-version", reason: "'\(virtualSystemType)' is not of the form vmx-NN"))
+            found.append(
+                .invalidOption(
+                    option: "hardware-version", reason: "'\(virtualSystemType)' is not of the form vmx-NN"))
         }
-        if osType.vmwareIdentifier.isEmpty || !osType.vmwareIdentifier.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) {
+        if osType.vmwareIdentifier.isEmpty
+            || !osType.vmwareIdentifier.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") })
+        {
             found.append(.invalidOption(option: "os-type", reason: "'\(osType.vmwareIdentifier)' is not a guest os identifier"))
         }
         return found

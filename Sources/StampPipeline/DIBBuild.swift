@@ -6,7 +6,7 @@ import StampElements
 import StampTree
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `disk-image-create`: DIB's element phases, then stamp's native disk writing, with DIB's
@@ -53,7 +53,8 @@ public enum DIBBuild {
     ) async throws -> [String] {
         let (formats, unknown) = formats(request)
         if !unknown.isEmpty {
-            throw PackProblems(problems: unknown.map { "unknown image type '\($0)' (stamp writes \(PackFormat.names.joined(separator: ", ")))" })
+            throw PackProblems(
+                problems: unknown.map { "unknown image type '\($0)' (stamp writes \(PackFormat.names.joined(separator: ", ")))" })
         }
         for option in request.ignoredQemuImgOptions {
             logger.warning("--qemu-img-options \(option): ignored (stamp's qcow2/vmdk layout is fixed)")
@@ -70,7 +71,8 @@ public enum DIBBuild {
         if build.blockDevice.fromEnvironment {
             // DIB_BLOCK_DEVICE_CONFIG lays out the disk: validate all of it now.
             do {
-                pack.blockDevice = try BlockDeviceConfig.parse(yaml: build.blockDevice.yaml, rootDefaults: .init(label: build.blockDevice.rootLabel))
+                pack.blockDevice = try BlockDeviceConfig.parse(
+                    yaml: build.blockDevice.yaml, rootDefaults: .init(label: build.blockDevice.rootLabel))
             } catch {
                 throw PackProblems(problems: ["\(build.blockDevice.source): \(error)"])
             }
@@ -79,7 +81,8 @@ public enum DIBBuild {
 
         // The oci-image element: the image is resolved (every document verified) before the
         // slow phases, and its layers fill the empty root just before root.d.
-        let image = try OCIImageElement(build: build, credentials: request.environment["DIB_OCI_CREDS"], log: { logger.info("\($0)") })
+        let image = try OCIImageElement(
+            build: build, credentials: request.environment["DIB_OCI_CREDS"], log: { logger.info("\($0)") })
         defer { image?.scratch.remove() }
         // DIB_OCI_STAMPED_CACHE (stamp build --stamped-cache): the same image digest, elements
         // and options stamped before are served from the cache instead of built.
@@ -95,7 +98,8 @@ public enum DIBBuild {
             }
             stamped = (cache, key)
         }
-        let built = try await ElementBuild.run(build, populateRoot: image.map { element in { try element.unpack(into: $0) } }, logger: logger)
+        let built = try await ElementBuild.run(
+            build, populateRoot: image.map { element in { try element.unpack(into: $0) } }, logger: logger)
         defer { ElementBuild.cleanup(built) }
         let root = built.root.path
         let label = build.blockDevice.rootLabel
@@ -131,7 +135,8 @@ public enum DIBBuild {
         if let image { try ImagePacker.writeImageRecord(image.image, directory: request.manifestDirectory) }
         if let stamped, let image {
             try stamped.cache.store(
-                key: stamped.key, reference: image.source.reference.description, manifestDigest: image.image.manifestDigest.description,
+                key: stamped.key, reference: image.source.reference.description,
+                manifestDigest: image.image.manifestDigest.description,
                 output: request.outputBase, extensions: formats.map(\.fileExtension))
             logger.info("stored in the image cache \(stamped.cache.directory) (entry \(stamped.key.prefix(16)))")
         }
@@ -185,7 +190,9 @@ public enum DIBBuild {
             }
             copy.waitUntilExit()
             guard copy.terminationStatus == 0 else {
-                throw PackProblems(problems: ["\(directory)/dib-manifests: cp -a of \(source) failed (exit \(copy.terminationStatus))"])
+                throw PackProblems(problems: [
+                    "\(directory)/dib-manifests: cp -a of \(source) failed (exit \(copy.terminationStatus))"
+                ])
             }
         }
     }

@@ -36,13 +36,17 @@ public struct DIBMkfsOptions: Sendable, Equatable {
         "flex_bg", "sparse_super", "large_file", "huge_file", "dir_nlink", "extra_isize", "metadata_csum",
     ]
     /// mke2fs's short options that take a value (its getopt string, less the obsolete ones).
-    static let withValue: Set<Character> = ["b", "d", "e", "g", "i", "l", "m", "o", "r", "s", "t", "C", "E", "G", "I", "J", "L", "M", "N", "O", "R", "T", "U", "z"]
+    static let withValue: Set<Character> = [
+        "b", "d", "e", "g", "i", "l", "m", "o", "r", "s", "t", "C", "E", "G", "I", "J", "L", "M", "N", "O", "R", "T", "U", "z",
+    ]
     static let harmless: Set<Character> = ["q", "F", "j", "K", "v"]
 
     /// Reads `options` (`DIB_MKFS_OPTS`, split on blanks as DIB does) after DIB's own
     /// `-E resize=maxOnlineResize -i 4096 -J size=journalMiB`.
     /// - Throws: ``PackProblems`` naming every option stamp cannot honour.
-    public static func parse(options: String?, maxOnlineResize: String?, journalMiB: UInt64) throws(PackProblems) -> DIBMkfsOptions {
+    public static func parse(options: String?, maxOnlineResize: String?, journalMiB: UInt64) throws(PackProblems)
+        -> DIBMkfsOptions
+    {
         var result = DIBMkfsOptions(journalMiB: journalMiB)
         var problems: [String] = []
         var extended: (text: String, fromUser: Bool)?
@@ -115,7 +119,9 @@ public struct DIBMkfsOptions: Sendable, Equatable {
             case "N": problems.append("\(shown): stamp cannot set the inode count; give -i BYTES_PER_INODE instead")
             case "C": problems.append("\(shown): stamp does not write bigalloc filesystems")
             case "d": problems.append("\(shown): the filesystem's contents are the built tree")
-            case "L": result.warnings.append("\(shown): ignored (DIB passes -L with the root label after these options; use --root-label)")
+            case "L":
+                result.warnings.append(
+                    "\(shown): ignored (DIB passes -L with the root label after these options; use --root-label)")
             case "U": result.warnings.append("\(shown): ignored (DIB passes -U with its own UUID after these options)")
             case "e" where value == "continue": break
             case _ where harmless.contains(letter): break
@@ -130,7 +136,9 @@ public struct DIBMkfsOptions: Sendable, Equatable {
                 switch kv[0] {
                 case "resize":
                     guard kv.count == 2, let blocks = resizeBlocks(kv[1]) else {
-                        problems.append("\(shown): invalid resize parameter '\(kv.count == 2 ? kv[1] : "")' (a block count, or a size with K, M, G or T)")
+                        problems.append(
+                            "\(shown): invalid resize parameter '\(kv.count == 2 ? kv[1] : "")' (a block count, or a size with K, M, G or T)"
+                        )
                         continue
                     }
                     result.resizeLimitBlocks = blocks
@@ -142,7 +150,8 @@ public struct DIBMkfsOptions: Sendable, Equatable {
             }
             if fromUser, let maxOnlineResize, !maxOnlineResize.isEmpty, !text.contains("resize=") {
                 result.warnings.append(
-                    "--max-online-resize \(maxOnlineResize): ignored, as mke2fs keeps only the last -E and --mkfs-options gives one")
+                    "--max-online-resize \(maxOnlineResize): ignored, as mke2fs keeps only the last -E and --mkfs-options gives one"
+                )
             }
         }
         guard problems.isEmpty else { throw PackProblems(problems: problems) }

@@ -98,11 +98,15 @@ public struct ImageCache: Sendable {
             if mkdir(targetD, 0o755) != 0 && errno != EEXIST {
                 throw OCIError.system(path: targetD, operation: "mkdir", message: String(cString: strerror(errno)))
             }
-            for name in try FileManager.default.contentsOfDirectory(atPath: d) { try Self.copy(d + "/" + name, to: targetD + "/" + name) }
+            for name in try FileManager.default.contentsOfDirectory(atPath: d) {
+                try Self.copy(d + "/" + name, to: targetD + "/" + name)
+            }
         }
         // Touch entry.json: its atime is the entry's "last used" for pruning.
         // UTIME_NOW (2^30 - 1) for the atime, UTIME_OMIT (2^30 - 2) for the mtime.
-        _ = utimensat(AT_FDCWD, source + "/entry.json", [timespec(tv_sec: 0, tv_nsec: (1 << 30) - 1), timespec(tv_sec: 0, tv_nsec: (1 << 30) - 2)], 0)
+        _ = utimensat(
+            AT_FDCWD, source + "/entry.json",
+            [timespec(tv_sec: 0, tv_nsec: (1 << 30) - 1), timespec(tv_sec: 0, tv_nsec: (1 << 30) - 2)], 0)
         return written
     }
 
@@ -136,7 +140,8 @@ public struct ImageCache: Sendable {
                 "reference": reference, "manifestDigest": manifestDigest, "outputs": extensions, "bytes": bytes,
                 "created": Date().timeIntervalSince1970,
             ]
-            let json = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+            let json = try JSONSerialization.data(
+                withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
             try ImagePacker.writeFile(staging + "/entry.json", Array(json) + [0x0A])
             let final = entryDirectory(key)
             try? TreeRemover.remove(path: final)
@@ -162,11 +167,14 @@ public struct ImageCache: Sendable {
             try TreeRemover.remove(path: entryDirectory(entry.key))
             removed.append(entry)
         }
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] where name.hasPrefix(".") && name.hasSuffix("-partial") {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        where name.hasPrefix(".") && name.hasSuffix("-partial") {
             let parts = name.split(separator: "-")
             let pid = parts.count >= 2 ? Int32(parts[parts.count - 2]) : nil
             // Only our own leftovers, through descriptors (a cache directory may be shared).
-            if let pid, pid != getpid(), kill(pid, 0) != 0 { try? TreeRemover.remove(path: directory + "/" + name, owner: geteuid()) }
+            if let pid, pid != getpid(), kill(pid, 0) != 0 {
+                try? TreeRemover.remove(path: directory + "/" + name, owner: geteuid())
+            }
         }
         return removed
     }

@@ -4,7 +4,7 @@ import StampIO
 import SystemPackage
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// What `stamp inspect` reports about an image.
@@ -103,13 +103,16 @@ public enum Inspector {
         }
         defer { close(disk) }
         if reader.format != .raw {
-            try windowCopy(reader, path: path, to: disk, windows: [0..<(4 << 20), reader.virtualSize.saturatingSub(1 << 20)..<reader.virtualSize])
+            try windowCopy(
+                reader, path: path, to: disk,
+                windows: [0..<(4 << 20), reader.virtualSize.saturatingSub(1 << 20)..<reader.virtualSize])
         }
         try probeTable(disk, size: reader.virtualSize, into: &report)
         if reader.format != .raw {
             // A partition the table puts past the disk's end (a shrunk image) has no window;
             // at most 128 partitions get one (a GPT's usual limit), whatever the table says.
-            let windows = report.partitions.prefix(128).filter { $0.start < reader.virtualSize }
+            let windows =
+                report.partitions.prefix(128).filter { $0.start < reader.virtualSize }
                 .map { $0.start..<min($0.start + (2 << 20), reader.virtualSize) } + [0..<(4 << 20)]
             try windowCopy(reader, path: path, to: disk, windows: windows)
         }
@@ -153,7 +156,8 @@ public enum Inspector {
                 ImageReport.Partition(
                     number: Int(blkid_partition_get_partno(part)), start: start,
                     size: size,
-                    type: blkid_partition_get_type_string(part).map { String(cString: $0) } ?? String(format16: blkid_partition_get_type(part)),
+                    type: blkid_partition_get_type_string(part).map { String(cString: $0) }
+                        ?? String(format16: blkid_partition_get_type(part)),
                     name: blkid_partition_get_name(part).map { String(cString: $0) } ?? "", filesystem: nil))
         }
     }
@@ -179,7 +183,8 @@ public enum Inspector {
         let buffer = IOBuffer(size: 1 << 20)
         func store(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws {
             for w in windows {
-                let lo = max(w.lowerBound, offset), hi = min(w.upperBound, offset + UInt64(bytes.count))
+                let lo = max(w.lowerBound, offset)
+                let hi = min(w.upperBound, offset + UInt64(bytes.count))
                 guard hi > lo else { continue }
                 let slice = UnsafeRawBufferPointer(rebasing: bytes[Int(lo - offset)..<Int(hi - offset)])
                 _ = try withPath(path, "write scratch") { try fd.writeAll(toAbsoluteOffset: Int64(lo), slice) }

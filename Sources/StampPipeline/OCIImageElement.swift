@@ -41,7 +41,9 @@ final class OCIImageElement {
             }
         }
         guard let maxExpanded = ExpansionBudget.limit(environment: environment) else {
-            throw PackProblems(problems: ["STAMP_MAX_EXPANDED '\(environment["STAMP_MAX_EXPANDED"] ?? "")': not a size (e.g. 16G)"])
+            throw PackProblems(problems: [
+                "STAMP_MAX_EXPANDED '\(environment["STAMP_MAX_EXPANDED"] ?? "")': not a size (e.g. 16G)"
+            ])
         }
         let scratch = try ScratchDirectory(label: "stamp-oci-image")
         do {
@@ -89,9 +91,12 @@ extension OCIImageElement {
         where name.hasPrefix("DIB_") && !ignored.contains(name) {
             lines.append("env \(name)=\(value)")
         }
-        lines.append("formats \(request.formats.joined(separator: ",")) compress \(request.compress) checksum \(request.checksumAlgorithms)")
+        lines.append(
+            "formats \(request.formats.joined(separator: ",")) compress \(request.compress) checksum \(request.checksumAlgorithms)"
+        )
         lines.append("packages \(request.extraPackages) skip-base \(request.skipBase) arch \(request.arch ?? "")")
-        lines.append("mkfs \(request.mkfsOptions ?? "") label \(request.rootLabel ?? "") install-type \(request.installType ?? "")")
+        lines.append(
+            "mkfs \(request.mkfsOptions ?? "") label \(request.rootLabel ?? "") install-type \(request.installType ?? "")")
         lines.append("qemu-img \(request.qemuImgOptions.map { "\($0.key)=\($0.value)" })")
         lines.append("numeric \(request.numeric.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\($0.value)" })")
         return lines

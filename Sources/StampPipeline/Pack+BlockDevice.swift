@@ -7,7 +7,7 @@ import StampIO
 import StampTree
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A pack laid out by a DIB block-device configuration (`DIB_BLOCK_DEVICE_CONFIG`,
@@ -33,7 +33,9 @@ extension Packer {
         }
         let others = config.mounts.filter { $0.mountPoint != "/" }.map(\.mountPoint)
         var problems: [String] = []
-        if rootSpec.type != .ext4 { problems.append("block-device config: the root filesystem must be ext4, not \(rootSpec.type.rawValue)") }
+        if rootSpec.type != .ext4 {
+            problems.append("block-device config: the root filesystem must be ext4, not \(rootSpec.type.rawValue)")
+        }
         for point in others {
             if let problem = mountPointProblem(point) { problems.append(problem) }
         }
@@ -58,7 +60,9 @@ extension Packer {
             rootOptions.minimumInodes = fitted.inodeCount
         }
         let layout = plan.layout
-        log("layout from the block-device config: \(layout.scheme.rawValue), disk \(formatBytes(layout.size)), \(layout.partitions.count) partition(s)")
+        log(
+            "layout from the block-device config: \(layout.scheme.rawValue), disk \(formatBytes(layout.size)), \(layout.partitions.count) partition(s)"
+        )
 
         let assembler = DiskAssembler(layout: layout)
         var rootUUID = ""
@@ -74,7 +78,8 @@ extension Packer {
                     options.size = .bytes(partition.size)
                 } else {
                     subtree = try fs.mountPoint.map { try scan(request.root + $0, mountPoint: $0, others: others) } ?? emptyTree()
-                    options = ext4Options(label: fs.spec.label, uuid: fs.spec.uuid ?? Identifier.derived(from: seed + Array(fs.spec.name.utf8)))
+                    options = ext4Options(
+                        label: fs.spec.label, uuid: fs.spec.uuid ?? Identifier.derived(from: seed + Array(fs.spec.name.utf8)))
                     options.size = .bytes(partition.size)
                     // DIB's journal size and --mkfs-options are the root filesystem's; others get mke2fs's defaults
                     options.journalMiB = nil
@@ -89,7 +94,9 @@ extension Packer {
                     throw PackProblems(problems: ["filesystem \(fs.spec.name)\(where_) in partition \(partition.name): \(error)"])
                 }
                 if fs.mountPoint == "/" { rootUUID = image.uuid.description }
-                log("\(fs.spec.name)\(where_): ext4 \"\(fs.spec.label)\" \(formatBytes(image.size)) in partition \(partition.name)")
+                log(
+                    "\(fs.spec.name)\(where_): ext4 \"\(fs.spec.label)\" \(formatBytes(image.size)) in partition \(partition.name)"
+                )
                 try assembler.setContent(image, forPartitionNamed: partition.name)
             case .vfat:
                 var files = try fs.mountPoint.map { try fatFiles(request.root + $0, mountPoint: $0, others: others) } ?? []
@@ -101,10 +108,11 @@ extension Packer {
                 let volume: FATVolume
                 do {
                     volume = try FATVolume(
-                    options: FATVolume.Options(
-                        size: partition.size, label: fs.spec.label,
-                        volumeID: FATVolume.volumeID(seed: seed + Array(fs.spec.name.utf8)), hiddenSectors: UInt32(clamping: partition.start)),  // informational; past 2 TiB it cannot say
-                    root: FATEntry.tree(files))
+                        options: FATVolume.Options(
+                            size: partition.size, label: fs.spec.label,
+                            volumeID: FATVolume.volumeID(seed: seed + Array(fs.spec.name.utf8)),
+                            hiddenSectors: UInt32(clamping: partition.start)),  // informational; past 2 TiB it cannot say
+                        root: FATEntry.tree(files))
                 } catch {
                     throw PackProblems(problems: ["filesystem \(fs.spec.name)\(where_) in partition \(partition.name): \(error)"])
                 }
@@ -137,7 +145,8 @@ extension Packer {
         let base = mountPoint == "/" ? "/" : mountPoint + "/"
         var options = ScanOptions()
         options.supplements = request.supplements
-        options.emptyDirectories = Set(others.filter { $0 != mountPoint && $0.hasPrefix(base) }.map { String($0.dropFirst(base.count)) })
+        options.emptyDirectories = Set(
+            others.filter { $0 != mountPoint && $0.hasPrefix(base) }.map { String($0.dropFirst(base.count)) })
         // A mount point is a name inside the tree: never followed out of it (see mountPointProblem).
         options.followRootSymlink = mountPoint == "/"
         let tree = try TreeScanner(options: options).scan(path)
@@ -147,7 +156,9 @@ extension Packer {
 
     /// The files and directories under `mountPoint` for a FAT volume (FAT holds no links,
     /// devices or owners: those are refused by name).
-    private func fatFiles(_ path: String, mountPoint: String, others: [String]) throws -> [(path: String, content: FATEntry.Content)] {
+    private func fatFiles(_ path: String, mountPoint: String, others: [String]) throws -> [(
+        path: String, content: FATEntry.Content
+    )] {
         let tree = try scan(path, mountPoint: mountPoint, others: others)
         var files: [(path: String, content: FATEntry.Content)] = []
         for index in tree.entries.indices.dropFirst() {
@@ -161,7 +172,9 @@ extension Packer {
                 let source = FATFileSource(path: tree.sourcePath(of: index)) { try handle.tree.openData(of: index) }
                 files.append((relative, .source(source, size: entry.size)))
             default:
-                throw PackProblems(problems: ["\(tree.sourcePath(of: index)): a vfat filesystem (\(mountPoint)) can hold only files and directories"])
+                throw PackProblems(problems: [
+                    "\(tree.sourcePath(of: index)): a vfat filesystem (\(mountPoint)) can hold only files and directories"
+                ])
             }
         }
         return files
@@ -186,7 +199,8 @@ extension Packer {
             var st = stat()
             let found = lstat(request.root + prefix, &st) == 0
             if found && (st.st_mode & S_IFMT) == S_IFLNK {
-                return "\(request.root)\(prefix): mount point \(point) in the block-device config is a symlink in the tree (mount points are never followed out of the tree)"
+                return
+                    "\(request.root)\(prefix): mount point \(point) in the block-device config is a symlink in the tree (mount points are never followed out of the tree)"
             }
             if !found || (st.st_mode & S_IFMT) != S_IFDIR {
                 return "\(request.root)\(point): mount point in the block-device config is not a directory in the tree"

@@ -5,7 +5,7 @@ import StampFAT
 import StampTree
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The boot loader step of a pack: StampBoot makes core.img, the ESP and grub.cfg from the
@@ -40,7 +40,9 @@ extension Packer {
         guard request.bootloader, let layout else { return nil }
         guard BootLoader.canBoot(tree, layout: layout) else {
             if request.requireBootloader {
-                throw PackProblems(problems: ["\(request.root): no kernel and GRUB files for a \(layout.rawValue) boot (install grub-pc-bin\(layout == .efi ? ", grub-efi-amd64-bin" : "") and a kernel)"])
+                throw PackProblems(problems: [
+                    "\(request.root): no kernel and GRUB files for a \(layout.rawValue) boot (install grub-pc-bin\(layout == .efi ? ", grub-efi-amd64-bin" : "") and a kernel)"
+                ])
             }
             log("no kernel or GRUB in the tree: writing a disk without boot code")
             return nil

@@ -40,7 +40,8 @@ struct OVAPackagePlan {
     /// Plans the package and opens every input image (so that a bad one fails before the
     /// slow work starts).
     /// - Parameter ext4: the ext4 settings for a `directory` disk with this label.
-    init(config: OVFConfig, ovaName: String, treeDiskSize: UInt64, ext4: (String) -> Ext4Options = { _ in Ext4Options() }) throws {
+    init(config: OVFConfig, ovaName: String, treeDiskSize: UInt64, ext4: (String) -> Ext4Options = { _ in Ext4Options() }) throws
+    {
         self.config = config
         var fileNumber = 0
         var diskNumber = 0
@@ -79,7 +80,9 @@ struct OVAPackagePlan {
                         throw PackProblems(problems: ["hardware.\(item.id): disk image \(ErrorLine.reason(error))"])
                     }
                     let file = nextFileID(fileID)
-                    members.append(Member(name: "\(ovaName)-disk\(diskNumber).vmdk", fileID: file, content: .image(path: path, reader: reader)))
+                    members.append(
+                        Member(
+                            name: "\(ovaName)-disk\(diskNumber).vmdk", fileID: file, content: .image(path: path, reader: reader)))
                     disks[item.id] = .init(diskID: id, fileID: file, capacity: reader.virtualSize)
                 case .directory(let path):
                     let image: Ext4Image
@@ -90,13 +93,18 @@ struct OVAPackagePlan {
                         throw PackProblems(problems: ["hardware.\(item.id): directory \(path): \(ErrorLine.reason(error))"])
                     }
                     let file = nextFileID(fileID)
-                    members.append(Member(name: "\(ovaName)-disk\(diskNumber).vmdk", fileID: file, content: .filesystem(path: path, image: image)))
+                    members.append(
+                        Member(
+                            name: "\(ovaName)-disk\(diskNumber).vmdk", fileID: file,
+                            content: .filesystem(path: path, image: image)))
                     disks[item.id] = .init(diskID: id, fileID: file, capacity: image.size)
                 case .empty(let capacity):
                     let factor = OVFEnvelope.unitFactors[units] ?? 1
                     let (bytes, overflow) = capacity.multipliedReportingOverflow(by: factor)
                     guard !overflow, bytes <= 1 << 56 else {  // 64 PiB, VMDK's own limit is far below
-                        throw PackProblems(problems: ["hardware.\(item.id).disk_capacity: \(capacity) \(units) is larger than any disk"])
+                        throw PackProblems(problems: [
+                            "hardware.\(item.id).disk_capacity: \(capacity) \(units) is larger than any disk"
+                        ])
                     }
                     disks[item.id] = .init(diskID: id, fileID: nil, capacity: bytes)
                 }
@@ -117,7 +125,8 @@ struct OVAPackagePlan {
     /// The descriptor for the members' sizes (in ``members`` order).
     func descriptor(sizes: [UInt64], defaultFirmware: Firmware) -> String {
         let files = zip(members, sizes).map { OVFEnvelope.File(id: $0.fileID, href: $0.name, size: $1) }
-        return OVFEnvelope(config: config, defaultFirmware: defaultFirmware, files: files, disks: disks, imageFiles: imageFiles).text()
+        return OVFEnvelope(config: config, defaultFirmware: defaultFirmware, files: files, disks: disks, imageFiles: imageFiles)
+            .text()
     }
 }
 
@@ -182,5 +191,5 @@ extension Packer {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif

@@ -106,19 +106,24 @@ public struct Packer {
             layout = try request.layout.plan(rootSize: fitted.size, seed: seed)
             options.minimumInodes = fitted.inodeCount
         }
-        guard let rootPartition = layout.partition(role: .root) else { throw PackProblems(problems: ["layout has no root partition"]) }
+        guard let rootPartition = layout.partition(role: .root) else {
+            throw PackProblems(problems: ["layout has no root partition"])
+        }
         options.size = .bytes(rootPartition.size)
         let fs = try Ext4Image(tree: tree, options: options)
         result.rootUUID = fs.uuid.description
         result.diskSize = layout.size
-        log("layout \(request.layout.rawValue): disk \(formatBytes(layout.size)), root ext4 \(formatBytes(fs.size)) UUID \(fs.uuid)")
+        log(
+            "layout \(request.layout.rawValue): disk \(formatBytes(layout.size)), root ext4 \(formatBytes(fs.size)) UUID \(fs.uuid)"
+        )
 
         let assembler = DiskAssembler(layout: layout)
         try assembler.setContent(fs, forRole: .root)
         if let boot { assembler.bootCode = try Packer.bootCode(boot, layout: layout) }
         if let esp = layout.partition(role: .efiSystem) {
             let fat = try FATVolume(
-                options: FATVolume.Options(size: esp.size, label: "ESP", volumeID: FATVolume.volumeID(seed: seed), hiddenSectors: UInt32(esp.start)),
+                options: FATVolume.Options(
+                    size: esp.size, label: "ESP", volumeID: FATVolume.volumeID(seed: seed), hiddenSectors: UInt32(esp.start)),
                 root: Packer.espEntries(boot))
             try assembler.setContent(fat, forRole: .efiSystem)
         }
@@ -177,7 +182,8 @@ public struct Packer {
                 }
                 let firmware: Firmware = efiFirmware ? .efi : .bios
                 ova = try OVAStream(
-                    path: request.path(for: .ova), ovaName: name, members: packagePlan.members.map(\.name), signer: request.ova.signer,
+                    path: request.path(for: .ova), ovaName: name, members: packagePlan.members.map(\.name),
+                    signer: request.ova.signer,
                     mtime: mtime
                 ) { sizes in packagePlan.descriptor(sizes: sizes, defaultFirmware: firmware) }
                 plan = packagePlan
@@ -186,7 +192,8 @@ public struct Packer {
                 try options.validate()
                 let disk = OVAWriter.memberNames(ovaName: name).disk
                 let size = layout.size
-                ova = try OVAStream(path: request.path(for: .ova), ovaName: name, members: [disk], signer: signer, mtime: mtime) { sizes in
+                ova = try OVAStream(path: request.path(for: .ova), ovaName: name, members: [disk], signer: signer, mtime: mtime) {
+                    sizes in
                     try OVFDescriptor(options: options, disk: .init(fileName: disk, fileSize: sizes[0], capacity: size)).text()
                 }
             } else {
@@ -197,7 +204,10 @@ public struct Packer {
         }
         let embedded = ova.map { [EmbeddedOutput(writer: $0.writer, offset: $0.diskOffset)] } ?? []
         var ovaDisk: (writer: VMDKStreamWriter, observer: HashingObserver)?
-        let containerCount = request.formats.filter { if case .container = $0 { return true }; return false }.count
+        let containerCount = request.formats.filter {
+            if case .container = $0 { return true }
+            return false
+        }.count
         let shared = containerCount + (wantsOVA && !request.formats.contains(vmdkFormat) ? 1 : 0) > 1
         // A compressed qcow2 and a VMDK (or OVA) in one pass: one 4 KiB-window compression
         // serves both (``SharedChunkCompression``), and only it is given the stream.
@@ -239,7 +249,11 @@ public struct Packer {
         }
         if let compression { sinks.insert(compression, at: 0) }
         if !sinks.isEmpty {
-            log("writing \(request.formats.filter { if case .container = $0 { return true }; return $0 == .ova }.map(\.description).joined(separator: ", ")) (\(formatBytes(layout.size)) disk)")
+            let streamed = request.formats.filter { format in
+                if case .container = format { return true }
+                return format == .ova
+            }
+            log("writing \(streamed.map(\.description).joined(separator: ", ")) (\(formatBytes(layout.size)) disk)")
             let sink: any ImageSink = sinks.count == 1 ? sinks[0] : TeeSink(sinks)
             try assembler.write(to: request.progress ? ProgressSink(sink, total: layout.size) : sink)
         }
@@ -280,5 +294,5 @@ public struct Packer {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif

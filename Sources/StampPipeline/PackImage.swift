@@ -109,7 +109,8 @@ public struct ImagePacker {
         summary["cmd"] = image.config.cmd
         summary["workingDir"] = image.config.workingDir
         summary["user"] = image.config.user
-        let json = try JSONSerialization.data(withJSONObject: summary, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        let json = try JSONSerialization.data(
+            withJSONObject: summary, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         try writeFile(directory + "/image.json", Array(json) + [0x0A])
         try writeFile(directory + "/image-manifest.json", image.manifestBytes)
         try writeFile(directory + "/image-config.json", image.configBytes)

@@ -2,7 +2,7 @@ import StampBytes
 import StampIO
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Shows how far the disk stream has got on a terminal: bytes, rate and time left, redrawn in
@@ -53,7 +53,8 @@ public final class ProgressSink: ImageSink {
         let left = rate > 0 ? Double(total - min(position, total)) / rate : 0
         let percent = Int(Double(position) * 100 / Double(total))
         let eta = "\(Int(left) / 60):" + String(format2: Int(left) % 60)
-        let line = "  writing \(formatBytes(position)) / \(formatBytes(total))   \(percent)%   \(formatBytes(UInt64(rate)))/s   ETA \(eta)   "
+        let line =
+            "  writing \(formatBytes(position)) / \(formatBytes(total))   \(percent)%   \(formatBytes(UInt64(rate)))/s   ETA \(eta)   "
         _ = ("\r" + line).withCString { Glibc.write(1, $0, strlen($0)) }
     }
 

@@ -3,7 +3,7 @@ import StampIO
 import SystemPackage
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Where an entry's data comes from.
@@ -75,10 +75,13 @@ extension RootTree {
         }
         let path = sourcePath(of: index)
         let fd: FileDescriptor
-        switch Result(catching: { () throws(Errno) in try openBeneath(relativePathBytes(of: index), flags: O_RDONLY | stamp_o_noatime) }) {
+        switch Result(catching: { () throws(Errno) in
+            try openBeneath(relativePathBytes(of: index), flags: O_RDONLY | stamp_o_noatime)
+        }) {
         case .success(let opened): fd = opened
         case .failure(.noSuchFileOrDirectory): throw .sourceVanished(path: path)
-        case .failure(.tooManySymbolicLinkLevels), .failure(.improperLink), .failure(.notDirectory): throw .sourceReplaced(path: path)
+        case .failure(.tooManySymbolicLinkLevels), .failure(.improperLink), .failure(.notDirectory):
+            throw .sourceReplaced(path: path)
         case .failure(let error): throw .system(path: path, operation: "open", errno: error)
         }
         var st = stamp_stat()

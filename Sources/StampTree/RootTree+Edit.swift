@@ -30,7 +30,8 @@ extension RootTree {
     /// The child of directory `parent` named `name`, by binary search of its sorted children.
     public func child(of parent: Int, named name: [UInt8]) -> Int? {
         let children = entries[parent].children
-        var low = 0, high = children.count
+        var low = 0
+        var high = children.count
         while low < high {
             let mid = (low + high) / 2
             let n = entries[Int(children[mid])].name
@@ -110,7 +111,8 @@ extension RootTree {
     /// permissions kept when it was a regular file; a symlink is replaced, not followed) or
     /// adds it with `mode` and root as owner. Parents are created as ``makeDirectories(_:time:)``.
     @discardableResult
-    public func setFile(_ path: String, content: EntryContent, mode: UInt32 = 0o644, time: Timestamp) throws(TreeEditError) -> Int {
+    public func setFile(_ path: String, content: EntryContent, mode: UInt32 = 0o644, time: Timestamp) throws(TreeEditError) -> Int
+    {
         let parts = path.split(separator: "/")
         guard let leaf = parts.last.map({ Array($0.utf8) }), leaf != [0x2E], leaf != [0x2E, 0x2E] else {
             throw .isADirectory(path: path)

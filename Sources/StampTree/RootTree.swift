@@ -65,7 +65,8 @@ public final class RootTree {
     public var totalFileBytes: UInt64 {
         // Saturating: apparent sizes of sparse files (up to 2^63 each) may sum past 2^64.
         entries.reduce(0) { sum, entry in
-            let (total, overflow) = sum.addingReportingOverflow(entry.kind == .regular && entry.hardLinkOf == nil ? entry.size : 0)
+            let (total, overflow) = sum.addingReportingOverflow(
+                entry.kind == .regular && entry.hardLinkOf == nil ? entry.size : 0)
             return overflow ? .max : total
         }
     }

@@ -18,8 +18,10 @@ public struct SupplementaryEntry: Sendable, Equatable {
     public var minor: UInt32 = 0
     public var symlinkTarget: String?
 
-    public init(directory: String, name: String, kind: FileKind, permissions: UInt32,
-                major: UInt32 = 0, minor: UInt32 = 0, symlinkTarget: String? = nil) {
+    public init(
+        directory: String, name: String, kind: FileKind, permissions: UInt32,
+        major: UInt32 = 0, minor: UInt32 = 0, symlinkTarget: String? = nil
+    ) {
         self.directory = directory
         self.name = name
         self.kind = kind
@@ -51,9 +53,14 @@ public struct SupplementaryEntry: Sendable, Equatable {
             ("console", 5, 1), ("full", 1, 7), ("null", 1, 3), ("ptmx", 5, 2),
             ("random", 1, 8), ("tty", 5, 0), ("urandom", 1, 9), ("zero", 1, 5),
         ]
-        return chars.map { SupplementaryEntry(directory: "dev", name: $0.0, kind: .characterDevice, permissions: 0o666, major: $0.1, minor: $0.2) }
+        return chars.map {
+            SupplementaryEntry(directory: "dev", name: $0.0, kind: .characterDevice, permissions: 0o666, major: $0.1, minor: $0.2)
+        }
             + ["pts", "shm"].map { SupplementaryEntry(directory: "dev", name: $0, kind: .directory, permissions: 0o755) }
-            + [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")]
-                .map { SupplementaryEntry(directory: "dev", name: $0.0, kind: .symlink, permissions: 0o777, symlinkTarget: $0.1) }
+            + [
+                ("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
+                ("stderr", "/proc/self/fd/2"),
+            ]
+            .map { SupplementaryEntry(directory: "dev", name: $0.0, kind: .symlink, permissions: 0o777, symlinkTarget: $0.1) }
     }()
 }

@@ -3,7 +3,7 @@ import StampIO
 import SystemPackage
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Errors found while scanning a source tree.
@@ -89,7 +89,8 @@ public struct TreeScanner {
         }
         var state = ScanState(root: root, rootDescriptor: fd, options: options)
         do {
-            state.entries.append(try state.makeEntry(path: root, relative: [], name: [], parent: 0, st: st, dirfd: fd, leaf: [0x2E]))
+            state.entries.append(
+                try state.makeEntry(path: root, relative: [], name: [], parent: 0, st: st, dirfd: fd, leaf: [0x2E]))
             try state.scanDirectory(index: 0, path: root, relative: [])
         } catch {
             try? descriptor.close()
@@ -124,7 +125,8 @@ private struct ScanState {
             throw TreeError.unreadable(path: path, operation: "open directory", errno: Errno(rawValue: errno))
         }
         var st = stamp_stat()
-        guard stamp_fstat(fd, &st) == 0, st.ino == entries[index].sourceInode, RootTree.device(st) == entries[index].sourceDevice else {
+        guard stamp_fstat(fd, &st) == 0, st.ino == entries[index].sourceInode, RootTree.device(st) == entries[index].sourceDevice
+        else {
             close(fd)
             throw TreeError.changed(path: path)
         }
@@ -139,7 +141,9 @@ private struct ScanState {
             while true {
                 errno = 0
                 guard let ent = readdir(dir) else {
-                    if errno != 0 { throw TreeError.unreadable(path: path, operation: "read directory", errno: Errno(rawValue: errno)) }
+                    if errno != 0 {
+                        throw TreeError.unreadable(path: path, operation: "read directory", errno: Errno(rawValue: errno))
+                    }
                     break
                 }
                 let name = withUnsafeBytes(of: ent.pointee.d_name) { raw -> [UInt8] in
@@ -162,7 +166,8 @@ private struct ScanState {
                     if errno == ENOENT { continue }  // vanished between readdir and stat
                     throw TreeError.unreadable(path: childPath, operation: "stat", errno: Errno(rawValue: errno))
                 }
-                let entry = try makeEntry(path: childPath, relative: childRelative, name: name, parent: Int32(index), st: st, dirfd: fd, leaf: name)
+                let entry = try makeEntry(
+                    path: childPath, relative: childRelative, name: name, parent: Int32(index), st: st, dirfd: fd, leaf: name)
                 let childIndex = entries.count
                 entries.append(entry)
                 children.append(Int32(childIndex))
@@ -175,7 +180,9 @@ private struct ScanState {
             entries[index].children = children
         }
         for (child, childPath, childRelative) in subdirectories {
-            if !options.emptyDirectories.isEmpty && options.emptyDirectories.contains(String(decoding: childRelative, as: UTF8.self)) {
+            if !options.emptyDirectories.isEmpty
+                && options.emptyDirectories.contains(String(decoding: childRelative, as: UTF8.self))
+            {
                 continue
             }
             try scanDirectory(index: child, path: childPath, relative: childRelative)

@@ -30,16 +30,18 @@ struct Build: ParsableCommand {
     @Argument(help: "Elements to build (an operating-system element such as debian-minimal or ubuntu-minimal, then others).")
     var elements: [String] = []
 
-    @Option(help: ArgumentHelp(
-        "Take the operating system from a container image (oci:DIR[:TAG], docker-archive:FILE, docker://HOST/NAME[:TAG]): the oci-image element with DIB_OCI_IMAGE.",
-        valueName: "image"))
+    @Option(
+        help: ArgumentHelp(
+            "Take the operating system from a container image (oci:DIR[:TAG], docker-archive:FILE, docker://HOST/NAME[:TAG]): the oci-image element with DIB_OCI_IMAGE.",
+            valueName: "image"))
     var from: String?
 
     @OptionGroup var registry: RegistryAccessOptions
 
-    @Option(help: ArgumentHelp(
-        "With --from: serve a build of the same image digest, elements and options from DIR, and keep new ones there (DIB_OCI_STAMPED_CACHE; see stamp images).",
-        valueName: "dir"))
+    @Option(
+        help: ArgumentHelp(
+            "With --from: serve a build of the same image digest, elements and options from DIR, and keep new ones there (DIB_OCI_STAMPED_CACHE; see stamp images).",
+            valueName: "dir"))
     var stampedCache: String?
 
     @Option(name: .shortAndLong, help: "Output base name: OUT.<format> for each format, and OUT.d/ with the manifests.")
@@ -115,9 +117,12 @@ struct Build: ParsableCommand {
         if let release { environment["DIB_RELEASE"] = release }
         if !elementsPath.isEmpty {
             let absolute = elementsPath.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
-            environment["ELEMENTS_PATH"] = (absolute + [environment["ELEMENTS_PATH"]].compactMap { $0 }.filter { !$0.isEmpty }).joined(separator: ":")
+            environment["ELEMENTS_PATH"] = (absolute + [environment["ELEMENTS_PATH"]].compactMap { $0 }.filter { !$0.isEmpty })
+                .joined(separator: ":")
         }
-        if let blockDeviceConfig { environment["DIB_BLOCK_DEVICE_CONFIG"] = "file://" + URL(fileURLWithPath: blockDeviceConfig).standardizedFileURL.path }
+        if let blockDeviceConfig {
+            environment["DIB_BLOCK_DEVICE_CONFIG"] = "file://" + URL(fileURLWithPath: blockDeviceConfig).standardizedFileURL.path
+        }
         for e in env {
             let parts = e.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             environment[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
@@ -126,7 +131,9 @@ struct Build: ParsableCommand {
         if let from {
             environment["DIB_OCI_IMAGE"] = from
             environment.merge(registry.environment()) { _, new in new }
-            if let stampedCache { environment["DIB_OCI_STAMPED_CACHE"] = URL(fileURLWithPath: stampedCache).standardizedFileURL.path }
+            if let stampedCache {
+                environment["DIB_OCI_STAMPED_CACHE"] = URL(fileURLWithPath: stampedCache).standardizedFileURL.path
+            }
             if !elements.contains("oci-image") { elements.insert("oci-image", at: 0) }
         }
         return (args + elements, environment)
@@ -173,7 +180,8 @@ struct Elements: ParsableCommand {
     func run() throws {
         let environment = ProcessInfo.processInfo.environment
         let path = (elementsPath + [environment["ELEMENTS_PATH"]].compactMap { $0 }).filter { !$0.isEmpty }.joined(separator: ":")
-        let builtin = ElementBuildPlan.locateBuiltinElements(executable: URL(fileURLWithPath: CommandLine.arguments[0]), environment: environment)
+        let builtin = ElementBuildPlan.locateBuiltinElements(
+            executable: URL(fileURLWithPath: CommandLine.arguments[0]), environment: environment)
         let index = try ElementIndex(elementsPath: path, builtinDirectory: builtin)
         let requested = ElementResolution.implicitElements(elements, skipBase: noBase, arch: "amd64")
         let resolution = try ElementResolution(requested: requested, index: index)

@@ -15,7 +15,9 @@ struct Convert: ParsableCommand {
     @Flag(help: "Fastest compression.") var fast = false
 
     func validate() throws {
-        if OutputFormat(name: format) == nil { throw ValidationError("unknown output format '\(format)' (use raw, qcow2, vmdk, vmdk-sparse, vhd, vhd-fixed)") }
+        if OutputFormat(name: format) == nil {
+            throw ValidationError("unknown output format '\(format)' (use raw, qcow2, vmdk, vmdk-sparse, vhd, vhd-fixed)")
+        }
         if Qcow2Compat(rawValue: qcow2Compat) == nil { throw ValidationError("invalid --qcow2-compat '\(qcow2Compat)'") }
         if let problem = emptyInputProblem(input) { throw ValidationError(problem) }
         if let problem = outputPathProblem(output, tree: nil) { throw ValidationError(problem) }
@@ -26,7 +28,8 @@ struct Convert: ParsableCommand {
         var options = ContainerOptions()
         options.qcow2Compat = Qcow2Compat(rawValue: qcow2Compat) ?? .v3
         if fast { options.compression = .fast }
-        let sink = try makeImageSink(format: OutputFormat(name: format) ?? .raw, path: output, virtualSize: reader.virtualSize, options: options)
+        let sink = try makeImageSink(
+            format: OutputFormat(name: format) ?? .raw, path: output, virtualSize: reader.virtualSize, options: options)
         try reader.replay(into: sink)
     }
 }

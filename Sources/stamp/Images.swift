@@ -40,7 +40,9 @@ struct Images: ParsableCommand {
         default:
             let entries = cache.list()
             for e in entries {
-                print("\(e.key.prefix(16))  \(e.manifestDigest.prefix(19))  \(e.outputs.joined(separator: ",").padding(toLength: 10, withPad: " ", startingAt: 0))  \(String(format: "%10d", e.bytes))  \(formatter.string(from: e.created))  \(e.reference)")
+                print(
+                    "\(e.key.prefix(16))  \(e.manifestDigest.prefix(19))  \(e.outputs.joined(separator: ",").padding(toLength: 10, withPad: " ", startingAt: 0))  \(String(format: "%10d", e.bytes))  \(formatter.string(from: e.created))  \(e.reference)"
+                )
             }
             print("\(entries.count) entries in \(cache.directory)")
         }

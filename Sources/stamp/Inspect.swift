@@ -20,11 +20,15 @@ struct Inspect: ParsableCommand {
             print(r.json)
             return
         }
-        print("\(r.path): \(r.format) (\(r.variant)), virtual size \(formatBytes(r.virtualSize)) (\(r.virtualSize) bytes), file \(formatBytes(r.fileSize))")
+        print(
+            "\(r.path): \(r.format) (\(r.variant)), virtual size \(formatBytes(r.virtualSize)) (\(r.virtualSize) bytes), file \(formatBytes(r.fileSize))"
+        )
         if let table = r.partitionTable { print("partition table: \(table)") }
         for p in r.partitions {
             let fs = p.filesystem.map { "\($0.type) label=\($0.label) uuid=\($0.uuid)" } ?? "-"
-            print("  \(p.number)  start \(p.start)  size \(formatBytes(p.size))  type \(p.type)  name \(p.name.isEmpty ? "-" : p.name)  \(fs)")
+            print(
+                "  \(p.number)  start \(p.start)  size \(formatBytes(p.size))  type \(p.type)  name \(p.name.isEmpty ? "-" : p.name)  \(fs)"
+            )
         }
         if let f = r.filesystem { print("filesystem: \(f.type) label=\(f.label) uuid=\(f.uuid)") }
     }

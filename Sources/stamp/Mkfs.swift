@@ -50,12 +50,22 @@ struct Mkfs: ParsableCommand {
     var verbose = false
 
     func validate() throws {
-        if size != "auto" && parseSize(size) == nil { throw ValidationError("invalid --size '\(size)': use a number with an optional K/M/G/T suffix, or 'auto'") }
-        if let uuid, Identifier(uuid) == nil { throw ValidationError("invalid --uuid '\(uuid)': expected xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx") }
-        if let hashSeed, Identifier(hashSeed) == nil { throw ValidationError("invalid --hash-seed '\(hashSeed)': expected a UUID") }
-        if inodeRatio < 1024 || inodeRatio > 67_108_864 { throw ValidationError("invalid --inode-ratio \(inodeRatio): use 1024 to 67108864") }
+        if size != "auto" && parseSize(size) == nil {
+            throw ValidationError("invalid --size '\(size)': use a number with an optional K/M/G/T suffix, or 'auto'")
+        }
+        if let uuid, Identifier(uuid) == nil {
+            throw ValidationError("invalid --uuid '\(uuid)': expected xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx")
+        }
+        if let hashSeed, Identifier(hashSeed) == nil {
+            throw ValidationError("invalid --hash-seed '\(hashSeed)': expected a UUID")
+        }
+        if inodeRatio < 1024 || inodeRatio > 67_108_864 {
+            throw ValidationError("invalid --inode-ratio \(inodeRatio): use 1024 to 67108864")
+        }
         if label.utf8.count > 16 { throw ValidationError("label '\(label)' is longer than 16 bytes") }
-        if let journalSize, journalSize < 4 || journalSize > 10240 { throw ValidationError("invalid --journal-size \(journalSize): use 4 to 10240 MiB") }
+        if let journalSize, journalSize < 4 || journalSize > 10240 {
+            throw ValidationError("invalid --journal-size \(journalSize): use 4 to 10240 MiB")
+        }
         if let problem = outputPathProblem(image, tree: rootDirectory) { throw ValidationError(problem) }
     }
 

@@ -6,13 +6,17 @@ import StampPackaging
 /// The OVA options `stamp pack` and `stamp build` share: the virtual machine from an
 /// ova-compose config, and the manifest's signature.
 struct OVAPackageOptions: ParsableArguments {
-    @Option(help: ArgumentHelp(
-        "OVA: the virtual machine from an ova-compose YAML file (open-vmdk); replaces the other OVA hardware options. See README, 'OVA configs'.",
-        valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "OVA: the virtual machine from an ova-compose YAML file (open-vmdk); replaces the other OVA hardware options. See README, 'OVA configs'.",
+            valueName: "file"))
     var ovfConfig: String?
     @Option(help: ArgumentHelp("OVA: a value for a '!param NAME' of --ovf-config (repeatable).", valueName: "name=value"))
     var param: [String] = []
-    @Option(help: ArgumentHelp("OVA: sign the manifest (OUT.cert) with this PEM private key (the certificate may follow it in the file).", valueName: "key.pem"))
+    @Option(
+        help: ArgumentHelp(
+            "OVA: sign the manifest (OUT.cert) with this PEM private key (the certificate may follow it in the file).",
+            valueName: "key.pem"))
     var sign: String?
     @Option(help: ArgumentHelp("OVA: the signer's PEM certificate, when not in the --sign file.", valueName: "cert.pem"))
     var signCert: String?
@@ -27,7 +31,9 @@ struct OVAPackageOptions: ParsableArguments {
     func loadOVFConfig() throws -> OVFConfig? {
         var params: [String: String] = [:]
         for p in param {
-            guard let eq = p.firstIndex(of: "="), eq != p.startIndex else { throw ValidationError("--param '\(p)' is not NAME=VALUE") }
+            guard let eq = p.firstIndex(of: "="), eq != p.startIndex else {
+                throw ValidationError("--param '\(p)' is not NAME=VALUE")
+            }
             params[String(p[..<eq])] = String(p[p.index(after: eq)...])
         }
         guard let path = ovfConfig else {

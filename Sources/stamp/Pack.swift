@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 import ArgumentParser
 import Foundation
@@ -53,9 +53,10 @@ struct Pack: ParsableCommand {
     @Option(help: "Partition layout: none, mbr, gpt or efi.")
     var layout: String = "gpt"
 
-    @Option(help: ArgumentHelp(
-        "A DIB block-device YAML (partitions, ext4/vfat filesystems, mount points) that lays out the disk instead of --layout.",
-        valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "A DIB block-device YAML (partitions, ext4/vfat filesystems, mount points) that lays out the disk instead of --layout.",
+            valueName: "file"))
     var blockDeviceConfig: String?
 
     @Option(help: "Disk size (e.g. 4G) or 'auto' to fit the tree.")
@@ -82,13 +83,15 @@ struct Pack: ParsableCommand {
     @Option(help: "qcow2 compatibility level: 1.1 (v3) or 0.10 (v2).")
     var qcow2Compat: String = "1.1"
 
-    @Flag(name: [.customShort("c"), .customLong("compress-qcow2")],
-          help: "Compress qcow2 clusters, as qemu-img convert -c does (disk-image-create does unless -u).")
+    @Flag(
+        name: [.customShort("c"), .customLong("compress-qcow2")],
+        help: "Compress qcow2 clusters, as qemu-img convert -c does (disk-image-create does unless -u).")
     var compressQcow2 = false
 
-    @Option(help: ArgumentHelp(
-        "With a container image: serve a stamp of the same manifest digest and settings from DIR, and keep new ones there (see stamp images).",
-        valueName: "dir"))
+    @Option(
+        help: ArgumentHelp(
+            "With a container image: serve a stamp of the same manifest digest and settings from DIR, and keep new ones there (see stamp images).",
+            valueName: "dir"))
     var imageCache: String?
 
     @OptionGroup var registry: RegistryAccessOptions
@@ -133,7 +136,9 @@ struct Pack: ParsableCommand {
         }
         problems += registry.problems(reference: rootDirectory, scope: "docker:// references")
         if let uuid, Identifier(uuid) == nil { problems.append("invalid --uuid '\(uuid)'") }
-        if Qcow2Compat(rawValue: qcow2Compat) == nil { problems.append("invalid --qcow2-compat '\(qcow2Compat)' (use 1.1 or 0.10)") }
+        if Qcow2Compat(rawValue: qcow2Compat) == nil {
+            problems.append("invalid --qcow2-compat '\(qcow2Compat)' (use 1.1 or 0.10)")
+        }
         if output.isEmpty || output.hasSuffix("/") {
             problems.append("-o '\(output)' is not a base name (OUT is written as OUT.<format>, e.g. -o out/disk)")
         } else {

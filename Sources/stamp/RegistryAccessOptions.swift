@@ -8,19 +8,24 @@ struct RegistryAccessOptions: ParsableArguments {
     @Flag(help: "docker://: plain HTTP instead of HTTPS (a local registry).")
     var plainHTTP = false
 
-    @Option(help: ArgumentHelp(
-        "docker://: the registry's user and password, used when it asks (HTTP Basic, or for its token service). Without it: the registry's entry in $REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json, ~/.config/containers/auth.json or ~/.docker/config.json; else anonymous.",
-        valueName: "user:password"))
+    @Option(
+        help: ArgumentHelp(
+            "docker://: the registry's user and password, used when it asks (HTTP Basic, or for its token service). Without it: the registry's entry in $REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json, ~/.config/containers/auth.json or ~/.docker/config.json; else anonymous.",
+            valueName: "user:password"))
     var creds: String?
 
-    @Option(name: .customLong("registry-ca"), help: ArgumentHelp(
-        "docker://: also trust this CA (PEM) for HTTPS, as /etc/containers/certs.d/HOST:PORT/*.crt are. Certificates are always verified.",
-        valueName: "file"))
+    @Option(
+        name: .customLong("registry-ca"),
+        help: ArgumentHelp(
+            "docker://: also trust this CA (PEM) for HTTPS, as /etc/containers/certs.d/HOST:PORT/*.crt are. Certificates are always verified.",
+            valueName: "file"))
     var registryCA: String?
 
-    @Option(name: .customLong("max-expanded"), help: ArgumentHelp(
-        "Container images: refuse an image whose layers declare or expand to more than SIZE bytes in all (e.g. 16G; default 64G, or $STAMP_MAX_EXPANDED).",
-        valueName: "size"))
+    @Option(
+        name: .customLong("max-expanded"),
+        help: ArgumentHelp(
+            "Container images: refuse an image whose layers declare or expand to more than SIZE bytes in all (e.g. 16G; default 64G, or $STAMP_MAX_EXPANDED).",
+            valueName: "size"))
     var maxExpanded: String?
 
     /// What is wrong with these options for `reference` (the image, nil without one); `scope`
@@ -45,7 +50,9 @@ struct RegistryAccessOptions: ParsableArguments {
         if let text = maxExpanded, ExpansionBudget.parse(text) == nil {
             problems.append("invalid --max-expanded '\(text)': use a number with an optional K/M/G/T suffix")
         } else if maxExpanded == nil, ExpansionBudget.limit(environment: ProcessInfo.processInfo.environment) == nil {
-            problems.append("invalid STAMP_MAX_EXPANDED '\(ProcessInfo.processInfo.environment["STAMP_MAX_EXPANDED"] ?? "")': use a number with an optional K/M/G/T suffix")
+            problems.append(
+                "invalid STAMP_MAX_EXPANDED '\(ProcessInfo.processInfo.environment["STAMP_MAX_EXPANDED"] ?? "")': use a number with an optional K/M/G/T suffix"
+            )
         }
         if let file = registryCA, !FileManager.default.isReadableFile(atPath: file) {
             problems.append("--registry-ca \(file): cannot be read")

@@ -1,6 +1,6 @@
 import StampIO
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Unbuffered writes to the standard streams.

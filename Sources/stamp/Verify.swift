@@ -30,9 +30,11 @@ struct Verify: ParsableCommand {
         }
         let report = try OVAVerifier.verify(path: ova, ca: anchors)
         let signature =
-            report.trusted ? "signature verified, certificate trusted by \(cert ?? "")"
-            : report.signed ? "signature verified with the package's own certificate (give --cert to check who signed)"
-            : "not signed"
+            report.trusted
+            ? "signature verified, certificate trusted by \(cert ?? "")"
+            : report.signed
+                ? "signature verified with the package's own certificate (give --cert to check who signed)"
+                : "not signed"
         print("\(ova): OK: \(report.members.count) members, every digest matches; \(signature)")
     }
 }

@@ -116,7 +116,9 @@ import Testing
         // GNU tar's default quoting (`escape`) prints a byte outside printable ASCII as \ooo.
         let names = try run(["tar", "-tf", tar]).stdout.split(separator: "\n").map(String.init)
         let escaped = Self.members.map { member in
-            member.name.map { (0x20..<0x7f).contains($0) && $0 != 0x5c ? String(UnicodeScalar($0)) : String(format: "\\%03o", $0) }.joined()
+            member.name.map {
+                (0x20..<0x7f).contains($0) && $0 != 0x5c ? String(UnicodeScalar($0)) : String(format: "\\%03o", $0)
+            }.joined()
         }
         #expect(names == escaped, "\(names)")
     }

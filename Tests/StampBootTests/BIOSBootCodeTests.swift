@@ -43,7 +43,8 @@ struct BIOSBootCodeTests {
     @Test func mbrKeepsBPBAndTableAndPatchesFields() throws {
         let code = try BIOSBootCode(bootImage: Self.bootImage(), coreImage: Self.coreImage())
         let mbr = try code.patchedMBR(sector0: Self.sector0(), coreLBA: 2048)
-        let boot = Self.bootImage(), s0 = Self.sector0()
+        let boot = Self.bootImage()
+        let s0 = Self.sector0()
         #expect(mbr.count == 512)
         #expect(Array(mbr[0x00..<0x03]) == Array(boot[0x00..<0x03]))  // jmp + nop: boot.img
         #expect(Array(mbr[0x03..<0x5A]) == [UInt8](repeating: 0xC3, count: 87))  // BPB: sector 0
@@ -69,7 +70,10 @@ struct BIOSBootCodeTests {
         expected[0x66] = 0x90
         expected[0x67] = 0x90
         let table: [UInt8] =
-            [0x11, 0x22, 0x33, 0x44, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0xEE, 0xFF, 0xFF, 0xFF, 0x01, 0, 0, 0, 0xFF, 0xFF, 0x3F, 0]
+            [
+                0x11, 0x22, 0x33, 0x44, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0xEE, 0xFF, 0xFF, 0xFF, 0x01, 0, 0, 0, 0xFF, 0xFF,
+                0x3F, 0,
+            ]
             + [UInt8](repeating: 0, count: 48)
         expected.replaceSubrange(0x1B8..<0x1FE, with: table)
         #expect(mbr == expected)
@@ -116,12 +120,14 @@ struct BIOSBootCodeTests {
     ])
     func coreThatDoesNotFitIsRejected(placement: BIOSPlacement, capacity: UInt64) throws {
         let code = try BIOSBootCode(bootImage: Self.bootImage(), coreImage: Self.coreImage(), source: "/t")
-        #expect(throws: BootError.coreImageDoesNotFit(
-            path: "/t/core.img", sectors: 300, capacity: capacity, region: placement.description)
+        #expect(
+            throws: BootError.coreImageDoesNotFit(
+                path: "/t/core.img", sectors: 300, capacity: capacity, region: placement.description)
         ) {
             try code.sectors(sector0: Self.sector0(), placement: placement)
         }
-        let error = BootError.coreImageDoesNotFit(path: "/t/core.img", sectors: 300, capacity: 299, region: "the post-mbr gap before lba 300")
+        let error = BootError.coreImageDoesNotFit(
+            path: "/t/core.img", sectors: 300, capacity: 299, region: "the post-mbr gap before lba 300")
         #expect(error.description == "/t/core.img: core.img needs 300 sectors but the post-mbr gap before lba 300 holds only 299")
     }
 

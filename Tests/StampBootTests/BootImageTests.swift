@@ -29,7 +29,10 @@ struct BootImageTests {
         let bios = try #require(artifacts.bios)
         #expect(bios.bootImage.count == 512)
         #expect(bios.coreSectors > 50 && bios.coreSectors < 2048)
-        #expect(artifacts.espFiles.map(\.path) == ["EFI/BOOT/BOOTX64.EFI", "EFI/BOOT/grub.cfg", "EFI/debian/grub.cfg", "EFI/debian/grubx64.efi"])
+        #expect(
+            artifacts.espFiles.map(\.path) == [
+                "EFI/BOOT/BOOTX64.EFI", "EFI/BOOT/grub.cfg", "EFI/debian/grub.cfg", "EFI/debian/grubx64.efi",
+            ])
         #expect(Array(artifacts.espFiles[0].bytes.prefix(2)) == [0x4D, 0x5A])  // "MZ": a PE image
         #expect(artifacts.grubConfig.contains("root=UUID=\(root.uuid) ro"))
         #expect(artifacts.grubConfig.contains("search --no-floppy --fs-uuid --set=root \(root.uuid)"))
@@ -47,7 +50,9 @@ struct BootImageTests {
         #expect(try text("/etc/fstab").contains("UUID=\(root.uuid) / ext4 defaults,errors=remount-ro 0 1"))
         #expect(try text(GrubTexts.defaultsSnippetPath).contains("GRUB_CMDLINE_LINUX_DEFAULT="))
         let normal = try #require(model.lookup("/boot/grub/i386-pc/normal.mod"))
-        #expect(try model.readData(of: normal, limit: 1 << 20) == FileManager.default.contents(atPath: tree + "/usr/lib/grub/i386-pc/normal.mod").map { Array($0) })
+        #expect(
+            try model.readData(of: normal, limit: 1 << 20)
+                == FileManager.default.contents(atPath: tree + "/usr/lib/grub/i386-pc/normal.mod").map { Array($0) })
         #expect(model.lookup("/boot/grub/x86_64-efi/normal.mod") != nil)
 
         // The source: byte for byte what it was (names, sizes, modes, owners, times, xattrs),
@@ -58,7 +63,8 @@ struct BootImageTests {
         #expect((try? String(contentsOfFile: tree + "/var/lib/stamp-trap/sh.log", encoding: .utf8)) == "")
 
         // Deterministic: the same tree and settings give the same bytes.
-        let again = try BootLoader.prepare(tree: try TreeScanner().scan(tree), layout: .efi, root: root, options: BootOptions(), time: time)
+        let again = try BootLoader.prepare(
+            tree: try TreeScanner().scan(tree), layout: .efi, root: root, options: BootOptions(), time: time)
         #expect(again.bios == artifacts.bios)
         #expect(again.espFiles == artifacts.espFiles)
         #expect(again.grubConfig == artifacts.grubConfig)

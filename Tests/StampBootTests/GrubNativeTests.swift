@@ -22,29 +22,42 @@ struct GrubNativeTests {
     @Test(.enabled(if: toolAvailable("grub-mkimage") && FileManager.default.fileExists(atPath: i386 + "/kernel.img")))
     func coreImageMatchesGrubMkimage() throws {
         let dir = try TemporaryDirectory("stamp-grub-core")
-        let config = "search --no-floppy --fs-uuid --set=root 6a1c7e2b-0d3f-4e5a-9b8c-0000000000aa\nset prefix=($root)/boot/grub\n"
+        let config =
+            "search --no-floppy --fs-uuid --set=root 6a1c7e2b-0d3f-4e5a-9b8c-0000000000aa\nset prefix=($root)/boot/grub\n"
         try config.write(toFile: dir.file("early.cfg"), atomically: true, encoding: .utf8)
         let modules = BootLoader.biosModules
-        let r = try run(["grub-mkimage", "-O", "i386-pc", "-d", Self.i386, "-c", dir.file("early.cfg"), "-p", "/boot/grub",
-                         "-o", dir.file("core.img")] + modules)
+        let r = try run(
+            [
+                "grub-mkimage", "-O", "i386-pc", "-d", Self.i386, "-c", dir.file("early.cfg"), "-p", "/boot/grub",
+                "-o", dir.file("core.img"),
+            ] + modules)
         try #require(r.status == 0, "\(r.output)")
         let theirs = try #require(FileManager.default.contents(atPath: dir.file("core.img"))).map { $0 }
-        let ours = try GrubCoreImage(read: { (name: String) throws(BootError) -> [UInt8]? in Self.hostFile(name) }, directory: Self.i386,
-                                     modules: modules, config: config)
+        let ours = try GrubCoreImage(
+            read: { (name: String) throws(BootError) -> [UInt8]? in Self.hostFile(name) }, directory: Self.i386,
+            modules: modules, config: config)
         let decompressor = try #require(Self.hostFile("lzma_decompress.img")).count
         let theirPayload = try GrubCoreImage.payload(of: theirs, decompressorSize: decompressor)
         #expect(ours.payload.count == theirPayload.count)
-        #expect(ours.payload == theirPayload, "first difference at \(zip(ours.payload, theirPayload).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? -1)")
+        #expect(
+            ours.payload == theirPayload,
+            "first difference at \(zip(ours.payload, theirPayload).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? -1)"
+        )
         #expect(try GrubCoreImage.payload(of: ours.bytes, decompressorSize: decompressor) == ours.payload)
         // diskboot.img: the same but for the blocklist's sector count
-        var a = Array(ours.bytes.prefix(512)), b = Array(theirs.prefix(512))
+        var a = Array(ours.bytes.prefix(512))
+        var b = Array(theirs.prefix(512))
         #expect(Int(a[0x1FC]) | Int(a[0x1FD]) << 8 == (ours.bytes.count - 512 + 511) / 512)
         a[0x1FC...0x1FD] = [0, 0]
         b[0x1FC...0x1FD] = [0, 0]
         #expect(a == b)
         // the decompressor: the same but for its two size fields
-        var c = Array(ours.bytes[512..<(512 + decompressor)]), d = Array(theirs[512..<(512 + decompressor)])
-        for i in 0x08..<0x10 { c[i] = 0; d[i] = 0 }
+        var c = Array(ours.bytes[512..<(512 + decompressor)])
+        var d = Array(theirs[512..<(512 + decompressor)])
+        for i in 0x08..<0x10 {
+            c[i] = 0
+            d[i] = 0
+        }
         #expect(c == d)
         #expect(ours.modules.first == "biosdisk" || ours.modules.contains("biosdisk"))
     }
@@ -67,8 +80,10 @@ struct GrubNativeTests {
     @Test func hostileKernelImagesFailInOneLine() throws {
         var elf = [UInt8](repeating: 0, count: 64)
         elf[0...6] = [0x7F, 0x45, 0x4C, 0x46, 1, 1, 1]
-        for (name, bytes) in [("empty", [UInt8]()), ("text", Array("hello".utf8)), ("headers only", elf),
-                              ("shoff past end", elf + [0xFF, 0xFF, 0xFF, 0x7F])] {
+        for (name, bytes) in [
+            ("empty", [UInt8]()), ("text", Array("hello".utf8)), ("headers only", elf),
+            ("shoff past end", elf + [0xFF, 0xFF, 0xFF, 0x7F]),
+        ] {
             var b = bytes
             if name == "shoff past end" { b[0x20...0x23] = [0xF0, 0xFF, 0xFF, 0x7F] }
             #expect(throws: BootError.self, "\(name)") { try GrubKernelELF(b, path: "/usr/lib/grub/i386-pc/kernel.img") }
@@ -99,7 +114,9 @@ struct GrubNativeTests {
         #expect(kernel.image.count == 0x400 + 64)
         #expect(throws: BootError.self) { try GrubKernelELF(try seed("kernel-below.img"), path: "kernel.img") }
         #expect(throws: BootError.self) { try GrubKernelELF(try seed("kernel-past-end.img"), path: "kernel.img") }
-        #expect(throws: BootError.self) { try GrubModuleList(text: String(decoding: try seed("moddep-escape.lst"), as: UTF8.self), path: "m") }
+        #expect(throws: BootError.self) {
+            try GrubModuleList(text: String(decoding: try seed("moddep-escape.lst"), as: UTF8.self), path: "m")
+        }
         let cycle = try GrubModuleList(text: String(decoding: try seed("moddep-cycle.lst"), as: UTF8.self), path: "m")
         #expect(try cycle.resolve(["normal"], path: "m") == ["boot", "normal"])
     }
@@ -111,15 +128,19 @@ struct GrubNativeTests {
         let packed = try RawLZMA.encode(bytes)
         #expect(packed.count < bytes.count)
         #expect(try RawLZMA.decode(packed, size: bytes.count) == bytes)
-        #expect(throws: RawLZMA.Failure.self) { try RawLZMA.decode(Array(packed.prefix(100)) + [UInt8](repeating: 0xFF, count: 100), size: bytes.count) }
+        #expect(throws: RawLZMA.Failure.self) {
+            try RawLZMA.decode(Array(packed.prefix(100)) + [UInt8](repeating: 0xFF, count: 100), size: bytes.count)
+        }
     }
 
     /// Kernels newest first (version order, not byte order), their initrds, the tree's
     /// GRUB_CMDLINE_LINUX read as data, stamp's defaults, root= our filesystem.
     @Test func grubConfigListsKernelsNewestFirst() throws {
         let config = GrubConfig(
-            bootNames: ["config-6.1.0-9-amd64", "vmlinuz-6.1.0-9-amd64", "vmlinuz-6.1.0-10-amd64", "initrd.img-6.1.0-10-amd64",
-                        "System.map-6.1.0-10-amd64", "vmlinuz-6.1.0-10-amd64.old"],
+            bootNames: [
+                "config-6.1.0-9-amd64", "vmlinuz-6.1.0-9-amd64", "vmlinuz-6.1.0-10-amd64", "initrd.img-6.1.0-10-amd64",
+                "System.map-6.1.0-10-amd64", "vmlinuz-6.1.0-10-amd64.old",
+            ],
             osRelease: "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\nID=debian\n",
             defaultGrub: ["GRUB_CMDLINE_LINUX=\"\"\n# comment\nGRUB_CMDLINE_LINUX=\"quiet $(touch /pwned)\"\n"])
         #expect(config.kernels.map(\.version) == ["6.1.0-10-amd64", "6.1.0-9-amd64"])
@@ -128,7 +149,10 @@ struct GrubNativeTests {
         let root = RootFilesystem(uuid: "6a1c7e2b-0d3f-4e5a-9b8c-0000000000aa")
         let text = config.render(root: root, layout: .gpt, options: BootOptions())
         #expect(text.contains("menuentry 'Debian GNU/Linux' --class debian"))
-        #expect(text.contains("linux\t/boot/vmlinuz-6.1.0-10-amd64 root=UUID=6a1c7e2b-0d3f-4e5a-9b8c-0000000000aa ro quiet $(touch /pwned) console=tty0 console=ttyS0,115200"))
+        #expect(
+            text.contains(
+                "linux\t/boot/vmlinuz-6.1.0-10-amd64 root=UUID=6a1c7e2b-0d3f-4e5a-9b8c-0000000000aa ro quiet $(touch /pwned) console=tty0 console=ttyS0,115200"
+            ))
         #expect(text.contains("initrd\t/boot/initrd.img-6.1.0-10-amd64"))
         #expect(text.contains("insmod part_gpt"))
         #expect(text.contains("serial --unit=0 --speed=115200"))

@@ -36,7 +36,8 @@ struct GrubTextsTests {
         ])
         let text = GrubTexts.defaultsSnippet(root: RootFilesystem(uuid: Self.uuid), options: options)
         #expect(text.contains("\nGRUB_TIMEOUT=0\n"))
-        #expect(text.contains("\nGRUB_CMDLINE_LINUX_DEFAULT='console=tty0 console=ttyS1,38400n8 no_timer_check quiet it'\\''s'\n"))
+        #expect(
+            text.contains("\nGRUB_CMDLINE_LINUX_DEFAULT='console=tty0 console=ttyS1,38400n8 no_timer_check quiet it'\\''s'\n"))
         #expect(text.contains("\nGRUB_TERMINAL='serial console'\n"))
         #expect(text.contains("GRUB_SERIAL_COMMAND='serial --speed=38400 --unit=1 --word=8 --parity=no --stop=1'"))
         #expect(!text.contains("GRUB_DEVICE"))
@@ -56,7 +57,8 @@ struct GrubTextsTests {
         #expect(o.serialConsole == nil)
         #expect(o.kernelCommandLine == "nofb nomodeset gfxpayload=text")
         #expect(o.efiDistributionDirectory == "ubuntu")
-        #expect(BootOptions().kernelCommandLine == "console=tty0 console=ttyS0,115200 no_timer_check nofb nomodeset gfxpayload=text")
+        #expect(
+            BootOptions().kernelCommandLine == "console=tty0 console=ttyS0,115200 no_timer_check nofb nomodeset gfxpayload=text")
         #expect(throws: BootError.invalidOption(name: "DIB_GRUB_TIMEOUT", value: "soon", reason: "not a number of seconds")) {
             try BootOptions.fromEnvironment(["DIB_GRUB_TIMEOUT": "soon"])
         }
@@ -80,7 +82,10 @@ struct GrubTextsTests {
         let problems = BootLoader.problems(tree, layout: .efi, options: BootOptions())
         #expect(problems.contains("missing /usr/lib/grub/i386-pc/boot.img (install grub-pc-bin)"))
         #expect(problems.contains("missing /usr/lib/grub/i386-pc/kernel.img (install grub-pc-bin)"))
-        #expect(problems.contains("missing /usr/lib/grub/x86_64-efi/monolithic/grubx64.efi (install grub-efi-amd64-bin, or shim-signed and grub-efi-amd64-signed)"))
+        #expect(
+            problems.contains(
+                "missing /usr/lib/grub/x86_64-efi/monolithic/grubx64.efi (install grub-efi-amd64-bin, or shim-signed and grub-efi-amd64-signed)"
+            ))
         #expect(problems.contains("no kernel in /boot (install a linux-image package)"))
         #expect(problems.count == 7)
         #expect(throws: BootError.self) {

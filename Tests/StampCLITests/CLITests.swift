@@ -33,13 +33,17 @@ struct CLITests {
         (["elements", "no-such-element"], "no-such-element"),
         (["build", "debian-minimal", "no-such-element", "-o", "OUT"], "no-such-element"),
         (["build", "debian-minimal", "-o", "OUT", "-t", "qcow2,floppy"], "unknown format 'floppy'"),
-        (["pack", "SRC", "-o", "OUT", "--block-device-config", "BADYAML"], "4 problems: line 1, column 3 ([0].frobnicate): unknown plugin"),
+        (
+            ["pack", "SRC", "-o", "OUT", "--block-device-config", "BADYAML"],
+            "4 problems: line 1, column 3 ([0].frobnicate): unknown plugin"
+        ),
     ])
     func badInputEndsInOneLine(arguments: [String], expected: String) throws {
         let dir = try TemporaryDirectory("stamp-cli")
         try sh("mkdir -p \(dir.path)/src; for i in $(seq 0 700); do echo $i > \(dir.path)/src/f$i; done")
         // Problems: an unknown plugin, a mount with no base, no local_loop.
-        try "- frobnicate: {}\n- mount: {name: m, mount_point: /srv}\n".write(toFile: dir.path + "/bad.yaml", atomically: true, encoding: .utf8)
+        try "- frobnicate: {}\n- mount: {name: m, mount_point: /srv}\n".write(
+            toFile: dir.path + "/bad.yaml", atomically: true, encoding: .utf8)
         let args = arguments.map {
             $0.replacingOccurrences(of: "SRC", with: dir.file("src")).replacingOccurrences(of: "OUT", with: dir.file("out"))
                 .replacingOccurrences(of: "BADYAML", with: dir.file("bad.yaml"))
@@ -63,7 +67,9 @@ struct CLITests {
             #expect(names.contains(expected), "\(expected) missing: \(r.stdout)")
         }
         let debian = try #require(lines.first { $0.hasPrefix("debian-minimal ") })
-        #expect(debian.contains(repositoryRoot + "/Elements/debian-minimal") && debian.contains("provides operating-system"), "\(debian)")
+        #expect(
+            debian.contains(repositoryRoot + "/Elements/debian-minimal") && debian.contains("provides operating-system"),
+            "\(debian)")
         let mbr = try #require(lines.first { $0.hasPrefix("block-device-mbr ") })
         #expect(mbr.contains("provides block-device"), "\(mbr)")
     }
@@ -75,7 +81,10 @@ struct CLITests {
     func packInspectConvertRoundTrip() throws {
         let dir = try TemporaryDirectory("stamp-cli-pack")
         try sh("mkdir -p \(dir.path)/src/etc; echo hi > \(dir.path)/src/etc/motd; chmod 1777 \(dir.path)")
-        let pack = try run(asOrdinaryUser([stampBinary, "pack", dir.file("src"), "-o", dir.file("d"), "-t", "vmdk,raw", "--layout", "mbr", "--checksum"]))
+        let pack = try run(
+            asOrdinaryUser([
+                stampBinary, "pack", dir.file("src"), "-o", dir.file("d"), "-t", "vmdk,raw", "--layout", "mbr", "--checksum",
+            ]))
         try #require(pack.status == 0, "\(pack.output)")
         for f in ["d.vmdk", "d.raw", "d.vmdk.md5", "d.vmdk.sha256", "d.raw.md5", "d.raw.sha256"] {
             #expect(FileManager.default.fileExists(atPath: dir.file(f)), "missing \(f)")
@@ -84,13 +93,16 @@ struct CLITests {
         #expect(sha.status == 0, "\(sha.output)")
         // Independent readers first.
         let info = try run(["qemu-img", "info", "--output=json", dir.file("d.vmdk")])
-        #expect((try JSONSerialization.jsonObject(with: Data(info.stdout.utf8)) as? [String: Any])?["format"] as? String == "vmdk", "\(info.output)")
+        #expect(
+            (try JSONSerialization.jsonObject(with: Data(info.stdout.utf8)) as? [String: Any])?["format"] as? String == "vmdk",
+            "\(info.output)")
         let check = try run(["qemu-img", "check", "-f", "vmdk", dir.file("d.vmdk")])
         #expect(check.status == 0 && check.stdout.contains("No errors were found"), "\(check.output)")
         let same = try run(["qemu-img", "compare", "-f", "raw", "-F", "vmdk", dir.file("d.raw"), dir.file("d.vmdk")])
         #expect(same.status == 0, "\(same.output)")
         let dump = try run(["sfdisk", "--json", dir.file("d.raw")]).stdout
-        let table = (try JSONSerialization.jsonObject(with: Data(dump.utf8)) as? [String: Any])?["partitiontable"] as? [String: Any]
+        let table =
+            (try JSONSerialization.jsonObject(with: Data(dump.utf8)) as? [String: Any])?["partitiontable"] as? [String: Any]
         #expect(table?["label"] as? String == "dos", "\(dump)")
         let first = try #require((table?["partitions"] as? [[String: Any]])?.first, "\(dump)")
         let offset = try #require((first["start"] as? NSNumber)?.intValue) * 512
@@ -128,7 +140,8 @@ struct InspectHostileTableTests {
         let dir = try TemporaryDirectory("stamp-inspect-mbr")
         // One primary entry of type 0x83 at LBA 0x100000 (512 MiB) on a 64 MiB disk, as a
         // shrunk image has.
-        try sh(#"""
+        try sh(
+            #"""
             set -e; cd \#(dir.path); truncate -s 64M d.raw
             python3 -c 'import struct; f=open("d.raw","r+b"); f.seek(446); f.write(struct.pack("<B3sB3sII",0,bytes(3),0x83,bytes(3),0x100000,2048)); f.seek(510); f.write(bytes([0x55,0xaa]))'
             qemu-img convert -f raw -O qcow2 d.raw d.qcow2
@@ -148,17 +161,22 @@ struct InspectHostileTableTests {
 struct UnreadableSourceTests {
     @Test func unreadableFileEndsInOneLineNamingIt() throws {
         let dir = try TemporaryDirectory("stamp-cli-unreadable")
-        try sh("""
+        try sh(
+            """
             set -e; chmod 755 \(dir.path); mkdir -p \(dir.path)/src/etc \(dir.path)/out
             echo secret > \(dir.path)/src/etc/shadow; chmod 000 \(dir.path)/src/etc/shadow
             echo ok > \(dir.path)/src/etc/motd; chmod -R a+rX \(dir.path)/src/etc/motd; chmod 755 \(dir.path)/src \(dir.path)/src/etc
             chown 65534:65534 \(dir.path)/out
             """)
         // The binary must be reachable by the unprivileged user.
-        let r = try run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", stampBinary, "mkfs", dir.file("src"), dir.file("out/fs.img")])
+        let r = try run([
+            "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", stampBinary, "mkfs", dir.file("src"),
+            dir.file("out/fs.img"),
+        ])
         #expect(r.status != 0)
         #expect(r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
-        #expect(r.stderr.contains("\(dir.path)/src/etc/shadow") && r.stderr.lowercased().contains("permission denied"), "\(r.stderr)")
+        #expect(
+            r.stderr.contains("\(dir.path)/src/etc/shadow") && r.stderr.lowercased().contains("permission denied"), "\(r.stderr)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.file("out")).isEmpty)
     }
 }
@@ -186,7 +204,8 @@ struct KilledPackTests {
         let dir = try TemporaryDirectory("stamp-cli-kill")
         try sh("mkdir -p \(dir.path)/src; for i in $(seq 1 40); do head -c 4000000 /dev/urandom > \(dir.path)/src/f$i; done")
         let process = Process()
-        setCommand(of: process, to: [stampBinary, "pack", dir.file("src"), "-o", dir.file("d"), "-t", "raw,vmdk", "--no-bootloader"])
+        setCommand(
+            of: process, to: [stampBinary, "pack", dir.file("src"), "-o", dir.file("d"), "-t", "raw,vmdk", "--no-bootloader"])
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
@@ -217,7 +236,10 @@ struct DIBLogfileTests {
         let dir = try TemporaryDirectory("stamp-dib-logfile")
         try sh("echo 'earlier run' > \(dir.path)/build.log")
         let r = try run(
-            [BadInputTests.dibBinary, "-n", "-t", "raw", "--logfile", dir.file("build.log"), "-o", dir.file("missing/img"), "fake-os"],
+            [
+                BadInputTests.dibBinary, "-n", "-t", "raw", "--logfile", dir.file("build.log"), "-o", dir.file("missing/img"),
+                "fake-os",
+            ],
             environment: ["ELEMENTS_PATH": BadInputTests.fixtures, "TMPDIR": dir.path])
         #expect(r.status == 1)
         #expect(r.stdout.isEmpty, "\(r.stdout)")
@@ -227,7 +249,10 @@ struct DIBLogfileTests {
         #expect(log.hasPrefix("earlier run\n") && log.hasSuffix(line + "\n"), "\(log)")
         // DIB_QUIET=0: stdout carries the log as well.
         let loud = try run(
-            [BadInputTests.dibBinary, "-n", "-t", "raw", "--logfile", dir.file("loud.log"), "-o", dir.file("missing/img"), "fake-os"],
+            [
+                BadInputTests.dibBinary, "-n", "-t", "raw", "--logfile", dir.file("loud.log"), "-o", dir.file("missing/img"),
+                "fake-os",
+            ],
             environment: ["ELEMENTS_PATH": BadInputTests.fixtures, "TMPDIR": dir.path, "DIB_QUIET": "0"])
         #expect(loud.status == 1)
         #expect(loud.stdout.contains(line), "\(loud.stdout)")
@@ -242,7 +267,8 @@ struct SignalTests {
     @Test func sigtermRemovesTemporaryOutputs() throws {
         let dir = try TemporaryDirectory("stamp-sigterm")
         try sh("mkdir -p \(dir.path)/src && head -c 400M /dev/urandom > \(dir.path)/src/big")
-        let r = try sh("""
+        let r = try sh(
+            """
             cd \(dir.path)
             \(stampBinary) pack src -o out -t qcow2,vmdk --no-bootloader > pack.log 2> pack.err & pid=$!
             for i in $(seq 100); do ls .out.*-partial >/dev/null 2>&1 && break; sleep 0.1; done

@@ -14,7 +14,8 @@ struct CacheOwnershipTests {
         defer { user.remove() }
         let dir = try UnprivilegedBuildTests.workspace(for: user)
         defer { dir.cleanup() }
-        let setup = try sh("""
+        let setup = try sh(
+            """
             set -e; cd '\(dir.path)'
             mkdir -p els/aptlike/root.d
             printf '#!/bin/sh\\nset -e\\nc=$DIB_IMAGE_CACHE/apt/debian\\nmkdir -p $c/partial\\necho deb > $c/x.deb\\nchown 42:42 $c/partial $c/x.deb\\n' > els/aptlike/root.d/60-aptlike

@@ -20,8 +20,11 @@ import StampTestSupport
 /// - the vfs storage driver (no fuse-overlayfs needed).
 /// No base image can be pulled (no registry is reachable), so the test makes Debian bookworm
 /// with mmdebstrap and imports it as `localhost/debian:bookworm`, the Containerfile's BASE.
-@Suite(.serialized, .enabled(if: canRunUnprivilegedBuilds && toolAvailable("podman") && toolAvailable("mmdebstrap")
-    && networkTestsEnabled && bootTestsEnabled))
+@Suite(
+    .serialized,
+    .enabled(
+        if: canRunUnprivilegedBuilds && toolAvailable("podman") && toolAvailable("mmdebstrap")
+            && networkTestsEnabled && bootTestsEnabled))
 struct ContainerBuildTests {
     static let work = "/var/tmp/stamp-container-e2e"
 
@@ -37,7 +40,8 @@ struct ContainerBuildTests {
         let prebuilt = (stampBinary as NSString).deletingLastPathComponent
         let staged = try run([repositoryRoot + "/scripts/container-image", "--stage-only", "--prebuilt", prebuilt])
         try #require(staged.status == 0, "\(staged.output.suffix(3000))")
-        let context = try sh("""
+        let context = try sh(
+            """
             set -e; cd \(Self.work)
             cp -a \(repositoryRoot)/Containerfile \(repositoryRoot)/.containerignore \(repositoryRoot)/stage context/
             mmdebstrap --quiet --variant=apt bookworm base.tar
@@ -47,7 +51,8 @@ struct ContainerBuildTests {
 
         let user = try UnprivilegedBuildTests.ThrowawayUser(home: Self.work + "/home")
         defer { user.remove() }
-        let config = try sh("""
+        let config = try sh(
+            """
             set -e; mkdir -p \(Self.work)/home/.config/containers
             printf '[storage]\\ndriver = "vfs"\\n' > \(Self.work)/home/.config/containers/storage.conf
             printf '[engine]\\nruntime = "runc"\\ncgroup_manager = "cgroupfs"\\nevents_logger = "file"\\n[containers]\\nnetns = "host"\\n' \
@@ -57,7 +62,9 @@ struct ContainerBuildTests {
         try #require(config.status == 0, "\(config.output)")
 
         // The image, built by the user from the Containerfile.
-        let image = try Self.asUser(user, """
+        let image = try Self.asUser(
+            user,
+            """
             set -e
             podman import \(Self.work)/base.tar localhost/debian:bookworm >/dev/null
             cd \(Self.work)/context
@@ -67,9 +74,12 @@ struct ContainerBuildTests {
 
         // nodepool's command inside it: the container's root has no CAP_SYS_ADMIN.
         let caps = try Self.asUser(user, "podman run --rm localhost/stamp-builder sh -c 'grep CapEff /proc/self/status'")
-        let capEff = UInt64(caps.stdout.split(separator: ":").last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "", radix: 16)
+        let capEff = UInt64(
+            caps.stdout.split(separator: ":").last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "", radix: 16)
         #expect(capEff.map { $0 & (1 << 21) == 0 } == true, "CAP_SYS_ADMIN in the container: \(caps.output)")
-        let build = try Self.asUser(user, """
+        let build = try Self.asUser(
+            user,
+            """
             podman run --rm --network host -v \(Self.work)/out:/out -v \(repositoryRoot):/stamp:ro \
                 -e DIB_RELEASE=bookworm -e STAMP_REPO=/stamp -e ELEMENTS_PATH=/stamp/Tests/StampCLITests/Fixtures/elements \
                 localhost/stamp-builder disk-image-create -x -t qcow2,vmdk,raw --checksum --no-tmpfs \
@@ -81,7 +91,8 @@ struct ContainerBuildTests {
         let out = Self.work + "/out/debian"
         for ext in ["qcow2", "vmdk", "raw"] {
             for suffix in ["", ".md5", ".sha256"] {
-                let owner = (try? FileManager.default.attributesOfItem(atPath: "\(out).\(ext)\(suffix)"))?[.ownerAccountID] as? Int
+                let owner =
+                    (try? FileManager.default.attributesOfItem(atPath: "\(out).\(ext)\(suffix)"))?[.ownerAccountID] as? Int
                 #expect(owner == user.uid, "\(out).\(ext)\(suffix): owner \(String(describing: owner))")
             }
         }

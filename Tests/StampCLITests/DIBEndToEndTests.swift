@@ -36,7 +36,10 @@ struct DIBEndToEndTests {
         let json = try JSONSerialization.jsonObject(with: Data(dump.utf8)) as? [String: Any]
         let table = json?["partitiontable"] as? [String: Any] ?? [:]
         let parts = (table["partitions"] as? [[String: Any]] ?? []).map {
-            (start: ($0["start"] as? NSNumber)?.intValue ?? 0, size: ($0["size"] as? NSNumber)?.intValue ?? 0, name: $0["name"] as? String)
+            (
+                start: ($0["start"] as? NSNumber)?.intValue ?? 0, size: ($0["size"] as? NSNumber)?.intValue ?? 0,
+                name: $0["name"] as? String
+            )
         }
         return PartitionTable(label: table["label"] as? String ?? "", partitions: parts)
     }
@@ -116,7 +119,8 @@ struct DIBEndToEndTests {
             #expect(stat.output.contains("File not found"), "\(buildOnly) reached the image: \(stat.output)")
         }
         let bootDir = try run(["debugfs", "-R", "ls /boot", rootFS]).stdout
-        let initrd = try #require(bootDir.split(whereSeparator: { $0 == " " || $0 == "\n" }).first { $0.hasPrefix("initrd.img-") })
+        let initrd = try #require(
+            bootDir.split(whereSeparator: { $0 == " " || $0 == "\n" }).first { $0.hasPrefix("initrd.img-") })
         _ = try run(["debugfs", "-R", "dump /boot/\(initrd) \(np)/initrd", rootFS])
         let gzip = try run(["gzip", "-t", np + "/initrd"])
         #expect(gzip.status == 0 && gzip.output.isEmpty, "initramfs: \(gzip.output)")
@@ -131,7 +135,10 @@ struct DIBEndToEndTests {
         let out = Self.work + "/efi/app"
         try? FileManager.default.removeItem(atPath: Self.work + "/efi")
         try FileManager.default.createDirectory(atPath: Self.work + "/efi", withIntermediateDirectories: true)
-        let r = try Self.dib(["-x", "-t", "ova,raw", "--checksum", "-o", out, "debian-minimal", "vm", "block-device-efi", "open-vm-tools", "stamp-boot-marker"])
+        let r = try Self.dib([
+            "-x", "-t", "ova,raw", "--checksum", "-o", out, "debian-minimal", "vm", "block-device-efi", "open-vm-tools",
+            "stamp-boot-marker",
+        ])
         #expect(r.status == 0, "\(r.output.suffix(4000))")
         // vSphere's guest agent is in the image and starts at boot.
         let table = try Self.partitionTable(out + ".raw")
@@ -141,7 +148,9 @@ struct DIBEndToEndTests {
         let wants = try run(["debugfs", "-R", "ls -l /etc/systemd/system/multi-user.target.wants", rootFS]).stdout
         #expect(wants.contains("open-vm-tools.service"), "open-vm-tools is not enabled: \(wants)")
         let members = try run(["tar", "tf", out + ".ova"]).stdout.split(separator: "\n").map(String.init)
-        #expect(members.count == 3 && members[0].hasSuffix(".ovf") && members[1].hasSuffix(".mf") && members[2].hasSuffix(".vmdk"), "\(members)")
+        #expect(
+            members.count == 3 && members[0].hasSuffix(".ovf") && members[1].hasSuffix(".mf") && members[2].hasSuffix(".vmdk"),
+            "\(members)")
         // The layout as util-linux reads it (sfdisk, blkid -p), then as stamp's inspect does.
         // DIB's block-device-efi: the ESP, a BIOS boot partition (no filesystem: GRUB's core.img
         // for a BIOS boot of the same disk), the root.
@@ -155,10 +164,14 @@ struct DIBEndToEndTests {
         let inspect = try run([stampBinary, "inspect", "--json", out + ".raw"])
         let json = try JSONSerialization.jsonObject(with: Data(inspect.stdout.utf8)) as? [String: Any]
         #expect(json?["partition_table"] as? String == "gpt")
-        let types = (json?["partitions"] as? [[String: Any]] ?? []).compactMap { ($0["filesystem"] as? [String: Any])?["type"] as? String }
+        let types = (json?["partitions"] as? [[String: Any]] ?? []).compactMap {
+            ($0["filesystem"] as? [String: Any])?["type"] as? String
+        }
         #expect(types == ["vfat", "ext4"], "\(inspect.stdout)")
         let espPart = try #require(table.partitions.first)
-        let esp = try sh("dd if=\(out).raw of=\(Self.work)/efi/esp.img bs=512 skip=\(espPart.start) count=\(espPart.size) status=none && mdir -i \(Self.work)/efi/esp.img ::/EFI/BOOT")
+        let esp = try sh(
+            "dd if=\(out).raw of=\(Self.work)/efi/esp.img bs=512 skip=\(espPart.start) count=\(espPart.size) status=none && mdir -i \(Self.work)/efi/esp.img ::/EFI/BOOT"
+        )
         #expect(esp.status == 0 && esp.stdout.uppercased().contains("BOOTX64"), "\(esp.output)")
         let espFsck = try run(["fsck.fat", "-n", Self.work + "/efi/esp.img"])
         #expect(espFsck.status == 0, "fsck.fat: \(espFsck.output)")
@@ -181,7 +194,9 @@ struct DIBEndToEndTests {
         let out = Self.work + "/ubuntu/noble"
         try? FileManager.default.removeItem(atPath: Self.work + "/ubuntu")
         try FileManager.default.createDirectory(atPath: Self.work + "/ubuntu", withIntermediateDirectories: true)
-        let r = try Self.dib(["-x", "-t", "qcow2,raw", "-o", out, "ubuntu-minimal", "vm", "stamp-boot-marker"], environment: ["DIB_RELEASE": "noble"])
+        let r = try Self.dib(
+            ["-x", "-t", "qcow2,raw", "-o", out, "ubuntu-minimal", "vm", "stamp-boot-marker"],
+            environment: ["DIB_RELEASE": "noble"])
         #expect(r.status == 0, "\(r.output.suffix(4000))")
         let lastLine = r.stdout.split(separator: "\n").last.map(String.init) ?? ""
         #expect(lastLine.hasSuffix("| Build completed successfully"), "last line: \(lastLine)")
@@ -234,11 +249,14 @@ struct DIBEndToEndTests {
         let config = Self.work + "/bd/layout.yaml"
         try yaml.write(toFile: config, atomically: true, encoding: .utf8)
         let r = try run(
-            [stampBinary, "build", "debian-minimal", "vm", "stamp-boot-marker", "-o", out, "-t", "qcow2,raw", "--trace",
-             "--release", "bookworm", "--elements-path", repositoryRoot + "/Tests/StampCLITests/Fixtures/elements",
-             "--image-cache", Self.cache, "--block-device-config", config],
+            [
+                stampBinary, "build", "debian-minimal", "vm", "stamp-boot-marker", "-o", out, "-t", "qcow2,raw", "--trace",
+                "--release", "bookworm", "--elements-path", repositoryRoot + "/Tests/StampCLITests/Fixtures/elements",
+                "--image-cache", Self.cache, "--block-device-config", config,
+            ],
             environment: ["TMPDIR": Self.work, "STAMP_REPO": repositoryRoot])
-        #expect(r.stdout.split(separator: "\n").last?.hasSuffix("| Build completed successfully") == true, "\(r.stdout.suffix(500))")
+        #expect(
+            r.stdout.split(separator: "\n").last?.hasSuffix("| Build completed successfully") == true, "\(r.stdout.suffix(500))")
         #expect(r.status == 0, "\(r.output.suffix(4000))")
         let parts = try Self.partitionTable(out + ".raw").partitions
         #expect(parts.compactMap(\.name) == ["BSP", "srv", "root"], "\(parts)")
@@ -249,8 +267,11 @@ struct DIBEndToEndTests {
         }
         let root = try #require(parts.last)
         let fstab = try run(["debugfs", "-R", "cat /etc/fstab", Self.filesystem(out + ".raw", root)]).stdout
-        #expect(fstab.contains("LABEL=srvdata /srv ext4 defaults 0 2") && fstab.contains("LABEL=cloudimg-rootfs / ext4 defaults 0 1"), "fstab: \(fstab)")
-        let boot = try bootImage(out + ".qcow2", ["--format", "qcow2", "--snapshot", "--expect-mount", "/srv", "--timeout", "240"])
+        #expect(
+            fstab.contains("LABEL=srvdata /srv ext4 defaults 0 2") && fstab.contains("LABEL=cloudimg-rootfs / ext4 defaults 0 1"),
+            "fstab: \(fstab)")
+        let boot = try bootImage(
+            out + ".qcow2", ["--format", "qcow2", "--snapshot", "--expect-mount", "/srv", "--timeout", "240"])
         #expect(boot.status == 0, "\(boot.output.suffix(3000))")
     }
 }

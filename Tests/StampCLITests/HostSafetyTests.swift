@@ -15,7 +15,8 @@ struct HostSafetyTests {
     /// like one is never followed.
     @Test(.enabled(if: isRoot && toolAvailable("python3"))) func staleScratchOfAnotherUserSurvivesAPack() throws {
         let dir = try TemporaryDirectory("host-stale")
-        let r = try sh("""
+        let r = try sh(
+            """
             set -e
             cd '\(dir.path)'
             python3 '\(Self.fixture)' layout opaque-missing >/dev/null
@@ -36,7 +37,9 @@ struct HostSafetyTests {
         try #require(r.status == 0, "\(r.output)")
         let listing = r.stdout.components(separatedBy: "--\n").last ?? ""
         for label in ["stamp-image", "stamp-blobs"] {
-            #expect(listing.contains("shared/\(label)-PID.planted/sub/f\n"), "another user's \(label) directory was removed: \(r.output)")
+            #expect(
+                listing.contains("shared/\(label)-PID.planted/sub/f\n"),
+                "another user's \(label) directory was removed: \(r.output)")
             #expect(!listing.contains("shared/\(label)-PID.ours"), "our stale \(label) directory was left: \(r.output)")
         }
         #expect(listing.contains("victim/sub/f\n"), "\(r.output)")
@@ -46,7 +49,8 @@ struct HostSafetyTests {
     /// (`stamp-blobs-*`) are removed before it exits.
     @Test(.enabled(if: toolAvailable("python3"))) func sigtermRemovesScratchDirectories() throws {
         let dir = try TemporaryDirectory("host-sigterm")
-        let r = try sh("""
+        let r = try sh(
+            """
             cd '\(dir.path)'
             mkdir scratch && mkfifo saved.tar
             TMPDIR="$PWD/scratch" '\(stampBinary)' pack docker-archive:saved.tar -o out -t raw --layout none > pack.log 2>&1 & pid=$!
@@ -77,7 +81,8 @@ struct HostSafetyTests {
                   - {name: root, type: '8300', size: 100%, mkfs: {name: mkfs_root, mount: {mount_point: /}}}
             """
         try yaml.write(toFile: dir.file("bd.yaml"), atomically: true, encoding: .utf8)
-        let r = try sh("""
+        let r = try sh(
+            """
             cd '\(dir.path)'
             mkdir -p host tree/etc tree/srv tree/boot/efi && echo host-secret > host/secret
             rmdir tree\(point) && ln -s "$PWD/host" tree\(point)
@@ -89,7 +94,10 @@ struct HostSafetyTests {
         let lines = r.stdout.split(separator: "\n").map(String.init)
         #expect(lines.first != "exit 0", "\(r.output)")
         let errors = lines.filter { $0.hasPrefix("stamp: ") }
-        #expect(errors.count == 1 && errors[0].contains("tree\(point): mount point \(point) in the block-device config is a symlink in the tree"), "\(r.output)")
+        #expect(
+            errors.count == 1
+                && errors[0].contains("tree\(point): mount point \(point) in the block-device config is a symlink in the tree"),
+            "\(r.output)")
         #expect(!lines.contains { $0.hasPrefix("out.") }, "\(r.output)")
     }
 
@@ -98,7 +106,8 @@ struct HostSafetyTests {
     /// under 1 KiB/s, instead of waiting forever; no scratch is left.
     @Test(.enabled(if: toolAvailable("python3"))) func aDrippingRegistryIsGivenUpOn() throws {
         let dir = try TemporaryDirectory("host-drip")
-        let r = try sh("""
+        let r = try sh(
+            """
             cd '\(dir.path)' && mkdir scratch
             python3 '\(repositoryRoot)/Tests/tools/oci/slow_server.py' > port & server=$!
             for i in $(seq 50); do [ -s port ] && break; sleep 0.1; done
@@ -117,7 +126,8 @@ struct HostSafetyTests {
     /// the limit, non-zero exit, no output and no scratch left.
     @Test(.enabled(if: toolAvailable("python3") && toolAvailable("zstd"))) func aDecompressionBombIsRefused() throws {
         let dir = try TemporaryDirectory("host-bomb")
-        let r = try sh("""
+        let r = try sh(
+            """
             cd '\(dir.path)' && mkdir scratch
             python3 '\(Self.fixture)' layout zstd-bomb > digest
             TMPDIR="$PWD/scratch" '\(stampBinary)' pack oci:layout -o out -t raw --layout none --max-expanded 64M > pack.stdout 2> pack.stderr
@@ -125,7 +135,9 @@ struct HostSafetyTests {
             """)
         #expect(r.stdout.contains("exit 1\n"), "\(r.output)")
         let errors = r.stdout.split(separator: "\n").filter { $0.hasPrefix("stamp: ") }
-        #expect(errors.count == 1 && errors[0].contains("layer 0 sha256:") && errors[0].contains("expands past the limit of 64 MiB"), "\(r.output)")
+        #expect(
+            errors.count == 1 && errors[0].contains("layer 0 sha256:") && errors[0].contains("expands past the limit of 64 MiB"),
+            "\(r.output)")
         #expect(r.stdout.contains("left:  \n"), "\(r.output)")
     }
 }

@@ -68,7 +68,8 @@ struct HostileInputTests {
     @Test(arguments: ["fifo", "chardev"]) func convertNeverReplacesADeviceNodeOrFIFO(_ kind: String) throws {
         if kind == "chardev" && !isRoot { return }
         let dir = try TemporaryDirectory("convert-device")
-        let made = try sh("""
+        let made = try sh(
+            """
             cd '\(dir.path)' && head -c 1048576 /dev/zero > in.raw
             \(kind == "fifo" ? "mkfifo out" : "mknod out c 1 3")
             """)
@@ -77,7 +78,9 @@ struct HostileInputTests {
         #expect(r.status != 0, "\(r.output)")
         #expect(r.stderr.contains("out: output is a \(kind == "fifo" ? "FIFO" : "character device")"), "\(r.output)")
         var st = stat()
-        #expect(lstat(dir.file("out"), &st) == 0 && (st.st_mode & S_IFMT) == (kind == "fifo" ? S_IFIFO : S_IFCHR), "the output node was replaced")
+        #expect(
+            lstat(dir.file("out"), &st) == 0 && (st.st_mode & S_IFMT) == (kind == "fifo" ? S_IFIFO : S_IFCHR),
+            "the output node was replaced")
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == ["in.raw", "out"])
     }
 
@@ -88,7 +91,8 @@ struct HostileInputTests {
         let bomb = repositoryRoot + "/Fuzz/corpus/qcow2/hostile-one-compressed-cluster-8192x.qcow2"
         let made = try sh("cd '\(dir.path)' && mkdir tmp && head -c 300000 '\(bomb)' > cut.qcow2")
         try #require(made.status == 0, "\(made.output)")
-        let r = try run([stampBinary, "inspect", dir.file("cut.qcow2")], environment: ["TMPDIR": dir.file("tmp"), "PATH": "/usr/bin:/bin"])
+        let r = try run(
+            [stampBinary, "inspect", dir.file("cut.qcow2")], environment: ["TMPDIR": dir.file("tmp"), "PATH": "/usr/bin:/bin"])
         #expect(r.status != 0, "\(r.output)")
         #expect(r.stderr.split(separator: "\n").count == 1 && r.stderr.contains("cut.qcow2"), "\(r.output)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.file("tmp")).isEmpty)
@@ -100,7 +104,9 @@ struct HostileInputTests {
         let dir = try TemporaryDirectory("inspect-20t", in: repositoryRoot + "/.build")
         let made = try sh("cd '\(dir.path)' && mkdir tmp && qemu-img create -q -f qcow2 big.qcow2 20T")
         try #require(made.status == 0, "\(made.output)")
-        let r = try run([stampBinary, "inspect", dir.file("big.qcow2"), "--json"], environment: ["TMPDIR": dir.file("tmp"), "PATH": "/usr/bin:/bin"])
+        let r = try run(
+            [stampBinary, "inspect", dir.file("big.qcow2"), "--json"],
+            environment: ["TMPDIR": dir.file("tmp"), "PATH": "/usr/bin:/bin"])
         #expect(r.status == 0, "\(r.output)")
         #expect(r.stdout.contains("21990232555520"), "\(r.output)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.file("tmp")).isEmpty)

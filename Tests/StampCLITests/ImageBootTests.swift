@@ -27,7 +27,8 @@ struct ImageBootTests {
         let layout = work + "/layout"
         if FileManager.default.fileExists(atPath: work + "/.layout-ready-traps") { return layout }
         let root = try debianRoot()
-        let r = try sh("""
+        let r = try sh(
+            """
             set -e; rm -rf \(work); mkdir -p \(work); cd \(work)
             umoci init --layout layout
             umoci new --image layout:boot
@@ -95,7 +96,8 @@ struct ImageBootTests {
         let json = try JSONSerialization.jsonObject(with: Data(table.utf8)) as? [String: Any]
         let parts = ((json?["partitiontable"] as? [String: Any])?["partitions"] as? [[String: Any]]) ?? []
         let start = try #require((parts.last?["start"] as? NSNumber)?.intValue)
-        let cat = repositoryRoot + "/Tests/tools/cat_file.py", fs = "\(out).raw?offset=\(start * 512)"
+        let cat = repositoryRoot + "/Tests/tools/cat_file.py"
+        let fs = "\(out).raw?offset=\(start * 512)"
         let shLog = try run(["python3", cat, fs, "/var/lib/stamp-trap/sh.log"])
         #expect(shLog.status == 0 && shLog.stdout.isEmpty, "the image's /bin/sh ran: \(shLog.output)")
         #expect(try run(["python3", cat, fs, "/var/lib/stamp-trap/fired"]).status == 2, "a GRUB program of the image ran")
@@ -114,7 +116,9 @@ struct ImageBootTests {
         let layout = try Self.layout()
         let cache = Self.work + "/cache"
         try? FileManager.default.removeItem(atPath: cache)
-        let arguments = ["pack", "oci:\(layout):boot", "-t", "ova", "--layout", "gpt", "--uuid", Self.uuid, "--image-cache", cache]
+        let arguments = [
+            "pack", "oci:\(layout):boot", "-t", "ova", "--layout", "gpt", "--uuid", Self.uuid, "--image-cache", cache,
+        ]
         let first = try run([stampBinary] + arguments + ["-o", Self.work + "/cold"])
         try #require(first.status == 0, "\(first.output)")
         #expect(first.stdout.contains("stored in the image cache"), "\(first.stdout)")

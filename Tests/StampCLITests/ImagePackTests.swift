@@ -21,7 +21,8 @@ struct ImagePackTests {
     /// umoci's unpack of it (`bundle/rootfs`), and empty `out/` and `tmp/`.
     static func prepare(_ kind: String = "semantics") throws -> TemporaryDirectory {
         let dir = try TemporaryDirectory("image-pack")
-        let r = try sh("""
+        let r = try sh(
+            """
             set -e; cd '\(dir.path)'; mkdir out tmp
             python3 '\(fixture)' layout \(kind) --docker-archive saved.tar >/dev/null
             [ \(kind) != semantics ] || umoci unpack --image layout:latest bundle >/dev/null
@@ -39,19 +40,24 @@ struct ImagePackTests {
             environment: ["TMPDIR": dir.file("tmp")])
         try #require(r.status == 0, "\(r.output)")
         #expect(try strictFsck(dir.file("out/node.raw")) == [])
-        let compare = try run(["python3", Self.compareTree, dir.file("bundle/rootfs"), dir.file("out/node.raw"), "--ns", "--no-atime"])
+        let compare = try run([
+            "python3", Self.compareTree, dir.file("bundle/rootfs"), dir.file("out/node.raw"), "--ns", "--no-atime",
+        ])
         #expect(compare.status == 0, "\(compare.output)")
         #expect(compare.stdout.contains("compare_tree: 26 entries, 0 differences"), "\(compare.output)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.file("tmp")).isEmpty)
 
         // OUT.d/: the summary, and the config exactly as verified (its sha256 is its digest).
-        let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir.file("out/node.d/image.json")))) as? [String: Any]
+        let summary =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir.file("out/node.d/image.json"))))
+            as? [String: Any]
         #expect(summary?["env"] as? [String] == ["PATH=/usr/sbin:/usr/bin", "STAMP_FIXTURE=1"])
         #expect(summary?["entrypoint"] as? [String] == ["/bin/sh", "-c"])
         #expect(summary?["cmd"] as? [String] == ["echo hi"])
         #expect(summary?["labels"] as? [String: String] == ["org.example.role": "node"])
         let sum = try run(["sha256sum", dir.file("out/node.d/image-config.json")])
-        #expect("sha256:" + (sum.stdout.split(separator: " ").first.map(String.init) ?? "") == summary?["configDigest"] as? String)
+        #expect(
+            "sha256:" + (sum.stdout.split(separator: " ").first.map(String.init) ?? "") == summary?["configDigest"] as? String)
     }
 
     @Test func theImageCacheServesTheSameDigestAndSettingsAndPrunes() throws {
@@ -59,8 +65,11 @@ struct ImagePackTests {
         let cache = dir.file("cache")
         func pack(_ name: String, _ extra: [String] = []) throws -> CommandResult {
             let r = try run(
-                [stampBinary, "pack", "oci:\(dir.path)/layout", "-o", dir.file("out/" + name), "-t", "raw,qcow2", "--layout", "none",
-                 "--checksum", "--image-cache", cache] + extra,
+                [
+                    stampBinary, "pack", "oci:\(dir.path)/layout", "-o", dir.file("out/" + name), "-t", "raw,qcow2", "--layout",
+                    "none",
+                    "--checksum", "--image-cache", cache,
+                ] + extra,
                 environment: ["TMPDIR": dir.file("tmp")])
             try #require(r.status == 0, "\(r.output)")
             return r
@@ -96,24 +105,36 @@ struct ImagePackTests {
         let dir = try Self.prepare()
         let before = Set(try FileManager.default.contentsOfDirectory(atPath: "/dev/shm"))
         let memory = try run(
-            ["env", "-u", "TMPDIR", stampBinary, "pack", "oci:\(dir.path)/layout", "-o", dir.file("out/m"), "-t", "raw", "--layout", "none"])
+            [
+                "env", "-u", "TMPDIR", stampBinary, "pack", "oci:\(dir.path)/layout", "-o", dir.file("out/m"), "-t", "raw",
+                "--layout", "none",
+            ])
         try #require(memory.status == 0, "\(memory.output)")
         #expect(memory.stdout.contains("unpacking into /dev/shm/stamp-image-"), "\(memory.stdout)")
         let disk = try run(
-            ["env", "-u", "TMPDIR", "STAMP_NO_TMPFS=1", stampBinary, "pack", "oci:\(dir.path)/layout", "-o", dir.file("out/d"), "-t", "raw",
-             "--layout", "none"])
+            [
+                "env", "-u", "TMPDIR", "STAMP_NO_TMPFS=1", stampBinary, "pack", "oci:\(dir.path)/layout", "-o", dir.file("out/d"),
+                "-t", "raw",
+                "--layout", "none",
+            ])
         try #require(disk.status == 0, "\(disk.output)")
         #expect(disk.stdout.contains("unpacking into /var/tmp/stamp-image-"), "\(disk.stdout)")
-        let compare = try run(["python3", Self.compareTree, dir.file("bundle/rootfs"), dir.file("out/m.raw"), "--ns", "--no-atime"])
+        let compare = try run([
+            "python3", Self.compareTree, dir.file("bundle/rootfs"), dir.file("out/m.raw"), "--ns", "--no-atime",
+        ])
         #expect(compare.stdout.contains("compare_tree: 26 entries, 0 differences"), "\(compare.output)")
         // A scratch tree of a stamp killed with SIGKILL (a pid that no longer exists) is
         // removed by the next stamp; a live process's is not touched.
         let dead = try run(["bash", "-c", "sh -c 'echo $$' "]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        try FileManager.default.createDirectory(atPath: "/dev/shm/stamp-image-\(dead).TESTXX/rootfs", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: "/dev/shm/stamp-image-\(dead).TESTXX/rootfs", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: "/dev/shm/stamp-image-1.TESTXX", withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: "/dev/shm/stamp-image-1.TESTXX") }
         let again = try run(
-            ["env", "-u", "TMPDIR", stampBinary, "pack", "oci:\(dir.path)/layout", "-o", dir.file("out/again"), "-t", "raw", "--layout", "none"])
+            [
+                "env", "-u", "TMPDIR", stampBinary, "pack", "oci:\(dir.path)/layout", "-o", dir.file("out/again"), "-t", "raw",
+                "--layout", "none",
+            ])
         try #require(again.status == 0, "\(again.output)")
         #expect(!FileManager.default.fileExists(atPath: "/dev/shm/stamp-image-\(dead).TESTXX"))
         #expect(FileManager.default.fileExists(atPath: "/dev/shm/stamp-image-1.TESTXX"))
@@ -136,7 +157,8 @@ struct ImagePackTests {
         Case(kind: "hardlink-escape", needle: "member 'esc/passwd' refused: path goes through the symlink 'esc'"),
         Case(kind: "absurd-size", needle: ": declared size 4611686018427387904 bytes is out of bounds (0...68719476736)"),
         Case(
-            kind: "semantics", damage: "f=$(ls -S layout/blobs/sha256/* | head -1); printf X | dd of=$f bs=1 seek=99 conv=notrunc status=none",
+            kind: "semantics",
+            damage: "f=$(ls -S layout/blobs/sha256/* | head -1); printf X | dd of=$f bs=1 seek=99 conv=notrunc status=none",
             needle: ": digest mismatch: expected sha256:"),
         Case(
             kind: "semantics", damage: "f=$(ls -S layout/blobs/sha256/* | head -1); truncate -s -10 $f",
@@ -145,8 +167,9 @@ struct ImagePackTests {
         Case(
             kind: "semantics", damage: "printf X | dd of=saved.tar bs=1 seek=30000 conv=notrunc status=none",
             reference: "docker-archive:$D/saved.tar", needle: ": digest mismatch: expected sha256:"),
-        Case(kind: "semantics", damage: "head -c 20000 saved.tar > cut.tar", reference: "docker-archive:$D/cut.tar",
-             needle: "cut.tar: read header: truncated input file"),
+        Case(
+            kind: "semantics", damage: "head -c 20000 saved.tar > cut.tar", reference: "docker-archive:$D/cut.tar",
+            needle: "cut.tar: read header: truncated input file"),
         Case(kind: "semantics", reference: "oci:$D/layout:nosuchtag", needle: "tag 'nosuchtag' (has latest): not found"),
     ]
 

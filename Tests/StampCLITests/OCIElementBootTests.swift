@@ -19,7 +19,8 @@ struct OCIElementBootTests {
 
     @Test func elementsMakeAnImageWithoutKernelBoot() throws {
         let work = Self.work
-        let setup = try sh("""
+        let setup = try sh(
+            """
             set -e; rm -rf \(work); mkdir -p \(work)/els/boot-marker/post-root.d; cd \(work)
             \(repositoryRoot)/scripts/debootstrap-root minbase >/dev/null
             test -z "$(ls minbase/boot/vmlinuz-* 2>/dev/null)"   # no kernel in the image: the elements bring it
@@ -36,10 +37,15 @@ struct OCIElementBootTests {
             "--elements-path", work + "/els", "-p", "systemd-sysv,udev,e2fsprogs", "-o", work + "/node", "-t", "qcow2",
         ])
         try #require(build.status == 0, "\(build.output.suffix(4000))")
-        #expect(build.stdout.contains("Expanded element dependencies to: base oci-image dpkg vm boot-marker"), "\(build.stdout.prefix(3000))")
+        #expect(
+            build.stdout.contains("Expanded element dependencies to: base oci-image dpkg vm boot-marker"),
+            "\(build.stdout.prefix(3000))")
         let summary = try String(contentsOfFile: work + "/node.d/image.json", encoding: .utf8)
         #expect(summary.contains("\"reference\" : \"oci:\(work)/layout:min\""), "\(summary)")
-        let boot = try run(["bash", repositoryRoot + "/Tests/tools/boot/boot_test.sh", work + "/node.qcow2", "--format", "qcow2", "--timeout", "300"])
+        let boot = try run([
+            "bash", repositoryRoot + "/Tests/tools/boot/boot_test.sh", work + "/node.qcow2", "--format", "qcow2", "--timeout",
+            "300",
+        ])
         #expect(boot.status == 0, "\(boot.output.suffix(4000))")
         #expect(boot.stdout.contains("STAMP_BOOT_OK"), "\(boot.output.suffix(2000))")
     }

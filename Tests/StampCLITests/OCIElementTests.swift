@@ -22,7 +22,8 @@ struct OCIElementTests {
     /// `els/probe-oci` (install.d writes /etc/from-chroot in the chroot), `out/`, `tmp/`.
     static func prepare() throws -> TemporaryDirectory {
         let dir = try TemporaryDirectory("oci-element")
-        let r = try sh("""
+        let r = try sh(
+            """
             set -e; cd '\(dir.path)'; mkdir -p out tmp els/probe-oci/install.d
             umoci init --layout layout; umoci new --image layout:bb; umoci unpack --image layout:bb bundle >/dev/null
             R=bundle/rootfs
@@ -45,7 +46,9 @@ struct OCIElementTests {
         let dir = try Self.prepare()
         let r = try run(
             [Self.dib, "-n", "-t", "raw", "-o", dir.file("out/img"), "oci-image", "probe-oci"],
-            environment: ["ELEMENTS_PATH": dir.file("els"), "DIB_OCI_IMAGE": "oci:\(dir.path)/layout:bb", "TMPDIR": dir.file("tmp")])
+            environment: [
+                "ELEMENTS_PATH": dir.file("els"), "DIB_OCI_IMAGE": "oci:\(dir.path)/layout:bb", "TMPDIR": dir.file("tmp"),
+            ])
         try #require(r.status == 0, "\(r.output.suffix(3000))")
         #expect(try strictFsck(dir.file("out/img.raw")) == [])
         let marker = try run(["debugfs", "-R", "cat /etc/from-chroot", dir.file("out/img.raw")])
@@ -70,7 +73,10 @@ struct OCIElementTests {
         defer { _ = try? run(["bash", script, "stop", dir.file("registry")]) }
         try #require(start.status == 0, "\(start.output)")
         let reference = "docker://127.0.0.1:\(start.stdout.trimmingCharacters(in: .whitespacesAndNewlines))/os/bb:v1"
-        let push = try run(["skopeo", "copy", "-q", "--dest-tls-verify=false", "--dest-creds", "carol:" + password, "oci:\(dir.path)/layout:bb", reference])
+        let push = try run([
+            "skopeo", "copy", "-q", "--dest-tls-verify=false", "--dest-creds", "carol:" + password, "oci:\(dir.path)/layout:bb",
+            reference,
+        ])
         try #require(push.status == 0, "\(push.output)")
         let probe = try sh("printf 'env > /etc/probe-env\\n' >> '\(dir.path)/els/probe-oci/install.d/50-probe'")
         try #require(probe.status == 0)
@@ -84,7 +90,9 @@ struct OCIElementTests {
         }
         let wrong = try build("wrong", "carol:nope")
         #expect(wrong.status != 0)
-        #expect(wrong.stderr.contains("\(reference): credentials of user 'carol' (from DIB_OCI_CREDS) refused (HTTP 401"), "\(wrong.stderr)")
+        #expect(
+            wrong.stderr.contains("\(reference): credentials of user 'carol' (from DIB_OCI_CREDS) refused (HTTP 401"),
+            "\(wrong.stderr)")
         #expect(!wrong.stdout.contains("dib-run-parts Running"), "a phase ran: \(wrong.stdout.suffix(2000))")
 
         let r = try build("img", "carol:" + password)
@@ -109,7 +117,8 @@ struct OCIElementTests {
             "DIB_OCI_STAMPED_CACHE": dir.file("cache"),
         ]
         func build(_ name: String) throws -> CommandResult {
-            let r = try run([Self.dib, "-n", "-t", "raw", "-o", dir.file("out/" + name), "oci-image", "probe-oci"], environment: environment)
+            let r = try run(
+                [Self.dib, "-n", "-t", "raw", "-o", dir.file("out/" + name), "oci-image", "probe-oci"], environment: environment)
             try #require(r.status == 0, "\(r.output.suffix(3000))")
             return r
         }
@@ -143,14 +152,16 @@ struct OCIElementTests {
     ])
     func badImagesStopBeforeAnyPhase(_ value: String, _ needle: String) throws {
         let dir = try Self.prepare()
-        let t = try sh("""
+        let t = try sh(
+            """
             set -e; cd '\(dir.path)'; cp -a layout tampered
             f=$(ls -S tampered/blobs/sha256/* | head -1); printf X | dd of=$f bs=1 seek=5000 conv=notrunc status=none
             """)
         try #require(t.status == 0, "\(t.output)")
         var environment = ["ELEMENTS_PATH": dir.file("els"), "TMPDIR": dir.file("tmp")]
         if !value.isEmpty { environment["DIB_OCI_IMAGE"] = value.replacingOccurrences(of: "$D", with: dir.path) }
-        let r = try run([Self.dib, "-n", "-t", "raw", "-o", dir.file("out/img"), "oci-image", "probe-oci"], environment: environment)
+        let r = try run(
+            [Self.dib, "-n", "-t", "raw", "-o", dir.file("out/img"), "oci-image", "probe-oci"], environment: environment)
         #expect(r.status != 0)
         #expect(r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
         #expect(r.stderr.contains(needle.replacingOccurrences(of: "$D", with: dir.path)), "\(r.stderr)")
@@ -163,8 +174,11 @@ struct OCIElementTests {
         let dir = try Self.prepare()
         // base (implicit in stamp build) needs bash in the image; a bad reference shows the
         // translation without running anything.
-        let r = try run([stampBinary, "build", "--from", "oci:\(dir.path)/layout:nope", "probe-oci", "-o", dir.file("out/b"), "-t", "raw",
-                         "--elements-path", dir.file("els")], environment: ["TMPDIR": dir.file("tmp")])
+        let r = try run(
+            [
+                stampBinary, "build", "--from", "oci:\(dir.path)/layout:nope", "probe-oci", "-o", dir.file("out/b"), "-t", "raw",
+                "--elements-path", dir.file("els"),
+            ], environment: ["TMPDIR": dir.file("tmp")])
         #expect(r.status != 0)
         #expect(r.stderr.contains("tag 'nope' (has bb): not found"), "\(r.stderr)")
         #expect(r.stdout.contains("Expanded element dependencies to: base oci-image probe-oci"), "\(r.stdout)")

@@ -6,7 +6,10 @@ import StampTestSupport
 /// `stamp pack -t ova --ovf-config … --sign …` and `stamp verify`, checked with tools we did
 /// not write: tar, sha256sum/sha512sum, openssl (dgst -verify, verify -CAfile), qemu-img
 /// compare, xmllint --schema.
-@Suite(.enabled(if: FileManager.default.isExecutableFile(atPath: stampBinary) && ["openssl", "qemu-img", "xmllint", "tar"].allSatisfy(toolAvailable)))
+@Suite(
+    .enabled(
+        if: FileManager.default.isExecutableFile(atPath: stampBinary)
+            && ["openssl", "qemu-img", "xmllint", "tar"].allSatisfy(toolAvailable)))
 struct OVAConfigTests {
     /// A root tree, two extra disk images (raw, qcow2), a directory for an extra ext4 disk, an
     /// "ISO", a CA and a signer it issued.
@@ -33,30 +36,30 @@ struct OVAConfigTests {
             let r = try sh(script)
             guard r.status == 0 else { throw CommandError(result: r) }
             try """
-                system:
-                    name: multi
-                    type: vmx-15
-                    os_vmw: debian12_64Guest
-                networks:
-                    vm_network: {name: VM Network}
-                hardware:
-                    cpus: 2
-                    memory: 1024
-                    nvme1: {type: nvme_controller}
-                    scsi1: {type: scsi_controller, subtype: pvscsi}
-                    sata1: {type: sata_controller}
-                    root: {type: hard_disk, parent: nvme1}
-                    data: {type: hard_disk, parent: scsi1, disk_image: data.raw}
-                    logs: {type: hard_disk, parent: scsi1, raw_image: !param logs}
-                    srv: {type: hard_disk, parent: scsi1, directory: srvtree}
-                    cd: {type: cd_drive, parent: sata1, image: tools.iso}
-                    eth0: {type: ethernet, subtype: vmxnet3, network: vm_network}
-                product:
-                    product: Multi-disk appliance
-                    transports: [iso]
-                    properties:
-                        hostname: {type: string, value: multi, user_configurable: true}
-                """.write(toFile: dir.file("multi.yaml"), atomically: true, encoding: .utf8)
+            system:
+                name: multi
+                type: vmx-15
+                os_vmw: debian12_64Guest
+            networks:
+                vm_network: {name: VM Network}
+            hardware:
+                cpus: 2
+                memory: 1024
+                nvme1: {type: nvme_controller}
+                scsi1: {type: scsi_controller, subtype: pvscsi}
+                sata1: {type: sata_controller}
+                root: {type: hard_disk, parent: nvme1}
+                data: {type: hard_disk, parent: scsi1, disk_image: data.raw}
+                logs: {type: hard_disk, parent: scsi1, raw_image: !param logs}
+                srv: {type: hard_disk, parent: scsi1, directory: srvtree}
+                cd: {type: cd_drive, parent: sata1, image: tools.iso}
+                eth0: {type: ethernet, subtype: vmxnet3, network: vm_network}
+            product:
+                product: Multi-disk appliance
+                transports: [iso]
+                properties:
+                    hostname: {type: string, value: multi, user_configurable: true}
+            """.write(toFile: dir.file("multi.yaml"), atomically: true, encoding: .utf8)
         }
         func file(_ name: String) -> String { dir.file(name) }
     }
@@ -81,8 +84,11 @@ struct OVAConfigTests {
     }
 
     func pack(_ s: Scene, _ extra: [String]) throws -> CommandResult {
-        try run([stampBinary, "pack", s.file("root"), "-o", s.file("multi"), "-t", "ova", "--layout", "gpt", "--no-bootloader",
-                 "--ovf-config", s.file("multi.yaml"), "--param", "logs=\(s.file("logs.qcow2"))"] + extra)
+        try run(
+            [
+                stampBinary, "pack", s.file("root"), "-o", s.file("multi"), "-t", "ova", "--layout", "gpt", "--no-bootloader",
+                "--ovf-config", s.file("multi.yaml"), "--param", "logs=\(s.file("logs.qcow2"))",
+            ] + extra)
     }
 
     @Test(arguments: ["sha256", "sha512"])
@@ -93,7 +99,11 @@ struct OVAConfigTests {
         #expect(r.status == 0, "\(r.output)")
         let ova = s.file("multi.ova")
         let names = try Self.members(ova).map(\.name)
-        #expect(names == ["multi.ovf", "multi.mf", "multi.cert", "multi-disk1.vmdk", "multi-disk2.vmdk", "multi-disk3.vmdk", "multi-disk4.vmdk", "tools.iso"])
+        #expect(
+            names == [
+                "multi.ovf", "multi.mf", "multi.cert", "multi-disk1.vmdk", "multi-disk2.vmdk", "multi-disk3.vmdk",
+                "multi-disk4.vmdk", "tools.iso",
+            ])
         let tarList = try run(["tar", "tf", ova])
         #expect(tarList.stdout.split(separator: "\n").map(String.init) == names, "GNU tar reads the same members")
 
@@ -103,7 +113,9 @@ struct OVAConfigTests {
         // The signature line's hex, as bytes, for openssl.
         let line = try String(contentsOfFile: x + "/multi.cert", encoding: .utf8).prefix { $0 != "\n" }
         let hexDigits = Array(line.split(separator: " ").last ?? "")
-        let signature = stride(from: 0, to: hexDigits.count - 1, by: 2).compactMap { UInt8(String(hexDigits[$0...$0 + 1]), radix: 16) }
+        let signature = stride(from: 0, to: hexDigits.count - 1, by: 2).compactMap {
+            UInt8(String(hexDigits[$0...$0 + 1]), radix: 16)
+        }
         #expect(signature.count == 384, "a 3072-bit key signs in 384 bytes")
         try Data(signature).write(to: URL(fileURLWithPath: x + "/sig.bin"))
         let script = """
@@ -134,7 +146,9 @@ struct OVAConfigTests {
         #expect(verify.status == 0, "\(verify.output)")
         #expect(verify.stdout.contains("8 members") && verify.stdout.contains("certificate trusted"), "\(verify.output)")
         let stranger = try run([stampBinary, "verify", ova, "--cert", s.file("other.pem")])
-        #expect(stranger.status != 0 && stranger.stderr.contains("multi.cert:") && stranger.stderr.contains("nor signed by it"), "\(stranger.output)")
+        #expect(
+            stranger.status != 0 && stranger.stderr.contains("multi.cert:") && stranger.stderr.contains("nor signed by it"),
+            "\(stranger.output)")
     }
 
     /// One flipped byte in any member: `stamp verify --cert CA` fails, in one line naming that
@@ -170,18 +184,25 @@ struct OVAConfigTests {
             }
         }
         // Openssl agrees that the manifest as written is what was signed.
-        let reordered = try run(["bash", "-c", "cd \(s.dir.path) && mkdir y && cd y && tar xf \(ova) && tar cf ../swapped.ova multi.ovf multi.cert multi.mf multi-disk1.vmdk multi-disk2.vmdk multi-disk3.vmdk multi-disk4.vmdk tools.iso"])
+        let reordered = try run([
+            "bash", "-c",
+            "cd \(s.dir.path) && mkdir y && cd y && tar xf \(ova) && tar cf ../swapped.ova multi.ovf multi.cert multi.mf multi-disk1.vmdk multi-disk2.vmdk multi-disk3.vmdk multi-disk4.vmdk tools.iso",
+        ])
         #expect(reordered.status == 0, "\(reordered.output)")
         let swapped = try run([stampBinary, "verify", s.file("swapped.ova")])
-        #expect(swapped.status != 0 && swapped.stderr.contains("multi.cert: the second member must be the manifest"), "\(swapped.output)")
+        #expect(
+            swapped.status != 0 && swapped.stderr.contains("multi.cert: the second member must be the manifest"),
+            "\(swapped.output)")
     }
 
     /// `--sign` without a config signs the classic one-disk OVA (options from --cpus etc.).
     @Test func signingWithoutAConfig() throws {
         let s = try Scene()
         defer { s.dir.cleanup() }
-        let r = try run([stampBinary, "pack", s.file("root"), "-o", s.file("plain"), "-t", "ova", "--layout", "none", "--cpus", "3",
-                         "--sign", s.file("signer-bundle.pem"), "--sign-algorithm", "sha512"])
+        let r = try run([
+            stampBinary, "pack", s.file("root"), "-o", s.file("plain"), "-t", "ova", "--layout", "none", "--cpus", "3",
+            "--sign", s.file("signer-bundle.pem"), "--sign-algorithm", "sha512",
+        ])
         #expect(r.status == 0, "\(r.output)")
         #expect(try Self.members(s.file("plain.ova")).map(\.name) == ["plain.ovf", "plain.mf", "plain.cert", "plain-disk1.vmdk"])
         let script = """
@@ -205,21 +226,28 @@ struct OVAConfigTests {
         (["--sign", "BUNDLE", "--sign-algorithm", "md5"], "--sign-algorithm 'md5' is not sha256 or sha512"),
         (["--sign", "/nonexistent.pem"], "/nonexistent.pem: cannot read the key file"),
         (["--param", "logs"], "--param 'logs' is not NAME=VALUE"),
-        (["--param", "logs=/nonexistent.qcow2"], "hardware.logs: disk image /nonexistent.qcow2: open: no such file or directory"),
+        (
+            ["--param", "logs=/nonexistent.qcow2"],
+            "hardware.logs: disk image /nonexistent.qcow2: open: no such file or directory"
+        ),
     ])
     func badSigningInputEndsInOneLine(extra: [String], expected: String) throws {
         let s = try Scene()
         defer { s.dir.cleanup() }
         let args = extra.map {
-            $0.replacingOccurrences(of: "KEYONLY", with: s.file("signer.key")).replacingOccurrences(of: "OTHERCERT", with: s.file("other.pem"))
-                .replacingOccurrences(of: "BUNDLE", with: s.file("signer-bundle.pem"))
+            $0.replacingOccurrences(of: "KEYONLY", with: s.file("signer.key")).replacingOccurrences(
+                of: "OTHERCERT", with: s.file("other.pem")
+            )
+            .replacingOccurrences(of: "BUNDLE", with: s.file("signer-bundle.pem"))
         }
         let r = try pack(s, args)
         #expect(r.status != 0)
         #expect(r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
         #expect(r.stderr.contains(expected), "\(r.stderr)")
         #expect(!FileManager.default.fileExists(atPath: s.file("multi.ova")))
-        #expect(try FileManager.default.contentsOfDirectory(atPath: s.dir.path).filter { $0.hasPrefix(".") || $0.contains(".tmp") }.isEmpty)
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: s.dir.path).filter { $0.hasPrefix(".") || $0.contains(".tmp") }
+                .isEmpty)
     }
 
     @Test func anUnknownConfigKeyIsOneLineNamingFileAndKey() throws {

@@ -46,7 +46,10 @@ struct OVAEnvironmentTests {
         var properties: [(String, String)] = []
         for match in keys.split(separator: "\"").enumerated() where match.offset % 2 == 1 {
             let key = String(match.element)
-            let value = try run(["xmllint", "--nonet", "--xpath", "string(//*[local-name()='Property'][@*[local-name()='key']='\(key)']/@*[local-name()='value'])", ovf]).stdout
+            let value = try run([
+                "xmllint", "--nonet", "--xpath",
+                "string(//*[local-name()='Property'][@*[local-name()='key']='\(key)']/@*[local-name()='value'])", ovf,
+            ]).stdout
             properties.append((key, overrides[key] ?? value.trimmingCharacters(in: .newlines)))
         }
         return """
@@ -69,22 +72,28 @@ struct OVAEnvironmentTests {
     static func buildAppliance() throws -> String {
         let out = Self.work + "/out/app"
         let stamp = Self.work + "/out/built-by-pid"
-        if (try? String(contentsOfFile: stamp, encoding: .utf8)) == "\(getpid())", FileManager.default.fileExists(atPath: out + ".ova") {
+        if (try? String(contentsOfFile: stamp, encoding: .utf8)) == "\(getpid())",
+            FileManager.default.fileExists(atPath: out + ".ova")
+        {
             return out
         }
         try? FileManager.default.removeItem(atPath: Self.work + "/out")
         try FileManager.default.createDirectory(atPath: Self.work + "/out", withIntermediateDirectories: true)
         try Self.config.write(toFile: Self.work + "/appliance.yaml", atomically: true, encoding: .utf8)
-        let key = try sh("""
+        let key = try sh(
+            """
             cd \(Self.work)/out && openssl req -x509 -newkey rsa:2048 -nodes -keyout signer.key -out signer.pem -days 30 \
                 -subj /CN=stamp-ovfenv-signer 2>&1 && cat signer.key signer.pem > signer-bundle.pem
             """)
         guard key.status == 0 else { throw BuildFailed(output: key.output) }
         let build = try run(
-            [stampBinary, "build", "-o", out, "-t", "ova", "--release", "bookworm",
-             "--image-cache", sharedImageCache(fallback: Self.work + "/cache"), "--sign", Self.work + "/out/signer-bundle.pem",
-             "--elements-path", repositoryRoot + "/Tests/StampCLITests/Fixtures/elements", "--ovf-config", Self.work + "/appliance.yaml",
-             "debian-minimal", "vm", "cloud-init", "cloud-init-datasources", "open-vm-tools", "stamp-boot-marker"],
+            [
+                stampBinary, "build", "-o", out, "-t", "ova", "--release", "bookworm",
+                "--image-cache", sharedImageCache(fallback: Self.work + "/cache"), "--sign", Self.work + "/out/signer-bundle.pem",
+                "--elements-path", repositoryRoot + "/Tests/StampCLITests/Fixtures/elements", "--ovf-config",
+                Self.work + "/appliance.yaml",
+                "debian-minimal", "vm", "cloud-init", "cloud-init-datasources", "open-vm-tools", "stamp-boot-marker",
+            ],
             environment: ["STAMP_REPO": repositoryRoot, "TMPDIR": Self.work])
         guard build.status == 0 else { throw BuildFailed(output: String(build.output.suffix(4000))) }
         try "\(getpid())".write(toFile: stamp, atomically: true, encoding: .utf8)
@@ -104,7 +113,8 @@ struct OVAEnvironmentTests {
         // GNU tar's listing: the descriptor first, then the manifest and its signature, then
         // the disk (DSP0243 §5.3).
         let listing = try run(["tar", "tf", out + ".ova"])
-        #expect(listing.stdout.split(separator: "\n") == ["app.ovf", "app.mf", "app.cert", "app-disk1.vmdk"], "\(listing.output)")
+        #expect(
+            listing.stdout.split(separator: "\n") == ["app.ovf", "app.mf", "app.cert", "app-disk1.vmdk"], "\(listing.output)")
         let x = Self.work + "/out/x"
         let untar = try run(["bash", "-c", "rm -rf \(x) && mkdir -p \(x) && tar xf \(out).ova -C \(x) && ls \(x)"])
         #expect(untar.status == 0 && untar.stdout.contains("app-disk1.vmdk"), "\(untar.output)")
@@ -112,7 +122,8 @@ struct OVAEnvironmentTests {
         // certificate's key), checked without stamp.
         let signature = try Self.signatureBytes(certFile: x + "/app.cert")
         try Data(signature).write(to: URL(fileURLWithPath: x + "/sig.bin"))
-        let openssl = try sh("""
+        let openssl = try sh(
+            """
             set -e; cd \(x)
             sha256sum -c --strict <(sed -E 's/^SHA256\\((.*)\\)= (.*)$/\\2  \\1/' app.mf)
             [ "$(wc -l < app.mf)" = 2 ]
@@ -122,13 +133,19 @@ struct OVAEnvironmentTests {
             """)
         #expect(openssl.status == 0 && openssl.stdout.contains("Verified OK"), "\(openssl.output)")
         let ovf = x + "/app.ovf"
-        let transport = try run(["xmllint", "--nonet", "--xpath", "string(//*[local-name()='VirtualHardwareSection']/@*[local-name()='transport'])", ovf])
+        let transport = try run([
+            "xmllint", "--nonet", "--xpath", "string(//*[local-name()='VirtualHardwareSection']/@*[local-name()='transport'])",
+            ovf,
+        ])
         #expect(transport.stdout.contains("iso"), "\(transport.output)")
 
         // What the image holds for the guest side: cloud-init with OVF first in its list.
-        let datasources = try run(["bash", "-c", "qemu-img convert -O raw \(x)/app-disk1.vmdk \(x)/disk.raw && "
-            + "start=$(sfdisk --json \(x)/disk.raw | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"partitiontable\"][\"partitions\"][-1][\"start\"])') && "
-            + "debugfs -R 'cat /etc/cloud/cloud.cfg.d/91-dib-cloud-init-datasources.cfg' \"\(x)/disk.raw?offset=$((start*512))\""])
+        let datasources = try run([
+            "bash", "-c",
+            "qemu-img convert -O raw \(x)/app-disk1.vmdk \(x)/disk.raw && "
+                + "start=$(sfdisk --json \(x)/disk.raw | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"partitiontable\"][\"partitions\"][-1][\"start\"])') && "
+                + "debugfs -R 'cat /etc/cloud/cloud.cfg.d/91-dib-cloud-init-datasources.cfg' \"\(x)/disk.raw?offset=$((start*512))\"",
+        ])
         #expect(datasources.stdout.contains("datasource_list: [ OVF, "), "\(datasources.output)")
         try? FileManager.default.removeItem(atPath: x + "/disk.raw")
 
@@ -141,7 +158,11 @@ struct OVAEnvironmentTests {
         let iso = try run(["genisoimage", "-quiet", "-V", "OVF ENV", "-J", "-r", "-o", x + "/env.iso", x + "/env"])
         #expect(iso.status == 0, "\(iso.output)")
         let boot = try bootImage(
-            x + "/app-disk1.vmdk", ["--format", "vmdk", "--snapshot", "--cdrom", x + "/env.iso", "--expect-hostname", Self.guestName, "--timeout", "300"])
+            x + "/app-disk1.vmdk",
+            [
+                "--format", "vmdk", "--snapshot", "--cdrom", x + "/env.iso", "--expect-hostname", Self.guestName, "--timeout",
+                "300",
+            ])
         #expect(boot.status == 0, "\(boot.output.suffix(3000))")
         #expect(boot.stdout.contains("STAMP_HOSTNAME \(Self.guestName)"), "\(boot.output.suffix(3000))")
     }
@@ -161,7 +182,10 @@ struct OVAEnvironmentTests {
         let log = Self.work + "/out/v2v.log"
         let command = "timeout 1500 virt-v2v -i ova \(out).ova -o local -os \(target) -of qcow2 -on imported > \(log) 2>&1"
         let status = try Self.spawnAndWait(
-            command, environment: ["LIBGUESTFS_BACKEND": "direct", "LIBGUESTFS_BACKEND_SETTINGS": "force_tcg", "TMPDIR": Self.work + "/out"])
+            command,
+            environment: [
+                "LIBGUESTFS_BACKEND": "direct", "LIBGUESTFS_BACKEND_SETTINGS": "force_tcg", "TMPDIR": Self.work + "/out",
+            ])
         // virt-v2v leaves its qemu-nbd helpers running (holding the output's write lock).
         Self.killLeftoverHelpers(under: Self.work + "/out")
         let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
@@ -201,7 +225,9 @@ extension OVAEnvironmentTests {
         for _ in 0..<50 {
             var found = false
             for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
-                guard let pid = Int32(name), let data = FileManager.default.contents(atPath: "/proc/\(name)/cmdline") else { continue }
+                guard let pid = Int32(name), let data = FileManager.default.contents(atPath: "/proc/\(name)/cmdline") else {
+                    continue
+                }
                 let words = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
                 if words.first?.hasSuffix("qemu-nbd") == true, words.contains(where: { $0.hasPrefix(directory + "/v2v") }) {
                     kill(pid, SIGKILL)
@@ -222,10 +248,12 @@ extension OVAEnvironmentTests {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        for fd: Int32 in [0, 1, 2] { posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0) }
+        for fd: Int32 in [0, 1, 2] {
+            posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0)
+        }
         var cArgv = argv.map { strdup($0) } + [nil]
         var cEnv = env.map { strdup($0) } + [nil]
-        defer { (cArgv + cEnv).forEach { free($0) } }
+        defer { for pointer in cArgv + cEnv { free(pointer) } }
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, "/bin/bash", &actions, nil, &cArgv, &cEnv)
         guard rc == 0 else { throw POSIXError(POSIXErrorCode(rawValue: rc) ?? .EINVAL) }

@@ -11,7 +11,8 @@ import StampTestSupport
 struct OpenFilesLimitTests {
     @Test func mkfsAndPackOfManyFilesAndOfUsrLibUnderA1024Limit() throws {
         let dir = try TemporaryDirectory("stamp-nofile", in: "/var/tmp")
-        let made = try sh("""
+        let made = try sh(
+            """
             set -e; mkdir -p \(dir.path)/src
             cd \(dir.path)/src; for d in $(seq 1 60); do mkdir d$d; for f in $(seq 1 100); do echo "$d $f" > d$d/f$f; done; done
             head -c 3000000 /dev/urandom > big; chmod -R a+rX \(dir.path); chmod a+rwx \(dir.path)
@@ -31,7 +32,8 @@ struct OpenFilesLimitTests {
         let mkfs = try run(prefix + [stampBinary, "mkfs", dir.file("src"), dir.file("fs.img")])
         #expect(mkfs.status == 0, "\(mkfs.output.suffix(1000))")
         #expect(try strictFsck(dir.file("fs.img")) == [])
-        let pack = try run(prefix + [stampBinary, "pack", dir.file("src"), "-o", dir.file("disk"), "-t", "raw,qcow2", "--layout", "gpt"])
+        let pack = try run(
+            prefix + [stampBinary, "pack", dir.file("src"), "-o", dir.file("disk"), "-t", "raw,qcow2", "--layout", "gpt"])
         #expect(pack.status == 0, "\(pack.output.suffix(1000))")
         let check = try run(["qemu-img", "check", dir.file("disk.qcow2")])
         #expect(check.status == 0 && check.stdout.contains("No errors were found"), "\(check.output)")

@@ -19,7 +19,9 @@ struct OpenFilesTests {
     /// Makes the tree: `src/dD/fF`, D < 200, F < 100, 5,000 bytes each (distinct, seeded).
     static func makeTree(in dir: TemporaryDirectory) throws -> String {
         let src = dir.file("src")
-        let made = try run(["python3", "-c", """
+        let made = try run([
+            "python3", "-c",
+            """
             import os, random, sys
             r = random.Random(19)
             for d in range(200):
@@ -27,14 +29,17 @@ struct OpenFilesTests {
                 os.makedirs(p)
                 for f in range(100):
                     with open(os.path.join(p, f"f{f}"), "wb") as fh: fh.write(r.randbytes(5000))
-            """, src])
+            """, src,
+        ])
         try #require(made.status == 0, "\(made.output)")
         return src
     }
 
     /// Every entry of `tree` with what stamp must not change, and its content's digest.
     static func snapshot(_ tree: String) throws -> String {
-        let r = try sh("cd \(tree) && find . -printf '%p %y %m %U:%G %s %T@\\n' | sort && find . -type f -print0 | sort -z | xargs -0 sha256sum")
+        let r = try sh(
+            "cd \(tree) && find . -printf '%p %y %m %U:%G %s %T@\\n' | sort && find . -type f -print0 | sort -z | xargs -0 sha256sum"
+        )
         try #require(r.status == 0, "\(r.output)")
         return r.stdout
     }
@@ -49,7 +54,9 @@ struct OpenFilesTests {
         #expect(try strictFsck(dir.file("fs.img")) == [])
         let stat = try run(["debugfs", "-R", "stat /d199/f99", dir.file("fs.img")])
         #expect(stat.stdout.contains("Size: 5000"), "\(stat.output)")
-        let files = try run(["debugfs", "-R", "ls -p /d123", dir.file("fs.img")]).stdout.split(separator: "\n").filter { $0.contains("/f") }
+        let files = try run(["debugfs", "-R", "ls -p /d123", dir.file("fs.img")]).stdout.split(separator: "\n").filter {
+            $0.contains("/f")
+        }
         #expect(files.count == 100, "\(files.count) files in /d123")
     }
 
@@ -60,11 +67,14 @@ struct OpenFilesTests {
         // An explicit size: `--size auto` sizes by bytes and leaves too few inodes for 20,000
         // small files ("needs 20211 inodes but --inode-ratio 16384 gives only 17952"), a
         // separate matter from the open files this test is about.
-        let pack = try run([stampBinary, "pack", src, "-o", dir.file("d"), "-t", "raw", "--layout", "mbr", "--no-bootloader", "--size", "1G"])
+        let pack = try run([
+            stampBinary, "pack", src, "-o", dir.file("d"), "-t", "raw", "--layout", "mbr", "--no-bootloader", "--size", "1G",
+        ])
         #expect(try Self.snapshot(src) == before, "stamp pack changed its source")
         try #require(pack.status == 0, "stamp pack at \(loginOpenFilesLimit) open files: \(pack.output.suffix(2000))")
         let dump = try run(["sfdisk", "--json", dir.file("d.raw")]).stdout
-        let table = (try JSONSerialization.jsonObject(with: Data(dump.utf8)) as? [String: Any])?["partitiontable"] as? [String: Any]
+        let table =
+            (try JSONSerialization.jsonObject(with: Data(dump.utf8)) as? [String: Any])?["partitiontable"] as? [String: Any]
         let part = try #require((table?["partitions"] as? [[String: Any]])?.last, "\(dump)")
         let offset = try #require((part["start"] as? NSNumber)?.intValue) * 512
         #expect(try strictFsck("\(dir.file("d.raw"))?offset=\(offset)") == [])

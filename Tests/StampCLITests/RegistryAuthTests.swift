@@ -24,9 +24,14 @@ struct RegistryAuthTests {
     static func pack(
         _ dir: TemporaryDirectory, _ reference: String, _ name: String, _ options: [String], environment: [String: String] = [:]
     ) throws -> CommandResult {
-        var base = ["TMPDIR": dir.file("tmp"), "HOME": dir.file("home"), "XDG_RUNTIME_DIR": "", "XDG_CONFIG_HOME": "", "REGISTRY_AUTH_FILE": ""]
+        var base = [
+            "TMPDIR": dir.file("tmp"), "HOME": dir.file("home"), "XDG_RUNTIME_DIR": "", "XDG_CONFIG_HOME": "",
+            "REGISTRY_AUTH_FILE": "",
+        ]
         base.merge(environment) { _, new in new }
-        return try run([stampBinary, "pack", reference, "-o", dir.file("out/" + name), "-t", "raw", "--layout", "none"] + options, environment: base)
+        return try run(
+            [stampBinary, "pack", reference, "-o", dir.file("out/" + name), "-t", "raw", "--layout", "none"] + options,
+            environment: base)
     }
 
     /// A refusal: non-zero, one line holding `expected`, no password anywhere, nothing written.
@@ -40,13 +45,15 @@ struct RegistryAuthTests {
 
     /// An auth file with `key`'s `auth` set to base64 of `credentials`.
     static func writeAuthFile(_ path: String, key: String, credentials: String) throws {
-        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         let auth = Data(credentials.utf8).base64EncodedString()
         try Data(#"{"auths": {"\#(key)": {"auth": "\#(auth)"}}}"#.utf8).write(to: URL(fileURLWithPath: path))
     }
 
     @Test func basicAuthTakesCredsOrAnAuthFile() throws {
-        try RegistryTests.withRegistry(mode: ["--htpasswd", "alice:" + Self.password], push: "alice:" + Self.password) { dir, port in
+        try RegistryTests.withRegistry(mode: ["--htpasswd", "alice:" + Self.password], push: "alice:" + Self.password) {
+            dir, port in
             let reference = "docker://127.0.0.1:\(port)/team/fixture:latest"
             let manifest = "http://127.0.0.1:\(port)/v2/team/fixture/manifests/latest"
             Self.expectRefused(
@@ -66,8 +73,10 @@ struct RegistryAuthTests {
             // $REGISTRY_AUTH_FILE comes before ~/.docker/config.json, whose entry is wrong here
             // (and written as old docker clients write keys).
             try Self.writeAuthFile(dir.file("auth.json"), key: "127.0.0.1:\(port)", credentials: "alice:" + Self.password)
-            try Self.writeAuthFile(dir.file("home/.docker/config.json"), key: "http://127.0.0.1:\(port)/v1/", credentials: "alice:stale")
-            let file = try Self.pack(dir, reference, "file", ["--plain-http"], environment: ["REGISTRY_AUTH_FILE": dir.file("auth.json")])
+            try Self.writeAuthFile(
+                dir.file("home/.docker/config.json"), key: "http://127.0.0.1:\(port)/v1/", credentials: "alice:stale")
+            let file = try Self.pack(
+                dir, reference, "file", ["--plain-http"], environment: ["REGISTRY_AUTH_FILE": dir.file("auth.json")])
             try #require(file.status == 0, "\(file.output)")
             try RegistryTests.matchesUmoci(dir, "file")
             // Without it, the docker config's entry is used, and refused by name.
@@ -77,15 +86,19 @@ struct RegistryAuthTests {
                 dir, "stale")
             // --creds comes before any auth file.
             Self.expectRefused(
-                try Self.pack(dir, reference, "override", ["--plain-http", "--creds", "alice:nope"], environment: ["REGISTRY_AUTH_FILE": dir.file("auth.json")]),
+                try Self.pack(
+                    dir, reference, "override", ["--plain-http", "--creds", "alice:nope"],
+                    environment: ["REGISTRY_AUTH_FILE": dir.file("auth.json")]),
                 "stamp: \(reference): credentials of user 'alice' (from --creds) refused", dir, "override")
         }
     }
 
     @Test func theTokenServiceGetsTheCredentials() throws {
-        try RegistryTests.withRegistry(mode: ["--token-creds", "bob:" + Self.password], push: "bob:" + Self.password) { dir, port in
+        try RegistryTests.withRegistry(mode: ["--token-creds", "bob:" + Self.password], push: "bob:" + Self.password) {
+            dir, port in
             let reference = "docker://127.0.0.1:\(port)/team/fixture:latest"
-            let realm = try String(contentsOfFile: dir.file("registry/token.port"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            let realm = try String(contentsOfFile: dir.file("registry/token.port"), encoding: .utf8).trimmingCharacters(
+                in: .whitespacesAndNewlines)
             let service = "token service http://127.0.0.1:\(realm)/token"
             Self.expectRefused(
                 try Self.pack(dir, reference, "anonymous", ["--plain-http"]),
@@ -96,7 +109,8 @@ struct RegistryAuthTests {
                 "stamp: \(reference): credentials of user 'bob' (from --creds) refused (HTTP 401 from \(service): UNAUTHORIZED: bad credentials)",
                 dir, "wrong")
             // From $XDG_RUNTIME_DIR/containers/auth.json, where podman login writes.
-            try Self.writeAuthFile(dir.file("run/containers/auth.json"), key: "127.0.0.1:\(port)", credentials: "bob:" + Self.password)
+            try Self.writeAuthFile(
+                dir.file("run/containers/auth.json"), key: "127.0.0.1:\(port)", credentials: "bob:" + Self.password)
             let r = try Self.pack(dir, reference, "runtime", ["--plain-http"], environment: ["XDG_RUNTIME_DIR": dir.file("run")])
             try #require(r.status == 0, "\(r.output)")
             try RegistryTests.matchesUmoci(dir, "runtime")
@@ -112,9 +126,12 @@ struct RegistryAuthTests {
             let untrusted = "stamp: https://127.0.0.1:\(port)/v2/team/fixture/manifests/latest: GET: SSL certificate problem"
             Self.expectRefused(try Self.pack(dir, reference, "system", []), untrusted, dir, "system")
             // Another CA than the registry's is no help: verification stays on.
-            let other = try sh("openssl req -x509 -newkey rsa:2048 -nodes -keyout '\(dir.file("other.key"))' -out '\(dir.file("other.pem"))' -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1")
+            let other = try sh(
+                "openssl req -x509 -newkey rsa:2048 -nodes -keyout '\(dir.file("other.key"))' -out '\(dir.file("other.pem"))' -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1"
+            )
             try #require(other.status == 0, "\(other.output)")
-            Self.expectRefused(try Self.pack(dir, reference, "other", ["--registry-ca", dir.file("other.pem")]), untrusted, dir, "other")
+            Self.expectRefused(
+                try Self.pack(dir, reference, "other", ["--registry-ca", dir.file("other.pem")]), untrusted, dir, "other")
             try Data("not a certificate\n".utf8).write(to: URL(fileURLWithPath: dir.file("bad.pem")))
             Self.expectRefused(
                 try Self.pack(dir, reference, "bad", ["--registry-ca", dir.file("bad.pem")]),

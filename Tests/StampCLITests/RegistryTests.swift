@@ -21,9 +21,11 @@ struct RegistryTests {
     /// fixture, also with an amd64+arm64 index under tag `multi` in `indexed/`) and `bundle/`
     /// (umoci's unpack of it). `mode` is registry.sh's (`--token`, `--htpasswd USER:PASSWORD`…);
     /// `push` the credentials skopeo pushes with.
-    static func withRegistry(mode: [String] = [], push: String? = nil, _ body: (TemporaryDirectory, String) throws -> Void) throws {
+    static func withRegistry(mode: [String] = [], push: String? = nil, _ body: (TemporaryDirectory, String) throws -> Void) throws
+    {
         let dir = try TemporaryDirectory("registry")
-        let setup = try sh("""
+        let setup = try sh(
+            """
             set -e; cd '\(dir.path)'; mkdir out tmp
             python3 '\(tools)/oci_fixture.py' layout semantics >/dev/null
             python3 '\(tools)/oci_fixture.py' indexed semantics --index --tag multi >/dev/null
@@ -35,7 +37,8 @@ struct RegistryTests {
         try #require(start.status == 0, "\(start.output)")
         let port = start.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         let skopeo = "skopeo copy -q --dest-tls-verify=false" + (push.map { " --dest-creds '\($0)'" } ?? "")
-        let pushed = try sh("""
+        let pushed = try sh(
+            """
             set -e; cd '\(dir.path)'
             \(skopeo) oci:layout:latest docker://127.0.0.1:\(port)/team/fixture:latest
             \(skopeo) --all oci:indexed:multi docker://127.0.0.1:\(port)/team/fixture:multi
@@ -52,7 +55,10 @@ struct RegistryTests {
 
     static func matchesUmoci(_ dir: TemporaryDirectory, _ name: String) throws {
         let compare = try run(
-            ["python3", repositoryRoot + "/Tests/tools/compare_tree.py", dir.file("bundle/rootfs"), dir.file("out/\(name).raw"), "--ns", "--no-atime"])
+            [
+                "python3", repositoryRoot + "/Tests/tools/compare_tree.py", dir.file("bundle/rootfs"),
+                dir.file("out/\(name).raw"), "--ns", "--no-atime",
+            ])
         #expect(compare.stdout.contains("compare_tree: 26 entries, 0 differences"), "\(compare.output)")
         #expect(try strictFsck(dir.file("out/\(name).raw")) == [])
     }
@@ -68,7 +74,8 @@ struct RegistryTests {
 
             // The manifest list: the amd64 entry is chosen (skopeo re-serializes manifests on
             // push, so the digest is read back from the registry's index).
-            let index = try sh("""
+            let index = try sh(
+                """
                 skopeo inspect --raw --tls-verify=false docker://127.0.0.1:\(port)/team/fixture:multi \
                   | python3 -c 'import json,sys; print([m["digest"] for m in json.load(sys.stdin)["manifests"] if m["platform"]["architecture"] == "amd64"][0])'
                 """)
@@ -95,17 +102,22 @@ struct RegistryTests {
         defer { _ = try? run(["bash", Self.tools + "/registry.sh", "stop", dir.file("registry")]) }
         try #require(start.status == 0, "\(start.output)")
         let port = start.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        let r = try run([stampBinary, "pack", "docker://127.0.0.1:\(port)/team/fixture:latest", "-o", dir.file("out/tls"), "-t", "raw"])
+        let r = try run([
+            stampBinary, "pack", "docker://127.0.0.1:\(port)/team/fixture:latest", "-o", dir.file("out/tls"), "-t", "raw",
+        ])
         #expect(r.status != 0)
         #expect(r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
-        #expect(r.stderr.contains("https://127.0.0.1:\(port)/v2/team/fixture/manifests/latest: GET: SSL certificate problem"), "\(r.stderr)")
+        #expect(
+            r.stderr.contains("https://127.0.0.1:\(port)/v2/team/fixture/manifests/latest: GET: SSL certificate problem"),
+            "\(r.stderr)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.file("out")).isEmpty)
     }
 
     @Test func aRegistryServingATamperedBlobIsRefused() throws {
         try Self.withRegistry { dir, port in
             // Flip one byte of the largest layer in the registry's own storage.
-            let tamper = try sh("""
+            let tamper = try sh(
+                """
                 set -e; cd '\(dir.path)/registry/data/docker/registry/v2/blobs/sha256'
                 f=$(ls -S */*/data | head -1); printf X | dd of=$f bs=1 seek=100 conv=notrunc status=none
                 """)

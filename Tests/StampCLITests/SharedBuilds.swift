@@ -26,10 +26,12 @@ enum SharedBuilds {
         defer { lock.unlock() }
         let out = work + "/np/debian"
         let marker = work + "/built-in-run"
-        let stdoutLog = work + "/build.stdout", stderrLog = work + "/build.stderr"
+        let stdoutLog = work + "/build.stdout"
+        let stderrLog = work + "/build.stderr"
         if (try? String(contentsOfFile: marker, encoding: .utf8)) == testRunID,
-           let stdout = try? String(contentsOfFile: stdoutLog, encoding: .utf8),
-           let stderr = try? String(contentsOfFile: stderrLog, encoding: .utf8) {
+            let stdout = try? String(contentsOfFile: stdoutLog, encoding: .utf8),
+            let stderr = try? String(contentsOfFile: stderrLog, encoding: .utf8)
+        {
             return (out, CommandResult(status: 0, stdout: stdout, stderr: stderr))
         }
         _ = try? run(["rm", "-rf", "--one-file-system", work])
@@ -38,7 +40,8 @@ enum SharedBuilds {
         let build = try run(
             [dibBinary] + nodepoolArguments + ["-o", out] + elements,
             environment: [
-                "DIB_RELEASE": "bookworm", "DIB_IMAGE_CACHE": sharedImageCache(fallback: work + "/cache"), "TMPDIR": work + "/tmp",
+                "DIB_RELEASE": "bookworm", "DIB_IMAGE_CACHE": sharedImageCache(fallback: work + "/cache"),
+                "TMPDIR": work + "/tmp",
                 "ELEMENTS_PATH": repositoryRoot + "/Tests/StampCLITests/Fixtures/elements", "STAMP_REPO": repositoryRoot,
             ])
         if build.status == 0 {

@@ -23,8 +23,9 @@ struct UnprivilegedBuildTests {
         init(home: String? = nil) throws {
             let name = "stamp-u\(UInt16.random(in: 0x1000...0xFFFF))"
             self.name = name
-            let made = try run(home.map { ["useradd", "-m", "-d", $0, "-s", "/bin/bash", name] }
-                               ?? ["useradd", "-M", "-d", "/nonexistent", "-s", "/usr/sbin/nologin", name])
+            let made = try run(
+                home.map { ["useradd", "-m", "-d", $0, "-s", "/bin/bash", name] }
+                    ?? ["useradd", "-M", "-d", "/nonexistent", "-s", "/usr/sbin/nologin", name])
             try #require(made.status == 0, "useradd: \(made.output)")
             let id = try run(["id", "-u", name])
             uid = try #require(Int(id.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
@@ -33,7 +34,8 @@ struct UnprivilegedBuildTests {
             _ = try sh("sed -i '/^\(name):/d' /etc/subuid /etc/subgid")
             let ends = try sh("cat /etc/subuid /etc/subgid | awk -F: 'NF==3 { print $2 + $3 }' | sort -n | tail -1")
             rangeStart = max(100_000, Int(ends.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0)
-            let added = try sh("echo '\(name):\(rangeStart):65536' >> /etc/subuid && echo '\(name):\(rangeStart):65536' >> /etc/subgid")
+            let added = try sh(
+                "echo '\(name):\(rangeStart):65536' >> /etc/subuid && echo '\(name):\(rangeStart):65536' >> /etc/subgid")
             try #require(added.status == 0, "\(added.output)")
         }
 
@@ -65,7 +67,8 @@ struct UnprivilegedBuildTests {
     /// install.d script records its uid and chowns a file to 1234:1234.
     static func workspace(for user: ThrowawayUser) throws -> TemporaryDirectory {
         let dir = try TemporaryDirectory("stamp-unprivileged")
-        let setup = try sh("""
+        let setup = try sh(
+            """
             set -e; cd \(dir.path); chmod 755 .
             mkdir -p out tmp home els/owned/install.d
             printf '#!/bin/sh\\nset -e\\nid -u > /uid-inside\\necho owned > /owned\\nchown 1234:1234 /owned\\n' > els/owned/install.d/50-owned
@@ -79,10 +82,12 @@ struct UnprivilegedBuildTests {
     /// `disk-image-create -n -t tar,raw -o out/img fake-os ELEMENTS…` as `user` (setpriv execs,
     /// so the PID is the build's).
     static func arguments(_ user: ThrowawayUser, _ dir: TemporaryDirectory, _ elements: [String]) -> [String] {
-        ["env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=\(dir.file("home"))", "TMPDIR=\(dir.file("tmp"))",
-         "ELEMENTS_PATH=\(BadInputTests.fixtures):\(dir.file("els"))",
-         "setpriv", "--reuid=\(user.uid)", "--regid=\(user.uid)", "--clear-groups",
-         BadInputTests.dibBinary, "-n", "-t", "tar,raw", "-o", dir.file("out/img"), "fake-os"] + elements
+        [
+            "env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=\(dir.file("home"))", "TMPDIR=\(dir.file("tmp"))",
+            "ELEMENTS_PATH=\(BadInputTests.fixtures):\(dir.file("els"))",
+            "setpriv", "--reuid=\(user.uid)", "--regid=\(user.uid)", "--clear-groups",
+            BadInputTests.dibBinary, "-n", "-t", "tar,raw", "-o", dir.file("out/img"), "fake-os",
+        ] + elements
     }
 
     @Test func buildsAsUIDZeroInsideWithTheNamespaceOwners() throws {
@@ -96,11 +101,12 @@ struct UnprivilegedBuildTests {
         let uidInside = try run(["tar", "-xOf", dir.file("out/img.tar"), "./uid-inside"])
         #expect(uidInside.stdout == "0\n")
         let listing = try run(["tar", "--numeric-owner", "-tvf", dir.file("out/img.tar")]).stdout
-        let owners = Dictionary(listing.split(separator: "\n").compactMap { line -> (String, String)? in
-            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-            guard fields.count >= 6, let path = fields.last else { return nil }
-            return (String(path), String(fields[1]))
-        }, uniquingKeysWith: { first, _ in first })
+        let owners = Dictionary(
+            listing.split(separator: "\n").compactMap { line -> (String, String)? in
+                let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+                guard fields.count >= 6, let path = fields.last else { return nil }
+                return (String(path), String(fields[1]))
+            }, uniquingKeysWith: { first, _ in first })
         #expect(owners["./owned"] == "1234/1234", "\(listing.prefix(2000))")
         #expect(owners["./etc/fake-os"] == "0/0" && owners["./bin/busybox"] == "0/0")
         #expect(!owners.values.contains { $0.contains(String(user.rangeStart)) || $0.hasPrefix("\(user.uid)/") })
@@ -134,7 +140,10 @@ struct UnprivilegedBuildTests {
         var sleeping = false
         for _ in 0..<200 {
             watch.sample()
-            if user.processes().contains(where: { $0.contains("sleep 31337") }) { sleeping = true; break }
+            if user.processes().contains(where: { $0.contains("sleep 31337") }) {
+                sleeping = true
+                break
+            }
             try await Task.sleep(for: .milliseconds(100))
         }
         try #require(sleeping, "the sleeper never ran: \(user.processes())")
@@ -152,7 +161,9 @@ struct UnprivilegedBuildTests {
 
         let again = try run(Self.arguments(user, dir, ["owned"]))
         #expect(again.status == 0, "\(again.stderr)")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.file("tmp")).isEmpty, "the killed build's work directory stayed")
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: dir.file("tmp")).isEmpty,
+            "the killed build's work directory stayed")
     }
 }
 

@@ -22,15 +22,19 @@ import StampTestSupport
 struct UnprivilegedDebianTests {
     static let work = "/var/tmp/stamp-unprivileged-e2e"
     static let elements = ["debian-minimal", "vm", "stamp-boot-marker"]
-    static let nodepool = ["-x", "-t", "qcow2,vmdk,raw", "--checksum", "--no-tmpfs", "--qemu-img-options", "compat=0.10",
-                           "-p", "iputils-ping"]
+    static let nodepool = [
+        "-x", "-t", "qcow2,vmdk,raw", "--checksum", "--no-tmpfs", "--qemu-img-options", "compat=0.10",
+        "-p", "iputils-ping",
+    ]
 
     /// `disk-image-create ARGS` with a clean environment, as root or (setpriv execs, so the
     /// PID is the build's) as `user`.
     static func command(_ args: [String], user: UnprivilegedBuildTests.ThrowawayUser?, base: String) -> [String] {
-        var command = ["env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=\(base)/home", "TMPDIR=\(base)/tmp",
-                       "DIB_RELEASE=bookworm", "DIB_IMAGE_CACHE=\(base)/cache", "STAMP_REPO=\(repositoryRoot)",
-                       "ELEMENTS_PATH=\(repositoryRoot)/Tests/StampCLITests/Fixtures/elements"]
+        var command = [
+            "env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=\(base)/home", "TMPDIR=\(base)/tmp",
+            "DIB_RELEASE=bookworm", "DIB_IMAGE_CACHE=\(base)/cache", "STAMP_REPO=\(repositoryRoot)",
+            "ELEMENTS_PATH=\(repositoryRoot)/Tests/StampCLITests/Fixtures/elements",
+        ]
         if let user { command += ["setpriv", "--reuid=\(user.uid)", "--regid=\(user.uid)", "--clear-groups"] }
         return command + [BadInputTests.dibBinary] + args
     }
@@ -63,9 +67,12 @@ struct UnprivilegedDebianTests {
         #expect(left.isEmpty, "left after SIGKILL at '\(marker)': \(left)")
         let survivors = try await user.processesAfterWaiting()
         #expect(survivors.isEmpty, "processes of the user or its range after SIGKILL at '\(marker)': \(survivors)")
-        #expect(WorkDirectoryMounts.under(base).isEmpty, "mounts after SIGKILL at '\(marker)': \(WorkDirectoryMounts.under(base))")
+        #expect(
+            WorkDirectoryMounts.under(base).isEmpty, "mounts after SIGKILL at '\(marker)': \(WorkDirectoryMounts.under(base))")
         // Temporary outputs (`.debian.raw.stamp-PID-N-partial`) may stay until the next run.
-        let finals = try FileManager.default.contentsOfDirectory(atPath: base + "/out").filter { $0.hasPrefix("debian.") && $0 != "debian.d" }
+        let finals = try FileManager.default.contentsOfDirectory(atPath: base + "/out").filter {
+            $0.hasPrefix("debian.") && $0 != "debian.d"
+        }
         #expect(finals.isEmpty, "final outputs after SIGKILL at '\(marker)': \(finals)")
     }
 
@@ -104,7 +111,9 @@ struct UnprivilegedDebianTests {
             .split(separator: "\n").filter { !$0.hasPrefix("\(user.uid) ") }
         #expect(cacheOwners.isEmpty, "cache entries not owned by the user: \(cacheOwners.prefix(5))")
         #expect(try run(["find", base + "/cache", "-name", "*.tar.*"]).stdout.contains("debootstrap"), "no cached base system")
-        let sums = try sh("cd \(base)/out && md5sum -c debian.qcow2.md5 debian.vmdk.md5 debian.raw.md5 && sha256sum -c debian.qcow2.sha256 debian.vmdk.sha256 debian.raw.sha256")
+        let sums = try sh(
+            "cd \(base)/out && md5sum -c debian.qcow2.md5 debian.vmdk.md5 debian.raw.md5 && sha256sum -c debian.qcow2.sha256 debian.vmdk.sha256 debian.raw.sha256"
+        )
         #expect(sums.status == 0, "\(sums.output)")
         let info = try run(["qemu-img", "info", "-f", "qcow2", out + ".qcow2"]).stdout
         #expect(info.contains("compat: 0.10"), "\(info)")
@@ -123,13 +132,19 @@ struct UnprivilegedDebianTests {
         // Owners, modes, capabilities, ACLs, link targets: the same entries as the root build.
         let userEntries = try Self.entries(out + ".raw")
         #expect(userEntries.count == rootEntries.count)
-        let rootSet = Set(rootEntries), userSet = Set(userEntries)
+        let rootSet = Set(rootEntries)
+        let userSet = Set(userEntries)
         #expect(rootSet.subtracting(userSet).sorted().prefix(20) == [], "only in the root build")
         #expect(userSet.subtracting(rootSet).sorted().prefix(20) == [], "only in the unprivileged build")
         // What the comparison must include to mean something.
-        #expect(userEntries.contains { $0.hasPrefix("/usr/bin/ping\t- 0755\t0:0\tsecurity.capability=01000002") }, "ping's capability")
-        #expect(userEntries.contains { $0.hasPrefix("/var/log/journal\td 2755\t0:") && !$0.hasPrefix("/var/log/journal\td 2755\t0:0") },
-                "/var/log/journal's group (systemd-journal)")
+        #expect(
+            userEntries.contains { $0.hasPrefix("/usr/bin/ping\t- 0755\t0:0\tsecurity.capability=01000002") }, "ping's capability"
+        )
+        #expect(
+            userEntries.contains {
+                $0.hasPrefix("/var/log/journal\td 2755\t0:") && !$0.hasPrefix("/var/log/journal\td 2755\t0:0")
+            },
+            "/var/log/journal's group (systemd-journal)")
         #expect(userEntries.contains { $0.hasPrefix("/dev/console\tc 0666\t0:0") })
         #expect(userEntries.contains { $0.contains("\t42:") || $0.contains("\t0:42\t") }, "_apt's or shadow's ids")
 

@@ -10,8 +10,9 @@ func zlibUncompress(_ data: [UInt8], expected: Int) -> [UInt8]? {
     var length = uLongf(expected)
     let code = out.withUnsafeMutableBytes { o in
         data.withUnsafeBytes { i in
-            uncompress(o.baseAddress!.assumingMemoryBound(to: Bytef.self), &length,
-                       i.baseAddress!.assumingMemoryBound(to: Bytef.self), uLong(data.count))
+            uncompress(
+                o.baseAddress!.assumingMemoryBound(to: Bytef.self), &length,
+                i.baseAddress!.assumingMemoryBound(to: Bytef.self), uLong(data.count))
         }
     }
     return code == Z_OK && Int(length) == expected ? out : nil
@@ -20,7 +21,7 @@ func zlibUncompress(_ data: [UInt8], expected: Int) -> [UInt8]? {
 func sample(_ n: Int, seed: UInt64) -> [UInt8] {
     var s = seed
     return (0..<n).map { i in
-        s = s &* 6364136223846793005 &+ 1442695040888963407
+        s = s &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
         // Half text-like, half random: compressible but not trivially.
         return i % 2 == 0 ? UInt8(truncatingIfNeeded: s >> 33) : UInt8(97 + (i / 7) % 26)
     }
@@ -54,7 +55,10 @@ func sample(_ n: Int, seed: UInt64) -> [UInt8] {
     @Test func incompressibleGrainHasTheDocumentedSize() throws {
         // formats.md §1.4: incompressible 64 KiB → 65562 bytes of zlib at level 6.
         var s: UInt64 = 99
-        let input = (0..<65536).map { _ -> UInt8 in s = s &* 6364136223846793005 &+ 1; return UInt8(truncatingIfNeeded: s >> 40) }
+        let input = (0..<65536).map { _ -> UInt8 in
+            s = s &* 6_364_136_223_846_793_005 &+ 1
+            return UInt8(truncatingIfNeeded: s >> 40)
+        }
         let c = try ZlibCompressor(level: 6, format: .zlib(windowBits: 15))
         var out = [UInt8](repeating: 0, count: c.maximumCompressedSize(for: 65536))
         let n = try input.withUnsafeBytes { i in try out.withUnsafeMutableBytes { try c.compress(i, into: $0) } }
@@ -66,7 +70,10 @@ func sample(_ n: Int, seed: UInt64) -> [UInt8] {
 
     @Test func isalIncompressibleGrainFitsItsBoundAndOverflowIsNil() throws {
         var s: UInt64 = 7
-        let input = (0..<65536).map { _ -> UInt8 in s = s &* 6364136223846793005 &+ 1; return UInt8(truncatingIfNeeded: s >> 40) }
+        let input = (0..<65536).map { _ -> UInt8 in
+            s = s &* 6_364_136_223_846_793_005 &+ 1
+            return UInt8(truncatingIfNeeded: s >> 40)
+        }
         let c = try IsalCompressor(level: 1, format: .zlib(windowBits: 15))
         var out = [UInt8](repeating: 0, count: c.maximumCompressedSize(for: 65536))
         let n = try #require(try input.withUnsafeBytes { i in try out.withUnsafeMutableBytes { try c.compress(i, into: $0) } })
@@ -89,12 +96,15 @@ func sample(_ n: Int, seed: UInt64) -> [UInt8] {
         let dir = try TemporaryDirectory("stamp-isal")
         try Data(out[0..<n]).write(to: URL(fileURLWithPath: dir.file("c.bin")))
         try Data(input).write(to: URL(fileURLWithPath: dir.file("plain.bin")))
-        let check = try run(["python3", "-c", """
+        let check = try run([
+            "python3", "-c",
+            """
             import sys, zlib
             c = open(sys.argv[1], 'rb').read(); p = open(sys.argv[2], 'rb').read()
             d = zlib.decompressobj(-12); out = d.decompress(c) + d.flush()
             sys.exit(0 if out == p else 3)
-            """, dir.file("c.bin"), dir.file("plain.bin")])
+            """, dir.file("c.bin"), dir.file("plain.bin"),
+        ])
         #expect(check.status == 0, "inflate with a 4 KiB window: \(check.output)")
     }
 
@@ -121,17 +131,21 @@ func sample(_ n: Int, seed: UInt64) -> [UInt8] {
         #expect(out[0] == 0x48 && (Int(out[0]) << 8 | Int(out[1])) % 31 == 0)
         let raw = try settings.makeCompressor(format: .deflate(windowBits: 12))
         var rawOut = [UInt8](repeating: 0, count: raw.maximumCompressedSize(for: input.count))
-        let m = try #require(try input.withUnsafeBytes { i in try rawOut.withUnsafeMutableBytes { try raw.compress(i, into: $0) } })
+        let m = try #require(
+            try input.withUnsafeBytes { i in try rawOut.withUnsafeMutableBytes { try raw.compress(i, into: $0) } })
         #expect(Array(out[2..<(n - 4)]) == Array(rawOut[0..<m]))
         let dir = try TemporaryDirectory("stamp-zlib12")
         try Data(out[0..<n]).write(to: URL(fileURLWithPath: dir.file("c.bin")))
         try Data(input).write(to: URL(fileURLWithPath: dir.file("plain.bin")))
-        let check = try run(["python3", "-c", """
+        let check = try run([
+            "python3", "-c",
+            """
             import sys, zlib
             c = open(sys.argv[1], 'rb').read(); p = open(sys.argv[2], 'rb').read()
             d = zlib.decompressobj(12); out = d.decompress(c) + d.flush()
             sys.exit(0 if out == p and d.eof and not d.unused_data else 3)
-            """, dir.file("c.bin"), dir.file("plain.bin")])
+            """, dir.file("c.bin"), dir.file("plain.bin"),
+        ])
         #expect(check.status == 0, "inflate a zlib stream with a 4 KiB window: \(check.output)")
         #expect(throws: CompressionError.self) { _ = try LibdeflateCompressor(level: 5, format: .zlib(windowBits: 12)) }
         #expect(CompressionSettings.default.adapted(to: .zlib(windowBits: 12)) == CompressionSettings(backend: .zlib, level: 5))
@@ -157,7 +171,8 @@ func sample(_ n: Int, seed: UInt64) -> [UInt8] {
         func inflate(_ bytes: [UInt8], limit: Int = 65536) throws -> Int {
             try out.withUnsafeMutableBytes { o in
                 try bytes.withUnsafeBytes { i in
-                    try d.decompress(i, into: UnsafeMutableRawBufferPointer(rebasing: o[0..<limit]), format: .zlib(windowBits: 15))
+                    try d.decompress(
+                        i, into: UnsafeMutableRawBufferPointer(rebasing: o[0..<limit]), format: .zlib(windowBits: 15))
                 }
             }
         }

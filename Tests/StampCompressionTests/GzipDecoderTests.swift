@@ -21,7 +21,8 @@ struct GzipDecoderTests {
     /// Decodes `input` in pieces of `inputStep` bytes into an output window of `outputStep`.
     static func decode(_ input: [UInt8], inputStep: Int, outputStep: Int) throws -> [UInt8] {
         let decoder = GzipDecoder()
-        var out: [UInt8] = [], pending: [UInt8] = []
+        var out: [UInt8] = []
+        var pending: [UInt8] = []
         var window = [UInt8](repeating: 0, count: outputStep)
         var position = 0
         while true {
@@ -50,7 +51,9 @@ struct GzipDecoderTests {
     }
 
     @Test func decodesSeveralMembersAsOneStream() throws {
-        let a = sample(100_000, seed: 1), b = sample(50_000, seed: 2), c: [UInt8] = []
+        let a = sample(100_000, seed: 1)
+        let b = sample(50_000, seed: 2)
+        let c: [UInt8] = []
         let compressed = try Self.gzip(a, level: 1) + Self.gzip(b, level: 9) + Self.gzip(c)
         #expect(try Self.decode(compressed, inputStep: 5000, outputStep: 1 << 20) == a + b)
     }

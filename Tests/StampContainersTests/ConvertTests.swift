@@ -25,7 +25,8 @@ let convertFormats: [(OutputFormat, ImageFormat)] = [
         let input = dir.file("in")
         var options = ContainerOptions()
         options.workers = 2
-        try disk.feed(try makeImageSink(format: sourceFormat, path: input, virtualSize: disk.size, options: options), sourceDirectory: dir)
+        try disk.feed(
+            try makeImageSink(format: sourceFormat, path: input, virtualSize: disk.size, options: options), sourceDirectory: dir)
         #expect(try qemuImgDisagreements(input, format: sourceFormat, raw: rawFile) == [], "source \(sourceFormat)")
         #expect(try ImageDetector.detect(path: input) == detected)
         #expect(try ImageDetector.open(path: input).virtualSize == disk.size)
@@ -40,11 +41,13 @@ let convertFormats: [(OutputFormat, ImageFormat)] = [
 
     /// Conversions of our images by qemu-img read back identically through our readers
     /// (qemu's own VMDK/qcow2/VHD layouts, including its compressed qcow2 clusters).
-    @Test(.enabled(if: hasQemuImg), arguments: [
-        ["-O", "qcow2", "-o", "compat=0.10"], ["-O", "qcow2", "-c"], ["-O", "vmdk"],
-        ["-O", "vmdk", "-o", "subformat=streamOptimized"], ["-O", "vpc", "-o", "force_size=on"],
-        ["-O", "vpc", "-o", "subformat=fixed,force_size=on"],
-    ])
+    @Test(
+        .enabled(if: hasQemuImg),
+        arguments: [
+            ["-O", "qcow2", "-o", "compat=0.10"], ["-O", "qcow2", "-c"], ["-O", "vmdk"],
+            ["-O", "vmdk", "-o", "subformat=streamOptimized"], ["-O", "vpc", "-o", "force_size=on"],
+            ["-O", "vpc", "-o", "subformat=fixed,force_size=on"],
+        ])
     func readsQemuMadeImages(arguments: [String]) throws {
         let dir = TempDir()
         let disk = SyntheticDisk(large: true)

@@ -218,8 +218,10 @@ import Testing
             let value: [UInt8] = (0..<count).map { _ in round % 2 == 0 ? UInt8(truncatingIfNeeded: rng.next()) : 0xFF }
             try patchFile(path, at: at, value)
             do {
-                try ImageDetector.open(path: path, format: format == .qcow2 ? .qcow2 : format == .vhdDynamic || format == .vhdFixed ? .vhd : .vmdk)
-                    .replay(into: CheckingSink())
+                try ImageDetector.open(
+                    path: path, format: format == .qcow2 ? .qcow2 : format == .vhdDynamic || format == .vhdFixed ? .vhd : .vmdk
+                )
+                .replay(into: CheckingSink())
             } catch is ContainerError {
                 failures += 1
             } catch is IOError {
@@ -230,8 +232,10 @@ import Testing
         for cut in stride(from: 0, to: size, by: max(1, size / 12)) {
             try truncateFile(path, to: UInt64(cut))
             #expect(throws: (any Error).self) {
-                try ImageDetector.open(path: path, format: format == .qcow2 ? .qcow2 : format == .vhdDynamic || format == .vhdFixed ? .vhd : .vmdk)
-                    .replay(into: CheckingSink())
+                try ImageDetector.open(
+                    path: path, format: format == .qcow2 ? .qcow2 : format == .vhdDynamic || format == .vhdFixed ? .vhd : .vmdk
+                )
+                .replay(into: CheckingSink())
             }
         }
         #expect(failures > 0, "some damage must be detected")

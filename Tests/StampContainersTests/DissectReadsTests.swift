@@ -38,9 +38,12 @@ let hasDissectHypervisor = (try? StampTestSupport.run(["python3", "-c", "import 
         let dir = TempDir()
         let disk = SyntheticDisk(large: true)
         let size = Self.grainAligned(disk.size)
-        let raw = dir.file("disk.raw"), image = dir.file("disk.img")
+        let raw = dir.file("disk.raw")
+        let image = dir.file("disk.img")
         try Self.feed(disk, to: try RawFileSink(path: raw), size: size, dir: dir)
-        try Self.feed(disk, to: try makeImageSink(format: variant.format, path: image, virtualSize: size, options: variant.options), size: size, dir: dir)
+        try Self.feed(
+            disk, to: try makeImageSink(format: variant.format, path: image, virtualSize: size, options: variant.options),
+            size: size, dir: dir)
         let r = try run("python3", ["-c", Self.script, variant.qemuFormat, image, raw])
         #expect(r.status == 0, "\(variant.name): \(r.output)")
     }

@@ -169,7 +169,7 @@ import Testing
         #expect(
             Array(d[512..<(512 + 40)])
                 == hexBytes("6378737061727365 ffffffffffffffff 0000000000000600 00010000 00000020 00200000 ")
-                    + Array(d[(512 + 36)..<(512 + 40)]))
+                + Array(d[(512 + 36)..<(512 + 40)]))
         #expect(Array(d[1536..<1544]) == be32(4) + be32(0xFFFF_FFFF))
         #expect(d[2048..<2560].allSatisfy { $0 == 0xFF })  // the block's sector bitmap
         #expect(d.count == 2560 + (2 << 20) + 512)

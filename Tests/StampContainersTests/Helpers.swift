@@ -50,7 +50,9 @@ struct SyntheticDisk {
     init(large: Bool, seed: UInt64 = 42) {
         var rng = SplitMix(seed)
         func random(_ n: Int) -> [UInt8] { (0..<n).map { _ in UInt8(truncatingIfNeeded: rng.next()) } }
-        func text(_ n: Int) -> [UInt8] { Array(String(repeating: "stamp writes disk images. ", count: n / 26 + 1).utf8.prefix(n)) }
+        func text(_ n: Int) -> [UInt8] {
+            Array(String(repeating: "stamp writes disk images. ", count: n / 26 + 1).utf8.prefix(n))
+        }
         let mib: UInt64 = 1 << 20
         size = large ? 36 * mib + 3 * 65536 + 4096 + 512 : 5 * mib + 7 * 512
         var w: [(UInt64, [UInt8])] = []
@@ -128,7 +130,8 @@ final class ArraySink: ImageSink {
 
 /// Byte equality with memcmp (Array's == is slow in debug builds).
 func same(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-    a.count == b.count && a.withUnsafeBytes { x in b.withUnsafeBytes { y in memcmp(x.baseAddress!, y.baseAddress!, a.count) == 0 } }
+    a.count == b.count
+        && a.withUnsafeBytes { x in b.withUnsafeBytes { y in memcmp(x.baseAddress!, y.baseAddress!, a.count) == 0 } }
 }
 
 /// Patches bytes of a file in place.
@@ -180,9 +183,13 @@ func qemuImgDisagreements(_ image: String, format: OutputFormat, raw: String) th
     if json?["format"] as? String != name { problems.append("qemu-img info: not \(name): \(info.output)") }
     if name == "qcow2" || name == "vmdk" {
         let check = try run("qemu-img", ["check", "-f", name, image])
-        if check.status != 0 || !check.output.contains("No errors were found") { problems.append("qemu-img check: \(check.output)") }
+        if check.status != 0 || !check.output.contains("No errors were found") {
+            problems.append("qemu-img check: \(check.output)")
+        }
     }
     let compare = try run("qemu-img", ["compare", "-f", "raw", "-F", name, raw, image])
-    if compare.status != 0 || !compare.output.contains("Images are identical.") { problems.append("qemu-img compare: \(compare.output)") }
+    if compare.status != 0 || !compare.output.contains("Images are identical.") {
+        problems.append("qemu-img compare: \(compare.output)")
+    }
     return problems
 }

@@ -19,9 +19,11 @@ import Testing
     func writeShared(_ disk: SyntheticDisk, dir: TempDir, fast: Bool, checksum: ((UnsafeRawBufferPointer) -> Void)? = nil)
         throws -> (qcow2: String, vmdk: String)
     {
-        let qcow2 = dir.file("shared.qcow2"), vmdk = dir.file("shared.vmdk")
+        let qcow2 = dir.file("shared.qcow2")
+        let vmdk = dir.file("shared.vmdk")
         let shared = try SharedChunkCompression(virtualSize: disk.size, options: options(fast: fast))
-        let q = try makeImageSink(format: .qcow2, path: qcow2, virtualSize: disk.size, options: options(fast: fast), sharedCompression: shared)
+        let q = try makeImageSink(
+            format: .qcow2, path: qcow2, virtualSize: disk.size, options: options(fast: fast), sharedCompression: shared)
         let v = try makeImageSink(
             format: .vmdkStreamOptimized, path: vmdk, virtualSize: disk.size, options: options(fast: fast), observer: checksum,
             sharedCompression: shared)
@@ -71,11 +73,17 @@ import Testing
             }
             #expect(n == 65536)
             let lba = bytes[at..<(at + 8)].enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
-            #expect(same(grain, Array(raw[(lba * 512)..<min(lba * 512 + 65536, raw.count)]) + [UInt8](repeating: 0, count: max(0, lba * 512 + 65536 - raw.count))))
+            #expect(
+                same(
+                    grain,
+                    Array(raw[(lba * 512)..<min(lba * 512 + 65536, raw.count)])
+                        + [UInt8](repeating: 0, count: max(0, lba * 512 + 65536 - raw.count))))
             grains += 1
             sector += (12 + size + 511) / 512
         }
-        let nonZero = stride(from: 0, to: raw.count, by: 65536).filter { raw[$0..<min($0 + 65536, raw.count)].contains { $0 != 0 } }
+        let nonZero = stride(from: 0, to: raw.count, by: 65536).filter {
+            raw[$0..<min($0 + 65536, raw.count)].contains { $0 != 0 }
+        }
         #expect(grains == nonZero.count && grains > 10)
     }
 

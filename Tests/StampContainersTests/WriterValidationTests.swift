@@ -26,12 +26,15 @@ struct Variant: CustomTestStringConvertible, Sendable {
         Variant(name: "qcow2 v3", format: .qcow2, qemuFormat: "qcow2", expectedInfo: ["compat": "1.1"]),
         Variant(name: "qcow2 v2", format: .qcow2, compat: .v2, qemuFormat: "qcow2", expectedInfo: ["compat": "0.10"]),
         Variant(name: "qcow2 compressed", format: .qcow2, compressed: true, qemuFormat: "qcow2", expectedInfo: ["compat": "1.1"]),
-        Variant(name: "qcow2 v2 compressed", format: .qcow2, compat: .v2, compressed: true, qemuFormat: "qcow2",
-                expectedInfo: ["compat": "0.10"]),
-        Variant(name: "vmdk streamOptimized", format: .vmdkStreamOptimized, qemuFormat: "vmdk",
-                expectedInfo: ["create-type": "streamOptimized"]),
-        Variant(name: "vmdk monolithicSparse", format: .vmdkMonolithicSparse, qemuFormat: "vmdk",
-                expectedInfo: ["create-type": "monolithicSparse"]),
+        Variant(
+            name: "qcow2 v2 compressed", format: .qcow2, compat: .v2, compressed: true, qemuFormat: "qcow2",
+            expectedInfo: ["compat": "0.10"]),
+        Variant(
+            name: "vmdk streamOptimized", format: .vmdkStreamOptimized, qemuFormat: "vmdk",
+            expectedInfo: ["create-type": "streamOptimized"]),
+        Variant(
+            name: "vmdk monolithicSparse", format: .vmdkMonolithicSparse, qemuFormat: "vmdk",
+            expectedInfo: ["create-type": "monolithicSparse"]),
         Variant(name: "vhd dynamic", format: .vhdDynamic, qemuFormat: "vpc"),
         Variant(name: "vhd fixed", format: .vhdFixed, qemuFormat: "vpc"),
     ]
@@ -163,7 +166,9 @@ struct Variant: CustomTestStringConvertible, Sendable {
 
     /// Sequential writers report exactly the bytes of the file they produce, which is the
     /// disk as qemu-img reads it.
-    @Test(.enabled(if: hasQemuImg, "needs qemu-img (scripts/install-deps)"), arguments: [OutputFormat.raw, .vhdFixed, .vmdkStreamOptimized])
+    @Test(
+        .enabled(if: hasQemuImg, "needs qemu-img (scripts/install-deps)"),
+        arguments: [OutputFormat.raw, .vhdFixed, .vmdkStreamOptimized])
     func observerSeesTheFile(format: OutputFormat) throws {
         let dir = TempDir()
         let disk = SyntheticDisk(large: false)

@@ -160,7 +160,8 @@ import Testing
     }
 
     @Test func fourKSectorsAreRefusedAtPlanning() throws {
-        let config = try BlockDeviceConfig.parse(yaml: Self.efiYAML.replacingOccurrences(of: "name: image0\n", with: "name: image0\n    block_size: 4096\n"))
+        let config = try BlockDeviceConfig.parse(
+            yaml: Self.efiYAML.replacingOccurrences(of: "name: image0\n", with: "name: image0\n    block_size: 4096\n"))
         #expect(config.image.blockSize == 4096)
         #expect(throws: DiskLayout.Error.unsupportedSectorSize(4096)) { try config.plan(rootSize: 100 * mib) }
     }
@@ -202,7 +203,8 @@ import Testing
 
     @Test func mountPointsMustBeNormalized() {
         for point in ["/srv/", "//srv", "/srv/./x", "/..", "/a/../b"] {
-            let found = problems("""
+            let found = problems(
+                """
                 - local_loop: {name: image0}
                 - partitioning:
                     base: image0
@@ -212,12 +214,15 @@ import Testing
                         size: 100%
                         mkfs: {type: ext4, mount: {mount_point: '\(point)'}}
                 """)
-            #expect(found.contains { if case .invalidValue("mount_point", point, _) = $0.issue { true } else { false } }, "\(point): \(found)")
+            #expect(
+                found.contains { if case .invalidValue("mount_point", point, _) = $0.issue { true } else { false } },
+                "\(point): \(found)")
         }
     }
 
     @Test func lvmIsRefusedClearly() {
-        let found = problems("""
+        let found = problems(
+            """
             - local_loop: {name: image0}
             - lvm:
                 name: lvm
@@ -230,7 +235,8 @@ import Testing
     }
 
     @Test func everyProblemAtOnce() {
-        let found = problems("""
+        let found = problems(
+            """
             - local_loop: {name: image0, block_size: 1000}
             - partitioning:
                 base: image1
@@ -266,7 +272,8 @@ import Testing
             .unknownBase("nothing"),
         ]
         for issue in expected { #expect(issues.contains(issue), "missing \(issue) in \(found)") }
-        #expect(issues.contains { if case .invalidValue(key: "type", value: "ZZ00", _) = $0 { return true } else { return false } })
+        #expect(
+            issues.contains { if case .invalidValue(key: "type", value: "ZZ00", _) = $0 { return true } else { return false } })
         // Every problem points at a real line.
         #expect(found.allSatisfy { $0.location.line > 0 }, "\(found)")
         let flags = found.first { $0.issue == .primaryOnGPT }
@@ -284,7 +291,8 @@ import Testing
     }
 
     @Test func labelsAreChecked() {
-        let found = problems("""
+        let found = problems(
+            """
             - local_loop: {name: image0}
             - partitioning:
                 base: image0

@@ -13,11 +13,13 @@ import Testing
         return DiskLayout(
             scheme: .gpt, sectorCount: n,
             partitions: [
-                .init(name: "BSP", number: 1, start: 2048, sectors: 2048, type: .biosBoot, role: .biosBoot,
-                      uniqueGUID: Identifier("AAAAAAAA-BBBB-CCCC-DDDD-EEEEEEEEEEEE")!),
-                .init(name: "root", number: 2, start: 4096, sectors: GPT.lastUsableLBA(sectorCount: n) - 4096 + 1,
-                      type: .linuxFilesystem, role: .root, attributes: .legacyBIOSBootable,
-                      uniqueGUID: Identifier("AAAAAAAA-BBBB-CCCC-DDDD-000000000002")!),
+                .init(
+                    name: "BSP", number: 1, start: 2048, sectors: 2048, type: .biosBoot, role: .biosBoot,
+                    uniqueGUID: Identifier("AAAAAAAA-BBBB-CCCC-DDDD-EEEEEEEEEEEE")!),
+                .init(
+                    name: "root", number: 2, start: 4096, sectors: GPT.lastUsableLBA(sectorCount: n) - 4096 + 1,
+                    type: .linuxFilesystem, role: .root, attributes: .legacyBIOSBootable,
+                    uniqueGUID: Identifier("AAAAAAAA-BBBB-CCCC-DDDD-000000000002")!),
             ],
             diskGUID: Identifier("01234567-89AB-CDEF-0123-456789ABCDEF")!, mbrSignature: 0)
     }
@@ -36,7 +38,8 @@ import Testing
         let layout = sgdiskLikeLayout()
         let array = try GPT.entryArray(for: layout)
         let header = GPT.header(for: layout, primary: true, arrayCRC: crc32(0, array))
-        let expected = hex("""
+        let expected = hex(
+            """
             4546492050415254 00000100 5c000000 \(crcHex(header)) 00000000
             0100000000000000 ffff010000000000 2200000000000000 deff010000000000
             67452301ab89efcd0123456789abcdef 0200000000000000 80000000 80000000 \(crcHex(array, whole: true))
@@ -67,16 +70,20 @@ import Testing
         let dir = try TemporaryDirectory()
         let reference = dir.file("sgdisk.img")
         #expect(FileManagerTruncate(reference, size: 64 * mib))
-        let made = try run("sgdisk", [
-            "-U", "01234567-89AB-CDEF-0123-456789ABCDEF",
-            "-n1:2048:+1M", "-t1:EF02", "-c1:BSP", "-u1:AAAAAAAA-BBBB-CCCC-DDDD-EEEEEEEEEEEE",
-            "-n2:0:0", "-t2:8300", "-c2:root", "-u2:AAAAAAAA-BBBB-CCCC-DDDD-000000000002", "-A2:set:2", reference,
-        ])
+        let made = try run(
+            "sgdisk",
+            [
+                "-U", "01234567-89AB-CDEF-0123-456789ABCDEF",
+                "-n1:2048:+1M", "-t1:EF02", "-c1:BSP", "-u1:AAAAAAAA-BBBB-CCCC-DDDD-EEEEEEEEEEEE",
+                "-n2:0:0", "-t2:8300", "-c2:root", "-u2:AAAAAAAA-BBBB-CCCC-DDDD-000000000002", "-A2:set:2", reference,
+            ])
         #expect(made.status == 0, "\(made.stderr)")
         let ours = try writeDisk(DiskAssembler(layout: sgdiskLikeLayout()), to: dir.file("ours.img"))
         #expect(try readBytes(ours, offset: 0, count: 34 * 512) == readBytes(reference, offset: 0, count: 34 * 512))
         let tail = (131_072 - 33) * 512
-        #expect(try readBytes(ours, offset: UInt64(tail), count: 33 * 512) == readBytes(reference, offset: UInt64(tail), count: 33 * 512))
+        #expect(
+            try readBytes(ours, offset: UInt64(tail), count: 33 * 512)
+                == readBytes(reference, offset: UInt64(tail), count: 33 * 512))
     }
 
     @Test func dibSgdiskVector() throws {
@@ -125,11 +132,16 @@ import Testing
         #expect(verify.stderr.isEmpty && verify.stdout.contains("No errors detected"), "\(verify.stdout)\(verify.stderr)")
         let dump = try run("sfdisk", ["--dump", path]).stdout
         for p in layout.partitions {
-            #expect(dump.contains("start=\(String(repeating: " ", count: max(0, 12 - "\(p.start)".count)))\(p.start), size=\(String(repeating: " ", count: max(0, 12 - "\(p.sectors)".count)))\(p.sectors)"), "\(dump)")
+            #expect(
+                dump.contains(
+                    "start=\(String(repeating: " ", count: max(0, 12 - "\(p.start)".count)))\(p.start), size=\(String(repeating: " ", count: max(0, 12 - "\(p.sectors)".count)))\(p.sectors)"
+                ), "\(dump)")
         }
         if kind.scheme == .gpt {
             let v = try run("sgdisk", ["-v", path])
-            #expect(v.stdout.contains("No problems found") && !v.stdout.contains("Problem:") && !v.stdout.contains("Caution"), "\(v.stdout)")
+            #expect(
+                v.stdout.contains("No problems found") && !v.stdout.contains("Problem:") && !v.stdout.contains("Caution"),
+                "\(v.stdout)")
             let printed = try run("sgdisk", ["-p", path]).stdout
             for p in layout.partitions {
                 let code = p.type.description
@@ -159,7 +171,9 @@ import Testing
             try disk.setContent(MarkerProducer(size: mib, marker: 1), forRole: .efiSystem)
         }
         disk.bootCode = BootCode(core: MarkerProducer(size: 9 * mib, marker: 1))
-        #expect(throws: DiskLayout.Error.bootCodeTooLarge(what: "core.img", bytes: 9 * mib, capacity: 8 * mib)) { try disk.validate() }
+        #expect(throws: DiskLayout.Error.bootCodeTooLarge(what: "core.img", bytes: 9 * mib, capacity: 8 * mib)) {
+            try disk.validate()
+        }
         let bare = DiskAssembler(layout: try StandardLayout.none.plan(rootSize: mib), bootCode: BootCode(bootstrap: [1]))
         #expect(throws: DiskLayout.Error.noEmbeddingArea) { try bare.validate() }
     }

@@ -55,9 +55,12 @@ import Testing
     }
 
     @Test(.enabled(if: toolAvailable("partx"))) func dibVectorThreePrimariesSevenLogicals() throws {
-        let lines = try partx((1...3).map { request("p\($0)", primary: true) } + (1...7).map { request("l\($0)", primary: false) })
-        var expected = ["1 2048 22527 0x83 0x0 dos", "2 22528 43007 0x83 0x0 dos", "3 43008 63487 0x83 0x0 dos",
-                        "4 63488 2097151 0xf 0x0 dos"]
+        let lines = try partx(
+            (1...3).map { request("p\($0)", primary: true) } + (1...7).map { request("l\($0)", primary: false) })
+        var expected = [
+            "1 2048 22527 0x83 0x0 dos", "2 22528 43007 0x83 0x0 dos", "3 43008 63487 0x83 0x0 dos",
+            "4 63488 2097151 0xf 0x0 dos",
+        ]
         for k in 0..<7 {
             let start = 65536 + k * 22528
             expected.append("\(5 + k) \(start) \(start + 20479) 0x83 0x0 dos")
@@ -107,8 +110,9 @@ import Testing
         layout.mbrSignature = 0x1234_5678
         let ours = try writeDisk(DiskAssembler(layout: layout), to: dir.file("ours.img"))
         for sector: UInt64 in [0, 63488, 86016] {
-            #expect(try readBytes(ours, offset: sector * 512, count: 512) == readBytes(reference, offset: sector * 512, count: 512),
-                    "sector \(sector)")
+            #expect(
+                try readBytes(ours, offset: sector * 512, count: 512) == readBytes(reference, offset: sector * 512, count: 512),
+                "sector \(sector)")
         }
     }
 
@@ -121,7 +125,8 @@ import Testing
     @Test func refusals() {
         let mib = self.mib
         #expect(throws: DiskLayout.Error.primaryAfterLogical(partition: "b")) {
-            try DiskLayout.plan(scheme: .mbr, requests: [request("a", primary: false), request("b", primary: true)], diskSize: 1 << 30)
+            try DiskLayout.plan(
+                scheme: .mbr, requests: [request("a", primary: false), request("b", primary: true)], diskSize: 1 << 30)
         }
         #expect(throws: DiskLayout.Error.tooManyPrimaries(partition: "p5")) {
             try DiskLayout.plan(scheme: .mbr, requests: (1...5).map { request("p\($0)", primary: true) }, diskSize: 1 << 30)

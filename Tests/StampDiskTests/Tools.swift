@@ -38,7 +38,8 @@ final class MarkerProducer: ImageProducer {
 }
 
 func FileManagerTruncate(_ path: String, size: UInt64) -> Bool {
-    FileManager.default.createFile(atPath: path, contents: nil) && (try? FileHandle(forWritingTo: URL(fileURLWithPath: path)).truncate(atOffset: size)) != nil
+    FileManager.default.createFile(atPath: path, contents: nil)
+        && (try? FileHandle(forWritingTo: URL(fileURLWithPath: path)).truncate(atOffset: size)) != nil
 }
 
 @discardableResult

@@ -37,8 +37,9 @@ import Testing
             #expect(index.elements[name] != nil, "missing element \(name)")
         }
         for (name, element) in index.elements {
-            #expect(FileManager.default.fileExists(atPath: element.path.appendingPathComponent("README.rst").path),
-                    "\(name) has no README.rst")
+            #expect(
+                FileManager.default.fileExists(atPath: element.path.appendingPathComponent("README.rst").path),
+                "\(name) has no README.rst")
             for dep in element.dependencies {
                 #expect(index.elements[dep] != nil || dep == "block-device", "\(name) depends on unknown \(dep)")
             }
@@ -57,8 +58,10 @@ import Testing
             #expect(text.contains(Self.header), "\(name) lacks the standard header")
             #expect(!text.contains("\t"), "\(name) contains a tab")
             #expect(text.hasSuffix("\n"), "\(name) lacks a final newline")
-            #expect(RunParts.isRunnableName(script.lastPathComponent) || script.deletingLastPathComponent().lastPathComponent == "bin",
-                    "\(name): dib-run-parts would skip this name")
+            #expect(
+                RunParts.isRunnableName(script.lastPathComponent)
+                    || script.deletingLastPathComponent().lastPathComponent == "bin",
+                "\(name): dib-run-parts would skip this name")
         }
     }
 
@@ -92,20 +95,23 @@ import Testing
         #expect(settings.source == "\(element)/block-device-default.yaml")
         #expect(settings.rootLabel == label && settings.rootFSType == "ext4")
         #expect(settings.mountPoints == mounts)
-        let relabelled = try BlockDeviceSelection.select(elements: [elements], arch: "amd64", environment: ["ROOT_LABEL": "gate-rootfs"])
+        let relabelled = try BlockDeviceSelection.select(
+            elements: [elements], arch: "amd64", environment: ["ROOT_LABEL": "gate-rootfs"])
         #expect(relabelled.rootLabel == "gate-rootfs")  // the root mkfs is `mkfs_root` in all three
     }
 
     @Test func blockDeviceFallbackAndInline() throws {
         let fallback = try BlockDeviceSelection.select(elements: [], arch: "amd64", environment: ["FS_TYPE": "xfs"])
         #expect(fallback.rootLabel == "img-rootfs" && fallback.rootFSType == "xfs" && fallback.mountPoints == ["/"])
-        let inline = try BlockDeviceSelection.select(elements: [], arch: "amd64", environment: [
-            "DIB_BLOCK_DEVICE_CONFIG": """
+        let inline = try BlockDeviceSelection.select(
+            elements: [], arch: "amd64",
+            environment: [
+                "DIB_BLOCK_DEVICE_CONFIG": """
                 - local_loop: {name: image0}
                 - mkfs: {name: root_fs, base: image0, type: ext4, label: myroot}
                 - mount: {name: mount_root, base: root_fs, mount_point: /}
-                """,
-        ])
+                """
+            ])
         #expect(inline.source == "DIB_BLOCK_DEVICE_CONFIG" && inline.rootLabel == "myroot")
         #expect(throws: ElementProblems.self) {
             try BlockDeviceSelection.select(elements: [], arch: "amd64", environment: ["DIB_BLOCK_DEVICE_CONFIG": "a: b"])

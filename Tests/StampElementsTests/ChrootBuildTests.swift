@@ -43,8 +43,9 @@ struct ChrootBuildTests {
         defer { ElementBuild.cleanup(built) }
         let fm = FileManager.default
         #expect(!fm.fileExists(atPath: built.root.appendingPathComponent("usr/sbin/policy-rc.d").path))
-        #expect((try? fm.attributesOfItem(atPath: built.root.appendingPathComponent("etc/resolv.conf").path)) == nil,
-                "the host's resolv.conf leaked into the tree")
+        #expect(
+            (try? fm.attributesOfItem(atPath: built.root.appendingPathComponent("etc/resolv.conf").path)) == nil,
+            "the host's resolv.conf leaked into the tree")
         #expect(!fm.fileExists(atPath: built.root.appendingPathComponent("tmp/in_target.d").path))
         try await ElementBuild.finalise(built, options: FinaliseOptions(imageSizeKiB: 123456), logger: collector.logger)
         #expect(Self.mountsLeft(since: before, work: work) == [])
@@ -120,7 +121,9 @@ struct ChrootBuildTests {
         unpacked.waitUntilExit()
         #expect(unpacked.terminationStatus == 0 && content == "fake initramfs of 9.9.9-fake\n", "\(content)")
         for buildOnly in ["usr/bin/pigz", "usr/bin/.stamp-build-pigz"] {
-            #expect((try? FileManager.default.attributesOfItem(atPath: root + "/" + buildOnly)) == nil, "\(buildOnly) left in the tree")
+            #expect(
+                (try? FileManager.default.attributesOfItem(atPath: root + "/" + buildOnly)) == nil,
+                "\(buildOnly) left in the tree")
         }
     }
 
@@ -131,15 +134,23 @@ struct ChrootBuildTests {
         defer { try? FileManager.default.removeItem(at: work) }
         let before = Self.mountInfo()
         let sentinel = work.appendingPathComponent("copied-sentinel")
-        let plan = Fixtures.plan(["fake-os", "failing"], work: work, extra: [
-            "break": "after-error,before-install,after-pre-install",
-            "break_outside_target": "1",
-            "break_cmd": "cp $TMP_MOUNT_PATH/tmp/dib-test-should-fail \(sentinel.path) || true; echo hit >> \(work.path)/breaks",
-        ])
+        let plan = Fixtures.plan(
+            ["fake-os", "failing"], work: work,
+            extra: [
+                "break": "after-error,before-install,after-pre-install",
+                "break_outside_target": "1",
+                "break_cmd":
+                    "cp $TMP_MOUNT_PATH/tmp/dib-test-should-fail \(sentinel.path) || true; echo hit >> \(work.path)/breaks",
+            ])
         let build = try ElementBuild.validate(plan)
         let error = await #expect(throws: ElementProblems.self) { try await ElementBuild.run(build) }
-        #expect(error?.problems == [.scriptFailed(element: "failing", phase: "install.d", script: "50-fail", exitCode: 3, output: "failing on purpose")])
-        #expect(error?.description == "script 50-fail of element 'failing' failed in install.d with exit code 3: failing on purpose")
+        #expect(
+            error?.problems == [
+                .scriptFailed(
+                    element: "failing", phase: "install.d", script: "50-fail", exitCode: 3, output: "failing on purpose")
+            ])
+        #expect(
+            error?.description == "script 50-fail of element 'failing' failed in install.d with exit code 3: failing on purpose")
         #expect(FileManager.default.fileExists(atPath: sentinel.path))
         #expect(!FileManager.default.fileExists(atPath: "/tmp/dib-test-should-fail"), "the chroot phase ran on the host")
         let breaks = try String(contentsOf: work.appendingPathComponent("breaks"), encoding: .utf8)
@@ -189,7 +200,11 @@ struct ChrootBuildTests {
         defer { try? FileManager.default.removeItem(at: work) }
         let before = Self.mountInfo()
         let process = Process()
-        setCommand(of: process, to: [Self.binary.path, "-x", "-n", "-t", "raw", "-o", work.appendingPathComponent("image").path, "fake-os", "sleeper"])
+        setCommand(
+            of: process,
+            to: [
+                Self.binary.path, "-x", "-n", "-t", "raw", "-o", work.appendingPathComponent("image").path, "fake-os", "sleeper",
+            ])
         var env = ProcessInfo.processInfo.environment
         env["ELEMENTS_PATH"] = Fixtures.elements.path
         env["TMPDIR"] = work.path
@@ -230,14 +245,17 @@ struct ChrootBuildTests {
         // Started by a short-lived python3 with every inherited descriptor closed: Foundation's
         // Process counts a child as running while any descendant holds the descriptors it
         // inherited, so the probe (which outlives its parent on purpose) must hold none.
-        let started = try run(["python3", "-c", """
+        let started = try run([
+            "python3", "-c",
+            """
             import subprocess
             p = subprocess.Popen(['unshare', '--mount', '--propagation', 'private', '--fork', '--', 'sh', '-c',
                                   'mount -t tmpfs stamp-leak-probe /mnt && exec sleep 31339'],
                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                  close_fds=True, start_new_session=True)
             print(p.pid)
-            """])
+            """,
+        ])
         let pid = try #require(Int32(started.stdout.trimmingCharacters(in: .whitespacesAndNewlines)), "\(started.output)")
         let watch = BuildWatch(pid: pid)
         defer { watch.killSurvivors() }
@@ -250,7 +268,8 @@ struct ChrootBuildTests {
         let left = watch.survivorsAfterWaiting(seconds: 1)
         #expect(left.contains { $0.contains("mount namespace") && $0.contains("sleep 31339") }, "\(left)")
         // Only the probe's own mount: other suites mount and unmount tmpfs meanwhile.
-        #expect(!Self.mountInfo().contains { $0.contains("stamp-leak-probe") }, "the probe's mount must not be in the host's table")
+        #expect(
+            !Self.mountInfo().contains { $0.contains("stamp-leak-probe") }, "the probe's mount must not be in the host's table")
         watch.killSurvivors()
         #expect(watch.survivorsAfterWaiting().isEmpty)
     }

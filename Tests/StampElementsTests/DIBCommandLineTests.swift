@@ -54,7 +54,9 @@ import Testing
     }
 
     @Test func getoptForms() throws {
-        let request = try build("fake-os -xun -ofoo.raw -traw -a arm64 -p a,b -p c --image-size=2.5 --image-cache /c --root-l gate-rootfs --offline vm -- -odd")
+        let request = try build(
+            "fake-os -xun -ofoo.raw -traw -a arm64 -p a,b -p c --image-size=2.5 --image-cache /c --root-l gate-rootfs --offline vm -- -odd"
+        )
         #expect(request.outputBase == "foo")  // one -t: its extension is dropped
         #expect(request.formats == ["raw"])
         #expect(!request.compress && request.skipBase && request.offline)
@@ -80,8 +82,9 @@ import Testing
     @Test func unknownFormatIsOneClearLine() {
         let found = problems("-t qcow2,vdi -o x e")
         #expect(found == [.unknownFormat("vdi")])
-        #expect(DIBCommandLine.Failure(problems: found).description
-            == "unknown image format 'vdi' (supported: raw, qcow2, vmdk, vhd, ova, tar)")
+        #expect(
+            DIBCommandLine.Failure(problems: found).description
+                == "unknown image format 'vdi' (supported: raw, qcow2, vmdk, vhd, ova, tar)")
     }
 
     @Test func badCommandLines() {
@@ -89,9 +92,11 @@ import Testing
         #expect(problems("-q e") == [.unrecognizedOption("-q")])
         #expect(problems("--bogus e") == [.unrecognizedOption("--bogus")])
         #expect(problems("e -o") == [.missingArgument("-o")])
-        #expect(problems("--image e") == [.ambiguousOption("--image", candidates: ["image-size", "image-cache", "image-extra-size"])])
+        #expect(
+            problems("--image e") == [.ambiguousOption("--image", candidates: ["image-size", "image-cache", "image-extra-size"])])
         #expect(problems("--checksum=yes e") == [.unexpectedArgument("--checksum")])
-        #expect(problems("--image-size big e") == [.invalidValue(option: "--image-size", value: "big", reason: "expected a number")])
+        #expect(
+            problems("--image-size big e") == [.invalidValue(option: "--image-size", value: "big", reason: "expected a number")])
         #expect(problems("-t vdi") == [.unknownFormat("vdi"), .noElements])
     }
 
@@ -104,8 +109,9 @@ import Testing
         #expect(request.vmdkSubformat == "monolithicSparse")
         #expect(request.ignoredQemuImgOptions == ["cluster_size=65536"])
         #expect(try build("--qemu-img-options compat=1.1 -o x e").qcow2Version == 3)
-        #expect(problems("--qemu-img-options compat=0.9 -o x e")
-            == [.invalidValue(option: "--qemu-img-options", value: "compat=0.9", reason: "qcow2 compat is 0.10 or 1.1")])
+        #expect(
+            problems("--qemu-img-options compat=0.9 -o x e")
+                == [.invalidValue(option: "--qemu-img-options", value: "compat=0.9", reason: "qcow2 compat is 0.10 or 1.1")])
         let bad = problems("--qemu-img-options subformat=twoGbMaxExtentSparse -o x e")
         #expect(bad.count == 1 && DIBCommandLine.Failure(problems: bad).description.contains("subformat=twoGbMaxExtentSparse"))
     }

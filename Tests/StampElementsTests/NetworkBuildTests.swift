@@ -13,17 +13,24 @@ import Testing
 @Suite(.serialized, .enabled(if: networkTestsEnabled && Fixtures.isRoot))
 struct NetworkBuildTests {
     @Test func debianMinimalVM() async throws {
-        let work = URL(fileURLWithPath: ProcessInfo.processInfo.environment["STAMP_NETWORK_WORK"] ?? "/var/tmp/stamp-network-test")
+        let work = URL(
+            fileURLWithPath: ProcessInfo.processInfo.environment["STAMP_NETWORK_WORK"] ?? "/var/tmp/stamp-network-test")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         let collector = LineCollector()
         var env = ProcessInfo.processInfo.environment
         env["TMPDIR"] = work.path
         env["DIB_IMAGE_CACHE"] = sharedImageCache(fallback: work.appendingPathComponent("cache").path)
         env["DIB_RELEASE"] = "bookworm"
-        guard case .build(let request) = try DIBCommandLine.parse(
-            ["-x", "-t", "qcow2", "--checksum", "--no-tmpfs", "-o", work.appendingPathComponent("out/debian").path,
-             "debian-minimal", "vm", "cloud-init-datasources", "openssh-server", "growroot"], environment: env)
-        else { Issue.record("no build"); return }
+        guard
+            case .build(let request) = try DIBCommandLine.parse(
+                [
+                    "-x", "-t", "qcow2", "--checksum", "--no-tmpfs", "-o", work.appendingPathComponent("out/debian").path,
+                    "debian-minimal", "vm", "cloud-init-datasources", "openssh-server", "growroot",
+                ], environment: env)
+        else {
+            Issue.record("no build")
+            return
+        }
         var plan = request.plan
         plan.builtinElementsDirectory = Fixtures.builtin
         for round in 1...2 {
@@ -34,13 +41,17 @@ struct NetworkBuildTests {
             let root = built.root
             let fm = FileManager.default
             #expect(fm.fileExists(atPath: root.appendingPathComponent("etc/debian_version").path))
-            #expect(try fm.contentsOfDirectory(atPath: root.appendingPathComponent("boot").path).contains { $0.hasPrefix("vmlinuz-") })
+            #expect(
+                try fm.contentsOfDirectory(atPath: root.appendingPathComponent("boot").path).contains { $0.hasPrefix("vmlinuz-") }
+            )
             #expect(fm.fileExists(atPath: root.appendingPathComponent("boot/grub/grub.cfg").path))
             #expect(fm.fileExists(atPath: root.appendingPathComponent("usr/lib/grub/i386-pc").path))
             #expect(!fm.fileExists(atPath: root.appendingPathComponent("usr/sbin/policy-rc.d").path))
-            #expect((try? fm.attributesOfItem(atPath: root.appendingPathComponent("etc/resolv.conf").path)) == nil
-                || (try? String(contentsOf: root.appendingPathComponent("etc/resolv.conf"), encoding: .utf8))
-                    != (try? String(contentsOfFile: "/etc/resolv.conf", encoding: .utf8)))
+            #expect(
+                (try? fm.attributesOfItem(atPath: root.appendingPathComponent("etc/resolv.conf").path)) == nil
+                    || (try? String(contentsOf: root.appendingPathComponent("etc/resolv.conf"), encoding: .utf8))
+                        != (try? String(contentsOfFile: "/etc/resolv.conf", encoding: .utf8))
+            )
             #expect(fm.fileExists(atPath: work.appendingPathComponent("out/debian.d/dib-manifests/dib_arguments").path))
             try Self.checkIndependently(root: root.path, work: work.path, round: round)
             print("network build round \(round): \(ContinuousClock.now - start)")
@@ -53,13 +64,18 @@ struct NetworkBuildTests {
     static func checkIndependently(root: String, work: String, round: Int) throws {
         let audit = try run(["dpkg", "--root=\(root)", "--audit"])
         #expect(audit.status == 0 && audit.stdout.isEmpty, "round \(round): dpkg --audit: \(audit.output)")
-        let installed = try run(["dpkg-query", "--admindir=\(root)/var/lib/dpkg", "-W", "-f", "${Package} ${db:Status-Abbrev}\\n"])
+        let installed = try run([
+            "dpkg-query", "--admindir=\(root)/var/lib/dpkg", "-W", "-f", "${Package} ${db:Status-Abbrev}\\n",
+        ])
         let packages = Dictionary(
             installed.stdout.split(separator: "\n").compactMap { line -> (String, String)? in
                 let f = line.split(separator: " ")
                 return f.count >= 2 ? (String(f[0]), String(f[1])) : nil
             }, uniquingKeysWith: { a, _ in a })
-        for wanted in ["linux-image-amd64", "grub-pc-bin", "grub2-common", "openssh-server", "cloud-init", "cloud-guest-utils", "systemd-sysv"] {
+        for wanted in [
+            "linux-image-amd64", "grub-pc-bin", "grub2-common", "openssh-server", "cloud-init", "cloud-guest-utils",
+            "systemd-sysv",
+        ] {
             #expect(packages[wanted] == "ii", "round \(round): \(wanted) is \(packages[wanted] ?? "not installed")")
         }
         let out = work + "/packed-\(round)"
@@ -74,7 +90,8 @@ struct NetworkBuildTests {
         let compare = try run(["qemu-img", "compare", "-f", "raw", "-F", "qcow2", out + ".raw", out + ".qcow2"])
         #expect(compare.status == 0, "round \(round): \(compare.output)")
         let dump = try run(["sfdisk", "--json", out + ".raw"]).stdout
-        let table = (try JSONSerialization.jsonObject(with: Data(dump.utf8)) as? [String: Any])?["partitiontable"] as? [String: Any]
+        let table =
+            (try JSONSerialization.jsonObject(with: Data(dump.utf8)) as? [String: Any])?["partitiontable"] as? [String: Any]
         #expect(table?["label"] as? String == "dos", "round \(round): \(dump)")
         let last = try #require((table?["partitions"] as? [[String: Any]])?.last, "round \(round): no partition: \(dump)")
         let start = try #require((last["start"] as? NSNumber)?.intValue)

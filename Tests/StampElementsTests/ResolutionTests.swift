@@ -47,7 +47,8 @@ import Testing
     }
 
     @Test func virtualElementSatisfiedByProvider() throws {
-        let resolution = try ElementResolution(requested: ["fake-os", "block-device-efi", "wants-thing", "provider-a"], index: index)
+        let resolution = try ElementResolution(
+            requested: ["fake-os", "block-device-efi", "wants-thing", "provider-a"], index: index)
         let names = resolution.elements.map(\.name)
         #expect(names.contains("provider-a") && !names.contains("thing"))
         #expect(resolution.providers["operating-system"] == "fake-os")
@@ -58,14 +59,17 @@ import Testing
         let requested = ElementResolution.implicitElements(["debian-minimal", "vm"], skipBase: false, arch: "amd64")
         #expect(requested == ["base", "debian-minimal", "vm", "block-device-mbr"])
         let resolution = try ElementResolution(requested: requested, index: index)
-        #expect(Set(resolution.elements.map(\.name)) == [
-            "base", "debian-minimal", "vm", "block-device-mbr", "package-installs", "pkg-map", "debootstrap",
-            "bootloader", "dpkg", "manifests",
-        ])
-        #expect(ElementResolution.implicitElements(["ubuntu-minimal", "vm"], skipBase: true, arch: "arm64")
-            == ["ubuntu-minimal", "vm", "block-device-efi"])
-        #expect(ElementResolution.implicitElements(["x", "vm", "block-device-gpt"], skipBase: true, arch: "amd64")
-            == ["x", "vm", "block-device-gpt"])
+        #expect(
+            Set(resolution.elements.map(\.name)) == [
+                "base", "debian-minimal", "vm", "block-device-mbr", "package-installs", "pkg-map", "debootstrap",
+                "bootloader", "dpkg", "manifests",
+            ])
+        #expect(
+            ElementResolution.implicitElements(["ubuntu-minimal", "vm"], skipBase: true, arch: "arm64")
+                == ["ubuntu-minimal", "vm", "block-device-efi"])
+        #expect(
+            ElementResolution.implicitElements(["x", "vm", "block-device-gpt"], skipBase: true, arch: "amd64")
+                == ["x", "vm", "block-device-gpt"])
     }
 
     @Test func earlierPathEntryOverridesLater() throws {
@@ -90,10 +94,15 @@ import Testing
         }
         let collector = LineCollector()
         let index = try ElementIndex(elementsPath: dir.path, builtinDirectory: Fixtures.builtin, logger: collector.logger)
-        #expect(index.elements["bootloader"]?.path.path == Fixtures.builtin.appendingPathComponent("bootloader").resolvingSymlinksInPath().path)
+        #expect(
+            index.elements["bootloader"]?.path.path
+                == Fixtures.builtin.appendingPathComponent("bootloader").resolvingSymlinksInPath().path)
         #expect(index.elements["vm"]?.path.path == dir.appendingPathComponent("vm").resolvingSymlinksInPath().path)
         #expect(index.overridden.count == 2)
-        #expect(index.overridden.contains { $0.winner.name == "bootloader" && $0.hidden.path.path.hasPrefix(dir.resolvingSymlinksInPath().path) })
+        #expect(
+            index.overridden.contains {
+                $0.winner.name == "bootloader" && $0.hidden.path.path.hasPrefix(dir.resolvingSymlinksInPath().path)
+            })
         #expect(collector.lines.contains { $0.contains("bootloader is not used") })
     }
 
@@ -101,7 +110,11 @@ import Testing
         let error = #expect(throws: ElementProblems.self) {
             try ElementIndex(elementsPath: "/nonexistent/a:/nonexistent/b", builtinDirectory: nil)
         }
-        #expect(error?.problems == [.invalidElementsDirectory(path: "/nonexistent/a", reason: "does not exist"), .invalidElementsDirectory(path: "/nonexistent/b", reason: "does not exist")])
+        #expect(
+            error?.problems == [
+                .invalidElementsDirectory(path: "/nonexistent/a", reason: "does not exist"),
+                .invalidElementsDirectory(path: "/nonexistent/b", reason: "does not exist"),
+            ])
     }
 
     @Test func duplicateHooksAreAllReported() throws {

@@ -44,10 +44,11 @@ import Testing
     }
 
     @Test func phaseTable() {
-        #expect(Phase.allCases.map(\.directory) == [
-            "root.d", "extra-data.d", "pre-install.d", "install.d", "post-install.d", "post-root.d",
-            "block-device.d", "pre-finalise.d", "finalise.d", "cleanup.d",
-        ])
+        #expect(
+            Phase.allCases.map(\.directory) == [
+                "root.d", "extra-data.d", "pre-install.d", "install.d", "post-install.d", "post-root.d",
+                "block-device.d", "pre-finalise.d", "finalise.d", "cleanup.d",
+            ])
         #expect(Phase.allCases.filter(\.runsInChroot) == [.preInstall, .install, .postInstall, .finalise])
         #expect(Phase.allCases.filter(\.hasTargetRoot) == [.root, .cleanup])
         #expect(Phase.allCases.filter(\.hasImageSize) == [.blockDevice, .preFinalise, .finalise, .cleanup])
@@ -77,28 +78,33 @@ import Testing
             """
         let entries = try PackageInstalls.parse(yaml, element: "e", arch: "amd64", installType: "source")
         let summary = entries.map { "\($0.phase) \($0.uninstall ? "-" : "+")\($0.package) \($0.when.joined(separator: ";"))" }
-        #expect(summary == [
-            "install.d +conditional DIB_BLOCK_DEVICE = efi;DISTRO_NAME != ubuntu",
-            "pre-install.d +early ",
-            "install.d -gone ",
-            "install.d +only-amd64 ",
-            "install.d +plain ",
-            "install.d +temporary ",
-            "post-install.d -temporary ",
-        ])
+        #expect(
+            summary == [
+                "install.d +conditional DIB_BLOCK_DEVICE = efi;DISTRO_NAME != ubuntu",
+                "pre-install.d +early ",
+                "install.d -gone ",
+                "install.d +only-amd64 ",
+                "install.d +plain ",
+                "install.d +temporary ",
+                "post-install.d -temporary ",
+            ])
     }
 
     @Test func badFilesAreReported() throws {
-        #expect(throws: (any Error).self) { try PackageInstalls.parse("- a list", element: "e", arch: "amd64", installType: "source") }
+        #expect(throws: (any Error).self) {
+            try PackageInstalls.parse("- a list", element: "e", arch: "amd64", installType: "source")
+        }
         #expect(throws: (any Error).self) {
             try PackageInstalls.parse("p:\n  phase: nowhere.d\n", element: "e", arch: "amd64", installType: "source")
         }
     }
 
     @Test func pkgMapFlattens() throws {
-        let json = #"{"family": {"debian": {"grub": "grub-pc"}}, "default": {"grub": "grub2"}, "release": {"ubuntu": {"noble": {"grub": ""}}}}"#
-        #expect(try PackageInstalls.flattenPkgMap(Data(json.utf8)) == [
-            "release\tubuntu/noble\tgrub\t", "family\tdebian\tgrub\tgrub-pc", "default\t-\tgrub\tgrub2",
-        ])
+        let json =
+            #"{"family": {"debian": {"grub": "grub-pc"}}, "default": {"grub": "grub2"}, "release": {"ubuntu": {"noble": {"grub": ""}}}}"#
+        #expect(
+            try PackageInstalls.flattenPkgMap(Data(json.utf8)) == [
+                "release\tubuntu/noble\tgrub\t", "family\tdebian\tgrub\tgrub-pc", "default\t-\tgrub\tgrub2",
+            ])
     }
 }

@@ -34,7 +34,10 @@ import Testing
 
     @Test func baseSixtyIntegersThatOverflowAreRefused() throws {
         #expect(try SafeYAML.load("a: 1:30\n") as? [String: Int] == ["a": 90])
-        for text in ["a: -6666666666666666666:2", "a: 1:2:3:4:5:6:7:8:9:10:11", "a: 999999999999999999:59", "a: 211_____00000000010_00__221:11"] {
+        for text in [
+            "a: -6666666666666666666:2", "a: 1:2:3:4:5:6:7:8:9:10:11", "a: 999999999999999999:59",
+            "a: 211_____00000000010_00__221:11",
+        ] {
             #expect(throws: SafeYAML.Problem.self, "\(text)") { _ = try SafeYAML.load(text + "\n") }
         }
         #expect(try SafeYAML.load("a: '1:2:3:4:5:6:7:8:9:10:11'\n") as? [String: String] != nil)  // quoted: a string
@@ -43,8 +46,10 @@ import Testing
     /// Yams composes by recursion: a few KiB of `[` or `- ` overflowed the stack.
     @Test func deepNestingIsRefusedBeforeYamsRecurses() throws {
         let deep = String(repeating: "[", count: 3200)
-        for text in [deep, String(repeating: "- ", count: 600) + "x", String(repeating: "{a: ", count: 400),
-                     "r\": " + deep, "don't: " + deep, "a: \"x\\\"\" " + deep] {
+        for text in [
+            deep, String(repeating: "- ", count: 600) + "x", String(repeating: "{a: ", count: 400),
+            "r\": " + deep, "don't: " + deep, "a: \"x\\\"\" " + deep,
+        ] {
             #expect(throws: SafeYAML.Problem.self) { _ = try SafeYAML.load(text) }
         }
         #expect(try SafeYAML.load(String(repeating: "[", count: 40) + String(repeating: "]", count: 40)) != nil)
@@ -52,7 +57,8 @@ import Testing
 
     /// The bound never refuses the YAML stamp ships: every element and fixture file is shallow.
     @Test func everyShippedYAMLFileIsFarBelowTheBound() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
         var checked = 0
         for dir in ["Elements", "Tests", "Fuzz/corpus"] {
             let walker = FileManager.default.enumerator(atPath: root.appendingPathComponent(dir).path)

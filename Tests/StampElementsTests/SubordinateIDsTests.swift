@@ -45,7 +45,10 @@ import Testing
         for name in ["carol", "dave", "erin"] {
             #expect(SubordinateIDs.ranges(in: Self.file, name: name, uid: 3000).isEmpty, "\(name)")
         }
-        #expect(SubordinateIDs.ranges(in: "dave:4294901760:65536", name: "dave", uid: 1) == [Range(start: 4294901760, count: 65536)])
+        #expect(
+            SubordinateIDs.ranges(in: "dave:4294901760:65536", name: "dave", uid: 1) == [
+                Range(start: 4_294_901_760, count: 65536)
+            ])
         #expect(SubordinateIDs.ranges(in: "dave:4294901761:65536", name: "dave", uid: 1).isEmpty)
     }
 
@@ -57,29 +60,44 @@ import Testing
 
     @Test func noRangeGivesTheOneLine() throws {
         let problem = try #require(failure(SubordinateIDs.check(uid: 1000, name: "alice", gid: 1000, subuid: "", subgid: nil)))
-        #expect(problem.description == "user alice (uid 1000) has no subordinate uid range in /etc/subuid: add a line such as 'alice:100000:65536' (and the same to /etc/subgid), or run as root")
+        #expect(
+            problem.description
+                == "user alice (uid 1000) has no subordinate uid range in /etc/subuid: add a line such as 'alice:100000:65536' (and the same to /etc/subgid), or run as root"
+        )
     }
 
     @Test func rangeTooSmallIsNamed() throws {
         let text = "alice:100000:1000\nalice:300000:5"
         let problem = try #require(failure(SubordinateIDs.check(uid: 1000, name: "alice", gid: 1000, subuid: text, subgid: text)))
-        #expect(problem.description == "user alice (uid 1000) has no subordinate uid range of at least 65535 ids in /etc/subuid (only 100000:1000, 300000:5): add a line such as 'alice:300005:65536' (and the same to /etc/subgid), or run as root")
+        #expect(
+            problem.description
+                == "user alice (uid 1000) has no subordinate uid range of at least 65535 ids in /etc/subuid (only 100000:1000, 300000:5): add a line such as 'alice:300005:65536' (and the same to /etc/subgid), or run as root"
+        )
     }
 
     @Test func onlyTheGroupFileMissing() throws {
-        let problem = try #require(failure(SubordinateIDs.check(
-            uid: 1000, name: "alice", gid: 1000, subuid: "alice:100000:65536", subgid: "root:100000:65536")))
-        #expect(problem.description == "user alice (uid 1000) has no subordinate gid range in /etc/subgid: add a line such as 'alice:165536:65536', or run as root")
+        let problem = try #require(
+            failure(
+                SubordinateIDs.check(
+                    uid: 1000, name: "alice", gid: 1000, subuid: "alice:100000:65536", subgid: "root:100000:65536")))
+        #expect(
+            problem.description
+                == "user alice (uid 1000) has no subordinate gid range in /etc/subgid: add a line such as 'alice:165536:65536', or run as root"
+        )
     }
 
     @Test func uidWithoutAName() throws {
         let problem = try #require(failure(SubordinateIDs.check(uid: 54321, name: nil, gid: 54321, subuid: nil, subgid: nil)))
-        #expect(problem.description == "uid 54321 (no user name) has no subordinate uid range in /etc/subuid: add a line such as '54321:100000:65536' (and the same to /etc/subgid), or run as root")
+        #expect(
+            problem.description
+                == "uid 54321 (no user name) has no subordinate uid range in /etc/subuid: add a line such as '54321:100000:65536' (and the same to /etc/subgid), or run as root"
+        )
     }
 
     @Test func mappingForNewuidmap() throws {
         let mapping = try SubordinateIDs.check(
-            uid: 1000, name: "alice", gid: 1001, subuid: Self.file, subgid: "alice:600000:65536").get()
+            uid: 1000, name: "alice", gid: 1001, subuid: Self.file, subgid: "alice:600000:65536"
+        ).get()
         #expect(mapping.mapArguments(.uid) == ["0", "1000", "1", "1", "165536", "65536"])
         #expect(mapping.mapArguments(.gid) == ["0", "1001", "1", "1", "600000", "65536"])
     }
@@ -93,7 +111,10 @@ import Testing
     /// ids a container has is what to add, not a range past 100000 it does not have.
     @Test func aContainersRootIsToldTheIdentityRange() throws {
         let problem = try #require(failure(SubordinateIDs.check(uid: 0, name: "root", gid: 0, subuid: nil, subgid: nil)))
-        #expect(problem.description == "user root (uid 0) without CAP_SYS_ADMIN (a container's root) has no subordinate uid range in /etc/subuid: add a line such as 'root:1:65535' (and the same to /etc/subgid), or run as root")
+        #expect(
+            problem.description
+                == "user root (uid 0) without CAP_SYS_ADMIN (a container's root) has no subordinate uid range in /etc/subuid: add a line such as 'root:1:65535' (and the same to /etc/subgid), or run as root"
+        )
         let mapping = try SubordinateIDs.check(uid: 0, name: "root", gid: 0, subuid: "root:1:65535", subgid: "root:1:65536").get()
         #expect(mapping.mapArguments(.uid) == ["0", "0", "1", "1", "1", "65535"])
         #expect(mapping.mapArguments(.gid) == ["0", "0", "1", "1", "1", "65536"])

@@ -42,8 +42,11 @@ struct UpstreamElementsTests {
         try fm.createDirectory(at: download, withIntermediateDirectories: true)
         let version = ProcessInfo.processInfo.environment["STAMP_UPSTREAM_DIB_VERSION"].map { "==\($0)" } ?? ""
         let log = work.appendingPathComponent("pip.log")
-        let pip = try run(["python3", "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
-                           "-d", download.path, "diskimage-builder\(version)"], log: log)
+        let pip = try run(
+            [
+                "python3", "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
+                "-d", download.path, "diskimage-builder\(version)",
+            ], log: log)
         try #require(pip == 0, "pip download failed: \(text(log).suffix(2000))")
         let wheel = try #require(try fm.contentsOfDirectory(atPath: download.path).first { $0.hasSuffix(".whl") })
         let unzip = """
@@ -66,7 +69,8 @@ struct UpstreamElementsTests {
         let fm = FileManager.default
         try fm.createDirectory(at: Self.work, withIntermediateDirectories: true)
         let elements = try Self.upstreamElements()
-        #expect(fm.fileExists(atPath: elements.appendingPathComponent("debian-minimal/root.d/75-debian-minimal-baseinstall").path))
+        #expect(
+            fm.fileExists(atPath: elements.appendingPathComponent("debian-minimal/root.d/75-debian-minimal-baseinstall").path))
         let out = Self.work.appendingPathComponent("out/debian")
         try? fm.removeItem(at: out.deletingLastPathComponent())
         try fm.createDirectory(at: out.deletingLastPathComponent(), withIntermediateDirectories: true)
@@ -74,18 +78,22 @@ struct UpstreamElementsTests {
         // element: a file, a git repository and a tarball, all local (file://).
         let src = Self.work.appendingPathComponent("src").path
         let extra = Self.work.appendingPathComponent("extra-elements").path
-        let made = try Self.run(["bash", "-c", """
-            set -e; rm -rf \(src) \(extra); mkdir -p \(src)/t/sub \(extra)/stamp-srcrepo
-            echo from-a-file > \(src)/hello.txt
-            git init -q -b main \(src)/repo && echo from-git > \(src)/repo/README
-            git -C \(src)/repo -c user.name=stamp -c user.email=stamp@localhost add README
-            git -C \(src)/repo -c user.name=stamp -c user.email=stamp@localhost commit -q -m one
-            echo from-a-tarball > \(src)/t/sub/data.txt && tar -C \(src)/t -czf \(src)/bundle.tar.gz .
-            echo source-repositories > \(extra)/stamp-srcrepo/element-deps
-            printf '%s\\n' 'stamp-file file /opt/stamp-src/hello.txt file://\(src)/hello.txt' \\
-                'stamp-git git /opt/stamp-src/repo file://\(src)/repo main' \\
-                'stamp-tar tar /opt/stamp-src/bundle file://\(src)/bundle.tar.gz .' > \(extra)/stamp-srcrepo/source-repository-stamp-srcrepo
-            """], log: Self.work.appendingPathComponent("src.log"))
+        let made = try Self.run(
+            [
+                "bash", "-c",
+                """
+                set -e; rm -rf \(src) \(extra); mkdir -p \(src)/t/sub \(extra)/stamp-srcrepo
+                echo from-a-file > \(src)/hello.txt
+                git init -q -b main \(src)/repo && echo from-git > \(src)/repo/README
+                git -C \(src)/repo -c user.name=stamp -c user.email=stamp@localhost add README
+                git -C \(src)/repo -c user.name=stamp -c user.email=stamp@localhost commit -q -m one
+                echo from-a-tarball > \(src)/t/sub/data.txt && tar -C \(src)/t -czf \(src)/bundle.tar.gz .
+                echo source-repositories > \(extra)/stamp-srcrepo/element-deps
+                printf '%s\\n' 'stamp-file file /opt/stamp-src/hello.txt file://\(src)/hello.txt' \\
+                    'stamp-git git /opt/stamp-src/repo file://\(src)/repo main' \\
+                    'stamp-tar tar /opt/stamp-src/bundle file://\(src)/bundle.tar.gz .' > \(extra)/stamp-srcrepo/source-repository-stamp-srcrepo
+                """,
+            ], log: Self.work.appendingPathComponent("src.log"))
         try #require(made == 0, "\(Self.text(Self.work.appendingPathComponent("src.log")))")
         var env = ProcessInfo.processInfo.environment
         env["ELEMENTS_PATH"] = elements.path + ":" + extra
@@ -98,7 +106,10 @@ struct UpstreamElementsTests {
         let log = Self.work.appendingPathComponent("build.log")
         let start = ContinuousClock.now
         let status = try Self.run(
-            [ChrootBuildTests.binary.path, "-x", "-t", "qcow2,raw", "--no-tmpfs", "-o", out.path, "debian-minimal", "vm", "stamp-srcrepo"],
+            [
+                ChrootBuildTests.binary.path, "-x", "-t", "qcow2,raw", "--no-tmpfs", "-o", out.path, "debian-minimal", "vm",
+                "stamp-srcrepo",
+            ],
             environment: env, log: log)
         let output = Self.text(log)
         print("upstream debian-minimal vm build: \(ContinuousClock.now - start), exit \(status)")
@@ -122,11 +133,18 @@ struct UpstreamElementsTests {
         #expect(!fm.fileExists(atPath: out.path + ".d/dib-manifests/dib-manifests"), "manifests copied twice, nested")
         // source-repository-*: upstream's element fetched each source into the image.
         let raw = out.path + ".raw"
-        let sectors = try Self.run(["bash", "-c", "sfdisk --json \(raw) | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"partitiontable\"][\"partitions\"][0][\"start\"])' > \(Self.work.path)/start"], log: checkLog)
+        let sectors = try Self.run(
+            [
+                "bash", "-c",
+                "sfdisk --json \(raw) | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"partitiontable\"][\"partitions\"][0][\"start\"])' > \(Self.work.path)/start",
+            ], log: checkLog)
         try #require(sectors == 0)
-        let rootStart = Int(Self.text(Self.work.appendingPathComponent("start")).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
-        for (path, expected) in [("/opt/stamp-src/hello.txt", "from-a-file"), ("/opt/stamp-src/repo/README", "from-git"),
-                                 ("/opt/stamp-src/bundle/sub/data.txt", "from-a-tarball")] {
+        let rootStart =
+            Int(Self.text(Self.work.appendingPathComponent("start")).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        for (path, expected) in [
+            ("/opt/stamp-src/hello.txt", "from-a-file"), ("/opt/stamp-src/repo/README", "from-git"),
+            ("/opt/stamp-src/bundle/sub/data.txt", "from-a-tarball"),
+        ] {
             let catLog = Self.work.appendingPathComponent("cat.log")
             _ = try Self.run(["debugfs", "-R", "cat \(path)", "\(raw)?offset=\(rootStart * 512)"], log: catLog)
             #expect(Self.text(catLog).contains(expected), "\(path) in the image: \(Self.text(catLog).suffix(500))")
@@ -187,6 +205,8 @@ struct HostHelpersTests {
         #expect(r.output.contains("sudo-ok"), "\(r.output)")
         #expect(!r.output.contains("TMPDIR kept without -E") && r.output.contains("TMPDIR kept with -E"), "\(r.output)")
         #expect(r.output.contains("LANG kept"), "\(r.output)")
-        #expect(FileManager.default.fileExists(atPath: HostHelpers.python(work).appendingPathComponent("diskimage_builder/logging_config.py").path))
+        #expect(
+            FileManager.default.fileExists(
+                atPath: HostHelpers.python(work).appendingPathComponent("diskimage_builder/logging_config.py").path))
     }
 }

@@ -6,7 +6,8 @@ import StampTestSupport
 /// SIGTERM while a chroot script sleeps (nodepool's timeout): the build's work directory
 /// under TMPDIR is removed before `disk-image-create` exits (issue 18: every scratch
 /// directory is removed on SIGINT/SIGTERM), and nothing of the build keeps running.
-@Suite(.serialized, .enabled(if: Fixtures.canChroot && FileManager.default.isExecutableFile(atPath: ChrootBuildTests.binary.path)))
+@Suite(
+    .serialized, .enabled(if: Fixtures.canChroot && FileManager.default.isExecutableFile(atPath: ChrootBuildTests.binary.path)))
 struct WorkDirectorySignalTests {
     @Test func sigtermRemovesTheWorkDirectory() async throws {
         let work = try Fixtures.temporaryDirectory()

@@ -12,7 +12,9 @@ let bookwormFeatures =
     "has_journal ext_attr resize_inode dir_index filetype extent 64bit flex_bg sparse_super large_file huge_file dir_nlink extra_isize metadata_csum"
 
 /// Builds an ext4 image of `tree` with a fixed UUID and epoch.
-func makeImage(_ source: String, _ image: String, size: Ext4Options.Size = .auto, configure: (inout Ext4Options) -> Void = { _ in }) throws -> Ext4Image {
+func makeImage(
+    _ source: String, _ image: String, size: Ext4Options.Size = .auto, configure: (inout Ext4Options) -> Void = { _ in }
+) throws -> Ext4Image {
     var options = Ext4Options()
     options.size = size
     options.uuid = Identifier("0f0e0d0c-0b0a-4908-8706-050403020100")
@@ -28,7 +30,8 @@ func makeImage(_ source: String, _ image: String, size: Ext4Options.Size = .auto
 struct Ext4ImageTests {
     @Test func smallTreeIsCleanWithBookwormFeatures() throws {
         let dir = try TemporaryDirectory()
-        try sh("""
+        try sh(
+            """
             set -e; cd \(dir.path); mkdir -p src/etc src/usr/bin src/empty
             echo 'root:x:0:0' > src/etc/passwd; printf '#!/bin/sh\\necho hi\\n' > src/usr/bin/hi; chmod 4755 src/usr/bin/hi
             ln -s ../usr/bin/hi src/etc/hi-link; ln src/etc/passwd src/usr/passwd-hard
@@ -37,7 +40,8 @@ struct Ext4ImageTests {
         #expect(try strictFsck(dir.file("fs.img")) == [])
         let header = try run(["dumpe2fs", "-h", dir.file("fs.img")]).stdout
         let features = header.split(separator: "\n").first { $0.hasPrefix("Filesystem features:") }
-        #expect(features.map { $0.split(separator: ":", maxSplits: 1)[1].trimmingCharacters(in: .whitespaces) } == bookwormFeatures)
+        #expect(
+            features.map { $0.split(separator: ":", maxSplits: 1)[1].trimmingCharacters(in: .whitespaces) } == bookwormFeatures)
         #expect(header.contains("Filesystem flags:         signed_directory_hash"))
         #expect(header.contains("Default directory hash:   half_md4"))
         #expect(header.contains("Flex block group size:    16"))
@@ -60,7 +64,10 @@ struct Ext4ImageTests {
         let cmp = try run(["cmp", dir.file("a.img"), dir.file("b.img")])
         #expect(cmp.status == 0, "\(cmp.output)")
         // A different UUID must change the image (the check can fail).
-        _ = try makeImage(dir.file("src"), dir.file("c.img")) { $0.sourceDateEpoch = 1_700_000_000; $0.uuid = Identifier.random() }
+        _ = try makeImage(dir.file("src"), dir.file("c.img")) {
+            $0.sourceDateEpoch = 1_700_000_000
+            $0.uuid = Identifier.random()
+        }
         #expect(try run(["cmp", "-s", dir.file("a.img"), dir.file("c.img")]).status != 0)
     }
 
@@ -93,7 +100,8 @@ struct Ext4ImageTests {
     @Test func fileVanishingOrChangingAfterScanFailsCleanly() throws {
         let dir = try TemporaryDirectory()
         for (name, mutate) in [("vanish", "rm"), ("shrink", "truncate -s 10"), ("grow", "truncate -s 9000000")] {
-            try sh("set -e; rm -rf \(dir.path)/src; mkdir -p \(dir.path)/src; head -c 3000000 /dev/urandom > \(dir.path)/src/file")
+            try sh(
+                "set -e; rm -rf \(dir.path)/src; mkdir -p \(dir.path)/src; head -c 3000000 /dev/urandom > \(dir.path)/src/file")
             let tree = try TreeScanner().scan(dir.file("src"))
             var options = Ext4Options()
             options.uuid = Identifier.random()
@@ -132,11 +140,15 @@ struct Ext4ImageTests {
             }
             #expect(try strictFsck(dir.file("s.img")) == [])
             try sh("rm -f \(dir.path)/m.img; truncate -s 128M \(dir.path)/m.img")
-            let mk = try run(["mke2fs", "-q", "-F", "-t", "ext4", "-b", "4096", "-E", "resize=\(limit)", "-m", "\(percent)", dir.file("m.img")])
+            let mk = try run([
+                "mke2fs", "-q", "-F", "-t", "ext4", "-b", "4096", "-E", "resize=\(limit)", "-m", "\(percent)", dir.file("m.img"),
+            ])
             try #require(mk.status == 0, "\(mk.output)")
             let (ours, theirs) = (try header(dir.file("s.img")), try header(dir.file("m.img")))
             for field in ["Reserved GDT blocks", "Reserved block count", "Block count"] {
-                #expect(ours[field] != nil && ours[field] == theirs[field], "resize=\(limit) -m \(percent): \(field) \(ours[field] ?? "-") vs mke2fs \(theirs[field] ?? "-")")
+                #expect(
+                    ours[field] != nil && ours[field] == theirs[field],
+                    "resize=\(limit) -m \(percent): \(field) \(ours[field] ?? "-") vs mke2fs \(theirs[field] ?? "-")")
             }
         }
         // A limit at or below the size is mke2fs's "invalid resize parameter": an error, no file.
@@ -161,7 +173,9 @@ struct Ext4ImageTests {
     @Test(.enabled(if: toolAvailable("grub-fstest")))
     func grubReadsFilesBack() throws {
         let dir = try TemporaryDirectory()
-        try sh("set -e; mkdir -p \(dir.path)/src/boot; head -c 7000000 /dev/urandom > \(dir.path)/src/boot/vmlinuz; echo 'set timeout=0' > \(dir.path)/src/boot/grub.cfg")
+        try sh(
+            "set -e; mkdir -p \(dir.path)/src/boot; head -c 7000000 /dev/urandom > \(dir.path)/src/boot/vmlinuz; echo 'set timeout=0' > \(dir.path)/src/boot/grub.cfg"
+        )
         _ = try makeImage(dir.file("src"), dir.file("fs.img"))
         for file in ["boot/vmlinuz", "boot/grub.cfg"] {
             let r = try run(["grub-fstest", dir.file("fs.img"), "cmp", "/\(file)", dir.file("src/\(file)")])

@@ -14,7 +14,8 @@ struct FidelityTests {
 
     @Test func bigFixtureMatchesItsSourceUnderIndependentReaders() throws {
         let dir = try TemporaryDirectory("stamp-fidelity")
-        let fixture = dir.file("fx"), image = dir.file("fx.img")
+        let fixture = dir.file("fx")
+        let image = dir.file("fx.img")
         let made = try run(["bash", "\(Self.tools)/make_fixture.sh", fixture, "--big"])
         try #require(made.status == 0, "make_fixture: \(made.output)")
         let mkfs = try run([stampBinary, "mkfs", fixture, image, "--uuid", "0f0e0d0c-0b0a-4908-8706-050403020100"])
@@ -24,7 +25,9 @@ struct FidelityTests {
         #expect(check.status == 0, "check_ext4: \(check.output)")
         let compare = try run(["python3", "\(Self.tools)/compare_tree.py", fixture, image, "--ns", "--crtime"])
         #expect(compare.status == 0 && compare.stdout.contains(" 0 differences"), "compare_tree: \(compare.output.suffix(3000))")
-        #expect(compare.stdout.contains("compare_tree: 1021"), "the fixture should have over 102,000 entries: \(compare.stdout.suffix(200))")
+        #expect(
+            compare.stdout.contains("compare_tree: 1021"),
+            "the fixture should have over 102,000 entries: \(compare.stdout.suffix(200))")
         let debugfs = try run(["python3", "\(Self.tools)/check_debugfs.py", fixture, image, "--ns"])
         #expect(debugfs.status == 0 && debugfs.output.contains(" 0 differences"), "check_debugfs: \(debugfs.output.suffix(3000))")
     }
@@ -68,9 +71,13 @@ struct FidelityTests {
         try #require(mkfs.status == 0, "\(mkfs.output)")
         let check = try run(["bash", "\(Self.tools)/check_ext4.sh", image])
         #expect(check.status == 0, "check_ext4: \(check.output)")
-        let compare = try run(["python3", "\(Self.tools)/compare_tree.py", root, image, "--ns", "--ignore-root-times", "--no-atime"])
+        let compare = try run([
+            "python3", "\(Self.tools)/compare_tree.py", root, image, "--ns", "--ignore-root-times", "--no-atime",
+        ])
         #expect(compare.status == 0 && compare.stdout.contains(" 0 differences"), "compare_tree: \(compare.output.suffix(3000))")
-        let debugfs = try run(["python3", "\(Self.tools)/check_debugfs.py", root, image, "--ns", "--no-atime", "--ignore-root-times"])
+        let debugfs = try run([
+            "python3", "\(Self.tools)/check_debugfs.py", root, image, "--ns", "--no-atime", "--ignore-root-times",
+        ])
         #expect(debugfs.status == 0, "check_debugfs: \(debugfs.output.suffix(3000))")
         let kernels = try FileManager.default.contentsOfDirectory(atPath: root + "/boot").filter { $0.hasPrefix("vmlinuz") }
         #expect(!kernels.isEmpty, "no kernel in \(root)/boot")
@@ -80,4 +87,3 @@ struct FidelityTests {
         }
     }
 }
-

@@ -15,7 +15,9 @@ struct GeometryTests {
         try #require(out.status == 0, "\(out.output)")
         return out.stdout.split(separator: "\n").compactMap { line -> String? in
             let l = line.trimmingCharacters(in: .whitespaces)
-            guard l.hasPrefix("Group ") || l.hasPrefix("Block bitmap at") || l.hasPrefix("Inode bitmap at") || l.hasPrefix("Inode table at")
+            guard
+                l.hasPrefix("Group ") || l.hasPrefix("Block bitmap at") || l.hasPrefix("Inode bitmap at")
+                    || l.hasPrefix("Inode table at")
             else { return nil }
             // Without checksums and flags (INODE_UNINIT differs by which inodes are used).
             return String(l.components(separatedBy: " csum").first?.split(separator: ",").first ?? "")
@@ -37,7 +39,10 @@ struct GeometryTests {
         try #require(mk.status == 0, "\(mk.output)")
         let (ours, theirs) = (try Self.groupLayout(dir.file("s.img")), try Self.groupLayout(dir.file("m.img")))
         #expect(ours.count > 10)
-        #expect(ours == theirs, "\(size) -i \(ratio): first difference \(zip(ours, theirs).first { $0 != $1 }.map { "\($0) vs mke2fs \($1)" } ?? "in length")")
+        #expect(
+            ours == theirs,
+            "\(size) -i \(ratio): first difference \(zip(ours, theirs).first { $0 != $1 }.map { "\($0) vs mke2fs \($1)" } ?? "in length")"
+        )
     }
 
     /// Journals of 512 MiB and more are over four extents of 128 MiB: they need an extent
@@ -67,7 +72,8 @@ struct GeometryTests {
     func filesAtTheSizeLimit() throws {
         let dir = try TemporaryDirectory(in: "/dev/shm")
         let limit = UInt64(UInt32.max) << 12
-        try sh("""
+        try sh(
+            """
             set -e; mkdir -p \(dir.path)/ok \(dir.path)/big
             truncate -s \(limit) \(dir.path)/ok/f; printf x | dd of=\(dir.path)/ok/f bs=1 seek=\(limit - 1) conv=notrunc status=none
             truncate -s \(limit + 4095) \(dir.path)/big/f; printf x | dd of=\(dir.path)/big/f bs=1 seek=\(limit + 4094) conv=notrunc status=none
@@ -86,7 +92,8 @@ struct GeometryTests {
     @Test(.enabled(if: FileManager.default.fileExists(atPath: "/dev/shm")))
     func linkCountsAtTheLimit() throws {
         let dir = try TemporaryDirectory(in: "/dev/shm")  // tmpfs allows more links than ext4
-        try sh("""
+        try sh(
+            """
             set -e; mkdir -p \(dir.path)/src/l; echo data > \(dir.path)/src/f
             python3 -c 'import os,sys; [os.link(sys.argv[1], "%s/%d" % (sys.argv[2], i)) for i in range(64999)]' \(dir.path)/src/f \(dir.path)/src/l
             """)

@@ -18,7 +18,8 @@ struct RandomTreeTests {
     /// one trapped in inode numbering (SIGILL). Both names must share one inode.
     @Test func hardLinkWhoseFirstNameIsDeeperThanTheOther() throws {
         let dir = try TemporaryDirectory("stamp-hardlink-depth")
-        let t = dir.file("t"), image = dir.file("t.img")
+        let t = dir.file("t")
+        let image = dir.file("t.img")
         let made = try sh("mkdir -p \(t)/N/c/z/6 \(t)/X/A && echo hi > \(t)/N/c/z/6/V && ln \(t)/N/c/z/6/V \(t)/X/A/hl")
         try #require(made.status == 0, "\(made.output)")
         let mkfs = try run([stampBinary, "mkfs", "--size", "64M", t, image])

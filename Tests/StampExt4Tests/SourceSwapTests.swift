@@ -25,7 +25,8 @@ struct SourceSwapTests {
     @Test func aDirectorySwappedForASymlinkAfterTheScanIsNotFollowed() throws {
         let dir = try TemporaryDirectory("stamp-swap")
         let secret = String(repeating: "S", count: 4096)
-        try sh("""
+        try sh(
+            """
             set -e; mkdir -p \(dir.path)/src/d \(dir.path)/host
             printf '%s' '\(String(repeating: "A", count: 4096))' > \(dir.path)/src/d/f
             printf '%s' '\(secret)' > \(dir.path)/host/f; touch -r \(dir.path)/src/d/f \(dir.path)/host/f
@@ -39,7 +40,8 @@ struct SourceSwapTests {
 
     @Test func aFileSwappedForAnotherOfTheSameSizeAndTimeIsRefused() throws {
         let dir = try TemporaryDirectory("stamp-swap")
-        try sh("""
+        try sh(
+            """
             set -e; mkdir -p \(dir.path)/src; head -c 100000 /dev/urandom > \(dir.path)/src/f
             head -c 100000 /dev/urandom > \(dir.path)/other; touch -r \(dir.path)/src/f \(dir.path)/other
             """)
@@ -65,7 +67,9 @@ struct SourceSwapTests {
         #expect(try TreeScanner().scan(dir.file("link")).entries.count == 2)
         var options = ScanOptions()
         options.followRootSymlink = false
-        #expect(throws: TreeError.notDirectory(path: dir.file("link"))) { try TreeScanner(options: options).scan(dir.file("link")) }
+        #expect(throws: TreeError.notDirectory(path: dir.file("link"))) {
+            try TreeScanner(options: options).scan(dir.file("link"))
+        }
     }
 
     /// What the boot loader step adds goes to the model: a symlink in the tree at that path
@@ -73,7 +77,8 @@ struct SourceSwapTests {
     /// lookups resolve symlinks inside the tree only.
     @Test func modelEditsNeverReachTheHost() throws {
         let dir = try TemporaryDirectory("stamp-swap")
-        try sh("""
+        try sh(
+            """
             set -e; mkdir -p \(dir.path)/src/etc \(dir.path)/src/boot \(dir.path)/host
             echo 'host line' > \(dir.path)/host/fstab
             ln -s \(dir.path)/host/fstab \(dir.path)/src/etc/fstab
@@ -97,7 +102,8 @@ struct SourceSwapTests {
         #expect(Self.write(tree, to: image) == "")
         let cat = try run(["python3", repositoryRoot + "/Tests/tools/cat_file.py", image, "/etc/fstab"])
         #expect(cat.stdout == "UUID=x / ext4 defaults 0 1\n", "\(cat.output)")
-        #expect(try run(["python3", repositoryRoot + "/Tests/tools/cat_file.py", image, "/boot/grub/grub.cfg"]).stdout == "menu\n")
+        #expect(
+            try run(["python3", repositoryRoot + "/Tests/tools/cat_file.py", image, "/boot/grub/grub.cfg"]).stdout == "menu\n")
         #expect(try strictFsck(image) == [])
     }
 }

@@ -25,7 +25,9 @@ let hasFATTools = toolAvailable("fsck.fat") && toolAvailable("mcopy")
         files["empty"] = []
         files["deep/er/still/deeper/file.bin"] = pattern(1536, seed: 9)
         for i in 0..<320 { files[String(format: "many/file-%03d.data", i)] = pattern(i * 7, seed: UInt32(i + 11)) }
-        var list: [(path: String, content: FATEntry.Content)] = [("EFI/BOOT/BOOTX64.EFI", .file(path: source, size: UInt64(big.count)))]
+        var list: [(path: String, content: FATEntry.Content)] = [
+            ("EFI/BOOT/BOOTX64.EFI", .file(path: source, size: UInt64(big.count)))
+        ]
         for (path, bytes) in files.sorted(by: { $0.key < $1.key }) where path != "EFI/BOOT/BOOTX64.EFI" {
             list.append((path, .bytes(bytes)))
         }
@@ -102,7 +104,8 @@ let hasFATTools = toolAvailable("fsck.fat") && toolAvailable("mcopy")
         let volume = try FATVolume(options: .init(size: 64 * mib, label: "ESP", volumeID: 0x1234_5678), root: [])
         #expect(volume.geometry.fatSectors == 1009 && volume.geometry.clusterCount == 129_022)
         let boot = volume.bootSector()
-        let expected = hex("""
+        let expected = hex(
+            """
             eb5890 5354414d50202020 0002 01 2000 02 0000 0000 f8 0000 3f00 ff00 00000000 00000200
             f1030000 0000 0000 02000000 0100 0600 000000000000000000000000
             80 00 29 78563412 4553502020202020202020 4641543332202020
@@ -125,9 +128,12 @@ let hasFATTools = toolAvailable("fsck.fat") && toolAvailable("mcopy")
         #expect(FATNames.checksum(Array("GRUB    CFG".utf8)) == 0x92)
         let lfn = FATNames.longNameEntries("grub.cfg", shortName: Array("GRUB    CFG".utf8))
         #expect(lfn.count == 1)
-        #expect(lfn[0] == hex("""
-            41 6700 7200 7500 6200 2e00 0f 00 92 6300 6600 6700 0000 ffff ffff 0000 ffff ffff
-            """))
+        #expect(
+            lfn[0]
+                == hex(
+                    """
+                    41 6700 7200 7500 6200 2e00 0f 00 92 6300 6600 6700 0000 ffff ffff 0000 ffff ffff
+                    """))
         let stamp = DOSTimestamp(unixSeconds: 1_700_000_000)  // 2023-11-14 22:13:20 UTC
         #expect(stamp.date == 0x576E && stamp.time == 0xB1AA)
         #expect(DOSTimestamp(unixSeconds: 0) == DOSTimestamp(unixSeconds: 315_532_800))

@@ -32,7 +32,8 @@ struct OutputFileTests {
 
     @Test func staleTemporariesOfDeadProcessesAreRemoved() throws {
         let dir = try TemporaryDirectory("stamp-io")
-        let dead = dir.file(".image.raw.stamp-999999-3-partial"), alive = dir.file(".image.raw.stamp-1-3-partial")
+        let dead = dir.file(".image.raw.stamp-999999-3-partial")
+        let alive = dir.file(".image.raw.stamp-1-3-partial")
         let older = dir.file(".image.raw.stamp-999998-1.tmp")  // an earlier version's name
         for p in [dead, alive, older] { FileManager.default.createFile(atPath: p, contents: nil) }
         let file = try OutputFile(path: dir.file("image.raw"))
@@ -75,7 +76,9 @@ struct OutputFileTests {
         try [UInt8](repeating: 1, count: 4096).withUnsafeBytes { try sink.write($0, at: 1 << 20) }
         #expect(throws: IOError.self) { try [UInt8](repeating: 1, count: 16).withUnsafeBytes { try sink.write($0, at: 0) } }
         try sink.finish(size: 64 << 20)
-        let st = try run(["stat", "-c", "%s %b", dir.file("d.raw")]).stdout.split(separator: " ").map { UInt64($0.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0 }
+        let st = try run(["stat", "-c", "%s %b", dir.file("d.raw")]).stdout.split(separator: " ").map {
+            UInt64($0.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        }
         #expect(st[0] == 64 << 20)
         #expect(st[1] * 512 < 1 << 20, "only the written block is allocated")
     }

@@ -20,7 +20,8 @@ import StampTestSupport
         let dir = try TemporaryDirectory("scratch-stale")
         let base = dir.file("shm")
         let pid = try Self.deadPid()
-        let r = try sh("""
+        let r = try sh(
+            """
             set -e
             mkdir -m 1777 '\(base)'
             # another user's, as a user of a shared host could plant it
@@ -50,7 +51,8 @@ import StampTestSupport
     /// (Only one directory is open at a time, whatever the depth.)
     @Test func theRemoverNeverFollowsSymlinksAndHandlesDepth() throws {
         let dir = try TemporaryDirectory("scratch-remover")
-        let r = try sh("""
+        let r = try sh(
+            """
             set -e
             cd '\(dir.path)'
             mkdir -p victim/deep && echo keep > victim/deep/f && echo keep > victim/g

@@ -13,7 +13,10 @@ struct StagedWriterTests {
         let base = UInt8(truncatingIfNeeded: seed % 200) &+ 1
         var bytes = [UInt8](repeating: base, count: count)
         var i = Int(seed % 251)
-        while i < count { bytes[i] = base &+ 50; i += 251 }
+        while i < count {
+            bytes[i] = base &+ 50
+            i += 251
+        }
         return bytes
     }
 
@@ -25,7 +28,9 @@ struct StagedWriterTests {
         // Small stages, so that writes cross many stage boundaries.
         let writer = try StagedWriter(path: path, direct: direct, stageSize: 64 << 10, stages: 2)
         // A source file for copies (ImageSink.copy: read straight into the stages).
-        let source = pattern(count: 300_000, seed: seed &+ 77).enumerated().map { UInt8(truncatingIfNeeded: $0.offset / 7) ^ $0.element }
+        let source = pattern(count: 300_000, seed: seed &+ 77).enumerated().map {
+            UInt8(truncatingIfNeeded: $0.offset / 7) ^ $0.element
+        }
         try Data(source).write(to: URL(fileURLWithPath: dir.file("source")))
         let sourceFD = try FileDescriptor.open(dir.file("source"), .readOnly)
         defer { try? sourceFD.close() }
@@ -49,7 +54,9 @@ struct StagedWriterTests {
                 let from = random.below(source.count - 1)
                 let n = 1 + random.below(min(source.count - from, 150_000))
                 let offset = model.count + gap
-                try writer.copy(SourceRange(descriptor: sourceFD, path: "source", offset: UInt64(from), length: UInt64(n)), at: UInt64(offset))
+                try writer.copy(
+                    SourceRange(descriptor: sourceFD, path: "source", offset: UInt64(from), length: UInt64(n)), at: UInt64(offset)
+                )
                 extend(to: offset)
                 model += source[from..<(from + n)]
             default:  // a patch anywhere in what exists
@@ -82,7 +89,8 @@ struct StagedWriterTests {
         try [UInt8](repeating: 5, count: 100).withUnsafeBytes { try writer.patch($0, at: 500) }
         try [UInt8](repeating: 6, count: 3000).withUnsafeBytes { try writer.write($0, at: 1000) }
         try writer.finish(size: 4000)
-        let expected = [UInt8](repeating: 0, count: 500) + [UInt8](repeating: 5, count: 100)
+        let expected =
+            [UInt8](repeating: 0, count: 500) + [UInt8](repeating: 5, count: 100)
             + [UInt8](repeating: 0, count: 400) + [UInt8](repeating: 6, count: 3000)
         #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: path))) == expected)
     }

@@ -43,17 +43,23 @@ struct ExpansionLimitTests {
         let image = try source.resolve()
         #expect {
             _ = try source.fetchLayers(image)
-        } throws: { "\($0)".contains("layer 0 \(image.manifest.layers[0].digest): declared size 2147483648 bytes (2147483648 with the layers below it) exceeds the limit of 1 GiB") }
+        } throws: {
+            "\($0)".contains(
+                "layer 0 \(image.manifest.layers[0].digest): declared size 2147483648 bytes (2147483648 with the layers below it) exceeds the limit of 1 GiB"
+            )
+        }
     }
 
     /// `docker save` output with a 64 MiB member nothing references: only the config and
     /// the layers are staged.
     @Test func aDockerArchiveStagesOnlyWhatItsManifestReferences() throws {
         let dir = try TemporaryDirectory("oci-junk")
-        _ = try UnpackTests.fixture(dir, "layout", "semantics", ["--docker-archive", dir.file("saved.tar"), "--junk-member", String(64 << 20)])
+        _ = try UnpackTests.fixture(
+            dir, "layout", "semantics", ["--docker-archive", dir.file("saved.tar"), "--junk-member", String(64 << 20)])
         let staging = dir.file("staging")
         try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: false)
-        let source = ImageSource(reference: try ImageReference(parsing: "docker-archive:\(dir.file("saved.tar"))"), scratch: staging)
+        let source = ImageSource(
+            reference: try ImageReference(parsing: "docker-archive:\(dir.file("saved.tar"))"), scratch: staging)
         let image = try source.resolve()
         let staged = try FileManager.default.contentsOfDirectory(atPath: staging)
         #expect(staged.count == 1 + image.manifest.layers.count, "staged: \(staged)")

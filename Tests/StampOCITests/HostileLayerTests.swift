@@ -13,7 +13,8 @@ struct HostileLayerTests {
     @Test func directoryFixupsNeverFollowASymlinkOntoTheHost() throws {
         let dir = try TemporaryDirectory("oci-fixup-escape")
         let host = dir.file("host")
-        let r = try sh("""
+        let r = try sh(
+            """
             set -e
             mkdir -p '\(host)/x' && chmod 0700 '\(host)/x' && touch -d @1700000000 '\(host)/x'
             python3 '\(UnpackTests.script)' '\(dir.file("layout"))' dir-fixup-escape --link-target '\(host)'

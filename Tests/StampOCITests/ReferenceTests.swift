@@ -34,13 +34,19 @@ struct ReferenceTests {
             ("docker://index.docker.io/busybox:1", "library/busybox", "1"),
         ]
         for (text, name, tag) in hub {
-            guard case .registry(let r) = try ImageReference(parsing: text) else { Issue.record("\(text) is not a registry reference"); continue }
+            guard case .registry(let r) = try ImageReference(parsing: text) else {
+                Issue.record("\(text) is not a registry reference")
+                continue
+            }
             #expect(r == RegistryReference(host: "docker.io", name: name, reference: tag), "\(text)")
             #expect(r.apiHost == "registry-1.docker.io")
         }
         guard case .registry(let local) = try ImageReference(parsing: "docker://localhost/x") else { return }
         #expect(local.host == "localhost" && local.apiHost == "localhost")
-        for bad in ["docker://", "docker://reg.example/", "docker://h/UPPER", "docker://h/a/../b", "docker://h/n@sha256:12", "docker://h/n:bad tag"] {
+        for bad in [
+            "docker://", "docker://reg.example/", "docker://h/UPPER", "docker://h/a/../b", "docker://h/n@sha256:12",
+            "docker://h/n:bad tag",
+        ] {
             #expect(throws: OCIError.self, "\(bad)") { try ImageReference(parsing: bad) }
         }
         #expect(
@@ -54,7 +60,9 @@ struct ReferenceTests {
             "docker://[::1]x/a", "docker://-reg.example/a", "docker://reg.example?x=1/a",
         ] {
             #expect(throws: OCIError.self, "\(bad)") { try ImageReference(parsing: bad) }
-            if let message = (try? ImageReference(parsing: bad)).map(\.description) { Issue.record("\(bad) parsed as \(message)") }
+            if let message = (try? ImageReference(parsing: bad)).map(\.description) {
+                Issue.record("\(bad) parsed as \(message)")
+            }
         }
     }
 
@@ -63,7 +71,8 @@ struct ReferenceTests {
     @Test func dockerHubCredentialsAreFoundUnderEitherName() throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("auth-\(getpid()).json").path
         defer { try? FileManager.default.removeItem(atPath: file) }
-        let hub = Data("hub:secret".utf8).base64EncodedString(), team = Data("team:other".utf8).base64EncodedString()
+        let hub = Data("hub:secret".utf8).base64EncodedString()
+        let team = Data("team:other".utf8).base64EncodedString()
         let json = #"{"auths": {"https://index.docker.io/v1/": {"auth": "\#(hub)"}, "docker.io/team": {"auth": "\#(team)"}}}"#
         try Data(json.utf8).write(to: URL(fileURLWithPath: file))
         let library = try RegistryCredentials.lookup(host: "docker.io", repository: "library/debian", files: [file])
@@ -97,7 +106,8 @@ struct ReferenceTests {
     }
 
     @Test func indexesChooseLinuxAMD64() throws {
-        let a = "sha256:" + String(repeating: "a", count: 64), b = "sha256:" + String(repeating: "b", count: 64)
+        let a = "sha256:" + String(repeating: "a", count: 64)
+        let b = "sha256:" + String(repeating: "b", count: 64)
         let json = """
             {"manifests": [
               {"digest": "\(a)", "size": 10, "platform": {"os": "linux", "architecture": "arm64"}},
@@ -114,7 +124,9 @@ struct ReferenceTests {
     @Test func descriptorsWithAbsurdOrFractionalSizesAreRefused() throws {
         let digest = "sha256:" + String(repeating: "c", count: 64)
         func manifest(size: String) -> [UInt8] {
-            Array(#"{"schemaVersion": 2, "config": {"digest": "\#(digest)", "size": 5}, "layers": [{"digest": "\#(digest)", "size": \#(size)}]}"#.utf8)
+            Array(
+                #"{"schemaVersion": 2, "config": {"digest": "\#(digest)", "size": 5}, "layers": [{"digest": "\#(digest)", "size": \#(size)}]}"#
+                    .utf8)
         }
         #expect(throws: OCIError.sizeOutOfBounds(what: "layer \(digest)", size: 1 << 62, limit: Limits.layer)) {
             try ImageManifest(bytes: manifest(size: "\(1 << 62)"), what: "m")

@@ -22,13 +22,15 @@ struct TransferLimitsTests {
         }
         var line = [UInt8]()
         while let byte = try out.fileHandleForReading.read(upToCount: 1)?.first, byte != 0x0A { line.append(byte) }
-        let port = try #require(Int(String(decoding: line, as: UTF8.self)), "server said '\(String(decoding: line, as: UTF8.self))'")
+        let port = try #require(
+            Int(String(decoding: line, as: UTF8.self)), "server said '\(String(decoding: line, as: UTF8.self))'")
         try body(port)
     }
 
     static func get(_ port: Int, _ path: String, _ limits: TransferLimits) throws -> HTTPTransfer.Response {
         try HTTPTransfer.get(
-            try #require(URL(string: "http://127.0.0.1:\(port)\(path)")), headers: [:], limit: 1 << 40, what: path, limits: limits)
+            try #require(URL(string: "http://127.0.0.1:\(port)\(path)")), headers: [:], limit: 1 << 40, what: path, limits: limits
+        )
     }
 
     /// One byte every 0.9 s is below 1 KiB/s: given up after the window (3 s here).
@@ -71,8 +73,12 @@ struct TransferLimitsTests {
     @Test func settingsComeFromTheEnvironment() {
         let defaults = TransferLimits(environment: [:])
         #expect(defaults.deadlineSeconds == 3600 && defaults.minimumRate == 1024 && defaults.rateWindowSeconds == 60)
-        let set = TransferLimits(environment: ["STAMP_REGISTRY_TIMEOUT": "10", "STAMP_REGISTRY_MIN_RATE": "5", "STAMP_REGISTRY_RATE_WINDOW": "7"])
+        let set = TransferLimits(environment: [
+            "STAMP_REGISTRY_TIMEOUT": "10", "STAMP_REGISTRY_MIN_RATE": "5", "STAMP_REGISTRY_RATE_WINDOW": "7",
+        ])
         #expect(set.deadlineSeconds == 10 && set.minimumRate == 5 && set.rateWindowSeconds == 7 && set.problem == nil)
-        #expect(TransferLimits(environment: ["STAMP_REGISTRY_TIMEOUT": "soon"]).problem == "STAMP_REGISTRY_TIMEOUT=soon: not a positive whole number")
+        #expect(
+            TransferLimits(environment: ["STAMP_REGISTRY_TIMEOUT": "soon"]).problem
+                == "STAMP_REGISTRY_TIMEOUT=soon: not a positive whole number")
     }
 }

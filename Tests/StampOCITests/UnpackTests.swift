@@ -13,7 +13,9 @@ struct UnpackTests {
     static let script = repositoryRoot + "/Tests/tools/oci/oci_fixture.py"
 
     /// Writes a fixture layout into `dir/name`; returns its path and the manifest digest printed.
-    static func fixture(_ dir: TemporaryDirectory, _ name: String, _ kind: String, _ extra: [String] = []) throws -> (String, String) {
+    static func fixture(_ dir: TemporaryDirectory, _ name: String, _ kind: String, _ extra: [String] = []) throws -> (
+        String, String
+    ) {
         let layout = dir.file(name)
         let r = try run(["python3", script, layout, kind] + extra)
         try #require(r.status == 0, "\(r.output)")
@@ -23,7 +25,8 @@ struct UnpackTests {
     /// Resolves and unpacks `reference` into `dir/name`, returning the root and the image.
     @discardableResult
     static func unpack(_ reference: String, _ dir: TemporaryDirectory, _ name: String) throws -> (String, ResolvedImage) {
-        let root = dir.file(name), scratch = dir.file(name + ".scratch")
+        let root = dir.file(name)
+        let scratch = dir.file(name + ".scratch")
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         let source = ImageSource(reference: try ImageReference(parsing: reference), scratch: scratch)
@@ -35,7 +38,8 @@ struct UnpackTests {
     /// Every entry of a tree as one line: type, mode, owner, size, link count, mtime (ns),
     /// symlink target, xattrs and content hash; atimes are left out (umoci sets them to now).
     static func listing(_ root: String) throws -> [String] {
-        let r = try sh("""
+        let r = try sh(
+            """
             cd '\(root)' && find . -mindepth 1 -printf '%p %y %m %U:%G %s %n %T@ %l\\n' | sort
             find . -type f -exec sha256sum {} + | sort -k2
             getfattr -R -h -d -m - -e hex . 2>/dev/null
@@ -53,8 +57,11 @@ struct UnpackTests {
         try #require(r.status == 0, "\(r.output)")
         let (root, image) = try Self.unpack("oci:\(layout):latest", dir, "ours")
         #expect(image.manifestDigest.description == digest)
-        let theirs = try Self.listing(dir.file("bundle/rootfs")), ours = try Self.listing(root)
-        #expect(ours.count == theirs.count && Set(ours) == Set(theirs), "differs from umoci: \(Set(ours).symmetricDifference(theirs).sorted())")
+        let theirs = try Self.listing(dir.file("bundle/rootfs"))
+        let ours = try Self.listing(root)
+        #expect(
+            ours.count == theirs.count && Set(ours) == Set(theirs),
+            "differs from umoci: \(Set(ours).symmetricDifference(theirs).sorted())")
         // Spot checks that the fixture did what it says (so equality above is not vacuous).
         #expect(ours.contains { $0.hasPrefix("./data/cross f 640 1000:1000 22 3 1700000000.0") })
         #expect(ours.contains { $0.hasPrefix("./repl f 600 ") })
@@ -105,7 +112,8 @@ struct UnpackTests {
         Hostile(kind: "absurd-size", needle: "declared size 4611686018427387904 bytes is out of bounds"),
         // A byte flipped in the biggest layer blob: same size, other digest.
         Hostile(
-            kind: "semantics", damage: "f=$(ls -S blobs/sha256/* | head -1); printf 'X' | dd of=$f bs=1 seek=100 conv=notrunc status=none",
+            kind: "semantics",
+            damage: "f=$(ls -S blobs/sha256/* | head -1); printf 'X' | dd of=$f bs=1 seek=100 conv=notrunc status=none",
             needle: "digest mismatch: expected sha256:"),
         Hostile(
             kind: "semantics", damage: "f=$(ls -S blobs/sha256/* | head -1); truncate -s -10 $f",
@@ -115,7 +123,9 @@ struct UnpackTests {
         // Damaged gzip whose digest is the damaged blob's: the inflate finds it.
         Hostile(kind: "gzip-corrupt", needle: ": decompress: corrupt compressed data: "),
         Hostile(kind: "gzip-truncated", needle: ": decompress: compressed data ends before its stream does"),
-        Hostile(kind: "gzip-trailing", needle: ": decompress: corrupt compressed data: bytes after a gzip member are not a gzip header"),
+        Hostile(
+            kind: "gzip-trailing",
+            needle: ": decompress: corrupt compressed data: bytes after a gzip member are not a gzip header"),
         // Stopped early, with the inflating thread mid-stream: one line, no trap.
         Hostile(kind: "gzip-not-tar", needle: ": open: unrecognized archive format"),
         Hostile(kind: "gzip-traversal", needle: "member '../escaped' refused: path traversal ('..')"),
@@ -166,7 +176,8 @@ struct UnpackTests {
         let dir = try TemporaryDirectory("oci-last")
         let (layout, _) = try Self.fixture(dir, "layout", "semantics")
         // The plain-tar layer (10240 bytes) is the last one.
-        let r = try sh("cd '\(layout)' && f=$(ls -S blobs/sha256/* | head -1); printf 'X' | dd of=$f bs=1 seek=600 conv=notrunc status=none")
+        let r = try sh(
+            "cd '\(layout)' && f=$(ls -S blobs/sha256/* | head -1); printf 'X' | dd of=$f bs=1 seek=600 conv=notrunc status=none")
         try #require(r.status == 0)
         #expect(throws: OCIError.self) { try Self.unpack("oci:\(layout)", dir, "root") }
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.file("root")).isEmpty)

@@ -35,9 +35,10 @@ import Testing
         let ova = dir.file("vm.ova")
         var options = OVFOptions(name: "vm")
         options.firmware = .efi
-        let digests = try #require(try OVAWriter.write(
-            path: ova, ovaName: "vm", vmdkPath: vmdk.path, virtualSize: Self.virtualSize, options: options,
-            mtime: 1_700_000_000, populatedSize: 1 << 20, vmdkSHA256: vmdk.sha256))
+        let digests = try #require(
+            try OVAWriter.write(
+                path: ova, ovaName: "vm", vmdkPath: vmdk.path, virtualSize: Self.virtualSize, options: options,
+                mtime: 1_700_000_000, populatedSize: 1 << 20, vmdkSHA256: vmdk.sha256))
 
         // The OVA's own digests match md5sum and sha256sum of the file.
         #expect(digests.md5Hex == firstField(try run(["md5sum", ova]).stdout))
@@ -81,9 +82,10 @@ import Testing
 
         // Without a precomputed digest the writer hashes the VMDK itself: same bytes.
         let again = dir.file("again.ova")
-        let digests2 = try #require(try OVAWriter.write(
-            path: again, ovaName: "vm", vmdkPath: vmdk.path, virtualSize: Self.virtualSize, options: options,
-            mtime: 1_700_000_000, populatedSize: 1 << 20))
+        let digests2 = try #require(
+            try OVAWriter.write(
+                path: again, ovaName: "vm", vmdkPath: vmdk.path, virtualSize: Self.virtualSize, options: options,
+                mtime: 1_700_000_000, populatedSize: 1 << 20))
         #expect(digests2 == digests)
         // Unhashed, the disk is copied in the kernel: the same archive bytes.
         let unhashed = dir.file("unhashed.ova")

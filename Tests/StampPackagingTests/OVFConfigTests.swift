@@ -13,7 +13,8 @@ import Yams
 
     static func parseFixture(params: [String: String] = [:]) throws -> OVFConfig {
         try OVFConfig.parse(
-            yaml: String(contentsOfFile: fixture, encoding: .utf8), params: params, baseDirectory: repositoryRoot + "/Tests/Fixtures/ova")
+            yaml: String(contentsOfFile: fixture, encoding: .utf8), params: params,
+            baseDirectory: repositoryRoot + "/Tests/Fixtures/ova")
     }
 
     /// The fixture's descriptor with made-up member sizes: 1000, 2000, ….
@@ -84,18 +85,24 @@ import Yams
             }
             #expect(try vmwConfig("firmware") == str(system["firmware"]))
             #expect(try vmwConfig("bootOptions.efiSecureBootEnabled") == str(system["secure_boot"]))
-            #expect(try xpath("string(//\(el("Configuration"))[@*[local-name()='default']='true']/@*[local-name()='id'])") == str(system["default_configuration"]))
+            #expect(
+                try xpath("string(//\(el("Configuration"))[@*[local-name()='default']='true']/@*[local-name()='id'])")
+                    == str(system["default_configuration"]))
 
             let networks = try #require(yaml["networks"] as? [String: [String: Any]])
             for (_, n) in networks {
-                let description = try xpath("string(//\(el("Network"))[@*[local-name()='name']='\(str(n["name"]).replacingOccurrences(of: "&", with: "&"))']/\(el("Description")))")
+                let description = try xpath(
+                    "string(//\(el("Network"))[@*[local-name()='name']='\(str(n["name"]).replacingOccurrences(of: "&", with: "&"))']/\(el("Description")))"
+                )
                 #expect(description == str(n["description"]), "network \(str(n["name"]))")
             }
 
             let hardware = try #require(yaml["hardware"] as? [String: Any])
             for (id, value) in hardware {
                 if id == "config" {
-                    for (k, v) in try #require(value as? [String: Any]) { #expect(try vmwConfig(k) == str(v), "hardware.config.\(k)") }
+                    for (k, v) in try #require(value as? [String: Any]) {
+                        #expect(try vmwConfig(k) == str(v), "hardware.config.\(k)")
+                    }
                     continue
                 }
                 #expect(try xpath("count(\(item(id)))") == "1", "hardware.\(id) has one Item")
@@ -107,7 +114,9 @@ import Yams
                     #expect(try xpath("string(\(item(id))/\(el("VirtualQuantity")))") == str(n), "hardware.\(id) quantity")
                 }
                 if let c = fields["configuration"] {
-                    #expect(try xpath("string(\(item(id))/@*[local-name()='configuration'])") == str(c), "hardware.\(id).configuration")
+                    #expect(
+                        try xpath("string(\(item(id))/@*[local-name()='configuration'])") == str(c),
+                        "hardware.\(id).configuration")
                 }
                 if let parent = fields["parent"] {
                     let parentID = try xpath("string(\(item(str(parent)))/\(el("InstanceID")))")
@@ -115,7 +124,9 @@ import Yams
                     #expect(!parentID.isEmpty && written == parentID, "hardware.\(id).parent")
                 }
                 if let connected = fields["connected"] {
-                    #expect(try xpath("string(\(item(id))/\(el("AutomaticAllocation")))") == str(connected), "hardware.\(id).connected")
+                    #expect(
+                        try xpath("string(\(item(id))/\(el("AutomaticAllocation")))") == str(connected),
+                        "hardware.\(id).connected")
                 }
                 if let network = fields["network"] as? String {
                     let name = str(networks[network]?["name"])
@@ -132,13 +143,17 @@ import Yams
                 for (k, v) in (fields["config"] as? [String: Any]) ?? [:] {
                     #expect(try vmwConfig(k, in: item(id)) == str(v), "hardware.\(id).config.\(k)")
                 }
-                let disk = "//\(el("Disk"))[@*[local-name()='diskId']=substring-after(\(item(id))/\(el("HostResource")), 'ovf:/disk/')]"
+                let disk =
+                    "//\(el("Disk"))[@*[local-name()='diskId']=substring-after(\(item(id))/\(el("HostResource")), 'ovf:/disk/')]"
                 if let diskID = fields["disk_id"] {
                     #expect(try xpath("string(\(disk)/@*[local-name()='diskId'])") == str(diskID), "hardware.\(id).disk_id")
                 }
                 if let capacity = fields["disk_capacity"] {
-                    #expect(try xpath("string(\(disk)/@*[local-name()='capacity'])") == str(capacity), "hardware.\(id).disk_capacity")
-                    #expect(try xpath("string(\(disk)/@*[local-name()='capacityAllocationUnits'])") == "byte * 2^30", "hardware.\(id).units")
+                    #expect(
+                        try xpath("string(\(disk)/@*[local-name()='capacity'])") == str(capacity), "hardware.\(id).disk_capacity")
+                    #expect(
+                        try xpath("string(\(disk)/@*[local-name()='capacityAllocationUnits'])") == "byte * 2^30",
+                        "hardware.\(id).units")
                     #expect(try xpath("string(\(disk)/@*[local-name()='fileRef'])") == "", "an empty disk has no file")
                 }
                 if fields["sector_size"] != nil { #expect(try vmwConfig("virtualDiskFormat", in: item(id)) == "native_512") }
@@ -148,11 +163,17 @@ import Yams
             #expect(try xpath("count(//\(el("ProductSection")))") == "\(products.count)")
             for (i, p) in products.enumerated() {
                 let section = "//\(el("ProductSection"))[\(i + 1)]"
-                let names = ["product": "Product", "vendor": "Vendor", "info": "Info", "version": "Version", "full_version": "FullVersion",
-                             "product_url": "ProductUrl", "vendor_url": "VendorUrl", "app_url": "AppUrl"]
-                for (key, tag) in names { if let v = p[key] { #expect(try xpath("string(\(section)/\(el(tag)))") == str(v), "product[\(i)].\(key)") } }
+                let names = [
+                    "product": "Product", "vendor": "Vendor", "info": "Info", "version": "Version", "full_version": "FullVersion",
+                    "product_url": "ProductUrl", "vendor_url": "VendorUrl", "app_url": "AppUrl",
+                ]
+                for (key, tag) in names {
+                    if let v = p[key] { #expect(try xpath("string(\(section)/\(el(tag)))") == str(v), "product[\(i)].\(key)") }
+                }
                 for (key, attr) in ["class": "class", "instance": "instance", "required": "required"] {
-                    if let v = p[key] { #expect(try xpath("string(\(section)/@*[local-name()='\(attr)'])") == str(v), "product[\(i)].\(key)") }
+                    if let v = p[key] {
+                        #expect(try xpath("string(\(section)/@*[local-name()='\(attr)'])") == str(v), "product[\(i)].\(key)")
+                    }
                 }
                 if let transports = p["transports"] as? [String] {
                     let attr = try xpath("string(//\(el("VirtualHardwareSection"))/@*[local-name()='transport'])")
@@ -163,9 +184,14 @@ import Yams
                 for (key, value) in (p["properties"] as? [String: [String: Any]]) ?? [:] {
                     let prop = "\(section)/\(el("Property"))[@*[local-name()='key']='\(key)']"
                     #expect(try xpath("count(\(prop))") == "1", "property \(key)")
-                    for (k, attr) in ["type": "type", "password": "password", "user_configurable": "userConfigurable", "qualifiers": "qualifiers",
-                                      "required": "required", "configuration": "configuration"] {
-                        if let v = value[k] { #expect(try xpath("string(\(prop)/@*[local-name()='\(attr)'])") == str(v), "property \(key).\(k)") }
+                    for (k, attr) in [
+                        "type": "type", "password": "password", "user_configurable": "userConfigurable",
+                        "qualifiers": "qualifiers",
+                        "required": "required", "configuration": "configuration",
+                    ] {
+                        if let v = value[k] {
+                            #expect(try xpath("string(\(prop)/@*[local-name()='\(attr)'])") == str(v), "property \(key).\(k)")
+                        }
                     }
                     for (k, tag) in ["label": "Label", "description": "Description"] {
                         if let v = value[k] { #expect(try xpath("string(\(prop)/\(el(tag)))") == str(v), "property \(key).\(k)") }
@@ -173,7 +199,10 @@ import Yams
                     if let v = value["value"] as? [String: Any] {
                         #expect(try xpath("string(\(prop)/@*[local-name()='value'])") == str(v["default"]))
                         for (c, cv) in (v["configurations"] as? [String: Any]) ?? [:] {
-                            #expect(try xpath("string(\(prop)/\(el("Value"))[@*[local-name()='configuration']='\(c)']/@*[local-name()='value'])") == str(cv))
+                            #expect(
+                                try xpath(
+                                    "string(\(prop)/\(el("Value"))[@*[local-name()='configuration']='\(c)']/@*[local-name()='value'])"
+                                ) == str(cv))
                         }
                     } else if let v = value["value"] {
                         #expect(try xpath("string(\(prop)/@*[local-name()='value'])") == str(v), "property \(key).value")
@@ -198,7 +227,9 @@ import Yams
             for (key, e) in try #require(yaml["extra_configs"] as? [String: [String: Any]]) {
                 let extra = "//\(el("ExtraConfig"))[@*[local-name()='key']='\(key)']"
                 #expect(try xpath("string(\(extra)/@*[local-name()='value'])") == str(e["value"]), "extra_configs.\(key)")
-                #expect(try xpath("string(\(extra)/@*[local-name()='required'])") == str(e["required"]), "extra_configs.\(key).required")
+                #expect(
+                    try xpath("string(\(extra)/@*[local-name()='required'])") == str(e["required"]),
+                    "extra_configs.\(key).required")
             }
         }
     }
@@ -218,20 +249,50 @@ import Yams
         ("system: {name: a}\nhardware:\n  cpus: two\n", "line 3: hardware.cpus: expected an integer, found 'two'"),
         ("system: {name: a, secure_boot: maybe}\nhardware: {cpus: 2}\n", "system.secure_boot: expected true or false"),
         ("system: {name: a, firmware: uefi}\nhardware: {cpus: 2}\n", "system.firmware: 'uefi' is not bios or efi"),
-        ("system: {name: a}\nhardware:\n  eth0: {type: ethernet, subtype: vmxnet9, network: n}\n", "hardware.eth0.subtype: unknown adapter 'vmxnet9'"),
-        ("system: {name: a}\nhardware:\n  eth0: {type: ethernet, subtype: e1000, network: n}\n", "hardware.eth0.network: 'n' is not one of networks"),
+        (
+            "system: {name: a}\nhardware:\n  eth0: {type: ethernet, subtype: vmxnet9, network: n}\n",
+            "hardware.eth0.subtype: unknown adapter 'vmxnet9'"
+        ),
+        (
+            "system: {name: a}\nhardware:\n  eth0: {type: ethernet, subtype: e1000, network: n}\n",
+            "hardware.eth0.network: 'n' is not one of networks"
+        ),
         ("system: {name: a}\nhardware:\n  d: {type: hard_disk, parent: nope}\n", "hardware.d.parent: 'nope' is not a controller"),
-        ("system: {name: a}\nhardware:\n  d: {type: hard_disk, parent: s, colour: red}\n  s: {type: sata_controller}\n", "hardware.d.colour: unknown key"),
+        (
+            "system: {name: a}\nhardware:\n  d: {type: hard_disk, parent: s, colour: red}\n  s: {type: sata_controller}\n",
+            "hardware.d.colour: unknown key"
+        ),
         ("system: {name: a}\nhardware:\n  x: {type: gpu}\n", "hardware.x.type: unknown type 'gpu'"),
         ("system: {name: a}\nhardware:\n  cpus: !param n\n", "hardware.cpus: no --param n=VALUE given"),
-        ("system: {name: a}\nhardware: {cpus: 2}\nproduct:\n  properties:\n    p: {type: uint8, value: 300}\n", "product.properties.p.value: 300 is not in 0...255"),
-        ("system: {name: a}\nhardware: {cpus: 2}\nproduct:\n  properties:\n    p: {type: text}\n", "product.properties.p.type: 'text' is not an OVF property type"),
-        ("system: {name: a}\nhardware: {cpus: 2}\nproduct:\n  properties:\n    p: {type: string, category: c}\n", "product.properties.p.category: 'c' is not one of"),
-        ("system: {name: a}\nhardware: {cpus: 2}\nproduct: {}\nproduct_sections: []\n", "product_sections: give either product or product_sections"),
+        (
+            "system: {name: a}\nhardware: {cpus: 2}\nproduct:\n  properties:\n    p: {type: uint8, value: 300}\n",
+            "product.properties.p.value: 300 is not in 0...255"
+        ),
+        (
+            "system: {name: a}\nhardware: {cpus: 2}\nproduct:\n  properties:\n    p: {type: text}\n",
+            "product.properties.p.type: 'text' is not an OVF property type"
+        ),
+        (
+            "system: {name: a}\nhardware: {cpus: 2}\nproduct:\n  properties:\n    p: {type: string, category: c}\n",
+            "product.properties.p.category: 'c' is not one of"
+        ),
+        (
+            "system: {name: a}\nhardware: {cpus: 2}\nproduct: {}\nproduct_sections: []\n",
+            "product_sections: give either product or product_sections"
+        ),
         ("system: {name: a}\nhardware: {cpus: 2}\nannotation: {info: x}\n", "annotation.text: missing"),
-        ("system: {name: a}\nhardware: {cpus: 2}\nextra_configs: {k: {value: 1, required: sometimes}}\n", "extra_configs.k.required: expected true or false"),
-        ("system: {name: a}\nhardware: {cpus: 2}\nconfigurations: {s: {label: S, colour: x}}\n", "configurations.s.colour: unknown key"),
-        ("system: {name: a, default_configuration: big}\nhardware: {cpus: 2}\n", "system.default_configuration: 'big' is not one of configurations"),
+        (
+            "system: {name: a}\nhardware: {cpus: 2}\nextra_configs: {k: {value: 1, required: sometimes}}\n",
+            "extra_configs.k.required: expected true or false"
+        ),
+        (
+            "system: {name: a}\nhardware: {cpus: 2}\nconfigurations: {s: {label: S, colour: x}}\n",
+            "configurations.s.colour: unknown key"
+        ),
+        (
+            "system: {name: a, default_configuration: big}\nhardware: {cpus: 2}\n",
+            "system.default_configuration: 'big' is not one of configurations"
+        ),
         ("system: {name: a}\nnetworks: [a, b]\nhardware: {cpus: 2}\n", "networks: expected a mapping, found a list"),
         ("hardware: {cpus: 2}\n", "system: missing"),
     ])
@@ -257,7 +318,10 @@ extension OVFConfigTests {
               e: {type: hard_disk, parent: s, disk_capacity: 1, sector_size: 4096, config: {virtualDiskFormat: null}}
             """
         let config = try OVFConfig.parse(yaml: yaml)
-        let disks = Dictionary(uniqueKeysWithValues: config.disks.map { ($0.item.id, OVFEnvelope.Disk(diskID: $0.item.id, fileID: nil, capacity: 1 << 20)) })
+        let disks = Dictionary(
+            uniqueKeysWithValues: config.disks.map {
+                ($0.item.id, OVFEnvelope.Disk(diskID: $0.item.id, fileID: nil, capacity: 1 << 20))
+            })
         let text = OVFEnvelope(config: config, defaultFirmware: .bios, files: [], disks: disks).text()
         #expect(text.components(separatedBy: #"vmw:key="virtualDiskFormat" vmw:value="native_4k""#).count == 2, "\(text)")
     }

@@ -24,10 +24,12 @@ import Testing
         return try run(["xmllint", "--noout", "--nonet", "--schema", ovfSchemaDirectory + "/dsp8023_1.1.1.xsd", file])
     }
 
-    @Test(.enabled(if: hasXmllint, "needs xmllint (libxml2-utils)"), arguments: [
-        (Firmware.bios, SCSIController.lsiLogic, NetworkAdapter.vmxnet3),
-        (.efi, .pvscsi, .vmxnet3), (.efi, .lsiLogic, .e1000), (.bios, .pvscsi, .e1000),
-    ])
+    @Test(
+        .enabled(if: hasXmllint, "needs xmllint (libxml2-utils)"),
+        arguments: [
+            (Firmware.bios, SCSIController.lsiLogic, NetworkAdapter.vmxnet3),
+            (.efi, .pvscsi, .vmxnet3), (.efi, .lsiLogic, .e1000), (.bios, .pvscsi, .e1000),
+        ])
     func validatesAgainstTheDMTFSchema(_ firmware: Firmware, _ controller: SCSIController, _ nic: NetworkAdapter)
         throws
     {
@@ -46,8 +48,9 @@ import Testing
         var text = try OVFDescriptor(options: OVFOptions(name: "vm"), disk: Self.disk).text()
         let connection = "<rasd:Connection>VM Network</rasd:Connection>"
         text = text.replacingOccurrences(of: connection, with: "")
-        text = text.replacingOccurrences(of: "<rasd:ResourceType>10</rasd:ResourceType>",
-                                         with: "<rasd:ResourceType>10</rasd:ResourceType>" + connection)
+        text = text.replacingOccurrences(
+            of: "<rasd:ResourceType>10</rasd:ResourceType>",
+            with: "<rasd:ResourceType>10</rasd:ResourceType>" + connection)
         let result = try validate(text)
         #expect(result.status != 0)
         #expect(result.output.contains("Connection"), "\(result.output)")

@@ -9,7 +9,9 @@ import StampTestSupport
 /// `stamp pack` with a DIB block-device configuration: several partitions, each filesystem
 /// holding the part of the tree under its mount point; checked with sgdisk, sfdisk, e2fsck,
 /// debugfs, fsck.fat, mtools and qemu-img.
-@Suite(.serialized, .enabled(if: toolAvailable("qemu-img") && toolAvailable("debugfs") && toolAvailable("sgdisk") && toolAvailable("mcopy")))
+@Suite(
+    .serialized,
+    .enabled(if: toolAvailable("qemu-img") && toolAvailable("debugfs") && toolAvailable("sgdisk") && toolAvailable("mcopy")))
 struct BlockDevicePackTests {
     static let yaml = """
         - local_loop:
@@ -48,7 +50,8 @@ struct BlockDevicePackTests {
 
     static func makeTree(_ dir: TemporaryDirectory) throws -> String {
         let root = dir.file("root")
-        try sh("""
+        try sh(
+            """
             set -e; mkdir -p \(root)/etc \(root)/boot/efi/EFI/vendor \(root)/srv/data/sub \(root)/usr
             echo hello > \(root)/etc/motd; echo root-only > \(root)/usr/marker
             head -c 300000 /dev/urandom > \(root)/boot/efi/EFI/vendor/blob.bin
@@ -95,7 +98,9 @@ struct BlockDevicePackTests {
         try sh("dd if=\(raw) of=\(dir.file("data.img")) bs=512 skip=\(parts[1].start) count=\(parts[1].size) status=none")
         try sh("dd if=\(raw) of=\(dir.file("esp.img")) bs=512 skip=\(parts[0].start) count=\(parts[0].size) status=none")
         let rootLs = try run(["debugfs", "-R", "ls -p /srv/data", dir.file("root.img")]).stdout
-        let rootNames = rootLs.split(separator: "\n").compactMap { $0.split(separator: "/").dropFirst(4).first }.filter { $0 != "." && $0 != ".." }
+        let rootNames = rootLs.split(separator: "\n").compactMap { $0.split(separator: "/").dropFirst(4).first }.filter {
+            $0 != "." && $0 != ".."
+        }
         #expect(rootNames.isEmpty, "/srv/data on the root filesystem: \(rootLs)")
         #expect(try run(["debugfs", "-R", "cat /usr/marker", dir.file("root.img")]).stdout == "root-only\n")
         let bootEfi = try run(["debugfs", "-R", "ls -p /boot/efi", dir.file("root.img")]).stdout
@@ -116,7 +121,9 @@ struct BlockDevicePackTests {
         // ESP: FAT that fsck.fat accepts, with /boot/efi's files.
         let fsck = try run(["fsck.fat", "-n", dir.file("esp.img")])
         #expect(fsck.status == 0 && !fsck.stdout.lowercased().contains("differ"), "fsck.fat: \(fsck.output)")
-        try sh("mcopy -n -i \(dir.file("esp.img")) ::/EFI/vendor/blob.bin \(dir.file("blob.out")) && mcopy -n -i \(dir.file("esp.img")) ::/note.txt \(dir.file("note.out"))")
+        try sh(
+            "mcopy -n -i \(dir.file("esp.img")) ::/EFI/vendor/blob.bin \(dir.file("blob.out")) && mcopy -n -i \(dir.file("esp.img")) ::/note.txt \(dir.file("note.out"))"
+        )
         #expect(FileManager.default.contentsEqual(atPath: dir.file("blob.out"), andPath: root + "/boot/efi/EFI/vendor/blob.bin"))
         #expect(FileManager.default.contentsEqual(atPath: dir.file("note.out"), andPath: root + "/boot/efi/note.txt"))
 
@@ -156,7 +163,8 @@ struct BlockDevicePackTests {
         let dump = try run(["sfdisk", "-d", raw]).stdout
         #expect(dump.contains("bootable") && dump.contains("\(raw)5 :"), "a bootable primary and a logical partition: \(dump)")
         let parts = try Self.partitions(raw)
-        let rootPart = try #require(parts.first), scratch = try #require(parts.last)
+        let rootPart = try #require(parts.first)
+        let scratch = try #require(parts.last)
         #expect(try strictFsck("\(raw)?offset=\(rootPart.start * 512)") == [])
         #expect(try strictFsck("\(raw)?offset=\(scratch.start * 512)") == [])
         // Everything, including /srv/data and /boot/efi, is on the root filesystem here.

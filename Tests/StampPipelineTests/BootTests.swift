@@ -24,7 +24,8 @@ struct BootTests {
         let tree = work + "/tree"
         if FileManager.default.fileExists(atPath: tree + "/.stamp-ready") { return tree }
         let root = try debianRoot()
-        let r = try sh("""
+        let r = try sh(
+            """
             set -e; rm -rf \(work); mkdir -p \(work); cp -a \(root) \(tree)
             sh \(repositoryRoot)/Tests/tools/boot/install_marker.sh \(tree) >/dev/null
             touch \(tree)/.stamp-ready
@@ -34,7 +35,8 @@ struct BootTests {
     }
 
     static func pack(_ layout: StandardLayout, _ formats: [String], name: String, root: String? = nil) throws -> String {
-        var request = PackRequest(root: try root ?? tree(), output: work + "/" + name, formats: formats.compactMap(PackFormat.init))
+        var request = PackRequest(
+            root: try root ?? tree(), output: work + "/" + name, formats: formats.compactMap(PackFormat.init))
         request.layout = layout
         request.uuid = Identifier(uuid)
         request.requireBootloader = true
@@ -74,13 +76,15 @@ struct BootTests {
     func secureBootAndBIOSBootTheEFILayoutWithTheSignedShim() throws {
         let signed = Self.work + "/tree-signed"
         let cache = (ProcessInfo.processInfo.environment["STAMP_CACHE"] ?? (NSHomeDirectory() + "/.cache/stamp")) + "/signed-efi"
-        let r = try sh("""
+        let r = try sh(
+            """
             set -e; rm -rf \(signed); cp -a \(try Self.tree()) \(signed); mkdir -p \(cache)
             sh \(repositoryRoot)/Tests/tools/boot/add_signed_efi.sh \(signed) \(cache)
             """)
         try #require(r.status == 0, "\(r.output)")
         let disk = try Self.pack(.efi, ["raw"], name: "efi-signed", root: signed)
-        let esp = try sh("""
+        let esp = try sh(
+            """
             lba=$(sfdisk -d \(disk).raw | sed -n 's/.*start= *\\([0-9]*\\),.*name="ESP".*/\\1/p')
             mdir -i \(disk).raw@@$((lba * 512)) -b ::/EFI/BOOT ::/EFI/debian
             """)
@@ -96,8 +100,10 @@ struct BootTests {
     /// fstab and grub.cfg name its own filesystem, and the last image boots read-write under
     /// BIOS and under UEFI (the efi layout is one hybrid disk).
     @Test func aReadOnlyTrapTreePackedThreeTimesIsUnchangedAndBootsBIOSAndUEFI() throws {
-        let traps = Self.work + "/tree-traps", readOnly = Self.work + "/tree-ro"
-        let made = try sh("""
+        let traps = Self.work + "/tree-traps"
+        let readOnly = Self.work + "/tree-ro"
+        let made = try sh(
+            """
             set -e; umount \(readOnly) 2>/dev/null || true; rm -rf \(traps) \(readOnly); cp -a \(try Self.tree()) \(traps)
             sh \(repositoryRoot)/Tests/tools/boot/install_traps.sh \(traps)
             mkdir \(readOnly); mount --bind \(traps) \(readOnly); mount -o remount,bind,ro \(readOnly)
@@ -116,7 +122,10 @@ struct BootTests {
             let result = try Packer(request: request).run()
             images.append((Self.work + "/ro-\(i).raw", result.rootUUID))
         }
-        let cli = try run(["prlimit", "--nofile=1024:1024", stampBinary, "pack", readOnly, "-o", Self.work + "/ro-3", "-t", "raw", "--layout", "efi"])
+        let cli = try run([
+            "prlimit", "--nofile=1024:1024", stampBinary, "pack", readOnly, "-o", Self.work + "/ro-3", "-t", "raw", "--layout",
+            "efi",
+        ])
         try #require(cli.status == 0, "\(cli.output.suffix(2000))")
         let line = try #require(cli.output.split(separator: "\n").first { $0.contains("root ext4") && $0.contains("UUID ") })
         images.append((Self.work + "/ro-3.raw", String(line.split(separator: " ").last!)))
@@ -125,7 +134,8 @@ struct BootTests {
         let after = try run(["python3", snapshot, traps])
         #expect(before.stdout == after.stdout, "the source tree changed")
         #expect(!FileManager.default.fileExists(atPath: traps + "/var/lib/stamp-trap/fired"), "a GRUB program of the tree ran")
-        #expect((try? String(contentsOfFile: traps + "/var/lib/stamp-trap/sh.log", encoding: .utf8)) == "", "the tree's /bin/sh ran")
+        #expect(
+            (try? String(contentsOfFile: traps + "/var/lib/stamp-trap/sh.log", encoding: .utf8)) == "", "the tree's /bin/sh ran")
 
         for image in images {
             let table = try run(["sfdisk", "--json", image.path]).stdout
@@ -154,7 +164,8 @@ struct BootTests {
     @Test func anOrdinaryUserPacksABootableDisk() throws {
         let name = "stamp-p\(UInt16.random(in: 0x1000...0xFFFF))"
         let owned = Self.work + "/tree-user"
-        let made = try sh("""
+        let made = try sh(
+            """
             set -e; useradd -M -d /nonexistent -s /usr/sbin/nologin \(name)
             rm -rf \(owned) \(Self.work)/user-out; cp -a \(try Self.tree()) \(owned)
             mkdir -p \(Self.work)/user-out; chown -R \(name): \(owned) \(Self.work)/user-out
@@ -163,8 +174,11 @@ struct BootTests {
         try #require(made.status == 0, "\(made.output)")
         let uid = try #require(Int(try run(["id", "-u", name]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
         let out = Self.work + "/user-out/disk"
-        let packed = try run(["prlimit", "--nofile=1024:1024", "setpriv", "--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", stampBinary, "pack", owned,
-                              "-o", out, "-t", "qcow2,raw", "--layout", "gpt", "--uuid", Self.uuid])
+        let packed = try run([
+            "prlimit", "--nofile=1024:1024", "setpriv", "--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", stampBinary, "pack",
+            owned,
+            "-o", out, "-t", "qcow2,raw", "--layout", "gpt", "--uuid", Self.uuid,
+        ])
         try #require(packed.status == 0, "\(packed.output.suffix(3000))")
         #expect(packed.output.contains("boot loader: GRUB's files from the tree, read as data"), "\(packed.output.suffix(2000))")
         let owner = (try FileManager.default.attributesOfItem(atPath: out + ".qcow2"))[.ownerAccountID] as? Int
@@ -178,8 +192,9 @@ struct BootTests {
         try #require(listing.status == 0, "\(listing.stderr)")
         let lines = listing.stdout.split(separator: "\n")
         #expect(lines.count > 10_000)
-        #expect(lines.allSatisfy { $0.split(separator: "\t", omittingEmptySubsequences: false)[2] == "0:0" },
-                "\(lines.filter { $0.split(separator: "\t", omittingEmptySubsequences: false)[2] != "0:0" }.prefix(5))")
+        #expect(
+            lines.allSatisfy { $0.split(separator: "\t", omittingEmptySubsequences: false)[2] == "0:0" },
+            "\(lines.filter { $0.split(separator: "\t", omittingEmptySubsequences: false)[2] != "0:0" }.prefix(5))")
         #expect(lines.contains { $0.hasPrefix("/boot/grub/grub.cfg\t") })
         try Self.boot(out + ".qcow2", ["--format", "qcow2", "--snapshot"])
     }

@@ -9,7 +9,9 @@ import StampPipeline
     struct NotABuild: Error {}
 
     func request(_ arguments: String) throws -> DIBBuildRequest {
-        guard case .build(let request) = try DIBCommandLine.parse(arguments.split(separator: " ").map(String.init), environment: [:])
+        guard
+            case .build(let request) = try DIBCommandLine.parse(
+                arguments.split(separator: " ").map(String.init), environment: [:])
         else { throw NotABuild() }
         return request
     }

@@ -12,7 +12,8 @@ import StampTestSupport
 struct PackTests {
     static func makeTree(_ dir: TemporaryDirectory) throws -> String {
         let root = dir.file("root")
-        try sh("""
+        try sh(
+            """
             set -e; mkdir -p \(root)/etc \(root)/usr/lib \(root)/boot
             head -c 9000000 /dev/urandom > \(root)/usr/lib/blob; echo hello > \(root)/etc/motd
             for i in $(seq 1 500); do echo $i > \(root)/usr/lib/f$i; done; ln -s ../etc/motd \(root)/usr/motd
@@ -26,7 +27,8 @@ struct PackTests {
     func everyFormatIsValidAndIdenticalToRaw(layout: StandardLayout) throws {
         let dir = try TemporaryDirectory("stamp-pack")
         let root = try Self.makeTree(dir)
-        var request = PackRequest(root: root, output: dir.file("disk"), formats: ["raw", "qcow2", "vmdk", "vhd"].compactMap(PackFormat.init))
+        var request = PackRequest(
+            root: root, output: dir.file("disk"), formats: ["raw", "qcow2", "vmdk", "vhd"].compactMap(PackFormat.init))
         request.layout = layout
         request.uuid = Identifier("3f1c2b7a-0d7e-4c55-9b1e-2a6f0c9d8e71")
         let result = try Packer(request: request).run()
@@ -35,7 +37,8 @@ struct PackTests {
         let rawSize = try #require(FileManager.default.attributesOfItem(atPath: raw)[.size] as? UInt64)
         #expect(rawSize == result.diskSize)
         for ext in ["qcow2", "vmdk", "vhd"] {
-            let path = dir.file("disk.\(ext)"), fmt = Self.qemuName[ext]!
+            let path = dir.file("disk.\(ext)")
+            let fmt = Self.qemuName[ext]!
             let info = try run(["qemu-img", "info", "-f", fmt, "--output=json", path])
             #expect(info.status == 0, "\(ext): \(info.output)")
             let json = try JSONSerialization.jsonObject(with: Data(info.stdout.utf8)) as? [String: Any]
@@ -58,7 +61,8 @@ struct PackTests {
         var rootOffset: UInt64 = 0
         if layout != .none {
             let sfdisk = try run(["sfdisk", "--verify", raw])
-            #expect(sfdisk.status == 0 && sfdisk.stdout.contains("No errors detected") && sfdisk.stderr.isEmpty, "\(sfdisk.output)")
+            #expect(
+                sfdisk.status == 0 && sfdisk.stdout.contains("No errors detected") && sfdisk.stderr.isEmpty, "\(sfdisk.output)")
             if layout != .mbr {
                 let sgdisk = try run(["sgdisk", "-v", raw])
                 #expect(sgdisk.stdout.contains("No problems found") && !sgdisk.output.contains("Caution"), "\(sgdisk.output)")
@@ -70,7 +74,8 @@ struct PackTests {
             rootOffset = ((rootPart["start"] as? NSNumber)?.uint64Value ?? 0) * 512
             if layout == .efi {
                 let esp = try #require(parts.first)
-                let start = (esp["start"] as? NSNumber)?.intValue ?? 0, size = (esp["size"] as? NSNumber)?.intValue ?? 0
+                let start = (esp["start"] as? NSNumber)?.intValue ?? 0
+                let size = (esp["size"] as? NSNumber)?.intValue ?? 0
                 try sh("dd if=\(raw) of=\(dir.file("esp.img")) bs=512 skip=\(start) count=\(size) status=none")
                 let fsck = try run(["fsck.fat", "-n", dir.file("esp.img")])
                 #expect(fsck.status == 0, "fsck.fat: \(fsck.output)")
@@ -85,13 +90,16 @@ struct PackTests {
     @Test(arguments: [false, true]) func compressedContainersAreValidAndIdentical(fast: Bool) throws {
         let dir = try TemporaryDirectory("stamp-pack-compressed")
         let root = try Self.makeTree(dir)
-        var request = PackRequest(root: root, output: dir.file("disk"), formats: ["raw", "vmdk", "ova", "qcow2"].compactMap(PackFormat.init))
+        var request = PackRequest(
+            root: root, output: dir.file("disk"), formats: ["raw", "vmdk", "ova", "qcow2"].compactMap(PackFormat.init))
         request.fast = fast
         request.qcow2Compressed = true
         _ = try Packer(request: request).run()
         // qcow2's compressed clusters: a 4 KiB window, which qemu's inflate requires.
         let qcheck = try run(["qemu-img", "check", "-f", "qcow2", dir.file("disk.qcow2")])
-        #expect(qcheck.status == 0 && qcheck.stdout.contains("compressed clusters") && !qcheck.stdout.contains(" 0.00% compressed"), "\(qcheck.output)")
+        #expect(
+            qcheck.status == 0 && qcheck.stdout.contains("compressed clusters") && !qcheck.stdout.contains(" 0.00% compressed"),
+            "\(qcheck.output)")
         let qcompare = try run(["qemu-img", "compare", "-f", "raw", "-F", "qcow2", dir.file("disk.raw"), dir.file("disk.qcow2")])
         #expect(qcompare.status == 0 && qcompare.stdout.contains("Images are identical"), "\(qcompare.output)")
         let check = try run(["qemu-img", "check", "-f", "vmdk", dir.file("disk.vmdk")])
@@ -124,7 +132,8 @@ struct PackTests {
             try Packer(request: request).run()
         } throws: { error in
             let text = "\(error)"
-            return text.contains("no output format") && text.contains("nodir: output directory: no such file or directory") && text.contains("not a directory")
+            return text.contains("no output format") && text.contains("nodir: output directory: no such file or directory")
+                && text.contains("not a directory")
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
     }
@@ -135,7 +144,9 @@ struct PackTests {
         var request = PackRequest(root: root, output: dir.file("disk"), formats: [.container(.raw), .container(.qcow2)])
         request.diskSize = 24 << 20
         #expect(throws: (any Error).self) { try Packer(request: request).run() }
-        let left = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix("disk") || $0.hasPrefix(".disk") }
+        let left = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter {
+            $0.hasPrefix("disk") || $0.hasPrefix(".disk")
+        }
         #expect(left == [])
     }
 }
@@ -150,8 +161,12 @@ struct PackOVATests {
         request.checksum = true
         request.ova.cpus = 4
         let result = try Packer(request: request).run()
-        #expect(result.outputs.map { $0.split(separator: "/").last.map(String.init) ?? "" } == ["app.qcow2", "app.ova", "app.tar"])
-        let sums = try run(["bash", "-c", "cd \(dir.path) && sha256sum -c app.ova.sha256 app.qcow2.sha256 app.tar.sha256 && md5sum -c app.ova.md5"])
+        #expect(
+            result.outputs.map { $0.split(separator: "/").last.map(String.init) ?? "" } == ["app.qcow2", "app.ova", "app.tar"])
+        let sums = try run([
+            "bash", "-c",
+            "cd \(dir.path) && sha256sum -c app.ova.sha256 app.qcow2.sha256 app.tar.sha256 && md5sum -c app.ova.md5",
+        ])
         #expect(sums.status == 0, "\(sums.output)")
         let members = try run(["tar", "tf", dir.file("app.ova")]).stdout.split(separator: "\n").map(String.init)
         #expect(members == ["app.ovf", "app.mf", "app-disk1.vmdk"])
@@ -170,7 +185,9 @@ struct PackOVATests {
         }
         let check = try run(["qemu-img", "check", "-f", "vmdk", dir.file("x/app-disk1.vmdk")])
         #expect(check.status == 0, "\(check.output)")
-        let compare = try run(["qemu-img", "compare", "-f", "vmdk", "-F", "qcow2", dir.file("x/app-disk1.vmdk"), dir.file("app.qcow2")])
+        let compare = try run([
+            "qemu-img", "compare", "-f", "vmdk", "-F", "qcow2", dir.file("x/app-disk1.vmdk"), dir.file("app.qcow2"),
+        ])
         #expect(compare.status == 0, "\(compare.output)")
         let hidden = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix(".") }
         #expect(hidden.isEmpty, "temporary files left: \(hidden)")

@@ -18,7 +18,9 @@ public func debianRoot() throws -> String {
     try? FileManager.default.removeItem(atPath: root)
     let r = try run(["bash", repositoryRoot + "/scripts/debootstrap-root", root, "--with-kernel"])
     guard r.status == 0 else { throw DebianRootError(output: r.output) }
-    guard FileManager.default.createFile(atPath: marker, contents: nil) else { throw DebianRootError(output: "cannot create \(marker)") }
+    guard FileManager.default.createFile(atPath: marker, contents: nil) else {
+        throw DebianRootError(output: "cannot create \(marker)")
+    }
     return root
 }
 

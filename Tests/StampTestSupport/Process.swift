@@ -94,7 +94,8 @@ public func run(
     if let environment {
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     }
-    let out = Pipe(), err = Pipe()
+    let out = Pipe()
+    let err = Pipe()
     process.standardOutput = out
     process.standardError = err
     let inPipe = Pipe()
@@ -122,7 +123,9 @@ public func run(
 
 /// Runs a shell command line with bash (under ``loginOpenFilesLimit`` when it starts stamp).
 @discardableResult
-public func sh(_ script: String, environment: [String: String]? = nil, openFiles: OpenFilesLimit = .automatic) throws -> CommandResult {
+public func sh(_ script: String, environment: [String: String]? = nil, openFiles: OpenFilesLimit = .automatic) throws
+    -> CommandResult
+{
     try run(["bash", "-c", script], environment: environment, openFiles: openFiles)
 }
 
@@ -230,7 +233,9 @@ public func strictFsck(_ image: String) throws -> [String] {
     var unexpected: [String] = []
     for line in r.output.split(separator: "\n", omittingEmptySubsequences: true) {
         let l = String(line)
-        if l.hasPrefix("e2fsck ") || l.hasPrefix("Pass ") || l.range(of: #"^\S+: \d+/\d+ files \(.*\), \d+/\d+ blocks$"#, options: .regularExpression) != nil {
+        if l.hasPrefix("e2fsck ") || l.hasPrefix("Pass ")
+            || l.range(of: #"^\S+: \d+/\d+ files \(.*\), \d+/\d+ blocks$"#, options: .regularExpression) != nil
+        {
             continue
         }
         unexpected.append(l)

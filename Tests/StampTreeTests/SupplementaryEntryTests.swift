@@ -23,7 +23,11 @@ struct SupplementaryEntryTests {
         }
         let dev = try #require(tree.entries.indices.first { tree.path(of: $0) == "/dev" })
         let names = tree.entries[dev].children.map { String(decoding: tree.entries[Int($0)].name, as: UTF8.self) }
-        #expect(names == ["console", "fd", "full", "mine", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin", "stdout", "tty", "urandom", "zero"])
+        #expect(
+            names == [
+                "console", "fd", "full", "mine", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin", "stdout", "tty",
+                "urandom", "zero",
+            ])
         #expect(entry("/dev/null")?.kind == .regular && entry("/dev/null")?.size == 1)
         let console = try #require(entry("/dev/console"))
         #expect(console.kind == .characterDevice && console.mode == 0o020666)

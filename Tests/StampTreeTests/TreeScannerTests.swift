@@ -7,7 +7,8 @@ import StampTestSupport
 struct TreeScannerTests {
     @Test func recordsMetadataWithoutReadingData() throws {
         let dir = try TemporaryDirectory("stamp-tree")
-        try sh("""
+        try sh(
+            """
             set -e; cd \(dir.path); mkdir -p r/b r/a; echo x > r/a/file; ln r/a/file r/b/hard; ln -s ../a/file r/b/link
             truncate -s 10M r/sparse; printf data | dd of=r/sparse bs=4096 seek=100 conv=notrunc status=none
             mkfifo r/fifo; touch -d '2001-02-03 04:05:06.123456789' r/a/file
@@ -27,7 +28,9 @@ struct TreeScannerTests {
         #expect(entry("/fifo")?.kind == .fifo)
         let sparse = try #require(entry("/sparse"))
         #expect(sparse.size == 10 << 20)
-        #expect(sparse.dataRegions?.count == 1 && sparse.dataRegions?.first?.lowerBound == 409_600, "\(String(describing: sparse.dataRegions))")
+        #expect(
+            sparse.dataRegions?.count == 1 && sparse.dataRegions?.first?.lowerBound == 409_600,
+            "\(String(describing: sparse.dataRegions))")
         if file.xattrs.isEmpty == false { #expect(file.xattrs.first?.nameString == "user.k") }
         #expect(tree.totalFileBytes == 2 + (10 << 20))
     }

@@ -17,7 +17,7 @@ import StampCompression
 import StampContainers
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 func now() -> Double {
@@ -92,14 +92,17 @@ guard let path = arguments.first else {
 if allMode {
     var options = ContainerOptions()
     options.workers = threads
-    let formats: [(OutputFormat, String)] = [(.raw, "raw"), (.qcow2, "qcow2"), (.vmdkStreamOptimized, "vmdk"), (.vhdDynamic, "vpc")]
+    let formats: [(OutputFormat, String)] = [
+        (.raw, "raw"), (.qcow2, "qcow2"), (.vmdkStreamOptimized, "vmdk"), (.vhdDynamic, "vpc"),
+    ]
     print("one read, several outputs, default setting; load: ", terminator: "")
     fflush(nil)
     _ = system("cat /proc/loadavg")
     for set in [[2], [0, 1, 2, 3]] {
         let reader = try ImageDetector.open(path: path)
         let sinks = try set.map { i in
-            try makeImageSink(format: formats[i].0, path: "\(path).bench.\(formats[i].1)", virtualSize: reader.virtualSize, options: options)
+            try makeImageSink(
+                format: formats[i].0, path: "\(path).bench.\(formats[i].1)", virtualSize: reader.virtualSize, options: options)
         }
         let (t0, c0) = (now(), cpuSeconds())
         try reader.replay(into: TeeSink(sinks))
@@ -172,6 +175,7 @@ for settings in settingsList {
     let name = settings.description + String(repeating: " ", count: max(0, 14 - settings.description.count))
     print(
         "\(name) \(f(Double(inputBytes) / single / 1e6, 14)) \(f(Double(records) / 1e6, 18)) "
-            + "\(f(Double(inputBytes) / Double(records), 7)) \(f(wall, 12)) \(f(Double(inputBytes) / wall / 1e6, 15)) \(f(cpu, 16))")
+            + "\(f(Double(inputBytes) / Double(records), 7)) \(f(wall, 12)) \(f(Double(inputBytes) / wall / 1e6, 15)) \(f(cpu, 16))"
+    )
     fflush(nil)
 }
