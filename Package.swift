@@ -81,7 +81,9 @@ let package = Package(
         // on Linux cannot do); gzip layers are inflated with StampCompression's ISA-L decoder.
         .target(
             name: "StampOCI",
-            dependencies: ["StampArchive", "CCurl", "StampCompression", .product(name: "Crypto", package: "swift-crypto")]),
+            dependencies: [
+                "StampArchive", "StampTree", "CCurl", "StampCompression", .product(name: "Crypto", package: "swift-crypto"),
+            ]),
 
         // MARK: containers and packaging
         .target(name: "StampContainers", dependencies: ["StampIO", "StampBytes", "StampCompression"]),

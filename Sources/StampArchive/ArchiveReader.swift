@@ -87,6 +87,15 @@ public final class ArchiveReader {
         }
     }
 
+    /// Reads the next bytes of the current member's data into `buffer` (holes of a sparse
+    /// member read as zeros); returns how many, 0 at the member's end.
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        guard let base = buffer.baseAddress, buffer.count > 0 else { return 0 }
+        let n = archive_read_data(try live(), base, buffer.count)
+        if n < 0 { try check(Int32(clamping: n), "read data") }
+        return max(0, n)
+    }
+
     /// Hands the current member to a disk writer.
     public func extract(to writer: DiskWriter, member: String) throws {
         let output = try writer.live("write \(member)")
@@ -177,6 +186,28 @@ public struct ArchiveMember {
     public var size: Int64 { Int64(archive_entry_size(pointer)) }
     public var isDirectory: Bool { fileType == 0o040000 }
     public var isRegular: Bool { fileType == 0o100000 }
+    /// The numeric owner (names in the tar are ignored, as umoci and the OCI spec do).
+    public var uid: Int64 { Int64(archive_entry_uid(pointer)) }
+    public var gid: Int64 { Int64(archive_entry_gid(pointer)) }
+    /// A device node's numbers.
+    public var deviceMajor: UInt32 { UInt32(truncatingIfNeeded: archive_entry_rdevmajor(pointer)) }
+    public var deviceMinor: UInt32 { UInt32(truncatingIfNeeded: archive_entry_rdevminor(pointer)) }
+
+    /// The member's extended attributes in the order the tar lists them (pax
+    /// `SCHILY.xattr.NAME` records: capabilities as `security.capability`, POSIX ACLs as
+    /// `system.posix_acl_access`/`_default` in the kernel's binary form).
+    public var extendedAttributes: [(name: [UInt8], value: [UInt8])] {
+        var out: [(name: [UInt8], value: [UInt8])] = []
+        guard archive_entry_xattr_reset(pointer) > 0 else { return out }
+        var name: UnsafePointer<CChar>?
+        var value: UnsafeRawPointer?
+        var size = 0
+        while archive_entry_xattr_next(pointer, &name, &value, &size) == ARCHIVE_OK {
+            let bytes = value.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) } ?? []
+            out.append((Self.bytes(name), bytes))
+        }
+        return out
+    }
 
     public func setPath(bytes: [UInt8]) { withNULTerminated(bytes) { archive_entry_copy_pathname(pointer, $0) } }
     public func setHardLink(bytes: [UInt8]) { withNULTerminated(bytes) { archive_entry_copy_hardlink(pointer, $0) } }

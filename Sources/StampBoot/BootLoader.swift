@@ -43,7 +43,7 @@ public enum BootLoader {
     static let signedMokManager = "/usr/lib/shim/mmx64.efi.signed"
     static let shimCSV = "/usr/lib/shim/BOOTX64.CSV"
     /// The largest GRUB file read into memory (a module, an EFI image).
-    static let fileLimit = 64 << 20
+    public static let fileLimit = 64 << 20
 
     /// Whether the tree carries a kernel and GRUB's files for `layout`.
     public static func canBoot(_ tree: RootTree, layout: BootLayout) -> Bool {
@@ -74,6 +74,31 @@ public enum BootLoader {
                 ($0.hasPrefix("vmlinuz-") || $0.hasPrefix("vmlinux-"))
                     && tree.lookup("/boot/" + $0).map { tree.entries[$0].kind == .regular } == true
             }
+    }
+
+    /// The regular files ``prepare(tree:layout:root:options:time:)`` may read, as entry
+    /// indices: GRUB's platform directories (whose modules it also copies under /boot/grub),
+    /// the EFI binaries, os-release, /etc/default/grub(.d) and /etc/fstab. A model whose
+    /// data stays in compressed layers reads these once, in layer order, before the step
+    /// reads them in its own order (``RootTree/loadMembers(of:fileLimit:totalLimit:)``).
+    public static func filesRead(_ tree: RootTree) -> [Int] {
+        var found: [Int] = []
+        func add(_ path: String) {
+            if let index = tree.lookup(path), tree.entries[index].kind == .regular { found.append(index) }
+        }
+        for directory in [i386, x86_64, "/etc/default/grub.d"] {
+            guard let index = tree.lookup(directory), tree.entries[index].kind == .directory else { continue }
+            for child in tree.entries[index].children {
+                add(directory + "/" + String(decoding: tree.entries[Int(child)].name, as: UTF8.self))
+            }
+        }
+        for path in [
+            monolithicEFI, signedShim, signedGrub, signedMokManager, shimCSV, "/etc/os-release", "/usr/lib/os-release",
+            "/etc/default/grub", "/etc/fstab",
+        ] {
+            add(path)
+        }
+        return found
     }
 
     /// Reads GRUB's files from `tree`, builds the boot code and ESP files, and adds grub.cfg,

@@ -325,6 +325,9 @@ struct Emitter {
     private mutating func emitFileData(_ piece: Piece) throws {
         let plan = layout.inode(piece.inode)
         let entryIndex = Int(plan.entry)
+        if let position = layout.tree.memberPosition(of: entryIndex) {
+            return try emitMemberData(piece, size: plan.size, position: position)
+        }
         if openFile?.inode != piece.inode {
             closeFile()
             let path = layout.tree.sourcePath(of: entryIndex)
@@ -355,6 +358,35 @@ struct Emitter {
             let range = SourceRange(descriptor: file.fd, path: file.path, offset: offset, length: length)
             openFile?.queued = true
             try stager.copy(range, at: piece.start)
+        }
+    }
+
+    /// A piece of a file kept in an image layer: read from the layer's decompressed stream
+    /// straight into the staging buffers (no descriptor to copy from), at most a buffer's
+    /// worth at a time. The layout orders these files by layer and member, so each call
+    /// continues where the previous one stopped.
+    private mutating func emitMemberData(_ piece: Piece, size: UInt64, position: (layer: Int32, member: Int32)) throws {
+        guard let source = layout.tree.memberData else {
+            throw IOError.unreadable(
+                path: layout.tree.path(of: Int(layout.inode(piece.inode).entry)), reason: "no layer to read from")
+        }
+        let path = layout.tree.path(of: Int(layout.inode(piece.inode).entry))
+        var block = UInt64(piece.logical)
+        let end = UInt64(piece.logical) + UInt64(piece.count)
+        while block < end {
+            let n = min(end - block, UInt64(stager.capacity))
+            let region = try stager.blocks(at: piece.start + (block - UInt64(piece.logical)), count: Int(n))
+            let offset = block << Ext4.blockShift
+            let length = Int(min(n << Ext4.blockShift, size - min(size, offset)))
+            var done = 0
+            while done < length {
+                let target = UnsafeMutableRawBufferPointer(rebasing: region.bytes[done..<length])
+                let got = try source.read(
+                    layer: position.layer, member: position.member, offset: offset + UInt64(done), into: target, path: path)
+                if got == 0 { throw IOError.sourceShrank(path: path, expected: size, actual: offset + UInt64(done)) }
+                done += got
+            }
+            block += n
         }
     }
 }

@@ -46,6 +46,8 @@ final class FileOpener: @unchecked Sendable {
         for piece in layout.pieces where piece.kind == .fileData && piece.inode != last {
             last = piece.inode
             let plan = layout.inode(piece.inode)
+            // Data kept in an image layer is read by the emitter from the layer's stream.
+            if layout.tree.memberPosition(of: Int(plan.entry)) != nil { continue }
             files.append((piece.inode, Int(plan.entry), plan.size))
         }
         self.files = files

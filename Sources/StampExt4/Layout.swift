@@ -167,9 +167,12 @@ final class Layout {
             allocateBlocks(inode: Ext4.InodeNumber.lostAndFound, kind: .directory, count: 4)
             inodes[Int(Ext4.InodeNumber.lostAndFound) - 1].size = 4 << Ext4.blockShift
         }
-        // Then each directory followed by its files, in numbering order.
+        // Then each directory followed by its files, in numbering order. Files whose data is
+        // in an image layer come last, in (layer, member) order: the emitter then reads each
+        // compressed blob once, front to back, while the disk stream stays ascending.
         var queue: [Int] = [0]
         var head = 0
+        var layered: [(layer: Int32, member: Int32, entry: Int)] = []
         while head < queue.count {
             let dir = queue[head]
             head += 1
@@ -180,10 +183,16 @@ final class Layout {
                 if entry.kind == .directory {
                     queue.append(c)
                 } else if entry.hardLinkOf == nil {
-                    try allocateFile(c)
+                    if entry.kind == .regular, let position = tree.memberPosition(of: c) {
+                        layered.append((position.layer, position.member, c))
+                    } else {
+                        try allocateFile(c)
+                    }
                 }
             }
         }
+        layered.sort { ($0.layer, $0.member, $0.entry) < ($1.layer, $1.member, $1.entry) }
+        for file in layered { try allocateFile(file.entry) }
     }
 
     /// The entries of directory `dir` as they go on disk.

@@ -20,6 +20,9 @@ public enum IOError: Error, Sendable, Equatable, CustomStringConvertible {
     case sourceModified(path: String)
     /// A write was out of the ascending order a stream sink requires.
     case outOfOrder(offset: UInt64, previousEnd: UInt64)
+    /// The data of a file kept inside an image layer could not be read (a corrupt or
+    /// changed blob, a member other than the one the model recorded).
+    case unreadable(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -37,6 +40,8 @@ public enum IOError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(path): modified after the scan (not read)"
         case .outOfOrder(let offset, let previousEnd):
             return "internal error: write at offset \(offset) before the previous end \(previousEnd)"
+        case .unreadable(let path, let reason):
+            return "\(path): \(reason)"
         }
     }
 }

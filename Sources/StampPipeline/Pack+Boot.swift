@@ -41,7 +41,7 @@ extension Packer {
         guard BootLoader.canBoot(tree, layout: layout) else {
             if request.requireBootloader {
                 throw PackProblems(problems: [
-                    "\(request.root): no kernel and GRUB files for a \(layout.rawValue) boot (install grub-pc-bin\(layout == .efi ? ", grub-efi-amd64-bin" : "") and a kernel)"
+                    "\(tree.sourcePath): no kernel and GRUB files for a \(layout.rawValue) boot (install grub-pc-bin\(layout == .efi ? ", grub-efi-amd64-bin" : "") and a kernel)"
                 ])
             }
             log("no kernel or GRUB in the tree: writing a disk without boot code")
@@ -52,6 +52,10 @@ extension Packer {
         // What is added to the model gets SOURCE_DATE_EPOCH, else the tree root's time: the
         // same tree and options give the same image.
         let time = request.sourceDateEpoch.map { Timestamp(seconds: $0) } ?? tree.entries[0].modificationTime
+        if tree.memberData != nil {
+            // A model of image layers: what the step reads at random is read in one pass first.
+            try tree.loadMembers(of: BootLoader.filesRead(tree), fileLimit: BootLoader.fileLimit, totalLimit: 256 << 20)
+        }
         let artifacts = try BootLoader.prepare(tree: tree, layout: layout, root: root, options: request.bootOptions, time: time)
         for line in artifacts.log.split(separator: "\n") { log("boot loader: \(line)") }
         return artifacts

@@ -79,7 +79,11 @@ public struct Packer {
         if !problems.isEmpty { throw PackProblems(problems: problems) }
     }
 
-    public func run() throws -> PackResult {
+    public func run() throws -> PackResult { try run(tree: nil) }
+
+    /// Packs `model` (a tree built without a directory: an image's layers, ``LayerTree``)
+    /// instead of a scan of the request's root. A block-device config needs a scanned root.
+    public func run(tree model: RootTree?) throws -> PackResult {
         try validate()
         if let config = request.blockDevice { return try run(blockDevice: config) }
         var result = PackResult()
@@ -87,12 +91,19 @@ public struct Packer {
         let uuid = request.uuid ?? Identifier.random()
         let seed = uuid.bytes
 
-        log("scanning \(request.root)")
-        var scanOptions = ScanOptions()
-        scanOptions.supplements = request.supplements
-        let tree = try TreeScanner(options: scanOptions).scan(request.root)
-        if let caller = request.callerOwnsAsRoot { tree.mapOwner(uid: caller.uid, gid: caller.gid) }
-        log("scanned \(tree.entries.count) entries, \(formatBytes(tree.totalFileBytes)) of file data")
+        let tree: RootTree
+        if let model {
+            tree = model
+        } else {
+            log("scanning \(request.root)")
+            var scanOptions = ScanOptions()
+            scanOptions.supplements = request.supplements
+            tree = try TreeScanner(options: scanOptions).scan(request.root)
+            if let caller = request.callerOwnsAsRoot { tree.mapOwner(uid: caller.uid, gid: caller.gid) }
+        }
+        log(
+            "\(model == nil ? "scanned" : "modelled") \(tree.entries.count) entries, \(formatBytes(tree.totalFileBytes)) of file data"
+        )
         let boot = try prepareBoot(tree: tree, uuid: uuid, layout: Packer.bootLayout(of: request.layout), label: request.label)
 
         var options = ext4Options(label: request.label, uuid: uuid)

@@ -3,19 +3,24 @@ import StampIO
 import SystemPackage
 import StampBytes
 import StampOCI
+import StampTree
 
 /// `stamp pack IMAGE_REF`: a container image (OCI layout, docker archive, registry) becomes
 /// the root tree of a disk.
 ///
 /// ```
 ///  IMAGE_REF ─► ImageSource.resolve (index → linux/amd64 manifest → config, all verified)
-///            ─► layers hashed, then applied into a private scratch directory
-///            ─► Packer (scan, ext4, layout, boot loader, every format)
+///            ─► layers hashed ─► LayerTree: the tree model from the layers' headers
+///            ─► Packer (ext4, layout, boot loader, every format; file data read from the
+///               compressed blobs in layer order while the disk is written)
 ///            ─► OUT.d/image.json, image-manifest.json, image-config.json
 /// ```
 ///
-/// The scratch directory (`TMPDIR`, else /var/tmp) holds the unpacked tree and any staged or
-/// downloaded blobs; it is removed however the pack ends. Everything that can be checked
+/// Nothing of the image is unpacked, so no privilege is needed: owners, device nodes and
+/// capabilities are the layers'. Only a block-device config and the `tar` output still
+/// apply the layers to a private scratch directory (``needsUnpackedTree(_:)``). The blob
+/// scratch directory (`TMPDIR`, else /var/tmp) holds staged or downloaded blobs (compressed,
+/// as pulled); it is removed however the pack ends. Everything that can be checked
 /// without the image (output paths, formats) is checked before the image is read.
 public struct ImagePacker {
     public var request: PackRequest
@@ -57,6 +62,42 @@ public struct ImagePacker {
             return result
         }
         let files = try source.fetchLayers(image)
+        let result: PackResult
+        if Self.needsUnpackedTree(request) {
+            result = try unpackAndPack(image, source: source, files: files, request: request)
+        } else {
+            // The model straight from the layers: their headers now, the files' data from the
+            // blobs while the disk is written. Nothing of the image lands on the host.
+            log("reading the layers' metadata (nothing is unpacked)")
+            let names = image.manifest.layers.enumerated().map { "layer \($0.offset) \($0.element.digest)" }
+            let tree = try LayerTree.build(
+                files: files, names: names, budget: ExpansionBudget(limit: maxExpandedBytes),
+                rootTime: Timestamp(seconds: Int64(time(nil))), treeName: reference.description)
+            result = try Packer(request: request, log: log).run(tree: tree)
+        }
+        try Self.writeImageRecord(image, directory: request.output + ".d")
+        if let cache {
+            try cache.store(
+                key: key, reference: reference.description, manifestDigest: image.manifestDigest.description,
+                output: request.output, extensions: request.formats.map(\.fileExtension))
+            log("stored in the image cache \(cache.directory) (entry \(key.prefix(16)))")
+        }
+        return result
+    }
+
+    /// Whether a pack of an image still unpacks its layers into a scratch directory (as root,
+    /// or uid 0 of a user namespace): a block-device config (a tree split over several
+    /// filesystems) and the `tar` output read a directory; everything else is written from
+    /// the layers' model (``LayerTree``).
+    public static func needsUnpackedTree(_ request: PackRequest) -> Bool {
+        request.blockDevice != nil || request.formats.contains(.tar)
+    }
+
+    /// The unpacking path: layers applied into a private scratch directory, then scanned.
+    private func unpackAndPack(_ image: ResolvedImage, source: ImageSource, files: [String], request: PackRequest) throws
+        -> PackResult
+    {
+        var request = request
         // The unpacked tree: in memory when it fits, as DIB builds in tmpfs (writing it to
         // disk and reading it back costs more than the rest of the stamp together). Whether
         // it fits is decided on what the layers expand to, measured (a pass that reads them
@@ -80,15 +121,7 @@ public struct ImagePacker {
         // The root of the image: 0755 root:root unless a layer says otherwise.
         chmod(root, 0o755)
         try source.apply(image, files: files, into: root, log: log)
-        let result = try Packer(request: request, log: log).run()
-        try Self.writeImageRecord(image, directory: request.output + ".d")
-        if let cache {
-            try cache.store(
-                key: key, reference: reference.description, manifestDigest: image.manifestDigest.description,
-                output: request.output, extensions: request.formats.map(\.fileExtension))
-            log("stored in the image cache \(cache.directory) (entry \(key.prefix(16)))")
-        }
-        return result
+        return try Packer(request: request, log: log).run()
     }
 
     /// `OUT.d/`: the verified manifest and config as they were read, and `image.json`, a

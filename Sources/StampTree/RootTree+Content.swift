@@ -18,6 +18,23 @@ public enum EntryContent: Sendable, Equatable {
     /// The data of another entry of the same tree (a copy, e.g. a GRUB module placed under
     /// /boot/grub), read when the image is written.
     case entry(Int32)
+    /// Member `member` (its position in the tar, from 0) of image layer `layer` (from 0,
+    /// bottom first): the bytes stay in the compressed layer blob and are read through the
+    /// tree's ``RootTree/memberData`` when the image is written.
+    case member(layer: Int32, member: Int32)
+}
+
+/// Reads the data of layer members for a model built from image layers (``EntryContent/member(layer:member:)``).
+///
+/// A blob is compressed and read front to back: reads that go forward (the same member at
+/// a later offset, a later member of the same layer, a later layer) cost only the bytes
+/// between them; any other order reopens the layer and reads it from its start. Writers
+/// therefore lay such files out in (layer, member) order (``RootTree/memberPosition(of:)``).
+public protocol MemberDataSource: AnyObject {
+    /// Reads up to `buffer.count` bytes of the member at `offset`; 0 at its end.
+    /// - Parameter path: how messages name the file.
+    func read(layer: Int32, member: Int32, offset: UInt64, into buffer: UnsafeMutableRawBufferPointer, path: String)
+        throws(IOError) -> Int
 }
 
 extension RootTree {
@@ -66,10 +83,19 @@ extension RootTree {
             guard fd >= 0 else { throw .system(path: path(of: index), operation: "memfd", errno: Errno(rawValue: errno)) }
             return FileDescriptor(rawValue: fd)
         case .entry(let other):
-            guard Int(other) != index, Int(other) < entries.count, entries[Int(other)].content == .source else {
+            // One level only: a copy of a scanned file or of bytes (a layer member's bytes once
+            // ``loadMembers(of:fileLimit:totalLimit:)`` read them), never of another copy.
+            guard Int(other) != index, Int(other) < entries.count else {
                 throw .system(path: path(of: index), operation: "open", errno: .invalidArgument)
             }
+            switch entries[Int(other)].content {
+            case .source, .bytes: break
+            case .entry, .member: throw .system(path: path(of: index), operation: "open", errno: .invalidArgument)
+            }
             return try openData(of: Int(other))
+        case .member:
+            // Kept inside a compressed layer: read with readData or through memberData.
+            throw .system(path: path(of: index), operation: "open", errno: .notSupported)
         case .source:
             break
         }
@@ -111,6 +137,7 @@ extension RootTree {
         guard entry.kind == .regular else { return nil }
         if case .bytes(let bytes) = entry.content { return bytes.count <= limit ? bytes : nil }
         guard entry.size <= UInt64(limit) else { return nil }
+        if let position = memberPosition(of: index) { return try readMember(position, size: entry.size, index: index) }
         let fd = try openData(of: index)
         defer { try? fd.close() }
         var out = [UInt8](repeating: 0, count: Int(entry.size))
@@ -125,6 +152,62 @@ extension RootTree {
                 throw .system(path: sourcePath(of: index), operation: "read", errno: error as? Errno ?? .ioError)
             }
             if n == 0 { throw .sourceShrank(path: sourcePath(of: index), expected: entry.size, actual: UInt64(done)) }
+            done += n
+        }
+        return out
+    }
+
+    /// The layer and member holding the data of regular file `index` (through a hard link or
+    /// a copy), or nil when its data is not kept in a layer.
+    public func memberPosition(of index: Int) -> (layer: Int32, member: Int32)? {
+        var owner = Int(entries[index].hardLinkOf ?? Int32(index))
+        if case .entry(let other) = entries[owner].content, Int(other) < entries.count {
+            owner = Int(entries[Int(other)].hardLinkOf ?? other)
+        }
+        guard entries[owner].kind == .regular, case .member(let layer, let member) = entries[owner].content else { return nil }
+        return (layer, member)
+    }
+
+    /// Reads the members of `indices` (regular files whose data is in a layer) into the model
+    /// as bytes, in layer order (one pass over each blob, whatever order they are asked in):
+    /// what a boot loader reads at random (GRUB's modules, its EFI image, /etc/default/grub)
+    /// is then read once. Files larger than `fileLimit`, and those past `totalLimit` bytes
+    /// together, stay in the layers.
+    public func loadMembers(of indices: [Int], fileLimit: Int, totalLimit: Int) throws(IOError) {
+        var wanted: [(layer: Int32, member: Int32, index: Int)] = []
+        var total = 0
+        for index in indices {
+            let owner = Int(entries[index].hardLinkOf ?? Int32(index))
+            guard case .member(let layer, let member) = entries[owner].content, entries[owner].size <= UInt64(fileLimit),
+                total + Int(entries[owner].size) <= totalLimit
+            else { continue }
+            total += Int(entries[owner].size)
+            wanted.append((layer, member, owner))
+        }
+        wanted.sort { ($0.layer, $0.member) < ($1.layer, $1.member) }
+        for item in wanted {
+            guard case .member = entries[item.index].content else { continue }  // a name listed twice
+            let bytes = try readMember((item.layer, item.member), size: entries[item.index].size, index: item.index)
+            entries[item.index].content = .bytes(bytes)
+        }
+    }
+
+    /// The whole data (`size` bytes) of a layer member.
+    private func readMember(_ position: (layer: Int32, member: Int32), size: UInt64, index: Int) throws(IOError) -> [UInt8] {
+        let path = path(of: index)
+        guard let source = memberData else { throw .unreadable(path: path, reason: "no layer to read the file from") }
+        var out = [UInt8](repeating: 0, count: Int(size))
+        var done = 0
+        while done < out.count {
+            let result = out.withUnsafeMutableBytes { raw in
+                Result { () throws(IOError) -> Int in
+                    try source.read(
+                        layer: position.layer, member: position.member, offset: UInt64(done),
+                        into: UnsafeMutableRawBufferPointer(rebasing: raw[done...]), path: path)
+                }
+            }
+            let n = try result.get()
+            if n == 0 { throw .sourceShrank(path: path, expected: size, actual: UInt64(done)) }
             done += n
         }
         return out

@@ -123,6 +123,7 @@ extension RootTree {
         case .source: size = 0
         case .bytes(let bytes): size = UInt64(bytes.count)
         case .entry(let other): size = entries[Int(other)].size
+        case .member: size = 0  // only a model built from layers makes these
         }
         if let existing = child(of: parent, named: leaf) {
             var entry = entries[existing]

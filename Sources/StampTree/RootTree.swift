@@ -19,10 +19,26 @@ public final class RootTree {
     /// (``openData(of:)``). Owned by the tree, closed when the tree goes.
     let rootDescriptor: FileDescriptor?
 
+    /// Where the data of ``EntryContent/member(layer:member:)`` entries is read: a model
+    /// built from image layers rather than scanned.
+    public let memberData: (any MemberDataSource)?
+
     init(sourcePath: String, entries: [Entry], rootDescriptor: FileDescriptor?) {
         self.sourcePath = sourcePath
         self.entries = entries
         self.rootDescriptor = rootDescriptor
+        self.memberData = nil
+    }
+
+    /// A model built without a directory (from an image's layers): `entries[0]` is the root,
+    /// every directory lists its children sorted by name bytes, and regular files hold
+    /// ``EntryContent/member(layer:member:)`` (read through `memberData`) or bytes.
+    /// - Parameter name: how messages name the tree (e.g. the image reference).
+    public init(name: String, entries: [Entry], memberData: (any MemberDataSource)?) {
+        self.sourcePath = name
+        self.entries = entries
+        self.rootDescriptor = nil
+        self.memberData = memberData
     }
 
     deinit { try? rootDescriptor?.close() }
@@ -165,6 +181,34 @@ public struct Entry: Sendable {
     /// opened must still be this one.
     public var sourceDevice: UInt64 = 0
     public var sourceInode: UInt64 = 0
+
+    /// An entry of a model built without a scan (``RootTree/init(name:entries:memberData:)``).
+    public init(
+        name: [UInt8], parent: Int32, kind: FileKind, mode: UInt32, uid: UInt32, gid: UInt32, size: UInt64,
+        accessTime: Timestamp, modificationTime: Timestamp, changeTime: Timestamp, creationTime: Timestamp?,
+        deviceMajor: UInt32, deviceMinor: UInt32, linkCount: UInt32, hardLinkOf: Int32?, xattrs: [ExtendedAttribute],
+        symlinkTarget: [UInt8]?, dataRegions: [Range<UInt64>]?, children: [Int32]
+    ) {
+        self.name = name
+        self.parent = parent
+        self.kind = kind
+        self.mode = mode
+        self.uid = uid
+        self.gid = gid
+        self.size = size
+        self.accessTime = accessTime
+        self.modificationTime = modificationTime
+        self.changeTime = changeTime
+        self.creationTime = creationTime
+        self.deviceMajor = deviceMajor
+        self.deviceMinor = deviceMinor
+        self.linkCount = linkCount
+        self.hardLinkOf = hardLinkOf
+        self.xattrs = xattrs
+        self.symlinkTarget = symlinkTarget
+        self.dataRegions = dataRegions
+        self.children = children
+    }
 
     /// The data regions to copy: explicit ones for sparse files, else `[0, size)`.
     public var regions: [Range<UInt64>] {

@@ -151,11 +151,12 @@ struct Pack: ParsableCommand {
     }
 
     func run() throws {
-        // An image's layers are unpacked with their owners and device nodes: not root (or a
-        // container's root without CAP_SYS_ADMIN), that goes on as uid 0 of a user namespace
-        // (UserNamespace.swift). A tree needs none: it is only read, and the boot loader step
-        // runs nothing.
-        if ImageReference.looksLikeReference(rootDirectory) {
+        // An image is written from its layers' model and a tree is only read: neither needs
+        // privilege (the boot loader step runs nothing). Only an image packed with a
+        // block-device config or as a tar is unpacked first, with its owners and device
+        // nodes: not root, that goes on as uid 0 of a user namespace (UserNamespace.swift).
+        let formats = types.split(separator: ",").compactMap { PackFormat(name: String($0)) }
+        if ImageReference.looksLikeReference(rootDirectory) && (blockDeviceConfig != nil || formats.contains(.tar)) {
             try UserNamespace.reexecForPack(arguments: CommandLine.arguments)
         }
         var request = PackRequest(
