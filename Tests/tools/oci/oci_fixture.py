@@ -36,12 +36,19 @@ CASE:
   zstd-bomb       one zstd layer holding a 96 MiB file of zeros (a few KB compressed)
   gzip-members    the semantics layers, each gzip one written as two members (as pigz or
                   `cat a.gz b.gz` do); unpacks like "semantics"
+  model           four layers for the tree model built straight from layers: a hard link
+                  whose first name a later layer whites out (and a third name linked to the
+                  survivor), a directory replaced three times (dir, file, symlink, dir), block
+                  and char devices, a fifo, xattrs on a path that is whited out and re-created
+                  without them, an opaque dir, systemd's journal ACLs as umoci stores them
+                  (SCHILY.xattr.system.posix_acl_access/_default, the kernel's binary form),
+                  shadow 0:42, ping's capability, and files of 5 MiB and 2 MiB of random bytes
 --declare-size N makes the manifest declare N bytes for the first layer (its blob unchanged);
 --junk-member N adds to the docker archive a member "junk.bin" of N zero bytes that nothing
 references.
 Prints the manifest digest.
 """
-import argparse, gzip, hashlib, io, json, os, subprocess, sys, tarfile
+import argparse, gzip, hashlib, io, json, os, struct, subprocess, sys, tarfile
 
 T0 = 1700000000
 ZSTD = "--zstd" in sys.argv
@@ -68,7 +75,7 @@ def member(tf, name, kind="file", data=b"", mode=None, uid=0, gid=0, mtime=None,
         tf.addfile(ti, io.BytesIO(data))
         return
     ti.type = {"dir": tarfile.DIRTYPE, "symlink": tarfile.SYMTYPE, "hardlink": tarfile.LNKTYPE,
-               "fifo": tarfile.FIFOTYPE, "chr": tarfile.CHRTYPE}[kind]
+               "fifo": tarfile.FIFOTYPE, "chr": tarfile.CHRTYPE, "blk": tarfile.BLKTYPE}[kind]
     ti.mode = {"dir": 0o755, "symlink": 0o777}.get(kind, 0o644) if mode is None else mode
     if link is not None:
         ti.linkname = link
@@ -131,6 +138,69 @@ def semantics():
         member(tf, "bin/sh", "symlink", link="/bin/busybox")
 
     return [("gzip", layer(l0)), ("zstd" if ZSTD else "gzip", layer(l1)), ("tar", layer(l2))]
+
+
+def acl(entries):
+    """A POSIX ACL in the kernel's xattr form: version 2, then (tag, perm, id) per entry."""
+    return struct.pack("<I", 2) + b"".join(struct.pack("<HHI", t, p, i) for t, p, i in entries)
+
+
+def noise(seed, size):
+    """`size` deterministic pseudo-random bytes (incompressible, so the blobs stay large)."""
+    out, block = bytearray(), hashlib.sha256(seed.encode()).digest()
+    while len(out) < size:
+        block = hashlib.sha256(block).digest()
+        out += block
+    return bytes(out[:size])
+
+
+def model():
+    none = 0xFFFFFFFF
+    journal = acl([(0x01, 7, none), (0x04, 5, none), (0x08, 5, 4), (0x10, 5, none), (0x20, 5, none)])
+
+    def l0(tf):
+        member(tf, "./", "dir", mtime=f"{T0}.5")
+        for d in ["base", "swap", "devs", "wh", "opq", "opq/lowerdir", "var", "var/log", "big", "etc", "usr", "usr/bin"]:
+            member(tf, d + "/", "dir", mtime=f"{T0 + 1}.111111111")
+        member(tf, "var/log/journal/", "dir", mode=0o2755, uid=0, gid=101, mtime=f"{T0 + 2}.2",
+               xattrs={"system.posix_acl_access": journal, "system.posix_acl_default": journal})
+        member(tf, "base/target", data=b"linked, then whited out by name\n", uid=1000, gid=1000, mode=0o640,
+               mtime=f"{T0 + 3}.333333333", xattrs={"user.origin": b"layer0"})
+        member(tf, "base/link", "hardlink", link="base/target")
+        member(tf, "swap/", "dir", mode=0o755)
+        member(tf, "swap/a", data=b"under the first swap dir")
+        member(tf, "devs/sda", "blk", mode=0o660, gid=6, dev=(8, 0))
+        member(tf, "devs/tty1", "chr", mode=0o620, gid=5, dev=(4, 1))
+        member(tf, "wh/file", data=b"old", xattrs={"user.tag": b"hidden later",
+                                                   "security.capability": CAP_NET_RAW})
+        member(tf, "opq/lower1", data=b"lower")
+        member(tf, "opq/lowerdir/x", data=b"lower x")
+        member(tf, "usr/bin/ping", data=b"\x7fELF ping\n", mode=0o755, xattrs={"security.capability": CAP_NET_RAW})
+        member(tf, "big/first", data=noise("first", (5 << 20) + 123), mtime=f"{T0 + 4}.4")
+
+    def l1(tf):
+        member(tf, "base/.wh.target")
+        member(tf, ".wh.swap")
+        member(tf, "swap", data=b"swap is a file now\n", mode=0o600, mtime=f"{T0 + 10}.1")
+        member(tf, "wh/.wh.file")
+        member(tf, "opq/.wh..wh..opq")
+        member(tf, "opq/upper1", data=b"upper")
+        member(tf, "big/second", data=noise("second", 2 << 20), uid=33, gid=33)
+
+    def l2(tf):
+        member(tf, "base/link2", "hardlink", link="base/link")
+        member(tf, "swap", "symlink", link="base")
+        member(tf, "wh/file", data=b"re-created without xattrs", mtime=f"{T0 + 20}.000000002")
+        member(tf, "etc/shadow", data=b"root:*:19000:0:99999:7:::\n", mode=0o640, gid=42)
+
+    def l3(tf):
+        member(tf, "swap/", "dir", mode=0o710, uid=5, gid=6, mtime=f"{T0 + 30}.3")
+        member(tf, "swap/c", data=b"the fourth swap")
+        member(tf, "run/", "dir", mtime=f"{T0 + 31}.31")
+        member(tf, "run/initctl", "fifo", mode=0o600)
+        member(tf, "small", data=b"")
+
+    return [("gzip", layer(l0)), ("gzip", layer(l1)), ("tar", layer(l2)), ("gzip", layer(l3))]
 
 
 def hostile(case):
@@ -215,7 +285,8 @@ def main():
     ap.add_argument("--declare-size", type=int)
     ap.add_argument("--junk-member", type=int)
     a = ap.parse_args()
-    layers = semantics() if a.case in ("semantics", "absurd-size", "gzip-members") else hostile(a.case)
+    layers = semantics() if a.case in ("semantics", "absurd-size", "gzip-members") else \
+        model() if a.case == "model" else hostile(a.case)
     os.makedirs(os.path.join(a.layout, "blobs", "sha256"), exist_ok=True)
     with open(os.path.join(a.layout, "oci-layout"), "w") as f:
         json.dump({"imageLayoutVersion": "1.0.0"}, f)
