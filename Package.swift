@@ -142,7 +142,7 @@ let package = Package(
         .testTarget(name: "StampArchiveTests", dependencies: ["StampArchive", "StampTestSupport"]),
         .testTarget(name: "StampContainersTests", dependencies: ["StampContainers", "StampTestSupport"]),
         .testTarget(name: "StampPackagingTests", dependencies: ["StampPackaging", "StampTestSupport", "Yams"]),
-        .testTarget(name: "StampOCITests", dependencies: ["StampOCI", "StampTestSupport"]),
+        .testTarget(name: "StampOCITests", dependencies: ["StampOCI", "StampTree", "StampTestSupport"]),
         .testTarget(
             name: "StampElementsTests", dependencies: ["StampElements", "StampTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "StampPipelineTests", dependencies: ["StampPipeline", "StampElements", "StampTestSupport"]),

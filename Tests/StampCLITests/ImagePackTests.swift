@@ -99,14 +99,16 @@ struct ImagePackTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: cache).isEmpty)
     }
 
-    /// Without TMPDIR the tree is unpacked in /dev/shm when memory has room (as here: the
-    /// fixture is tiny), on disk with STAMP_NO_TMPFS=1; either way nothing is left behind.
+    /// A pack with a tar output still unpacks the layers (the tar is written from a
+    /// directory; every other output from the layers' model, LayerModelTests). Without TMPDIR
+    /// the tree is unpacked in /dev/shm when memory has room (as here: the fixture is tiny),
+    /// on disk with STAMP_NO_TMPFS=1; either way nothing is left behind.
     @Test func theTreeIsUnpackedInMemoryUnlessToldNot() throws {
         let dir = try Self.prepare()
         let before = Set(try FileManager.default.contentsOfDirectory(atPath: "/dev/shm"))
         let memory = try run(
             [
-                "env", "-u", "TMPDIR", stampBinary, "pack", "oci:\(dir.path)/layout", "-o", dir.file("out/m"), "-t", "raw",
+                "env", "-u", "TMPDIR", stampBinary, "pack", "oci:\(dir.path)/layout", "-o", dir.file("out/m"), "-t", "raw,tar",
                 "--layout", "none",
             ])
         try #require(memory.status == 0, "\(memory.output)")
@@ -114,7 +116,7 @@ struct ImagePackTests {
         let disk = try run(
             [
                 "env", "-u", "TMPDIR", "STAMP_NO_TMPFS=1", stampBinary, "pack", "oci:\(dir.path)/layout", "-o", dir.file("out/d"),
-                "-t", "raw",
+                "-t", "raw,tar",
                 "--layout", "none",
             ])
         try #require(disk.status == 0, "\(disk.output)")
@@ -132,7 +134,7 @@ struct ImagePackTests {
         defer { try? FileManager.default.removeItem(atPath: "/dev/shm/stamp-image-1.TESTXX") }
         let again = try run(
             [
-                "env", "-u", "TMPDIR", stampBinary, "pack", "oci:\(dir.path)/layout", "-o", dir.file("out/again"), "-t", "raw",
+                "env", "-u", "TMPDIR", stampBinary, "pack", "oci:\(dir.path)/layout", "-o", dir.file("out/again"), "-t", "tar",
                 "--layout", "none",
             ])
         try #require(again.status == 0, "\(again.output)")
