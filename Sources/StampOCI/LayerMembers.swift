@@ -2,6 +2,10 @@ import StampArchive
 import StampIO
 import StampTree
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The data pass over an image's layers: reads the members a ``LayerTree`` model points to
 /// (``EntryContent/member(layer:member:)``) from the verified blobs, compressed as pulled,
 /// when the ext4 writer (or the boot loader step) asks for them. Nothing is written to disk.
@@ -21,6 +25,10 @@ import StampTree
 public final class LayerMembers: MemberDataSource {
     let files: [String]
     let names: [String]
+    /// Each blob's device, inode, size and ns mtime when the metadata pass read it: a blob
+    /// found otherwise when the data pass opens it (an OCI layout is the user's directory,
+    /// read twice) is not read.
+    let identities: [BlobIdentity?]
 
     private var layer: Int32 = -1
     private var member: Int32 = -1
@@ -33,6 +41,7 @@ public final class LayerMembers: MemberDataSource {
     public init(files: [String], names: [String]) {
         self.files = files
         self.names = names
+        self.identities = files.map(BlobIdentity.init(path:))
     }
 
     deinit { closeLayer() }
@@ -60,6 +69,10 @@ public final class LayerMembers: MemberDataSource {
         }
         if layer != self.layer || member < self.member || (member == self.member && offset < self.offset) || reader == nil {
             closeLayer()
+            guard let recorded = identities[Int(layer)], BlobIdentity(path: files[Int(layer)]) == recorded else {
+                throw IOError.unreadable(
+                    path: path, reason: "\(names[Int(layer)]) changed after its metadata was read (not read)")
+            }
             gzip = try GzipLayerStream.open(files[Int(layer)])
             reader =
                 try gzip.map { try ArchiveReader(name: files[Int(layer)], source: $0) } ?? ArchiveReader(path: files[Int(layer)])
@@ -104,5 +117,27 @@ extension Int {
     fileprivate func advancing(_ total: inout UInt64) -> Int {
         total += UInt64(self)
         return self
+    }
+}
+
+/// Which file a blob is: `stat`'s device, inode, size and modification time (ns).
+struct BlobIdentity: Equatable {
+    var device: UInt64
+    var inode: UInt64
+    var size: Int64
+    var modified: timespec
+
+    init?(path: String) {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        device = UInt64(st.st_dev)
+        inode = UInt64(st.st_ino)
+        size = Int64(st.st_size)
+        modified = st.st_mtim
+    }
+
+    static func == (a: BlobIdentity, b: BlobIdentity) -> Bool {
+        a.device == b.device && a.inode == b.inode && a.size == b.size && a.modified.tv_sec == b.modified.tv_sec
+            && a.modified.tv_nsec == b.modified.tv_nsec
     }
 }

@@ -37,13 +37,15 @@ public enum LayerTree {
     public static func build(
         files: [String], names: [String], budget: ExpansionBudget, rootTime: Timestamp, treeName: String
     ) throws -> RootTree {
+        // Identities first: the data pass reads only blobs that are still these files.
+        let members = LayerMembers(files: files, names: names)
         var model = LayerModel(rootTime: rootTime)
         for (index, file) in files.enumerated() {
             try OCIError.rethrowingArchiveErrors {
                 try model.applyLayer(file, layer: Int32(index), name: names[index], budget: budget)
             }
         }
-        return RootTree(name: treeName, entries: model.entries(), memberData: LayerMembers(files: files, names: names))
+        return RootTree(name: treeName, entries: model.entries(), memberData: members)
     }
 }
 

@@ -126,12 +126,25 @@ struct LayerTreeTests {
         let (_, image, files) = try Self.layers(dir, "model")
         let model = try Self.model(image, files)
         let big = try #require(model.lookup("/big/first"))
-        let r = try sh("truncate -s 4096 '\(files[0])'")
-        try #require(r.status == 0)
+        // Damaged in place, its size and mtime put back: the same file to stat, so the data
+        // pass reads it, and the inflater finds the damage.
+        let damage = try sh(
+            "f='\(files[0])'; t=$(stat -c %y \"$f\"); printf 'XXXXXXXX' | dd of=\"$f\" bs=1 seek=3000 conv=notrunc status=none; touch -d \"$t\" \"$f\""
+        )
+        try #require(damage.status == 0, "\(damage.output)")
         #expect {
             _ = try model.readData(of: big, limit: 16 << 20)
         } throws: { error in
             "\(error)".hasPrefix("/big/first: reading it from layer 0 sha256:") && !"\(error)".contains("\n")
+        }
+        // Cut short (another size): not read at all.
+        let cut = try sh("truncate -s 4096 '\(files[0])'")
+        try #require(cut.status == 0)
+        #expect {
+            _ = try model.readData(of: big, limit: 16 << 20)
+        } throws: { error in
+            "\(error)".hasPrefix("/big/first: layer 0 sha256:")
+                && "\(error)".hasSuffix("changed after its metadata was read (not read)")
         }
     }
 }
