@@ -48,10 +48,12 @@ func readSmallFile(_ path: String, limit: Int64, what: String) throws -> [UInt8]
 final class OCILayoutStore: BlobStore {
     let directory: String
     let tag: String?
+    let platform: Platform
 
-    init(directory: String, tag: String?) {
+    init(directory: String, tag: String?, platform: Platform) {
         self.directory = directory
         self.tag = tag
+        self.platform = platform
     }
 
     func rootDocument() throws -> (descriptor: Descriptor?, bytes: [UInt8]) {
@@ -74,9 +76,11 @@ final class OCILayoutStore: BlobStore {
                 throw OCIError.notFound(
                     what: "\(what): tag '\(tag)' (has \(tags.isEmpty ? "no tags" : tags.joined(separator: ", ")))")
             }
-            chosen = tagged.count == 1 ? first : try ImageIndex(manifests: tagged).choosePlatform(what: "\(what) tag '\(tag)'")
+            chosen =
+                tagged.count == 1
+                ? first : try ImageIndex(manifests: tagged).choosePlatform(what: "\(what) tag '\(tag)'", platform: platform)
         } else {
-            chosen = try index.choosePlatform(what: what)
+            chosen = try index.choosePlatform(what: what, platform: platform)
         }
         try chosen.checkSize(limit: Limits.document, what: "manifest \(chosen.digest)")
         return (chosen, try document(chosen, what: "manifest \(chosen.digest)"))

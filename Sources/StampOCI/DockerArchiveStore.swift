@@ -164,7 +164,7 @@ final class DockerArchiveStore: BlobStore {
         stat(configPath, &st)
         let config = Descriptor(mediaType: MediaType.dockerConfig, digest: configDigest, size: Int64(st.st_size))
         let configBytes = try document(config, what: "config \(configDigest)")
-        let diffIDs = try ImageConfig(bytes: configBytes, what: "config \(configDigest)").diffIDs
+        let diffIDs = try ImageConfig(bytes: configBytes, what: "config \(configDigest)", platform: nil).diffIDs
         guard diffIDs.count == layerNames.count else {
             throw OCIError.malformed(
                 what: what, reason: "\(layerNames.count) layers but the config lists \(diffIDs.count) diff_ids")

@@ -27,16 +27,23 @@ public final class ImageSource {
     public let reference: ImageReference
     let store: BlobStore
 
-    public init(reference: ImageReference, scratch: String, registry: RegistryOptions = RegistryOptions()) {
+    /// The platform chosen from an index, and that the config must name.
+    public let platform: Platform
+
+    public init(
+        reference: ImageReference, scratch: String, registry: RegistryOptions = RegistryOptions(),
+        platform: Platform = .linuxAMD64
+    ) {
         self.reference = reference
+        self.platform = platform
         switch reference {
-        case .ociLayout(let directory, let tag): store = OCILayoutStore(directory: directory, tag: tag)
+        case .ociLayout(let directory, let tag): store = OCILayoutStore(directory: directory, tag: tag, platform: platform)
         case .dockerArchive(let file): store = DockerArchiveStore(file: file, staging: scratch)
         case .registry(let remote): store = RegistryStore(reference: remote, scratch: scratch, options: registry)
         }
     }
 
-    /// Reads the index (choosing linux/amd64), the manifest and the config.
+    /// Reads the index (choosing ``platform``), the manifest and the config.
     public func resolve() throws -> ResolvedImage {
         var (descriptor, bytes) = try store.rootDocument()
         var what = descriptor.map { "manifest \($0.digest)" } ?? reference.description
@@ -45,7 +52,7 @@ public final class ImageSource {
             let object = try jsonObject(bytes, what: what)
             let type = object["mediaType"] as? String ?? descriptor?.mediaType
             guard MediaType.isIndex(type) || (object["manifests"] != nil && object["layers"] == nil) else { break }
-            let chosen = try ImageIndex(bytes: bytes, what: what).choosePlatform(what: what)
+            let chosen = try ImageIndex(bytes: bytes, what: what).choosePlatform(what: what, platform: platform)
             try chosen.checkSize(limit: Limits.document, what: "manifest \(chosen.digest)")
             what = "manifest \(chosen.digest)"
             bytes = try store.document(chosen, what: what)
@@ -53,7 +60,7 @@ public final class ImageSource {
         }
         let manifest = try ImageManifest(bytes: bytes, what: what)
         let configBytes = try store.document(manifest.config, what: "config \(manifest.config.digest)")
-        let config = try ImageConfig(bytes: configBytes, what: "config \(manifest.config.digest)")
+        let config = try ImageConfig(bytes: configBytes, what: "config \(manifest.config.digest)", platform: platform)
         return ResolvedImage(
             reference: reference, manifestDigest: descriptor?.digest ?? Digest.of(bytes), manifestBytes: bytes,
             manifest: manifest, configDigest: manifest.config.digest, configBytes: configBytes, config: config)

@@ -88,13 +88,34 @@ public struct Descriptor: Sendable, Equatable {
     }
 }
 
-/// An image's platform; stamp makes x86-64 Linux disks, so `linux/amd64` is chosen.
-public struct Platform: Sendable, Equatable {
+/// An image's platform: `linux/amd64` unless `--platform` asks for `linux/arm64` (an arm64
+/// disk needs no arm64 code from stamp, only the image's own boot loader files).
+public struct Platform: Sendable, Equatable, CustomStringConvertible {
     public var os: String
     public var architecture: String
     public var variant: String?
 
     public static let linuxAMD64 = Platform(os: "linux", architecture: "amd64", variant: nil)
+    public static let linuxARM64 = Platform(os: "linux", architecture: "arm64", variant: nil)
+    /// The platforms stamp makes disks for.
+    public static let supported = [linuxAMD64, linuxARM64]
+
+    public init(os: String, architecture: String, variant: String?) {
+        self.os = os
+        self.architecture = architecture
+        self.variant = variant
+    }
+
+    /// `linux/amd64` or `linux/arm64` (`linux/arm64/v8` too: arm64's only variant).
+    public init?(parsing text: String) {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 2 || (parts.count == 3 && parts[1] == "arm64" && parts[2] == "v8"),
+            let known = Self.supported.first(where: { $0.os == parts[0] && $0.architecture == parts[1] })
+        else { return nil }
+        self = known
+    }
+
+    public var description: String { "\(os)/\(architecture)" }
 }
 
 /// Parses a JSON object from `bytes`; `what` names the document in errors.
@@ -121,16 +142,19 @@ struct ImageIndex {
         manifests = try list.enumerated().map { try Descriptor(json: $1, what: "\(what) manifests[\($0)]") }
     }
 
-    /// The manifest for linux/amd64, or the only one when the entries name no platform.
-    func choosePlatform(what: String) throws -> Descriptor {
+    /// The manifest for `platform` (linux/amd64 unless asked otherwise), or the only one when
+    /// the entries name no platform.
+    func choosePlatform(what: String, platform: Platform = .linuxAMD64) throws -> Descriptor {
         let withPlatform = manifests.filter { $0.platform != nil }
         if withPlatform.isEmpty, manifests.count == 1 { return manifests[0] }
-        if let match = manifests.first(where: { $0.platform?.os == "linux" && $0.platform?.architecture == "amd64" }) {
+        if let match = manifests.first(where: {
+            $0.platform?.os == platform.os && $0.platform?.architecture == platform.architecture
+        }) {
             return match
         }
         let offered = withPlatform.compactMap { $0.platform.map { "\($0.os)/\($0.architecture)" } }
         throw OCIError.notFound(
-            what: "\(what): a linux/amd64 manifest (offers \(offered.isEmpty ? "none" : offered.joined(separator: ", ")))")
+            what: "\(what): a \(platform) manifest (offers \(offered.isEmpty ? "none" : offered.joined(separator: ", ")))")
     }
 }
 
@@ -174,7 +198,8 @@ public struct ImageConfig: Sendable, Equatable {
     /// `rootfs.diff_ids`: the digests of the uncompressed layers, bottom first.
     public var diffIDs: [Digest]
 
-    init(bytes: [UInt8], what: String) throws {
+    /// - Parameter platform: the platform the config must name (nil: not checked).
+    init(bytes: [UInt8], what: String, platform: Platform? = .linuxAMD64) throws {
         let object = try jsonObject(bytes, what: what)
         os = object["os"] as? String
         architecture = object["architecture"] as? String
@@ -187,9 +212,11 @@ public struct ImageConfig: Sendable, Equatable {
         labels = config["Labels"] as? [String: String] ?? [:]
         let rootfs = object["rootfs"] as? [String: Any] ?? [:]
         diffIDs = try (rootfs["diff_ids"] as? [String] ?? []).map { try Digest(parsing: $0) }
-        if let os, os != "linux" { throw OCIError.unsupported(what: what, reason: "image os '\(os)' (only linux)") }
-        if let architecture, architecture != "amd64" {
-            throw OCIError.unsupported(what: what, reason: "image architecture '\(architecture)' (only amd64)")
+        guard let platform else { return }
+        if let os, os != platform.os { throw OCIError.unsupported(what: what, reason: "image os '\(os)' (only linux)") }
+        if let architecture, architecture != platform.architecture {
+            throw OCIError.unsupported(
+                what: what, reason: "image architecture '\(architecture)' (\(platform) was asked for; --platform chooses)")
         }
     }
 }

@@ -37,6 +37,9 @@ public struct ImagePacker {
         self.log = log
     }
 
+    /// The platform an index or manifest list is read for (`--platform`); the config must name it.
+    public var platform = Platform.linuxAMD64
+
     /// The most bytes the image may expand to (`--max-expanded`; ``ExpansionBudget``).
     public var maxExpandedBytes = ExpansionBudget.defaultLimit
 
@@ -49,7 +52,7 @@ public struct ImagePacker {
         request.root = blobScratch.path  // for validation only: the real root comes later
         try Packer(request: request, log: log).validate()
 
-        let source = ImageSource(reference: reference, scratch: blobScratch.path, registry: registry)
+        let source = ImageSource(reference: reference, scratch: blobScratch.path, registry: registry, platform: platform)
         source.maxExpandedBytes = maxExpandedBytes
         log("resolving \(reference)")
         let image = try source.resolve()

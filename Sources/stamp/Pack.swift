@@ -96,6 +96,9 @@ struct Pack: ParsableCommand {
 
     @OptionGroup var registry: RegistryAccessOptions
 
+    @Option(help: "With a container image: the platform to take from an index (linux/amd64 or linux/arm64).")
+    var platform: String = "linux/amd64"
+
     @Option(help: "OVA: virtual machine name.") var vmName: String?
     @Option(help: "OVA: virtual CPUs.") var cpus: Int = 2
     @Option(help: "OVA: memory in MiB.") var memory: Int = 2048
@@ -135,6 +138,9 @@ struct Pack: ParsableCommand {
             problems.append("--image-cache applies to container images (oci:, docker-archive:, docker://) only")
         }
         problems += registry.problems(reference: rootDirectory, scope: "docker:// references")
+        if Platform(parsing: platform) == nil {
+            problems.append("unknown --platform '\(platform)' (use linux/amd64 or linux/arm64)")
+        }
         if let uuid, Identifier(uuid) == nil { problems.append("invalid --uuid '\(uuid)'") }
         if Qcow2Compat(rawValue: qcow2Compat) == nil {
             problems.append("invalid --qcow2-compat '\(qcow2Compat)' (use 1.1 or 0.10)")
@@ -188,6 +194,7 @@ struct Pack: ParsableCommand {
             var packer = ImagePacker(reference: try ImageReference(parsing: rootDirectory), request: request, log: Log.line)
             packer.registry = try registry.options()
             packer.maxExpandedBytes = registry.maxExpandedBytes()
+            packer.platform = Platform(parsing: platform) ?? .linuxAMD64
             packer.cache = imageCache.map(ImageCache.init(directory:))
             result = try packer.run()
         } else {

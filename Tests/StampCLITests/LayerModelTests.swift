@@ -126,4 +126,54 @@ struct LayerModelTests {
         let same = try run(["qemu-img", "compare", "-f", "raw", "-F", "qcow2", dir.file("out/fs.raw"), dir.file("out/fs.qcow2")])
         #expect(same.status == 0, "\(same.output)")
     }
+
+    /// `--platform` picks a manifest from an index (the fixture's arm64 image has one more
+    /// layer, `etc/platform`); linux/amd64 is the default; a platform the image does not offer,
+    /// or one stamp does not make disks for, ends in one line.
+    @Test func thePlatformIsChosenFromTheIndex() throws {
+        let dir = try TemporaryDirectory("layers-platform")
+        let fixture = try run(["python3", Self.script, dir.file("layout"), "semantics", "--index"])
+        try #require(fixture.status == 0, "\(fixture.output)")
+        let amd64Digest = fixture.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        try FileManager.default.createDirectory(atPath: dir.file("out"), withIntermediateDirectories: false)
+        func pack(_ name: String, _ extra: [String], reference: String? = nil) throws -> CommandResult {
+            try run(
+                [
+                    stampBinary, "pack", reference ?? "oci:\(dir.file("layout")):latest", "-o", dir.file("out/" + name), "-t",
+                    "raw", "--layout", "none",
+                ] + extra)
+        }
+        func record(_ name: String, _ file: String) throws -> [String: Any] {
+            let data = try Data(contentsOf: URL(fileURLWithPath: dir.file("out/\(name).d/\(file)")))
+            return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        }
+        func platformFile(_ name: String) throws -> CommandResult {
+            try run(["debugfs", "-R", "cat /etc/platform", dir.file("out/\(name).raw")])
+        }
+        let arm = try pack("arm", ["--platform", "linux/arm64"])
+        try #require(arm.status == 0, "\(arm.output)")
+        #expect(try record("arm", "image-config.json")["architecture"] as? String == "arm64")
+        let armDigest = try record("arm", "image.json")["manifestDigest"] as? String
+        #expect(armDigest != nil && armDigest != amd64Digest)
+        #expect(try platformFile("arm").stdout == "arm64\n")
+        #expect(try record("arm", "image.json")["layers"] as? [String] != nil)
+        #expect((try record("arm", "image.json")["layers"] as? [String])?.count == 4)
+
+        let amd = try pack("amd", [])
+        try #require(amd.status == 0, "\(amd.output)")
+        #expect(try record("amd", "image-config.json")["architecture"] as? String == "amd64")
+        #expect(try record("amd", "image.json")["manifestDigest"] as? String == amd64Digest)
+        #expect((try record("amd", "image.json")["layers"] as? [String])?.count == 3)
+        #expect(!(try platformFile("amd").stdout.contains("arm64")))
+
+        let unknown = try pack("bad", ["--platform", "linux/s390x"])
+        #expect(unknown.status != 0 && unknown.stderr.contains("unknown --platform 'linux/s390x'"), "\(unknown.output)")
+        // A single-platform image whose config says amd64, asked for arm64.
+        let single = try run(["python3", Self.script, dir.file("single"), "semantics"])
+        try #require(single.status == 0)
+        let refused = try pack("refused", ["--platform", "linux/arm64"], reference: "oci:\(dir.file("single"))")
+        #expect(refused.status != 0 && refused.stderr.split(separator: "\n").count == 1, "\(refused.output)")
+        #expect(refused.stderr.contains("image architecture 'amd64' (linux/arm64 was asked for"), "\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.file("out/refused.raw")))
+    }
 }

@@ -6,7 +6,8 @@ Writes an OCI image layout (oci-layout, index.json, blobs/sha256/...) holding on
 layers are crafted here with Python's tarfile (pax headers: ns mtimes and atimes, xattrs), so
 that layer semantics are exercised exactly, independently of stamp. With --docker-archive,
 the same image is also written as a `docker save` tarball (manifest.json, <hex>.json,
-<n>/layer.tar). With --index, index.json points at an image index offering arm64 and amd64.
+<n>/layer.tar). With --index, index.json points at an image index offering arm64 and amd64
+(the arm64 image has one more layer: etc/platform, "arm64").
 
 CASE:
   semantics       three layers (gzip, gzip or with --zstd zstd (umoci 0.4.7 cannot read zstd), plain tar): whiteouts, opaque dirs, hard links
@@ -314,10 +315,16 @@ def main():
     md["mediaType"] = "application/vnd.oci.image.manifest.v1+json"
     top = dict(md)
     if a.index:
-        # The arm64 entry is another manifest, whose config says arm64.
-        arm = put(a.layout, json.dumps(dict(config, architecture="arm64")).encode())
+        # The arm64 entry is another manifest, whose config says arm64, with one more layer on
+        # top: etc/platform holding "arm64".
+        extra = layer(lambda tf: member(tf, "etc/platform", data=b"arm64\n"))
+        xd = put(a.layout, extra)
+        xd["mediaType"] = "application/vnd.oci.image.layer.v1.tar"
+        arm_config = dict(config, architecture="arm64",
+                          rootfs={"type": "layers", "diff_ids": diff_ids + ["sha256:" + hashlib.sha256(extra).hexdigest()]})
+        arm = put(a.layout, json.dumps(arm_config).encode())
         arm["mediaType"] = cd["mediaType"]
-        other = put(a.layout, json.dumps(dict(manifest, config=arm)).encode())
+        other = put(a.layout, json.dumps(dict(manifest, config=arm, layers=descs + [xd])).encode())
         other["mediaType"] = md["mediaType"]
         other["platform"] = {"os": "linux", "architecture": "arm64"}
         md["platform"] = {"os": "linux", "architecture": "amd64"}
