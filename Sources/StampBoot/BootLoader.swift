@@ -42,26 +42,63 @@ public enum BootLoader {
     static let signedGrub = "/usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed"
     static let signedMokManager = "/usr/lib/shim/mmx64.efi.signed"
     static let shimCSV = "/usr/lib/shim/BOOTX64.CSV"
+
+    /// GRUB's and shim's UEFI files for `architecture`: for x86-64 the paths above; for arm64
+    /// the same packages' arm64 builds (`grub-efi-arm64-bin`: `arm64-efi/monolithic/grubaa64.efi`;
+    /// `shimaa64.efi.signed`, `grubaa64.efi.signed`, `mmaa64.efi.signed`, `BOOTAA64.CSV`).
+    struct EFIFiles {
+        let modules: String
+        let monolithic: String
+        let shim: String
+        let grub: String
+        let mokManager: String
+        let csv: String
+        let suffix: String
+        let removable: String
+
+        init(_ architecture: BootArchitecture) {
+            let platform = architecture.efiPlatform
+            let s = architecture.fileSuffix
+            modules = "/usr/lib/grub/" + platform
+            monolithic = "/usr/lib/grub/\(platform)/monolithic/grub\(s).efi"
+            shim = "/usr/lib/shim/shim\(s).efi.signed"
+            grub = "/usr/lib/grub/\(platform)-signed/grub\(s).efi.signed"
+            mokManager = "/usr/lib/shim/mm\(s).efi.signed"
+            csv = "/usr/lib/shim/BOOT\(architecture.efiSuffix).CSV"
+            suffix = s
+            removable = "EFI/BOOT/BOOT\(architecture.efiSuffix).EFI"
+        }
+    }
     /// The largest GRUB file read into memory (a module, an EFI image).
     public static let fileLimit = 64 << 20
 
-    /// Whether the tree carries a kernel and GRUB's files for `layout`.
-    public static func canBoot(_ tree: RootTree, layout: BootLayout) -> Bool {
-        problems(tree, layout: layout, options: BootOptions()).isEmpty
+    /// Whether the tree carries a kernel and GRUB's files for `layout` (and `options`'
+    /// architecture).
+    public static func canBoot(_ tree: RootTree, layout: BootLayout, options: BootOptions = BootOptions()) -> Bool {
+        problems(tree, layout: layout, options: options).isEmpty
+    }
+
+    /// Whether `layout` gets BIOS boot code: on x86-64 only (an arm64 machine has no BIOS).
+    static func bootsBIOS(_ layout: BootLayout, _ options: BootOptions) -> Bool {
+        layout.bootsBIOS && options.architecture == .x86_64
     }
 
     /// What the tree lacks for `layout`, one line each (with the package to install).
     static func problems(_ tree: RootTree, layout: BootLayout, options: BootOptions) -> [String] {
         var problems: [String] = []
         func isFile(_ path: String) -> Bool { tree.lookup(path).map { tree.entries[$0].kind == .regular } ?? false }
-        if layout.bootsBIOS {
+        if bootsBIOS(layout, options) {
             for name in ["boot.img", "diskboot.img", "lzma_decompress.img", "kernel.img", "moddep.lst"]
             where !isFile(i386 + "/" + name) {
                 problems.append("missing \(i386)/\(name) (install grub-pc-bin)")
             }
         }
-        if layout.bootsUEFI && !isFile(monolithicEFI) && !(options.preferSignedEFI && isFile(signedShim) && isFile(signedGrub)) {
-            problems.append("missing \(monolithicEFI) (install grub-efi-amd64-bin, or shim-signed and grub-efi-amd64-signed)")
+        if options.architecture == .arm64 && !layout.bootsUEFI {
+            problems.append("an arm64 disk boots from UEFI only: use the efi layout")
+        }
+        let efi = EFIFiles(options.architecture)
+        if layout.bootsUEFI && !isFile(efi.monolithic) && !(options.preferSignedEFI && isFile(efi.shim) && isFile(efi.grub)) {
+            problems.append("missing \(efi.monolithic) (install \(options.architecture.efiPackages))")
         }
         if kernelNames(tree).isEmpty { problems.append("no kernel in /boot (install a linux-image package)") }
         return problems
@@ -86,14 +123,16 @@ public enum BootLoader {
         func add(_ path: String) {
             if let index = tree.lookup(path), tree.entries[index].kind == .regular { found.append(index) }
         }
-        for directory in [i386, x86_64, "/etc/default/grub.d"] {
+        let arm64 = EFIFiles(.arm64)
+        for directory in [i386, x86_64, arm64.modules, "/etc/default/grub.d"] {
             guard let index = tree.lookup(directory), tree.entries[index].kind == .directory else { continue }
             for child in tree.entries[index].children {
                 add(directory + "/" + String(decoding: tree.entries[Int(child)].name, as: UTF8.self))
             }
         }
         for path in [
-            monolithicEFI, signedShim, signedGrub, signedMokManager, shimCSV, "/etc/os-release", "/usr/lib/os-release",
+            monolithicEFI, signedShim, signedGrub, signedMokManager, shimCSV, arm64.monolithic, arm64.shim, arm64.grub,
+            arm64.mokManager, arm64.csv, "/etc/os-release", "/usr/lib/os-release",
             "/etc/default/grub", "/etc/fstab",
         ] {
             add(path)
@@ -142,7 +181,7 @@ public enum BootLoader {
         let early = GrubTexts.earlyConfig(root: root, options: options)
 
         var bios: BIOSBootCode?
-        if layout.bootsBIOS {
+        if bootsBIOS(layout, options) {
             let core = try GrubCoreImage(
                 read: { (name: String) throws(BootError) -> [UInt8]? in try read(i386 + "/" + name) }, directory: i386,
                 modules: biosModules + options.extraModules, config: early)
@@ -155,30 +194,34 @@ public enum BootLoader {
         var signed = false
         if layout.bootsUEFI {
             let stub = Array(GrubTexts.espStubConfig(root: root).utf8)
-            if options.preferSignedEFI, let shim = try read(signedShim), let grub = try read(signedGrub) {
+            let efi = EFIFiles(options.architecture)
+            let x = efi.suffix
+            if options.preferSignedEFI, let shim = try read(efi.shim), let grub = try read(efi.grub) {
                 signed = true
                 let directory = "EFI/" + distributionDirectory(of: grub, options: options)
                 esp += [
-                    ESPFile(path: "EFI/BOOT/BOOTX64.EFI", bytes: shim), ESPFile(path: "EFI/BOOT/grubx64.efi", bytes: grub),
-                    ESPFile(path: "EFI/BOOT/grub.cfg", bytes: stub), ESPFile(path: directory + "/shimx64.efi", bytes: shim),
-                    ESPFile(path: directory + "/grubx64.efi", bytes: grub), ESPFile(path: directory + "/grub.cfg", bytes: stub),
+                    ESPFile(path: efi.removable, bytes: shim), ESPFile(path: "EFI/BOOT/grub\(x).efi", bytes: grub),
+                    ESPFile(path: "EFI/BOOT/grub.cfg", bytes: stub), ESPFile(path: directory + "/shim\(x).efi", bytes: shim),
+                    ESPFile(path: directory + "/grub\(x).efi", bytes: grub), ESPFile(path: directory + "/grub.cfg", bytes: stub),
                 ]
-                if let mm = try read(signedMokManager) {
-                    esp += [ESPFile(path: "EFI/BOOT/mmx64.efi", bytes: mm), ESPFile(path: directory + "/mmx64.efi", bytes: mm)]
+                if let mm = try read(efi.mokManager) {
+                    esp += [ESPFile(path: "EFI/BOOT/mm\(x).efi", bytes: mm), ESPFile(path: directory + "/mm\(x).efi", bytes: mm)]
                 }
-                if let csv = try read(shimCSV) { esp.append(ESPFile(path: directory + "/BOOTX64.CSV", bytes: csv)) }
+                if let csv = try read(efi.csv) {
+                    esp.append(ESPFile(path: directory + "/" + String(efi.csv.split(separator: "/").last ?? ""), bytes: csv))
+                }
                 log.append("ESP: signed shim and GRUB from the tree (\(directory))")
             } else {
-                let grub = try need(monolithicEFI)
+                let grub = try need(efi.monolithic)
                 let directory = "EFI/" + distributionDirectory(of: grub, options: options)
                 esp += [
-                    ESPFile(path: "EFI/BOOT/BOOTX64.EFI", bytes: grub), ESPFile(path: "EFI/BOOT/grub.cfg", bytes: stub),
-                    ESPFile(path: directory + "/grubx64.efi", bytes: grub), ESPFile(path: directory + "/grub.cfg", bytes: stub),
+                    ESPFile(path: efi.removable, bytes: grub), ESPFile(path: "EFI/BOOT/grub.cfg", bytes: stub),
+                    ESPFile(path: directory + "/grub\(x).efi", bytes: grub), ESPFile(path: directory + "/grub.cfg", bytes: stub),
                 ]
-                log.append("ESP: GRUB's prebuilt EFI image from \(monolithicEFI) (\(directory))")
+                log.append("ESP: GRUB's prebuilt EFI image from \(efi.monolithic) (\(directory))")
             }
-            if tree.lookup(x86_64 + "/moddep.lst") != nil {
-                try copyModules(tree, from: x86_64, to: "/boot/grub/x86_64-efi", time: time)
+            if tree.lookup(efi.modules + "/moddep.lst") != nil {
+                try copyModules(tree, from: efi.modules, to: "/boot/grub/" + options.architecture.efiPlatform, time: time)
             }
         }
 

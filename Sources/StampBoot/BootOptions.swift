@@ -23,6 +23,25 @@ public enum RootReference: Sendable, Equatable {
     case label
 }
 
+/// The machine a disk boots on, and the names its UEFI firmware and GRUB give things.
+public enum BootArchitecture: String, Sendable, Equatable {
+    case x86_64
+    case arm64
+
+    /// GRUB's platform directory for UEFI (`/usr/lib/grub/<this>`).
+    var efiPlatform: String { self == .x86_64 ? "x86_64-efi" : "arm64-efi" }
+    /// The UEFI spec's suffix of the removable-media path (`EFI/BOOT/BOOT<this>.EFI`).
+    var efiSuffix: String { self == .x86_64 ? "X64" : "AA64" }
+    /// The lower-case suffix of shim's and GRUB's file names (`shim<this>.efi`).
+    var fileSuffix: String { self == .x86_64 ? "x64" : "aa64" }
+    /// Debian's packages of the prebuilt and the signed EFI images.
+    var efiPackages: String {
+        self == .x86_64
+            ? "grub-efi-amd64-bin, or shim-signed and grub-efi-amd64-signed"
+            : "grub-efi-arm64-bin, or shim-signed and grub-efi-arm64-signed"
+    }
+}
+
 /// The root filesystem the boot loader must find.
 public struct RootFilesystem: Sendable, Equatable {
     /// The filesystem UUID (ext4 `s_uuid`), lower-case `xxxxxxxx-xxxx-…`.
@@ -90,6 +109,9 @@ public struct BootOptions: Sendable, Equatable {
     public var efiDistributionDirectory = "debian"
     /// Extra GRUB modules to embed in core.img and the EFI image.
     public var extraModules: [String] = []
+    /// The machine the disk boots on (the image's platform): x86-64 boots from BIOS and UEFI,
+    /// arm64 from UEFI only, with GRUB's `arm64-efi` files.
+    public var architecture = BootArchitecture.x86_64
 
     public init() {}
 

@@ -38,13 +38,17 @@ extension Packer {
     /// kernel and GRUB. Nothing of the tree runs and the source directory is not written.
     func prepareBoot(tree: RootTree, uuid: Identifier, layout: BootLayout?, label: String) throws -> BootArtifacts? {
         guard request.bootloader, let layout else { return nil }
-        guard BootLoader.canBoot(tree, layout: layout) else {
+        guard BootLoader.canBoot(tree, layout: layout, options: request.bootOptions) else {
             if request.requireBootloader {
                 throw PackProblems(problems: [
                     "\(tree.sourcePath): no kernel and GRUB files for a \(layout.rawValue) boot (install grub-pc-bin\(layout == .efi ? ", grub-efi-amd64-bin" : "") and a kernel)"
                 ])
             }
-            log("no kernel or GRUB in the tree: writing a disk without boot code")
+            if request.bootOptions.architecture == .arm64 && !layout.bootsUEFI {
+                log("an arm64 disk boots from UEFI only (--layout efi): writing a disk without boot code")
+            } else {
+                log("no kernel or GRUB in the tree: writing a disk without boot code")
+            }
             return nil
         }
         let root = RootFilesystem(uuid: uuid.description, label: label, reference: request.rootByLabel ? .label : .uuid)

@@ -4,6 +4,7 @@ import SystemPackage
 import StampBytes
 import StampOCI
 import StampTree
+import StampBoot
 
 /// `stamp pack IMAGE_REF`: a container image (OCI layout, docker archive, registry) becomes
 /// the root tree of a disk.
@@ -65,6 +66,14 @@ public struct ImagePacker {
             return result
         }
         let files = try source.fetchLayers(image)
+        if platform == .linuxARM64 {
+            // GRUB's arm64-efi files on the ESP; the console of QEMU's virt machine and of most
+            // arm64 servers is a PL011, ttyAMA0.
+            request.bootOptions.architecture = .arm64
+            if request.bootOptions.serialConsole == BootOptions().serialConsole {
+                request.bootOptions.serialConsole = "ttyAMA0,115200"
+            }
+        }
         let result: PackResult
         if Self.needsUnpackedTree(request) {
             result = try unpackAndPack(image, source: source, files: files, request: request)
