@@ -80,6 +80,11 @@ public struct ImagePacker {
         } else {
             // The model straight from the layers: their headers now, the files' data from the
             // blobs while the disk is written. Nothing of the image lands on the host.
+            // Trees a killed stamp unpacked (before this version, or for a tar or a block-device
+            // config) go as the unpacking path would remove them: ours only, by descriptor.
+            for base in Set([ScratchDirectory.base(memoryBytes: nil), "/dev/shm"]) {
+                ScratchDirectory.removeStale(in: base, label: "stamp-image")
+            }
             log("reading the layers' metadata (nothing is unpacked)")
             let names = image.manifest.layers.enumerated().map { "layer \($0.offset) \($0.element.digest)" }
             let tree = try LayerTree.build(
