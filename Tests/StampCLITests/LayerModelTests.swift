@@ -80,9 +80,9 @@ struct LayerModelTests {
     }
 
     /// As nobody: no user namespace (no unshare, setns, or clone with a CLONE_NEW* flag, no
-    /// helper run), and nothing written outside the outputs: no file of the image in the
+    /// helper run), and nothing created outside the outputs: no file of the image in the
     /// scratch directory (TMPDIR holds only the empty blob directory, removed at the end) or
-    /// in /dev/shm. The disk keeps the layers' owners, devices and capabilities.
+    /// in /dev/shm (no open for writing, mkdir, link or rename anywhere else). The disk keeps the layers' owners, devices and capabilities.
     @Test func anOrdinaryUserPacksWithoutANamespaceAndWritesOnlyTheOutputs() throws {
         let dir = try TemporaryDirectory("layers-nobody")
         try Self.prepare(dir, "model")
@@ -98,7 +98,9 @@ struct LayerModelTests {
             if call.hasPrefix("execve(") && !call.contains("\"\(stampBinary)\"") && !call.contains("setpriv") {
                 problems.append(String(line))
             }
-            if call.hasPrefix("mknod") || call.contains("/dev/shm") { problems.append(String(line)) }
+            // Reading /dev/shm (the stale trees of killed stamps are looked for there) is fine;
+            // creating anything there, or anywhere but the outputs, is not (below).
+            if call.hasPrefix("mknod") { problems.append(String(line)) }
             let creates =
                 (call.hasPrefix("open") || call.hasPrefix("creat"))
                 && ["O_WRONLY", "O_RDWR", "O_CREAT", "O_TMPFILE"].contains { call.contains($0) }
