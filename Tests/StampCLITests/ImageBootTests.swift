@@ -19,7 +19,8 @@ import StampTestSupport
             && FileManager.default.isExecutableFile(atPath: stampBinary)))
 struct ImageBootTests {
     static let uuid = "6a1c7e2b-0d3f-4e5a-9b8c-0000000000c1"
-    static let work = "/var/tmp/stamp-image-boot-tests"
+    /// `STAMP_IMAGE_BOOT_DIR` when set (a run of its own beside another's), else the machine's.
+    static let work = ProcessInfo.processInfo.environment["STAMP_IMAGE_BOOT_DIR"] ?? "/var/tmp/stamp-image-boot-tests"
     static let harness = repositoryRoot + "/Tests/tools/boot/boot_test.sh"
 
     /// The layout `work/layout`, tag `boot`, made once per run.
