@@ -27,8 +27,8 @@ import StampTree
 /// and link target) counts against the ``ExpansionBudget``.
 public enum LayerTree {
     /// The most members all layers together may hold: a distribution's root holds a few
-    /// hundred thousand; each costs a few hundred bytes of memory here.
-    public static let maximumMembers = 8_000_000
+    /// hundred thousand; each costs a few hundred bytes of memory here (at most ~1.5 GB).
+    public static let maximumMembers = 4_000_000
 
     /// Builds the model of the layers at `files` (bottom first; verified blobs, compressed as
     /// pulled). `names` name them in messages (`layer 2 sha256:…`). The root is 0755 root:root
@@ -103,7 +103,9 @@ struct LayerModel {
                     reason: "the layers hold more than \(LayerTree.maximumMembers) entries")
             }
             let xattrs = member.extendedAttributes
-            let extra = xattrs.reduce(UInt64(member.symlinkTarget?.count ?? 0)) { $0 + UInt64($1.name.count + $1.value.count) }
+            // What the model keeps of the member beyond its data: name, link targets, xattrs.
+            let names = member.path.count + (member.symlinkTarget?.count ?? 0) + (member.hardLink?.count ?? 0)
+            let extra = xattrs.reduce(UInt64(names)) { $0 + UInt64($1.name.count + $1.value.count) }
             try budget.spend(UInt64(max(0, member.size)) &+ extra, layer: name)
             try apply(member, xattrs: xattrs, layer: layer, ordinal: ordinal, name: name)
         }
