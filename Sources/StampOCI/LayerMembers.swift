@@ -30,6 +30,10 @@ public final class LayerMembers: MemberDataSource {
     /// read twice) is not read.
     let identities: [BlobIdentity?]
 
+    /// How many times each layer was opened for its data: once each when the reads came in
+    /// layer order (plus one for the layers a boot loader's files were read from first).
+    public private(set) var passes: [Int]
+
     private var layer: Int32 = -1
     private var member: Int32 = -1
     private var offset: UInt64 = 0
@@ -42,6 +46,15 @@ public final class LayerMembers: MemberDataSource {
         self.files = files
         self.names = names
         self.identities = files.map(BlobIdentity.init(path:))
+        self.passes = files.map { _ in 0 }
+    }
+
+    /// The log line of the data pass: `4 layers, one pass each` or `… 7 passes over 4 layers`.
+    public var summary: String {
+        let read = passes.filter { $0 > 0 }.count
+        let total = passes.reduce(0, +)
+        return total == read
+            ? "\(read) of \(passes.count) layers read, one pass each" : "\(total) passes over \(read) of \(passes.count) layers"
     }
 
     deinit { closeLayer() }
@@ -73,6 +86,7 @@ public final class LayerMembers: MemberDataSource {
                 throw IOError.unreadable(
                     path: path, reason: "\(names[Int(layer)]) changed after its metadata was read (not read)")
             }
+            passes[Int(layer)] += 1
             gzip = try GzipLayerStream.open(files[Int(layer)])
             reader =
                 try gzip.map { try ArchiveReader(name: files[Int(layer)], source: $0) } ?? ArchiveReader(path: files[Int(layer)])

@@ -91,6 +91,7 @@ public struct ImagePacker {
                 files: files, names: names, budget: ExpansionBudget(limit: maxExpandedBytes),
                 rootTime: Timestamp(seconds: Int64(time(nil))), treeName: reference.description)
             result = try Packer(request: request, log: log).run(tree: tree)
+            if let members = tree.memberData as? LayerMembers { log("file data: \(members.summary)") }
         }
         try Self.writeImageRecord(image, directory: request.output + ".d")
         if let cache {
