@@ -82,7 +82,8 @@ let package = Package(
         .target(
             name: "StampOCI",
             dependencies: [
-                "StampArchive", "StampTree", "CCurl", "StampCompression", .product(name: "Crypto", package: "swift-crypto"),
+                "StampArchive", "StampTree", "StampBytes", "CCurl", "StampCompression",
+                .product(name: "Crypto", package: "swift-crypto"),
             ]),
 
         // MARK: containers and packaging

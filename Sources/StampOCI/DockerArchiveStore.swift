@@ -1,5 +1,7 @@
 import Crypto
 import StampArchive
+import StampBytes
+import StampCompression
 
 #if canImport(Glibc)
     import Glibc
@@ -31,6 +33,9 @@ final class DockerArchiveStore: BlobStore {
     /// Member name (normalized, without `./`) → staged file.
     private var members: [String: String] = [:]
     private var layerPaths: [Digest: String] = [:]
+    /// Staged file → the sha256 and size of the member as the archive stores it (a plain
+    /// tar is staged compressed, so its file no longer hashes to its name).
+    private var storedDigests: [String: (digest: Digest, size: Int64)] = [:]
     /// Regular members by name: their declared size.
     private var sizes: [String: Int64] = [:]
     /// Symlinks by name: the member name they point at.
@@ -93,7 +98,7 @@ final class DockerArchiveStore: BlobStore {
                 guard member.isRegular, wanted.contains(normalized), members[normalized] == nil else { continue }
                 let target = staging + "/member-\(count)"
                 count += 1
-                try copyData(reader, to: target)
+                storedDigests[target] = try copyData(reader, to: target)
                 members[normalized] = target
             }
         }
@@ -103,19 +108,25 @@ final class DockerArchiveStore: BlobStore {
     /// A member name with one level of symlink followed (as `docker save` writes them).
     private func resolved(_ name: String) -> String { links[name] ?? name }
 
-    private func copyData(_ reader: ArchiveReader, to target: String) throws {
+    /// Stages one member. A layer `docker save` stored as a plain tar is staged gzip-compressed
+    /// (``StagedGzip``): the scratch directory never holds the image's files uncompressed, and
+    /// every reader of layers takes gzip. Members already compressed (gzip, zstd, xz, as Docker
+    /// 25's blobs may be) and the small JSON documents are copied as they are.
+    /// - Returns: the sha256 and size of the member as stored.
+    private func copyData(_ reader: ArchiveReader, to target: String) throws -> (digest: Digest, size: Int64) {
         let fd = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw OCIError.system(path: target, operation: "create", message: errnoText()) }
         defer { close(fd) }
+        let output = StagedGzip(fd: fd, path: target)
+        var hasher = SHA256()
+        var size: Int64 = 0
         try reader.readData { chunk in
-            var done = 0
-            while done < chunk.count {
-                let n = write(fd, chunk.baseAddress! + done, chunk.count - done)
-                if n < 0 && errno == EINTR { continue }
-                guard n > 0 else { throw OCIError.system(path: target, operation: "write", message: errnoText()) }
-                done += n
-            }
+            hasher.update(bufferPointer: chunk)
+            size += Int64(chunk.count)
+            try output.write(chunk)
         }
+        try output.finish()
+        return (Digest(hex: hexString(hasher.finalize())), size)
     }
 
     func rootDocument() throws -> (descriptor: Descriptor?, bytes: [UInt8]) {
@@ -174,7 +185,7 @@ final class DockerArchiveStore: BlobStore {
         for (index, name) in layerNames.enumerated() {
             guard let path = members[name] else { throw OCIError.notFound(what: "\(file): layer \(name)") }
             let what = "layer \(index) (\(name))"
-            let (digest, size) = try Digest.ofFile(at: path)
+            let (digest, size) = try storedDigests[path] ?? Digest.ofFile(at: path)
             if name.hasPrefix("blobs/sha256/"), digest.hex != String(name.dropFirst(13)) {
                 throw OCIError.digestMismatch(what: what, expected: "sha256:" + name.dropFirst(13), actual: digest.description)
             }
@@ -233,3 +244,90 @@ final class DockerArchiveStore: BlobStore {
 }
 
 import Foundation
+
+/// A staged member: copied as it is when it starts like a compressed stream or a JSON
+/// document, else (a plain tar) written as a series of gzip members of 1 MiB of input each
+/// (ISA-L, level 1: faster than the disk), which every gzip reader takes as one stream.
+final class StagedGzip {
+    static let chunk = 1 << 20
+    let fd: Int32
+    let path: String
+    private var compress: Bool?
+    private var pending: [UInt8] = []
+    private var compressor: IsalCompressor?
+    private var output: [UInt8] = []
+
+    init(fd: Int32, path: String) {
+        self.fd = fd
+        self.path = path
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws {
+        if compress == nil {
+            pending += bytes
+            guard pending.count >= 6 else { return }
+            let compressed: [[UInt8]] = [[0x1f, 0x8b], [0x28, 0xb5, 0x2f, 0xfd], [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]]
+            compress =
+                !(compressed.contains { pending.starts(with: $0) } || pending.first == UInt8(ascii: "{")
+                || pending.first == UInt8(ascii: "["))
+            let head = pending
+            pending = []
+            try head.withUnsafeBytes { try write($0) }
+            return
+        }
+        guard compress == true else { return try put(bytes) }
+        pending += bytes
+        while pending.count >= Self.chunk {
+            try pending.withUnsafeBytes { try member(UnsafeRawBufferPointer(rebasing: $0[0..<Self.chunk])) }
+            pending.removeFirst(Self.chunk)
+        }
+    }
+
+    func finish() throws {
+        if compress == nil {
+            compress = false
+            let head = pending
+            pending = []
+            try head.withUnsafeBytes { try put($0) }
+        } else if compress == true, !pending.isEmpty {
+            try pending.withUnsafeBytes { try member($0) }
+            pending = []
+        }
+        compressor?.close()
+    }
+
+    /// One gzip member (RFC 1952): a 10-byte header, raw deflate, CRC-32 and size (LE).
+    private func member(_ input: UnsafeRawBufferPointer) throws {
+        if compressor == nil { compressor = try IsalCompressor(level: 1, format: .deflate(windowBits: 15)) }
+        guard let compressor else { return }
+        let header: [UInt8] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]
+        output = [UInt8](repeating: 0, count: header.count + compressor.maximumCompressedSize(for: input.count) + 8)
+        let written = try output.withUnsafeMutableBytes { raw -> Int in
+            raw.copyBytes(from: header)
+            let body = UnsafeMutableRawBufferPointer(rebasing: raw[header.count...])
+            guard let n = try compressor.compress(input, into: body) else {
+                throw OCIError.system(path: path, operation: "compress", message: "output buffer too small")
+            }
+            var trailer = crc32(0, input).littleEndian
+            var size = UInt32(truncatingIfNeeded: input.count).littleEndian
+            withUnsafeBytes(of: &trailer) {
+                raw.baseAddress!.advanced(by: header.count + n).copyMemory(from: $0.baseAddress!, byteCount: 4)
+            }
+            withUnsafeBytes(of: &size) {
+                raw.baseAddress!.advanced(by: header.count + n + 4).copyMemory(from: $0.baseAddress!, byteCount: 4)
+            }
+            return header.count + n + 8
+        }
+        try output.withUnsafeBytes { try put(UnsafeRawBufferPointer(rebasing: $0[0..<written])) }
+    }
+
+    private func put(_ bytes: UnsafeRawBufferPointer) throws {
+        var done = 0
+        while done < bytes.count {
+            let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw OCIError.system(path: path, operation: "write", message: errnoText()) }
+            done += n
+        }
+    }
+}

@@ -150,4 +150,29 @@ struct LayerTreeTests {
                 && "\(error)".hasSuffix("changed after its metadata was read (not read)")
         }
     }
+
+    /// A `docker save` archive stores its layers as plain tars: they are staged gzip-compressed
+    /// (nothing of the image lands uncompressed in the scratch directory), still verified
+    /// against the config's diff_ids, and give the layout's model.
+    @Test func aDockerArchivesPlainLayersAreStagedCompressed() throws {
+        let dir = try TemporaryDirectory("oci-model-archive")
+        let (_, image, files) = try Self.layers(dir, "model", ["--docker-archive", dir.file("saved.tar")])
+        let scratch = dir.file("scratch")
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: false)
+        let source = ImageSource(
+            reference: try ImageReference(parsing: "docker-archive:\(dir.file("saved.tar"))"), scratch: scratch)
+        let archived = try source.resolve()
+        let staged = try source.fetchLayers(archived)
+        #expect(staged.count == 4)
+        for file in staged {
+            #expect(file.hasPrefix(scratch + "/"))
+            let head = try #require(FileHandle(forReadingAtPath: file)?.readData(ofLength: 2))
+            #expect([UInt8](head) == [0x1f, 0x8b], "\(file) is not gzip")
+        }
+        // The plain tar layer (layer 2) is much smaller staged than stored: it was compressed.
+        let stored = try #require(archived.manifest.layers[2].size as Int64?)
+        let stagedSize = try #require(try FileManager.default.attributesOfItem(atPath: staged[2])[.size] as? Int64)
+        #expect(stagedSize < stored, "\(stagedSize) >= \(stored)")
+        #expect(Self.lines(try Self.model(archived, staged)) == Self.lines(try Self.model(image, files)))
+    }
 }
