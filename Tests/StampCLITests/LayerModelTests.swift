@@ -5,7 +5,8 @@ import StampTestSupport
 
 /// `stamp pack IMAGE_REF` builds its tree model straight from the layers (issue 21): images
 /// crafted by Tests/tools/oci/oci_fixture.py (Python's tarfile, independent of stamp) are
-/// packed by an ordinary user (`nobody`, no /etc/subuid entry, no user namespace) and the
+/// packed by an ordinary user (`nobody`, no /etc/subuid entry, no user namespace, no
+/// capability in any set and no_new_privs, as an unprivileged pod runs) and the
 /// ext4 they become is compared, through dissect.extfs (compare_tree.py), with the tree
 /// `umoci unpack` makes of the same layout as root: types, modes, owners, ns mtimes, sizes,
 /// contents, symlinks, device numbers, xattrs (capabilities, POSIX ACLs), link counts and
@@ -39,7 +40,12 @@ struct LayerModelTests {
         let trace = dir.file("trace")
         let pack = try run(
             ["strace", "-f", "-qq", "-o", trace, "-e", "trace=%file,%desc,memfd_create,unshare,setns,clone,clone3"]
-                + asOrdinaryUser([stampBinary, "pack", "oci:\(dir.file("layout")):latest", "-o", dir.file("out/fs")] + options),
+                // As nobody, the way a pod without privileges runs: no capability in any set
+                // (the bounding set too), no_new_privs.
+                + [
+                    "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--no-new-privs", "--bounding-set=-all",
+                    "--inh-caps=-all", "--", stampBinary, "pack", "oci:\(dir.file("layout")):latest", "-o", dir.file("out/fs"),
+                ] + options,
             environment: ["TMPDIR": dir.file("scratch")])
         try #require(pack.status == 0, "\(pack.output)")
         return (try String(contentsOfFile: trace, encoding: .utf8).split(separator: "\n"), pack.output)
