@@ -66,14 +66,7 @@ public struct ImagePacker {
             return result
         }
         let files = try source.fetchLayers(image)
-        if platform == .linuxARM64 {
-            // GRUB's arm64-efi files on the ESP; the console of QEMU's virt machine and of most
-            // arm64 servers is a PL011, ttyAMA0.
-            request.bootOptions.architecture = .arm64
-            if request.bootOptions.serialConsole == BootOptions().serialConsole {
-                request.bootOptions.serialConsole = "ttyAMA0,115200"
-            }
-        }
+        request.boot(for: platform)
         let result: PackResult
         if Self.needsUnpackedTree(request) {
             result = try unpackAndPack(image, source: source, files: files, request: request)
@@ -171,5 +164,16 @@ public struct ImagePacker {
         let file = try OutputFile(path: path)
         try bytes.withUnsafeBytes { _ = try file.descriptor.writeAll(toAbsoluteOffset: 0, $0) }
         try file.commit()
+    }
+}
+
+extension PackRequest {
+    /// The boot settings of a disk for `platform`: for linux/arm64, GRUB's arm64-efi files on
+    /// the ESP and no BIOS code, and the serial console of QEMU's virt machine and of most arm64
+    /// servers (a PL011, ttyAMA0) unless another was chosen.
+    public mutating func boot(for platform: Platform) {
+        guard platform == .linuxARM64 else { return }
+        bootOptions.architecture = .arm64
+        if bootOptions.serialConsole == BootOptions().serialConsole { bootOptions.serialConsole = "ttyAMA0,115200" }
     }
 }

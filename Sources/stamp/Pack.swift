@@ -96,7 +96,10 @@ struct Pack: ParsableCommand {
 
     @OptionGroup var registry: RegistryAccessOptions
 
-    @Option(help: "With a container image: the platform to take from an index (linux/amd64 or linux/arm64).")
+    @Option(
+        help:
+            "linux/amd64 or linux/arm64: the manifest taken from a container image's index, and the boot loader (arm64: UEFI, --layout efi)."
+    )
     var platform: String = "linux/amd64"
 
     @Option(help: "OVA: virtual machine name.") var vmName: String?
@@ -186,6 +189,7 @@ struct Pack: ParsableCommand {
         request.ova.controller = controller
         (request.ova.config, request.ova.signer) = try package.load()
         request.progress = ProgressSink.isTerminal
+        request.boot(for: Platform(parsing: platform) ?? .linuxAMD64)
         // An ordinary user's own files become root's in the image, as they would for a tree
         // packed in a user namespace that maps the user to root; other owners are kept.
         if geteuid() != 0 && !ImageReference.looksLikeReference(rootDirectory) { request.callerOwnsAsRoot = (getuid(), getgid()) }
