@@ -96,7 +96,7 @@ let package = Package(
         // MARK: elements
         .target(
             name: "StampElements",
-            dependencies: ["StampBytes", "StampIO", "Yams", .product(name: "Logging", package: "swift-log")]),
+            dependencies: ["StampBytes", "StampIO", "CStampSupport", "Yams", .product(name: "Logging", package: "swift-log")]),
 
         // MARK: pipeline and executables
         .target(

@@ -10,6 +10,7 @@ import StampElements
 import StampIO
 import StampPipeline
 
+Sandbox.runIfRequested()  // a hidden re-execution from an element stage (Sandbox.swift)
 LoggingSystem.bootstrap { _ in LogLineHandler() }
 // SIGINT/SIGTERM/SIGHUP (nodepool's timeout, Ctrl-C) remove the outputs' temporary files
 // before exiting 128+signal; the element stages die with this process (--pdeathsig).

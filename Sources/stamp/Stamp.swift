@@ -18,6 +18,7 @@ struct Stamp: ParsableCommand {
 
     /// Runs the command; every failure ends in one line on stderr and a non-zero status.
     static func main() {
+        Sandbox.runIfRequested()  // a hidden re-execution from an element stage (Sandbox.swift)
         TemporaryFiles.shared.installSignalHandlers()
         do {
             var command = try parseAsRoot()
