@@ -1,4 +1,5 @@
 import Foundation
+import StampConfig
 import Yams
 
 /// Chooses the block-device configuration as DIB does (reference/dib.md 4.4) and derives the
@@ -133,7 +134,7 @@ package enum BlockDeviceSelection {
                 if filesystems[index].label == nil {
                     filesystems[index].label =
                         rootLabelOverride
-                        ?? (filesystems[index].type == "xfs" ? "img-rootfs" : "cloudimg-rootfs")
+                        ?? (filesystems[index].type == "xfs" ? "img-rootfs" : Settings.defaultRootLabel)
                 }
             }
             if filesystems[index].label == nil { filesystems[index].label = filesystems[index].name }
@@ -144,7 +145,7 @@ package enum BlockDeviceSelection {
         let root = filesystems.first { $0.mountPoint == "/" }
         let boot = filesystems.first { $0.mountPoint == "/boot" }
         return BlockDeviceSettings(
-            source: source, yaml: yaml, rootLabel: root?.label ?? "cloudimg-rootfs",
+            source: source, yaml: yaml, rootLabel: root?.label ?? Settings.defaultRootLabel,
             rootFSType: root?.type ?? fsType, bootLabel: boot?.label ?? "",
             mountPoints: filesystems.compactMap(\.mountPoint).sorted())
     }

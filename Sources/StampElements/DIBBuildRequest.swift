@@ -1,4 +1,5 @@
 import Foundation
+import StampConfig
 
 /// A parsed `disk-image-create` invocation: what to build and which files to write.
 ///
@@ -73,8 +74,13 @@ public struct DIBBuildRequest: Sendable, Equatable {
     /// Why a `--qemu-img-options` pair cannot be honoured (qemu-img would refuse it), or nil.
     static func qemuImgOptionProblem(key: String, value: String) -> String? {
         switch key {
-        case "compat" where !["0.10", "v2", "1.1", "v3"].contains(value):
-            return "qcow2 compat is 0.10 or 1.1"
+        case "compat":
+            do {
+                _ = try Settings.parse(value, for: Settings[.qcow2Compat], on: .build)
+                return nil
+            } catch {
+                return error.description
+            }
         case "subformat" where !["streamOptimized", "monolithicSparse"].contains(value):
             return "stamp writes the vmdk subformats streamOptimized and monolithicSparse"
         default:
@@ -91,8 +97,8 @@ public struct DIBBuildRequest: Sendable, Equatable {
         return ["md5", "sha256"].filter(parts.contains)
     }
 
-    /// The output file for a format: `<-o>.<fmt>`.
-    public func outputPath(for format: String) -> String { "\(outputBase).\(format)" }
+    /// The output file for a format: `<-o>.<ext>` (`vmdk-sparse` writes `.vmdk`).
+    public func outputPath(for format: String) -> String { "\(outputBase).\(OutputFormats.fileExtension(format) ?? format)" }
 
     /// `<-o>.d`: the manifests directory (`DIB_MANIFEST_SAVE_DIR`).
     public var manifestDirectory: String { "\(outputBase).d" }

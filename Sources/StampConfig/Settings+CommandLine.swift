@@ -1,0 +1,83 @@
+extension Settings {
+    /// Every option `frontEnd` accepts under its current names (`-t`, `--types`, …), table order.
+    public static func names(on frontEnd: FrontEnd) -> [String] {
+        offered(by: frontEnd).flatMap { $0.spellings[frontEnd]!.names }
+    }
+
+    /// Rewrites deprecated spellings to the current ones, with one warning each:
+    /// `stamp pack -c` becomes `--compress-qcow2` and warns that `-c` is deprecated.
+    /// `--old=value` keeps its value. Words after `--` are left alone.
+    public static func rewriteDeprecated(_ arguments: [String], on frontEnd: FrontEnd) -> (
+        arguments: [String], warnings: [String]
+    ) {
+        var renames: [String: String] = [:]
+        for setting in offered(by: frontEnd) {
+            let spelling = setting.spellings[frontEnd]!
+            for old in spelling.deprecated { renames[old] = spelling.preferred }
+        }
+        guard !renames.isEmpty else { return (arguments, []) }
+        var rewritten: [String] = []
+        var warnings: [String] = []
+        var ended = false
+        for argument in arguments {
+            if ended || argument == "--" {
+                ended = true
+                rewritten.append(argument)
+                continue
+            }
+            let (name, value) =
+                argument.firstIndex(of: "=").map { (String(argument[..<$0]), String(argument[$0...])) } ?? (argument, "")
+            if let current = renames[name] {
+                rewritten.append(current + value)
+                let warning = "\(name) is deprecated in \(frontEnd.command); use \(current)"
+                if !warnings.contains(warning) { warnings.append(warning) }
+            } else {
+                rewritten.append(argument)
+            }
+        }
+        return (rewritten, warnings)
+    }
+
+    /// The option a mistyped `unknown` most likely meant, or nil when none is close: a
+    /// suggestion must be a small edit (a typo, a transposition) of a name `frontEnd`
+    /// accepts, never a different word of similar length (`--quiet` is not `--uuid`).
+    public static func suggestion(for unknown: String, on frontEnd: FrontEnd) -> String? {
+        let typed = unknown.drop { $0 == "-" }
+        guard typed.count >= 3 else { return nil }
+        var best: (name: String, distance: Int)?
+        for name in names(on: frontEnd) + ["--help"] where name.hasPrefix("--") {
+            let candidate = name.dropFirst(2)
+            let distance = editDistance(Array(typed), Array(candidate))
+            let allowed = max(1, min(typed.count, candidate.count) / 4)
+            if distance <= allowed, distance < (best?.distance ?? .max) { best = (name, distance) }
+        }
+        return best?.name
+    }
+
+    /// Optimal string alignment distance: insertions, deletions, substitutions and adjacent
+    /// transpositions cost one each.
+    static func editDistance(_ a: [Character], _ b: [Character]) -> Int {
+        if a.isEmpty || b.isEmpty { return max(a.count, b.count) }
+        var d = [[Int]](repeating: [Int](repeating: 0, count: b.count + 1), count: a.count + 1)
+        for i in 0...a.count { d[i][0] = i }
+        for j in 0...b.count { d[0][j] = j }
+        for i in 1...a.count {
+            for j in 1...b.count {
+                let cost = a[i - 1] == b[j - 1] ? 0 : 1
+                d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+                if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] { d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1) }
+            }
+        }
+        return d[a.count][b.count]
+    }
+
+    /// The help text of `setting` on `frontEnd`, with its default when it has one worth showing.
+    public static func helpText(_ setting: Setting, on frontEnd: FrontEnd) -> String {
+        var text = setting.help
+        if setting.kind != .flag, let value = setting.defaultValue(on: frontEnd), !value.isEmpty {
+            text += " (default: \(value))"
+        }
+        if let variable = setting.variable, frontEnd == .dib { text += " [\(variable)]" }
+        return text
+    }
+}

@@ -1,0 +1,39 @@
+import ArgumentParser
+import StampConfig
+
+// How the `stamp` commands bind their options to the settings table: every `@Option` and
+// `@Flag` takes its names and help from the table's row, its value is kept as the text given
+// (nil or false when absent, so that a default is never mistaken for a choice), and
+// `RawSettings.resolve()` parses and checks them all together.
+//
+//     @Option(name: .setting(.size, .pack), help: .setting(.size, .pack)) var size: String?
+
+extension NameSpecification {
+    /// The names `frontEnd` gives the setting `key` in the table.
+    static func setting(_ key: Setting.Key, _ frontEnd: FrontEnd) -> NameSpecification {
+        let spelling = Settings[key].spellings[frontEnd] ?? Spelling(long: key.rawValue)
+        var elements: [NameSpecification.Element] = []
+        if let long = spelling.long { elements.append(.customLong(long)) }
+        if let short = spelling.short { elements.append(.customShort(short)) }
+        return NameSpecification(elements)
+    }
+}
+
+extension ArgumentHelp {
+    /// The table's help for `key` on `frontEnd`, with its default and value name.
+    static func setting(_ key: Setting.Key, _ frontEnd: FrontEnd) -> ArgumentHelp {
+        let setting = Settings[key]
+        return ArgumentHelp(Settings.helpText(setting, on: frontEnd), valueName: setting.valueName)
+    }
+}
+
+extension RawSettings {
+    /// Parses and checks; the problems become one validation line.
+    func resolved() throws -> SettingValues {
+        do {
+            return try resolve()
+        } catch {
+            throw ValidationError(error.description)
+        }
+    }
+}
