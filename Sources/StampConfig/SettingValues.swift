@@ -90,7 +90,7 @@ public struct SettingValues: Sendable, Equatable {
     public mutating func set(_ key: Setting.Key, _ value: SettingValue) { given[key] = value }
 
     /// The canonical encoding of the settings that change the output bytes: one `key=value`
-    /// line per such setting offered by the front end, given or default, in key order. A
+    /// line per such setting offered by the front end, given or default, sorted. A
     /// setting whose value is a file contributes the file's digest (``fileDigest``), never
     /// its path; a secret contributes only the digest. Two invocations that write the same
     /// bytes (`--layout gpt` and the default, `-t qcow2` and `-t QCOW2`) give the same lines.
@@ -110,7 +110,7 @@ public struct SettingValues: Sendable, Equatable {
                 lines.append("\(setting.key.rawValue)=\(value.canonical)")
             }
         }
-        return lines
+        return lines.sorted()
     }
 }
 
@@ -212,7 +212,8 @@ extension Settings {
         case .choice(let choices, let aliases):
             let lower = text.lowercased()
             if let c = choices.first(where: { $0.lowercased() == lower }) ?? aliases[lower] { return .text(c) }
-            throw invalid("use \(choices.joined(separator: " or "))")
+            throw invalid(
+                "use " + (choices.count > 1 ? choices.dropLast().joined(separator: ", ") + " or " + choices.last! : choices[0]))
         case .text(let maxBytes):
             if let maxBytes, text.utf8.count > maxBytes { throw invalid("longer than \(maxBytes) bytes") }
             return .text(text)

@@ -75,12 +75,9 @@ public struct DIBBuildRequest: Sendable, Equatable {
     static func qemuImgOptionProblem(key: String, value: String) -> String? {
         switch key {
         case "compat":
-            do {
-                _ = try Settings.parse(value, for: Settings[.qcow2Compat], on: .build)
-                return nil
-            } catch {
-                return error.description
-            }
+            // The table's check (the values --qcow2-compat takes), DIB's words.
+            return (try? Settings.parse(value, for: Settings[.qcow2Compat], on: .build)) == nil
+                ? "qcow2 compat is 0.10 or 1.1" : nil
         case "subformat" where !["streamOptimized", "monolithicSparse"].contains(value):
             return "stamp writes the vmdk subformats streamOptimized and monolithicSparse"
         default:

@@ -93,7 +93,7 @@ import Testing
         #expect(problems("--bogus e") == [.unrecognizedOption("--bogus")])
         #expect(problems("e -o") == [.missingArgument("-o")])
         #expect(
-            problems("--image e") == [.ambiguousOption("--image", candidates: ["image-size", "image-cache", "image-extra-size"])])
+            problems("--image e") == [.ambiguousOption("--image", candidates: ["image-size", "image-extra-size", "image-cache"])])
         #expect(problems("--checksum=yes e") == [.unexpectedArgument("--checksum")])
         #expect(
             problems("--image-size big e") == [.invalidValue(option: "--image-size", value: "big", reason: "expected a number")])
