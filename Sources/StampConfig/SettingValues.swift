@@ -40,11 +40,6 @@ public struct SettingValues: Sendable, Equatable {
     /// The values given on the command line (or in the environment).
     public private(set) var given: [Setting.Key: SettingValue]
 
-    init(frontEnd: FrontEnd, given: [Setting.Key: SettingValue]) {
-        self.frontEnd = frontEnd
-        self.given = given
-    }
-
     /// Whether the user gave `key` (rather than its default applying).
     public func isGiven(_ key: Setting.Key) -> Bool { given[key] != nil }
 
