@@ -150,7 +150,7 @@ let package = Package(
         .testTarget(
             name: "StampElementsTests", dependencies: ["StampElements", "StampTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "StampPipelineTests", dependencies: ["StampPipeline", "StampElements", "StampTestSupport"]),
-        .testTarget(name: "StampCLITests", dependencies: ["StampTestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "StampCLITests", dependencies: ["StampTestSupport", "StampConfig"], exclude: ["Fixtures"]),
         .testTarget(name: "StampConfigTests", dependencies: ["StampConfig", "StampTestSupport"]),
         .testTarget(name: "StampFuzzingTests", dependencies: ["StampFuzzing", "StampContainers"]),
     ]

@@ -32,11 +32,15 @@ public struct Spelling: Sendable, Equatable {
     public var unit: SizeUnit
     /// The default on this front end, when it differs from the setting's own.
     public var defaultValue: String?
+    /// The help on this front end, when the setting's own would mislead (a negated flag, a
+    /// number in other units).
+    public var help: String?
 
     public init(
         long: String? = nil, short: Character? = nil, deprecated: [String] = [], negated: Bool = false,
-        unit: SizeUnit = .bytes, defaultValue: String? = nil
+        unit: SizeUnit = .bytes, defaultValue: String? = nil, help: String? = nil
     ) {
+        self.help = help
         self.long = long
         self.short = short
         self.deprecated = deprecated

@@ -73,7 +73,7 @@ extension Settings {
 
     /// The help text of `setting` on `frontEnd`, with its default when it has one worth showing.
     public static func helpText(_ setting: Setting, on frontEnd: FrontEnd) -> String {
-        var text = setting.help
+        var text = setting.spellings[frontEnd]?.help ?? setting.help
         if setting.kind != .flag, let value = setting.defaultValue(on: frontEnd), !value.isEmpty {
             text += " (default: \(value))"
         }

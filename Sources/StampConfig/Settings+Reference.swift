@@ -28,7 +28,7 @@ extension Settings {
                 }
                 let value = valueDescription(setting, spelling)
                 let defaultValue = setting.defaultValue(on: frontEnd).map { $0.isEmpty ? "(empty)" : "`\($0)`" } ?? ""
-                out += "| \(names) | \(value) | \(defaultValue) | \(cell(setting.help)) |\n"
+                out += "| \(names) | \(value) | \(defaultValue) | \(cell(spelling.help ?? setting.help)) |\n"
             }
             out += "\n"
         }

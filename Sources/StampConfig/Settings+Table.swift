@@ -85,7 +85,9 @@ extension Settings {
             valueName: "size",
             spellings: [
                 .pack: Spelling(long: "size"), .mkfs: Spelling(long: "size"), .build: Spelling(long: "size"),
-                .dib: Spelling(long: "image-size", unit: .gibibytes),
+                .dib: Spelling(
+                    long: "image-size", unit: .gibibytes,
+                    help: "Image size in GiB; by default the tree's size with DIB's headroom, holding its inodes too."),
             ], variable: "DIB_IMAGE_SIZE", changesBytes: true),
         Setting(
             .extraSize, .size(allowsAuto: false),
@@ -111,7 +113,7 @@ extension Settings {
             help: "Compress qcow2 clusters, as qemu-img convert -c does (disk-image-create does unless -u).",
             spellings: [
                 .pack: Spelling(long: "compress-qcow2", deprecated: ["-c"]),
-                .dib: Spelling(short: "u", negated: true, defaultValue: "true"),
+                .dib: Spelling(short: "u", negated: true, defaultValue: "true", help: "Do not compress qcow2 clusters."),
             ], requires: [.format(["qcow2"])], changesBytes: true),
     ]
 

@@ -215,7 +215,8 @@ public enum DIBCommandLine {
             "Build a disk image from diskimage-builder elements (stamp: no loop devices, no qemu-img).",
         ]
         for (setting, spelling) in spellings {
-            let value = setting.kind == .flag ? "" : " " + (setting.valueName ?? "VALUE").uppercased()
+            let unit = spelling.unit == .bytes ? nil : spelling.unit.rawValue
+            let value = setting.kind == .flag ? "" : " " + (unit ?? setting.valueName ?? "VALUE").uppercased()
             let names = spelling.names.joined(separator: ", ") + value
             let pad = String(repeating: " ", count: max(1, 28 - names.count))
             lines.append("  \(names)\(pad)\(Settings.helpText(setting, on: .dib))")
