@@ -149,7 +149,8 @@ let package = Package(
         .testTarget(name: "StampOCITests", dependencies: ["StampOCI", "StampTestSupport"]),
         .testTarget(
             name: "StampElementsTests", dependencies: ["StampElements", "StampTestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "StampPipelineTests", dependencies: ["StampPipeline", "StampElements", "StampTestSupport"]),
+        .testTarget(
+            name: "StampPipelineTests", dependencies: ["StampPipeline", "StampElements", "StampConfig", "StampTestSupport"]),
         .testTarget(name: "StampCLITests", dependencies: ["StampTestSupport", "StampConfig"], exclude: ["Fixtures"]),
         .testTarget(name: "StampConfigTests", dependencies: ["StampConfig", "StampTestSupport"]),
         .testTarget(name: "StampFuzzingTests", dependencies: ["StampFuzzing", "StampContainers"]),

@@ -5,6 +5,8 @@ public enum FrontEnd: String, CaseIterable, Sendable, Hashable {
     case pack
     case mkfs
     case build
+    /// `stamp images`: the cache of stamped container images.
+    case images
     /// `disk-image-create`, diskimage-builder's command line.
     case dib = "disk-image-create"
 

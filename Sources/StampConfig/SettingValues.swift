@@ -88,7 +88,7 @@ public struct SettingValues: Sendable, Equatable {
     /// line per such setting offered by the front end, given or default, sorted. A
     /// setting whose value is a file contributes the file's digest (``fileDigest``), never
     /// its path; a secret contributes only the digest. Two invocations that write the same
-    /// bytes (`--layout gpt` and the default, `-t qcow2` and `-t QCOW2`) give the same lines.
+    /// bytes (`--layout gpt` and the default, `-t raw,qcow2` and `-t QCOW2,raw`) give the same lines.
     public func canonicalLines(fileDigest: (String) -> String) -> [String] {
         var lines: [String] = []
         for setting in Settings.table.sorted(by: { $0.key < $1.key })
@@ -99,6 +99,9 @@ public struct SettingValues: Sendable, Equatable {
             }
             if setting.kind == .file, case .text(let path) = value {
                 lines.append("\(setting.key.rawValue)=sha256:\(fileDigest(path))")
+            } else if setting.kind == .formats, case .list(let formats) = value {
+                // Which files are written, not the order they were named in.
+                lines.append("\(setting.key.rawValue)=\(formats.sorted().joined(separator: ","))")
             } else if setting.secret {
                 lines.append("\(setting.key.rawValue)=sha256:\(fileDigest(value.canonical))")
             } else {

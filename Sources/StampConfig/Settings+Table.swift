@@ -43,6 +43,7 @@ extension Setting {
         case installType = "install-type"
         case dockerTarget = "docker-target"
         case logfile
+        case unusedDays = "unused-days"
 
         public static func < (a: Key, b: Key) -> Bool { a.rawValue < b.rawValue }
     }
@@ -160,6 +161,9 @@ extension Settings {
             valueName: "dir",
             spellings: [
                 .pack: Spelling(long: "stamped-cache", deprecated: ["--image-cache"]), .build: Spelling(long: "stamped-cache"),
+                .images: Spelling(
+                    long: "stamped-cache", deprecated: ["--image-cache"],
+                    help: "The cache directory (default $STAMP_IMAGE_CACHE, else ~/.cache/stamp/images)."),
             ], variable: "DIB_OCI_STAMPED_CACHE", changesBytes: false),
         Setting(
             .downloadCache, .directory, help: "Where downloaded base systems are cached (DIB's --image-cache).", valueName: "dir",
@@ -167,6 +171,9 @@ extension Settings {
                 .build: Spelling(long: "download-cache", deprecated: ["--image-cache"]), .dib: Spelling(long: "image-cache"),
             ],
             variable: "DIB_IMAGE_CACHE", changesBytes: false),
+        Setting(
+            .unusedDays, .integer(0...36500), help: "prune: only entries not used for this many days.", valueName: "days",
+            spellings: [.images: Spelling(long: "unused-days")], changesBytes: false),
         Setting(
             .from, .text(maxBytes: nil),
             help:

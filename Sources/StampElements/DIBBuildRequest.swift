@@ -44,6 +44,9 @@ public struct DIBBuildRequest: Sendable, Equatable {
     /// `--image-size`, `--min-tmpfs`, `--image-extra-size`, `--mkfs-journal-size`,
     /// `--max-online-resize`, as given.
     public var numeric: [String: String] = [:]
+    /// The typed settings the request was made from (the settings table's), for the cache key;
+    /// the fields above are what the element engine reads.
+    public var settings: SettingValues?
 
     public init(environment: [String: String]) { self.environment = environment }
 

@@ -65,6 +65,11 @@ public enum DIBCommandLine {
     static let shortFlags = Set(spellings.filter { $0.0.kind == .flag }.compactMap(\.1.short) + ["h"])
     static let longFlags = spellings.filter { $0.0.kind == .flag }.compactMap(\.1.long) + ["help", "version"]
     static let longWithValue = spellings.filter { $0.0.kind != .flag }.compactMap(\.1.long)
+    /// The setting of each short (`o`) and long (`image-size`) name.
+    static let settingByName: [String: Setting] = Dictionary(
+        spellings.flatMap { setting, spelling in
+            ((spelling.short.map { [String($0)] } ?? []) + (spelling.long.map { [$0] } ?? [])).map { ($0, setting) }
+        }, uniquingKeysWith: { first, _ in first })
 
     /// Parses `arguments` (without the program name) against `environment`.
     /// - Throws: ``Failure`` listing every problem.
@@ -149,6 +154,17 @@ public enum DIBCommandLine {
                 positionals.append(arg)
             }
         }
+        // The same options as typed settings (the table's checks are DIB's own below).
+        var raw = RawSettings(.dib)
+        for (name, value) in options {
+            guard let setting = settingByName[name] else { continue }
+            if setting.kind == .flag {
+                raw.flag(setting.key, true)
+            } else {
+                raw.values[setting.key, default: []].append(value ?? "")
+            }
+        }
+        request.settings = try? raw.resolve()
         for (name, value) in options {
             let value = value ?? ""
             switch name {

@@ -118,6 +118,7 @@ struct Build: ParsableCommand {
             if !elements.contains("oci-image") { elements.insert("oci-image", at: 0) }
         }
         var request = DIBBuildRequest(environment: environment)
+        request.settings = values
         request.arguments = Array(Stamp.arguments.dropFirst())
         request.elements = elements
         request.formats = values.list(.types)

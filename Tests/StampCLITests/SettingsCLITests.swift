@@ -22,7 +22,7 @@ struct SettingsCLITests {
         return names
     }
 
-    @Test(arguments: [FrontEnd.pack, .mkfs, .build, .dib])
+    @Test(arguments: FrontEnd.allCases)
     func helpListsExactlyTheTable(frontEnd: FrontEnd) throws {
         let command = frontEnd == .dib ? [dibBinary, "--help"] : [stampBinary, frontEnd.rawValue, "--help"]
         let r = try run(command)

@@ -175,6 +175,7 @@ import StampTestSupport
                 $0[.cpus] = nil
             } == plain)
         #expect(try lines { $0[.layout] = "mbr" } != plain)
+        #expect(try lines { $0[.types] = "qcow2,raw" } == lines { $0[.types] = "RAW,qcow2" })
         #expect(plain.contains("layout=gpt") && plain.contains("label=\(Settings.defaultRootLabel)"))
         #expect(!plain.contains { $0.hasPrefix("output=") || $0.hasPrefix("stamped-cache=") || $0.hasPrefix("creds=") })
         #expect(plain == plain.sorted())
