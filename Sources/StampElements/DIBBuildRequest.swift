@@ -134,7 +134,7 @@ public struct DIBBuildRequest: Sendable, Equatable {
     /// Variables read by stamp itself that hold secrets: kept out of the elements' environment,
     /// `DIB_ENV` (which DIB records in the image's manifests) and the build's logs. The
     /// `oci-image` element's registry credentials are read from ``environment``.
-    public static let secretVariables: Set<String> = ["DIB_OCI_CREDS"]
+    public static let secretVariables = Set(Settings.table.filter(\.secret).compactMap(\.variable))
 
     /// The element plan for ``ElementBuild``.
     public var plan: ElementBuildPlan {

@@ -89,52 +89,10 @@ struct Build: ParsableCommand {
         if !problems.isEmpty { throw ValidationError(problems.joined(separator: "; ")) }
     }
 
-    /// The build these settings ask for, as the element engine takes it: typed values set
-    /// straight into the request (no DIB command line is written and parsed again), and the
-    /// variables the elements read.
-    func request(_ values: SettingValues, environment base: [String: String]) -> DIBBuildRequest {
-        var environment = base
-        if let release = values.text(.release) { environment["DIB_RELEASE"] = release }
-        let paths = values.list(.elementsPath)
-        if !paths.isEmpty {
-            let absolute = paths.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
-            environment["ELEMENTS_PATH"] = (absolute + [environment["ELEMENTS_PATH"]].compactMap { $0 }.filter { !$0.isEmpty })
-                .joined(separator: ":")
-        }
-        if let path = values.text(.blockDeviceConfig) {
-            environment["DIB_BLOCK_DEVICE_CONFIG"] = "file://" + URL(fileURLWithPath: path).standardizedFileURL.path
-        }
-        for item in values.list(.env) {
-            let parts = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            environment[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
-        }
-        var elements = elements
-        if let from = values.text(.from) {
-            environment["DIB_OCI_IMAGE"] = from
-            environment.merge(registry.environment()) { _, new in new }
-            if let cache = values.text(.stampedCache) {
-                environment["DIB_OCI_STAMPED_CACHE"] = URL(fileURLWithPath: cache).standardizedFileURL.path
-            }
-            if !elements.contains("oci-image") { elements.insert("oci-image", at: 0) }
-        }
-        var request = DIBBuildRequest(environment: environment)
-        request.settings = values
-        request.arguments = Array(Stamp.arguments.dropFirst())
-        request.elements = elements
-        request.formats = values.list(.types)
-        request.outputBase = OutputFormats.base(values.text(.output) ?? "image", formats: request.formats)
-        request.debugTrace = values.flag(.trace) ? 1 : 0
-        request.checksum = values.flag(.checksum)
-        request.offline = values.flag(.offline)
-        request.imageCache = values.text(.downloadCache)
-        request.extraPackages = values.list(.packages)
-        if let compat = values.text(.qcow2Compat) { request.qemuImgOptions = [("compat", compat)] }
-        if let bytes = values.bytes(.size) { request.numeric["image-size"] = String(Double(bytes) / Double(1 << 30)) }
-        return request
-    }
-
     func run() throws {
-        let request = request(try rawSettings.resolved(), environment: ProcessInfo.processInfo.environment)
+        let request = DIBBuildRequest(
+            settings: try rawSettings.resolved(), elements: elements, environment: ProcessInfo.processInfo.environment,
+            arguments: Array(Stamp.arguments.dropFirst()))
         let environment = request.environment
         var plan = request.plan
         plan.builtinElementsDirectory = ElementBuildPlan.locateBuiltinElements(

@@ -65,15 +65,4 @@ struct RegistryAccessOptions: ParsableArguments {
         maxExpanded.flatMap(ExpansionBudget.parse)
             ?? ExpansionBudget.limit(environment: ProcessInfo.processInfo.environment) ?? ExpansionBudget.defaultLimit
     }
-
-    /// The `oci-image` element's variables for `stamp build --from`. `DIB_OCI_CREDS` is read by
-    /// stamp and kept out of the elements' environment (DIBBuildRequest.secretVariables).
-    func environment() -> [String: String] {
-        var environment: [String: String] = [:]
-        if plainHTTP { environment["DIB_OCI_PLAIN_HTTP"] = "1" }
-        if let creds { environment["DIB_OCI_CREDS"] = creds }
-        if let ca = registryCA { environment["DIB_OCI_REGISTRY_CA"] = URL(fileURLWithPath: ca).standardizedFileURL.path }
-        if let maxExpanded { environment["STAMP_MAX_EXPANDED"] = maxExpanded }
-        return environment
-    }
 }

@@ -104,3 +104,57 @@ import StampTestSupport
         #expect(request.outputBase == "out")
     }
 }
+
+/// `stamp build`'s settings into the element engine's request, typed: the same request
+/// disk-image-create's equivalent command line makes.
+@Suite struct BuildSettingsTests {
+    @Test func stampBuildAndDiskImageCreateAskForTheSameBuild() throws {
+        var raw = RawSettings(.build)
+        raw[.output] = "out/debian.qcow2"
+        raw[.types] = "qcow2"
+        raw[.size] = "3G"
+        raw[.qcow2Compat] = "v2"
+        raw[.release] = "bookworm"
+        raw.list(.packages, ["vim,curl", "jq"])
+        raw.flag(.checksum, true)
+        raw.flag(.trace, true)
+        raw[.downloadCache] = "/var/cache/dib"
+        let build = DIBBuildRequest(
+            settings: try raw.resolve(), elements: ["debian-minimal", "vm"], environment: ["HOME": "/root"])
+        let parsed = try DIBCommandLine.parse(
+            [
+                "-o", "out/debian.qcow2", "-t", "qcow2", "--image-size", "3", "--qemu-img-options", "compat=0.10", "-p",
+                "vim,curl",
+                "-p", "jq", "--checksum", "-x", "--image-cache", "/var/cache/dib", "debian-minimal", "vm",
+            ], environment: ["HOME": "/root", "DIB_RELEASE": "bookworm"])
+        guard case .build(let dib) = parsed else {
+            Issue.record("\(parsed)")
+            return
+        }
+        #expect(build.outputBase == "out/debian" && dib.outputBase == build.outputBase)
+        #expect(build.formats == dib.formats && build.qcow2Version == 2 && dib.qcow2Version == 2)
+        #expect(build.extraPackages == ["vim", "curl", "jq"] && dib.extraPackages == build.extraPackages)
+        #expect(build.checksumAlgorithms == dib.checksumAlgorithms && build.compress && dib.compress)
+        #expect(build.elements == dib.elements && build.debugTrace == 1 && dib.debugTrace == 1)
+        for name in ["DIB_RELEASE", "DIB_IMAGE_CACHE", "DIB_CHECKSUM", "DIB_DEBUG_TRACE", "IMAGE_NAME", "QEMU_IMG_OPTIONS"] {
+            #expect(build.plan.environment[name] == dib.plan.environment[name], "\(name)")
+        }
+        #expect(Double(build.plan.environment["DIB_IMAGE_SIZE"] ?? "") == 3)
+        // The settings of both, as typed values: the same disk size and compression.
+        #expect(build.settings?.bytes(.size) == dib.settings?.bytes(.size))
+        #expect(build.settings?.flag(.checksum) == true && dib.settings?.flag(.checksum) == true)
+    }
+
+    @Test func fromAnImagePutsTheOCIElementFirstAndKeepsTheSecretOut() throws {
+        var raw = RawSettings(.build)
+        raw[.output] = "node"
+        raw[.from] = "docker://registry.example/node:1"
+        raw[.creds] = "ci:s3cret"
+        let request = DIBBuildRequest(settings: try raw.resolve(), elements: ["vm"], environment: [:])
+        #expect(request.elements == ["oci-image", "vm"])
+        #expect(request.environment["DIB_OCI_CREDS"] == "ci:s3cret")
+        #expect(request.plan.environment["DIB_OCI_CREDS"] == nil)
+        #expect(!(request.plan.environment["DIB_ENV"] ?? "").contains("s3cret"))
+        #expect(DIBBuildRequest.secretVariables == ["DIB_OCI_CREDS"])
+    }
+}
