@@ -38,6 +38,27 @@ extension Settings {
         return (rewritten, warnings)
     }
 
+    /// `arguments` with the value of every secret setting (``Setting/secret``) replaced by
+    /// `***`: what may be recorded (DIB's `DIB_ARGS`, which lands in the image's manifests)
+    /// or logged. `--creds ci:token` and `--creds=ci:token` both become `--creds ***`-like.
+    public static func redactingSecrets(_ arguments: [String], on frontEnd: FrontEnd) -> [String] {
+        let secret = Set(offered(by: frontEnd).filter(\.secret).flatMap { $0.spellings[frontEnd]!.names })
+        var redacted: [String] = []
+        var hideNext = false
+        for argument in arguments {
+            if hideNext {
+                redacted.append("***")
+                hideNext = false
+            } else if let eq = argument.firstIndex(of: "="), argument.hasPrefix("--"), secret.contains(String(argument[..<eq])) {
+                redacted.append(argument[..<eq] + "=***")
+            } else {
+                hideNext = secret.contains(argument)
+                redacted.append(argument)
+            }
+        }
+        return redacted
+    }
+
     /// The option a mistyped `unknown` most likely meant, or nil when none is close: a
     /// suggestion must be a small edit (a typo, a transposition) of a name `frontEnd`
     /// accepts, never a different word of similar length (`--quiet` is not `--uuid`).

@@ -92,7 +92,7 @@ struct Build: ParsableCommand {
     func run() throws {
         let request = DIBBuildRequest(
             settings: try rawSettings.resolved(), elements: elements, environment: ProcessInfo.processInfo.environment,
-            arguments: Array(Stamp.arguments.dropFirst()))
+            arguments: Settings.redactingSecrets(Array(Stamp.arguments.dropFirst()), on: .build))
         let environment = request.environment
         var plan = request.plan
         plan.builtinElementsDirectory = ElementBuildPlan.locateBuiltinElements(

@@ -207,6 +207,13 @@ import StampTestSupport
         #expect(Settings.rewriteDeprecated(["-c"], on: .dib).warnings.isEmpty)
     }
 
+    @Test func secretsAreRedactedFromRecordedCommandLines() {
+        let line = ["build", "vm", "--creds", "ci:tok", "--creds=ci:tok2", "--release", "bookworm", "--sign", "/k.pem"]
+        let redacted = Settings.redactingSecrets(line, on: .build)
+        #expect(redacted == ["build", "vm", "--creds", "***", "--creds=***", "--release", "bookworm", "--sign", "***"])
+        #expect(!redacted.joined().contains("tok"))
+    }
+
     @Test func defaultsAreDefinedOnce() throws {
         var raw = RawSettings(.pack)
         raw[.output] = "o"
