@@ -82,10 +82,13 @@ extension Settings {
         Setting(
             .size, .size(allowsAuto: true), default: "auto",
             help:
-                "Disk (mkfs: filesystem) size, e.g. 4G, or 'auto': fit the tree, its blocks and its inodes, with DIB's headroom.",
+                "Disk size, e.g. 4G, or 'auto': fit the tree, its blocks and its inodes, with DIB's headroom.",
             valueName: "size",
             spellings: [
-                .pack: Spelling(long: "size"), .mkfs: Spelling(long: "size"), .build: Spelling(long: "size"),
+                .pack: Spelling(long: "size"), .build: Spelling(long: "size"),
+                .mkfs: Spelling(
+                    long: "size",
+                    help: "Filesystem size, e.g. 2G, or 'auto': fit the tree, its blocks and its inodes, with DIB's headroom."),
                 .dib: Spelling(
                     long: "image-size", unit: .gibibytes,
                     help: "Image size in GiB; by default the tree's size with DIB's headroom, holding its inodes too."),

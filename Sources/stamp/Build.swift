@@ -86,7 +86,7 @@ struct Build: ParsableCommand {
         if stampedCache != nil && from == nil { problems.append("--stamped-cache applies to --from IMAGE builds only") }
         problems += registry.problems(reference: from, scope: "--from docker://…")
         do { _ = try package.load() } catch { problems.append("\(error)") }
-        if !problems.isEmpty { throw ValidationError(problems.joined(separator: "; ")) }
+        if !problems.isEmpty { throw ValidationError(problems.uniqued().joined(separator: "; ")) }
     }
 
     func run() throws {

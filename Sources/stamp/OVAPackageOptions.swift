@@ -49,12 +49,13 @@ struct OVAPackageOptions: ParsableArguments {
     /// Reads the --sign key (and --sign-cert) into a signer (nil without --sign).
     func loadSigner() throws -> OVASigner? {
         guard let sign else { return nil }  // --sign-cert without it: the table's check
-        guard
-            let algorithm = OVASigner.Algorithm(
-                rawValue: (signAlgorithm ?? Settings[.signAlgorithm].defaultValue ?? "").lowercased())
-        else {
-            throw ValidationError("--sign-algorithm '\(signAlgorithm)' is not sha256 or sha512")
+        let name: String
+        do {
+            name = try Settings.parse(signAlgorithm ?? "sha256", for: Settings[.signAlgorithm], on: .pack).canonical
+        } catch {
+            throw ValidationError(error.description)  // the table's line, once: validate() drops repeats
         }
+        let algorithm = OVASigner.Algorithm(rawValue: name) ?? .sha256
         let key = try readConfigText(sign, what: "key")
         let cert = try signCert.map { try readConfigText($0, what: "certificate") }
         do {

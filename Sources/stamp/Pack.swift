@@ -142,7 +142,7 @@ struct Pack: ParsableCommand {
                 }
             }
         }
-        if !problems.isEmpty { throw ValidationError(problems.joined(separator: "; ")) }
+        if !problems.isEmpty { throw ValidationError(problems.uniqued().joined(separator: "; ")) }
     }
 
     func run() throws {

@@ -27,6 +27,14 @@ extension ArgumentHelp {
     }
 }
 
+extension [String] {
+    /// The problems once each, in the order first found (two checks may find the same one).
+    func uniqued() -> [String] {
+        var seen: Set<String> = []
+        return filter { seen.insert($0).inserted }
+    }
+}
+
 extension RawSettings {
     /// Parses and checks; the problems become one validation line.
     func resolved() throws -> SettingValues {
