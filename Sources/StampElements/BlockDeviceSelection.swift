@@ -2,7 +2,7 @@ import Foundation
 import StampConfig
 import Yams
 
-/// Chooses the block-device configuration as DIB does (reference/dib.md 4.4) and derives the
+/// Chooses the block-device configuration as DIB does and derives the
 /// labels and mount points DIB exports to every phase.
 ///
 /// 1. `DIB_BLOCK_DEVICE_CONFIG`: `file://<path>` or inline YAML;

@@ -103,7 +103,7 @@ public struct DIBBuildRequest: Sendable, Equatable {
     /// `<-o>.d`: the manifests directory (`DIB_MANIFEST_SAVE_DIR`).
     public var manifestDirectory: String { "\(outputBase).d" }
 
-    /// The variables DIB exports for these options (reference/dib.md 2.1 and 2.3).
+    /// The variables DIB exports for these options, as its command line sets them.
     public var exportedVariables: [String: String] {
         var env: [String: String] = [:]
         env["DIB_DEBUG_TRACE"] = String(max(debugTrace, Int(environment["DIB_DEBUG_TRACE"] ?? "") ?? 0))

@@ -10,7 +10,7 @@ import StampConfig
 /// options take `--opt=value` or `--opt value` and may be abbreviated to any unique prefix;
 /// options and elements may be interleaved (permutation); `--` ends the options.
 ///
-/// Additions and fixes (reference/dib.md 9): `--image-extra-size` and `--mkfs-journal-size`
+/// Additions and fixes: `--image-extra-size` and `--mkfs-journal-size`
 /// work (DIB's getopt list forgets them); `--qemu-img-options` applies to qcow2 only; leading
 /// words that `dib-cmd` may put before the flags (the subcommand name `disk-image-create`, or
 /// `NAME=value` assignments) are accepted; an unknown `-t` format is an error up front.

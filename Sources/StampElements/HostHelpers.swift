@@ -1,8 +1,8 @@
 import Foundation
 import StampConfig
 
-/// What diskimage-builder's own elements expect from the host besides the environment of
-/// reference/dib.md 3.5, written by stamp into the work directory (stamp's own implementations;
+/// What diskimage-builder's own elements expect from the host besides the build's
+/// environment, written by stamp into the work directory (stamp's own implementations;
 /// nothing here is DIB's code):
 ///
 /// ```
