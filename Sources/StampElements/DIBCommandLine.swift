@@ -13,7 +13,12 @@ import StampConfig
 /// Additions and fixes: `--image-extra-size` and `--mkfs-journal-size`
 /// work (DIB's getopt list forgets them); `--qemu-img-options` applies to qcow2 only; leading
 /// words that `dib-cmd` may put before the flags (the subcommand name `disk-image-create`, or
-/// `NAME=value` assignments) are accepted; an unknown `-t` format is an error up front.
+/// `NAME=value` assignments) are accepted; an unknown `-t` format is an error up front, and
+/// `-t` takes every format the `stamp` commands take (`vmdk-sparse`, `vhd-fixed`), none twice.
+///
+/// The option names, which take a value, and the usage text come from the settings table
+/// (`Settings.offered(by: .dib)`); the parsed options also become typed settings
+/// (``DIBBuildRequest/settings``), the ones `stamp build` gives.
 public enum DIBCommandLine {
     /// The formats stamp writes (the settings table's list, as every front end names them).
     public static let supportedFormats = OutputFormats.names
