@@ -102,3 +102,36 @@ extension Settings {
         return text
     }
 }
+
+extension Setting {
+    /// A value of this setting as `frontEnd` is given it, and the typed value that must come
+    /// out: the sample the table's tests feed every front end.
+    public func example(on frontEnd: FrontEnd) -> (text: String, value: SettingValue) {
+        let spelling = spellings[frontEnd] ?? Spelling()
+        switch kind {
+        case .flag: return ("true", .flag(!spelling.negated))
+        case .size:
+            switch spelling.unit {
+            case .bytes: return ("3G", .bytes(3 << 30))
+            case .gibibytes: return ("3", .bytes(3 << 30))
+            case .mebibytes: return ("3072", .bytes(3 << 30))
+            }
+        case .integer(let range): return (String(range.lowerBound + 1), .integer(range.lowerBound + 1))
+        case .choice(let choices, _): return (choices.last!.uppercased(), .text(choices.last!))
+        case .text: return ("v1", .text("v1"))
+        case .uuid: return ("7C3E1C1A-6A55-4A0E-9D0E-2F1F3F9F0A11", .text("7c3e1c1a-6a55-4a0e-9d0e-2f1f3f9f0a11"))
+        case .file, .directory: return ("/etc/hostname", .text("/etc/hostname"))
+        case .formats: return ("QCOW2,vpc", .list(["qcow2", "vhd"]))
+        case .list: return ("a,b", .list(["a", "b"]))
+        case .assignments: return ("A=1", .list(["A=1"]))
+        }
+    }
+}
+
+extension SettingValues {
+    /// The settings given, one `key=value` line each in key order (canonical values): what
+    /// `STAMP_PRINT_SETTINGS=1` prints, so that a test can see what a command line parsed to.
+    public var givenLines: [String] {
+        given.sorted { $0.key < $1.key }.map { "\($0.key.rawValue)=\($0.value.canonical)" }
+    }
+}

@@ -75,7 +75,7 @@ struct Build: ParsableCommand {
     func validate() throws {
         var problems: [String] = []
         do {
-            _ = try rawSettings.resolve()
+            try rawSettings.resolve().printedIfAsked()
         } catch {
             problems += error.problems
         }

@@ -102,7 +102,7 @@ struct Pack: ParsableCommand {
         var problems: [String] = []
         var values: SettingValues?
         do {
-            values = try rawSettings.resolve()
+            values = try rawSettings.resolve().printedIfAsked()
         } catch {
             problems += error.problems
         }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import StampConfig
 
 // How the `stamp` commands bind their options to the settings table: every `@Option` and
@@ -39,9 +40,20 @@ extension RawSettings {
     /// Parses and checks; the problems become one validation line.
     func resolved() throws -> SettingValues {
         do {
-            return try resolve()
+            return try resolve().printedIfAsked()
         } catch {
             throw ValidationError(error.description)
         }
+    }
+}
+
+extension SettingValues {
+    /// With `STAMP_PRINT_SETTINGS=1` (for the settings table's tests): prints the settings
+    /// given, as typed values, and exits before any other check or work.
+    @discardableResult
+    func printedIfAsked() -> SettingValues {
+        guard getenv("STAMP_PRINT_SETTINGS").map({ String(cString: $0) }) == "1" else { return self }
+        print(givenLines.joined(separator: "\n"))
+        exit(0)
     }
 }

@@ -35,6 +35,52 @@ struct SettingsCLITests {
             "only in --help: \(listed.subtracting(expected)); only in the table: \(expected.subtracting(listed))")
     }
 
+    /// The command line giving `setting` its example value on `frontEnd`, with what it needs
+    /// (a format, another setting) and the command's required arguments.
+    static func commandLine(_ setting: Setting, on frontEnd: FrontEnd, tree: String) -> [String] {
+        func words(_ setting: Setting) -> [String] {
+            let spelling = setting.spellings[frontEnd]!
+            var text = setting.example(on: frontEnd).text
+            if setting.key == .qemuImgOptions { text = "compat=1.1" }  // DIB's own syntax, checked on parsing
+            return [spelling.names.last!] + (setting.kind == .flag ? [] : [text])
+        }
+        var arguments = words(setting)
+        var pending = setting.requires
+        while let requirement = pending.popLast() {
+            switch requirement {
+            case .format(let names) where setting.key != .types: arguments += ["-t", names[0]]
+            case .setting(let key):
+                arguments += words(Settings[key])
+                pending += Settings[key].requires
+            default: break
+            }
+        }
+        let output = setting.key == .output ? [] : ["-o", tree + "/../out"]
+        switch frontEnd {
+        case .pack: return [stampBinary, "pack", tree] + output + arguments
+        case .mkfs: return [stampBinary, "mkfs", tree, tree + "/../fs.ext4"] + arguments
+        case .build: return [stampBinary, "build", "e"] + output + arguments
+        case .images: return [stampBinary, "images"] + arguments
+        case .dib: return [dibBinary, "e"] + output + arguments
+        }
+    }
+
+    /// Every setting, on every command that offers it, parses to the typed value the table
+    /// says: the commands' own parsers (ArgumentParser's bindings, DIB's getopt) feed it.
+    @Test(arguments: FrontEnd.allCases)
+    func everyCommandParsesEverySettingToItsTypedValue(frontEnd: FrontEnd) throws {
+        let dir = try tree()
+        for setting in Settings.offered(by: frontEnd) {
+            let command = Self.commandLine(setting, on: frontEnd, tree: dir.file("t"))
+            let r = try run(command, environment: ["STAMP_PRINT_SETTINGS": "1"])
+            let expected = setting.key == .qemuImgOptions ? "compat=1.1" : setting.example(on: frontEnd).value.canonical
+            #expect(r.status == 0, "\(command.dropFirst()): \(r.output)")
+            #expect(
+                r.stdout.split(separator: "\n").contains("\(setting.key.rawValue)=\(expected)"),
+                "\(command.dropFirst()): \(r.stdout)")
+        }
+    }
+
     @Test func optionsPrintsTheReferenceInTheRepository() throws {
         let r = try run([stampBinary, "options", "--markdown"])
         #expect(r.status == 0)

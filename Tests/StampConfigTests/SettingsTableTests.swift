@@ -8,27 +8,9 @@ import StampTestSupport
 /// whichever front end spells it, the rows are consistent, conflicts and requirements end in
 /// one line naming both settings, and the cache key is canonical.
 @Suite struct SettingsTableTests {
-    /// A value of `setting`'s kind as `frontEnd` would be given it, and the typed value every
-    /// front end must parse it to.
     static func sample(_ setting: Setting, on frontEnd: FrontEnd) -> (text: String, expected: SettingValue) {
-        let spelling = setting.spellings[frontEnd]!
-        switch setting.kind {
-        case .flag: return ("true", .flag(!spelling.negated))
-        case .size:
-            switch spelling.unit {
-            case .bytes: return ("3G", .bytes(3 << 30))
-            case .gibibytes: return ("3", .bytes(3 << 30))
-            case .mebibytes: return ("3072", .bytes(3 << 30))
-            }
-        case .integer(let range): return (String(range.lowerBound + 1), .integer(range.lowerBound + 1))
-        case .choice(let choices, _): return (choices.last!.uppercased(), .text(choices.last!))
-        case .text: return ("v1", .text("v1"))
-        case .uuid: return ("7C3E1C1A-6A55-4A0E-9D0E-2F1F3F9F0A11", .text("7c3e1c1a-6a55-4a0e-9d0e-2f1f3f9f0a11"))
-        case .file, .directory: return ("/etc/hostname", .text("/etc/hostname"))
-        case .formats: return ("QCOW2,vpc", .list(["qcow2", "vhd"]))
-        case .list: return ("a,b", .list(["a", "b"]))
-        case .assignments: return ("A=1", .list(["A=1"]))
-        }
+        let example = setting.example(on: frontEnd)
+        return (example.text, example.value)
     }
 
     @Test(arguments: Settings.table.map(\.key))
