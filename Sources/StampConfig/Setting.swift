@@ -98,8 +98,9 @@ public enum ValueKind: Sendable, Equatable {
     case directory
     /// A comma-separated list of output formats (``OutputFormats``), none twice.
     case formats
-    /// Repeatable; each occurrence is one item (`--param a=1 --param b=2`).
-    case list
+    /// Repeatable; each occurrence is one item (`--elements-path DIR`), or with `commas` a
+    /// comma-separated list of items (`-p vim,curl -p jq`).
+    case list(commas: Bool)
     /// Repeatable `NAME=VALUE` items.
     case assignments
 }

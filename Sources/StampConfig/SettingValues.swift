@@ -38,7 +38,7 @@ public enum SettingValue: Sendable, Hashable {
 public struct SettingValues: Sendable, Equatable {
     public let frontEnd: FrontEnd
     /// The values given on the command line (or in the environment).
-    public private(set) var given: [Setting.Key: SettingValue]
+    public let given: [Setting.Key: SettingValue]
 
     /// Whether the user gave `key` (rather than its default applying).
     public func isGiven(_ key: Setting.Key) -> Bool { given[key] != nil }
@@ -80,10 +80,6 @@ public struct SettingValues: Sendable, Equatable {
         return text(key).map { [$0] } ?? []
     }
 
-    /// Sets a value after resolution (a front end's derived setting, such as an output base
-    /// with its extension dropped).
-    public mutating func set(_ key: Setting.Key, _ value: SettingValue) { given[key] = value }
-
     /// The canonical encoding of the settings that change the output bytes: one `key=value`
     /// line per such setting offered by the front end, given or default, sorted. A
     /// setting whose value is a file contributes the file's digest (``fileDigest``), never
@@ -117,7 +113,6 @@ public struct SettingValues: Sendable, Equatable {
 public struct RawSettings: Sendable {
     public let frontEnd: FrontEnd
     public var values: [Setting.Key: [String]] = [:]
-    /// Output formats the requirements see besides `-t` (none normally).
     public init(_ frontEnd: FrontEnd) { self.frontEnd = frontEnd }
 
     /// One value (nil: not given). A flag is given as `"true"`; `false` means not given.
@@ -226,8 +221,8 @@ extension Settings {
             if !problems.isEmpty { throw ValueProblem(description: problems.joined(separator: "; ")) }
             if formats.isEmpty { throw invalid("no format given") }
             return .list(formats)
-        case .list:
-            return .list(text.split(separator: ",").map(String.init).filter { !$0.isEmpty })
+        case .list(let commas):
+            return .list(commas ? text.split(separator: ",").map(String.init).filter { !$0.isEmpty } : [text])
         case .assignments:
             guard let eq = text.firstIndex(of: "="), eq != text.startIndex else { throw invalid("expected NAME=VALUE") }
             return .list([text])

@@ -122,7 +122,7 @@ extension Setting {
         case .uuid: return ("7C3E1C1A-6A55-4A0E-9D0E-2F1F3F9F0A11", .text("7c3e1c1a-6a55-4a0e-9d0e-2f1f3f9f0a11"))
         case .file, .directory: return ("/etc/hostname", .text("/etc/hostname"))
         case .formats: return ("QCOW2,vpc", .list(["qcow2", "vhd"]))
-        case .list: return ("a,b", .list(["a", "b"]))
+        case .list(let commas): return commas ? ("a,b", .list(["a", "b"])) : ("/a,b", .list(["/a,b"]))
         case .assignments: return ("A=1", .list(["A=1"]))
         }
     }

@@ -70,7 +70,7 @@ extension Settings {
         case .file: return "file"
         case .directory: return "directory"
         case .formats: return "format list"
-        case .list: return "list (repeatable)"
+        case .list(let commas): return commas ? "comma list (repeatable)" : "repeatable"
         case .assignments: return "`NAME=VALUE` (repeatable)"
         }
     }

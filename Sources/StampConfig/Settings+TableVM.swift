@@ -60,14 +60,14 @@ extension Settings {
             .release, .text(maxBytes: nil), help: "Distribution release, e.g. bookworm or jammy.",
             spellings: [.build: Spelling(long: "release")], variable: "DIB_RELEASE", changesBytes: true),
         Setting(
-            .elementsPath, .list, help: "A directory of elements, searched before the built-in ones (repeatable).",
+            .elementsPath, .list(commas: false), help: "A directory of elements, searched before the built-in ones (repeatable).",
             valueName: "dir", spellings: [.build: Spelling(long: "elements-path")], variable: "ELEMENTS_PATH", changesBytes: true),
         Setting(
             .offline, .flag, help: "Use only what the download cache holds; do not refresh it.",
             spellings: [.build: Spelling(long: "offline"), .dib: Spelling(long: "offline")], variable: "DIB_OFFLINE",
             changesBytes: false),
         Setting(
-            .packages, .list, help: "Extra packages to install after install.d (comma-separated, repeatable).",
+            .packages, .list(commas: true), help: "Extra packages to install after install.d (comma-separated, repeatable).",
             valueName: "packages", spellings: [.build: Spelling(long: "packages", short: "p"), .dib: Spelling(short: "p")],
             changesBytes: true),
         Setting(
