@@ -27,7 +27,10 @@ extension Settings {
                     names += " (deprecated: " + spelling.deprecated.map { "`\($0)`" }.joined(separator: ", ") + ")"
                 }
                 let value = valueDescription(setting, spelling)
-                let defaultValue = setting.defaultValue(on: frontEnd).map { $0.isEmpty ? "(empty)" : "`\($0)`" } ?? ""
+                // A flag is off unless given (DIB's -u too: it turns compression off).
+                let defaultValue =
+                    setting.kind == .flag
+                    ? "" : setting.defaultValue(on: frontEnd).map { $0.isEmpty ? "(empty)" : "`\($0)`" } ?? ""
                 out += "| \(names) | \(value) | \(defaultValue) | \(cell(spelling.help ?? setting.help)) |\n"
             }
             out += "\n"

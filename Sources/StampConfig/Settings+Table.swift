@@ -169,7 +169,7 @@ extension Settings {
                     help: "The cache directory (default $STAMP_IMAGE_CACHE, else ~/.cache/stamp/images)."),
             ], variable: "DIB_OCI_STAMPED_CACHE", changesBytes: false),
         Setting(
-            .downloadCache, .directory, help: "Where downloaded base systems are cached (DIB's --image-cache).", valueName: "dir",
+            .downloadCache, .directory, help: "Where downloaded base systems are cached.", valueName: "dir",
             spellings: [
                 .build: Spelling(long: "download-cache", deprecated: ["--image-cache"]), .dib: Spelling(long: "image-cache"),
             ],

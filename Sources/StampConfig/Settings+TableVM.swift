@@ -85,7 +85,7 @@ extension Settings {
             .arch, .text(maxBytes: nil), help: "Target architecture (default: the host's).", valueName: "arch",
             spellings: [.dib: Spelling(short: "a")], variable: "ARCH", changesBytes: true),
         Setting(
-            .clearEnvironment, .flag, help: "Clear the environment before building (stamp build never passes it on).",
+            .clearEnvironment, .flag, help: "Clear the environment before building: the elements see PATH and HOME only.",
             spellings: [.dib: Spelling(short: "c")], changesBytes: true),
         Setting(
             .noBase, .flag, help: "Do not add the base element.", spellings: [.dib: Spelling(short: "n")], changesBytes: true),
