@@ -66,13 +66,20 @@ extension Settings {
         let typed = unknown.drop { $0 == "-" }
         guard typed.count >= 3 else { return nil }
         var best: (name: String, distance: Int)?
-        for name in names(on: frontEnd) + ["--help"] where name.hasPrefix("--") {
-            let candidate = name.dropFirst(2)
-            let distance = editDistance(Array(typed), Array(candidate))
-            let allowed = max(1, min(typed.count, candidate.count) / 4)
-            if distance <= allowed, distance < (best?.distance ?? .max) { best = (name, distance) }
+        for name in names(on: frontEnd) + ["--help"] where name.hasPrefix("--") && isTypo(unknown, of: name) {
+            let distance = editDistance(Array(typed), Array(name.dropFirst(2)))
+            if distance < (best?.distance ?? .max) { best = (name, distance) }
         }
         return best?.name
+    }
+
+    /// Whether `typed` is a small edit of the option `name`: at most one edit per four
+    /// characters (at least one), so `--labl` is `--label` and `--quiet` is not `--uuid`.
+    public static func isTypo(_ typed: String, of name: String) -> Bool {
+        let a = Array(typed.drop { $0 == "-" })
+        let b = Array(name.drop { $0 == "-" })
+        guard a.count >= 3 else { return false }
+        return editDistance(a, b) <= max(1, min(a.count, b.count) / 4)
     }
 
     /// Optimal string alignment distance: insertions, deletions, substitutions and adjacent

@@ -70,9 +70,18 @@ struct Stamp: ParsableCommand {
     static func unknownOptionLine(_ line: String) -> String? {
         guard line.hasPrefix("Unknown option '"), let end = line.dropFirst(16).firstIndex(of: "'") else { return nil }
         let option = String(line[line.index(line.startIndex, offsetBy: 16)..<end])
-        let command = frontEnd.map(\.command) ?? "stamp"
+        let named = CommandLine.arguments.dropFirst().first.flatMap { word in
+            configuration.subcommands.first { $0._commandName == word }.map { _ in "stamp \(word)" }
+        }
+        let command = frontEnd.map(\.command) ?? named ?? "stamp"
         if let frontEnd, let guess = Settings.suggestion(for: option, on: frontEnd) {
             return "unknown option '\(option)' for \(command); did you mean '\(guess)'?"
+        }
+        // A command outside the table: ArgumentParser's guess, kept only when it is a typo.
+        if frontEnd == nil, let start = line.range(of: "Did you mean '")?.upperBound,
+            let end = line[start...].firstIndex(of: "'"), Settings.isTypo(option, of: String(line[start..<end]))
+        {
+            return "unknown option '\(option)' for \(command); did you mean '\(line[start..<end])'?"
         }
         return "unknown option '\(option)' for \(command) (see \(command) --help)"
     }
