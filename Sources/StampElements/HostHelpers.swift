@@ -1,7 +1,8 @@
 import Foundation
+import StampConfig
 
-/// What diskimage-builder's own elements expect from the host besides the environment of
-/// reference/dib.md 3.5, written by stamp into the work directory (stamp's own implementations;
+/// What diskimage-builder's own elements expect from the host besides the build's
+/// environment, written by stamp into the work directory (stamp's own implementations;
 /// nothing here is DIB's code):
 ///
 /// ```
@@ -97,7 +98,7 @@ enum HostHelpers {
         . "$(dirname "${BASH_SOURCE[0]:-$0}")/common-defaults"
         export IMAGE_TYPE=${IMAGE_TYPE:-qcow2}
         export FS_TYPE=${FS_TYPE:-ext4}
-        export DIB_ROOT_LABEL=${DIB_ROOT_LABEL:-cloudimg-rootfs}
+        export DIB_ROOT_LABEL=${DIB_ROOT_LABEL:-\#(Settings.defaultRootLabel)}
         """#
 
     static let commonFunctions = #"""

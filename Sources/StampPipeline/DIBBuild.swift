@@ -4,6 +4,7 @@ import Logging
 import StampBoot
 import StampDisk
 import StampElements
+import StampExt4
 import StampIO
 import StampTree
 import SystemPackage
@@ -133,7 +134,15 @@ public enum DIBBuild {
         pack.resizeLimitBlocks = mkfs.resizeLimitBlocks
         if let gib = build.sizeInputs.imageSizeGiB { pack.diskSize = UInt64(gib * 1024 * 1024 * 1024) }
         if let extra = build.sizeInputs.extraSizeMiB { pack.extraBytes = UInt64(extra * 1024 * 1024) }
-        let result = try Packer(request: pack, log: { logger.info("\($0)") }).run()
+        let result: PackResult
+        do {
+            result = try Packer(request: pack, log: { logger.info("\($0)") }).run()
+        } catch Ext4Error.tooManyInodes(let needed, let available, let ratio) {
+            // A build has no --inode-ratio: the hint names what it has.
+            throw PackProblems(problems: [
+                "the tree needs \(needed) inodes but \(available) fit at this size with \(ratio) bytes per inode: give a larger image size (or none: the automatic size holds every inode), or fewer bytes per inode: DIB_MKFS_OPTS='-i N' (disk-image-create --mkfs-options, stamp build --env)"
+            ])
+        }
         try writeManifests(root: root, directory: request.manifestDirectory)
         if let image { try ImagePacker.writeImageRecord(image.image, directory: request.manifestDirectory) }
         if let stamped, let image {
