@@ -30,6 +30,7 @@ let package = Package(
         .library(name: "StampOCI", targets: ["StampOCI"]),
         .library(name: "StampElements", targets: ["StampElements"]),
         .library(name: "StampPipeline", targets: ["StampPipeline"]),
+        .library(name: "StampConfig", targets: ["StampConfig"]),
         // The parsers' fuzz targets as plain functions; Fuzz/Package.swift wraps them for libFuzzer.
         .library(name: "StampFuzzing", targets: ["StampFuzzing"]),
     ],
@@ -66,12 +67,17 @@ let package = Package(
         // owning class each (ArchiveReader, ArchiveWriter, ArchiveEntry, DiskWriter).
         .target(name: "StampArchive", dependencies: ["CArchive"]),
 
+        // MARK: settings
+        // The one settings table: every option of every command (type, default, checks, flags,
+        // DIB flag and variable, conflicts, cache-key and secret marks), and the option reference.
+        .target(name: "StampConfig", dependencies: ["StampBytes"]),
+
         // MARK: root tree, filesystems, layout
         .target(name: "StampTree", dependencies: ["StampIO"]),
         .target(name: "StampExt4", dependencies: ["StampTree", "StampIO", "StampBytes"]),
         .target(
             name: "StampFAT", dependencies: ["StampIO", "StampBytes", .product(name: "SystemPackage", package: "swift-system")]),
-        .target(name: "StampDisk", dependencies: ["StampIO", "StampBytes", "Yams"]),
+        .target(name: "StampDisk", dependencies: ["StampIO", "StampBytes", "StampConfig", "Yams"]),
         // The boot loader step reads GRUB's files as data from the tree model and writes core.img
         // (LZMA, through StampCompression), grub.cfg and the ESP itself: it runs nothing.
         .target(name: "StampBoot", dependencies: ["StampTree", "StampIO", "StampBytes", "StampCompression"]),
@@ -91,7 +97,7 @@ let package = Package(
         .target(
             name: "StampPackaging",
             dependencies: [
-                "StampContainers", "StampTree", "StampIO", "StampBytes", "StampArchive", "Yams",
+                "StampContainers", "StampTree", "StampIO", "StampBytes", "StampArchive", "StampConfig", "Yams",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]),
@@ -99,21 +105,23 @@ let package = Package(
         // MARK: elements
         .target(
             name: "StampElements",
-            dependencies: ["StampBytes", "StampIO", "Yams", .product(name: "Logging", package: "swift-log")]),
+            dependencies: [
+                "StampBytes", "StampIO", "CStampSupport", "StampConfig", "Yams", .product(name: "Logging", package: "swift-log"),
+            ]),
 
         // MARK: pipeline and executables
         .target(
             name: "StampPipeline",
             dependencies: [
                 "StampTree", "StampExt4", "StampFAT", "StampDisk", "StampBoot", "StampContainers", "StampPackaging",
-                "StampElements", "StampOCI", "CBlkid", .product(name: "Logging", package: "swift-log"),
+                "StampElements", "StampOCI", "StampConfig", "CBlkid", .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
         .executableTarget(
             name: "stamp",
             dependencies: [
                 "StampPipeline", "StampExt4", "StampTree", "StampIO", "StampBytes", "StampDisk", "StampContainers",
-                "StampPackaging", "StampBoot", "StampElements", "StampOCI",
+                "StampPackaging", "StampBoot", "StampElements", "StampOCI", "StampConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -126,7 +134,7 @@ let package = Package(
         .executableTarget(
             name: "disk-image-create",
             dependencies: [
-                "StampPipeline", "StampElements", "StampIO", .product(name: "Logging", package: "swift-log"),
+                "StampPipeline", "StampElements", "StampIO", "StampConfig", .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -146,8 +154,10 @@ let package = Package(
         .testTarget(name: "StampOCITests", dependencies: ["StampOCI", "StampTree", "StampTestSupport"]),
         .testTarget(
             name: "StampElementsTests", dependencies: ["StampElements", "StampTestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "StampPipelineTests", dependencies: ["StampPipeline", "StampElements", "StampTestSupport"]),
-        .testTarget(name: "StampCLITests", dependencies: ["StampTestSupport"], exclude: ["Fixtures"]),
+        .testTarget(
+            name: "StampPipelineTests", dependencies: ["StampPipeline", "StampElements", "StampConfig", "StampTestSupport"]),
+        .testTarget(name: "StampCLITests", dependencies: ["StampTestSupport", "StampConfig"], exclude: ["Fixtures"]),
+        .testTarget(name: "StampConfigTests", dependencies: ["StampConfig", "StampTestSupport"]),
         .testTarget(name: "StampFuzzingTests", dependencies: ["StampFuzzing", "StampContainers"]),
     ]
 )

@@ -6,7 +6,7 @@
 #           the root partition's offset, no loop device) + qemu-img convert (streamOptimized
 #           VMDK) + OVF descriptor, sha256 manifest and tar
 #   stamp = stamp pack docker://… -t ova --layout gpt (same disk size)
-#   stamp (cached) = the same stamp again with --image-cache, after one stamp filled it
+#   stamp (cached) = the same stamp again with --stamped-cache, after one stamp filled it
 # The image: the bootable Debian root (scripts/debootstrap-root --with-kernel, cached) packed
 # with umoci into one layer, pushed with skopeo to Debian's docker-registry on a free port of
 # 127.0.0.1 (Tests/tools/oci/registry.sh), over plain HTTP. Each timed command starts after
@@ -81,8 +81,8 @@ for ((r = 1; r <= runs; r++)); do
   timed stamp "$stamp" pack "$ref" --plain-http -o "$out/stamp" -t ova --layout gpt --size "$disk" $fast
   echo "size stamp $(stat -c %s "$out/stamp.ova")" >> "$out/sizes"
   rm -rf "$out"/stamp.* "$out/cache"
-  "$stamp" pack "$ref" --plain-http -o "$out/fill" -t ova --layout gpt --size "$disk" $fast --image-cache "$out/cache" >/dev/null
-  timed stamp-cached "$stamp" pack "$ref" --plain-http -o "$out/cached" -t ova --layout gpt --size "$disk" $fast --image-cache "$out/cache"
+  "$stamp" pack "$ref" --plain-http -o "$out/fill" -t ova --layout gpt --size "$disk" $fast --stamped-cache "$out/cache" >/dev/null
+  timed stamp-cached "$stamp" pack "$ref" --plain-http -o "$out/cached" -t ova --layout gpt --size "$disk" $fast --stamped-cache "$out/cache"
   rm -rf "$out"/fill.* "$out"/cached.* "$out/cache"
 done
 python3 - "$out/results" "$out/sizes" "$disk" "$runs" <<'PY'
@@ -95,5 +95,5 @@ med = lambda n: statistics.median(x[0] for x in res[n])
 print(f"registry image to OVA, disk {int(sys.argv[3]) >> 20} MiB, {sys.argv[4]} run(s), medians")
 print(f"peer (skopeo+umoci+mke2fs+qemu-img+tar) {med('peer'):7.2f} s   OVA {sizes['peer'] / 2**20:7.1f} MiB")
 print(f"stamp pack docker://                     {med('stamp'):7.2f} s   OVA {sizes['stamp'] / 2**20:7.1f} MiB   speed-up {med('peer')/med('stamp'):.1f}x   RSS {max(x[1] for x in res['stamp'])/1024:.0f} MiB")
-print(f"stamp, served from --image-cache         {med('stamp-cached'):7.2f} s   speed-up {med('peer')/med('stamp-cached'):.1f}x   goal < 2 s: {'met' if med('stamp-cached') < 2 else 'MISSED'}")
+print(f"stamp, served from --stamped-cache       {med('stamp-cached'):7.2f} s   speed-up {med('peer')/med('stamp-cached'):.1f}x   goal < 2 s: {'met' if med('stamp-cached') < 2 else 'MISSED'}")
 PY

@@ -169,3 +169,46 @@ int stamp_memfd_with(const void *bytes, size_t size) {
     if (lseek(fd, 0, SEEK_SET) != 0) { int saved = errno; close(fd); errno = saved; return -1; }
     return fd;
 }
+
+/// Opens `relative` as the tree below `rootfd` would see it from inside: symlinks (absolute
+/// ones too) resolve within the tree, `..` stops at its top (openat2 RESOLVE_IN_ROOT). For
+/// stamp's own edits of a built tree (its fstab): a link in the tree never leads to the host.
+/// Needs openat2 (Linux 5.6); -1 with errno set.
+int stamp_open_in_root(int rootfd, const char *relative, int flags, unsigned mode) {
+    struct open_how how = {0};
+    how.flags = (unsigned long long)(flags | O_CLOEXEC);
+    how.mode = (flags & O_CREAT) ? mode : 0;
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    return (int)syscall(SYS_openat2, rootfd, relative, &how, sizeof how);
+}
+
+/// `mkdir -p relative` inside the tree below `rootfd`, each component resolved as
+/// stamp_open_in_root does; 0 or -1 with errno set.
+int stamp_mkdirs_in_root(int rootfd, const char *relative, unsigned mode) {
+    char prefix[4096];
+    size_t length = strlen(relative);
+    if (length >= sizeof prefix) { errno = ENAMETOOLONG; return -1; }
+    for (size_t end = 0; end <= length; end++) {
+        if (end < length && relative[end] != '/') continue;
+        if (end == 0 || relative[end - 1] == '/') continue;
+        memcpy(prefix, relative, end);
+        prefix[end] = 0;
+        int fd = stamp_open_in_root(rootfd, prefix, O_PATH | O_DIRECTORY, 0);
+        if (fd >= 0) { close(fd); continue; }
+        if (errno != ENOENT) return -1;
+        char *slash = strrchr(prefix, '/');
+        int parent = rootfd;
+        const char *name = prefix;
+        if (slash) {
+            *slash = 0;
+            parent = stamp_open_in_root(rootfd, prefix, O_PATH | O_DIRECTORY, 0);
+            if (parent < 0) return -1;
+            name = slash + 1;
+        }
+        int made = mkdirat(parent, name, mode);
+        int saved = errno;
+        if (parent != rootfd) close(parent);
+        if (made != 0 && saved != EEXIST) { errno = saved; return -1; }
+    }
+    return 0;
+}

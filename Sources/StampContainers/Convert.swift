@@ -20,7 +20,11 @@ public enum ImageDetector {
         if head == VHD.footerCookie { return .vhd }
         if file.size >= 512, try file.read(at: file.size - 512, count: 8) == VHD.footerCookie { return .vhd }
         if let other = try otherContainer(file) {
-            throw ContainerError.unsupported(path: file.path, feature: "\(other) (pass -f raw to take the bytes as they are)")
+            throw ContainerError.unsupported(
+                path: file.path,
+                feature:
+                    "\(other) (stamp reads raw, qcow2, vmdk and vhd: convert it to one of them first, e.g. qemu-img convert -O qcow2)"
+            )
         }
         return .raw
     }

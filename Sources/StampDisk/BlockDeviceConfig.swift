@@ -1,4 +1,5 @@
 import StampBytes
+import StampConfig
 
 /// diskimage-builder's v2 block-device configuration (`DIB_BLOCK_DEVICE_CONFIG`), parsed and
 /// validated: the disk image, its partitions, the filesystems on them, where they are mounted
@@ -133,7 +134,7 @@ public struct BlockDeviceConfig: Sendable, Equatable {
         public var label: String
         /// Computed root mkfs options.
         public var options: [String]
-        public init(type: FilesystemType = .ext4, label: String = "cloudimg-rootfs", options: [String] = []) {
+        public init(type: FilesystemType = .ext4, label: String = Settings.defaultRootLabel, options: [String] = []) {
             self.type = type
             self.label = label
             self.options = options

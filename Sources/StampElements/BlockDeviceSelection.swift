@@ -1,7 +1,8 @@
 import Foundation
+import StampConfig
 import Yams
 
-/// Chooses the block-device configuration as DIB does (reference/dib.md 4.4) and derives the
+/// Chooses the block-device configuration as DIB does and derives the
 /// labels and mount points DIB exports to every phase.
 ///
 /// 1. `DIB_BLOCK_DEVICE_CONFIG`: `file://<path>` or inline YAML;
@@ -133,7 +134,7 @@ package enum BlockDeviceSelection {
                 if filesystems[index].label == nil {
                     filesystems[index].label =
                         rootLabelOverride
-                        ?? (filesystems[index].type == "xfs" ? "img-rootfs" : "cloudimg-rootfs")
+                        ?? (filesystems[index].type == "xfs" ? "img-rootfs" : Settings.defaultRootLabel)
                 }
             }
             if filesystems[index].label == nil { filesystems[index].label = filesystems[index].name }
@@ -144,7 +145,7 @@ package enum BlockDeviceSelection {
         let root = filesystems.first { $0.mountPoint == "/" }
         let boot = filesystems.first { $0.mountPoint == "/boot" }
         return BlockDeviceSettings(
-            source: source, yaml: yaml, rootLabel: root?.label ?? "cloudimg-rootfs",
+            source: source, yaml: yaml, rootLabel: root?.label ?? Settings.defaultRootLabel,
             rootFSType: root?.type ?? fsType, bootLabel: boot?.label ?? "",
             mountPoints: filesystems.compactMap(\.mountPoint).sorted())
     }

@@ -1,4 +1,5 @@
 import Foundation
+import StampConfig
 
 /// A parsed `disk-image-create` invocation: what to build and which files to write.
 ///
@@ -43,6 +44,9 @@ public struct DIBBuildRequest: Sendable, Equatable {
     /// `--image-size`, `--min-tmpfs`, `--image-extra-size`, `--mkfs-journal-size`,
     /// `--max-online-resize`, as given.
     public var numeric: [String: String] = [:]
+    /// The typed settings the request was made from (the settings table's), for the cache key;
+    /// the fields above are what the element engine reads.
+    public var settings: SettingValues?
 
     public init(environment: [String: String]) { self.environment = environment }
 
@@ -73,8 +77,10 @@ public struct DIBBuildRequest: Sendable, Equatable {
     /// Why a `--qemu-img-options` pair cannot be honoured (qemu-img would refuse it), or nil.
     static func qemuImgOptionProblem(key: String, value: String) -> String? {
         switch key {
-        case "compat" where !["0.10", "v2", "1.1", "v3"].contains(value):
-            return "qcow2 compat is 0.10 or 1.1"
+        case "compat":
+            // The table's check (the values --qcow2-compat takes), DIB's words.
+            return (try? Settings.parse(value, for: Settings[.qcow2Compat], on: .build)) == nil
+                ? "qcow2 compat is 0.10 or 1.1" : nil
         case "subformat" where !["streamOptimized", "monolithicSparse"].contains(value):
             return "stamp writes the vmdk subformats streamOptimized and monolithicSparse"
         default:
@@ -91,13 +97,13 @@ public struct DIBBuildRequest: Sendable, Equatable {
         return ["md5", "sha256"].filter(parts.contains)
     }
 
-    /// The output file for a format: `<-o>.<fmt>`.
-    public func outputPath(for format: String) -> String { "\(outputBase).\(format)" }
+    /// The output file for a format: `<-o>.<ext>` (`vmdk-sparse` writes `.vmdk`).
+    public func outputPath(for format: String) -> String { "\(outputBase).\(OutputFormats.fileExtension(format) ?? format)" }
 
     /// `<-o>.d`: the manifests directory (`DIB_MANIFEST_SAVE_DIR`).
     public var manifestDirectory: String { "\(outputBase).d" }
 
-    /// The variables DIB exports for these options (reference/dib.md 2.1 and 2.3).
+    /// The variables DIB exports for these options, as its command line sets them.
     public var exportedVariables: [String: String] {
         var env: [String: String] = [:]
         env["DIB_DEBUG_TRACE"] = String(max(debugTrace, Int(environment["DIB_DEBUG_TRACE"] ?? "") ?? 0))
@@ -128,7 +134,7 @@ public struct DIBBuildRequest: Sendable, Equatable {
     /// Variables read by stamp itself that hold secrets: kept out of the elements' environment,
     /// `DIB_ENV` (which DIB records in the image's manifests) and the build's logs. The
     /// `oci-image` element's registry credentials are read from ``environment``.
-    public static let secretVariables: Set<String> = ["DIB_OCI_CREDS"]
+    public static let secretVariables = Set(Settings.table.filter(\.secret).compactMap(\.variable))
 
     /// The element plan for ``ElementBuild``.
     public var plan: ElementBuildPlan {

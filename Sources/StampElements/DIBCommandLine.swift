@@ -1,4 +1,5 @@
 import Foundation
+import StampConfig
 
 /// `disk-image-create`'s command line: DIB's whole GNU getopt surface, parsed in Swift.
 ///
@@ -9,13 +10,18 @@ import Foundation
 /// options take `--opt=value` or `--opt value` and may be abbreviated to any unique prefix;
 /// options and elements may be interleaved (permutation); `--` ends the options.
 ///
-/// Additions and fixes (reference/dib.md 9): `--image-extra-size` and `--mkfs-journal-size`
+/// Additions and fixes: `--image-extra-size` and `--mkfs-journal-size`
 /// work (DIB's getopt list forgets them); `--qemu-img-options` applies to qcow2 only; leading
 /// words that `dib-cmd` may put before the flags (the subcommand name `disk-image-create`, or
-/// `NAME=value` assignments) are accepted; an unknown `-t` format is an error up front.
+/// `NAME=value` assignments) are accepted; an unknown `-t` format is an error up front, and
+/// `-t` takes every format the `stamp` commands take (`vmdk-sparse`, `vhd-fixed`), none twice.
+///
+/// The option names, which take a value, and the usage text come from the settings table
+/// (`Settings.offered(by: .dib)`); the parsed options also become typed settings
+/// (``DIBBuildRequest/settings``), the ones `stamp build` gives.
 public enum DIBCommandLine {
-    /// The formats stamp writes.
-    public static let supportedFormats = ["raw", "qcow2", "vmdk", "vhd", "ova", "tar"]
+    /// The formats stamp writes (the settings table's list, as every front end names them).
+    public static let supportedFormats = OutputFormats.names
 
     /// What the command line asks for.
     public enum Command: Sendable, Equatable {
@@ -31,6 +37,8 @@ public enum DIBCommandLine {
         case missingArgument(String)
         case unexpectedArgument(String)
         case unknownFormat(String)
+        /// A format given twice, or two that would write the same file.
+        case formatList(String)
         case invalidValue(option: String, value: String, reason: String)
         case noElements
 
@@ -43,6 +51,7 @@ public enum DIBCommandLine {
             case .unexpectedArgument(let option): return "option '\(option)' doesn't allow an argument"
             case .unknownFormat(let format):
                 return "unknown image format '\(format)' (supported: \(supportedFormats.joined(separator: ", ")))"
+            case .formatList(let message): return message
             case .invalidValue(let option, let value, let reason): return "invalid value '\(value)' for \(option): \(reason)"
             case .noElements: return "at least one distribution root element must be specified"
             }
@@ -55,14 +64,17 @@ public enum DIBCommandLine {
         public var description: String { problems.map(\.description).joined(separator: "; ") }
     }
 
-    static let shortWithValue: Set<Character> = ["a", "o", "t", "p"]
-    static let shortFlags: Set<Character> = ["h", "x", "u", "c", "n"]
-    static let longFlags = ["checksum", "no-tmpfs", "offline", "help", "version"]
-    static let longWithValue = [
-        "min-tmpfs", "image-size", "image-cache", "max-online-resize", "mkfs-options", "qemu-img-options",
-        "ramdisk-element", "root-label", "install-type", "docker-target", "logfile",
-        "image-extra-size", "mkfs-journal-size",
-    ]
+    // The getopt lists, from the settings table's disk-image-create spellings.
+    static let spellings = Settings.offered(by: .dib).map { ($0, $0.spellings[.dib]!) }
+    static let shortWithValue = Set(spellings.filter { $0.0.kind != .flag }.compactMap(\.1.short))
+    static let shortFlags = Set(spellings.filter { $0.0.kind == .flag }.compactMap(\.1.short) + ["h"])
+    static let longFlags = spellings.filter { $0.0.kind == .flag }.compactMap(\.1.long) + ["help", "version"]
+    static let longWithValue = spellings.filter { $0.0.kind != .flag }.compactMap(\.1.long)
+    /// The setting of each short (`o`) and long (`image-size`) name.
+    static let settingByName: [String: Setting] = Dictionary(
+        spellings.flatMap { setting, spelling in
+            ((spelling.short.map { [String($0)] } ?? []) + (spelling.long.map { [$0] } ?? [])).map { ($0, setting) }
+        }, uniquingKeysWith: { first, _ in first })
 
     /// Parses `arguments` (without the program name) against `environment`.
     /// - Throws: ``Failure`` listing every problem.
@@ -147,6 +159,17 @@ public enum DIBCommandLine {
                 positionals.append(arg)
             }
         }
+        // The same options as typed settings (the table's checks are DIB's own below).
+        var raw = RawSettings(.dib)
+        for (name, value) in options {
+            guard let setting = settingByName[name] else { continue }
+            if setting.kind == .flag {
+                raw.flag(setting.key, true)
+            } else {
+                raw.values[setting.key, default: []].append(value ?? "")
+            }
+        }
+        request.settings = try? raw.resolve()
         for (name, value) in options {
             let value = value ?? ""
             switch name {
@@ -155,8 +178,12 @@ public enum DIBCommandLine {
             case "a": request.arch = value
             case "o": request.outputBase = value
             case "t":
-                request.formats = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-                    .filter { !$0.isEmpty }
+                let names = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+                problems += names.filter { OutputFormats.canonical($0) == nil }.map(Problem.unknownFormat)
+                let known = names.filter { OutputFormats.canonical($0) != nil }.joined(separator: ",")
+                let (formats, found) = known.isEmpty ? ([], []) : OutputFormats.parse(known, option: "-t")
+                request.formats = formats
+                problems += found.map(Problem.formatList)
             case "x": request.debugTrace += 1
             case "u": request.compress = false
             case "c": request.clearEnvironment = true
@@ -194,44 +221,30 @@ public enum DIBCommandLine {
             default: break
             }
         }
-        for format in request.formats where !supportedFormats.contains(format) {
-            problems.append(.unknownFormat(format))
-        }
         if request.formats.isEmpty { request.formats = ["qcow2"] }
         request.elements = positionals
         if positionals.isEmpty { problems.append(.noElements) }
-        if request.formats.count == 1, request.outputBase.hasSuffix("." + request.formats[0]) {
-            request.outputBase = String(request.outputBase.dropLast(request.formats[0].count + 1))
-        }
+        request.outputBase = OutputFormats.base(request.outputBase, formats: request.formats)
         if !problems.isEmpty { throw Failure(problems: problems) }
         return .build(request)
     }
 
-    /// DIB's usage text, shortened to what stamp honours.
-    public static let usage = """
-        Usage: disk-image-create [OPTION]... [ELEMENT]...
-        Build a disk image from diskimage-builder elements (stamp: no loop devices, no qemu-img).
-          -a ARCH                target architecture (default: the host's)
-          -o NAME                output base name; writes NAME.<format> (default: image)
-          -t FMT[,FMT...]        formats: \(supportedFormats.joined(separator: ", ")) (default: qcow2)
-          -x                     shell tracing in element scripts (repeat for more)
-          -u                     do not compress qcow2
-          -c                     clear the environment before building
-          -n                     do not add the base element
-          -p PKG[,PKG...]        extra packages, installed after install.d (repeatable)
-          --checksum             write NAME.<format>.md5 and .sha256
-          --no-tmpfs, --min-tmpfs N   accepted for compatibility
-          --offline              use caches only
-          --image-size GiB       image size (default: computed from the tree)
-          --image-extra-size MiB, --mkfs-journal-size MiB, --max-online-resize N, --mkfs-options OPTS
-          --image-cache DIR      cache directory (default: ~/.cache/image-create)
-          --qemu-img-options k=v[,k=v]   compat=0.10|1.1 (qcow2 version 2 or 3),
-                              subformat=streamOptimized|monolithicSparse (vmdk); others ignored
-          --root-label LABEL     root file system label
-          --install-type TYPE    default install type (source)
-          --ramdisk-element E, --docker-target T   accepted for compatibility
-          --logfile FILE         also write the timestamped log to FILE
-          -h, --help, --version
-        Environment: ELEMENTS_PATH, DIB_RELEASE, DIB_IMAGE_CACHE, DIB_CHECKSUM, TMPDIR, break, ...
-        """
+    /// DIB's usage text, written from the settings table: exactly the options accepted.
+    public static var usage: String {
+        var lines = [
+            "Usage: disk-image-create [OPTION]... [ELEMENT]...",
+            "Build a disk image from diskimage-builder elements (stamp: no loop devices, no qemu-img).",
+        ]
+        for (setting, spelling) in spellings {
+            let unit = spelling.unit == .bytes ? nil : spelling.unit.rawValue
+            let value = setting.kind == .flag ? "" : " " + (unit ?? setting.valueName ?? "VALUE").uppercased()
+            let names = spelling.names.joined(separator: ", ") + value
+            let pad = String(repeating: " ", count: max(1, 28 - names.count))
+            lines.append("  \(names)\(pad)\(Settings.helpText(setting, on: .dib))")
+        }
+        lines.append("  -h, --help                  this text")
+        lines.append("  --version                   the version")
+        lines.append("Environment: ELEMENTS_PATH, DIB_RELEASE, DIB_IMAGE_CACHE, DIB_CHECKSUM, TMPDIR, break, ...")
+        return lines.joined(separator: "\n")
+    }
 }

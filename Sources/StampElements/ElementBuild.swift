@@ -12,6 +12,10 @@ public struct ValidatedElementBuild: Sendable {
     public let blockDevice: BlockDeviceSettings
     public let breakPoints: [BreakPoint]
     public let sizeInputs: ImageSizeInputs
+    /// The sandbox's `IDS` argument (``Sandbox/ids(environment:insideUserNamespace:passwd:)``)
+    /// when the tree comes from a container image (the `oci-image` element, `stamp build
+    /// --from`): its programs then run in ``Sandbox``, never in a chroot with host privileges.
+    public let sandbox: String?
 
     /// Whether the `bootloader` element is in the set. stamp writes the boot code itself
     /// (StampBoot); the element only installs GRUB's files and writes its configuration.
@@ -132,6 +136,12 @@ public enum ElementBuild {
             Result { () throws(ElementProblems) in
                 try BlockDeviceSelection.select(elements: resolution.elements, arch: plan.arch, environment: plan.environment)
             })
+        var sandbox: String?
+        if resolution.elements.contains(where: { $0.name == "oci-image" }) {
+            sandbox = collect(
+                Sandbox.ids(environment: plan.environment, insideUserNamespace: UserNamespace.isNested)
+                    .mapError { ElementProblems([$0]) })
+        }
         guard problems.isEmpty, let hooks, let packages, let blockDevice else { throw ElementProblems(problems) }
         let env = plan.environment
         let sizes = ImageSizeInputs(
@@ -144,7 +154,7 @@ public enum ElementBuild {
         logger?.info("Expanded element dependencies to: \(resolution.imageElement)")
         return ValidatedElementBuild(
             plan: plan, index: index, resolution: resolution, hooks: hooks, packages: packages,
-            blockDevice: blockDevice, breakPoints: points, sizeInputs: sizes)
+            blockDevice: blockDevice, breakPoints: points, sizeInputs: sizes, sandbox: sandbox)
     }
 
     /// Runs `root.d` through `post-root.d` in a fresh work directory and returns the tree.
@@ -339,6 +349,11 @@ public enum ElementBuild {
         env["DIB_BLOCK_DEVICE_PARAMS_YAML"] = work.url.appendingPathComponent("params.yaml").path
         env["LC_ALL"] = "C"
         if build.wantsBootloader { env["STAMP_NATIVE_BOOTLOADER"] = "1" }
+        env["STAMP_SANDBOX"] = build.sandbox
+        if build.sandbox != nil {
+            env["STAMP_SANDBOX_EXEC"] =
+                (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        }
         return env
     }
 }

@@ -1,13 +1,15 @@
 import Foundation
+import StampConfig
 
-/// What diskimage-builder's own elements expect from the host besides the environment of
-/// reference/dib.md 3.5, written by stamp into the work directory (stamp's own implementations;
+/// What diskimage-builder's own elements expect from the host besides the build's
+/// environment, written by stamp into the work directory (stamp's own implementations;
 /// nothing here is DIB's code):
 ///
 /// ```
 /// stamp_build.XXXXXXXX/
 ///   lib/       _LIB: die, common-functions, img-functions, common-defaults, img-defaults
-///   helpers/   first on PATH outside the chroot: sudo (stamp runs as root)
+///   helpers/   first on PATH outside the chroot: sudo (stamp runs as root), chroot (into
+///              the sandbox for a tree from an image), stamp-tree-plain
 ///   python/    a stand-in `diskimage_builder` package (logging_config.setup), put on
 ///              PYTHONPATH only when DIB_PYTHON_EXEC cannot import the real one
 /// ```
@@ -36,6 +38,8 @@ enum HostHelpers {
         try put(commonFunctions, lib, "common-functions")
         try put(imgFunctions, lib, "img-functions")
         try put(sudo, helpers(work), "sudo", mode: 0o755)
+        try put(treePlain, helpers(work), "stamp-tree-plain", mode: 0o755)
+        try put(chroot, helpers(work), "chroot", mode: 0o755)
         let package = python(work).appendingPathComponent("diskimage_builder")
         try put("# stamp's stand-in for diskimage_builder (host python helpers of upstream elements)\n", package, "__init__.py")
         try put(loggingConfig, package, "logging_config.py")
@@ -94,7 +98,7 @@ enum HostHelpers {
         . "$(dirname "${BASH_SOURCE[0]:-$0}")/common-defaults"
         export IMAGE_TYPE=${IMAGE_TYPE:-qcow2}
         export FS_TYPE=${FS_TYPE:-ext4}
-        export DIB_ROOT_LABEL=${DIB_ROOT_LABEL:-cloudimg-rootfs}
+        export DIB_ROOT_LABEL=${DIB_ROOT_LABEL:-\#(Settings.defaultRootLabel)}
         """#
 
     static let commonFunctions = #"""
@@ -201,13 +205,76 @@ enum HostHelpers {
             esac
         done
         [ $# -gt 0 ] || exit 0
+        # `sudo chroot TREE`: stamp's chroot, which enters a container image's tree only
+        # through the sandbox (it needs the sandbox's variables, kept below).
+        sandbox=0
+        case "$1" in
+            chroot|/usr/sbin/chroot|/usr/bin/chroot|/sbin/chroot|/bin/chroot)
+                if [ -n "${STAMP_SANDBOX:-}" ]; then shift; set -- "${0%/*}/chroot" "$@"; sandbox=1; fi ;;
+        esac
         [ "$keep" = 1 ] && exec "$@"
+        if [ "$sandbox" = 1 ]; then
+            set -- STAMP_SANDBOX="$STAMP_SANDBOX" STAMP_SANDBOX_EXEC="$STAMP_SANDBOX_EXEC" TMP_MOUNT_PATH="$TMP_MOUNT_PATH" "$@"
+        fi
         set -- PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH" HOME=/root USER=root \
             LOGNAME=root SHELL=/bin/sh SUDO_USER=root SUDO_UID=0 SUDO_GID=0 "$@"
         for v in TERM LANG LANGUAGE LC_ALL LC_CTYPE LC_MESSAGES DISPLAY; do
             eval "[ -n \"\${$v+x}\" ]" && eval "set -- \"$v=\$$v\" \"\$@\""
         done
         exec env -i "$@"
+        """#
+
+    /// `stamp-tree-plain PATH…`: exits 0 when no existing component of any PATH (relative to
+    /// the tree, `$TARGET_ROOT` or else `$TMP_MOUNT_PATH`) is a symbolic link or `..`. The
+    /// built-in elements' scripts that edit the tree from outside the chroot check with it
+    /// first: a tree from a container image may hold links to host paths, and those scripts
+    /// run with the build's privileges on the host (docs/threat-model.md, rule 14). No
+    /// program of the tree runs between the check and the edit.
+    static let treePlain = #"""
+        #!/bin/sh
+        # stamp: stamp-tree-plain PATH... (see HostHelpers.swift)
+        root=${TARGET_ROOT:-$TMP_MOUNT_PATH}
+        for rel in "$@"; do
+            p=$root rest=$rel
+            while [ -n "$rest" ]; do
+                part=${rest%%/*}
+                if [ "$part" = "$rest" ]; then rest=; else rest=${rest#*/}; fi
+                [ -n "$part" ] && [ "$part" != . ] || continue
+                p=$p/$part
+                if [ "$part" = .. ] || [ -L "$p" ]; then
+                    echo "stamp-tree-plain: $rel: /${p#"$root"/} is a symbolic link or '..' in the tree" >&2
+                    exit 1
+                fi
+                [ -e "$p" ] || break
+            done
+        done
+        exit 0
+        """#
+
+    /// `chroot` for scripts outside the chroot (`sudo chroot $TARGET_ROOT …`, as upstream
+    /// elements write it): into a tree from a container image (`STAMP_SANDBOX` set) it enters
+    /// stamp's sandbox instead (``Sandbox``), and into a directory inside that tree it is
+    /// refused; anything else is the system's chroot.
+    static let chroot = #"""
+        #!/bin/sh
+        # stamp: chroot for element scripts (see HostHelpers.swift).
+        if [ -n "${STAMP_SANDBOX:-}" ] && [ $# -ge 1 ] && [ "${1#-}" = "$1" ]; then
+            target=$(cd "$1" 2>/dev/null && pwd -P) || target=
+            root=$(cd "${TMP_MOUNT_PATH:-/nonexistent}" 2>/dev/null && pwd -P) || root=
+            if [ -n "$root" ] && [ "$target" = "$root" ]; then
+                shift
+                [ $# -gt 0 ] || set -- /bin/sh -i
+                exec "$STAMP_SANDBOX_EXEC" --stamp-sandbox "$root" - "$STAMP_SANDBOX" -- "$@"
+            fi
+            case "$target/" in
+                "$root"/*) echo "chroot: $1 is inside the image's tree: enter the tree itself (the sandbox)" >&2; exit 125 ;;
+            esac
+        fi
+        for dir in /usr/sbin /usr/bin /sbin /bin; do
+            [ -x "$dir/chroot" ] && exec "$dir/chroot" "$@"
+        done
+        echo "chroot: not found" >&2
+        exit 127
         """#
 
     static let loggingConfig = #"""

@@ -21,6 +21,11 @@
 /// break points), `STAMP_INSTALLTYPE`, `STAMP_EXTRA_PACKAGES`, `STAMP_CHROOT_PATH`, and DIB's
 /// `break_cmd` / `break_outside_target`.
 ///
+/// A tree from a container image (`STAMP_SANDBOX` set, see ``Sandbox``) is never entered
+/// with `chroot` and never edited from the host: each program of the chroot phases, and the
+/// driver's own edits (`tweaks-on`/`tweaks-off`, `initramfs`, `finalise-base`), start through
+/// stamp's sandbox, where the tree is `/` of a user namespace whose root is not the host's.
+///
 /// Steps: `phase:<dir>:in|out`, `check-root`, `installtype`, `mount`, `umount`, `tweaks-on`,
 /// `tweaks-off`, `kill-chroot`, `packages`, `defer-initramfs`, `initramfs`, `finalise-base`.
 /// Progress is reported on stdout as `@@stamp@@ …` lines, read by ``StageProcess``.
@@ -68,16 +73,47 @@ enum StageScript {
         tweaked=0
 
         stamp_initrd=
+        # A tree from a container image (STAMP_SANDBOX set: `BASE:COUNT` as root, `-` in the
+        # build's user namespace) runs its programs in stamp's sandbox (Sandbox.swift,
+        # sandbox.c), never in a chroot with the host's privileges, and the driver edits it only
+        # from inside (tree_sh): a path of the tree is never followed from the host.
+        sandboxed() { [ -n "${STAMP_SANDBOX:-}" ]; }
         in_chroot() {
-            if [ "$stamp_pythonpath" = 1 ]; then
-                env -u TMPDIR -u VIRTUAL_ENV -u TARGET_ROOT -u PYTHONPATH ${stamp_initrd:+INITRD=No} HOME=/root PATH="$STAMP_CHROOT_PATH" BASH_ENV=/tmp/in_target.d/stamp-functions.bash chroot "$ROOT" "$@"
+            if sandboxed; then
+                set -- "$STAMP_SANDBOX_EXEC" --stamp-sandbox "$ROOT" "${stamp_hooks:-$HOOKS}" "$STAMP_SANDBOX" -- "$@"
             else
-                env -u TMPDIR -u VIRTUAL_ENV -u TARGET_ROOT ${stamp_initrd:+INITRD=No} HOME=/root PATH="$STAMP_CHROOT_PATH" BASH_ENV=/tmp/in_target.d/stamp-functions.bash chroot "$ROOT" "$@"
+                set -- chroot "$ROOT" "$@"
             fi
+            if [ "$stamp_pythonpath" = 1 ]; then
+                env -u TMPDIR -u VIRTUAL_ENV -u TARGET_ROOT -u PYTHONPATH ${stamp_initrd:+INITRD=No} HOME=/root PATH="$STAMP_CHROOT_PATH" BASH_ENV=/tmp/in_target.d/stamp-functions.bash "$@"
+            else
+                env -u TMPDIR -u VIRTUAL_ENV -u TARGET_ROOT ${stamp_initrd:+INITRD=No} HOME=/root PATH="$STAMP_CHROOT_PATH" BASH_ENV=/tmp/in_target.d/stamp-functions.bash "$@"
+            fi
+        }
+        # tree_sh SCRIPT: the driver's own edit of a sandboxed tree, run by the tree's /bin/sh in
+        # the sandbox without the hooks (so that no tmp/in_target.d is left behind); the tree's
+        # paths resolve inside it. STAMP_RESOLV_CONF carries the host's resolver for tweaks.
+        tree_sh() {
+            [ -e "$ROOT/bin/sh" ] || [ -L "$ROOT/bin/sh" ] || return 0
+            stamp_hooks=-
+            ts_status=0
+            in_chroot /bin/sh -c "$1" </dev/null || ts_status=$?
+            stamp_hooks=
+            return $ts_status
         }
 
         make_initramfs() { # the initramfs of every kernel in the tree that has none, once
             stamp_initrd=
+            if sandboxed; then
+                tree_sh '[ -x /usr/sbin/update-initramfs ] || exit 0
+                    for d in /lib/modules/*; do
+                        [ -d "$d" ] || continue; v=${d##*/}
+                        [ -e "/boot/vmlinuz-$v" ] && [ ! -e "/boot/initrd.img-$v" ] || continue
+                        echo "stamp: update-initramfs -c -k $v (deferred from the package phases)"
+                        update-initramfs -c -k "$v" || exit $?
+                    done'
+                return $?
+            fi
             [ -x "$ROOT/usr/sbin/update-initramfs" ] || return 0
             pigz_on
             mi_status=0
@@ -98,6 +134,7 @@ enum StageScript {
         # wrapper that falls back to the tree's own gzip where the host binary cannot run (an
         # older C library, no libz). Not for reproducible builds: mkinitramfs then uses gzip -n.
         pigz_on() {
+            sandboxed && return 0 # the host's binary stays out of a sandboxed tree
             pz_host=$(command -v pigz 2>/dev/null) || return 0
             [ -z "${SOURCE_DATE_EPOCH:-}" ] && [ -d "$ROOT/usr/bin" ] || return 0
             [ -e "$ROOT/usr/bin/pigz" ] || [ -L "$ROOT/usr/bin/pigz" ] && return 0
@@ -184,6 +221,8 @@ enum StageScript {
         }
 
         mount_chroot() {
+            # Sandboxed: each program gets its own /proc, /dev, /sys and hooks (sandbox.c).
+            if sandboxed; then mounted=1; return 0; fi
             for d in proc sys dev tmp/in_target.d; do mkdir -p "$ROOT/$d"; done
             if [ "${STAMP_USERNS:-}" = 1 ]; then
                 # In a user namespace (UserNamespace.swift) sysfs cannot be mounted: bind the
@@ -212,11 +251,14 @@ enum StageScript {
                 /proc/self/mountinfo | LC_ALL=C sort -r | while IFS= read -r mp; do
                 umount "$mp" 2>/dev/null || umount -l "$mp" 2>/dev/null || echo "cannot unmount $mp"
             done
-            rmdir "$ROOT/tmp/in_target.d" 2>/dev/null || true
+            if sandboxed; then tree_sh 'rmdir /tmp/in_target.d 2>/dev/null; exit 0'
+            else rmdir "$ROOT/tmp/in_target.d" 2>/dev/null || true; fi
             mounted=0
         }
 
         kill_chroot() {
+            # A sandboxed program's processes end with its PID namespace.
+            sandboxed && return 0
             [ "$own_proc" = 1 ] || return 0
             for p in /proc/[0-9]*; do
                 pid=${p#/proc/}
@@ -231,6 +273,12 @@ enum StageScript {
         }
 
         tweaks_on() {
+            if sandboxed; then
+                STAMP_RESOLV_CONF=$(cat /etc/resolv.conf 2>/dev/null || echo "nameserver 8.8.8.8"); export STAMP_RESOLV_CONF
+                tree_sh "$stamp_tweaks_on" || { mark error "cannot prepare the tree for its chroot phases"; return 1; }
+                tweaked=1
+                return 0
+            fi
             [ -d "$ROOT/etc" ] || return 0
             r="$ROOT/etc/resolv.conf"
             if [ -e "$r" ] || [ -L "$r" ]; then mv "$r" "$r.stamp-orig"; fi
@@ -255,6 +303,11 @@ enum StageScript {
 
         tweaks_off() {
             [ "$tweaked" = 1 ] || return 0
+            if sandboxed; then
+                tree_sh "$stamp_tweaks_off" || echo "stamp: the build's tweaks could not all be removed from the tree"
+                tweaked=0
+                return 0
+            fi
             r="$ROOT/etc/resolv.conf"; o="$r.stamp-orig"
             if [ -f "$r" ] && [ ! -L "$r" ] && cmp -s "$r" "$WORK/resolv.conf.build"; then
                 rm -f "$r"
@@ -288,6 +341,38 @@ enum StageScript {
             [ "$1" = 0 ] && mark stage-done
             exit "$1"
         }
+
+        # The sandboxed forms of tweaks_on/tweaks_off, run inside the tree by tree_sh.
+        stamp_tweaks_on='set -u; written="# written by stamp for the build; removed afterwards"
+            if [ -d /etc ]; then
+                r=/etc/resolv.conf
+                if [ -e "$r" ] || [ -L "$r" ]; then mv "$r" "$r.stamp-orig" || exit 1; fi
+                printf "%s\n" "$STAMP_RESOLV_CONF" >"$r" || exit 1
+            fi
+            if [ -d /usr/sbin ] && [ ! -e /usr/sbin/policy-rc.d ] && [ ! -L /usr/sbin/policy-rc.d ]; then
+                printf "#!/bin/sh\n%s\nexit 101\n" "$written" >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d || exit 1
+            fi
+            if [ -d /etc/dpkg/dpkg.cfg.d ]; then
+                printf "%s\nforce-unsafe-io\n" "$written" >/etc/dpkg/dpkg.cfg.d/00stamp-build-unsafe-io || exit 1
+            fi
+            if [ -d /etc/apt/apt.conf.d ] && [ -n "${http_proxy:-}${https_proxy:-}" ]; then
+                { [ -n "${http_proxy:-}" ] && echo "Acquire::http::Proxy \"$http_proxy\";"
+                  [ -n "${https_proxy:-}" ] && echo "Acquire::https::Proxy \"$https_proxy\";"; } >/etc/apt/apt.conf.d/00stamp-build-proxy
+            fi
+            exit 0'
+        stamp_tweaks_off='r=/etc/resolv.conf; o=$r.stamp-orig
+            if [ -f "$r" ] && [ ! -L "$r" ] && [ "$(cat "$r")" = "$STAMP_RESOLV_CONF" ]; then
+                rm -f "$r"
+                if [ -e "$o" ] || [ -L "$o" ]; then
+                    if [ ! -L "$o" ] && [ "$(cat "$o")" = "$STAMP_RESOLV_CONF" ]; then rm -f "$o"; else mv "$o" "$r"; fi
+                fi
+            else
+                rm -f "$o"
+            fi
+            p=/usr/sbin/policy-rc.d
+            if [ -f "$p" ] && [ ! -L "$p" ] && [ "$(sed -n 2p "$p")" = "# written by stamp for the build; removed afterwards" ]; then rm -f "$p"; fi
+            rm -f /etc/apt/apt.conf.d/00stamp-build-proxy /etc/dpkg/dpkg.cfg.d/00stamp-build-unsafe-io
+            exit 0'
 
         for step in $STAMP_STEPS; do
             case "$step" in
@@ -328,6 +413,12 @@ enum StageScript {
                     [ "$status" = 0 ] || finish "$status"
                     ;;
                 finalise-base)
+                    if sandboxed; then
+                        tree_sh '[ -d /tmp ] && find /tmp -xdev -mindepth 1 -delete 2>/dev/null
+                            [ -d /var/log ] && find /var/log -xdev -type f -exec truncate -s 0 {} +
+                            rm -f /root/*.log; exit 0'
+                        continue
+                    fi
                     [ -d "$ROOT/tmp" ] && find "$ROOT/tmp" -xdev -mindepth 1 -delete 2>/dev/null
                     [ -d "$ROOT/var/log" ] && find "$ROOT/var/log" -xdev -type f -exec truncate -s 0 {} +
                     rm -f "$ROOT"/root/*.log

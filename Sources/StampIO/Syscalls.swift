@@ -121,4 +121,43 @@ public enum Syscalls {
         let n = sysconf(Int32(_SC_NPROCESSORS_ONLN))
         return n > 0 ? n : 1
     }
+
+    /// Writes `bytes` to `relative` (mode 0644) in the tree at `root` as stamp's own file: the
+    /// directories resolve as the tree sees them from inside (its symlinks, absolute ones
+    /// too, stay within it: openat2 RESOLVE_IN_ROOT; missing ones are made, 0755), and a
+    /// symlink in the file's place is replaced by the file, never followed. For stamp's edits
+    /// of a tree that may come from an image (its fstab): nothing of the host is reached.
+    public static func writeInRoot(_ root: String, _ relative: String, _ bytes: [UInt8]) throws(Errno) {
+        let rootfd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard rootfd >= 0 else { throw Errno(rawValue: errno) }
+        defer { close(rootfd) }
+        let slash = relative.lastIndex(of: "/")
+        let parent = slash.map { String(relative[..<$0]) } ?? "."
+        let name = slash.map { String(relative[relative.index(after: $0)...]) } ?? relative
+        guard stamp_mkdirs_in_root(rootfd, parent, 0o755) == 0 else { throw Errno(rawValue: errno) }
+        let dirfd = stamp_open_in_root(rootfd, parent, O_RDONLY | O_DIRECTORY, 0)
+        guard dirfd >= 0 else { throw Errno(rawValue: errno) }
+        defer { close(dirfd) }
+        var st = stat()
+        if fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && (st.st_mode & S_IFMT) == S_IFLNK {
+            guard unlinkat(dirfd, name, 0) == 0 else { throw Errno(rawValue: errno) }
+        }
+        let fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw Errno(rawValue: errno) }
+        let file = FileDescriptor(rawValue: fd)
+        defer { try? file.close() }
+        do {
+            _ = try file.writeAll(bytes)
+        } catch {
+            throw error as? Errno ?? Errno.ioError
+        }
+    }
+
+    /// `mkdir -p relative` inside the tree at `root`, resolved as ``writeInRoot(_:_:_:)`` does.
+    public static func makeDirectoriesInRoot(_ root: String, _ relative: String) throws(Errno) {
+        let rootfd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard rootfd >= 0 else { throw Errno(rawValue: errno) }
+        defer { close(rootfd) }
+        guard stamp_mkdirs_in_root(rootfd, relative, 0o755) == 0 else { throw Errno(rawValue: errno) }
+    }
 }

@@ -1,3 +1,5 @@
+import StampConfig
+
 /// A virtual appliance described the way VMware's open-vmdk `ova-compose` reads it: the YAML
 /// file behind `stamp pack -t ova --ovf-config FILE`.
 ///
@@ -37,7 +39,7 @@ public struct OVFConfig: Sendable, Equatable {
         /// `OperatingSystemSection/@ovf:id` (CIM OsType; ova-compose's default 100, "Other Linux 2.6.x").
         public var osCIM = 100
         /// `@vmw:osType`.
-        public var osVMW = "other4xLinux64Guest"
+        public var osVMW = Settings.defaultGuestOS
         /// `OperatingSystemSection/Description`.
         public var osName: String?
         /// nil: the disk's own layout decides (efi for `--layout efi`, else bios).

@@ -1,3 +1,5 @@
+import StampConfig
+
 /// The virtual machine an OVA describes: name, CPUs, memory, guest OS, devices, firmware.
 ///
 /// Every field has a default that vSphere 6.5 and later accept (vmx-13, LSI Logic SCSI,
@@ -18,7 +20,7 @@ public struct OVFOptions: Sendable, Equatable {
     /// Memory in MiB (RASD ResourceType 4, AllocationUnits `byte * 2^20`).
     public var memoryMiB: Int = 2048
     /// The guest OS (`OperatingSystemSection/@ovf:id` and `@vmw:osType`).
-    public var osType: GuestOS = .otherLinux64
+    public var osType = GuestOS(vmwareIdentifier: Settings.defaultGuestOS)
     /// The virtual NIC model (RASD ResourceType 10).
     public var nic: NetworkAdapter = .vmxnet3
     /// The SCSI controller the disk hangs off (RASD ResourceType 6).

@@ -1,9 +1,13 @@
+import CStampSupport
 import Foundation
 import Logging
 import StampBoot
 import StampDisk
 import StampElements
+import StampExt4
+import StampIO
 import StampTree
+import SystemPackage
 
 #if canImport(Glibc)
     import Glibc
@@ -130,7 +134,15 @@ public enum DIBBuild {
         pack.resizeLimitBlocks = mkfs.resizeLimitBlocks
         if let gib = build.sizeInputs.imageSizeGiB { pack.diskSize = UInt64(gib * 1024 * 1024 * 1024) }
         if let extra = build.sizeInputs.extraSizeMiB { pack.extraBytes = UInt64(extra * 1024 * 1024) }
-        let result = try Packer(request: pack, log: { logger.info("\($0)") }).run()
+        let result: PackResult
+        do {
+            result = try Packer(request: pack, log: { logger.info("\($0)") }).run()
+        } catch Ext4Error.tooManyInodes(let needed, let available, let ratio) {
+            // A build has no --inode-ratio: the hint names what it has.
+            throw PackProblems(problems: [
+                "the tree needs \(needed) inodes but \(available) fit at this size with \(ratio) bytes per inode: give a larger image size (or none: the automatic size holds every inode), or fewer bytes per inode: DIB_MKFS_OPTS='-i N' (disk-image-create --mkfs-options, stamp build --env)"
+            ])
+        }
         try writeManifests(root: root, directory: request.manifestDirectory)
         if let image { try ImagePacker.writeImageRecord(image.image, directory: request.manifestDirectory) }
         if let stamped, let image {
@@ -147,33 +159,52 @@ public enum DIBBuild {
     static func writeFstab(root: String, label: String, layout: StandardLayout) throws {
         var text = "LABEL=\(label) / ext4 defaults 0 1\n"
         if layout == .efi { text += "LABEL=ESP /boot/efi vfat defaults 0 2\n" }
-        let path = root + "/etc/fstab"
-        guard let f = fopen(path, "w") else { throw PackProblems(problems: ["\(path): cannot write fstab"]) }
-        fputs(text, f)
-        fclose(f)
-        if layout == .efi { mkdir(root + "/boot/efi", 0o755) }
+        try writeInTree(root, "etc/fstab", text)
+        if layout == .efi { try makeDirectoriesInTree(root, "boot/efi") }
+    }
+
+    /// stamp's edits of the built tree resolve its paths inside it (Syscalls.writeInRoot): a
+    /// tree from an image whose `/etc/fstab` or `/boot` is a symlink to a host path changes
+    /// only itself.
+    static func writeInTree(_ root: String, _ relative: String, _ text: String) throws {
+        do {
+            try Syscalls.writeInRoot(root, relative, Array(text.utf8))
+        } catch {
+            throw PackProblems(problems: ["\(root)/\(relative): cannot write: \(error)"])
+        }
+    }
+
+    static func makeDirectoriesInTree(_ root: String, _ relative: String) throws {
+        do {
+            try Syscalls.makeDirectoriesInRoot(root, relative)
+        } catch {
+            throw PackProblems(problems: ["\(root)/\(relative): cannot make the directory: \(error)"])
+        }
     }
 
     /// DIB's fstab from a block-device configuration (its `fstab` nodes, by label), and the
     /// mount points its filesystems need in the tree.
     static func writeFstab(root: String, config: BlockDeviceConfig) throws {
         for mount in config.mounts where mount.mountPoint != "/" {
-            var path = root
-            for part in mount.mountPoint.split(separator: "/") {
-                path += "/" + part
-                mkdir(path, 0o755)
-            }
+            try makeDirectoriesInTree(root, mount.mountPoint.split(separator: "/").joined(separator: "/"))
         }
-        let path = root + "/etc/fstab"
-        guard let f = fopen(path, "w") else { throw PackProblems(problems: ["\(path): cannot write fstab"]) }
-        for line in config.fstabLines { fputs(line + "\n", f) }
-        fclose(f)
+        try writeInTree(root, "etc/fstab", config.fstabLines.map { $0 + "\n" }.joined())
     }
 
     /// `OUT.d/`: the image's own manifests (`/etc/dib-manifests`) copied out, as DIB does.
     static func writeManifests(root: String, directory: String) throws {
         mkdir(directory, 0o755)
         let source = root + "/etc/dib-manifests"
+        // Copied only when no component is a symlink (checked beneath the root; nothing of the
+        // tree runs any more): a link in an image's tree never copies host files out.
+        if let manifests = try? FileDescriptor.open(root, .readOnly, options: [.directory, .noFollow, .closeOnExec]) {
+            defer { try? manifests.close() }
+            let fd = stamp_open_beneath(manifests.rawValue, "etc/dib-manifests", O_RDONLY | O_DIRECTORY)
+            guard fd >= 0 else { return }
+            close(fd)
+        } else {
+            return
+        }
         var st = stat()
         if stat(source, &st) == 0 {
             // Merged into an existing directory: upstream's manifests element has already

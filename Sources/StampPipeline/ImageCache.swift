@@ -51,7 +51,13 @@ public struct ImageCache: Sendable {
     }
 
     /// The settings of a pack request that change its bytes, as canonical lines.
+    /// A request made from the settings table is keyed by their canonical encoding; the few
+    /// fields a front end sets besides its settings (the tree's owner mapping) follow it.
     public static func settings(of request: PackRequest) -> [String] {
+        if let lines = request.canonicalSettings {
+            let owner = request.callerOwnsAsRoot.map { "\($0.uid):\($0.gid)" } ?? ""
+            return lines + ["caller-owns-as-root=\(owner)", "extra-bytes=\(request.extraBytes.map(String.init) ?? "")"]
+        }
         var canonical = request
         canonical.root = ""
         canonical.output = ""

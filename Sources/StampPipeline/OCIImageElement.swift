@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import StampConfig
 import StampElements
 import StampIO
 import StampOCI
@@ -90,6 +91,16 @@ extension OCIImageElement {
         for (name, value) in build.plan.environment.sorted(by: { $0.key < $1.key })
         where name.hasPrefix("DIB_") && !ignored.contains(name) {
             lines.append("env \(name)=\(value)")
+        }
+        // The options: the table's canonical encoding of those that change bytes (files by
+        // their digest), whichever front end gave them.
+        if let settings = request.settings {
+            lines += settings.canonicalLines { path in
+                guard let data = FileManager.default.contents(atPath: path) else { return "unreadable" }
+                return SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+            }
+            lines.append("checksum \(request.checksumAlgorithms)")
+            return lines
         }
         lines.append(
             "formats \(request.formats.joined(separator: ",")) compress \(request.compress) checksum \(request.checksumAlgorithms)"

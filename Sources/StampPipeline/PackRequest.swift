@@ -5,6 +5,7 @@ import StampDisk
 import StampExt4
 import StampPackaging
 import StampTree
+import StampConfig
 
 /// One output of a pack or build: a container format, the OVA package, or a tarball of the tree.
 public enum PackFormat: Sendable, Equatable, CustomStringConvertible {
@@ -46,8 +47,8 @@ public enum PackFormat: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    /// All names `-t` accepts, for messages.
-    public static let names = ["raw", "qcow2", "vmdk", "vmdk-sparse", "vhd", "vhd-fixed", "ova", "tar"]
+    /// All names `-t` accepts, for messages (the settings table's list).
+    public static let names = OutputFormats.names
 }
 
 /// Virtual-machine settings written into an OVA's descriptor.
@@ -55,7 +56,7 @@ public struct OVASettings: Sendable, Equatable {
     public var name: String?
     public var cpus = 2
     public var memoryMiB = 2048
-    public var osType = "debian12_64Guest"
+    public var osType = Settings.defaultGuestOS
     public var nic = "vmxnet3"
     public var controller = "lsilogic"
     public var hardwareVersion = "vmx-13"
@@ -98,7 +99,7 @@ public struct PackRequest: Sendable {
     public var rootByLabel = false
     /// GRUB settings (DIB's DIB_BOOTLOADER_* and DIB_GRUB_TIMEOUT).
     public var bootOptions = BootOptions()
-    public var label = "cloudimg-rootfs"
+    public var label = Settings.defaultRootLabel
     public var uuid: Identifier?
     public var sourceDateEpoch: Int64?
     /// When set, entries owned by this uid (gid) are written as owned by root (0): an ordinary
@@ -120,6 +121,8 @@ public struct PackRequest: Sendable {
     /// Entries the scan adds where the tree lacks them (``SupplementaryEntry``): the base
     /// system's device nodes, for a tree built in a user namespace.
     public var supplements: [SupplementaryEntry] = []
+    /// The settings the request was made from (``init(root:settings:)``): the image cache key.
+    public var settings: SettingValues?
 
     public init(root: String, output: String, formats: [PackFormat]) {
         self.root = root

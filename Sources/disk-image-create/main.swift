@@ -10,6 +10,7 @@ import StampElements
 import StampIO
 import StampPipeline
 
+Sandbox.runIfRequested()  // a hidden re-execution from an element stage (Sandbox.swift)
 LoggingSystem.bootstrap { _ in LogLineHandler() }
 // SIGINT/SIGTERM/SIGHUP (nodepool's timeout, Ctrl-C) remove the outputs' temporary files
 // before exiting 128+signal; the element stages die with this process (--pdeathsig).
@@ -80,6 +81,11 @@ case .help:
 case .version:
     print("stamp disk-image-create (diskimage-builder compatible)")
 case .build(let request):
+    // For the settings table's tests: the options as typed settings, then stop.
+    if environment["STAMP_PRINT_SETTINGS"] == "1", let settings = request.settings {
+        print(settings.givenLines.joined(separator: "\n"))
+        exit(0)
+    }
     if let path = request.logfile { openLogfile(path) }
     var plan = request.plan
     plan.builtinElementsDirectory = ElementBuildPlan.locateBuiltinElements(

@@ -1,6 +1,7 @@
 import ArgumentParser
 import StampContainers
 import StampIO
+import StampConfig
 
 /// `stamp convert INPUT -O FMT OUTPUT`: between raw, qcow2, VMDK and VHD, without qemu-img.
 struct Convert: ParsableCommand {
@@ -11,22 +12,31 @@ struct Convert: ParsableCommand {
     @Argument(help: "The image to read.") var input: String
     @Option(name: .customShort("O"), help: "Output format: raw, qcow2, vmdk, vmdk-sparse, vhd, vhd-fixed.") var format: String
     @Argument(help: "The image to write.") var output: String
-    @Option(help: "qcow2 compatibility: 1.1 or 0.10.") var qcow2Compat: String = "1.1"
+    @Option(help: .setting(.qcow2Compat, .pack)) var qcow2Compat: String = Settings[.qcow2Compat].defaultValue ?? "1.1"
     @Flag(help: "Fastest compression.") var fast = false
 
     func validate() throws {
         if OutputFormat(name: format) == nil {
             throw ValidationError("unknown output format '\(format)' (use raw, qcow2, vmdk, vmdk-sparse, vhd, vhd-fixed)")
         }
-        if Qcow2Compat(rawValue: qcow2Compat) == nil { throw ValidationError("invalid --qcow2-compat '\(qcow2Compat)'") }
+        _ = try compat()
         if let problem = emptyInputProblem(input) { throw ValidationError(problem) }
         if let problem = outputPathProblem(output, tree: nil) { throw ValidationError(problem) }
+    }
+
+    /// --qcow2-compat, checked as `stamp pack` checks it (the settings table's row).
+    func compat() throws -> Qcow2Compat {
+        do {
+            return Qcow2Compat(rawValue: try Settings.parse(qcow2Compat, for: Settings[.qcow2Compat], on: .pack).canonical) ?? .v3
+        } catch {
+            throw ValidationError(error.description)
+        }
     }
 
     func run() throws {
         let reader = try ImageDetector.open(path: input)
         var options = ContainerOptions()
-        options.qcow2Compat = Qcow2Compat(rawValue: qcow2Compat) ?? .v3
+        options.qcow2Compat = try compat()
         if fast { options.compression = .fast }
         let sink = try makeImageSink(
             format: OutputFormat(name: format) ?? .raw, path: output, virtualSize: reader.virtualSize, options: options)

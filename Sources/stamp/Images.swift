@@ -1,14 +1,15 @@
 import ArgumentParser
 import Foundation
 import StampPipeline
+import StampConfig
 
 /// `stamp images [list|prune]`: the cache of stamped container images (``ImageCache``).
 struct Images: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List or prune the cache of stamped container images (stamp pack IMAGE_REF --image-cache DIR).",
+        abstract: "List or prune the cache of stamped container images (stamp pack IMAGE_REF --stamped-cache DIR).",
         discussion: """
             Examples:
-              stamp images --image-cache /var/cache/stamp-images
+              stamp images --stamped-cache /var/cache/stamp-images
               stamp images prune --unused-days 14
               stamp images prune            (everything)
             """)
@@ -16,20 +17,26 @@ struct Images: ParsableCommand {
     @Argument(help: "list (the default) or prune.")
     var action: String = "list"
 
-    @Option(help: ArgumentHelp("The cache directory (default $STAMP_IMAGE_CACHE, else ~/.cache/stamp/images).", valueName: "dir"))
-    var imageCache: String?
+    @Option(name: .setting(.stampedCache, .images), help: .setting(.stampedCache, .images)) var stampedCache: String?
+    @Option(name: .setting(.unusedDays, .images), help: .setting(.unusedDays, .images)) var unusedDays: String?
 
-    @Option(help: "prune: only entries not used for this many days.")
-    var unusedDays: Int?
+    var rawSettings: RawSettings {
+        var raw = RawSettings(.images)
+        raw[.stampedCache] = stampedCache
+        raw[.unusedDays] = unusedDays
+        return raw
+    }
 
     func validate() throws {
         if action != "list" && action != "prune" { throw ValidationError("unknown action '\(action)' (use list or prune)") }
-        if let unusedDays, unusedDays < 0 { throw ValidationError("--unused-days must be 0 or more") }
+        _ = try rawSettings.resolved()
         if unusedDays != nil && action != "prune" { throw ValidationError("--unused-days applies to prune") }
     }
 
     func run() throws {
-        let cache = ImageCache(directory: imageCache ?? ImageCache.defaultDirectory)
+        let values = try rawSettings.resolved()
+        let unusedDays = values.integer(.unusedDays)
+        let cache = ImageCache(directory: values.text(.stampedCache) ?? ImageCache.defaultDirectory)
         let formatter = ISO8601DateFormatter()
         switch action {
         case "prune":

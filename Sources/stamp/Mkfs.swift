@@ -2,6 +2,7 @@ import ArgumentParser
 import StampBytes
 import StampExt4
 import StampTree
+import StampConfig
 
 /// `stamp mkfs ROOT_DIR IMAGE`: an ext4 image of a directory tree, like `mke2fs -d`.
 struct Mkfs: ParsableCommand {
@@ -25,60 +26,45 @@ struct Mkfs: ParsableCommand {
     @Argument(help: "The image file to write (replaced only when complete).")
     var image: String
 
-    @Option(help: "Filesystem size (e.g. 2G, 512M, 1073741824) or 'auto' (fits the tree with DIB's headroom).")
-    var size: String = "auto"
+    @Option(name: .setting(.size, .mkfs), help: .setting(.size, .mkfs)) var size: String?
+    @Option(name: .setting(.label, .mkfs), help: .setting(.label, .mkfs)) var label: String?
+    @Option(name: .setting(.uuid, .mkfs), help: .setting(.uuid, .mkfs)) var uuid: String?
+    @Option(name: .setting(.hashSeed, .mkfs), help: .setting(.hashSeed, .mkfs)) var hashSeed: String?
+    @Option(name: .setting(.inodeRatio, .mkfs), help: .setting(.inodeRatio, .mkfs)) var inodeRatio: String?
+    @Option(name: .setting(.journalSize, .mkfs), help: .setting(.journalSize, .mkfs)) var journalSize: String?
+    @Option(name: .setting(.sourceDateEpoch, .mkfs), help: .setting(.sourceDateEpoch, .mkfs)) var sourceDateEpoch: String?
+    @Flag(name: .setting(.verbose, .mkfs), help: .setting(.verbose, .mkfs)) var verbose = false
 
-    @Option(help: "Volume label (at most 16 bytes).")
-    var label: String = ""
-
-    @Option(help: "Filesystem UUID (random if omitted).")
-    var uuid: String?
-
-    @Option(help: "Directory hash seed UUID (derived from --uuid when that is given).")
-    var hashSeed: String?
-
-    @Option(help: "Bytes per inode, as mke2fs -i.")
-    var inodeRatio: UInt64 = 16384
-
-    @Option(help: "Journal size in MiB (default 64, less on small filesystems).")
-    var journalSize: UInt64?
-
-    @Option(help: "Clamp every timestamp to this Unix time and use it for the filesystem's own times.")
-    var sourceDateEpoch: Int64?
-
-    @Flag(name: .shortAndLong, help: "Print what was written.")
-    var verbose = false
+    /// The text of every option given, keyed by setting.
+    var rawSettings: RawSettings {
+        var raw = RawSettings(.mkfs)
+        raw[.size] = size
+        raw[.label] = label
+        raw[.uuid] = uuid
+        raw[.hashSeed] = hashSeed
+        raw[.inodeRatio] = inodeRatio
+        raw[.journalSize] = journalSize
+        raw[.sourceDateEpoch] = sourceDateEpoch
+        raw.flag(.verbose, verbose)
+        return raw
+    }
 
     func validate() throws {
-        if size != "auto" && parseSize(size) == nil {
-            throw ValidationError("invalid --size '\(size)': use a number with an optional K/M/G/T suffix, or 'auto'")
-        }
-        if let uuid, Identifier(uuid) == nil {
-            throw ValidationError("invalid --uuid '\(uuid)': expected xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx")
-        }
-        if let hashSeed, Identifier(hashSeed) == nil {
-            throw ValidationError("invalid --hash-seed '\(hashSeed)': expected a UUID")
-        }
-        if inodeRatio < 1024 || inodeRatio > 67_108_864 {
-            throw ValidationError("invalid --inode-ratio \(inodeRatio): use 1024 to 67108864")
-        }
-        if label.utf8.count > 16 { throw ValidationError("label '\(label)' is longer than 16 bytes") }
-        if let journalSize, journalSize < 4 || journalSize > 10240 {
-            throw ValidationError("invalid --journal-size \(journalSize): use 4 to 10240 MiB")
-        }
+        _ = try rawSettings.resolved()
         if let problem = outputPathProblem(image, tree: rootDirectory) { throw ValidationError(problem) }
     }
 
     func run() throws {
         let start = monotonicSeconds()
+        let values = try rawSettings.resolved()
         var options = Ext4Options()
-        options.size = size == "auto" ? .auto : .bytes(parseSize(size) ?? 0)
-        options.label = label
-        options.uuid = uuid.flatMap(Identifier.init)
-        options.hashSeed = hashSeed.flatMap(Identifier.init)
-        options.inodeRatio = inodeRatio
-        options.journalMiB = journalSize
-        options.sourceDateEpoch = sourceDateEpoch
+        options.size = values.bytes(.size).map { .bytes($0) } ?? .auto
+        options.label = values.text(.label) ?? ""
+        options.uuid = values.text(.uuid).flatMap(Identifier.init)
+        options.hashSeed = values.text(.hashSeed).flatMap(Identifier.init)
+        options.inodeRatio = values.integer(.inodeRatio).map(UInt64.init) ?? options.inodeRatio
+        options.journalMiB = values.integer(.journalSize).map(UInt64.init)
+        options.sourceDateEpoch = values.integer(.sourceDateEpoch)
         let tree = try TreeScanner().scan(rootDirectory)
         let scanned = monotonicSeconds()
         let fs = try Ext4Image(tree: tree, options: options)

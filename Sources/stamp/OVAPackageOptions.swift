@@ -2,25 +2,25 @@ import ArgumentParser
 import Foundation
 import StampElements
 import StampPackaging
+import StampConfig
 
 /// The OVA options `stamp pack` and `stamp build` share: the virtual machine from an
 /// ova-compose config, and the manifest's signature.
 struct OVAPackageOptions: ParsableArguments {
-    @Option(
-        help: ArgumentHelp(
-            "OVA: the virtual machine from an ova-compose YAML file (open-vmdk); replaces the other OVA hardware options. See README, 'OVA configs'.",
-            valueName: "file"))
-    var ovfConfig: String?
-    @Option(help: ArgumentHelp("OVA: a value for a '!param NAME' of --ovf-config (repeatable).", valueName: "name=value"))
-    var param: [String] = []
-    @Option(
-        help: ArgumentHelp(
-            "OVA: sign the manifest (OUT.cert) with this PEM private key (the certificate may follow it in the file).",
-            valueName: "key.pem"))
-    var sign: String?
-    @Option(help: ArgumentHelp("OVA: the signer's PEM certificate, when not in the --sign file.", valueName: "cert.pem"))
-    var signCert: String?
-    @Option(help: "OVA: signature digest, sha256 or sha512.") var signAlgorithm: String = "sha256"
+    @Option(name: .setting(.ovfConfig, .pack), help: .setting(.ovfConfig, .pack)) var ovfConfig: String?
+    @Option(name: .setting(.param, .pack), help: .setting(.param, .pack)) var param: [String] = []
+    @Option(name: .setting(.sign, .pack), help: .setting(.sign, .pack)) var sign: String?
+    @Option(name: .setting(.signCert, .pack), help: .setting(.signCert, .pack)) var signCert: String?
+    @Option(name: .setting(.signAlgorithm, .pack), help: .setting(.signAlgorithm, .pack)) var signAlgorithm: String?
+
+    /// Adds the options given to `raw` (the table checks their kinds and what they need).
+    func collect(into raw: inout RawSettings) {
+        raw[.ovfConfig] = ovfConfig
+        raw.list(.param, param)
+        raw[.sign] = sign
+        raw[.signCert] = signCert
+        raw[.signAlgorithm] = signAlgorithm
+    }
 
     /// The config (nil without --ovf-config) and the signer (nil without --sign).
     func load() throws -> (OVFConfig?, OVASigner?) {
@@ -36,10 +36,7 @@ struct OVAPackageOptions: ParsableArguments {
             }
             params[String(p[..<eq])] = String(p[p.index(after: eq)...])
         }
-        guard let path = ovfConfig else {
-            if !params.isEmpty { throw ValidationError("--param needs --ovf-config") }
-            return nil
-        }
+        guard let path = ovfConfig else { return nil }  // --param without it: the table's check
         let text = try readConfigText(path, what: "OVF config")
         let directory = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
         do {
@@ -51,13 +48,14 @@ struct OVAPackageOptions: ParsableArguments {
 
     /// Reads the --sign key (and --sign-cert) into a signer (nil without --sign).
     func loadSigner() throws -> OVASigner? {
-        guard let sign else {
-            if signCert != nil { throw ValidationError("--sign-cert needs --sign") }
-            return nil
+        guard let sign else { return nil }  // --sign-cert without it: the table's check
+        let name: String
+        do {
+            name = try Settings.parse(signAlgorithm ?? "sha256", for: Settings[.signAlgorithm], on: .pack).canonical
+        } catch {
+            throw ValidationError(error.description)  // the table's line, once: validate() drops repeats
         }
-        guard let algorithm = OVASigner.Algorithm(rawValue: signAlgorithm.lowercased()) else {
-            throw ValidationError("--sign-algorithm '\(signAlgorithm)' is not sha256 or sha512")
-        }
+        let algorithm = OVASigner.Algorithm(rawValue: name) ?? .sha256
         let key = try readConfigText(sign, what: "key")
         let cert = try signCert.map { try readConfigText($0, what: "certificate") }
         do {

@@ -10,6 +10,7 @@ import StampDisk
 import StampPackaging
 import StampOCI
 import StampPipeline
+import StampConfig
 
 /// `stamp pack ROOT_DIR -o OUT -t FMT[,FMT…]`: a partitioned, bootable disk from a tree.
 struct Pack: ParsableCommand {
@@ -44,83 +45,73 @@ struct Pack: ParsableCommand {
     @Argument(help: "The root tree, or a container image (oci:DIR[:TAG], docker-archive:FILE, docker://HOST/NAME[:TAG]).")
     var rootDirectory: String
 
-    @Option(name: .shortAndLong, help: "Output base name: OUT.<format> is written for each format.")
-    var output: String
-
-    @Option(name: [.customShort("t"), .long], help: "Comma-separated formats: \(PackFormat.names.joined(separator: ", ")).")
-    var types: String = "raw"
-
-    @Option(help: "Partition layout: none, mbr, gpt or efi.")
-    var layout: String = "gpt"
-
-    @Option(
-        help: ArgumentHelp(
-            "A DIB block-device YAML (partitions, ext4/vfat filesystems, mount points) that lays out the disk instead of --layout.",
-            valueName: "file"))
-    var blockDeviceConfig: String?
-
-    @Option(help: "Disk size (e.g. 4G) or 'auto' to fit the tree.")
-    var size: String = "auto"
-
-    @Flag(help: "Write OUT.<format>.md5 and .sha256 beside each output.")
-    var checksum = false
-
-    @Flag(help: "Fastest compression (larger VMDK/OVA).")
-    var fast = false
-
-    @Flag(help: "Do not write boot code, even when the tree has GRUB.")
-    var noBootloader = false
-
-    @Option(help: "Root filesystem label.")
-    var label: String = "cloudimg-rootfs"
-
-    @Option(help: "Root filesystem UUID (random if omitted); also seeds partition GUIDs.")
-    var uuid: String?
-
-    @Option(help: "Clamp timestamps to this Unix time (reproducible images).")
-    var sourceDateEpoch: Int64?
-
-    @Option(help: "qcow2 compatibility level: 1.1 (v3) or 0.10 (v2).")
-    var qcow2Compat: String = "1.1"
-
-    @Flag(
-        name: [.customShort("c"), .customLong("compress-qcow2")],
-        help: "Compress qcow2 clusters, as qemu-img convert -c does (disk-image-create does unless -u).")
-    var compressQcow2 = false
-
-    @Option(
-        help: ArgumentHelp(
-            "With a container image: serve a stamp of the same manifest digest and settings from DIR, and keep new ones there (see stamp images).",
-            valueName: "dir"))
-    var imageCache: String?
-
+    @Option(name: .setting(.output, .pack), help: .setting(.output, .pack)) var output: String
+    @Option(name: .setting(.types, .pack), help: .setting(.types, .pack)) var types: String?
+    @Option(name: .setting(.layout, .pack), help: .setting(.layout, .pack)) var layout: String?
+    @Option(name: .setting(.blockDeviceConfig, .pack), help: .setting(.blockDeviceConfig, .pack)) var blockDeviceConfig: String?
+    @Option(name: .setting(.size, .pack), help: .setting(.size, .pack)) var size: String?
+    @Flag(name: .setting(.checksum, .pack), help: .setting(.checksum, .pack)) var checksum = false
+    @Flag(name: .setting(.fast, .pack), help: .setting(.fast, .pack)) var fast = false
+    @Flag(name: .setting(.noBootloader, .pack), help: .setting(.noBootloader, .pack)) var noBootloader = false
+    @Option(name: .setting(.label, .pack), help: .setting(.label, .pack)) var label: String?
+    @Option(name: .setting(.uuid, .pack), help: .setting(.uuid, .pack)) var uuid: String?
+    @Option(name: .setting(.sourceDateEpoch, .pack), help: .setting(.sourceDateEpoch, .pack)) var sourceDateEpoch: String?
+    @Option(name: .setting(.inodeRatio, .pack), help: .setting(.inodeRatio, .pack)) var inodeRatio: String?
+    @Option(name: .setting(.qcow2Compat, .pack), help: .setting(.qcow2Compat, .pack)) var qcow2Compat: String?
+    @Flag(name: .setting(.compressQcow2, .pack), help: .setting(.compressQcow2, .pack)) var compressQcow2 = false
+    @Option(name: .setting(.stampedCache, .pack), help: .setting(.stampedCache, .pack)) var stampedCache: String?
     @OptionGroup var registry: RegistryAccessOptions
-
-    @Option(
-        help:
-            "linux/amd64 or linux/arm64: the manifest taken from a container image's index, and the boot loader (arm64: UEFI, --layout efi)."
-    )
-    var platform: String = "linux/amd64"
-
-    @Option(help: "OVA: virtual machine name.") var vmName: String?
-    @Option(help: "OVA: virtual CPUs.") var cpus: Int = 2
-    @Option(help: "OVA: memory in MiB.") var memory: Int = 2048
-    @Option(help: "OVA: guest OS type (vmw:osType).") var osType: String = "debian12_64Guest"
-    @Option(help: "OVA: NIC type (vmxnet3, e1000).") var nic: String = "vmxnet3"
-    @Option(help: "OVA: SCSI controller (lsilogic, pvscsi).") var controller: String = "lsilogic"
+    @Option(name: .setting(.platform, .pack), help: .setting(.platform, .pack)) var platform: String?
+    @Option(name: .setting(.vmName, .pack), help: .setting(.vmName, .pack)) var vmName: String?
+    @Option(name: .setting(.cpus, .pack), help: .setting(.cpus, .pack)) var cpus: String?
+    @Option(name: .setting(.memory, .pack), help: .setting(.memory, .pack)) var memory: String?
+    @Option(name: .setting(.osType, .pack), help: .setting(.osType, .pack)) var osType: String?
+    @Option(name: .setting(.nic, .pack), help: .setting(.nic, .pack)) var nic: String?
+    @Option(name: .setting(.controller, .pack), help: .setting(.controller, .pack)) var controller: String?
     @OptionGroup var package: OVAPackageOptions
+
+    /// The text of every option given, keyed by setting.
+    var rawSettings: RawSettings {
+        var raw = RawSettings(.pack)
+        raw[.output] = output
+        raw[.types] = types
+        raw[.layout] = layout
+        raw[.blockDeviceConfig] = blockDeviceConfig
+        raw[.size] = size
+        raw.flag(.checksum, checksum)
+        raw.flag(.fast, fast)
+        raw.flag(.noBootloader, noBootloader)
+        raw[.label] = label
+        raw[.uuid] = uuid
+        raw[.sourceDateEpoch] = sourceDateEpoch
+        raw[.inodeRatio] = inodeRatio
+        raw[.qcow2Compat] = qcow2Compat
+        raw.flag(.compressQcow2, compressQcow2)
+        raw[.stampedCache] = stampedCache
+        raw[.vmName] = vmName
+        raw[.cpus] = cpus
+        raw[.memory] = memory
+        raw[.osType] = osType
+        raw[.nic] = nic
+        raw[.controller] = controller
+        raw[.platform] = platform
+        registry.collect(into: &raw)
+        package.collect(into: &raw)
+        return raw
+    }
 
     func validate() throws {
         var problems: [String] = []
-        let names = types.split(separator: ",").map(String.init)
-        for n in names where PackFormat(name: n) == nil {
-            problems.append("unknown format '\(n)' (use \(PackFormat.names.joined(separator: ", ")))")
+        var values: SettingValues?
+        do {
+            values = try rawSettings.resolve().printedIfAsked()
+        } catch {
+            problems += error.problems
         }
-        if StandardLayout(rawValue: layout) == nil { problems.append("unknown layout '\(layout)' (use none, mbr, gpt, efi)") }
-        if size != "auto" && parseSize(size) == nil { problems.append("invalid --size '\(size)'") }
+        let isImage = ImageReference.looksLikeReference(rootDirectory)
         if let path = blockDeviceConfig {
             do {
-                _ = try loadConfig(path)
+                _ = try loadConfig(path, label: values?.text(.label) ?? Settings.defaultRootLabel)
             } catch {
                 problems.append("\(error)")
             }
@@ -130,33 +121,30 @@ struct Pack: ParsableCommand {
         } catch {
             problems.append("\(error)")
         }
-        if ImageReference.looksLikeReference(rootDirectory) {
+        if isImage {
             do {
                 _ = try ImageReference(parsing: rootDirectory)
             } catch {
                 problems.append("\(error)")
             }
         }
-        if imageCache != nil && !ImageReference.looksLikeReference(rootDirectory) {
-            problems.append("--image-cache applies to container images (oci:, docker-archive:, docker://) only")
+        if stampedCache != nil && !isImage {
+            problems.append("--stamped-cache applies to container images (oci:, docker-archive:, docker://) only")
         }
         problems += registry.problems(reference: rootDirectory, scope: "docker:// references")
-        if Platform(parsing: platform) == nil {
-            problems.append("unknown --platform '\(platform)' (use linux/amd64 or linux/arm64)")
-        }
-        if let uuid, Identifier(uuid) == nil { problems.append("invalid --uuid '\(uuid)'") }
-        if Qcow2Compat(rawValue: qcow2Compat) == nil {
-            problems.append("invalid --qcow2-compat '\(qcow2Compat)' (use 1.1 or 0.10)")
-        }
-        if output.isEmpty || output.hasSuffix("/") {
-            problems.append("-o '\(output)' is not a base name (OUT is written as OUT.<format>, e.g. -o out/disk)")
-        } else {
-            for format in names.compactMap(PackFormat.init(name:)) {
-                let tree = ImageReference.looksLikeReference(rootDirectory) ? nil : rootDirectory
-                if let problem = outputPathProblem("\(output).\(format.fileExtension)", tree: tree) { problems.append(problem) }
+        if let values {
+            let formats = values.list(.types)
+            let base = OutputFormats.base(output, formats: formats)
+            if base.isEmpty || base.hasSuffix("/") {
+                problems.append("-o '\(output)' is not a base name (OUT is written as OUT.<format>, e.g. -o out/disk)")
+            } else {
+                for format in formats.compactMap(PackFormat.init(name:)) {
+                    let tree = isImage ? nil : rootDirectory
+                    if let problem = outputPathProblem("\(base).\(format.fileExtension)", tree: tree) { problems.append(problem) }
+                }
             }
         }
-        if !problems.isEmpty { throw ValidationError(problems.joined(separator: "; ")) }
+        if !problems.isEmpty { throw ValidationError(problems.uniqued().joined(separator: "; ")) }
     }
 
     func run() throws {
@@ -164,32 +152,17 @@ struct Pack: ParsableCommand {
         // privilege (the boot loader step runs nothing). Only an image packed with a
         // block-device config or as a tar is unpacked first, with its owners and device
         // nodes: not root, that goes on as uid 0 of a user namespace (UserNamespace.swift).
-        let formats = types.split(separator: ",").compactMap { PackFormat(name: String($0)) }
+        let values = try rawSettings.resolved()
+        let formats = values.list(.types).compactMap(PackFormat.init(name:))
         if ImageReference.looksLikeReference(rootDirectory) && (blockDeviceConfig != nil || formats.contains(.tar)) {
-            try UserNamespace.reexecForPack(arguments: CommandLine.arguments)
+            try UserNamespace.reexecForPack(arguments: Stamp.arguments)
         }
-        var request = PackRequest(
-            root: rootDirectory, output: output, formats: types.split(separator: ",").compactMap { PackFormat(name: String($0)) })
-        request.layout = StandardLayout(rawValue: layout) ?? .gpt
-        request.blockDevice = try blockDeviceConfig.map(loadConfig)
-        request.diskSize = size == "auto" ? nil : parseSize(size)
-        request.checksum = checksum
-        request.fast = fast
-        request.bootloader = !noBootloader
-        request.label = label
-        request.uuid = uuid.flatMap(Identifier.init)
-        request.sourceDateEpoch = sourceDateEpoch
-        request.qcow2Compat = Qcow2Compat(rawValue: qcow2Compat) ?? .v3
-        request.qcow2Compressed = compressQcow2
-        request.ova.name = vmName
-        request.ova.cpus = cpus
-        request.ova.memoryMiB = memory
-        request.ova.osType = osType
-        request.ova.nic = nic
-        request.ova.controller = controller
+        var request = PackRequest(root: rootDirectory, settings: values)
+        request.blockDevice = try blockDeviceConfig.map { try loadConfig($0, label: request.label) }
         (request.ova.config, request.ova.signer) = try package.load()
         request.progress = ProgressSink.isTerminal
-        request.boot(for: Platform(parsing: platform) ?? .linuxAMD64)
+        let platform = values.text(.platform).flatMap(Platform.init(parsing:)) ?? .linuxAMD64
+        request.boot(for: platform)
         // An ordinary user's own files become root's in the image, as they would for a tree
         // packed in a user namespace that maps the user to root; other owners are kept.
         if geteuid() != 0 && !ImageReference.looksLikeReference(rootDirectory) { request.callerOwnsAsRoot = (getuid(), getgid()) }
@@ -198,8 +171,8 @@ struct Pack: ParsableCommand {
             var packer = ImagePacker(reference: try ImageReference(parsing: rootDirectory), request: request, log: Log.line)
             packer.registry = try registry.options()
             packer.maxExpandedBytes = registry.maxExpandedBytes()
-            packer.platform = Platform(parsing: platform) ?? .linuxAMD64
-            packer.cache = imageCache.map(ImageCache.init(directory:))
+            packer.platform = platform
+            packer.cache = stampedCache.map(ImageCache.init(directory:))
             result = try packer.run()
         } else {
             result = try Packer(request: request, log: Log.line).run()
@@ -208,7 +181,7 @@ struct Pack: ParsableCommand {
     }
 
     /// Reads and validates a block-device YAML file, with the root label from --label.
-    private func loadConfig(_ path: String) throws -> BlockDeviceConfig {
+    private func loadConfig(_ path: String, label: String) throws -> BlockDeviceConfig {
         let text: String
         do {
             let data = try Data(contentsOf: URL(fileURLWithPath: path))

@@ -1,32 +1,23 @@
 import ArgumentParser
 import Foundation
 import StampOCI
+import StampConfig
 
 /// How `stamp pack` and `stamp build --from` reach a `docker://` registry: plain HTTP,
 /// credentials, a CA of the registry's own.
 struct RegistryAccessOptions: ParsableArguments {
-    @Flag(help: "docker://: plain HTTP instead of HTTPS (a local registry).")
-    var plainHTTP = false
+    @Flag(name: .setting(.plainHTTP, .pack), help: .setting(.plainHTTP, .pack)) var plainHTTP = false
+    @Option(name: .setting(.creds, .pack), help: .setting(.creds, .pack)) var creds: String?
+    @Option(name: .setting(.registryCA, .pack), help: .setting(.registryCA, .pack)) var registryCA: String?
+    @Option(name: .setting(.maxExpanded, .pack), help: .setting(.maxExpanded, .pack)) var maxExpanded: String?
 
-    @Option(
-        help: ArgumentHelp(
-            "docker://: the registry's user and password, used when it asks (HTTP Basic, or for its token service). Without it: the registry's entry in $REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json, ~/.config/containers/auth.json or ~/.docker/config.json; else anonymous.",
-            valueName: "user:password"))
-    var creds: String?
-
-    @Option(
-        name: .customLong("registry-ca"),
-        help: ArgumentHelp(
-            "docker://: also trust this CA (PEM) for HTTPS, as /etc/containers/certs.d/HOST:PORT/*.crt are. Certificates are always verified.",
-            valueName: "file"))
-    var registryCA: String?
-
-    @Option(
-        name: .customLong("max-expanded"),
-        help: ArgumentHelp(
-            "Container images: refuse an image whose layers declare or expand to more than SIZE bytes in all (e.g. 16G; default 64G, or $STAMP_MAX_EXPANDED).",
-            valueName: "size"))
-    var maxExpanded: String?
+    /// Adds the options given to `raw` (the table checks their kinds).
+    func collect(into raw: inout RawSettings) {
+        raw.flag(.plainHTTP, plainHTTP)
+        raw[.creds] = creds
+        raw[.registryCA] = registryCA
+        raw[.maxExpanded] = maxExpanded
+    }
 
     /// What is wrong with these options for `reference` (the image, nil without one); `scope`
     /// says in the message what they apply to.
@@ -73,16 +64,5 @@ struct RegistryAccessOptions: ParsableArguments {
     func maxExpandedBytes() -> UInt64 {
         maxExpanded.flatMap(ExpansionBudget.parse)
             ?? ExpansionBudget.limit(environment: ProcessInfo.processInfo.environment) ?? ExpansionBudget.defaultLimit
-    }
-
-    /// The `oci-image` element's variables for `stamp build --from`. `DIB_OCI_CREDS` is read by
-    /// stamp and kept out of the elements' environment (DIBBuildRequest.secretVariables).
-    func environment() -> [String: String] {
-        var environment: [String: String] = [:]
-        if plainHTTP { environment["DIB_OCI_PLAIN_HTTP"] = "1" }
-        if let creds { environment["DIB_OCI_CREDS"] = creds }
-        if let ca = registryCA { environment["DIB_OCI_REGISTRY_CA"] = URL(fileURLWithPath: ca).standardizedFileURL.path }
-        if let maxExpanded { environment["STAMP_MAX_EXPANDED"] = maxExpanded }
-        return environment
     }
 }

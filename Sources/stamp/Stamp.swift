@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import StampElements
 import StampIO
+import StampConfig
 
 /// `stamp`: a hypervisor-free disk image assembler.
 @main
@@ -14,13 +15,32 @@ struct Stamp: ParsableCommand {
             (raw, qcow2, VMDK, VHD, OVA) itself, streaming each image in one pass.
             """,
         version: "0.1.0",
-        subcommands: [Pack.self, Mkfs.self, Convert.self, Inspect.self, Verify.self, Build.self, Elements.self, Images.self])
+        subcommands: [
+            Pack.self, Mkfs.self, Convert.self, Inspect.self, Verify.self, Build.self, Elements.self, Images.self, Options.self,
+        ])
+
+    /// The command line after deprecated spellings were rewritten (``Settings/rewriteDeprecated``),
+    /// program name first: what a re-executed stamp is given, so that it warns no second time.
+    nonisolated(unsafe) static var arguments = CommandLine.arguments
+
+    /// The front end of the subcommand named first on the command line, if it takes settings.
+    static var frontEnd: FrontEnd? {
+        CommandLine.arguments.dropFirst().first.flatMap { FrontEnd(rawValue: $0) }.flatMap { $0 == .dib ? nil : $0 }
+    }
 
     /// Runs the command; every failure ends in one line on stderr and a non-zero status.
     static func main() {
+        Sandbox.runIfRequested()  // a hidden re-execution from an element stage (Sandbox.swift)
         TemporaryFiles.shared.installSignalHandlers()
+        var words = Array(CommandLine.arguments.dropFirst())
+        if let frontEnd, !words.isEmpty {
+            let (rewritten, warnings) = Settings.rewriteDeprecated(Array(words.dropFirst()), on: frontEnd)
+            for warning in warnings { FileStream.standardError.write("stamp: warning: \(warning)\n") }
+            words = [words[0]] + rewritten
+            arguments = [CommandLine.arguments[0]] + words
+        }
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(words)
             try command.run()
         } catch let error as CleanExit {
             exit(withError: error)  // --help, --version
@@ -41,6 +61,41 @@ struct Stamp: ParsableCommand {
         if error is CocoaError || error is POSIXError { return ErrorLine.describe(error) }
         let parserMessage = Stamp.message(for: error)
         if parserMessage.isEmpty || parserMessage == "\(error)" { return ErrorLine.describe(error) }
-        return parserMessage.split(separator: "\n").first.map(String.init) ?? parserMessage
+        let line = parserMessage.split(separator: "\n").first.map(String.init) ?? parserMessage
+        return unknownOptionLine(line) ?? line
+    }
+
+    /// ArgumentParser's "Unknown option '--x'. Did you mean '--y'?" with stamp's own, stricter
+    /// suggestion (a typo of an accepted name, from the settings table), or none: a wrong
+    /// guess sends the user further astray than no guess.
+    static func unknownOptionLine(_ line: String) -> String? {
+        guard line.hasPrefix("Unknown option '"), let end = line.dropFirst(16).firstIndex(of: "'") else { return nil }
+        let option = String(line[line.index(line.startIndex, offsetBy: 16)..<end])
+        let named = CommandLine.arguments.dropFirst().first.flatMap { word in
+            configuration.subcommands.first { $0._commandName == word }.map { _ in "stamp \(word)" }
+        }
+        let command = frontEnd.map(\.command) ?? named ?? "stamp"
+        if let frontEnd, let guess = Settings.suggestion(for: option, on: frontEnd) {
+            return "unknown option '\(option)' for \(command); did you mean '\(guess)'?"
+        }
+        // A command outside the table: ArgumentParser's guess, kept only when it is a typo.
+        if frontEnd == nil, let start = line.range(of: "Did you mean '")?.upperBound,
+            let end = line[start...].firstIndex(of: "'"), Settings.isTypo(option, of: String(line[start..<end]))
+        {
+            return "unknown option '\(option)' for \(command); did you mean '\(line[start..<end])'?"
+        }
+        return "unknown option '\(option)' for \(command) (see \(command) --help)"
+    }
+}
+
+/// `stamp options`: the settings table as the option reference (docs/options.md).
+struct Options: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the option reference of every command, generated from the settings table (docs/options.md).")
+
+    @Flag(help: "Markdown, as docs/options.md holds it.") var markdown = false
+
+    func run() throws {
+        print(Settings.optionReference(), terminator: "")
     }
 }

@@ -195,7 +195,7 @@ struct BadInputTests {
             needle: "$D/pipe: unsupported: an input that is neither a regular file nor a block device", setup: "mkfifo pipe"),
         Case(
             name: "convert a VHDX image", tool: .stamp, arguments: ["convert", "$D/x.vhdx", "-O", "qcow2", "$D/out/x.qcow2"],
-            needle: "$D/x.vhdx: unsupported: a VHDX image (pass -f raw to take the bytes as they are)",
+            needle: "$D/x.vhdx: unsupported: a VHDX image (stamp reads raw, qcow2, vmdk and vhd: convert it to one of them first",
             setup: "printf vhdxfile > x.vhdx; truncate -s 1M x.vhdx"),
         Case(
             name: "pack --block-device-config mounting /..", tool: .stamp,

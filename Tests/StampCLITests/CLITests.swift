@@ -25,7 +25,7 @@ struct CLITests {
         (["mkfs", "SRC", "OUT", "--size", "20M", "--inode-ratio", "65536"], "inodes"),
         (["mkfs", "SRC", "/nonexistent-dir/out.img"], "/nonexistent-dir/out.img"),
         (["pack", "SRC", "-o", "OUT", "-t", "qcow2,floppy"], "unknown format 'floppy'"),
-        (["pack", "SRC", "-o", "OUT", "--layout", "zfs"], "unknown layout"),
+        (["pack", "SRC", "-o", "OUT", "--layout", "zfs"], "invalid --layout 'zfs': use none, mbr, gpt or efi"),
         (["pack", "SRC", "-o", "OUT", "-t", "raw", "--size", "10M"], "too small"),
         (["convert", "SRC/missing.qcow2", "-O", "vmdk", "OUT"], "missing.qcow2"),
         (["pack", "SRC", "-o", "OUT", "--block-device-config", "/nonexistent.yaml"], "/nonexistent.yaml: cannot read"),

@@ -19,7 +19,8 @@ import StampTestSupport
 /// - `netns = "host"`: slirp4netns needs /dev/net/tun, which only root may open here;
 /// - the vfs storage driver (no fuse-overlayfs needed).
 /// No base image can be pulled (no registry is reachable), so the test makes Debian bookworm
-/// with mmdebstrap and imports it as `localhost/debian:bookworm`, the Containerfile's BASE.
+/// with mmdebstrap (scripts/container-base, once per test image cache) and imports it as
+/// `localhost/debian:bookworm`, the Containerfile's BASE.
 @Suite(
     .serialized,
     .enabled(
@@ -27,6 +28,12 @@ import StampTestSupport
             && networkTestsEnabled && bootTestsEnabled))
 struct ContainerBuildTests {
     static let work = "/var/tmp/stamp-container-e2e"
+    /// The base image, made once per test image cache (scripts/test makes it in the background
+    /// while it compiles).
+    static var baseTar: String {
+        (ProcessInfo.processInfo.environment["STAMP_TEST_IMAGE_CACHE"] ?? "/var/tmp/stamp-test-image-cache")
+            + "/container-base/bookworm-apt.tar"
+    }
 
     /// Runs `script` with bash as `user`, in a login shell (podman wants HOME and a session).
     static func asUser(_ user: UnprivilegedBuildTests.ThrowawayUser, _ script: String) throws -> CommandResult {
@@ -44,7 +51,8 @@ struct ContainerBuildTests {
             """
             set -e; cd \(Self.work)
             cp -a \(repositoryRoot)/Containerfile \(repositoryRoot)/.containerignore \(repositoryRoot)/stage context/
-            mmdebstrap --quiet --variant=apt bookworm base.tar
+            \(repositoryRoot)/scripts/container-base '\(Self.baseTar)'
+            cp '\(Self.baseTar)' base.tar
             mkdir -p out; chmod -R a+rX .
             """)
         try #require(context.status == 0, "\(context.output.suffix(3000))")

@@ -252,7 +252,7 @@ struct DIBEndToEndTests {
             [
                 stampBinary, "build", "debian-minimal", "vm", "stamp-boot-marker", "-o", out, "-t", "qcow2,raw", "--trace",
                 "--release", "bookworm", "--elements-path", repositoryRoot + "/Tests/StampCLITests/Fixtures/elements",
-                "--image-cache", Self.cache, "--block-device-config", config,
+                "--download-cache", Self.cache, "--block-device-config", config,
             ],
             environment: ["TMPDIR": Self.work, "STAMP_REPO": repositoryRoot])
         #expect(

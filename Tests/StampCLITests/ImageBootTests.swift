@@ -125,7 +125,7 @@ struct ImageBootTests {
         let cache = Self.work + "/cache"
         try? FileManager.default.removeItem(atPath: cache)
         let arguments = [
-            "pack", "oci:\(layout):boot", "-t", "ova", "--layout", "gpt", "--uuid", Self.uuid, "--image-cache", cache,
+            "pack", "oci:\(layout):boot", "-t", "ova", "--layout", "gpt", "--uuid", Self.uuid, "--stamped-cache", cache,
         ]
         let first = try run([stampBinary] + arguments + ["-o", Self.work + "/cold"])
         try #require(first.status == 0, "\(first.output)")

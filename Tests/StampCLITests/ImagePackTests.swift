@@ -68,7 +68,7 @@ struct ImagePackTests {
                 [
                     stampBinary, "pack", "oci:\(dir.path)/layout", "-o", dir.file("out/" + name), "-t", "raw,qcow2", "--layout",
                     "none",
-                    "--checksum", "--image-cache", cache,
+                    "--checksum", "--stamped-cache", cache,
                 ] + extra,
                 environment: ["TMPDIR": dir.file("tmp")])
             try #require(r.status == 0, "\(r.output)")
@@ -85,16 +85,20 @@ struct ImagePackTests {
         }
         let fsck = try strictFsck(dir.file("out/second.raw"))
         #expect(fsck == [])
+        // The defaults spelled out (or spelled otherwise) are the same settings: the same entry.
+        let spelledOut = try pack("spelled", ["--label", "cloudimg-rootfs", "--qcow2-compat", "v3", "-t", "QCOW2,raw"])
+        #expect(spelledOut.stdout.contains("served from the image cache"), "\(spelledOut.stdout)")
         // Another setting is another entry.
         let relabelled = try pack("third", ["--label", "other"])
         #expect(relabelled.stdout.contains("stored in the image cache"), "\(relabelled.stdout)")
-        let list = try run([stampBinary, "images", "--image-cache", cache])
+        let list = try run([stampBinary, "images", "--stamped-cache", cache])
         #expect(list.status == 0)
         #expect(list.stdout.contains("2 entries in \(cache)"), "\(list.stdout)")
         #expect(list.stdout.contains("oci:\(dir.path)/layout"), "\(list.stdout)")
-        let kept = try run([stampBinary, "images", "prune", "--unused-days", "1", "--image-cache", cache])
+        let kept = try run([stampBinary, "images", "prune", "--unused-days", "1", "--stamped-cache", cache])
         #expect(kept.stdout.contains("pruned 0 entries"), "\(kept.stdout)")
         let pruned = try run([stampBinary, "images", "prune", "--image-cache", cache])
+        #expect(pruned.stderr.contains("--image-cache is deprecated in stamp images; use --stamped-cache"), "\(pruned.stderr)")
         #expect(pruned.stdout.contains("pruned 2 entries"), "\(pruned.stdout)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: cache).isEmpty)
     }

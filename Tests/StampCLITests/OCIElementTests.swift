@@ -140,7 +140,7 @@ struct OCIElementTests {
         environment["DIB_STAMP_TEST_KNOB"] = "1"
         let fourth = try build("fourth")
         #expect(fourth.stdout.contains("stored in the image cache"), "\(fourth.stdout.suffix(2000))")
-        let list = try run([stampBinary, "images", "--image-cache", dir.file("cache")])
+        let list = try run([stampBinary, "images", "--stamped-cache", dir.file("cache")])
         #expect(list.stdout.contains("3 entries in"), "\(list.stdout)")
     }
 

@@ -223,7 +223,7 @@ struct OVAConfigTests {
     @Test(arguments: [
         (["--sign", "KEYONLY"], "no certificate"),
         (["--sign", "KEYONLY", "--sign-cert", "OTHERCERT"], "the certificate's public key is not the private key's"),
-        (["--sign", "BUNDLE", "--sign-algorithm", "md5"], "--sign-algorithm 'md5' is not sha256 or sha512"),
+        (["--sign", "BUNDLE", "--sign-algorithm", "md5"], "invalid --sign-algorithm 'md5': use sha256 or sha512"),
         (["--sign", "/nonexistent.pem"], "/nonexistent.pem: cannot read the key file"),
         (["--param", "logs"], "--param 'logs' is not NAME=VALUE"),
         (

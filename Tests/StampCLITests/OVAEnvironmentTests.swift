@@ -89,7 +89,8 @@ struct OVAEnvironmentTests {
         let build = try run(
             [
                 stampBinary, "build", "-o", out, "-t", "ova", "--release", "bookworm",
-                "--image-cache", sharedImageCache(fallback: Self.work + "/cache"), "--sign", Self.work + "/out/signer-bundle.pem",
+                "--download-cache", sharedImageCache(fallback: Self.work + "/cache"), "--sign",
+                Self.work + "/out/signer-bundle.pem",
                 "--elements-path", repositoryRoot + "/Tests/StampCLITests/Fixtures/elements", "--ovf-config",
                 Self.work + "/appliance.yaml",
                 "debian-minimal", "vm", "cloud-init", "cloud-init-datasources", "open-vm-tools", "stamp-boot-marker",

@@ -84,7 +84,7 @@ import Testing
         #expect(found == [.unknownFormat("vdi")])
         #expect(
             DIBCommandLine.Failure(problems: found).description
-                == "unknown image format 'vdi' (supported: raw, qcow2, vmdk, vhd, ova, tar)")
+                == "unknown image format 'vdi' (supported: raw, qcow2, vmdk, vmdk-sparse, vhd, vhd-fixed, ova, tar)")
     }
 
     @Test func badCommandLines() {
@@ -93,7 +93,7 @@ import Testing
         #expect(problems("--bogus e") == [.unrecognizedOption("--bogus")])
         #expect(problems("e -o") == [.missingArgument("-o")])
         #expect(
-            problems("--image e") == [.ambiguousOption("--image", candidates: ["image-size", "image-cache", "image-extra-size"])])
+            problems("--image e") == [.ambiguousOption("--image", candidates: ["image-size", "image-extra-size", "image-cache"])])
         #expect(problems("--checksum=yes e") == [.unexpectedArgument("--checksum")])
         #expect(
             problems("--image-size big e") == [.invalidValue(option: "--image-size", value: "big", reason: "expected a number")])

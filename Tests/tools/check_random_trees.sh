@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# check_random_trees.sh [--seeds FIRST-LAST | --fresh N] [--work DIR] [--jobs J] [--entries N] [--keep]
+# check_random_trees.sh [--seeds FIRST-LAST | --fresh N] [--work DIR] [--jobs J] [--entries N] [--pack] [--keep]
 #
 # Property test of `stamp mkfs`: for every seed, random_tree.py builds a random tree (hard
 # links across subtrees at random depths, every file type, modes 0000..7777, 32-bit owners,
@@ -8,6 +8,8 @@
 #   check_ext4.sh    e2fsck -fn exit 0 and silent, plus the exact feature line and geometry
 #   compare_tree.py  every entry equal in dissect.extfs, ns times, owners, modes, xattrs,
 #                    link counts and hard-link identity (--ns)
+# --pack writes each tree with `stamp pack TREE -o OUT -t raw` (default --size auto and GPT
+# layout) instead, and checks the root partition (the largest, found with sfdisk --json) in place.
 # --seeds takes a fixed range (CI); --fresh N draws N new seeds from /dev/urandom (the
 # benchmark-style run), printed so that a failure can be replayed with --seeds S-S.
 # Closing line: `random trees: N checked, M failed` (and the failing seeds); exit 1 on any
@@ -15,7 +17,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-seeds=() work=${TMPDIR:-/tmp}/stamp-random-trees jobs=2 entries=400 keep=0
+seeds=() work=${TMPDIR:-/tmp}/stamp-random-trees jobs=2 entries=400 keep=0 pack=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --seeds) first=${2%-*}; last=${2#*-}; seeds=($(seq "$first" "$last")); shift 2 ;;
@@ -24,6 +26,7 @@ while [ $# -gt 0 ]; do
     --jobs) jobs=$2; shift 2 ;;
     --entries) entries=$2; shift 2 ;;
     --keep) keep=1; shift ;;
+    --pack) pack=1; shift ;;
     -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "check_random_trees: unknown option $1" >&2; exit 2 ;;
   esac
@@ -41,20 +44,30 @@ one() {
   if ! python3 "$here/random_tree.py" "$s" "$d" --entries "$entries" > "$log" 2>&1; then
     echo "FAIL $s: random_tree.py: $(tail -1 "$log")"; return
   fi
-  if ! "$stamp" mkfs "$d" "$d.img" --size auto >> "$log" 2>&1; then
+  local img=$d.img
+  if [ $pack = 1 ]; then
+    if ! "$stamp" pack "$d" -o "$d.disk" -t raw >> "$log" 2>&1; then
+      echo "FAIL $s: stamp pack: $(tail -1 "$log")"; return
+    fi
+    local offset
+    offset=$(sfdisk --json "$d.disk.raw" | python3 -c 'import json, sys
+parts = json.load(sys.stdin)["partitiontable"]["partitions"]
+print(max(parts, key=lambda p: p["size"])["start"] * 512)') || { echo "FAIL $s: sfdisk --json"; return; }
+    img="$d.disk.raw?offset=$offset"
+  elif ! "$stamp" mkfs "$d" "$d.img" --size auto >> "$log" 2>&1; then
     echo "FAIL $s: stamp mkfs: $(tail -1 "$log")"; return
   fi
-  if ! "$here/check_ext4.sh" "$d.img" >> "$log" 2>&1; then
+  if ! "$here/check_ext4.sh" "$img" >> "$log" 2>&1; then
     echo "FAIL $s: $(grep 'check_ext4: FAIL' "$log" | tail -1)"; return
   fi
-  if ! python3 "$here/compare_tree.py" "$d" "$d.img" --ns >> "$log" 2>&1; then
+  if ! python3 "$here/compare_tree.py" "$d" "$img" --ns >> "$log" 2>&1; then
     echo "FAIL $s: $(tail -1 "$log") (first: $(grep -v '^compare_tree:' "$log" | grep -v '^check_ext4\|^random_tree' | head -1 | cut -c1-300))"; return
   fi
   echo "ok $s $(tail -1 "$log" | awk '{ print $2 }')"
-  [ $keep = 1 ] || rm -rf "$d" "$d.img" "$log"
+  [ $keep = 1 ] || rm -rf "$d" "$d.img" "$d.disk.raw" "$log"
 }
 export -f one
-export work here stamp entries keep
+export work here stamp entries keep pack
 results=$(printf '%s\n' "${seeds[@]}" | xargs -P "$jobs" -I{} bash -c 'one {}')
 failed=$(printf '%s\n' "$results" | grep -c '^FAIL' || true)
 checked=$(printf '%s\n' "$results" | grep -c '^\(ok\|FAIL\)' || true)

@@ -36,8 +36,6 @@ int stamp_has_hw_crc32c(void);
 /// sigaction(2): `sig` is caught and its number written to `fd` (see syscalls.c).
 int stamp_catch_signal(int sig, int fd);
 
-#endif
-
 /// What stamp needs of an inode, read with statx(2) (AT_SYMLINK_NOFOLLOW) relative to `dirfd`.
 struct stamp_stat {
     uint32_t mode, uid, gid, nlink;
@@ -74,3 +72,15 @@ int stamp_memfd_with(const void *bytes, size_t size);
 
 /// open(path, O_WRONLY|O_DIRECT|O_CLOEXEC), for page-cache-free output writes.
 int stamp_open_direct(const char *path);
+
+/// openat2 RESOLVE_IN_ROOT: `relative` as the tree below `rootfd` sees it (syscalls.c).
+int stamp_open_in_root(int rootfd, const char *relative, int flags, unsigned mode);
+
+/// `mkdir -p` inside the tree below `rootfd`, each component resolved within it.
+int stamp_mkdirs_in_root(int rootfd, const char *relative, unsigned mode);
+
+/// `stamp --stamp-sandbox ROOT HOOKS IDS -- COMMAND…` (sandbox.c): runs COMMAND confined to
+/// the tree ROOT; returns the exit status. Call it before anything starts a thread.
+int stamp_sandbox_main(int argc, char **argv);
+
+#endif

@@ -1,0 +1,348 @@
+/*
+ * The sandbox that runs a program of an untrusted tree (a container image's apt, dpkg and
+ * maintainer scripts in the element phases of `stamp build --from`, the oci-image element).
+ * stamp re-executes itself as
+ *
+ *     stamp --stamp-sandbox ROOT HOOKS IDS -- COMMAND [ARG...]
+ *
+ * from the stage driver (StageScript.swift), single-threaded, before Swift starts anything.
+ *
+ *   host (root)                          sandbox
+ *   ───────────                          ───────
+ *   uid 0 … 65535 of the tree's files ─► uid 0 … 65535 (an ID-mapped mount: disk ids unchanged)
+ *   the process                       ─► uid 0 of a user namespace whose ids are
+ *                                        BASE … BASE+COUNT-1 on the host: no host privilege
+ *   ROOT (the tree, recursively)      ─► /          nosuid, nodev
+ *   HOOKS                             ─► /tmp/in_target.d   read-only
+ *   -                                 ─► /proc      a new proc of a new PID namespace
+ *   /dev/{null,zero,full,random,urandom,tty} ─► /dev (a 1 MiB tmpfs), + devpts, shm
+ *   /sys                              ─► /sys       read-only
+ *   everything else of the host       ─► unreachable (pivot_root, old root detached)
+ *
+ * IDS is `BASE:COUNT` (as root: a new user namespace, every mount of the tree ID-mapped into
+ * it) or `-` (stamp already runs in its own user namespace, UserNamespace.swift: the ids are
+ * the build's, no new namespace and no mapping). The program runs as PID 2 of a new PID
+ * namespace whose PID 1 (this code) reaps and, on the program's exit, ends: every process the
+ * program left dies with the namespace. PR_SET_NO_NEW_PRIVS is set. The network is the host's
+ * (apt needs it). Errors: one line `stamp: sandbox: WHAT: REASON`, exit status 125.
+ *
+ * Kernel interfaces: user_namespaces(7), mount_setattr(2) (MOUNT_ATTR_IDMAP, Linux 5.12; tmpfs
+ * since 6.3), open_tree(2)/move_mount(2)/fsopen(2) (the new mount API, 5.2), pivot_root(2).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "CStampSupport.h"
+
+/* The new mount API by number: the same on every architecture (asm-generic/unistd.h). */
+enum {
+    SYS_OPEN_TREE = 428, SYS_MOVE_MOUNT = 429, SYS_FSOPEN = 430, SYS_FSCONFIG = 431,
+    SYS_FSMOUNT = 432, SYS_MOUNT_SETATTR = 442, SYS_OPENAT2 = 437
+};
+#define S_OPEN_TREE_CLONE 1u
+#define S_AT_RECURSIVE 0x8000
+#define S_MOVE_MOUNT_F_EMPTY_PATH 0x4u
+#define S_MOVE_MOUNT_T_EMPTY_PATH 0x40u
+#define S_ATTR_RDONLY 0x1ull
+#define S_ATTR_NOSUID 0x2ull
+#define S_ATTR_NODEV 0x4ull
+#define S_ATTR_NOEXEC 0x8ull
+#define S_ATTR_IDMAP 0x100000ull
+#define S_FSCONFIG_SET_STRING 1u
+#define S_FSCONFIG_CMD_CREATE 6u
+#define S_RESOLVE_NO_MAGICLINKS 0x02ull
+#define S_RESOLVE_IN_ROOT 0x10ull
+
+struct s_mount_attr { uint64_t attr_set, attr_clr, propagation, userns_fd; };
+struct s_open_how { uint64_t flags, mode, resolve; };
+
+static const char *failed_what = "";
+
+static int fail(const char *what) {
+    failed_what = what;
+    return -1;
+}
+
+static int open_tree_clone(const char *path, int recursive) {
+    return (int)syscall(SYS_OPEN_TREE, AT_FDCWD, path,
+                        S_OPEN_TREE_CLONE | O_CLOEXEC | (recursive ? S_AT_RECURSIVE : 0));
+}
+
+static int set_attributes(int mount_fd, uint64_t set, int userns_fd, int recursive) {
+    struct s_mount_attr attr = { set, 0, 0, (uint64_t)(userns_fd < 0 ? 0 : userns_fd) };
+    if (userns_fd >= 0) attr.attr_set |= S_ATTR_IDMAP;
+    return (int)syscall(SYS_MOUNT_SETATTR, mount_fd, "", AT_EMPTY_PATH | (recursive ? S_AT_RECURSIVE : 0),
+                        &attr, sizeof attr);
+}
+
+/* A directory below `rootfd`, symlinks resolved as if `rootfd` were `/` (the tree's own view),
+ * created (mode 0755) where missing. */
+static int directory_in_root(int rootfd, const char *relative) {
+    struct s_open_how how = { O_PATH | O_DIRECTORY | O_CLOEXEC, 0, S_RESOLVE_IN_ROOT | S_RESOLVE_NO_MAGICLINKS };
+    int fd = (int)syscall(SYS_OPENAT2, rootfd, relative, &how, sizeof how);
+    if (fd >= 0 || errno != ENOENT) return fd;
+    char parent[256];
+    const char *slash = strrchr(relative, '/');
+    int parentfd = rootfd;
+    const char *name = relative;
+    if (slash) {
+        size_t length = (size_t)(slash - relative);
+        if (length >= sizeof parent) { errno = ENAMETOOLONG; return -1; }
+        memcpy(parent, relative, length);
+        parent[length] = 0;
+        parentfd = directory_in_root(rootfd, parent);
+        if (parentfd < 0) return -1;
+        name = slash + 1;
+    }
+    int made = mkdirat(parentfd, name, 0755);
+    if (parentfd != rootfd) close(parentfd);
+    if (made != 0 && errno != EEXIST) return -1;
+    return (int)syscall(SYS_OPENAT2, rootfd, relative, &how, sizeof how);
+}
+
+static int attach(int mount_fd, int target_fd) {
+    return (int)syscall(SYS_MOVE_MOUNT, mount_fd, "", target_fd, "",
+                        S_MOVE_MOUNT_F_EMPTY_PATH | S_MOVE_MOUNT_T_EMPTY_PATH);
+}
+
+/* A new detached mount of `type` with string options (name=value pairs, NULL-terminated). */
+static int new_mount(const char *type, const char *const *options, uint64_t attributes) {
+    int context = (int)syscall(SYS_FSOPEN, type, 1u /* FSOPEN_CLOEXEC */);
+    if (context < 0) return -1;
+    for (int i = 0; options[i]; i += 2) {
+        if (syscall(SYS_FSCONFIG, context, S_FSCONFIG_SET_STRING, options[i], options[i + 1], 0) != 0) {
+            close(context);
+            return -1;
+        }
+    }
+    int fd = -1;
+    if (syscall(SYS_FSCONFIG, context, S_FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0)
+        fd = (int)syscall(SYS_FSMOUNT, context, 1u /* FSMOUNT_CLOEXEC */, attributes);
+    close(context);
+    return fd;
+}
+
+/* A user namespace mapping 0 … count-1 to base …, held by a child only while the maps are
+ * written and its descriptor opened (the caller must hold CAP_SETUID/CAP_SETGID: host root). */
+static int make_user_namespace(unsigned long base, unsigned long count) {
+    int ready[2], done[2];
+    if (pipe2(ready, O_CLOEXEC) != 0 || pipe2(done, O_CLOEXEC) != 0) return fail("pipe");
+    pid_t child = fork();
+    if (child < 0) return fail("fork");
+    if (child == 0) {
+        char byte = 0;
+        close(ready[0]);
+        close(done[1]);
+        if (unshare(CLONE_NEWUSER) != 0) _exit(1);
+        if (write(ready[1], &byte, 1) != 1) _exit(1);
+        if (read(done[0], &byte, 1) < 0) _exit(1);
+        _exit(0);
+    }
+    close(ready[1]);
+    close(done[0]);
+    char byte, path[64], map[64];
+    int fd = -1;
+    if (read(ready[0], &byte, 1) != 1) {
+        errno = EPERM;
+        fail("unshare(CLONE_NEWUSER)");
+        goto out;
+    }
+    snprintf(map, sizeof map, "0 %lu %lu\n", base, count);
+    const char *files[] = { "uid_map", "gid_map" };
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "/proc/%d/%s", (int)child, files[i]);
+        int map_fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (map_fd < 0 || write(map_fd, map, strlen(map)) != (ssize_t)strlen(map)) {
+            if (map_fd >= 0) close(map_fd);
+            fail(i == 0 ? "writing the uid map" : "writing the gid map");
+            goto out;
+        }
+        close(map_fd);
+    }
+    snprintf(path, sizeof path, "/proc/%d/ns/user", (int)child);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) fail("opening the user namespace");
+out:
+    close(ready[0]);
+    close(done[1]); /* the child reads EOF and exits */
+    waitpid(child, NULL, 0);
+    return fd;
+}
+
+/* /dev: a small tmpfs with the host's pseudo devices bound onto empty files, devpts, shm. */
+static int populate_dev(int rootfd, const int nodes[], const char *const names[], int count) {
+    static const char *const tmpfs_options[] = { "mode", "0755", "size", "1m", NULL };
+    int dev = new_mount("tmpfs", tmpfs_options, S_ATTR_NOSUID | S_ATTR_NOEXEC);
+    int target = directory_in_root(rootfd, "dev");
+    if (dev < 0 || target < 0 || attach(dev, target) != 0) return fail("mounting /dev");
+    close(dev);
+    close(target);
+    int devfd = directory_in_root(rootfd, "dev");
+    if (devfd < 0) return fail("opening /dev");
+    for (int i = 0; i < count; i++) {
+        int file = openat(devfd, names[i], O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0666);
+        if (file < 0) return fail("creating a /dev node");
+        close(file);
+        int node_target = openat(devfd, names[i], O_PATH | O_CLOEXEC | O_NOFOLLOW);
+        if (node_target < 0 || attach(nodes[i], node_target) != 0) return fail("binding a /dev node");
+        close(node_target);
+    }
+    if (mkdirat(devfd, "pts", 0755) != 0 || mkdirat(devfd, "shm", 0755) != 0 || fchmodat(devfd, "shm", 01777, 0) != 0)
+        return fail("making /dev/pts and /dev/shm");
+    static const char *const pts_options[] = { "newinstance", "", "ptmxmode", "0666", "mode", "0620", NULL };
+    static const char *const pts_fallback[] = { "ptmxmode", "0666", "mode", "0620", NULL };
+    int pts = new_mount("devpts", pts_options, S_ATTR_NOSUID | S_ATTR_NOEXEC);
+    if (pts < 0) pts = new_mount("devpts", pts_fallback, S_ATTR_NOSUID | S_ATTR_NOEXEC);
+    int pts_target = openat(devfd, "pts", O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    if (pts < 0 || pts_target < 0 || attach(pts, pts_target) != 0) return fail("mounting /dev/pts");
+    static const char *const shm_options[] = { "mode", "1777", NULL };
+    int shm = new_mount("tmpfs", shm_options, S_ATTR_NOSUID | S_ATTR_NODEV);
+    int shm_target = openat(devfd, "shm", O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    if (shm < 0 || shm_target < 0 || attach(shm, shm_target) != 0) return fail("mounting /dev/shm");
+    static const char *const links[][2] = {
+        { "pts/ptmx", "ptmx" }, { "/proc/self/fd", "fd" }, { "/proc/self/fd/0", "stdin" },
+        { "/proc/self/fd/1", "stdout" }, { "/proc/self/fd/2", "stderr" },
+    };
+    for (size_t i = 0; i < sizeof links / sizeof links[0]; i++)
+        if (symlinkat(links[i][0], devfd, links[i][1]) != 0) return fail("linking in /dev");
+    close(devfd);
+    return 0;
+}
+
+/* PID 1 of the sandbox's PID namespace: builds the root, starts the program, reaps. */
+static int sandbox_init(int tree, int hooks, char **command) {
+    static const char *const names[] = { "null", "zero", "full", "random", "urandom", "tty" };
+    enum { NODES = 6 };
+    int nodes[NODES];
+    char path[32];
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    for (int i = 0; i < NODES; i++) {
+        snprintf(path, sizeof path, "/dev/%s", names[i]);
+        nodes[i] = open_tree_clone(path, 0);
+        if (nodes[i] < 0) return fail("cloning a /dev node");
+    }
+    int sys = open_tree_clone("/sys", 1);
+    if (sys < 0 || set_attributes(sys, S_ATTR_RDONLY | S_ATTR_NOSUID | S_ATTR_NODEV | S_ATTR_NOEXEC, -1, 1) != 0)
+        return fail("cloning /sys");
+    /* The tree goes over /tmp of this mount namespace (any directory would do). */
+    if (syscall(SYS_MOVE_MOUNT, tree, "", AT_FDCWD, "/tmp", S_MOVE_MOUNT_F_EMPTY_PATH) != 0)
+        return fail("attaching the tree");
+    int rootfd = open("/tmp", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0) return fail("opening the tree");
+    static const char *const no_options[] = { NULL };
+    int proc = new_mount("proc", no_options, S_ATTR_NOSUID | S_ATTR_NODEV | S_ATTR_NOEXEC);
+    /* A container's /proc with masked paths makes the kernel refuse a new one: bind it instead. */
+    if (proc < 0) proc = open_tree_clone("/proc", 1);
+    int target = directory_in_root(rootfd, "proc");
+    if (proc < 0 || target < 0 || attach(proc, target) != 0) return fail("mounting /proc");
+    close(target);
+    if (populate_dev(rootfd, nodes, names, NODES) != 0) return -1;
+    target = directory_in_root(rootfd, "sys");
+    if (target < 0 || attach(sys, target) != 0) return fail("mounting /sys");
+    close(target);
+    if (hooks >= 0) {
+        target = directory_in_root(rootfd, "tmp/in_target.d");
+        if (target < 0 || attach(hooks, target) != 0) return fail("mounting the hooks");
+        close(target);
+    }
+    if (fchdir(rootfd) != 0 || syscall(SYS_pivot_root, ".", ".") != 0) return fail("pivot_root");
+    if (umount2(".", MNT_DETACH) != 0 || chdir("/") != 0) return fail("detaching the host's root");
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return fail("PR_SET_NO_NEW_PRIVS");
+    pid_t program = fork();
+    if (program < 0) return fail("fork");
+    if (program == 0) {
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        execvp(command[0], command);
+        fprintf(stderr, "stamp: sandbox: %s: %s\n", command[0], strerror(errno));
+        _exit(errno == ENOENT ? 127 : 126);
+    }
+    for (;;) {
+        int status;
+        pid_t pid = wait(&status);
+        if (pid < 0 && errno == EINTR) continue;
+        if (pid < 0) return 125;
+        if (pid == program) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+}
+
+static int usage(void) {
+    fprintf(stderr, "stamp: sandbox: usage: --stamp-sandbox ROOT HOOKS|- BASE:COUNT|- -- COMMAND [ARG...]\n");
+    return 125;
+}
+
+int stamp_sandbox_main(int argc, char **argv) {
+    if (argc < 7 || strcmp(argv[5], "--") != 0) return usage();
+    const char *root = argv[2], *hooks_path = argv[3], *ids = argv[4];
+    unsigned long base = 0, count = 0;
+    int mapped = strcmp(ids, "-") != 0;
+    if (mapped) {
+        char *end;
+        base = strtoul(ids, &end, 10);
+        if (*end != ':') return usage();
+        count = strtoul(end + 1, &end, 10);
+        if (*end || count == 0 || count > 65536 * 16 || base == 0 || base + count > 4294967295ul) return usage();
+    }
+    int status = 125;
+    int userns = -1, tree = -1, hooks = -1;
+    if (mapped && (userns = make_user_namespace(base, count)) < 0) goto report;
+    tree = open_tree_clone(root, 1);
+    if (tree < 0) { fail("cloning the tree"); goto report; }
+    if (set_attributes(tree, S_ATTR_NOSUID | S_ATTR_NODEV, userns, 1) != 0) {
+        fail(mapped ? "ID-mapping the tree (its file system needs ID-mapped mounts)" : "restricting the tree");
+        goto report;
+    }
+    if (strcmp(hooks_path, "-") != 0) {
+        hooks = open_tree_clone(hooks_path, 1);
+        if (hooks < 0 || set_attributes(hooks, S_ATTR_RDONLY | S_ATTR_NOSUID | S_ATTR_NODEV, userns, 1) != 0) {
+            fail("cloning the hooks");
+            goto report;
+        }
+    }
+    if (mapped) {
+        if (setns(userns, CLONE_NEWUSER) != 0) { fail("setns"); goto report; }
+        close(userns);
+        if (setgroups(0, NULL) != 0 || setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0) {
+            fail("becoming root of the user namespace");
+            goto report;
+        }
+    }
+    if (unshare(CLONE_NEWNS | CLONE_NEWPID) != 0) { fail("unshare(CLONE_NEWNS|CLONE_NEWPID)"); goto report; }
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) { fail("making the mounts private"); goto report; }
+    pid_t init = fork();
+    if (init < 0) { fail("fork"); goto report; }
+    if (init == 0) {
+        int code = sandbox_init(tree, hooks, argv + 6);
+        if (code < 0) {
+            fprintf(stderr, "stamp: sandbox: %s: %s\n", failed_what, strerror(errno));
+            _exit(125);
+        }
+        _exit(code);
+    }
+    /* A signal that ends this process ends PID 1 too (PR_SET_PDEATHSIG), and with it the
+     * namespace's every process. */
+    for (;;) {
+        int wstatus;
+        pid_t pid = waitpid(init, &wstatus, 0);
+        if (pid < 0 && errno == EINTR) continue;
+        if (pid < 0) return 125;
+        return WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
+    }
+report:
+    fprintf(stderr, "stamp: sandbox: %s: %s\n", failed_what, strerror(errno));
+    return status;
+}

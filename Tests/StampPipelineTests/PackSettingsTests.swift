@@ -1,0 +1,160 @@
+import Foundation
+import Testing
+
+import StampConfig
+import StampContainers
+import StampDisk
+import StampElements
+import StampPipeline
+import StampTestSupport
+
+/// Typed settings into the pipeline (issue 20): the request `stamp pack` makes from the
+/// settings table, and the image cache key, the canonical encoding of those that change bytes.
+@Suite struct PackSettingsTests {
+    static func request(_ set: (inout RawSettings) -> Void) throws -> PackRequest {
+        var raw = RawSettings(.pack)
+        raw[.output] = "out/disk"
+        set(&raw)
+        return PackRequest(root: "/srv/tree", settings: try raw.resolve())
+    }
+
+    @Test func everySettingReachesItsField() throws {
+        let request = try Self.request {
+            $0[.types] = "ova,qcow2"
+            $0[.output] = "out/disk"
+            $0[.layout] = "efi"
+            $0[.size] = "3G"
+            $0[.label] = "root"
+            $0[.uuid] = "7C3E1C1A-6A55-4A0E-9D0E-2F1F3F9F0A11"
+            $0[.inodeRatio] = "4096"
+            $0[.qcow2Compat] = "0.10"
+            $0.flag(.compressQcow2, true)
+            $0[.cpus] = "6"
+            $0[.memory] = "8192"
+            $0[.nic] = "E1000"
+        }
+        #expect(request.formats == [.ova, .container(.qcow2)])
+        #expect(request.layout == .efi && request.diskSize == 3 << 30 && request.label == "root")
+        #expect(request.uuid?.description == "7c3e1c1a-6a55-4a0e-9d0e-2f1f3f9f0a11")
+        #expect(request.inodeRatio == 4096 && request.qcow2Compat == .v2 && request.qcow2Compressed)
+        #expect(request.ova.cpus == 6 && request.ova.memoryMiB == 8192 && request.ova.nic == "e1000")
+        let defaults = try Self.request { _ in }
+        #expect(defaults.formats == [.container(.raw)] && defaults.layout == .gpt && defaults.diskSize == nil)
+        #expect(defaults.ova.osType == Settings.defaultGuestOS && defaults.label == Settings.defaultRootLabel)
+        #expect(
+            OVASettings().osType == Settings.defaultGuestOS
+                && PackRequest(root: "", output: "", formats: []).label == defaults.label)
+    }
+
+    @Test func theOutputNameLosesAnExtensionItsOneFormatWouldAdd() throws {
+        let request = try Self.request {
+            $0[.output] = "out/disk.qcow2"
+            $0[.types] = "qcow2"
+        }
+        #expect(request.path(for: .container(.qcow2)) == "out/disk.qcow2")
+        let two = try Self.request {
+            $0[.output] = "out/disk.qcow2"
+            $0[.types] = "qcow2,raw"
+        }
+        #expect(two.path(for: .container(.raw)) == "out/disk.qcow2.raw")
+    }
+
+    @Test func theCacheKeyIsTheCanonicalSettingsNotADebugPrint() throws {
+        let plain = ImageCache.settings(of: try Self.request { _ in })
+        #expect(plain.allSatisfy { !$0.contains("PackRequest(") }, "\(plain)")
+        #expect(plain.contains("layout=gpt") && plain.contains("types=raw"), "\(plain)")
+        let spelled = ImageCache.settings(
+            of: try Self.request {
+                $0[.layout] = "GPT"
+                $0[.qcow2Compat] = nil
+                $0[.output] = "x"
+            })
+        #expect(spelled == plain)
+        #expect(ImageCache.settings(of: try Self.request { $0[.label] = "other" }) != plain)
+        let key = ImageCache.key(manifestDigest: "sha256:00", settings: plain)
+        #expect(key == ImageCache.key(manifestDigest: "sha256:00", settings: spelled) && key.count == 64)
+        // A file setting is keyed by its content: same bytes under another name, same key.
+        let dir = try TemporaryDirectory("stamp-cache-key")
+        try "key material".write(toFile: dir.file("a.pem"), atomically: false, encoding: .utf8)
+        try "key material".write(toFile: dir.file("b.pem"), atomically: false, encoding: .utf8)
+        try "other".write(toFile: dir.file("c.pem"), atomically: false, encoding: .utf8)
+        func signed(_ file: String) throws -> [String] {
+            ImageCache.settings(
+                of: try Self.request {
+                    $0[.types] = "ova"
+                    $0[.sign] = dir.file(file)
+                })
+        }
+        #expect(try signed("a.pem") == signed("b.pem"))
+        #expect(try signed("a.pem") != signed("c.pem"))
+        #expect(try signed("a.pem").allSatisfy { !$0.contains(dir.path) && !$0.contains("key material") })
+    }
+
+    /// disk-image-create's options become the same typed settings: `--image-size 3` is the
+    /// `stamp build --size 3G`, `-u` turns compression off, `--root-label` is the label.
+    @Test func disksImageCreateCarriesTypedSettings() throws {
+        let command = try DIBCommandLine.parse(
+            ["-o", "out.qcow2", "-t", "qcow2", "--image-size", "3", "-u", "--root-label", "r", "e"], environment: [:])
+        guard case .build(let request) = command else {
+            Issue.record("not a build: \(command)")
+            return
+        }
+        let settings = try #require(request.settings)
+        #expect(settings.bytes(.size) == 3 << 30 && settings.flag(.compressQcow2) == false && settings.text(.label) == "r")
+        #expect(request.outputBase == "out")
+    }
+}
+
+/// `stamp build`'s settings into the element engine's request, typed: the same request
+/// disk-image-create's equivalent command line makes.
+@Suite struct BuildSettingsTests {
+    @Test func stampBuildAndDiskImageCreateAskForTheSameBuild() throws {
+        var raw = RawSettings(.build)
+        raw[.output] = "out/debian.qcow2"
+        raw[.types] = "qcow2"
+        raw[.size] = "3G"
+        raw[.qcow2Compat] = "v2"
+        raw[.release] = "bookworm"
+        raw.list(.packages, ["vim,curl", "jq"])
+        raw.flag(.checksum, true)
+        raw.flag(.trace, true)
+        raw[.downloadCache] = "/var/cache/dib"
+        let build = DIBBuildRequest(
+            settings: try raw.resolve(), elements: ["debian-minimal", "vm"], environment: ["HOME": "/root"])
+        let parsed = try DIBCommandLine.parse(
+            [
+                "-o", "out/debian.qcow2", "-t", "qcow2", "--image-size", "3", "--qemu-img-options", "compat=0.10", "-p",
+                "vim,curl",
+                "-p", "jq", "--checksum", "-x", "--image-cache", "/var/cache/dib", "debian-minimal", "vm",
+            ], environment: ["HOME": "/root", "DIB_RELEASE": "bookworm"])
+        guard case .build(let dib) = parsed else {
+            Issue.record("\(parsed)")
+            return
+        }
+        #expect(build.outputBase == "out/debian" && dib.outputBase == build.outputBase)
+        #expect(build.formats == dib.formats && build.qcow2Version == 2 && dib.qcow2Version == 2)
+        #expect(build.extraPackages == ["vim", "curl", "jq"] && dib.extraPackages == build.extraPackages)
+        #expect(build.checksumAlgorithms == dib.checksumAlgorithms && build.compress && dib.compress)
+        #expect(build.elements == dib.elements && build.debugTrace == 1 && dib.debugTrace == 1)
+        for name in ["DIB_RELEASE", "DIB_IMAGE_CACHE", "DIB_CHECKSUM", "DIB_DEBUG_TRACE", "IMAGE_NAME", "QEMU_IMG_OPTIONS"] {
+            #expect(build.plan.environment[name] == dib.plan.environment[name], "\(name)")
+        }
+        #expect(Double(build.plan.environment["DIB_IMAGE_SIZE"] ?? "") == 3)
+        // The settings of both, as typed values: the same disk size and compression.
+        #expect(build.settings?.bytes(.size) == dib.settings?.bytes(.size))
+        #expect(build.settings?.flag(.checksum) == true && dib.settings?.flag(.checksum) == true)
+    }
+
+    @Test func fromAnImagePutsTheOCIElementFirstAndKeepsTheSecretOut() throws {
+        var raw = RawSettings(.build)
+        raw[.output] = "node"
+        raw[.from] = "docker://registry.example/node:1"
+        raw[.creds] = "ci:s3cret"
+        let request = DIBBuildRequest(settings: try raw.resolve(), elements: ["vm"], environment: [:])
+        #expect(request.elements == ["oci-image", "vm"])
+        #expect(request.environment["DIB_OCI_CREDS"] == "ci:s3cret")
+        #expect(request.plan.environment["DIB_OCI_CREDS"] == nil)
+        #expect(!(request.plan.environment["DIB_ENV"] ?? "").contains("s3cret"))
+        #expect(DIBBuildRequest.secretVariables == ["DIB_OCI_CREDS"])
+    }
+}
