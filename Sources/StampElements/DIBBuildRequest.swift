@@ -88,13 +88,14 @@ public struct DIBBuildRequest: Sendable, Equatable {
         }
     }
 
-    /// `md5`/`sha256` from `--checksum` or `DIB_CHECKSUM` (`1` = both, or a comma list).
+    /// `md5`/`sha256` from `--checksum` or `DIB_CHECKSUM` (`1` = both, else the names the
+    /// value holds, as DIB matches them).
     public var checksumAlgorithms: [String] {
         if checksum { return ["md5", "sha256"] }
         guard let value = environment["DIB_CHECKSUM"], !value.isEmpty, value != "0" else { return [] }
         if value == "1" { return ["md5", "sha256"] }
-        let parts = value.split(separator: ",").map(String.init)
-        return ["md5", "sha256"].filter(parts.contains)
+        // DIB looks for each name anywhere in the value: "md5", "sha256,md5", "md5sum".
+        return ["md5", "sha256"].filter { value.contains($0) }
     }
 
     /// The output file for a format: `<-o>.<ext>` (`vmdk-sparse` writes `.vmdk`).

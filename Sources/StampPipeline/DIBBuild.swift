@@ -98,6 +98,9 @@ public enum DIBBuild {
             let cache = ImageCache(directory: directory)
             if let entry = cache.lookup(key) {
                 logger.info("stamped before: served from the image cache \(directory) (entry \(key.prefix(16)))")
+                try keepOldImages(
+                    formats.filter { $0 != .tar }.map(pack.path(for:)), environment: request.environment,
+                    log: { logger.info("\($0)") })
                 return try cache.restore(entry, output: request.outputBase)
             }
             stamped = (cache, key)
@@ -112,6 +115,8 @@ public enum DIBBuild {
         } else {
             try writeFstab(root: root, label: label, layout: layout)
         }
+        // DIB reports the tree's usage before finalise, as it copies the tree into the image.
+        for line in try imageUsageReport(root: root, environment: request.environment) ?? [] { logger.info("\(line)") }
         try await ElementBuild.finalise(built, logger: logger)
 
         pack.root = root
@@ -134,6 +139,9 @@ public enum DIBBuild {
         pack.resizeLimitBlocks = mkfs.resizeLimitBlocks
         if let gib = build.sizeInputs.imageSizeGiB { pack.diskSize = UInt64(gib * 1024 * 1024 * 1024) }
         if let extra = build.sizeInputs.extraSizeMiB { pack.extraBytes = UInt64(extra * 1024 * 1024) }
+        try keepOldImages(
+            formats.filter { $0 != .tar }.map(pack.path(for:)), environment: request.environment,
+            log: { logger.info("\($0)") })
         let result: PackResult
         do {
             result = try Packer(request: pack, log: { logger.info("\($0)") }).run()

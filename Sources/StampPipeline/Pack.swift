@@ -272,7 +272,8 @@ public struct Packer {
         }
         if request.checksum {
             for path in written {
-                try ChecksumFiles.write(for: path, digests: digests[path] ?? Digests.of(path: path))
+                try ChecksumFiles.write(
+                    for: path, digests: digests[path] ?? Digests.of(path: path), algorithms: request.checksumAlgorithms)
             }
             log("checksums written")
         }
