@@ -163,3 +163,16 @@ struct DIBOutputTests {
         #expect(none.status == 0 && !none.stdout.contains("Image size report"))
     }
 }
+
+/// `disk-image-create --version` prints a version number alone, as DIB does, and the same
+/// one as `stamp --version`.
+@Suite(.enabled(if: FileManager.default.isExecutableFile(atPath: BadInputTests.dibBinary)))
+struct DIBVersionTests {
+    @Test func versionIsANumber() throws {
+        let dib = try run([BadInputTests.dibBinary, "--version"])
+        #expect(dib.status == 0 && dib.stderr.isEmpty, "\(dib.output)")
+        #expect(dib.stdout.range(of: #"^[0-9]+\.[0-9]+\.[0-9]+\n$"#, options: .regularExpression) != nil, "\(dib.stdout)")
+        let stamp = try run([stampBinary, "--version"])
+        #expect(stamp.stdout == dib.stdout, "stamp \(stamp.stdout) disk-image-create \(dib.stdout)")
+    }
+}
