@@ -12,12 +12,15 @@ public enum PackFormat: Sendable, Equatable, CustomStringConvertible {
     case container(OutputFormat)
     case ova
     case tar
+    /// The tarball through `gzip -9` (DIB's `tgz`).
+    case tgz
 
-    /// Parses `-t` names: raw, qcow2, vmdk, vmdk-sparse, vhd, vhd-fixed, ova, tar.
+    /// Parses `-t` names: raw, qcow2, vmdk, vmdk-sparse, vhd, vhd-fixed, ova, tar, tgz.
     public init?(name: String) {
         switch name.lowercased() {
         case "ova": self = .ova
         case "tar": self = .tar
+        case "tgz": self = .tgz
         default:
             guard let f = OutputFormat(name: name) else { return nil }
             self = .container(f)
@@ -29,6 +32,7 @@ public enum PackFormat: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .ova: return "ova"
         case .tar: return "tar"
+        case .tgz: return "tgz"
         case .container(let f):
             switch f {
             case .raw: return "raw"
@@ -43,6 +47,7 @@ public enum PackFormat: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .ova: return "ova"
         case .tar: return "tar"
+        case .tgz: return "tgz"
         case .container(let f): return f.description
         }
     }

@@ -164,6 +164,32 @@ struct DIBOutputTests {
     }
 }
 
+/// `-t tgz`: DIB's gzip-compressed tarball of the tree, `NAME.tgz`. Decompressed it is the
+/// very tarball `-t tar` writes; the gzip header carries no time, so builds of equal trees
+/// give equal files.
+@Suite(.enabled(if: BadInputTests.canRunElements, "needs root, unshare, setpriv and /bin/busybox"))
+struct DIBTgzTests {
+    @Test func tgzIsTheTarballGzipped() throws {
+        let dir = try TemporaryDirectory("stamp-dib-tgz")
+        defer { dir.cleanup() }
+        try sh("mkdir -p '\(dir.path)/out' '\(dir.path)/tmp'")
+        let r = try run(
+            [BadInputTests.dibBinary, "-n", "-t", "tar,tgz", "-o", dir.file("out/img"), "fake-os"],
+            environment: ["ELEMENTS_PATH": BadInputTests.fixtures, "TMPDIR": dir.file("tmp")])
+        try #require(r.status == 0, "\(r.stderr)")
+        let same = try sh("cd '\(dir.path)/out' && gzip -t img.tgz && gunzip -c img.tgz | cmp - img.tar && echo same")
+        #expect(same.stdout == "same\n", "\(same.output)")
+        let motd = try run(["tar", "-xzOf", dir.file("out/img.tgz"), "./etc/fake-os"])
+        #expect(motd.stdout == "fake-os\n", "\(motd.output)")
+        let mtime = try run([
+            "python3", "-c",
+            "import sys; h = open(sys.argv[1], 'rb').read(10); print(h[:3].hex(), int.from_bytes(h[4:8], 'little'))",
+            dir.file("out/img.tgz"),
+        ])
+        #expect(mtime.stdout == "1f8b08 0\n", "\(mtime.output)")
+    }
+}
+
 /// `disk-image-create --version` prints a version number alone, as DIB does, and the same
 /// one as `stamp --version`.
 @Suite(.enabled(if: FileManager.default.isExecutableFile(atPath: BadInputTests.dibBinary)))
