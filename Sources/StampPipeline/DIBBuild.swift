@@ -61,7 +61,7 @@ public enum DIBBuild {
                 problems: unknown.map { "unknown image type '\($0)' (stamp writes \(PackFormat.names.joined(separator: ", ")))" })
         }
         for option in request.ignoredQemuImgOptions {
-            logger.warning("--qemu-img-options \(option): ignored (stamp's qcow2/vmdk layout is fixed)")
+            logger.warning("--qemu-img-options \(option): a hint for the host's filesystem, no effect on stamp's output")
         }
         let mkfs = try DIBMkfsOptions.parse(
             options: build.sizeInputs.mkfsOptions, maxOnlineResize: build.sizeInputs.maxOnlineResize,
@@ -132,6 +132,7 @@ public enum DIBBuild {
         pack.checksumAlgorithms = request.checksumAlgorithms.isEmpty ? ["md5", "sha256"] : request.checksumAlgorithms
         pack.qcow2Compat = request.qcow2Version == 2 ? .v2 : .v3
         pack.qcow2Compressed = request.compress  // DIB: qemu-img convert -c unless -u
+        pack.vmdkAdapterType = request.vmdkAdapterType  // --qemu-img-options adapter_type=
         // DIB: mkfs -t ext4 -i 4096 -J size=DIB_JOURNAL_SIZE, then --mkfs-options / -E resize=
         pack.inodeRatio = mkfs.inodeRatio
         pack.journalMiB = mkfs.journalMiB

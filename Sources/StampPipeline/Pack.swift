@@ -152,6 +152,7 @@ public struct Packer {
         o.compression = request.fast ? .fast : .default
         o.qcow2Compat = request.qcow2Compat
         o.qcow2Compressed = request.qcow2Compressed
+        if let adapter = request.vmdkAdapterType { o.vmdkAdapterType = adapter }
         if let uuid = request.uuid { o.identifier = uuid }
         if let t = request.sourceDateEpoch { o.timestamp = UInt64(max(t, 0)) }
         return o

@@ -120,6 +120,8 @@ public struct PackRequest: Sendable {
     public var qcow2Compat: Qcow2Compat = .v3
     /// Compress qcow2 clusters (DIB compresses unless `-u`).
     public var qcow2Compressed = false
+    /// VMDK `ddb.adapterType` (`lsilogic`, `ide`, `buslogic`); nil: the writer's default.
+    public var vmdkAdapterType: String?
     public var ova = OVASettings()
     /// Draw a progress line while the disk streams (for terminals).
     public var progress = false
