@@ -1,9 +1,9 @@
 /// A JSON document built in code and printed with its keys in the order they were given.
 ///
 /// Printing always yields valid JSON (RFC 8259), whatever the strings hold: `"` and `\` are
-/// escaped, as is every control character (U+0000 to U+001F and U+007F), so a tab in a
-/// filesystem label or a newline in a file name cannot break a line-oriented or strict
-/// parser. Swift strings are Unicode scalars already (invalid UTF-8 read from an image was
+/// escaped, as is every control character (U+0000 to U+001F and U+007F) and U+2028, U+2029
+/// and U+FEFF, so a tab in a filesystem label or a newline in a file name cannot break a
+/// line-oriented or strict parser. Swift strings are Unicode scalars already (invalid UTF-8 read from an image was
 /// repaired to U+FFFD when it became a `String`), so the output is valid UTF-8.
 ///
 /// ```swift
@@ -88,7 +88,9 @@ public indirect enum JSONValue: Sendable, Equatable {
             case "\t": out += "\\t"
             case "\u{08}": out += "\\b"
             case "\u{0C}": out += "\\f"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
+            case _ where scalar.value < 0x20 || scalar.value == 0x7F || [0x2028, 0x2029, 0xFEFF].contains(scalar.value):
+                // Also the two line separators JavaScript ends lines at and the byte-order
+                // mark (parsers drop it): escaped, they survive any consumer.
                 let hex = String(scalar.value, radix: 16)
                 out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
             default: out.unicodeScalars.append(scalar)
