@@ -34,8 +34,11 @@ public final class ArchiveWriter {
 
     /// Opens a writer on `descriptor` (which stays owned by the caller, and must stay open
     /// until ``finish()`` or ``abandon()``).
-    /// - Parameter blockSize: libarchive's write size; the last block is not padded.
-    public init(path: String, descriptor: Int32, format: Format, blockSize: Int32 = 1 << 20) throws {
+    /// - Parameters:
+    ///   - blockSize: libarchive's write size; the last block is not padded.
+    ///   - gzip: compress the stream with gzip at level 9 (`gzip -9`, what DIB's `tgz` runs),
+    ///     with no timestamp or name in the gzip header, so equal trees give equal files.
+    public init(path: String, descriptor: Int32, format: Format, blockSize: Int32 = 1 << 20, gzip: Bool = false) throws {
         self.path = path
         guard let handle = archive_write_new() else {
             throw ArchiveError.outOfMemory(path: path, operation: "archive_write_new")
@@ -48,6 +51,11 @@ public final class ArchiveWriter {
         // Extended attributes as `SCHILY.xattr.*` only: what GNU tar, star and libarchive all
         // read. The default adds `LIBARCHIVE.xattr.*` copies that GNU tar warns about.
         try check(archive_write_set_format_option(handle, "pax", "xattrheader", "SCHILY"), "set xattr header option")
+        if gzip {
+            try check(archive_write_add_filter_gzip(handle), "add gzip filter")
+            try check(archive_write_set_filter_option(handle, "gzip", "compression-level", "9"), "set gzip level")
+            try check(archive_write_set_filter_option(handle, "gzip", "timestamp", nil), "drop the gzip timestamp")
+        }
         try check(archive_write_set_bytes_per_block(handle, blockSize), "set block size")
         try check(archive_write_set_bytes_in_last_block(handle, 1), "set last block size")
         try check(archive_write_open_fd(handle, descriptor), "open")

@@ -9,7 +9,7 @@ public enum OutputFormats {
     /// The names, in help order, with the extension of the file each writes.
     public static let all: [(name: String, fileExtension: String)] = [
         ("raw", "raw"), ("qcow2", "qcow2"), ("vmdk", "vmdk"), ("vmdk-sparse", "vmdk"), ("vhd", "vhd"), ("vhd-fixed", "vhd"),
-        ("ova", "ova"), ("tar", "tar"),
+        ("ova", "ova"), ("tar", "tar"), ("tgz", "tgz"),
     ]
 
     /// The names `-t` accepts, for help and messages.

@@ -68,13 +68,51 @@ public struct DIBBuildRequest: Sendable, Equatable {
         qemuImgOptions.last { $0.key == "subformat" }?.value
     }
 
-    /// The options stamp does not act on (qemu-img tuning such as `cluster_size` or
-    /// `lazy_refcounts`: stamp's output is fixed); the build logs them as ignored.
-    public var ignoredQemuImgOptions: [String] {
-        qemuImgOptions.filter { !["compat", "subformat"].contains($0.key) }.map { "\($0.key)=\($0.value)" }
+    /// The VMDK adapter type the options ask for (`adapter_type=`), if any.
+    public var vmdkAdapterType: String? {
+        qemuImgOptions.last { $0.key == "adapter_type" }?.value
     }
 
-    /// Why a `--qemu-img-options` pair cannot be honoured (qemu-img would refuse it), or nil.
+    /// The options accepted that change nothing in stamp's output (`extent_size_hint`, a
+    /// hint for the host filesystem's allocation); the build logs them.
+    public var ignoredQemuImgOptions: [String] {
+        qemuImgOptions.filter { $0.key == "extent_size_hint" }.map { "\($0.key)=\($0.value)" }
+    }
+
+    /// qemu-img's creation options (`qemu-img create -f FMT -o help`, 7.2) for the formats
+    /// DIB converts with it (qcow2, vmdk) and for vpc (VHD), and what stamp does with each:
+    /// `compat`, `subformat` and `adapter_type` choose what stamp writes; the others are
+    /// accepted with the value stamp's writers produce anyway (64 KiB clusters, 16-bit
+    /// refcounts, zlib, no lazy refcounts, no preallocation, the footer's size for VHD, …)
+    /// and refused with any other, in one line that says what stamp writes.
+    static let qemuImgFixedValues: [String: (values: Set<String>, stampWrites: String)] = [
+        "cluster_size": (["65536", "64k", "64K", "64KiB"], "qcow2 clusters of 64 KiB"),
+        "refcount_bits": (["16"], "16-bit qcow2 refcounts"),
+        "compression_type": (["zlib"], "zlib-compressed qcow2 clusters"),
+        "lazy_refcounts": (["off", "false", "no"], "qcow2 refcounts kept up to date (no lazy refcounts)"),
+        "extended_l2": (["off", "false", "no"], "standard qcow2 L2 entries (no extended L2)"),
+        "preallocation": (["off"], "sparse images (preallocation=off)"),
+        "encryption": (["off", "false", "no"], "unencrypted images"),
+        "data_file_raw": (["off", "false", "no"], "qcow2 images holding their own data"),
+        "nocow": (["off", "false", "no"], "files with copy-on-write left as the filesystem has it"),
+        "compat6": (["off", "false", "no"], "VMDK version 1 headers"),
+        "zeroed_grain": (["off", "false", "no"], "VMDKs without zeroed-grain entries"),
+        "hwversion": (["4"], "VMDKs with virtualHWVersion 4"),
+        "force_size": (["on", "true", "yes"], "VHDs sized by their footer's current size (force_size=on)"),
+    ]
+
+    /// Options qemu-img takes that make the image depend on another file, or on a size other
+    /// than the tree's: refused, with why.
+    static let qemuImgRefused: [String: String] = [
+        "backing_file": "stamp writes standalone images (no backing file)",
+        "backing_fmt": "stamp writes standalone images (no backing file)",
+        "data_file": "stamp writes qcow2 images that hold their own data (no external data file)",
+        "size": "the disk size comes from --image-size or the tree, not from qemu-img",
+        "toolsversion": "stamp writes VMDKs with ddb.toolsVersion 2147483647",
+    ]
+
+    /// Why a `--qemu-img-options` pair cannot be honoured, or nil. Keys qemu-img does not
+    /// know for qcow2, vmdk or vpc are refused as qemu-img refuses them.
     static func qemuImgOptionProblem(key: String, value: String) -> String? {
         switch key {
         case "compat":
@@ -83,18 +121,31 @@ public struct DIBBuildRequest: Sendable, Equatable {
                 ? "qcow2 compat is 0.10 or 1.1" : nil
         case "subformat" where !["streamOptimized", "monolithicSparse"].contains(value):
             return "stamp writes the vmdk subformats streamOptimized and monolithicSparse"
-        default:
+        case "subformat":
             return nil
+        case "adapter_type" where !["ide", "lsilogic", "buslogic"].contains(value):
+            return "stamp writes the vmdk adapter types ide, lsilogic and buslogic"
+        case "adapter_type", "extent_size_hint":
+            return nil
+        default:
+            if let fixed = qemuImgFixedValues[key] {
+                return fixed.values.contains(value) ? nil : "stamp writes \(fixed.stampWrites) only"
+            }
+            if let reason = qemuImgRefused[key] ?? (key.hasPrefix("encrypt.") ? "stamp writes unencrypted images" : nil) {
+                return reason
+            }
+            return "qemu-img has no option '\(key)' for qcow2, vmdk or vpc"
         }
     }
 
-    /// `md5`/`sha256` from `--checksum` or `DIB_CHECKSUM` (`1` = both, or a comma list).
+    /// `md5`/`sha256` from `--checksum` or `DIB_CHECKSUM` (`1` = both, else the names the
+    /// value holds, as DIB matches them).
     public var checksumAlgorithms: [String] {
         if checksum { return ["md5", "sha256"] }
         guard let value = environment["DIB_CHECKSUM"], !value.isEmpty, value != "0" else { return [] }
         if value == "1" { return ["md5", "sha256"] }
-        let parts = value.split(separator: ",").map(String.init)
-        return ["md5", "sha256"].filter(parts.contains)
+        // DIB looks for each name anywhere in the value: "md5", "sha256,md5", "md5sum".
+        return ["md5", "sha256"].filter { value.contains($0) }
     }
 
     /// The output file for a format: `<-o>.<ext>` (`vmdk-sparse` writes `.vmdk`).

@@ -245,6 +245,10 @@ public enum DIBCommandLine {
         lines.append("  -h, --help                  this text")
         lines.append("  --version                   the version")
         lines.append("Environment: ELEMENTS_PATH, DIB_RELEASE, DIB_IMAGE_CACHE, DIB_CHECKSUM, TMPDIR, break, ...")
+        lines.append("Output, as DIB's: DIB_QUIET=1 (nothing on stdout; implied by --logfile unless DIB_QUIET=0),")
+        lines.append("  DIB_NO_TIMESTAMP=1 (bare lines on stdout; the log file keeps timestamps),")
+        lines.append("  DIB_SHOW_IMAGE_USAGE=1 (size report; DIB_SHOW_IMAGE_USAGE_FULL=1: every file),")
+        lines.append("  OVERWRITE_OLD_IMAGE=1 (replace NAME.FMT; otherwise it is kept as NAME-<date>.FMT)")
         return lines.joined(separator: "\n")
     }
 }

@@ -115,11 +115,13 @@ public enum ChecksumFiles {
         "\(hex)  \(basename(path))\n"
     }
 
-    /// Writes `path.md5` and `path.sha256`, each under a temporary name renamed into place.
-    /// - Returns: the two paths written.
+    /// Writes `path.md5` and/or `path.sha256` (as `algorithms` names them), each under a
+    /// temporary name renamed into place.
+    /// - Returns: the paths written.
     @discardableResult
-    public static func write(for path: String, digests: Digests) throws -> [String] {
-        let files = [(path + ".md5", digests.md5Hex), (path + ".sha256", digests.sha256Hex)]
+    public static func write(for path: String, digests: Digests, algorithms: [String] = ["md5", "sha256"]) throws -> [String] {
+        let files = [(path + ".md5", digests.md5Hex, "md5"), (path + ".sha256", digests.sha256Hex, "sha256")]
+            .filter { algorithms.contains($0.2) }.map { ($0.0, $0.1) }
         for (target, hexDigest) in files {
             let out = try OutputFile(path: target)
             let bytes = Array(line(hex: hexDigest, path: path).utf8)

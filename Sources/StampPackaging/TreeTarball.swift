@@ -37,10 +37,13 @@ public struct TreeTarball {
     public var format: Format = .paxRestricted
     /// Later modification times are clamped to this (SOURCE_DATE_EPOCH).
     public var clampTime: Timestamp?
+    /// A gzip-compressed tarball (`-t tgz`): the same archive through `gzip -9`.
+    public var gzip = false
 
-    public init(format: Format = .paxRestricted, clampTime: Timestamp? = nil) {
+    public init(format: Format = .paxRestricted, clampTime: Timestamp? = nil, gzip: Bool = false) {
         self.format = format
         self.clampTime = clampTime
+        self.gzip = gzip
     }
 
     /// Writes `tree` to `path`.
@@ -54,7 +57,7 @@ public struct TreeTarball {
     private func writeTarball(_ tree: RootTree, to path: String) throws {
         let output = try OutputFile(path: path)
         let archive = try ArchiveWriter(
-            path: path, descriptor: output.descriptor.rawValue, format: format == .pax ? .pax : .paxRestricted)
+            path: path, descriptor: output.descriptor.rawValue, format: format == .pax ? .pax : .paxRestricted, gzip: gzip)
         let entry = try ArchiveEntry()
         let buffer = IOBuffer(size: 1 << 20)
         var names = [[UInt8]](repeating: [], count: tree.entries.count)

@@ -61,7 +61,7 @@ public enum DIBBuild {
                 problems: unknown.map { "unknown image type '\($0)' (stamp writes \(PackFormat.names.joined(separator: ", ")))" })
         }
         for option in request.ignoredQemuImgOptions {
-            logger.warning("--qemu-img-options \(option): ignored (stamp's qcow2/vmdk layout is fixed)")
+            logger.warning("--qemu-img-options \(option): a hint for the host's filesystem, no effect on stamp's output")
         }
         let mkfs = try DIBMkfsOptions.parse(
             options: build.sizeInputs.mkfsOptions, maxOnlineResize: build.sizeInputs.maxOnlineResize,
@@ -98,6 +98,9 @@ public enum DIBBuild {
             let cache = ImageCache(directory: directory)
             if let entry = cache.lookup(key) {
                 logger.info("stamped before: served from the image cache \(directory) (entry \(key.prefix(16)))")
+                try keepOldImages(
+                    formats.filter { $0 != .tar }.map(pack.path(for:)), environment: request.environment,
+                    log: { logger.info("\($0)") })
                 return try cache.restore(entry, output: request.outputBase)
             }
             stamped = (cache, key)
@@ -112,6 +115,8 @@ public enum DIBBuild {
         } else {
             try writeFstab(root: root, label: label, layout: layout)
         }
+        // DIB reports the tree's usage before finalise, as it copies the tree into the image.
+        for line in try imageUsageReport(root: root, environment: request.environment) ?? [] { logger.info("\(line)") }
         try await ElementBuild.finalise(built, logger: logger)
 
         pack.root = root
@@ -127,6 +132,7 @@ public enum DIBBuild {
         pack.checksumAlgorithms = request.checksumAlgorithms.isEmpty ? ["md5", "sha256"] : request.checksumAlgorithms
         pack.qcow2Compat = request.qcow2Version == 2 ? .v2 : .v3
         pack.qcow2Compressed = request.compress  // DIB: qemu-img convert -c unless -u
+        pack.vmdkAdapterType = request.vmdkAdapterType  // --qemu-img-options adapter_type=
         // DIB: mkfs -t ext4 -i 4096 -J size=DIB_JOURNAL_SIZE, then --mkfs-options / -E resize=
         pack.inodeRatio = mkfs.inodeRatio
         pack.journalMiB = mkfs.journalMiB
@@ -134,6 +140,9 @@ public enum DIBBuild {
         pack.resizeLimitBlocks = mkfs.resizeLimitBlocks
         if let gib = build.sizeInputs.imageSizeGiB { pack.diskSize = UInt64(gib * 1024 * 1024 * 1024) }
         if let extra = build.sizeInputs.extraSizeMiB { pack.extraBytes = UInt64(extra * 1024 * 1024) }
+        try keepOldImages(
+            formats.filter { $0 != .tar }.map(pack.path(for:)), environment: request.environment,
+            log: { logger.info("\($0)") })
         let result: PackResult
         do {
             result = try Packer(request: pack, log: { logger.info("\($0)") }).run()

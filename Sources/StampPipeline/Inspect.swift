@@ -1,4 +1,5 @@
 import CBlkid
+import StampBytes
 import StampContainers
 import StampIO
 import SystemPackage
@@ -7,7 +8,12 @@ import SystemPackage
     import Glibc
 #endif
 
-/// What `stamp inspect` reports about an image.
+/// What `stamp inspect` reports about an image: qemu-img's facts (``ImageInfo``, read from
+/// the headers) and stamp's own (the partition table and filesystems, read through the
+/// container's reader and libblkid).
+///
+/// ``json`` is the document `stamp inspect --json` prints; its schema is in
+/// docs/inspect-json.md, versioned by ``schemaVersion``.
 public struct ImageReport: Sendable, Equatable {
     public struct Partition: Sendable, Equatable {
         public var number: Int
@@ -22,34 +28,53 @@ public struct ImageReport: Sendable, Equatable {
         public var label: String
         public var uuid: String
     }
-    public var path: String
-    public var format: String
-    public var variant: String
-    public var virtualSize: UInt64
-    public var fileSize: UInt64
+    /// The version of the `stamp` member's layout (docs/inspect-json.md): raised when a key
+    /// changes meaning or goes away, not when one is added.
+    public static let schemaVersion: UInt64 = 1
+
+    /// The container's headers, as qemu-img reports them.
+    public var info: ImageInfo
     public var partitionTable: String?
     public var partitions: [Partition] = []
     /// A filesystem on the whole disk (layout `none`).
     public var filesystem: Filesystem?
+    /// Why the disk's contents were not read (a backing file holds part of them), or nil.
+    public var contentsUnread: String?
 
-    /// JSON, keys in a fixed order.
-    public var json: String {
-        func q(_ s: String) -> String {
-            "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+    public var path: String { info.filename }
+    /// stamp's name for the container: raw, qcow2, vmdk, vhd.
+    public var format: String { info.container.rawValue }
+    public var variant: String { info.variant }
+    public var virtualSize: UInt64 { info.virtualSize }
+
+    /// qemu-img's members, then stamp's under `"stamp"` (docs/inspect-json.md).
+    public var document: JSONValue {
+        func fs(_ f: Filesystem?) -> JSONValue {
+            guard let f else { return .null }
+            return .object([("type", .string(f.type)), ("label", .string(f.label)), ("uuid", .string(f.uuid))])
         }
-        func fs(_ f: Filesystem?) -> String {
-            guard let f else { return "null" }
-            return "{\"type\": \(q(f.type)), \"label\": \(q(f.label)), \"uuid\": \(q(f.uuid))}"
+        let parts: [JSONValue] = partitions.map {
+            .object([
+                ("number", .unsigned(UInt64(max($0.number, 0)))), ("start", .unsigned($0.start)), ("size", .unsigned($0.size)),
+                ("type", .string($0.type)), ("name", .string($0.name)), ("filesystem", fs($0.filesystem)),
+            ])
         }
-        let parts = partitions.map {
-            "{\"number\": \($0.number), \"start\": \($0.start), \"size\": \($0.size), \"type\": \(q($0.type)), \"name\": \(q($0.name)), \"filesystem\": \(fs($0.filesystem))}"
+        var stamp: [(String, JSONValue)] = [
+            ("schema-version", .unsigned(Self.schemaVersion)), ("container", .string(format)), ("variant", .string(variant)),
+        ]
+        if let contentsUnread {
+            stamp.append(("contents-unread", .string(contentsUnread)))
+        } else {
+            stamp += [
+                ("partition-table", partitionTable.map(JSONValue.string) ?? .null), ("partitions", .array(parts)),
+                ("filesystem", fs(filesystem)),
+            ]
         }
-        return """
-            {"path": \(q(path)), "format": \(q(format)), "variant": \(q(variant)), "virtual_size": \(virtualSize), \
-            "file_size": \(fileSize), "partition_table": \(partitionTable.map(q) ?? "null"), \
-            "partitions": [\(parts.joined(separator: ", "))], "filesystem": \(fs(filesystem))}
-            """
+        return .object(info.qemuMembers + [("stamp", .object(stamp))])
     }
+
+    /// ``document``, printed (always valid JSON, whatever labels and names hold).
+    public var json: String { document.rendered() }
 }
 
 /// One libblkid probe; freed when released.
@@ -81,12 +106,19 @@ final class BlkidProbe {
 public enum Inspector {
     /// - Parameter format: the container format, detected from the magic numbers when nil.
     public static func inspect(path: String, format: ImageFormat? = nil) throws -> ImageReport {
-        let reader = try ImageDetector.open(path: path, format: format)
-        var st = stat()
-        stat(path, &st)
-        var report = ImageReport(
-            path: path, format: reader.format.rawValue, variant: reader.variant, virtualSize: reader.virtualSize,
-            fileSize: UInt64(st.st_size))
+        let info = try ImageInfo.read(path: path, format: format)
+        var report = ImageReport(info: info)
+        // A backing file is named, never opened: its name comes from the image's author.
+        if let backing = info.backingFilename {
+            report.contentsUnread =
+                "part of the disk is in the backing file \(JSONValue.quoted(backing)), which inspect does not open"
+            return report
+        }
+        if info.variant == "differencing" {
+            report.contentsUnread = "a differencing VHD: part of the disk is in its parent, which inspect does not open"
+            return report
+        }
+        let reader = try ImageDetector.open(path: path, format: info.container)
         // libblkid reads a raw disk: the image itself, or, for other formats, a sparse copy of
         // the regions it looks at (head, tail and each partition's start) in an unnamed file
         // (O_TMPFILE in /dev/shm): nothing under a name to leave behind, whatever happens, and
@@ -111,9 +143,9 @@ public enum Inspector {
         if reader.format != .raw {
             // A partition the table puts past the disk's end (a shrunk image) has no window;
             // at most 128 partitions get one (a GPT's usual limit), whatever the table says.
-            let windows =
-                report.partitions.prefix(128).filter { $0.start < reader.virtualSize }
-                .map { $0.start..<min($0.start + (2 << 20), reader.virtualSize) } + [0..<(4 << 20)]
+            let size = reader.virtualSize
+            let starts: [UInt64] = report.partitions.prefix(128).map(\.start).filter { $0 < size }
+            let windows: [Range<UInt64>] = starts.map { $0..<min($0 + (2 << 20), size) } + [0..<(4 << 20)]
             try windowCopy(reader, path: path, to: disk, windows: windows)
         }
         try probeFilesystems(disk, into: &report)

@@ -43,7 +43,7 @@ public struct Packer {
     /// Checks the request without writing anything.
     public func validate() throws {
         var problems: [String] = []
-        if request.formats.isEmpty { problems.append("no output format given (-t raw,qcow2,vmdk,vhd,ova,tar)") }
+        if request.formats.isEmpty { problems.append("no output format given (-t raw,qcow2,vmdk,vhd,ova,tar,tgz)") }
         var seen: [String: PackFormat] = [:]
         for f in request.formats {
             if let other = seen[f.fileExtension], other != f {
@@ -163,6 +163,7 @@ public struct Packer {
         o.compression = request.fast ? .fast : .default
         o.qcow2Compat = request.qcow2Compat
         o.qcow2Compressed = request.qcow2Compressed
+        if let adapter = request.vmdkAdapterType { o.vmdkAdapterType = adapter }
         if let uuid = request.uuid { o.identifier = uuid }
         if let t = request.sourceDateEpoch { o.timestamp = UInt64(max(t, 0)) }
         return o
@@ -275,15 +276,18 @@ public struct Packer {
             try finishPackage(ova, plan: plan, firstSize: disk.writer.bytesWritten, firstSHA256: sha256)
             written.append(request.path(for: .ova))
         }
-        if request.formats.contains(.tar) {
-            let path = request.path(for: .tar)
+        for format in [PackFormat.tar, .tgz] where request.formats.contains(format) {
+            let path = request.path(for: format)
             log("writing \(path)")
-            try TreeTarball(format: .pax, clampTime: request.sourceDateEpoch.map { Timestamp(seconds: $0) }).write(tree, to: path)
+            try TreeTarball(
+                format: .pax, clampTime: request.sourceDateEpoch.map { Timestamp(seconds: $0) }, gzip: format == .tgz
+            ).write(tree, to: path)
             written.append(path)
         }
         if request.checksum {
             for path in written {
-                try ChecksumFiles.write(for: path, digests: digests[path] ?? Digests.of(path: path))
+                try ChecksumFiles.write(
+                    for: path, digests: digests[path] ?? Digests.of(path: path), algorithms: request.checksumAlgorithms)
             }
             log("checksums written")
         }

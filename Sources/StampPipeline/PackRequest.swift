@@ -12,12 +12,15 @@ public enum PackFormat: Sendable, Equatable, CustomStringConvertible {
     case container(OutputFormat)
     case ova
     case tar
+    /// The tarball through `gzip -9` (DIB's `tgz`).
+    case tgz
 
-    /// Parses `-t` names: raw, qcow2, vmdk, vmdk-sparse, vhd, vhd-fixed, ova, tar.
+    /// Parses `-t` names: raw, qcow2, vmdk, vmdk-sparse, vhd, vhd-fixed, ova, tar, tgz.
     public init?(name: String) {
         switch name.lowercased() {
         case "ova": self = .ova
         case "tar": self = .tar
+        case "tgz": self = .tgz
         default:
             guard let f = OutputFormat(name: name) else { return nil }
             self = .container(f)
@@ -29,6 +32,7 @@ public enum PackFormat: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .ova: return "ova"
         case .tar: return "tar"
+        case .tgz: return "tgz"
         case .container(let f):
             switch f {
             case .raw: return "raw"
@@ -43,6 +47,7 @@ public enum PackFormat: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .ova: return "ova"
         case .tar: return "tar"
+        case .tgz: return "tgz"
         case .container(let f): return f.description
         }
     }
@@ -115,6 +120,8 @@ public struct PackRequest: Sendable {
     public var qcow2Compat: Qcow2Compat = .v3
     /// Compress qcow2 clusters (DIB compresses unless `-u`).
     public var qcow2Compressed = false
+    /// VMDK `ddb.adapterType` (`lsilogic`, `ide`, `buslogic`); nil: the writer's default.
+    public var vmdkAdapterType: String?
     public var ova = OVASettings()
     /// Draw a progress line while the disk streams (for terminals).
     public var progress = false

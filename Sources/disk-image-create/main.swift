@@ -6,6 +6,7 @@
 // prints the plan (outputs, resolved elements, layout) and stops.
 import Foundation
 import Logging
+import StampConfig
 import StampElements
 import StampIO
 import StampPipeline
@@ -19,49 +20,61 @@ let logger = Logger(label: "disk-image-create")
 let environment = ProcessInfo.processInfo.environment
 
 /// Ends the run: one line on stderr naming the problem (Foundation's errors as `path: reason`,
-/// never folded over several lines), exit status 1 as DIB's.
+/// never folded over several lines), exit status 1 as DIB's. With `--logfile` the log ends
+/// with the same line, timestamped. It is never also written to standard output, so a
+/// terminal shows it once whatever `DIB_QUIET` says.
 func fail(_ message: String) -> Never {
     TemporaryFiles.shared.removeAll()
-    let line = "disk-image-create: \(message)\n"
-    FileHandle.standardError.write(Data(line.utf8))
-    // With --logfile the log ends with the same line (stdout is the log there).
-    if loggingToFile { FileHandle.standardOutput.write(Data(line.utf8)) }
+    let line = "disk-image-create: \(message)"
+    FileHandle.standardError.write(Data((line + "\n").utf8))
+    if let log = LogLine.current.logfile { LogLine.writeAll(log, "\(LogLine.timestamp()) | \(line)\n") }
     exit(1)
 }
 
-nonisolated(unsafe) var loggingToFile = false
-
-/// `--logfile FILE`, as DIB: the timestamped log is appended to FILE, and with `DIB_QUIET`
-/// (which --logfile sets unless it is given) nothing else goes to stdout. Done on file
-/// descriptor 1, so the element scripts' output, which inherits it, is in the log too;
-/// without quiet, a `tee -a FILE` child copies stdout to both. Opened once: the process
-/// re-executed in a user namespace (``UserNamespace``) inherits it.
-func openLogfile(_ path: String) {
-    if environment["STAMP_DIB_LOGFILE_OPEN"] == path {
-        loggingToFile = true
-        return
+/// Routes the log as DIB's output filter does. DIB sends every line through a filter that
+/// writes it to standard output (timestamped unless `DIB_NO_TIMESTAMP=1`) when not quiet,
+/// and to the `--logfile` FILE (appended, always timestamped). `DIB_QUIET=1` silences
+/// standard output; a log file with `DIB_QUIET` unset or empty implies it, `DIB_QUIET=0`
+/// keeps both. With a log file, `Output logs going to: FILE` is printed first whatever
+/// `DIB_QUIET` says.
+///
+/// When quiet, file descriptor 1 itself points at the log file (or /dev/null), so that
+/// nothing written there directly reaches the terminal either. The log file's descriptor
+/// stays open across the re-execution into a user namespace (``UserNamespace``), named by
+/// `STAMP_DIB_LOG_FD`, so the file is opened and announced once.
+func routeOutput(logfile: String?) {
+    func number(_ name: String) -> Int? { environment[name].flatMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
+    let quietSet = !(environment["DIB_QUIET"] ?? "").isEmpty
+    let quiet = logfile != nil && !quietSet ? true : number("DIB_QUIET") == 1
+    var destinations = LogLine.Destinations(stdout: 1, timestamps: number("DIB_NO_TIMESTAMP") != 1, logfile: nil)
+    if let path = logfile {
+        if let inherited = environment["STAMP_DIB_LOG_FD"].flatMap(Int32.init), fcntl(inherited, F_GETFD) >= 0 {
+            destinations.logfile = inherited
+        } else {
+            LogLine.writeAll(1, "Output logs going to: \(path)\n")
+            let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { fail("--logfile \(path): \(String(cString: strerror(errno)).lowercased())") }
+            // Above the descriptors the standard streams and the build use, kept across exec.
+            let kept = fcntl(fd, F_DUPFD, 10)
+            guard kept >= 0 else { fail("--logfile \(path): \(String(cString: strerror(errno)).lowercased())") }
+            close(fd)
+            destinations.logfile = kept
+            setenv("STAMP_DIB_LOG_FD", String(kept), 1)
+        }
     }
-    let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-    guard fd >= 0 else { fail("--logfile \(path): \(String(cString: strerror(errno)).lowercased())") }
-    let quiet = environment["DIB_QUIET"].map { $0 != "0" && !$0.isEmpty } ?? true
     if quiet {
-        dup2(fd, 1)
-    } else {
-        var ends: [Int32] = [0, 0]
-        guard pipe(&ends) == 0 else { fail("--logfile \(path): pipe: \(String(cString: strerror(errno)))") }
-        let tee = Process()
-        tee.executableURL = URL(fileURLWithPath: "/usr/bin/tee")
-        tee.arguments = ["-a", path]
-        tee.standardInput = FileHandle(fileDescriptor: ends[0], closeOnDealloc: false)
-        tee.standardOutput = FileHandle.standardOutput
-        do { try tee.run() } catch { fail("--logfile \(path): tee: \(error)") }
-        dup2(ends[1], 1)
-        close(ends[0])
-        close(ends[1])
+        destinations.stdout = nil
+        if let log = destinations.logfile {
+            dup2(log, 1)
+        } else {
+            let null = open("/dev/null", O_WRONLY | O_CLOEXEC)
+            if null >= 0 {
+                dup2(null, 1)
+                close(null)
+            }
+        }
     }
-    close(fd)
-    setenv("STAMP_DIB_LOGFILE_OPEN", path, 1)
-    loggingToFile = true
+    LogLine.configure(destinations)
 }
 
 func fail(_ error: Error) -> Never {
@@ -79,14 +92,15 @@ switch command {
 case .help:
     print(DIBCommandLine.usage)
 case .version:
-    print("stamp disk-image-create (diskimage-builder compatible)")
+    // DIB prints its version number alone; scripts compare it.
+    print(StampVersion.number)
 case .build(let request):
     // For the settings table's tests: the options as typed settings, then stop.
     if environment["STAMP_PRINT_SETTINGS"] == "1", let settings = request.settings {
         print(settings.givenLines.joined(separator: "\n"))
         exit(0)
     }
-    if let path = request.logfile { openLogfile(path) }
+    routeOutput(logfile: request.logfile)
     var plan = request.plan
     plan.builtinElementsDirectory = ElementBuildPlan.locateBuiltinElements(
         executable: URL(fileURLWithPath: CommandLine.arguments[0]), environment: environment)
@@ -110,6 +124,8 @@ case .build(let request):
     } catch {
         fail(error)
     }
+    // Staying in this process: the element stages need not inherit the log file.
+    if let log = LogLine.current.logfile { _ = fcntl(log, F_SETFD, FD_CLOEXEC) }
     do {
         let outputs = try await DIBBuild.run(request, build: build, logger: logger)
         for path in outputs { logger.info("Image file \(path) created...") }

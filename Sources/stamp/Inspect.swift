@@ -8,7 +8,10 @@ struct Inspect: ParsableCommand {
         abstract: "Show an image's container format, virtual size, partition table and filesystems.")
 
     @Argument(help: "A raw, qcow2, VMDK or VHD image.") var image: String
-    @Flag(help: "Print JSON.") var json = false
+    @Flag(
+        help:
+            "Print JSON: qemu-img info's keys and meanings (virtual-size, actual-size, format, …), stamp's partitions and filesystems under \"stamp\" (docs/inspect-json.md)."
+    ) var json = false
 
     func validate() throws {
         if let problem = emptyInputProblem(image) { throw ValidationError(problem) }
@@ -21,8 +24,12 @@ struct Inspect: ParsableCommand {
             return
         }
         print(
-            "\(r.path): \(r.format) (\(r.variant)), virtual size \(formatBytes(r.virtualSize)) (\(r.virtualSize) bytes), file \(formatBytes(r.fileSize))"
+            "\(r.path): \(r.format) (\(r.variant)), virtual size \(formatBytes(r.virtualSize)) (\(r.virtualSize) bytes), allocated \(formatBytes(r.info.actualSize))"
         )
+        if let backing = r.info.backingFilename {
+            print("backing file: \(JSONValue.quoted(backing))\(r.info.backingFormat.map { " (\($0))" } ?? "")")
+        }
+        if let unread = r.contentsUnread { print("contents not read: \(unread)") }
         if let table = r.partitionTable { print("partition table: \(table)") }
         for p in r.partitions {
             let fs = p.filesystem.map { "\($0.type) label=\($0.label) uuid=\($0.uuid)" } ?? "-"

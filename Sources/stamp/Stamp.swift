@@ -14,7 +14,7 @@ struct Stamp: ParsableCommand {
             stamp writes ext4 filesystems, partition tables, boot code and disk containers
             (raw, qcow2, VMDK, VHD, OVA) itself, streaming each image in one pass.
             """,
-        version: "0.1.0",
+        version: StampVersion.number,
         subcommands: [
             Pack.self, Mkfs.self, Convert.self, Inspect.self, Verify.self, Build.self, Elements.self, Images.self, Options.self,
         ])

@@ -163,8 +163,9 @@ struct DIBEndToEndTests {
         #expect(try strictFsck(rootFS) == [])
         let inspect = try run([stampBinary, "inspect", "--json", out + ".raw"])
         let json = try JSONSerialization.jsonObject(with: Data(inspect.stdout.utf8)) as? [String: Any]
-        #expect(json?["partition_table"] as? String == "gpt")
-        let types = (json?["partitions"] as? [[String: Any]] ?? []).compactMap {
+        let extra = json?["stamp"] as? [String: Any]
+        #expect(extra?["partition-table"] as? String == "gpt")
+        let types = (extra?["partitions"] as? [[String: Any]] ?? []).compactMap {
             ($0["filesystem"] as? [String: Any])?["type"] as? String
         }
         #expect(types == ["vfat", "ext4"], "\(inspect.stdout)")

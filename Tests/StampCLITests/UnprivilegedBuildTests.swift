@@ -120,6 +120,27 @@ struct UnprivilegedBuildTests {
         #expect(WorkDirectoryMounts.under(dir.path).isEmpty, "\(WorkDirectoryMounts.under(dir.path))")
     }
 
+    /// --logfile as an ordinary user: the log is opened and announced once by the caller and
+    /// written by the build re-executed in the user namespace (its descriptor inherited), every
+    /// line timestamped, nothing else on stdout.
+    @Test func logfileSurvivesTheReexecution() throws {
+        let user = try ThrowawayUser()
+        defer { user.remove() }
+        let dir = try Self.workspace(for: user)
+        defer { dir.cleanup() }
+        let log = dir.file("home/build.log")
+        var arguments = Self.arguments(user, dir, ["owned"])
+        arguments.insert(contentsOf: ["--logfile", log], at: try #require(arguments.firstIndex(of: "-o")))
+        let r = try run(arguments)
+        try #require(r.status == 0, "\(r.stderr) \(r.stdout.suffix(1500))")
+        #expect(r.stdout == "Output logs going to: \(log)\n" && r.stderr.isEmpty, "\(r.output.prefix(2000))")
+        let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
+        #expect(lines.allSatisfy(DIBOutputTests.isStamped), "\(lines.filter { !DIBOutputTests.isStamped($0) }.prefix(5))")
+        #expect(lines.last?.hasSuffix("| Build completed successfully") == true, "\(lines.suffix(3))")
+        let attributes = try FileManager.default.attributesOfItem(atPath: log)
+        #expect((attributes[.ownerAccountID] as? Int) == user.uid)
+    }
+
     /// SIGKILL while an install.d script sleeps in the chroot: no process of the user or its
     /// range survives, no mount appears on the host, no final output exists; the next build
     /// (which sweeps the killed one's work directory, from inside the namespace) succeeds.

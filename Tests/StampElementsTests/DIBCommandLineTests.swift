@@ -84,7 +84,7 @@ import Testing
         #expect(found == [.unknownFormat("vdi")])
         #expect(
             DIBCommandLine.Failure(problems: found).description
-                == "unknown image format 'vdi' (supported: raw, qcow2, vmdk, vmdk-sparse, vhd, vhd-fixed, ova, tar)")
+                == "unknown image format 'vdi' (supported: raw, qcow2, vmdk, vmdk-sparse, vhd, vhd-fixed, ova, tar, tgz)")
     }
 
     @Test func badCommandLines() {
@@ -101,13 +101,26 @@ import Testing
     }
 
     /// DIB hands `--qemu-img-options` to every `qemu-img convert`: stamp applies `compat` to the
-    /// qcow2 and `subformat` to the vmdk, logs the rest as ignored, and refuses values qemu-img
-    /// itself would refuse, before anything runs.
+    /// qcow2, `subformat` and `adapter_type` to the vmdk, accepts the other keys qemu-img takes
+    /// with the value stamp writes anyway, and refuses any other value or key in one line
+    /// naming it, before anything runs.
     @Test func qemuImgOptions() throws {
-        let request = try build("--qemu-img-options compat=v2,subformat=monolithicSparse,cluster_size=65536 -o x e")
+        let request = try build(
+            "--qemu-img-options compat=v2,subformat=monolithicSparse,cluster_size=65536,adapter_type=ide,lazy_refcounts=off,extent_size_hint=1M -o x e"
+        )
         #expect(request.qcow2Version == 2)
         #expect(request.vmdkSubformat == "monolithicSparse")
-        #expect(request.ignoredQemuImgOptions == ["cluster_size=65536"])
+        #expect(request.vmdkAdapterType == "ide")
+        #expect(request.ignoredQemuImgOptions == ["extent_size_hint=1M"])
+        for (pair, says) in [
+            ("cluster_size=2M", "qcow2 clusters of 64 KiB"), ("lazy_refcounts=on", "no lazy refcounts"),
+            ("backing_file=base.qcow2", "no backing file"), ("encrypt.format=luks", "unencrypted"),
+            ("frobnicate=1", "qemu-img has no option 'frobnicate'"), ("adapter_type=legacyESX", "ide, lsilogic and buslogic"),
+        ] {
+            let found = problems("--qemu-img-options \(pair) -o x e")
+            let line = DIBCommandLine.Failure(problems: found).description
+            #expect(found.count == 1 && line.contains(pair) && line.contains(says), "\(pair): \(line)")
+        }
         #expect(try build("--qemu-img-options compat=1.1 -o x e").qcow2Version == 3)
         #expect(
             problems("--qemu-img-options compat=0.9 -o x e")
