@@ -308,7 +308,7 @@ public enum ElementBuild {
         return try await stage.run()
     }
 
-    /// The variables of reference/dib.md 3.5 common to every phase.
+    /// The variables diskimage-builder exports to every phase.
     static func commonEnvironment(_ build: ValidatedElementBuild, work: WorkDirectory) -> [String: String] {
         let plan = build.plan
         var env = plan.environment

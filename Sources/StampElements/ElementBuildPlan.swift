@@ -99,7 +99,7 @@ public struct ElementBuildPlan: Sendable, Equatable {
 }
 
 /// The values DIB's block layer exports before any phase runs, derived from the block-device
-/// configuration (reference/dib.md 2.5 step 4 and 4.3).
+/// configuration (diskimage-builder's block-device layer, `dib-block-device getval`).
 public struct BlockDeviceSettings: Sendable, Equatable {
     /// Where the configuration came from: `DIB_BLOCK_DEVICE_CONFIG`, an element file, or the
     /// built-in partitionless fallback.

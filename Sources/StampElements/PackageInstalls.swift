@@ -14,7 +14,7 @@ import Yams
 ///   because they usually test variables exported by `environment.d`);
 /// - `pkg-map.d/<element>`: `release|distro|family|default<TAB>key<TAB>package<TAB>mapped`.
 ///
-/// Keys honoured (reference/dib.md 3.7): `phase` (default `install.d`), `uninstall`,
+/// Keys honoured (diskimage-builder's package-installs element): `phase` (default `install.d`), `uninstall`,
 /// `installtype`, `arch`, `not-arch`, `dib_python_version`, `build-only`, `when`.
 public struct PackageInstalls: Sendable, Equatable {
     public struct Entry: Sendable, Equatable {

@@ -1,6 +1,6 @@
 /// A hook phase: a `<name>.d` directory of scripts run by dib-run-parts.
 ///
-/// DIB's order and placement (reference/dib.md 3.3):
+/// DIB's order and placement (diskimage-builder's `disk-image-create` and its element guide):
 ///
 /// | phase | runs | stage |
 /// |---|---|---|

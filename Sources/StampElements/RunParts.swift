@@ -2,7 +2,7 @@ import Foundation
 
 /// dib-run-parts: which scripts of a phase directory run, and in which order.
 ///
-/// DIB's rules (reference/dib.md 3.4):
+/// DIB's rules (diskimage-builder's dib-run-parts):
 /// - only regular files (symbolic links to files count) that are executable;
 /// - the name must match `^[0-9A-Za-z_-]+$` (`RUN_PARTS_REGEX` overrides it), so
 ///   `10-foo.sh` is silently skipped;

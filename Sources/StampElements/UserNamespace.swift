@@ -46,7 +46,7 @@ import Foundation
 /// namespace, where the kernel already shows 42. stamp does the second: a non-root
 /// `disk-image-create`/`stamp build`, once validation has passed, re-executes itself in a
 /// new user namespace (stamp is multithreaded by then, and `unshare(CLONE_NEWUSER)` refuses
-/// a multithreaded caller, see DESIGN.md principle 4), where it is uid 0 and does everything
+/// a multithreaded caller: unshare(2)), where it is uid 0 and does everything
 /// the root path does, unchanged: stages, scan, disk, outputs, cleanup.
 /// Why not map back on the host:
 /// - Permissions. On the host the caller is an ordinary user without `CAP_DAC_READ_SEARCH`:

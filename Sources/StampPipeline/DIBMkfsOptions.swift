@@ -6,7 +6,7 @@
 /// mkfs -t ext4 [-E resize=MAX_ONLINE_RESIZE] -i 4096 -J size=DIB_JOURNAL_SIZE DIB_MKFS_OPTS -L LABEL -U UUID -q DEV
 /// ```
 ///
-/// (reference/dib.md 2.5 step 10 and 4.2), so the user's `--mkfs-options` come after DIB's own
+/// (diskimage-builder's mkfs plugin of the block-device layer), so the user's `--mkfs-options` come after DIB's own
 /// `-i`/`-J` (and win, as the last value of an option does in mke2fs) and before `-L`/`-U`
 /// (and lose). mke2fs keeps only the last `-E` string, so a user `-E` replaces
 /// `--max-online-resize`'s. What each option does here:

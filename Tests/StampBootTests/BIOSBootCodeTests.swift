@@ -3,8 +3,8 @@ import Testing
 
 @testable import StampBoot
 
-/// Golden bytes for the BIOS embedding, derived by hand from the field table in
-/// reference/ext4.md §4.3 (grub 2.06 `util/setup.c`, `boot.h`, `diskboot.S`).
+/// Golden bytes for the BIOS embedding, derived by hand from the fields GRUB
+/// 2.06 patches (its `util/setup.c`, `include/grub/i386/pc/boot.h`, `diskboot.S`).
 ///
 /// The inputs are synthetic so every byte's origin is visible: boot.img byte i is
 /// `0xB0 ^ (i & 0x3F)` (differs from every value patched in), sector 0 is 0xC3 everywhere outside a protective

@@ -3,7 +3,7 @@ import Testing
 
 import StampTestSupport
 
-/// Issue 10's bad-input catalogue (README "Bad input"): each case runs the real `stamp` or
+/// Issue 10's bad-input catalogue (docs/bad-input.md): each case runs the real `stamp` or
 /// `disk-image-create` on one bad input and requires exactly one line on stderr, containing a
 /// needle that names the path, option, variable or element at fault; the expected non-zero
 /// exit status; and nothing new anywhere under the case's directory (no output under a final

@@ -5,7 +5,7 @@ import StampIO
 import Testing
 
 /// Each header compared with bytes derived by hand from the format's specification
-/// (reference/formats.md), not from our encoder.
+/// (the specifications listed in docs/formats.md), not from our encoder.
 @Suite struct HeaderGoldenTests {
     var options: ContainerOptions {
         var o = ContainerOptions()

@@ -21,7 +21,7 @@ import Testing
         }
     }
 
-    /// nodepool's exact command (reference/dib.md 1.2), with the formats in set order.
+    /// nodepool's exact command (nodepool's builder.py), with the formats in set order.
     @Test(arguments: ["qcow2,vmdk,raw", "raw,qcow2,vmdk", "vmdk,raw,qcow2"])
     func nodepoolCommand(formats: String) throws {
         let request = try build(

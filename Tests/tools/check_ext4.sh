@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # check_ext4.sh IMAGE[?offset=BYTES]
 #
-# Strict offline validation of an ext4 image against stamp's target format (issue 2 and
-# reference/ext4.md §2, §3, §6 gates 1-2). Read-only; needs e2fsprogs.
+# Strict offline validation of an ext4 image against stamp's target format (Debian
+# bookworm's ext4 features, e2fsck silent, metadata consistent). Read-only; needs e2fsprogs.
 #   1. `e2fsck -fn` exits 0 and prints nothing but its version line, the five "Pass N:" lines
 #      and the summary line (e2fsck's "could be narrower/shorter" prompts exit 0 too, so any
 #      other line is a failure and is printed).

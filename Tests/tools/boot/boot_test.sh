@@ -3,8 +3,8 @@
 #              [--expect-mount DIR]... [--cdrom ISO] [--expect-hostname NAME]
 #              [--expect-uuid UUID] [--resize SIZE] [--snapshot] [--secure-boot] [--log FILE]
 #
-# Boots IMAGE under qemu-system-x86_64 with TCG (KVM guests hang on this kind of host, see
-# reference/ext4.md §4.7), waits for the marker that install_marker.sh puts in the image,
+# Boots IMAGE under qemu-system-x86_64 with TCG (KVM guests hang on this kind of host, a host
+# limit of this test machine), waits for the marker that install_marker.sh puts in the image,
 # prints the marker lines and the wall time, and exits 0 only when:
 #   - STAMP_BOOT_OK appeared,
 #   - the root filesystem is mounted read-write (STAMP_ROOT options start with rw),
