@@ -8,7 +8,7 @@ import StampTestSupport
 /// (STAMP_NETWORK_TESTS=1 and STAMP_BOOT_TESTS=1; scripts/test's network phase sets both).
 /// The boots are part of the tests: without STAMP_BOOT_TESTS the suite is a recorded skip,
 /// not a pass that never booted. The builds share the run's image cache
-/// (``sharedImageCache(fallback:)``); the killed builds keep their own.
+/// (``sharedImageCache(fallback:)``). The killed builds are ``DIBKillTests``.
 @Suite(.serialized, .enabled(if: isRoot && networkTestsEnabled && bootTestsEnabled))
 struct DIBEndToEndTests {
     static var binary: String { dibBinary }
@@ -51,36 +51,6 @@ struct DIBEndToEndTests {
 
     static func mountInfo() -> [String] {
         ((try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
-    }
-
-    /// SIGKILL of `disk-image-create` inside dpkg/apt in the chroot, and again while the disk is
-    /// being written: the build's private mount namespaces are gone (no process is left in
-    /// them: the host's mount table cannot show their mounts), no process of the build
-    /// survives, the host's mount table is unchanged, no file is under a final name, and the
-    /// next build (the test below) succeeds.
-    @Test(arguments: ["Unpacking ", "| writing "])
-    func sigkillAtAnyPointLeavesNothing(marker: String) throws {
-        let dir = Self.work + "/kill"
-        try? FileManager.default.removeItem(atPath: dir)
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let before = Self.mountInfo()
-        var env = ProcessInfo.processInfo.environment
-        env["DIB_RELEASE"] = "bookworm"
-        env["DIB_IMAGE_CACHE"] = Self.cache
-        env["TMPDIR"] = dir
-        // Read the log until the marker shows, then kill without warning; meanwhile the
-        // build's processes and mount namespaces are recorded.
-        let (watch, killed, seen) = try BuildWatch.killAtMarker(
-            [Self.binary, "-x", "-t", "qcow2,raw", "--checksum", "--no-tmpfs", "-o", dir + "/out", "debian-minimal", "vm"],
-            environment: env, marker: marker)
-        defer { watch.killSurvivors() }
-        #expect(killed, "the build ended before '\(marker)' appeared: \(seen.suffix(2000))")
-        #expect(!watch.namespaces.isEmpty, "no private mount namespace seen among \(watch.descendants.count) processes")
-        let left = watch.survivorsAfterWaiting(touching: dir)
-        #expect(left.isEmpty, "left after SIGKILL at '\(marker)' (namespaces \(watch.namespaces)): \(left)")
-        #expect(Self.mountInfo() == before, "host mounts changed after SIGKILL at '\(marker)'")
-        let finals = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix("out.") && $0 != "out.d" }
-        #expect(finals.isEmpty, "final outputs after SIGKILL at '\(marker)': \(finals)")
     }
 
     /// nodepool's command (the run's shared build, ``SharedBuilds``, `-p iputils-ping` added)
