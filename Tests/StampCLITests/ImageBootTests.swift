@@ -15,7 +15,7 @@ import StampTestSupport
     .serialized,
     .enabled(
         if: isRoot && ProcessInfo.processInfo.environment["STAMP_BOOT_TESTS"] != nil && toolAvailable("umoci")
-            && toolAvailable("docker-registry") && toolAvailable("skopeo")
+            && toolAvailable("docker-registry") && toolAvailable("skopeo") && toolAvailable("strace")
             && FileManager.default.isExecutableFile(atPath: stampBinary)))
 struct ImageBootTests {
     static let uuid = "6a1c7e2b-0d3f-4e5a-9b8c-0000000000c1"
@@ -77,7 +77,8 @@ struct ImageBootTests {
 
     /// Pulled from the registry, stamped by an ordinary user (`nobody`: no subordinate range,
     /// no user namespace; the layers' owners and capabilities still reach the disk, as
-    /// LayerModelTests checks) and checked: the summary names the registry reference.
+    /// LayerModelTests checks) and checked: the summary names the registry reference, and
+    /// `strace -f` saw no unshare, no setns and no clone into a new namespace.
     static func pack(_ reference: String, _ out: String, _ options: [String]) throws {
         // Earlier outputs go first: in the sticky work directory nobody cannot replace them.
         let name = (out as NSString).lastPathComponent
@@ -85,8 +86,16 @@ struct ImageBootTests {
             try FileManager.default.removeItem(atPath: work + "/" + file)
         }
         try sh("chmod 1777 '\(work)'")
-        let r = try run(asOrdinaryUser([stampBinary, "pack", reference, "--plain-http", "-o", out, "--uuid", uuid] + options))
+        let trace = out + ".strace"
+        try? FileManager.default.removeItem(atPath: trace)
+        let r = try run(
+            ["strace", "-f", "-qq", "--seccomp-bpf", "-o", trace, "-e", "trace=unshare,setns,clone,clone3"]
+                + asOrdinaryUser([stampBinary, "pack", reference, "--plain-http", "-o", out, "--uuid", uuid] + options))
         try #require(r.status == 0, "\(r.output)")
+        let calls = try String(contentsOfFile: trace, encoding: .utf8).split(separator: "\n")
+        #expect(calls.contains { $0.contains("clone") }, "strace recorded no clone (the pack starts threads): \(calls.prefix(5))")
+        let namespaced = calls.filter { $0.contains("unshare(") || $0.contains("setns(") || $0.contains("CLONE_NEW") }
+        #expect(namespaced.isEmpty, "the ordinary user's pack used namespaces: \(namespaced.prefix(5))")
         let summary = try String(contentsOfFile: out + ".d/image.json", encoding: .utf8)
         #expect(summary.contains("\"\(reference)\""), "\(summary)")
         #expect(summary.contains("\"STAMP_IMAGE=boot\""), "\(summary)")
