@@ -107,7 +107,7 @@ extension Settings {
         Setting(
             .fast, .flag, help: "Fastest compression (larger qcow2 -c, VMDK and OVA).",
             spellings: [.pack: Spelling(long: "fast")],
-            changesBytes: true),
+            requires: [.format(["vmdk", "ova", "qcow2"])], changesBytes: true),
         Setting(
             .qcow2Compat, .choice(["1.1", "0.10"], aliases: ["v3": "1.1", "v2": "0.10"]), default: "1.1",
             help: "qcow2 compatibility level: 1.1 (version 3) or 0.10 (version 2, what nodepool asks for).",

@@ -148,6 +148,9 @@ struct SettingsCLITests {
         try refused(["pack", t, "-o", o, "-t", "ova", "--sign-algorithm", "sha512"], ["--sign-algorithm needs --sign"], in: dir)
         try refused(["pack", t, "-o", o, "-t", "raw,raw"], ["format raw is given twice"], in: dir)
         try refused(["pack", t, "-o", o, "-t", "raw", "--cpus", "4"], ["--cpus applies to ova output only"], in: dir)
+        // --fast chooses the compression level: raw and VHD are not compressed.
+        try refused(
+            ["pack", t, "-o", o, "-t", "raw,vhd", "--fast"], ["--fast applies to vmdk or ova or qcow2 output only"], in: dir)
         try refused(["build", "e", "-o", o, "-t", "raw", "--qcow2-compat", "0.10"], ["--qcow2-compat applies to qcow2"], in: dir)
     }
 
