@@ -106,8 +106,9 @@ struct Build: ParsableCommand {
         plan.builtinElementsDirectory = ElementBuildPlan.locateBuiltinElements(
             executable: URL(fileURLWithPath: CommandLine.arguments[0]), environment: environment)
         if quiet { LogLine.configure(.init(stdout: nil)) }
-        var logger = Logger(label: "stamp-build") { _ in LogLineHandler() }
-        if verbose { logger.logLevel = .debug }
+        var configured = Logger(label: "stamp-build") { _ in LogLineHandler() }
+        if verbose { configured.logLevel = .debug }
+        let logger = configured
         let build = try ElementBuild.validate(plan, logger: logger)
         // Not root: go on as uid 0 of a user namespace (UserNamespace.swift), or fail in one line.
         try UserNamespace.reexecUnlessRoot(arguments: Stamp.arguments)

@@ -1,6 +1,7 @@
 import Foundation
 import StampContainers
 import StampIO
+import StampTestSupport
 import Testing
 
 /// The formats `convert` goes between, with the detection result each must give.
