@@ -7,7 +7,8 @@ extension Settings {
             help: "Print nothing but errors: no progress line, no log lines (the exit status tells the rest).",
             spellings: [
                 .pack: Spelling(long: "quiet", short: "q"), .mkfs: Spelling(long: "quiet", short: "q"),
-                .build: Spelling(long: "quiet", short: "q"), .images: Spelling(
+                .build: Spelling(long: "quiet", short: "q"),
+                .images: Spelling(
                     long: "quiet", short: "q", help: "list: only each entry's key, one a line; prune: nothing but errors."),
             ],
             conflicts: [Conflict(.verbose, "choose one of -q and -v")], changesBytes: false),
@@ -15,8 +16,10 @@ extension Settings {
             .verbose, .flag, help: "Also print what was written and how long each step took.",
             spellings: [
                 .pack: Spelling(long: "verbose", short: "v"), .mkfs: Spelling(long: "verbose", short: "v"),
-                .build: Spelling(long: "verbose", short: "v", help: "Also print the build's debug lines (cache keys, each step)."),
-                .images: Spelling(long: "verbose", short: "v", help: "list: whole keys and digests instead of their first characters."),
+                .build: Spelling(
+                    long: "verbose", short: "v", help: "Also print the build's debug lines (cache keys, each step)."),
+                .images: Spelling(
+                    long: "verbose", short: "v", help: "list: whole keys and digests instead of their first characters."),
             ],
             changesBytes: false),
     ]

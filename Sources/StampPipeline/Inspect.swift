@@ -119,7 +119,8 @@ public enum Inspector {
             return report
         }
         if info.corrupt {
-            report.contentsUnread = "the qcow2 image is marked corrupt (qemu found an inconsistency), so its contents are not read"
+            report.contentsUnread =
+                "the qcow2 image is marked corrupt (qemu found an inconsistency), so its contents are not read"
             return report
         }
         do {

@@ -37,17 +37,31 @@ struct Build: ParsableCommand {
 
     @Option(name: .setting(.from, .build), help: .setting(.from, .build)) var from: String?
     @OptionGroup var registry: RegistryAccessOptions
-    @Option(name: .setting(.stampedCache, .build), help: .setting(.stampedCache, .build), completion: .setting(.stampedCache, .build)) var stampedCache: String?
-    @Option(name: .setting(.output, .build), help: .setting(.output, .build), completion: .setting(.output, .build)) var output: String
-    @Option(name: .setting(.types, .build), help: .setting(.types, .build), completion: .setting(.types, .build)) var types: String?
+    @Option(
+        name: .setting(.stampedCache, .build), help: .setting(.stampedCache, .build), completion: .setting(.stampedCache, .build))
+    var stampedCache: String?
+    @Option(name: .setting(.output, .build), help: .setting(.output, .build), completion: .setting(.output, .build))
+    var output: String
+    @Option(name: .setting(.types, .build), help: .setting(.types, .build), completion: .setting(.types, .build))
+    var types: String?
     @Option(name: .setting(.release, .build), help: .setting(.release, .build)) var release: String?
-    @Option(name: .setting(.elementsPath, .build), help: .setting(.elementsPath, .build), completion: .setting(.elementsPath, .build)) var elementsPath: [String] = []
-    @Option(name: .setting(.blockDeviceConfig, .build), help: .setting(.blockDeviceConfig, .build), completion: .setting(.blockDeviceConfig, .build)) var blockDeviceConfig: String?
+    @Option(
+        name: .setting(.elementsPath, .build), help: .setting(.elementsPath, .build), completion: .setting(.elementsPath, .build))
+    var elementsPath: [String] = []
+    @Option(
+        name: .setting(.blockDeviceConfig, .build), help: .setting(.blockDeviceConfig, .build),
+        completion: .setting(.blockDeviceConfig, .build))
+    var blockDeviceConfig: String?
     @Option(name: .setting(.size, .build), help: .setting(.size, .build)) var size: String?
-    @Option(name: .setting(.downloadCache, .build), help: .setting(.downloadCache, .build), completion: .setting(.downloadCache, .build)) var downloadCache: String?
+    @Option(
+        name: .setting(.downloadCache, .build), help: .setting(.downloadCache, .build),
+        completion: .setting(.downloadCache, .build))
+    var downloadCache: String?
     @Flag(name: .setting(.offline, .build), help: .setting(.offline, .build)) var offline = false
     @Flag(name: .setting(.checksum, .build), help: .setting(.checksum, .build)) var checksum = false
-    @Option(name: .setting(.qcow2Compat, .build), help: .setting(.qcow2Compat, .build), completion: .setting(.qcow2Compat, .build)) var qcow2Compat: String?
+    @Option(
+        name: .setting(.qcow2Compat, .build), help: .setting(.qcow2Compat, .build), completion: .setting(.qcow2Compat, .build))
+    var qcow2Compat: String?
     @Option(name: .setting(.packages, .build), help: .setting(.packages, .build)) var packages: [String] = []
     @Option(name: .setting(.env, .build), help: .setting(.env, .build)) var env: [String] = []
     @Flag(name: .setting(.trace, .build), help: .setting(.trace, .build)) var trace = false
@@ -125,6 +139,7 @@ struct Build: ParsableCommand {
 struct Elements: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show the elements a build would use: dependencies resolved, each with its path and what it provides.",
+        usage: "stamp elements [<options>] <element> ...",
         discussion: """
             Resolution is DIB's: `base` is added unless --no-base, `vm` brings `block-device-mbr`, \
             element-deps are followed and virtual names (operating-system, block-device) are \
@@ -132,7 +147,8 @@ struct Elements: ParsableCommand {
             """)
 
     @Argument(
-        help: "Elements, as given to stamp build or disk-image-create.", completion: .custom { _, _, prefix in elementNames(prefix) })
+        help: "Elements, as given to stamp build or disk-image-create.",
+        completion: .custom { _, _, prefix in elementNames(prefix) })
     var elements: [String]
 
     @Option(

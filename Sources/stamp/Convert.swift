@@ -10,6 +10,7 @@ import StampConfig
 struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Convert a disk image between raw, qcow2, vmdk (stream or sparse) and vhd (dynamic or fixed).",
+        usage: "stamp convert [<options>] <input> -O <format> <output>",
         discussion: """
             The input format is detected from its contents; inputs are treated as untrusted. On a \
             terminal a progress line shows bytes written, rate and time left (not with -q).
@@ -19,7 +20,8 @@ struct Convert: ParsableCommand {
 
     @Argument(help: "The image to read.", completion: .file()) var input: String
     @Option(
-        name: .customShort("O"), help: "Output format: \(formats.joined(separator: ", ")).", completion: .list(formats))
+        name: .customShort("O"), help: ArgumentHelp("Output format: \(formats.joined(separator: ", ")).", valueName: "format"),
+        completion: .list(formats))
     var format: String
     @Argument(help: "The image to write.", completion: .file()) var output: String
     @Option(help: .setting(.qcow2Compat, .pack), completion: .setting(.qcow2Compat, .pack))
@@ -59,7 +61,8 @@ struct Convert: ParsableCommand {
         if verbose { Log.line("reading \(input): \(formatBytes(reader.virtualSize)) disk") }
         try reader.replay(into: ProgressSink.wrapping(sink, total: reader.virtualSize, label: "converting"))
         if verbose {
-            Log.line("wrote \(output) (\(format), \(sizeOnDisk(output))) in \(String(format: "%.1f", monotonicSeconds() - start)) s")
+            Log.line(
+                "wrote \(output) (\(format), \(sizeOnDisk(output))) in \(String(format: "%.1f", monotonicSeconds() - start)) s")
         }
     }
 }

@@ -7,6 +7,7 @@ import StampConfig
 struct Images: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List or prune the cache of stamped container images (stamp pack IMAGE_REF --stamped-cache DIR).",
+        usage: "stamp images [<options>] [list|prune]",
         discussion: """
             Examples:
               stamp images --stamped-cache /var/cache/stamp-images
@@ -17,7 +18,10 @@ struct Images: ParsableCommand {
     @Argument(help: "list (the default) or prune.", completion: .list(["list", "prune"]))
     var action: String = "list"
 
-    @Option(name: .setting(.stampedCache, .images), help: .setting(.stampedCache, .images), completion: .setting(.stampedCache, .images)) var stampedCache: String?
+    @Option(
+        name: .setting(.stampedCache, .images), help: .setting(.stampedCache, .images),
+        completion: .setting(.stampedCache, .images))
+    var stampedCache: String?
     @Option(name: .setting(.unusedDays, .images), help: .setting(.unusedDays, .images)) var unusedDays: String?
 
     @Flag(name: .setting(.quiet, .images), help: .setting(.quiet, .images)) var quiet = false
@@ -57,7 +61,8 @@ struct Images: ParsableCommand {
                     print(e.key)
                     continue
                 }
-                let (key, digest) = verbose ? (e.key, e.manifestDigest) : (String(e.key.prefix(16)), String(e.manifestDigest.prefix(19)))
+                let (key, digest) =
+                    verbose ? (e.key, e.manifestDigest) : (String(e.key.prefix(16)), String(e.manifestDigest.prefix(19)))
                 print(
                     "\(key)  \(digest)  \(e.outputs.joined(separator: ",").padding(toLength: 10, withPad: " ", startingAt: 0))  \(String(format: "%10d", e.bytes))  \(formatter.string(from: e.created))  \(e.reference)"
                 )

@@ -9,6 +9,7 @@ import StampPipeline
 struct Mkfs: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write an ext4 filesystem image of a directory tree (no mkfs, no mount).",
+        usage: "stamp mkfs [<options>] <root-directory> <image>",
         discussion: """
             The tree is scanned once for metadata; the layout is planned in memory; the image is \
             written in one forward pass with every file read once. The result carries Debian \

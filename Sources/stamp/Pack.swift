@@ -41,7 +41,7 @@ struct Pack: ParsableCommand {
             verified: with the system's CAs, plus --registry-ca FILE and \
             /etc/containers/certs.d/HOST:PORT/*.crt.
 
-              stamp pack docker://registry.example:5000/node:v1 --creds ci:$TOKEN -o node
+              stamp pack docker://reg.example:5000/node:v1 --creds ci:$TOKEN -o node
             """)
 
     @Argument(
@@ -49,10 +49,16 @@ struct Pack: ParsableCommand {
         completion: .directory)
     var rootDirectory: String
 
-    @Option(name: .setting(.output, .pack), help: .setting(.output, .pack), completion: .setting(.output, .pack)) var output: String
-    @Option(name: .setting(.types, .pack), help: .setting(.types, .pack), completion: .setting(.types, .pack)) var types: String?
-    @Option(name: .setting(.layout, .pack), help: .setting(.layout, .pack), completion: .setting(.layout, .pack)) var layout: String?
-    @Option(name: .setting(.blockDeviceConfig, .pack), help: .setting(.blockDeviceConfig, .pack), completion: .setting(.blockDeviceConfig, .pack)) var blockDeviceConfig: String?
+    @Option(name: .setting(.output, .pack), help: .setting(.output, .pack), completion: .setting(.output, .pack))
+    var output: String
+    @Option(name: .setting(.types, .pack), help: .setting(.types, .pack), completion: .setting(.types, .pack))
+    var types: String?
+    @Option(name: .setting(.layout, .pack), help: .setting(.layout, .pack), completion: .setting(.layout, .pack))
+    var layout: String?
+    @Option(
+        name: .setting(.blockDeviceConfig, .pack), help: .setting(.blockDeviceConfig, .pack),
+        completion: .setting(.blockDeviceConfig, .pack))
+    var blockDeviceConfig: String?
     @Option(name: .setting(.size, .pack), help: .setting(.size, .pack)) var size: String?
     @Flag(name: .setting(.checksum, .pack), help: .setting(.checksum, .pack)) var checksum = false
     @Flag(name: .setting(.fast, .pack), help: .setting(.fast, .pack)) var fast = false
@@ -61,17 +67,23 @@ struct Pack: ParsableCommand {
     @Option(name: .setting(.uuid, .pack), help: .setting(.uuid, .pack)) var uuid: String?
     @Option(name: .setting(.sourceDateEpoch, .pack), help: .setting(.sourceDateEpoch, .pack)) var sourceDateEpoch: String?
     @Option(name: .setting(.inodeRatio, .pack), help: .setting(.inodeRatio, .pack)) var inodeRatio: String?
-    @Option(name: .setting(.qcow2Compat, .pack), help: .setting(.qcow2Compat, .pack), completion: .setting(.qcow2Compat, .pack)) var qcow2Compat: String?
+    @Option(name: .setting(.qcow2Compat, .pack), help: .setting(.qcow2Compat, .pack), completion: .setting(.qcow2Compat, .pack))
+    var qcow2Compat: String?
     @Flag(name: .setting(.compressQcow2, .pack), help: .setting(.compressQcow2, .pack)) var compressQcow2 = false
-    @Option(name: .setting(.stampedCache, .pack), help: .setting(.stampedCache, .pack), completion: .setting(.stampedCache, .pack)) var stampedCache: String?
+    @Option(
+        name: .setting(.stampedCache, .pack), help: .setting(.stampedCache, .pack), completion: .setting(.stampedCache, .pack))
+    var stampedCache: String?
     @OptionGroup var registry: RegistryAccessOptions
-    @Option(name: .setting(.platform, .pack), help: .setting(.platform, .pack), completion: .setting(.platform, .pack)) var platform: String?
+    @Option(name: .setting(.platform, .pack), help: .setting(.platform, .pack), completion: .setting(.platform, .pack))
+    var platform: String?
     @Option(name: .setting(.vmName, .pack), help: .setting(.vmName, .pack)) var vmName: String?
     @Option(name: .setting(.cpus, .pack), help: .setting(.cpus, .pack)) var cpus: String?
     @Option(name: .setting(.memory, .pack), help: .setting(.memory, .pack)) var memory: String?
     @Option(name: .setting(.osType, .pack), help: .setting(.osType, .pack)) var osType: String?
-    @Option(name: .setting(.nic, .pack), help: .setting(.nic, .pack), completion: .setting(.nic, .pack)) var nic: String?
-    @Option(name: .setting(.controller, .pack), help: .setting(.controller, .pack), completion: .setting(.controller, .pack)) var controller: String?
+    @Option(name: .setting(.nic, .pack), help: .setting(.nic, .pack), completion: .setting(.nic, .pack))
+    var nic: String?
+    @Option(name: .setting(.controller, .pack), help: .setting(.controller, .pack), completion: .setting(.controller, .pack))
+    var controller: String?
     @OptionGroup var package: OVAPackageOptions
     @Flag(name: .setting(.quiet, .pack), help: .setting(.quiet, .pack)) var quiet = false
     @Flag(name: .setting(.verbose, .pack), help: .setting(.verbose, .pack)) var verbose = false

@@ -75,7 +75,9 @@ struct CommandLineTests {
     @Test func everyCommandPrintsTheSameVersionNumber() throws {
         let dib = try run([dibBinary, "--version"])
         #expect(dib.status == 0 && dib.stderr.isEmpty, "\(dib.output)")
-        #expect(dib.stdout.range(of: #"^[0-9]+\.[0-9]+\.[0-9]+(\.dev[0-9]+)?\n$"#, options: .regularExpression) != nil, "\(dib.stdout)")
+        #expect(
+            dib.stdout.range(of: #"^[0-9]+\.[0-9]+\.[0-9]+(\.dev[0-9]+)?\n$"#, options: .regularExpression) != nil,
+            "\(dib.stdout)")
         for command in [""] + Self.commands {
             let r = try run([stampBinary] + (command.isEmpty ? [] : [command]) + ["--version"])
             #expect(r.status == 0 && r.stdout == dib.stdout, "stamp \(command) --version: \(r.output)")
@@ -118,7 +120,9 @@ struct CommandLineTests {
         let quiet = try run(pack + ["-o", dir.file("b"), "-q"])
         #expect(quiet.status == 0 && quiet.stdout.isEmpty && quiet.stderr.isEmpty, "\(quiet.output)")
         let verbose = try run(pack + ["-o", dir.file("c"), "-v"])
-        #expect(verbose.status == 0 && verbose.stdout.contains("allocated") && verbose.stdout.contains("done in"), "\(verbose.output)")
+        #expect(
+            verbose.status == 0 && verbose.stdout.contains("allocated") && verbose.stdout.contains("done in"), "\(verbose.output)"
+        )
 
         let mkfs = try run([stampBinary, "mkfs", tree, dir.file("fs.ext4"), "-q"])
         #expect(mkfs.status == 0 && mkfs.output.isEmpty, "\(mkfs.output)")
