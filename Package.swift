@@ -35,7 +35,7 @@ let package = Package(
         .library(name: "StampFuzzing", targets: ["StampFuzzing"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
@@ -124,7 +124,7 @@ let package = Package(
                 "StampPackaging", "StampBoot", "StampElements", "StampOCI", "StampConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-            ]),
+            ], plugins: ["GitVersion"]),
         // MARK: fuzzing (plain functions; the libFuzzer executables live in Fuzz/)
         .target(
             name: "StampFuzzing",
@@ -133,10 +133,13 @@ let package = Package(
             ]),
         .executableTarget(
             name: "disk-image-create",
+            // DIB's own getopt surface (DIBCommandLine), not ArgumentParser: generate-manual
+            // (scripts/install) makes pages for ArgumentParser's commands only.
             dependencies: [
                 "StampPipeline", "StampElements", "StampIO", "StampConfig", .product(name: "Logging", package: "swift-log"),
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]),
+            ], plugins: ["GitVersion"]),
+        // `git describe` into the executables at build time (StampVersion.number).
+        .plugin(name: "GitVersion", capability: .buildTool()),
 
         // MARK: tests (one target per module)
         .target(name: "StampTestSupport", path: "Tests/StampTestSupport"),

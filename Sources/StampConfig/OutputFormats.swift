@@ -43,6 +43,18 @@ public enum OutputFormats {
         return String(output.dropLast(ext.count + 1))
     }
 
+    /// The completions of a `-t` word being typed (`qcow2,v` gives `qcow2,vmdk`, `qcow2,vmdk-sparse`,
+    /// `qcow2,vhd`, `qcow2,vhd-fixed`): the formats not yet in the list, nor writing a file one of
+    /// them writes, after what is typed before the last comma.
+    public static func completions(of word: String) -> [String] {
+        let comma = word.lastIndex(of: ",")
+        let head = comma.map { String(word[...$0]) } ?? ""
+        let partial = comma.map { String(word[word.index(after: $0)...]) } ?? word
+        let given = head.split(separator: ",").compactMap { canonical(String($0)) }
+        let taken = Set(given.compactMap(fileExtension))
+        return names.filter { $0.hasPrefix(partial.lowercased()) && !taken.contains(fileExtension($0)!) }.map { head + $0 }
+    }
+
     /// Parses a `-t` list: every problem (unknown names, a name given twice, two formats that
     /// would write the same file) in one line each.
     public static func parse(_ list: String, option: String) -> (formats: [String], problems: [String]) {

@@ -31,6 +31,7 @@ extension Setting {
         case from, release
         case elementsPath = "elements-path"
         case offline, packages, env, trace, verbose
+        case quiet
         case arch
         case clearEnvironment = "clear-environment"
         case noBase = "no-base"
@@ -53,7 +54,7 @@ extension Setting {
 extension Settings {
     /// The one place each setting is declared. The order is the order of `--help` and of the
     /// option reference (docs/options.md, written by `stamp options --markdown`).
-    public static let table: [Setting] = outputs + filesystem + containers + registry + ova + elements + dibOnly
+    public static let table: [Setting] = outputs + filesystem + containers + registry + ova + elements + dibOnly + console
 
     static let outputs: [Setting] = [
         Setting(
@@ -152,9 +153,6 @@ extension Settings {
         Setting(
             .noBootloader, .flag, help: "Do not write boot code, even when the tree has GRUB.",
             spellings: [.pack: Spelling(long: "no-bootloader")], changesBytes: true),
-        Setting(
-            .verbose, .flag, help: "Print what was written.", spellings: [.mkfs: Spelling(long: "verbose", short: "v")],
-            changesBytes: false),
     ]
 
     static let containers: [Setting] = [

@@ -29,6 +29,8 @@ public struct ImageInfo: Sendable, Equatable {
     public var clusterSize: UInt64?
     /// qcow2 version 3's dirty bit (refcounts not written back); false elsewhere.
     public var dirty: Bool
+    /// qcow2 version 3's corrupt bit (qemu found an inconsistency and stopped writing).
+    public var corrupt = false
     /// The backing file's name as the header stores it, unresolved.
     public var backingFilename: String?
     /// The backing file's name resolved against the image's directory, as qemu-img does.
@@ -122,6 +124,7 @@ public struct ImageInfo: Sendable, Equatable {
                 }
             }
             dirty = incompatible & 0x1 != 0
+            corrupt = incompatible & 0x2 != 0
         }
         // The backing file's name: at most 1023 bytes (qemu's limit), inside the file.
         let backingOffset = head.be64(8)

@@ -3,9 +3,11 @@ import StampCompression
 import StampIO
 
 /// Reads qcow2 version 2 and 3 images: standard, zero and compressed clusters, any cluster
-/// size from 512 bytes to 2 MiB. Backing files, encryption, external data files, extended
-/// L2 entries and non-zlib compression are refused with ``ContainerError/unsupported(path:feature:)``.
-/// Layout: see ``Qcow2``.
+/// size from 512 bytes to 2 MiB, extended L2 entries (128 bits: the entry, then a bitmap of 32
+/// subclusters, bit i allocated and bit 32 + i reading as zeros; qemu's docs/interop/qcow2.txt).
+/// Backing files, encryption, external data files and zstd-compressed clusters (an image whose
+/// compression type is zstd reads until one is met) are refused with
+/// ``ContainerError/unsupported(path:feature:)``. Layout: see ``Qcow2``.
 public final class Qcow2Reader: DiskImageReader {
     public let format = ImageFormat.qcow2
     public let variant: String
@@ -14,13 +16,17 @@ public final class Qcow2Reader: DiskImageReader {
     private let header: Qcow2.Header
     private let clusterSize: UInt64
     private let l1: [UInt64]
+    /// Extended L2 entries (incompatible bit 4): 16 bytes each, with a subcluster bitmap.
+    private let extendedL2: Bool
+    /// The header's compression type (byte 104): 0 zlib, 1 zstd.
+    private let compressionType: UInt8
 
     public convenience init(path: String) throws { try self.init(file: InputFile(path: path)) }
 
     init(file: InputFile) throws {
         self.file = file
         let path = file.path
-        let count = Int(min(file.size, 104))
+        let count = Int(min(file.size, 112))
         let first = try file.read(at: 0, count: count)
         guard count >= 72 else {
             if count >= 4, first.withUnsafeBytes({ UInt32(bigEndian: $0.loadUnaligned(as: UInt32.self)) }) != Qcow2.magic {
@@ -37,8 +43,14 @@ public final class Qcow2Reader: DiskImageReader {
         }
         guard header.backingFileOffset == 0 else { throw ContainerError.unsupported(path: path, feature: "qcow2 backing file") }
         guard header.cryptMethod == 0 else { throw ContainerError.unsupported(path: path, feature: "qcow2 encryption") }
+        compressionType = header.version >= 3 && header.headerLength > 104 && first.count > 104 ? first[104] : 0
+        guard compressionType <= 1 else {
+            throw ContainerError.unsupported(path: path, feature: "qcow2 compression type \(compressionType)")
+        }
+        extendedL2 = header.version >= 3 && header.incompatibleFeatures & 0x10 != 0
         if header.version >= 3 {
-            let known: UInt64 = 0x1  // dirty: refcounts may be stale, the data is fine
+            // dirty (refcounts may be stale, the data is fine), compression type, extended L2
+            let known: UInt64 = 0x1 | 0x8 | 0x10
             if header.incompatibleFeatures & 0x2 != 0 {
                 throw ContainerError.malformed(path: path, offset: 72, reason: "qcow2 image is marked corrupt")
             }
@@ -49,7 +61,7 @@ public final class Qcow2Reader: DiskImageReader {
         }
         clusterSize = 1 << UInt64(header.clusterBits)
         virtualSize = header.size
-        let needed = header.size.dividedRoundingUp(by: clusterSize * (clusterSize / 8))
+        let needed = header.size.dividedRoundingUp(by: clusterSize * (clusterSize / (extendedL2 ? 16 : 8)))
         guard UInt64(header.l1Size) >= needed else {
             throw ContainerError.malformed(
                 path: path, offset: 36, reason: "l1 table has \(header.l1Size) entries, needs \(needed)")
@@ -72,7 +84,8 @@ public final class Qcow2Reader: DiskImageReader {
 
     public func forEachExtent(_ body: (DiskExtent) throws -> Void) throws {
         let path = file.path
-        let l2Entries = clusterSize / 8
+        let entryBytes: UInt64 = extendedL2 ? 16 : 8
+        let l2Entries = clusterSize / entryBytes
         let span = clusterSize * l2Entries
         var budget = WorkBudget(fileSize: file.size, minimumUnitBytes: 16, path: path)
         var seenTables = Set<UInt64>()
@@ -108,9 +121,12 @@ public final class Qcow2Reader: DiskImageReader {
                 let at = base + j * clusterSize
                 guard at < virtualSize else { break }
                 let want = min(clusterSize, virtualSize - at)
-                let l2 = UInt64(bigEndian: table.loadUnaligned(fromByteOffset: Int(j * 8), as: UInt64.self))
-                let l2EntryOffset = l2Offset + j * 8
+                let l2 = UInt64(bigEndian: table.loadUnaligned(fromByteOffset: Int(j * entryBytes), as: UInt64.self))
+                let l2EntryOffset = l2Offset + j * entryBytes
                 if l2 & Qcow2.compressedFlag != 0 {
+                    if compressionType != 0 {
+                        throw ContainerError.unsupported(path: path, feature: "qcow2 zstd-compressed cluster at \(l2EntryOffset)")
+                    }
                     try budget.spend(at: l2EntryOffset, bytes: clusterSize)
                     let offset = l2 & ((1 << x) - 1)
                     let sectors = ((l2 >> x) & ((1 << (62 - x)) - 1)) + 1
@@ -139,6 +155,12 @@ public final class Qcow2Reader: DiskImageReader {
                     continue
                 }
                 let offset = l2 & Qcow2.offsetMask
+                if extendedL2 {
+                    let bitmap = UInt64(bigEndian: table.loadUnaligned(fromByteOffset: Int(j * 16 + 8), as: UInt64.self))
+                    try subclusters(
+                        bitmap: bitmap, offset: offset, at: at, want: want, entryOffset: l2EntryOffset, budget: &budget, body)
+                    continue
+                }
                 if offset == 0 || (header.version >= 3 && l2 & Qcow2.zeroFlag != 0) {
                     try body(.zero(offset: at, length: want))
                     continue
@@ -149,6 +171,41 @@ public final class Qcow2Reader: DiskImageReader {
                 }
                 try body(.file(try file.range(at: offset, length: want, entryOffset: l2EntryOffset), at: at))
             }
+        }
+    }
+
+    /// One cluster of an extended-L2 image: its 32 subclusters in runs, data where the bitmap's
+    /// bit i is set (at `offset` + i × subcluster), zeros elsewhere (bit 32 + i, or unallocated:
+    /// there is no backing file).
+    private func subclusters(
+        bitmap: UInt64, offset: UInt64, at: UInt64, want: UInt64, entryOffset: UInt64, budget: inout WorkBudget,
+        _ body: (DiskExtent) throws -> Void
+    ) throws {
+        let path = file.path
+        let allocated = bitmap & 0xFFFF_FFFF
+        guard allocated & (bitmap >> 32) == 0 else {
+            throw ContainerError.malformed(path: path, offset: entryOffset + 8, reason: "a subcluster both allocated and zero")
+        }
+        if allocated != 0 {
+            guard offset != 0, offset % clusterSize == 0 else {
+                throw ContainerError.malformed(path: path, offset: entryOffset, reason: "data cluster missing or not aligned")
+            }
+        }
+        let sub = clusterSize / 32
+        var i: UInt64 = 0
+        while i < 32, i * sub < want {
+            let isData = (allocated >> i) & 1
+            var end = i + 1
+            while end < 32, end * sub < want, (allocated >> end) & 1 == isData { end += 1 }
+            let start = i * sub
+            let length = min(end * sub, want) - start
+            if isData == 1 {
+                try budget.spend(at: entryOffset, bytes: length)
+                try body(.file(try file.range(at: offset + start, length: length, entryOffset: entryOffset), at: at + start))
+            } else {
+                try body(.zero(offset: at + start, length: length))
+            }
+            i = end
         }
     }
 }

@@ -117,12 +117,14 @@ public final class Ext4Image: ImageProducer {
     /// through ``StagedWriter``'s aligned `O_DIRECT` stages: every ext4 write is whole 4 KiB
     /// blocks, so the image never passes through the page cache and the final fsync has
     /// nothing left to flush. (Buffered, a warm 700 MB root took about twice as long: page
-    /// cache copies, then writeback at the fsync.) Free space stays a hole.
-    public func write(to path: String) throws {
+    /// cache copies, then writeback at the fsync.) Free space stays a hole. `through` may put
+    /// a sink in front of the file's (a progress line).
+    public func write(to path: String, through wrap: (ImageSink) -> ImageSink = { $0 }) throws {
         let sink = try StagedWriter(path: path)
         do {
-            try emit(into: sink, at: 0)
-            try sink.finish(size: size)
+            let front = wrap(sink)
+            try emit(into: front, at: 0)
+            try front.finish(size: size)
         } catch {
             sink.discard()
             throw error

@@ -124,6 +124,7 @@ public enum DIBBuild {
         pack.bootloader = build.wantsBootloader
         pack.requireBootloader = build.wantsBootloader
         pack.rootByLabel = true
+        pack.progress = ProgressSink.wanted  // the disk stage's progress line, on a terminal only
         // In a user namespace the base system could not make its device nodes: the image
         // gets the ones a root build's base has (SupplementaryEntry).
         if UserNamespace.isNested { pack.supplements = SupplementaryEntry.baseSystemDevices }

@@ -118,6 +118,25 @@ public enum Inspector {
             report.contentsUnread = "a differencing VHD: part of the disk is in its parent, which inspect does not open"
             return report
         }
+        if info.corrupt {
+            report.contentsUnread =
+                "the qcow2 image is marked corrupt (qemu found an inconsistency), so its contents are not read"
+            return report
+        }
+        do {
+            try readContents(path: path, info: info, into: &report)
+        } catch ContainerError.unsupported(_, let feature) {
+            // The headers are described all the same (a zstd-compressed cluster, say).
+            report.partitionTable = nil
+            report.partitions = []
+            report.filesystem = nil
+            report.contentsUnread = "the disk holds what stamp does not read (\(feature)), so its contents are not read"
+        }
+        return report
+    }
+
+    /// The partition table and filesystems, read through the container's reader.
+    private static func readContents(path: String, info: ImageInfo, into report: inout ImageReport) throws {
         let reader = try ImageDetector.open(path: path, format: info.container)
         // libblkid reads a raw disk: the image itself, or, for other formats, a sparse copy of
         // the regions it looks at (head, tail and each partition's start) in an unnamed file
@@ -149,7 +168,6 @@ public enum Inspector {
             try windowCopy(reader, path: path, to: disk, windows: windows)
         }
         try probeFilesystems(disk, into: &report)
-        return report
     }
 
     /// An unnamed file (`O_TMPFILE`, never linked into a directory) in /dev/shm, else in

@@ -5,9 +5,10 @@ import StampIO
     import Glibc
 #endif
 
-/// Shows how far the disk stream has got on a terminal: bytes, rate and time left, redrawn in
-/// place at most five times a second. Used only when stdout is a terminal; otherwise the
-/// pipeline prints its quiet, timestamped log lines alone.
+/// Shows how far a disk stream has got on a terminal: bytes, rate and time left, redrawn in
+/// place at most five times a second. Every command that streams a disk or filesystem uses it
+/// (`pack`, `mkfs`, `convert`, `build`, disk-image-create's disk stage), only when ``wanted``:
+/// otherwise the command prints its timestamped log lines alone.
 ///
 /// ```
 ///   writing  812.4 MiB / 1.2 GiB   65%   310.2 MiB/s   ETA 0:02
@@ -18,14 +19,26 @@ public final class ProgressSink: ImageSink {
     private let started = ProgressSink.now()
     private lazy var lastDraw = started
     private var position: UInt64 = 0
+    private let label: String
 
-    public init(_ target: ImageSink, total: UInt64) {
+    /// - Parameter label: the line's first word (`writing`, `converting`).
+    public init(_ target: ImageSink, total: UInt64, label: String = "writing") {
         self.target = target
         self.total = max(total, 1)
+        self.label = label
     }
 
     /// True when standard output is a terminal.
     public static var isTerminal: Bool { isatty(1) == 1 }
+
+    /// Whether to draw: standard output is a terminal and log lines go there (not `-q`, not
+    /// `DIB_QUIET`, whose descriptor 1 is the log file or /dev/null anyway).
+    public static var wanted: Bool { isTerminal && LogLine.current.stdout == 1 }
+
+    /// `sink` behind a progress line when ``wanted``, else `sink` itself.
+    public static func wrapping(_ sink: ImageSink, total: UInt64, label: String = "writing") -> ImageSink {
+        wanted ? ProgressSink(sink, total: total, label: label) : sink
+    }
 
     public func write(_ data: UnsafeRawBufferPointer, at offset: UInt64) throws {
         try target.write(data, at: offset)
@@ -54,7 +67,7 @@ public final class ProgressSink: ImageSink {
         let percent = Int(Double(position) * 100 / Double(total))
         let eta = "\(Int(left) / 60):" + String(format2: Int(left) % 60)
         let line =
-            "  writing \(formatBytes(position)) / \(formatBytes(total))   \(percent)%   \(formatBytes(UInt64(rate)))/s   ETA \(eta)   "
+            "  \(label) \(formatBytes(position)) / \(formatBytes(total))   \(percent)%   \(formatBytes(UInt64(rate)))/s   ETA \(eta)   "
         _ = ("\r" + line).withCString { Glibc.write(1, $0, strlen($0)) }
     }
 

@@ -81,6 +81,46 @@ func fail(_ error: Error) -> Never {
     fail(ErrorLine.describe(error))
 }
 
+/// `text` with every line wider than `width` columns wrapped at spaces; an option line's
+/// continuation is indented to its description's column (after the first run of two spaces).
+func wrapped(_ text: String, width: Int = 80) -> String {
+    var out: [String] = []
+    for line in text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
+        guard line.count > width else {
+            out.append(line)
+            continue
+        }
+        let chars = Array(line)
+        var column = 0
+        var i = 2
+        while i + 1 < chars.count, column == 0 {
+            if chars[i] == " ", chars[i + 1] == " " {
+                var j = i
+                while j < chars.count, chars[j] == " " { j += 1 }
+                column = j
+            }
+            i += 1
+        }
+        let indent = String(repeating: " ", count: column > 0 && column < width / 2 ? column : 4)
+        var current: String?
+        for word in line.split(separator: " ", omittingEmptySubsequences: false) {
+            let piece = String(word)
+            guard let sofar = current else {
+                current = piece
+                continue
+            }
+            if sofar.count + 1 + piece.count > width, !piece.isEmpty, sofar.count > indent.count {
+                out.append(sofar)
+                current = indent + piece
+            } else {
+                current = sofar + " " + piece
+            }
+        }
+        out.append(current ?? "")
+    }
+    return out.joined(separator: "\n")
+}
+
 let command: DIBCommandLine.Command
 do {
     command = try DIBCommandLine.parse(CommandLine.arguments.dropFirst(), environment: environment)
@@ -90,10 +130,10 @@ do {
 
 switch command {
 case .help:
-    print(DIBCommandLine.usage)
+    print(wrapped(DIBCommandLine.usage))
 case .version:
     // DIB prints its version number alone; scripts compare it.
-    print(StampVersion.number)
+    print(StampVersion.number(describe: gitDescribe, commits: gitCommitCount))
 case .build(let request):
     // For the settings table's tests: the options as typed settings, then stop.
     if environment["STAMP_PRINT_SETTINGS"] == "1", let settings = request.settings {

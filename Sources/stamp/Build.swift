@@ -15,7 +15,9 @@ struct Build: ParsableCommand {
         abstract: "Build an image from diskimage-builder elements (the engine of disk-image-create).",
         discussion: """
             Runs the elements' phases in a chroot (private mount and PID namespaces, nothing left \
-            mounted even after SIGKILL), then writes the disk natively. Needs root.
+            mounted even after SIGKILL), then writes the disk natively, with a progress line on a \
+            terminal. Root is not needed: an ordinary user with a subordinate id range \
+            (/etc/subuid, /etc/subgid) builds as uid 0 of a user namespace of their own.
 
             DIB equivalents: -o/-t/--checksum as in DIB; --release sets DIB_RELEASE; \
             --elements-path adds to ELEMENTS_PATH; --block-device-config sets \
@@ -25,29 +27,47 @@ struct Build: ParsableCommand {
             Examples:
               stamp build debian-minimal vm -o out/debian -t qcow2 --release bookworm
               stamp build debian-minimal vm block-device-efi -o appliance -t ova --checksum
-              stamp build --from oci:node-layout:v1 vm -o node -t qcow2   (OS from a container image)
+              stamp build --from oci:node-layout:v1 vm -o node -t qcow2   (OS from an image)
             """)
 
-    @Argument(help: "Elements to build (an operating-system element such as debian-minimal or ubuntu-minimal, then others).")
+    @Argument(
+        help: "Elements to build (an operating-system element such as debian-minimal or ubuntu-minimal, then others).",
+        completion: .custom { _, _, prefix in elementNames(prefix) })
     var elements: [String] = []
 
     @Option(name: .setting(.from, .build), help: .setting(.from, .build)) var from: String?
     @OptionGroup var registry: RegistryAccessOptions
-    @Option(name: .setting(.stampedCache, .build), help: .setting(.stampedCache, .build)) var stampedCache: String?
-    @Option(name: .setting(.output, .build), help: .setting(.output, .build)) var output: String
-    @Option(name: .setting(.types, .build), help: .setting(.types, .build)) var types: String?
+    @Option(
+        name: .setting(.stampedCache, .build), help: .setting(.stampedCache, .build), completion: .setting(.stampedCache, .build))
+    var stampedCache: String?
+    @Option(name: .setting(.output, .build), help: .setting(.output, .build), completion: .setting(.output, .build))
+    var output: String
+    @Option(name: .setting(.types, .build), help: .setting(.types, .build), completion: .setting(.types, .build))
+    var types: String?
     @Option(name: .setting(.release, .build), help: .setting(.release, .build)) var release: String?
-    @Option(name: .setting(.elementsPath, .build), help: .setting(.elementsPath, .build)) var elementsPath: [String] = []
-    @Option(name: .setting(.blockDeviceConfig, .build), help: .setting(.blockDeviceConfig, .build)) var blockDeviceConfig: String?
+    @Option(
+        name: .setting(.elementsPath, .build), help: .setting(.elementsPath, .build), completion: .setting(.elementsPath, .build))
+    var elementsPath: [String] = []
+    @Option(
+        name: .setting(.blockDeviceConfig, .build), help: .setting(.blockDeviceConfig, .build),
+        completion: .setting(.blockDeviceConfig, .build))
+    var blockDeviceConfig: String?
     @Option(name: .setting(.size, .build), help: .setting(.size, .build)) var size: String?
-    @Option(name: .setting(.downloadCache, .build), help: .setting(.downloadCache, .build)) var downloadCache: String?
+    @Option(
+        name: .setting(.downloadCache, .build), help: .setting(.downloadCache, .build),
+        completion: .setting(.downloadCache, .build))
+    var downloadCache: String?
     @Flag(name: .setting(.offline, .build), help: .setting(.offline, .build)) var offline = false
     @Flag(name: .setting(.checksum, .build), help: .setting(.checksum, .build)) var checksum = false
-    @Option(name: .setting(.qcow2Compat, .build), help: .setting(.qcow2Compat, .build)) var qcow2Compat: String?
+    @Option(
+        name: .setting(.qcow2Compat, .build), help: .setting(.qcow2Compat, .build), completion: .setting(.qcow2Compat, .build))
+    var qcow2Compat: String?
     @Option(name: .setting(.packages, .build), help: .setting(.packages, .build)) var packages: [String] = []
     @Option(name: .setting(.env, .build), help: .setting(.env, .build)) var env: [String] = []
     @Flag(name: .setting(.trace, .build), help: .setting(.trace, .build)) var trace = false
     @OptionGroup var package: OVAPackageOptions
+    @Flag(name: .setting(.quiet, .build), help: .setting(.quiet, .build)) var quiet = false
+    @Flag(name: .setting(.verbose, .build), help: .setting(.verbose, .build)) var verbose = false
 
     /// The text of every option given, keyed by setting.
     var rawSettings: RawSettings {
@@ -69,6 +89,8 @@ struct Build: ParsableCommand {
         raw.flag(.trace, trace)
         registry.collect(into: &raw)
         package.collect(into: &raw)
+        raw.flag(.quiet, quiet)
+        raw.flag(.verbose, verbose)
         return raw
     }
 
@@ -97,7 +119,10 @@ struct Build: ParsableCommand {
         var plan = request.plan
         plan.builtinElementsDirectory = ElementBuildPlan.locateBuiltinElements(
             executable: URL(fileURLWithPath: CommandLine.arguments[0]), environment: environment)
-        let logger = Logger(label: "stamp-build") { _ in LogLineHandler() }
+        if quiet { LogLine.configure(.init(stdout: nil)) }
+        var configured = Logger(label: "stamp-build") { _ in LogLineHandler() }
+        if verbose { configured.logLevel = .debug }
+        let logger = configured
         let build = try ElementBuild.validate(plan, logger: logger)
         // Not root: go on as uid 0 of a user namespace (UserNamespace.swift), or fail in one line.
         try UserNamespace.reexecUnlessRoot(arguments: Stamp.arguments)
@@ -114,20 +139,32 @@ struct Build: ParsableCommand {
 struct Elements: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show the elements a build would use: dependencies resolved, each with its path and what it provides.",
+        usage: "stamp elements [<options>] <element> ...",
         discussion: """
             Resolution is DIB's: `base` is added unless --no-base, `vm` brings `block-device-mbr`, \
             element-deps are followed and virtual names (operating-system, block-device) are \
             matched to the element that provides them. All problems are reported at once.
             """)
 
-    @Argument(help: "Elements, as given to stamp build or disk-image-create.")
+    @Argument(
+        help: "Elements, as given to stamp build or disk-image-create.",
+        completion: .custom { _, _, prefix in elementNames(prefix) })
     var elements: [String]
 
-    @Option(help: ArgumentHelp("A directory of elements, searched before the built-in ones (repeatable).", valueName: "dir"))
+    @Option(
+        help: ArgumentHelp("A directory of elements, searched before the built-in ones (repeatable).", valueName: "dir"),
+        completion: .directory)
     var elementsPath: [String] = []
 
     @Flag(help: "Do not add the base element.")
     var noBase = false
+
+    @Flag(name: .setting(.quiet, .pack), help: "Print only the elements' names, one a line.") var quiet = false
+    @Flag(name: .setting(.verbose, .pack), help: "Also print what each element depends on.") var verbose = false
+
+    func validate() throws {
+        if quiet && verbose { throw ValidationError("--quiet conflicts with --verbose: choose one of -q and -v") }
+    }
 
     func run() throws {
         let environment = ProcessInfo.processInfo.environment
@@ -141,9 +178,14 @@ struct Elements: ParsableCommand {
         var provides: [String: [String]] = [:]
         for (virtual, provider) in resolution.providers { provides[provider, default: []].append(virtual) }
         for element in resolution.elements {
+            if quiet {
+                print(element.name)
+                continue
+            }
             let pad = String(repeating: " ", count: width - element.name.count)
             let virtual = provides[element.name].map { "  (provides \($0.sorted().joined(separator: ", ")))" } ?? ""
             print("\(element.name)\(pad)  \(element.path.path)\(virtual)")
+            if verbose && !element.dependencies.isEmpty { print("  depends on \(element.dependencies.joined(separator: ", "))") }
         }
     }
 }

@@ -7,6 +7,7 @@ import StampConfig
 struct Images: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List or prune the cache of stamped container images (stamp pack IMAGE_REF --stamped-cache DIR).",
+        usage: "stamp images [<options>] [list|prune]",
         discussion: """
             Examples:
               stamp images --stamped-cache /var/cache/stamp-images
@@ -14,16 +15,24 @@ struct Images: ParsableCommand {
               stamp images prune            (everything)
             """)
 
-    @Argument(help: "list (the default) or prune.")
+    @Argument(help: "list (the default) or prune.", completion: .list(["list", "prune"]))
     var action: String = "list"
 
-    @Option(name: .setting(.stampedCache, .images), help: .setting(.stampedCache, .images)) var stampedCache: String?
+    @Option(
+        name: .setting(.stampedCache, .images), help: .setting(.stampedCache, .images),
+        completion: .setting(.stampedCache, .images))
+    var stampedCache: String?
     @Option(name: .setting(.unusedDays, .images), help: .setting(.unusedDays, .images)) var unusedDays: String?
+
+    @Flag(name: .setting(.quiet, .images), help: .setting(.quiet, .images)) var quiet = false
+    @Flag(name: .setting(.verbose, .images), help: .setting(.verbose, .images)) var verbose = false
 
     var rawSettings: RawSettings {
         var raw = RawSettings(.images)
         raw[.stampedCache] = stampedCache
         raw[.unusedDays] = unusedDays
+        raw.flag(.quiet, quiet)
+        raw.flag(.verbose, verbose)
         return raw
     }
 
@@ -43,15 +52,22 @@ struct Images: ParsableCommand {
             let cutoff = unusedDays.map { Date().addingTimeInterval(-Double($0) * 86400) }
             let removed = try cache.prune(unusedSince: cutoff)
             let bytes = removed.reduce(UInt64(0)) { $0 + $1.bytes }
+            if quiet { return }
             print("pruned \(removed.count) entries (\(bytes) bytes) from \(cache.directory)")
         default:
             let entries = cache.list()
             for e in entries {
+                if quiet {
+                    print(e.key)
+                    continue
+                }
+                let (key, digest) =
+                    verbose ? (e.key, e.manifestDigest) : (String(e.key.prefix(16)), String(e.manifestDigest.prefix(19)))
                 print(
-                    "\(e.key.prefix(16))  \(e.manifestDigest.prefix(19))  \(e.outputs.joined(separator: ",").padding(toLength: 10, withPad: " ", startingAt: 0))  \(String(format: "%10d", e.bytes))  \(formatter.string(from: e.created))  \(e.reference)"
+                    "\(key)  \(digest)  \(e.outputs.joined(separator: ",").padding(toLength: 10, withPad: " ", startingAt: 0))  \(String(format: "%10d", e.bytes))  \(formatter.string(from: e.created))  \(e.reference)"
                 )
             }
-            print("\(entries.count) entries in \(cache.directory)")
+            if !quiet { print("\(entries.count) entries in \(cache.directory)") }
         }
     }
 }

@@ -7,18 +7,23 @@ struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show an image's container format, virtual size, partition table and filesystems.")
 
-    @Argument(help: "A raw, qcow2, VMDK or VHD image.") var image: String
+    @Argument(help: "A raw, qcow2, VMDK or VHD image.", completion: .file()) var image: String
     @Flag(
         help:
             "Print JSON: qemu-img info's keys and meanings (virtual-size, actual-size, format, …), stamp's partitions and filesystems under \"stamp\" (docs/inspect-json.md)."
     ) var json = false
+    @Flag(name: .setting(.quiet, .pack), help: "Print nothing: the exit status says whether the image reads.") var quiet = false
+    @Flag(name: .setting(.verbose, .pack), help: "Also print the container's own fields (cluster size, dirty flag, …).")
+    var verbose = false
 
     func validate() throws {
+        if quiet && verbose { throw ValidationError("--quiet conflicts with --verbose: choose one of -q and -v") }
         if let problem = emptyInputProblem(image) { throw ValidationError(problem) }
     }
 
     func run() throws {
         let r = try Inspector.inspect(path: image)
+        if quiet { return }
         if json {
             print(r.json)
             return
@@ -28,6 +33,10 @@ struct Inspect: ParsableCommand {
         )
         if let backing = r.info.backingFilename {
             print("backing file: \(JSONValue.quoted(backing))\(r.info.backingFormat.map { " (\($0))" } ?? "")")
+        }
+        if verbose {
+            print("cluster size: \(r.info.clusterSize.map(String.init) ?? "-"), dirty: \(r.info.dirty)")
+            if let specific = r.info.formatSpecific { print("format-specific: \(specific.rendered())") }
         }
         if let unread = r.contentsUnread { print("contents not read: \(unread)") }
         if let table = r.partitionTable { print("partition table: \(table)") }

@@ -7,11 +7,16 @@ import StampConfig
 /// The OVA options `stamp pack` and `stamp build` share: the virtual machine from an
 /// ova-compose config, and the manifest's signature.
 struct OVAPackageOptions: ParsableArguments {
-    @Option(name: .setting(.ovfConfig, .pack), help: .setting(.ovfConfig, .pack)) var ovfConfig: String?
+    @Option(name: .setting(.ovfConfig, .pack), help: .setting(.ovfConfig, .pack), completion: .setting(.ovfConfig, .pack))
+    var ovfConfig: String?
     @Option(name: .setting(.param, .pack), help: .setting(.param, .pack)) var param: [String] = []
-    @Option(name: .setting(.sign, .pack), help: .setting(.sign, .pack)) var sign: String?
-    @Option(name: .setting(.signCert, .pack), help: .setting(.signCert, .pack)) var signCert: String?
-    @Option(name: .setting(.signAlgorithm, .pack), help: .setting(.signAlgorithm, .pack)) var signAlgorithm: String?
+    @Option(name: .setting(.sign, .pack), help: .setting(.sign, .pack), completion: .setting(.sign, .pack))
+    var sign: String?
+    @Option(name: .setting(.signCert, .pack), help: .setting(.signCert, .pack), completion: .setting(.signCert, .pack))
+    var signCert: String?
+    @Option(
+        name: .setting(.signAlgorithm, .pack), help: .setting(.signAlgorithm, .pack), completion: .setting(.signAlgorithm, .pack))
+    var signAlgorithm: String?
 
     /// Adds the options given to `raw` (the table checks their kinds and what they need).
     func collect(into raw: inout RawSettings) {

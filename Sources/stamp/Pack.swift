@@ -17,19 +17,21 @@ struct Pack: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write a disk image (raw, qcow2, vmdk, vhd, ova) or tarball (tar, tgz) of a root tree in one pass.",
         discussion: """
-            The tree becomes the root ext4 filesystem of a partitioned disk (--layout), written
-            natively and streamed once into every requested format.
+            The tree becomes the root ext4 filesystem of a partitioned disk (--layout), written \
+            natively and streamed once into every requested format. On a terminal a progress \
+            line shows bytes written, rate and time left; otherwise (and with -v) timestamped \
+            log lines say what is written.
 
             Examples:
               stamp pack rootfs/ -o out/debian -t qcow2,vmdk --layout gpt
-              stamp pack rootfs/ -o appliance -t ova --layout efi --cpus 4 --memory 4096 --checksum
-              stamp pack oci:layout:v1 -o node -t qcow2        (an OCI image layout, tag v1)
+              stamp pack rootfs/ -o appliance -t ova --layout efi --cpus 4 --checksum
+              stamp pack oci:layout:v1 -o node -t qcow2    (an OCI layout, tag v1)
               stamp pack docker-archive:saved.tar -o node -t ova
 
-            Instead of a directory, ROOT may name a container image that holds a kernel and GRUB:
-            oci:DIR[:TAG], docker-archive:FILE or docker://HOST[:PORT]/NAME[:TAG|@DIGEST] (a name without
-            a host is Docker Hub's, as in docker://debian:12). Its
-            layers are verified and applied, and OUT.d/ records its config (Env, Cmd, Labels).
+            Instead of a directory, ROOT may name a container image that holds a kernel and \
+            GRUB: oci:DIR[:TAG], docker-archive:FILE or docker://HOST[:PORT]/NAME[:TAG|@DIGEST] \
+            (a name without a host is Docker Hub's, as in docker://debian:12). Its layers are \
+            verified and applied, and OUT.d/ records its config (Env, Cmd, Labels).
 
             A private registry: --creds USER:PASSWORD, else the registry's entry in the first of \
             $REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json, \
@@ -39,16 +41,24 @@ struct Pack: ParsableCommand {
             verified: with the system's CAs, plus --registry-ca FILE and \
             /etc/containers/certs.d/HOST:PORT/*.crt.
 
-              stamp pack docker://registry.example:5000/node:v1 --creds ci:$TOKEN -o node
+              stamp pack docker://reg.example:5000/node:v1 --creds ci:$TOKEN -o node
             """)
 
-    @Argument(help: "The root tree, or a container image (oci:DIR[:TAG], docker-archive:FILE, docker://HOST/NAME[:TAG]).")
+    @Argument(
+        help: "The root tree, or a container image (oci:DIR[:TAG], docker-archive:FILE, docker://HOST/NAME[:TAG]).",
+        completion: .directory)
     var rootDirectory: String
 
-    @Option(name: .setting(.output, .pack), help: .setting(.output, .pack)) var output: String
-    @Option(name: .setting(.types, .pack), help: .setting(.types, .pack)) var types: String?
-    @Option(name: .setting(.layout, .pack), help: .setting(.layout, .pack)) var layout: String?
-    @Option(name: .setting(.blockDeviceConfig, .pack), help: .setting(.blockDeviceConfig, .pack)) var blockDeviceConfig: String?
+    @Option(name: .setting(.output, .pack), help: .setting(.output, .pack), completion: .setting(.output, .pack))
+    var output: String
+    @Option(name: .setting(.types, .pack), help: .setting(.types, .pack), completion: .setting(.types, .pack))
+    var types: String?
+    @Option(name: .setting(.layout, .pack), help: .setting(.layout, .pack), completion: .setting(.layout, .pack))
+    var layout: String?
+    @Option(
+        name: .setting(.blockDeviceConfig, .pack), help: .setting(.blockDeviceConfig, .pack),
+        completion: .setting(.blockDeviceConfig, .pack))
+    var blockDeviceConfig: String?
     @Option(name: .setting(.size, .pack), help: .setting(.size, .pack)) var size: String?
     @Flag(name: .setting(.checksum, .pack), help: .setting(.checksum, .pack)) var checksum = false
     @Flag(name: .setting(.fast, .pack), help: .setting(.fast, .pack)) var fast = false
@@ -57,18 +67,26 @@ struct Pack: ParsableCommand {
     @Option(name: .setting(.uuid, .pack), help: .setting(.uuid, .pack)) var uuid: String?
     @Option(name: .setting(.sourceDateEpoch, .pack), help: .setting(.sourceDateEpoch, .pack)) var sourceDateEpoch: String?
     @Option(name: .setting(.inodeRatio, .pack), help: .setting(.inodeRatio, .pack)) var inodeRatio: String?
-    @Option(name: .setting(.qcow2Compat, .pack), help: .setting(.qcow2Compat, .pack)) var qcow2Compat: String?
+    @Option(name: .setting(.qcow2Compat, .pack), help: .setting(.qcow2Compat, .pack), completion: .setting(.qcow2Compat, .pack))
+    var qcow2Compat: String?
     @Flag(name: .setting(.compressQcow2, .pack), help: .setting(.compressQcow2, .pack)) var compressQcow2 = false
-    @Option(name: .setting(.stampedCache, .pack), help: .setting(.stampedCache, .pack)) var stampedCache: String?
+    @Option(
+        name: .setting(.stampedCache, .pack), help: .setting(.stampedCache, .pack), completion: .setting(.stampedCache, .pack))
+    var stampedCache: String?
     @OptionGroup var registry: RegistryAccessOptions
-    @Option(name: .setting(.platform, .pack), help: .setting(.platform, .pack)) var platform: String?
+    @Option(name: .setting(.platform, .pack), help: .setting(.platform, .pack), completion: .setting(.platform, .pack))
+    var platform: String?
     @Option(name: .setting(.vmName, .pack), help: .setting(.vmName, .pack)) var vmName: String?
     @Option(name: .setting(.cpus, .pack), help: .setting(.cpus, .pack)) var cpus: String?
     @Option(name: .setting(.memory, .pack), help: .setting(.memory, .pack)) var memory: String?
     @Option(name: .setting(.osType, .pack), help: .setting(.osType, .pack)) var osType: String?
-    @Option(name: .setting(.nic, .pack), help: .setting(.nic, .pack)) var nic: String?
-    @Option(name: .setting(.controller, .pack), help: .setting(.controller, .pack)) var controller: String?
+    @Option(name: .setting(.nic, .pack), help: .setting(.nic, .pack), completion: .setting(.nic, .pack))
+    var nic: String?
+    @Option(name: .setting(.controller, .pack), help: .setting(.controller, .pack), completion: .setting(.controller, .pack))
+    var controller: String?
     @OptionGroup var package: OVAPackageOptions
+    @Flag(name: .setting(.quiet, .pack), help: .setting(.quiet, .pack)) var quiet = false
+    @Flag(name: .setting(.verbose, .pack), help: .setting(.verbose, .pack)) var verbose = false
 
     /// The text of every option given, keyed by setting.
     var rawSettings: RawSettings {
@@ -97,6 +115,8 @@ struct Pack: ParsableCommand {
         raw[.platform] = platform
         registry.collect(into: &raw)
         package.collect(into: &raw)
+        raw.flag(.quiet, quiet)
+        raw.flag(.verbose, verbose)
         return raw
     }
 
@@ -153,6 +173,8 @@ struct Pack: ParsableCommand {
         // block-device config or as a tar is unpacked first, with its owners and device
         // nodes: not root, that goes on as uid 0 of a user namespace (UserNamespace.swift).
         let values = try rawSettings.resolved()
+        if quiet { LogLine.configure(.init(stdout: nil)) }
+        let start = monotonicSeconds()
         let formats = values.list(.types).compactMap(PackFormat.init(name:))
         if ImageReference.looksLikeReference(rootDirectory) && (blockDeviceConfig != nil || formats.contains(.tar)) {
             try UserNamespace.reexecForPack(arguments: Stamp.arguments)
@@ -160,7 +182,7 @@ struct Pack: ParsableCommand {
         var request = PackRequest(root: rootDirectory, settings: values)
         request.blockDevice = try blockDeviceConfig.map { try loadConfig($0, label: request.label) }
         (request.ova.config, request.ova.signer) = try package.load()
-        request.progress = ProgressSink.isTerminal
+        request.progress = ProgressSink.wanted
         let platform = values.text(.platform).flatMap(Platform.init(parsing:)) ?? .linuxAMD64
         request.boot(for: platform)
         // An ordinary user's own files become root's in the image, as they would for a tree
@@ -177,7 +199,8 @@ struct Pack: ParsableCommand {
         } else {
             result = try Packer(request: request, log: Log.line).run()
         }
-        for path in result.outputs { Log.line("wrote \(path)") }
+        for path in result.outputs { Log.line("wrote \(path)" + (verbose ? " (\(sizeOnDisk(path)))" : "")) }
+        if verbose { Log.line("done in \(String(format: "%.1f", monotonicSeconds() - start)) s") }
     }
 
     /// Reads and validates a block-device YAML file, with the root label from --label.

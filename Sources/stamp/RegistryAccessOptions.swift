@@ -8,7 +8,8 @@ import StampConfig
 struct RegistryAccessOptions: ParsableArguments {
     @Flag(name: .setting(.plainHTTP, .pack), help: .setting(.plainHTTP, .pack)) var plainHTTP = false
     @Option(name: .setting(.creds, .pack), help: .setting(.creds, .pack)) var creds: String?
-    @Option(name: .setting(.registryCA, .pack), help: .setting(.registryCA, .pack)) var registryCA: String?
+    @Option(name: .setting(.registryCA, .pack), help: .setting(.registryCA, .pack), completion: .setting(.registryCA, .pack))
+    var registryCA: String?
     @Option(name: .setting(.maxExpanded, .pack), help: .setting(.maxExpanded, .pack)) var maxExpanded: String?
 
     /// Adds the options given to `raw` (the table checks their kinds).

@@ -28,6 +28,27 @@ extension ArgumentHelp {
     }
 }
 
+extension CompletionKind {
+    /// What a shell completes after the option of `key` on `frontEnd`: file and directory names
+    /// for files and directories, the choices of a choice (`--layout`), the output formats of a
+    /// `-t` list one comma at a time; nothing for numbers, sizes and free text.
+    static func setting(_ key: Setting.Key, _ frontEnd: FrontEnd) -> CompletionKind {
+        let setting = Settings[key]
+        switch setting.kind {
+        case .file: return .file()
+        case .directory: return .directory
+        case .choice(let choices, _): return .list(choices)
+        case .formats: return .custom { _, _, prefix in OutputFormats.completions(of: prefix) }
+        default:
+            switch setting.valueName {
+            case "file", "out": return .file()
+            case "dir": return .directory
+            default: return .default
+            }
+        }
+    }
+}
+
 extension [String] {
     /// The problems once each, in the order first found (two checks may find the same one).
     func uniqued() -> [String] {

@@ -11,10 +11,14 @@ struct Stamp: ParsableCommand {
         commandName: "stamp",
         abstract: "Assemble disk images from root trees, natively: no loop device, no mount, no mkfs, no VM.",
         discussion: """
-            stamp writes ext4 filesystems, partition tables, boot code and disk containers
+            stamp writes ext4 filesystems, partition tables, boot code and disk containers \
             (raw, qcow2, VMDK, VHD, OVA) itself, streaming each image in one pass.
+
+            Every command takes -q (errors only) and -v (more detail), and --version. Manual \
+            pages: man stamp-COMMAND; shell completions: stamp --generate-completion-script \
+            bash|zsh|fish (docs/cli.md).
             """,
-        version: StampVersion.number,
+        version: StampVersion.number(describe: gitDescribe, commits: gitCommitCount),
         subcommands: [
             Pack.self, Mkfs.self, Convert.self, Inspect.self, Verify.self, Build.self, Elements.self, Images.self, Options.self,
         ])

@@ -1,3 +1,4 @@
+import StampBytes
 import StampIO
 #if canImport(Glibc)
     import Glibc
@@ -61,4 +62,11 @@ func emptyInputProblem(_ path: String) -> String? {
     var st = stat()
     guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_size == 0 else { return nil }
     return "\(path): the file is empty (0 bytes), not a disk image"
+}
+
+/// `N bytes, M allocated` for `-v` lines: the file's apparent size and the storage it takes.
+func sizeOnDisk(_ path: String) -> String {
+    var st = stat()
+    guard stat(path, &st) == 0 else { return "not found" }
+    return "\(formatBytes(UInt64(max(st.st_size, 0)))), \(formatBytes(UInt64(max(st.st_blocks, 0)) * 512)) allocated"
 }

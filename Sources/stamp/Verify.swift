@@ -8,13 +8,21 @@ struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check an OVA: member order, every digest of its manifest, and the signature of its .cert.",
         discussion: """
-            Fails naming the first member that does not check out. Without --cert a signed
-            package is verified with its own certificate (which proves integrity, not who signed);
+            Fails naming the first member that does not check out. Without --cert a signed \
+            package is verified with its own certificate (which proves integrity, not who signed); \
             with --cert that certificate must also be the CA given or be signed by it.
             """)
 
-    @Argument(help: "The OVA to check.") var ova: String
-    @Option(help: ArgumentHelp("Trusted CA (or signer) certificate(s), PEM.", valueName: "ca.pem")) var cert: String?
+    @Argument(help: "The OVA to check.", completion: .file(extensions: ["ova"])) var ova: String
+    @Option(help: ArgumentHelp("Trusted CA (or signer) certificate(s), PEM.", valueName: "ca.pem"), completion: .file())
+    var cert: String?
+    @Flag(name: .setting(.quiet, .pack), help: "Print nothing: the exit status says whether the package checks out.")
+    var quiet = false
+    @Flag(name: .setting(.verbose, .pack), help: "Also print each member checked.") var verbose = false
+
+    func validate() throws {
+        if quiet && verbose { throw ValidationError("--quiet conflicts with --verbose: choose one of -q and -v") }
+    }
 
     func run() throws {
         var anchors: [X509Certificate] = []
@@ -35,6 +43,8 @@ struct Verify: ParsableCommand {
             : report.signed
                 ? "signature verified with the package's own certificate (give --cert to check who signed)"
                 : "not signed"
+        if quiet { return }
+        if verbose { for member in report.members { print("  \(member)") } }
         print("\(ova): OK: \(report.members.count) members, every digest matches; \(signature)")
     }
 }

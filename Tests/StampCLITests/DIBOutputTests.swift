@@ -227,7 +227,9 @@ struct DIBVersionTests {
     @Test func versionIsANumber() throws {
         let dib = try run([BadInputTests.dibBinary, "--version"])
         #expect(dib.status == 0 && dib.stderr.isEmpty, "\(dib.output)")
-        #expect(dib.stdout.range(of: #"^[0-9]+\.[0-9]+\.[0-9]+\n$"#, options: .regularExpression) != nil, "\(dib.stdout)")
+        #expect(
+            dib.stdout.range(of: #"^[0-9]+\.[0-9]+\.[0-9]+(\.dev[0-9]+)?\n$"#, options: .regularExpression) != nil,
+            "\(dib.stdout)")
         let stamp = try run([stampBinary, "--version"])
         #expect(stamp.stdout == dib.stdout, "stamp \(stamp.stdout) disk-image-create \(dib.stdout)")
     }

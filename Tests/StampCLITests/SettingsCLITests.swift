@@ -197,18 +197,18 @@ struct SettingsCLITests {
     /// 9: hints that can be followed, and no guess that sends the user astray.
     @Test func hintsWork() throws {
         let dir = try tree()
-        let quiet = try run([stampBinary, "pack", dir.file("t"), "-o", dir.file("q"), "--quiet"])
+        let quiet = try run([stampBinary, "pack", dir.file("t"), "-o", dir.file("q"), "--silent"])
         #expect(
-            quiet.status == 2 && quiet.stderr == "stamp: unknown option '--quiet' for stamp pack (see stamp pack --help)\n",
+            quiet.status == 2 && quiet.stderr == "stamp: unknown option '--silent' for stamp pack (see stamp pack --help)\n",
             "\(quiet.stderr)")
         let typo = try run([stampBinary, "pack", dir.file("t"), "-o", dir.file("q"), "--labl", "x"])
         #expect(typo.stderr.contains("did you mean '--label'?"), "\(typo.stderr)")
         let inspect = try run([stampBinary, "inspect", "--josn", dir.file("x")])
         #expect(
             inspect.stderr == "stamp: unknown option '--josn' for stamp inspect; did you mean '--json'?\n", "\(inspect.stderr)")
-        let other = try run([stampBinary, "convert", "a", "-O", "raw", "b", "--quiet"])
+        let other = try run([stampBinary, "convert", "a", "-O", "raw", "b", "--silent"])
         #expect(
-            other.stderr == "stamp: unknown option '--quiet' for stamp convert (see stamp convert --help)\n", "\(other.stderr)")
+            other.stderr == "stamp: unknown option '--silent' for stamp convert (see stamp convert --help)\n", "\(other.stderr)")
         // Too few inodes at an explicit size: the hint names --inode-ratio, which pack takes.
         let many = try sh("mkdir -p \(dir.file("t"))/many && cd \(dir.file("t"))/many && touch $(seq 1 6000)")
         try #require(many.status == 0)

@@ -170,7 +170,7 @@ import StampTestSupport
     }
 
     @Test func suggestionsAreTyposOnly() {
-        #expect(Settings.suggestion(for: "--quiet", on: .pack) == nil)
+        #expect(Settings.suggestion(for: "--silent", on: .pack) == nil)
         #expect(Settings.suggestion(for: "--labl", on: .pack) == "--label")
         #expect(Settings.suggestion(for: "--inode-raito", on: .mkfs) == "--inode-ratio")
         #expect(Settings.suggestion(for: "--cpu", on: .pack) == "--cpus")
