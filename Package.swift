@@ -16,6 +16,7 @@ let package = Package(
     products: [
         .executable(name: "stamp", targets: ["stamp"]),
         .executable(name: "disk-image-create", targets: ["disk-image-create"]),
+        .executable(name: "ova-compose", targets: ["ova-compose"]),
         .library(name: "StampBytes", targets: ["StampBytes"]),
         .library(name: "StampIO", targets: ["StampIO"]),
         .library(name: "StampTree", targets: ["StampTree"]),
@@ -137,6 +138,8 @@ let package = Package(
                 "StampPipeline", "StampElements", "StampIO", "StampConfig", .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
+        // open-vmdk's ova-compose command line (the same as `stamp ova-compose`).
+        .executableTarget(name: "ova-compose", dependencies: ["StampPipeline", "StampIO"]),
 
         // MARK: tests (one target per module)
         .target(name: "StampTestSupport", path: "Tests/StampTestSupport"),

@@ -1,6 +1,7 @@
 import ArgumentParser
 import StampContainers
 import StampIO
+import StampPipeline
 import StampConfig
 
 /// `stamp convert INPUT -O FMT OUTPUT`: between raw, qcow2, VMDK and VHD, without qemu-img.
@@ -14,6 +15,8 @@ struct Convert: ParsableCommand {
     @Argument(help: "The image to write.") var output: String
     @Option(help: .setting(.qcow2Compat, .pack)) var qcow2Compat: String = Settings[.qcow2Compat].defaultValue ?? "1.1"
     @Flag(help: "Fastest compression.") var fast = false
+    @Option(help: "With an OVA as input: the disk to convert (1 for the first, in the OVF's DiskSection order).")
+    var disk: Int?
 
     func validate() throws {
         if OutputFormat(name: format) == nil {
@@ -34,7 +37,13 @@ struct Convert: ParsableCommand {
     }
 
     func run() throws {
-        let reader = try ImageDetector.open(path: input)
+        let reader: any DiskImageReader
+        if OVAInspector.isOVA(path: input) {
+            reader = try OVAInspector.openDisk(path: input, number: disk ?? 1)
+        } else {
+            if disk != nil { throw ValidationError("--disk: \(input) is not an OVA") }
+            reader = try ImageDetector.open(path: input)
+        }
         var options = ContainerOptions()
         options.qcow2Compat = try compat()
         if fast { options.compression = .fast }
