@@ -40,14 +40,14 @@ public enum OVAComposeArchive {
 
     /// The digest of `bytes`.
     public static func digest(_ bytes: [UInt8], _ digest: Digest) -> [UInt8] {
-        var h = Hasher(digest)
+        var h = DigestState(digest)
         bytes.withUnsafeBytes { h.update($0) }
         return h.finalize()
     }
 
     /// The digest of the file at `path`, read once.
     public static func digest(path: String, _ digest: Digest) throws -> [UInt8] {
-        var h = Hasher(digest)
+        var h = DigestState(digest)
         try forEachChunk(of: path) { h.update($0) }
         return h.finalize()
     }
@@ -98,7 +98,7 @@ public enum OVAComposeArchive {
     }
 
     /// One of the three hash functions behind one interface.
-    struct Hasher {
+    struct DigestState {
         var sha1: Insecure.SHA1?
         var sha256: SHA256?
         var sha512: SHA512?

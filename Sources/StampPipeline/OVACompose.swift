@@ -56,10 +56,10 @@ public struct OVACompose {
     /// Runs the whole command.
     public func run() throws {
         guard let input = options.input, let output = options.output, let format = options.format else { return }
-        if !options.quiet { log("creating '\(output)' with format '\(format.rawValue)' from '\(input)'") }
         let config = try loadConfig(input)
         let name = Self.baseName(output: output, format: format)
         let planned = try plan(config)
+        if !options.quiet { log("creating '\(output)' with format '\(format.rawValue)' from '\(input)'") }
         var files = planned.0
         var disks = planned.1
         let imageFiles = planned.2
@@ -87,7 +87,8 @@ public struct OVACompose {
         let digest = options.checksum
         var entries = [(name: "\(name).ovf", digest: OVAComposeArchive.digest(ovfBytes, digest))]
         for (planned, path) in zip(files, paths) {
-            entries.append((planned.file.href, try OVAComposeArchive.digest(path: path, digest)))
+            let fileDigest = try OVAComposeArchive.digest(path: path, digest)
+            entries.append((name: planned.file.href, digest: fileDigest))
         }
         let manifest = Array(OVAComposeArchive.manifest(entries, digest).utf8)
         switch format {

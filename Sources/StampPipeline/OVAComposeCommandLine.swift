@@ -77,7 +77,11 @@ public struct OVAComposeCommandLine: Sendable, Equatable {
                 if !option.takesValue, attached != nil {
                     throw Problem(description: "option --\(option.name) must not have an argument")
                 }
-                try c.apply(option.name, option.takesValue ? try value("--\(option.name)", attached: attached) : "")
+                if option.takesValue {
+                    try c.apply(option.name, try value("--\(option.name)", attached: attached))
+                } else {
+                    try c.apply(option.name, "")
+                }
             } else if word.hasPrefix("-") && word.count > 1 {
                 var rest = Substring(word.dropFirst())
                 while let flag = rest.first {

@@ -89,7 +89,7 @@ struct OVAComposeTests {
             set -e
             cd \(s.dir.path) && mkdir x && cd x && tar xf ../out.ova
             sha512sum -c --strict <(sed -E 's/^SHA512\\((.*)\\)= (.*)$/\\2  \\1/' out.mf)
-            head -1 out.cert | sed -E 's/^SHA256\\(out.mf\\)= //' | xxd -r -p > sig.bin
+            python3 -c "import sys, binascii; sys.stdout.buffer.write(binascii.unhexlify(open('out.cert').readline().split('= ')[1].strip()))" > sig.bin
             openssl x509 -in out.cert -pubkey -noout > pub.pem
             openssl dgst -sha256 -verify pub.pem -signature sig.bin out.mf
             qemu-img check data.vmdk && qemu-img check logs.vmdk
@@ -175,7 +175,7 @@ struct OVAComposeTests {
             #!/bin/sh
             printf '%s\\n' "$@" > \(s.file("fields.txt"))
             openssl dgst -"$3" -sign "$5" -out sig.bin "$2"
-            printf '%s(%s)= %s\\n' "$(echo "$3" | tr a-z A-Z)" "$2" "$(xxd -p sig.bin | tr -d '\\n')" > "$4"
+            printf '%s(%s)= %s\\n' "$(echo "$3" | tr a-z A-Z)" "$2" "$(od -An -v -tx1 sig.bin | tr -d ' \\n')" > "$4"
             sed -n '/BEGIN CERT/,/END CERT/p' "$5" >> "$4"
             """
         try capture.write(toFile: s.file("sign.sh"), atomically: true, encoding: .utf8)
