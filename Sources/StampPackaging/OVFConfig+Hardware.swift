@@ -28,6 +28,14 @@ extension ConfigReader {
         path.split(separator: "/", omittingEmptySubsequences: true).last.map(String.init) ?? path
     }
 
+    /// `NAME.vmdk` as it is; any other name with its extension (Python's `splitext`) replaced
+    /// by `.vmdk`.
+    static func vmdkName(_ name: String) -> String {
+        if name.hasSuffix(".vmdk") { return name }
+        let stem = name.lastIndex(of: ".").map { name[..<$0] }.flatMap { $0.isEmpty ? nil : $0 } ?? Substring(name)
+        return String(stem) + ".vmdk"
+    }
+
     /// `capacityAllocationUnits` by ova-compose's short names.
     static let units = ["byte": "byte", "KB": "byte * 2^10", "MB": "byte * 2^20", "GB": "byte * 2^30", "TB": "byte * 2^40"]
 
@@ -89,12 +97,13 @@ extension ConfigReader {
                 item.imageFileID = try fields["file_id"].map { try string($0, "\(path).file_id") }
             }
             if type == "hard_disk" {
+                // ova-compose's member name: disk_image's file name, else raw_image's with
+                // `.vmdk` for its extension; stamp gives a disk_image that is not a .vmdk (and so
+                // is converted) the `.vmdk` name too.
                 if let node = fields["disk_image"], !isUnsetParam(node) {
-                    item.diskFileName = Self.fileName(try string(node, "\(path).disk_image"))
+                    item.diskFileName = Self.vmdkName(Self.fileName(try string(node, "\(path).disk_image")))
                 } else if let node = fields["raw_image"] {
-                    let name = Self.fileName(try string(node, "\(path).raw_image"))
-                    let stem = name.lastIndex(of: ".").map { name[..<$0] }.flatMap { $0.isEmpty ? nil : $0 } ?? Substring(name)
-                    item.diskFileName = String(stem) + ".vmdk"
+                    item.diskFileName = Self.vmdkName(Self.fileName(try string(node, "\(path).raw_image")))
                 }
             }
             config.hardware.append(item)

@@ -69,7 +69,8 @@ struct OVAComposeTests {
         #expect(r.status == 0 && r.output.isEmpty, "\(r.output)")
         let written = try String(contentsOfFile: s.file("\(config).ovf"), encoding: .utf8)
         let golden = try String(contentsOfFile: "\(Self.fixtures)/\(config).ovf", encoding: .utf8)
-        #expect(written == golden, "diff: \(try sh("diff \(Self.fixtures)/\(config).ovf \(s.file("\(config).ovf"))").output)")
+        let diff = try sh("diff \(Self.fixtures)/\(config).ovf \(s.file("\(config).ovf"))")
+        #expect(written == golden, "diff: \(diff.output)")
         let lint = try run(["xmllint", "--noout", "--nonet", "--schema", Self.schema, s.file("\(config).ovf")])
         #expect(lint.status == 0 && lint.output.contains("validates"), "\(lint.output)")
     }
@@ -114,7 +115,7 @@ struct OVAComposeTests {
         #expect(try s.compose(["-i", "images.yaml", "-o", "out.ova", "-q"]).status == 0)
         let inspect = try run([stampBinary, "inspect", s.file("out.ova")])
         #expect(inspect.status == 0, "\(inspect.output)")
-        #expect(inspect.stdout.contains("ova, 6 members, 2 disk(s)"), "\(inspect.stdout)")
+        #expect(inspect.stdout.contains("ova, 5 members, 2 disk(s)"), "\(inspect.stdout)")
         #expect(inspect.stdout.contains("name converted") && inspect.stdout.contains("memory 512 MiB"), "\(inspect.stdout)")
         #expect(inspect.stdout.contains("disk 2: logs.vmdk: vmdk (streamOptimized), virtual size"), "\(inspect.stdout)")
         #expect(inspect.stdout.contains("(6291456 bytes)"), "\(inspect.stdout)")
@@ -129,7 +130,8 @@ struct OVAComposeTests {
             #expect(compare.status == 0, "\(compare.output)")
         }
         let first = try run([stampBinary, "convert", s.file("out.ova"), "-O", "raw", s.file("first.raw")])
-        #expect(first.status == 0 && (try sh("cmp \(s.file("first.raw")) \(s.file("data.img"))")).status == 0)
+        let same = try sh("cmp \(s.file("first.raw")) \(s.file("data.img"))")
+        #expect(first.status == 0 && same.status == 0, "\(first.output) \(same.output)")
         let none = try run([stampBinary, "convert", s.file("out.ova"), "-O", "raw", s.file("none.raw"), "--disk", "3"])
         #expect(none.status != 0 && none.stderr.split(separator: "\n").count == 1, "\(none.output)")
     }

@@ -51,7 +51,7 @@ import Testing
             return String(line[r.upperBound...].prefix { $0 != "\"" })
         }
         #expect(keys == OVFComposeEnvelope.configDefaults.map(\.0))
-        #expect(text.hasSuffix("  </VirtualSystem>\n</Envelope>\n"))
+        #expect(text.hasSuffix("  </VirtualSystem>\n</Envelope>\n\n"))
     }
 
     /// `no_default_configs`, a null dropping a key, a new key appended, firmware and secure
