@@ -77,7 +77,8 @@ extension OVFComposeEnvelope {
                 child(of: parent)
                 let disk = disks[item.id]
                 if let disk { rasd.append(("HostResource", "ovf:/disk/\(disk.diskID)")) }
-                let named = item.config.contains { $0.key == "virtualDiskFormat" } || item.unsetConfig.contains("virtualDiskFormat")
+                let named =
+                    item.config.contains { $0.key == "virtualDiskFormat" } || item.unsetConfig.contains("virtualDiskFormat")
                 if !named, let sector = disk?.sectorSize {
                     itemConfig.append(.init(key: "virtualDiskFormat", value: sector == 4096 ? "native_4k" : "native_512"))
                 }

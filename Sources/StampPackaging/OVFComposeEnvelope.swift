@@ -152,14 +152,17 @@ public struct OVFComposeEnvelope: Sendable {
                 section.children.append(
                     OVFXMLElement(
                         "Configuration", [("ovf:id", o.id)] + (o.isDefault ? [("ovf:default", "true")] : []),
-                        children: [OVFXMLElement("Label", text: o.givenLabel), OVFXMLElement("Description", text: o.givenDescription)]))
+                        children: [
+                            OVFXMLElement("Label", text: o.givenLabel), OVFXMLElement("Description", text: o.givenDescription),
+                        ]))
             }
             root.children.append(section)
         }
         var networks = OVFXMLElement("NetworkSection", children: [OVFXMLElement("Info", text: "Virtual Networks")])
         for n in c.networks {
             networks.children.append(
-                OVFXMLElement("Network", [("ovf:name", n.name)], children: [OVFXMLElement("Description", text: "The \(n.name) Network")]))
+                OVFXMLElement(
+                    "Network", [("ovf:name", n.name)], children: [OVFXMLElement("Description", text: "The \(n.name) Network")]))
         }
         root.children.append(networks)
         root.children.append(virtualSystem())
@@ -172,17 +175,20 @@ public struct OVFComposeEnvelope: Sendable {
         system.children.append(OVFXMLElement("Info", text: "Virtual System"))
         system.children.append(OVFXMLElement("Name", text: c.system.name))
         var os = OVFXMLElement(
-            "OperatingSystemSection", [("ovf:id", "\(c.system.osCIM)"), ("vmw:osType", c.system.osVMWWritten ?? Self.defaultOSType)],
+            "OperatingSystemSection",
+            [("ovf:id", "\(c.system.osCIM)"), ("vmw:osType", c.system.osVMWWritten ?? Self.defaultOSType)],
             children: [OVFXMLElement("Info", text: "Operating System")])
         if let name = c.system.osName { os.children.append(OVFXMLElement("Description", text: name)) }
         system.children.append(os)
-        var hardware = OVFXMLElement("VirtualHardwareSection", c.products.isEmpty ? [] : [("ovf:transport", c.transports.joined(separator: " "))])
+        var hardware = OVFXMLElement(
+            "VirtualHardwareSection", c.products.isEmpty ? [] : [("ovf:transport", c.transports.joined(separator: " "))])
         hardware.children.append(OVFXMLElement("Info", text: "Virtual Hardware"))
         hardware.children.append(
             OVFXMLElement(
                 "System",
                 children: [
-                    OVFXMLElement("vssd:ElementName", text: "Virtual Hardware Family"), OVFXMLElement("vssd:InstanceID", text: "0"),
+                    OVFXMLElement("vssd:ElementName", text: "Virtual Hardware Family"),
+                    OVFXMLElement("vssd:InstanceID", text: "0"),
                     OVFXMLElement("vssd:VirtualSystemIdentifier", text: c.system.name),
                     OVFXMLElement("vssd:VirtualSystemType", text: c.system.type),
                 ]))
@@ -204,13 +210,17 @@ public struct OVFComposeEnvelope: Sendable {
             system.children.append(
                 OVFXMLElement(
                     "AnnotationSection",
-                    children: [OVFXMLElement("Info", text: a.givenInfo ?? Self.defaultInfo), OVFXMLElement("Annotation", text: a.text)]))
+                    children: [
+                        OVFXMLElement("Info", text: a.givenInfo ?? Self.defaultInfo), OVFXMLElement("Annotation", text: a.text),
+                    ]))
         }
         if let e = c.eula {
             system.children.append(
                 OVFXMLElement(
                     "EulaSection", [("ovf:msgid", "eula")],
-                    children: [OVFXMLElement("Info", text: e.givenInfo ?? Self.defaultInfo), OVFXMLElement("License", text: e.text)]))
+                    children: [
+                        OVFXMLElement("Info", text: e.givenInfo ?? Self.defaultInfo), OVFXMLElement("License", text: e.text),
+                    ]))
         }
         return system
     }

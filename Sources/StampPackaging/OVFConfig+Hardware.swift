@@ -16,7 +16,8 @@ extension ConfigReader {
 
     /// `rasd:ResourceSubType` of a SCSI controller by its lower-cased name (vSphere's spelling).
     static let scsiSubtypes = [
-        "lsilogic": "lsilogic", "lsilogicsas": "lsilogicsas", "lsilogicas": "lsilogicas", "buslogic": "buslogic", "virtualscsi": "VirtualSCSI",
+        "lsilogic": "lsilogic", "lsilogicsas": "lsilogicsas", "lsilogicas": "lsilogicas", "buslogic": "buslogic",
+        "virtualscsi": "VirtualSCSI",
         "pvscsi": "VirtualSCSI",
     ]
     /// `rasd:ResourceSubType` of a NIC by its lower-cased name.

@@ -83,7 +83,8 @@ public enum OVAInspector {
         let members = try OVAVerifier.members(path: path)
         report.members = members.map { .init(name: $0.name, offset: $0.offset, size: $0.size) }
         guard let ovf = members.first, ovf.name.hasSuffix(".ovf") else {
-            throw ContainerError.malformed(path: path, offset: 0, reason: "the first member of an OVA must be the .ovf descriptor")
+            throw ContainerError.malformed(
+                path: path, offset: 0, reason: "the first member of an OVA must be the .ovf descriptor")
         }
         let text = String(
             decoding: try OVAVerifier.memberBytes(path: path, offset: ovf.offset, size: ovf.size, name: ovf.name), as: UTF8.self)
@@ -102,7 +103,8 @@ public enum OVAInspector {
     public static func openDisk(path: String, number: Int) throws -> any DiskImageReader {
         let members = try OVAVerifier.members(path: path)
         guard let ovf = members.first, ovf.name.hasSuffix(".ovf") else {
-            throw ContainerError.malformed(path: path, offset: 0, reason: "the first member of an OVA must be the .ovf descriptor")
+            throw ContainerError.malformed(
+                path: path, offset: 0, reason: "the first member of an OVA must be the .ovf descriptor")
         }
         let text = String(
             decoding: try OVAVerifier.memberBytes(path: path, offset: ovf.offset, size: ovf.size, name: ovf.name), as: UTF8.self)
@@ -145,13 +147,15 @@ public enum OVAInspector {
     }
 
     static func section(_ tag: String, of text: String) -> String {
-        guard let start = text.range(of: "<\(tag)"), let end = text.range(of: "</\(tag)>", range: start.upperBound..<text.endIndex)
+        guard let start = text.range(of: "<\(tag)"),
+            let end = text.range(of: "</\(tag)>", range: start.upperBound..<text.endIndex)
         else { return "" }
         return String(text[start.lowerBound..<end.upperBound])
     }
 
     static func element(_ tag: String, in text: String) -> String? {
-        guard let open = text.range(of: "<\(tag)>"), let close = text.range(of: "</\(tag)>", range: open.upperBound..<text.endIndex)
+        guard let open = text.range(of: "<\(tag)>"),
+            let close = text.range(of: "</\(tag)>", range: open.upperBound..<text.endIndex)
         else { return nil }
         return String(text[open.upperBound..<close.lowerBound])
     }

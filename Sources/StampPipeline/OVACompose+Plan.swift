@@ -43,7 +43,8 @@ extension OVACompose {
                 case .tree: break  // refused by loadConfig
                 case .empty(let capacity):
                     disks[item.id] = .init(
-                        diskID: id, fileID: nil, capacity: "\(capacity)", units: "byte * 2^20", populatedSize: nil, sectorSize: nil)
+                        diskID: id, fileID: nil, capacity: "\(capacity)", units: "byte * 2^20", populatedSize: nil,
+                        sectorSize: nil)
                 case .image(let path):
                     let reader: any DiskImageReader
                     do {
@@ -188,7 +189,9 @@ extension OVACompose {
                 if rest.hasPrefix("{{") || rest.hasPrefix("}}") {
                     command.append(c)
                     rest = rest.dropFirst(2)
-                } else if c == "{", let close = rest.firstIndex(of: "}"), let value = fields[String(rest[rest.index(after: rest.startIndex)..<close])] {
+                } else if c == "{", let close = rest.firstIndex(of: "}"),
+                    let value = fields[String(rest[rest.index(after: rest.startIndex)..<close])]
+                {
                     command += value
                     rest = rest[rest.index(after: close)...]
                 } else {

@@ -106,7 +106,9 @@ public struct OVACompose {
                 OVAComposeArchive.Member(name: "\(name).ovf", content: .bytes(ovfBytes)),
                 .init(name: "\(name).mf", content: .bytes(manifest)),
             ]
-            for (planned, path) in zip(files, paths) { members.append(.init(name: planned.file.href, content: .file(path: path))) }
+            for (planned, path) in zip(files, paths) {
+                members.append(.init(name: planned.file.href, content: .file(path: path)))
+            }
             if let signed { members.append(.init(name: "\(name).cert", content: .bytes(signed))) }
             try OVAComposeArchive.write(path: output, members: members, mtime: UInt64(time(nil)))
         case .ovf:

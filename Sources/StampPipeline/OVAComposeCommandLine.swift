@@ -123,7 +123,9 @@ public struct OVAComposeCommandLine: Sendable, Equatable {
         case "i", "input-file": input = value
         case "o", "output-file": output = value
         case "f", "format":
-            guard let f = Format(rawValue: value) else { throw Problem(description: "--format '\(value)' is not ova, ovf or dir") }
+            guard let f = Format(rawValue: value) else {
+                throw Problem(description: "--format '\(value)' is not ova, ovf or dir")
+            }
             format = f
         case "m", "manifest": manifest = true
         case "checksum-type": checksum = try digest(option)
@@ -136,7 +138,9 @@ public struct OVAComposeCommandLine: Sendable, Equatable {
         case "sign-alg": signAlgorithm = try digest(option)
         case "sign-script": signScript = value
         case "tar-format":
-            guard value == "gnu" || value == "posix" else { throw Problem(description: "--tar-format '\(value)' is not gnu or posix") }
+            guard value == "gnu" || value == "posix" else {
+                throw Problem(description: "--tar-format '\(value)' is not gnu or posix")
+            }
         case "vmdk-convert": break
         case "q": quiet = true
         default: help = true  // -h, --help

@@ -81,7 +81,9 @@ struct OVAComposeTests {
     @Test func signedOVAOfConvertedImages() throws {
         let s = try Scene()
         defer { s.dir.cleanup() }
-        let r = try s.compose(["-i", "images.yaml", "-o", "out.ova", "--checksum-type", "sha512", "-s", "key.pem", "--sign-alg", "sha256"])
+        let r = try s.compose([
+            "-i", "images.yaml", "-o", "out.ova", "--checksum-type", "sha512", "-s", "key.pem", "--sign-alg", "sha256",
+        ])
         #expect(r.status == 0, "\(r.output)")
         #expect(r.stdout.hasPrefix("creating 'out.ova' with format 'ova' from 'images.yaml'") && r.stdout.hasSuffix("done.\n"))
         let list = try run(["tar", "tf", s.file("out.ova")])
@@ -188,15 +190,24 @@ struct OVAComposeTests {
         ])
         #expect(ovf.status == 0, "\(ovf.output)")
         let fields = try String(contentsOfFile: s.file("fields.txt"), encoding: .utf8).split(separator: "\n")
-        #expect(fields == ["\(s.file("out/images.ovf"))", "images.mf", "sha256", "\(s.file("out/images.cert"))", "\(s.file("key.pem"))"])
+        #expect(
+            fields == [
+                "\(s.file("out/images.ovf"))", "images.mf", "sha256", "\(s.file("out/images.cert"))", "\(s.file("key.pem"))",
+            ])
         let listing = try sh("cd \(s.dir.path) && ls out && cat images.mf")
         #expect(listing.stdout.contains("data.vmdk") && listing.stdout.contains("images.cert"), "\(listing.output)")
-        #expect(listing.stdout.contains("SHA256(images.ovf)= ") && listing.stdout.contains("SHA256(tools.iso)= "), "\(listing.output)")
-        let dir = try s.compose(["-i", "appliance.yaml", "-o", "pkg", "-f", "dir", "-s", "key.pem"], program: [
-            (stampBinary as NSString).deletingLastPathComponent + "/ova-compose"
-        ])
+        #expect(
+            listing.stdout.contains("SHA256(images.ovf)= ") && listing.stdout.contains("SHA256(tools.iso)= "), "\(listing.output)"
+        )
+        let dir = try s.compose(
+            ["-i", "appliance.yaml", "-o", "pkg", "-f", "dir", "-s", "key.pem"],
+            program: [
+                (stampBinary as NSString).deletingLastPathComponent + "/ova-compose"
+            ])
         #expect(dir.status == 0, "\(dir.output)")
-        let contents = try sh("cd \(s.file("pkg")) && ls && readlink base.vmdk && sha256sum -c --strict <(sed -E 's/^SHA256\\((.*)\\)= (.*)$/\\2  \\1/' pkg.mf)")
+        let contents = try sh(
+            "cd \(s.file("pkg")) && ls && readlink base.vmdk && sha256sum -c --strict <(sed -E 's/^SHA256\\((.*)\\)= (.*)$/\\2  \\1/' pkg.mf)"
+        )
         #expect(contents.status == 0, "\(contents.output)")
         #expect(contents.stdout.contains("pkg.cert") && contents.stdout.contains("/base.vmdk\n"), "\(contents.output)")
         let again = try s.compose(["-i", "appliance.yaml", "-o", "pkg", "-f", "dir"])
@@ -218,7 +229,8 @@ struct OVAComposeTests {
             #expect(r.status == status && r.stderr.split(separator: "\n").count == 1, "\(words): \(r.output)")
         }
         let accepted = try s.compose([
-            "--input-file=appliance.yaml", "--output-file", "y.ova", "--vmdk-convert", "/nonexistent", "--tar-format", "posix", "-q",
+            "--input-file=appliance.yaml", "--output-file", "y.ova", "--vmdk-convert", "/nonexistent", "--tar-format", "posix",
+            "-q",
         ])
         #expect(accepted.status == 0, "\(accepted.output)")
     }

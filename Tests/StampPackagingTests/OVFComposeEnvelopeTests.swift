@@ -10,8 +10,10 @@ import Testing
         throws -> String
     {
         let config = try OVFConfig.parse(yaml: yaml)
-        return OVFComposeEnvelope(config: config, files: files, disks: disks, imageFiles: [:], generated: "01-01-1970 00:00:00 +0000")
-            .text()
+        return OVFComposeEnvelope(
+            config: config, files: files, disks: disks, imageFiles: [:], generated: "01-01-1970 00:00:00 +0000"
+        )
+        .text()
     }
 
     @Test func escapesAsLibxml2() {
@@ -34,7 +36,8 @@ import Testing
                 d: {type: hard_disk, parent: sata0, disk_capacity: 10}
             """,
             disks: [
-                "d": .init(diskID: "vmdisk0", fileID: nil, capacity: "10", units: "byte * 2^20", populatedSize: nil, sectorSize: nil)
+                "d": .init(
+                    diskID: "vmdisk0", fileID: nil, capacity: "10", units: "byte * 2^20", populatedSize: nil, sectorSize: nil)
             ])
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         #expect(lines[0] == "<?xml version='1.0' encoding='UTF-8'?>")
