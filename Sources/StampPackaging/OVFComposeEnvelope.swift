@@ -30,17 +30,8 @@
 /// Items' InstanceIDs from 1 in file order; a controller's children get AddressOnParent
 /// 0, 1, … in file order.
 public struct OVFComposeEnvelope: Sendable {
-    /// A `References/File`.
-    public struct File: Sendable, Equatable {
-        public var id: String
-        public var href: String
-        public var size: UInt64
-        public init(id: String, href: String, size: UInt64) {
-            self.id = id
-            self.href = href
-            self.size = size
-        }
-    }
+    /// A `References/File` (the same as stamp's own descriptor's).
+    public typealias File = OVFEnvelope.File
 
     /// A `DiskSection/Disk` of a hard disk.
     public struct Disk: Sendable, Equatable {
