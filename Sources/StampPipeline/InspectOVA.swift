@@ -69,9 +69,13 @@ public struct OVAReport: Sendable {
 public enum OVAInspector {
     /// Whether `path` is a tar archive whose first member is a `.ovf` (its header checksum right).
     public static func isOVA(path: String) -> Bool {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // Non-blocking, and regular files only: a FIFO must not hang the check (it is refused
+        // by the readers afterwards).
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { return false }
         defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return false }
         var header = [UInt8](repeating: 0, count: 512)
         guard pread(fd, &header, 512, 0) == 512, header[257..<262].elementsEqual(Array("ustar".utf8)) else { return false }
         let name = String(decoding: header[0..<100].prefix { $0 != 0 }, as: UTF8.self)
