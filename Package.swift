@@ -16,6 +16,7 @@ let package = Package(
     products: [
         .executable(name: "stamp", targets: ["stamp"]),
         .executable(name: "disk-image-create", targets: ["disk-image-create"]),
+        .executable(name: "ova-compose", targets: ["ova-compose"]),
         .library(name: "StampBytes", targets: ["StampBytes"]),
         .library(name: "StampIO", targets: ["StampIO"]),
         .library(name: "StampTree", targets: ["StampTree"]),
@@ -140,6 +141,8 @@ let package = Package(
             ], plugins: ["GitVersion"]),
         // `git describe` into the executables at build time (StampVersion.number).
         .plugin(name: "GitVersion", capability: .buildTool()),
+        // open-vmdk's ova-compose command line (the same as `stamp ova-compose`).
+        .executableTarget(name: "ova-compose", dependencies: ["StampPipeline", "StampIO"]),
 
         // MARK: tests (one target per module)
         .target(name: "StampTestSupport", path: "Tests/StampTestSupport"),

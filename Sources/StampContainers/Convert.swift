@@ -44,7 +44,15 @@ public enum ImageDetector {
 
     /// Opens `path` as `format` (detected when nil).
     public static func open(path: String, format: ImageFormat? = nil) throws -> any DiskImageReader {
-        let file = try InputFile(path: path)
+        try open(path: path, format: format, window: nil)
+    }
+
+    /// Opens the image held in bytes `window.offset ..< window.offset + window.size` of the
+    /// file at `path` (a disk inside an OVA).
+    public static func open(path: String, format: ImageFormat? = nil, window: (offset: UInt64, size: UInt64)?) throws
+        -> any DiskImageReader
+    {
+        let file = try InputFile(path: path, window: window)
         switch try format ?? detect(file) {
         case .raw: return try RawReader(file: file)
         case .qcow2: return try Qcow2Reader(file: file)

@@ -69,19 +69,31 @@ final class InputFile {
     let path: String
     let descriptor: FileDescriptor
     let size: UInt64
+    /// Where the image starts in the file (a member of an OVA's tar), 0 for a whole file.
+    let base: UInt64
 
-    init(path: String) throws {
+    convenience init(path: String) throws { try self.init(path: path, window: nil) }
+
+    /// With `window`, the bytes `offset ..< offset + size` of the file, as if they were a
+    /// file of their own (an OVA member); they must lie inside it.
+    init(path: String, window: (offset: UInt64, size: UInt64)?) throws {
         self.path = path
         // Non-blocking: opening a FIFO for reading would otherwise wait for a writer; the
         // type check below refuses it (regular files and block devices ignore the flag).
         let fd = try withPath(path, "open") { try FileDescriptor.open(FilePath(path), .readOnly, options: [.nonBlocking]) }
+        let whole: UInt64
         do {
-            size = try InputFile.size(of: fd, path: path)
+            whole = try InputFile.size(of: fd, path: path)
         } catch {
             try? fd.close()
             throw error
         }
         descriptor = fd
+        base = window?.offset ?? 0
+        size = window?.size ?? whole
+        guard base <= whole, size <= whole - base else {
+            throw ContainerError.truncated(path: path, offset: base, needed: size, fileSize: whole)
+        }
     }
 
     /// A regular file's size, or a block device's (`st_size` is 0 for one: its end is
@@ -116,7 +128,7 @@ final class InputFile {
         while done < buffer.count {
             let n = try withPath(path, "read") {
                 try descriptor.read(
-                    fromAbsoluteOffset: Int64(offset) + Int64(done),
+                    fromAbsoluteOffset: Int64(base + offset) + Int64(done),
                     into: UnsafeMutableRawBufferPointer(rebasing: buffer[done...]), retryOnInterrupt: true)
             }
             if n == 0 {
@@ -142,7 +154,7 @@ final class InputFile {
         guard offset <= size, length <= size - offset else {
             throw ContainerError.pointerPastEnd(path: path, offset: entryOffset, target: offset, fileSize: size)
         }
-        return SourceRange(descriptor: descriptor, path: path, offset: offset, length: length)
+        return SourceRange(descriptor: descriptor, path: path, offset: base + offset, length: length)
     }
 }
 

@@ -54,6 +54,10 @@ public final class Qcow2Reader: DiskImageReader {
             if header.incompatibleFeatures & 0x2 != 0 {
                 throw ContainerError.malformed(path: path, offset: 72, reason: "qcow2 image is marked corrupt")
             }
+            if header.incompatibleFeatures & 0x4 != 0 {
+                throw ContainerError.unsupported(
+                    path: path, feature: "qcow2 external data file (the disk's data is another file, which stamp does not open)")
+            }
             if header.incompatibleFeatures & ~known != 0 {
                 throw ContainerError.unsupported(
                     path: path, feature: "qcow2 incompatible features 0x\(String(header.incompatibleFeatures, radix: 16))")

@@ -146,7 +146,11 @@ public final class RawReader: DiskImageReader {
     }
 
     public func forEachExtent(_ body: (DiskExtent) throws -> Void) throws {
-        let regions = try withPath(file.path, "lseek") { try Syscalls.dataRegions(of: file.descriptor, size: file.size) }
+        // Holes are looked for in a whole file; a window into one (an OVA member) is all data.
+        let regions =
+            file.base != 0
+            ? [0..<file.size]
+            : try withPath(file.path, "lseek") { try Syscalls.dataRegions(of: file.descriptor, size: file.size) }
         var at: UInt64 = 0
         for region in regions {
             if region.lowerBound > at { try body(.zero(offset: at, length: region.lowerBound - at)) }

@@ -19,6 +19,8 @@ public final class VMDKReader: DiskImageReader {
     private let directoryOffset: UInt64
     private let grainBytes: UInt64
     private let compressed: Bool
+    /// The embedded descriptor's text (NULs dropped), nil when the header names none.
+    public let descriptor: String?
 
     public convenience init(path: String) throws { try self.init(file: InputFile(path: path)) }
 
@@ -87,6 +89,48 @@ public final class VMDKReader: DiskImageReader {
             (0..<Int(entries)).map { UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self)) }
         }
         variant = compressed ? "streamOptimized" : "monolithicSparse"
+        descriptor = try VMDKReader.readDescriptor(file, header: first)
+        if let text = descriptor, let parent = VMDKDescriptor.value(of: "parentFileNameHint", in: text) {
+            throw ContainerError.unsupported(
+                path: path, feature: "vmdk delta disk: its parent '\(parent)' is another file (parentFileNameHint)")
+        }
+        if let text = descriptor, let cid = VMDKDescriptor.value(of: "parentCID", in: text), cid.lowercased() != "ffffffff" {
+            throw ContainerError.unsupported(path: path, feature: "vmdk delta disk: parentCID \(cid) names a parent disk")
+        }
+    }
+
+    /// The descriptor sectors the first header names (at most 1 MiB), as text.
+    private static func readDescriptor(_ file: InputFile, header bytes: [UInt8]) throws -> String? {
+        let first = try bytes.withUnsafeBytes { try VMDK.Header(decoding: FieldReader($0), path: file.path, at: 0) }
+        guard first.descriptorOffset > 0, first.descriptorSize > 0 else { return nil }
+        guard first.descriptorSize <= 2048 else {
+            throw ContainerError.absurdSize(path: file.path, offset: 36, field: "descriptor size", value: first.descriptorSize)
+        }
+        let raw = try file.read(at: first.descriptorOffset &* 512, count: Int(first.descriptorSize * 512))
+        let text = raw.prefix { $0 != 0 }
+        return String(decoding: text, as: UTF8.self)
+    }
+
+    /// The bytes of the disk held in allocated grains (vmdk-convert's "used": each grain whose
+    /// table entry is not zero, the last one only up to the disk's end). Reads the tables only.
+    public func allocatedBytes() throws -> UInt64 {
+        let perTable = UInt64(header.numGTEsPerGT)
+        var table = [UInt32](repeating: 0, count: Int(perTable))
+        var used: UInt64 = 0
+        for (g, entry) in directory.enumerated() where entry != 0 {
+            let tableOffset = UInt64(entry) * 512
+            guard tableOffset + perTable * 4 <= file.size else {
+                throw ContainerError.pointerPastEnd(
+                    path: file.path, offset: directoryOffset + UInt64(g) * 4, target: tableOffset, fileSize: file.size)
+            }
+            try table.withUnsafeMutableBytes { try file.read(into: $0, at: tableOffset) }
+            for i in 0..<Int(perTable) where UInt32(littleEndian: table[i]) != 0 {
+                let at = (UInt64(g) * perTable + UInt64(i)) * grainBytes
+                guard at < virtualSize else { break }
+                used += min(grainBytes, virtualSize - at)
+            }
+        }
+        return used
     }
 
     public func forEachExtent(_ body: (DiskExtent) throws -> Void) throws {

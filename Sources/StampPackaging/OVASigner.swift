@@ -18,7 +18,8 @@ import _CryptoExtras
 /// certificate, so it is known before the manifest is (``length(manifestName:)``).
 public struct OVASigner: Sendable, Equatable {
     public enum Algorithm: String, Sendable, CaseIterable {
-        case sha256, sha512
+        /// sha1 only for `stamp ova-compose --sign-alg sha1` (ova-compose accepts it).
+        case sha1, sha256, sha512
         /// The name on the digest line (`SHA256`, `SHA512`).
         public var label: String { rawValue.uppercased() }
     }
@@ -82,6 +83,7 @@ public struct OVASigner: Sendable, Equatable {
     public func certificateText(manifestName: String, manifest: [UInt8]) throws -> String {
         let signature: _RSA.Signing.RSASignature
         switch algorithm {
+        case .sha1: signature = try key.signature(for: Insecure.SHA1.hash(data: manifest), padding: .insecurePKCS1v1_5)
         case .sha256: signature = try key.signature(for: SHA256.hash(data: manifest), padding: .insecurePKCS1v1_5)
         case .sha512: signature = try key.signature(for: SHA512.hash(data: manifest), padding: .insecurePKCS1v1_5)
         }

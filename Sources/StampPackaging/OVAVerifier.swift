@@ -56,9 +56,14 @@ public enum OVAVerifier {
         }
         let ovfText = try read(fd, path: path, ovf)
         let manifestBytes = try read(fd, path: path, members[1])
-        let hasCert = members.count > 2 && members[2].name == base + ".cert"
-        let certBytes = hasCert ? try read(fd, path: path, members[2]) : []
-        let rest = Array(members.dropFirst(hasCert ? 3 : 2))
+        // The certificate follows the manifest (DSP0243), or ends the archive (ova-compose's order).
+        let certIndex = members.indices.first { i in
+            i >= 2 && (i == 2 || i == members.count - 1) && members[i].name == base + ".cert"
+        }
+        let hasCert = certIndex != nil
+        let certName = base + ".cert"
+        let certBytes = try certIndex.map { try read(fd, path: path, members[$0]) } ?? []
+        let rest = members.indices.filter { $0 >= 2 && $0 != certIndex }.map { members[$0] }
         // Digests: a damaged manifest line is the manifest's fault.
         var expected: [String: (algorithm: String, digest: [UInt8])] = [:]
         for line in String(decoding: manifestBytes, as: UTF8.self).split(separator: "\n") {
@@ -92,13 +97,13 @@ public enum OVAVerifier {
             case .valid:
                 report.signed = true
                 report.trusted = !ca.isEmpty
-            case .malformed(let why): throw Failure(member: members[2].name, reason: why)
+            case .malformed(let why): throw Failure(member: certName, reason: why)
             case .mismatch:
                 if mismatch != nil {
-                    throw Failure(member: members[1].name, reason: "the signature in \(members[2].name) does not match it")
+                    throw Failure(member: members[1].name, reason: "the signature in \(certName) does not match it")
                 }
-                throw Failure(member: members[2].name, reason: "the signature does not match \(members[1].name)")
-            case .untrusted(let why): throw Failure(member: members[2].name, reason: why)
+                throw Failure(member: certName, reason: "the signature does not match \(members[1].name)")
+            case .untrusted(let why): throw Failure(member: certName, reason: why)
             }
         } else if !ca.isEmpty {
             throw Failure(member: path, reason: "the package is not signed (no \(base).cert)")
@@ -119,8 +124,24 @@ public enum OVAVerifier {
         return report
     }
 
+    /// An OVA's members (name, where its bytes start, size), in archive order; throws a
+    /// ``Failure`` for a file that is not a tar archive of plain names.
+    public static func members(path: String) throws -> [(name: String, offset: UInt64, size: UInt64)] {
+        let fd = try withPath(path, "open") { try FileDescriptor.open(FilePath(path), .readOnly) }
+        defer { try? fd.close() }
+        let fileSize = try withPath(path, "stat") { try Syscalls.size(of: fd) }
+        return try listMembers(fd, path: path, fileSize: fileSize).map { ($0.name, $0.dataOffset, $0.size) }
+    }
+
+    /// A member's bytes (at most 64 MiB: a descriptor, manifest or certificate).
+    public static func memberBytes(path: String, offset: UInt64, size: UInt64, name: String) throws -> [UInt8] {
+        let fd = try withPath(path, "open") { try FileDescriptor.open(FilePath(path), .readOnly) }
+        defer { try? fd.close() }
+        return try read(fd, path: path, Member(name: name, size: size, dataOffset: offset))
+    }
+
     /// The `ovf:href` of every `References/File`, in order.
-    static func fileReferences(_ ovf: String) -> [String] {
+    public static func fileReferences(_ ovf: String) -> [String] {
         guard let start = ovf.range(of: "<References"),
             let end = ovf.range(of: "</References>", range: start.upperBound..<ovf.endIndex)
         else {

@@ -16,13 +16,27 @@ extension ConfigReader {
 
     /// `rasd:ResourceSubType` of a SCSI controller by its lower-cased name (vSphere's spelling).
     static let scsiSubtypes = [
-        "lsilogic": "lsilogic", "lsilogicsas": "lsilogicsas", "buslogic": "buslogic", "virtualscsi": "VirtualSCSI",
+        "lsilogic": "lsilogic", "lsilogicsas": "lsilogicsas", "lsilogicas": "lsilogicas", "buslogic": "buslogic",
+        "virtualscsi": "VirtualSCSI",
         "pvscsi": "VirtualSCSI",
     ]
     /// `rasd:ResourceSubType` of a NIC by its lower-cased name.
     static let ethernetSubtypes = [
         "vmxnet3": "VmxNet3", "vmxnet2": "VmxNet2", "e1000": "E1000", "e1000e": "E1000e", "pcnet32": "PCNet32",
     ]
+    /// The last component of a path.
+    static func fileName(_ path: String) -> String {
+        path.split(separator: "/", omittingEmptySubsequences: true).last.map(String.init) ?? path
+    }
+
+    /// `NAME.vmdk` as it is; any other name with its extension (Python's `splitext`) replaced
+    /// by `.vmdk`.
+    static func vmdkName(_ name: String) -> String {
+        if name.hasSuffix(".vmdk") { return name }
+        let stem = name.lastIndex(of: ".").map { name[..<$0] }.flatMap { $0.isEmpty ? nil : $0 } ?? Substring(name)
+        return String(stem) + ".vmdk"
+    }
+
     /// `capacityAllocationUnits` by ova-compose's short names.
     static let units = ["byte": "byte", "KB": "byte * 2^10", "MB": "byte * 2^20", "GB": "byte * 2^30", "TB": "byte * 2^40"]
 
@@ -30,8 +44,12 @@ extension ConfigReader {
         for (id, value) in try mapping(node, "hardware") {
             let path = "hardware.\(id)"
             if id == "config" {
-                for (key, v) in try mapping(value, path) where !isNull(v) {
-                    config.hardwareConfig.append(.init(key: key, value: try configValue(v, "\(path).\(key)")))
+                for (key, v) in try mapping(value, path) {
+                    if isNull(v) {
+                        config.unsetHardwareConfig.append(key)
+                    } else {
+                        config.hardwareConfig.append(.init(key: key, value: try configValue(v, "\(path).\(key)")))
+                    }
                 }
                 continue
             }
@@ -72,6 +90,23 @@ extension ConfigReader {
                 }
             }
             item.configuration = try fields["configuration"].map { try string($0, "\(path).configuration") }
+            item.subtypeWritten = try fields["subtype"].map { try string($0, "\(path).subtype") }
+            if type == "scsi_controller", let given = item.subtypeWritten {
+                item.subtypeWritten = given.lowercased() == "virtualscsi" ? "VirtualSCSI" : given.lowercased()
+            }
+            if type == "cd_drive" || type == "floppy" {
+                item.imageFileID = try fields["file_id"].map { try string($0, "\(path).file_id") }
+            }
+            if type == "hard_disk" {
+                // ova-compose's member name: disk_image's file name, else raw_image's with
+                // `.vmdk` for its extension; stamp gives a disk_image that is not a .vmdk (and so
+                // is converted) the `.vmdk` name too.
+                if let node = fields["disk_image"], !isUnsetParam(node) {
+                    item.diskFileName = Self.vmdkName(Self.fileName(try string(node, "\(path).disk_image")))
+                } else if let node = fields["raw_image"] {
+                    item.diskFileName = Self.vmdkName(Self.fileName(try string(node, "\(path).raw_image")))
+                }
+            }
             config.hardware.append(item)
         }
     }
@@ -239,16 +274,20 @@ extension ConfigReader {
                     for (k, v) in try mapping(value, at, allowed: ["default", "configurations"]) {
                         if k == "default" {
                             p.value = try checked(v, "\(at).default", type: type, range: range)
+                            p.valueWritten = try pythonString(v, "\(at).default")
                         } else {
                             for (id, cv) in try mapping(v, "\(at).configurations") {
                                 p.configurationValues.append(
                                     .init(key: id, value: try checked(cv, "\(at).configurations.\(id)", type: type, range: range))
                                 )
+                                p.configurationValuesWritten.append(
+                                    .init(key: id, value: try pythonString(cv, "\(at).configurations.\(id)") ?? "None"))
                             }
                         }
                     }
                 } else {
                     p.value = try checked(value, at, type: type, range: range)
+                    p.valueWritten = try pythonString(value, at)
                 }
             case "password": p.password = try bool(value, at)
             case "user_configurable": p.userConfigurable = try bool(value, at)
@@ -267,6 +306,18 @@ extension ConfigReader {
             }
         }
         return p
+    }
+
+    /// A scalar as Python's `str()` shows what PyYAML made of it (nil for null): `True` and
+    /// `False` for booleans, decimal integers without leading zeros or `_`, text unchanged.
+    func pythonString(_ node: Node, _ path: String) throws -> String? {
+        let (text, tag) = try scalar(node, path)
+        switch tag {
+        case .null: return nil
+        case .bool: return try bool(node, path) ? "True" : "False"
+        case .int: return Int(text.replacingOccurrences(of: "_", with: "")).map(String.init) ?? text
+        default: return text
+        }
     }
 
     /// A property value, checked against its OVF type (integers in range, booleans).

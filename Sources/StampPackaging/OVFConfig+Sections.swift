@@ -57,8 +57,12 @@ extension ConfigReader {
                 var c = OVFConfig.Configuration(id: id, label: id, description: id)
                 for (key, v) in try mapping(value, path, allowed: ["label", "description", "default"]) {
                     switch key {
-                    case "label": c.label = try string(v, "\(path).label")
-                    case "description": c.description = try string(v, "\(path).description")
+                    case "label":
+                        c.label = try string(v, "\(path).label")
+                        c.givenLabel = c.label
+                    case "description":
+                        c.description = try string(v, "\(path).description")
+                        c.givenDescription = c.description
                     default: c.isDefault = try bool(v, "\(path).default")
                     }
                 }
@@ -114,6 +118,7 @@ extension ConfigReader {
             case "os_cim": s.osCIM = try int(value, path, in: 0...32767)
             case "os_vmw":
                 s.osVMW = try string(value, path)
+                s.osVMWWritten = s.osVMW
                 // ova-compose's examples write `vmw.NAME`, the vSphere API's enum spelling.
                 if s.osVMW.hasPrefix("vmw.") { s.osVMW.removeFirst(4) }
             case "os_name": s.osName = try string(value, path)
@@ -123,9 +128,11 @@ extension ConfigReader {
                     throw OVFConfigError(key: path, reason: "'\(text)' is not bios or efi", line: line(value))
                 }
                 s.firmware = f
-            case "secure_boot": s.secureBoot = try bool(value, path)
+            case "secure_boot":
+                s.secureBoot = try bool(value, path)
+                s.secureBootGiven = s.secureBoot
             case "default_configuration": s.defaultConfiguration = try string(value, path)
-            case "no_default_configs": _ = try bool(value, path)  // stamp adds no defaults anyway
+            case "no_default_configs": s.noDefaultConfigs = try bool(value, path)  // stamp pack adds none anyway
             default: break
             }
         }
@@ -138,7 +145,9 @@ extension ConfigReader {
         var found = false
         for (key, value) in try mapping(node, path, allowed: ["info", "text", "file"]) {
             switch key {
-            case "info": block.info = try string(value, "\(path).info")
+            case "info":
+                block.info = try string(value, "\(path).info")
+                block.givenInfo = block.info
             case "text":
                 block.text = try string(value, "\(path).text")
                 found = true

@@ -46,6 +46,11 @@ public struct OVFConfig: Sendable, Equatable {
         public var firmware: Firmware?
         public var secureBoot = false
         public var defaultConfiguration: String?
+        /// What ova-compose itself writes needs the config as given, not stamp's reading of it:
+        /// `os_vmw` unchanged, whether `secure_boot` was given, `no_default_configs`.
+        public var osVMWWritten: String?
+        public var secureBootGiven: Bool?
+        public var noDefaultConfigs = false
     }
 
     public struct Network: Sendable, Equatable {
@@ -96,6 +101,13 @@ public struct OVFConfig: Sendable, Equatable {
         public var unsetConfig: [String] = []
         /// `ovf:configuration`: the deployment options the item belongs to.
         public var configuration: String?
+        /// `subtype` as the config spells it (ova-compose writes it unchanged).
+        public var subtypeWritten: String?
+        /// A CD/floppy image's `file_id`.
+        public var imageFileID: String?
+        /// A hard disk's member name as ova-compose names it: `disk_image`'s file name, else
+        /// `raw_image`'s with its extension replaced by `.vmdk`.
+        public var diskFileName: String?
     }
 
     public struct KeyValue: Sendable, Equatable {
@@ -123,6 +135,10 @@ public struct OVFConfig: Sendable, Equatable {
         public var category: String?
         public var required: Bool?
         public var configuration: String?
+        /// `value` (and per-configuration values) as Python's `str()` of the YAML value makes
+        /// it, which is what ova-compose writes (`True` for a YAML true).
+        public var valueWritten: String?
+        public var configurationValuesWritten: [KeyValue] = []
     }
 
     public struct Category: Sendable, Equatable {
@@ -145,6 +161,8 @@ public struct OVFConfig: Sendable, Equatable {
     public struct TextBlock: Sendable, Equatable {
         public var info: String
         public var text: String
+        /// `info` when the config gives it.
+        public var givenInfo: String?
     }
 
     /// A `DeploymentOptionSection/Configuration`.
@@ -153,6 +171,9 @@ public struct OVFConfig: Sendable, Equatable {
         public var label: String
         public var description: String
         public var isDefault = false
+        /// `label` and `description` when the config gives them.
+        public var givenLabel: String?
+        public var givenDescription: String?
     }
 
     public var system: System
@@ -160,6 +181,8 @@ public struct OVFConfig: Sendable, Equatable {
     public var hardware: [Item] = []
     /// `hardware.config`: `vmw:Config` of the whole machine.
     public var hardwareConfig: [KeyValue] = []
+    /// `hardware.config` keys given as null (ova-compose then drops its default for the key).
+    public var unsetHardwareConfig: [String] = []
     public var products: [Product] = []
     public var annotation: TextBlock?
     public var eula: TextBlock?

@@ -29,6 +29,8 @@ struct Convert: ParsableCommand {
     @Flag(help: "Fastest compression.") var fast = false
     @Flag(name: .setting(.quiet, .pack), help: "Print nothing but errors (no progress line).") var quiet = false
     @Flag(name: .setting(.verbose, .pack), help: "Also print what was read and written.") var verbose = false
+    @Option(help: "With an OVA as input: the disk to convert (1 for the first, in the OVF's DiskSection order).")
+    var disk: Int?
 
     func validate() throws {
         if OutputFormat(name: format) == nil {
@@ -52,7 +54,13 @@ struct Convert: ParsableCommand {
     func run() throws {
         if quiet { LogLine.configure(.init(stdout: nil)) }
         let start = monotonicSeconds()
-        let reader = try ImageDetector.open(path: input)
+        let reader: any DiskImageReader
+        if OVAInspector.isOVA(path: input) {
+            reader = try OVAInspector.openDisk(path: input, number: disk ?? 1)
+        } else {
+            if disk != nil { throw ValidationError("--disk: \(input) is not an OVA") }
+            reader = try ImageDetector.open(path: input)
+        }
         var options = ContainerOptions()
         options.qcow2Compat = try compat()
         if fast { options.compression = .fast }

@@ -22,6 +22,24 @@ struct Inspect: ParsableCommand {
     }
 
     func run() throws {
+        if OVAInspector.isOVA(path: image) {
+            let r = try OVAInspector.inspect(path: image)
+            if json {
+                print(r.document.rendered())
+                return
+            }
+            print("\(image): ova, \(r.members.count) members, \(r.disks.count) disk(s)")
+            print(
+                "ovf: name \(r.name ?? "-"), os \(r.osType ?? "-"), cpus \(r.cpus ?? "-"), memory \(r.memoryMiB.map { "\($0) MiB" } ?? "-")"
+            )
+            for m in r.members { print("  member \(m.name)  \(m.size) bytes") }
+            for (i, d) in r.disks.enumerated() {
+                print(
+                    "  disk \(i + 1): \(d.member): \(d.format) (\(d.variant)), virtual size \(formatBytes(d.virtualSize)) (\(d.virtualSize) bytes), file size \(formatBytes(d.fileSize)) (\(d.fileSize) bytes)"
+                )
+            }
+            return
+        }
         let r = try Inspector.inspect(path: image)
         if quiet { return }
         if json {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import StampElements
+import StampPipeline
 import StampIO
 import StampConfig
 
@@ -21,6 +22,7 @@ struct Stamp: ParsableCommand {
         version: StampVersion.number(describe: gitDescribe, commits: gitCommitCount),
         subcommands: [
             Pack.self, Mkfs.self, Convert.self, Inspect.self, Verify.self, Build.self, Elements.self, Images.self, Options.self,
+            OVAComposeCommand.self,
         ])
 
     /// The command line after deprecated spellings were rewritten (``Settings/rewriteDeprecated``),
@@ -37,6 +39,10 @@ struct Stamp: ParsableCommand {
         Sandbox.runIfRequested()  // a hidden re-execution from an element stage (Sandbox.swift)
         TemporaryFiles.shared.installSignalHandlers()
         var words = Array(CommandLine.arguments.dropFirst())
+        if words.first == "ova-compose" {
+            // ova-compose's own (getopt) command line, not ArgumentParser's: see OVAComposeCommand.
+            Foundation_exit(OVACompose.main(Array(words.dropFirst()), program: "stamp ova-compose"))
+        }
         if let frontEnd, !words.isEmpty {
             let (rewritten, warnings) = Settings.rewriteDeprecated(Array(words.dropFirst()), on: frontEnd)
             for warning in warnings { FileStream.standardError.write("stamp: warning: \(warning)\n") }
@@ -89,6 +95,21 @@ struct Stamp: ParsableCommand {
             return "unknown option '\(option)' for \(command); did you mean '\(line[start..<end])'?"
         }
         return "unknown option '\(option)' for \(command) (see \(command) --help)"
+    }
+}
+
+/// `stamp ova-compose`: open-vmdk's ova-compose (its options, config and output files). Its
+/// command line is ova-compose's, parsed by ``OVAComposeCommandLine`` before ArgumentParser
+/// sees it (``Stamp/main()``); this type only lists it in `stamp --help`.
+struct OVAComposeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ova-compose",
+        abstract: "Write an OVA, OVF or directory from an ova-compose YAML config (open-vmdk's command line; -h for it).")
+
+    @Argument(parsing: .captureForPassthrough) var words: [String] = []
+
+    func run() throws {
+        Foundation_exit(OVACompose.main(words, program: "stamp ova-compose"))
     }
 }
 
