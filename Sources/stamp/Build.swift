@@ -15,12 +15,15 @@ struct Build: ParsableCommand {
         abstract: "Build an image from diskimage-builder elements (the engine of disk-image-create).",
         discussion: """
             Runs the elements' phases in a chroot (private mount and PID namespaces, nothing left \
-            mounted even after SIGKILL), then writes the disk natively. Needs root.
+            mounted even after SIGKILL), then writes the disk natively. As root, or as an \
+            ordinary user with a subordinate id range (uid 0 of a user namespace).
 
-            DIB equivalents: -o/-t/--checksum as in DIB; --release sets DIB_RELEASE; \
-            --elements-path adds to ELEMENTS_PATH; --block-device-config sets \
-            DIB_BLOCK_DEVICE_CONFIG; --size is DIB's --image-size; --download-cache is DIB's \
-            --image-cache; --env NAME=VALUE sets any other variable the elements read.
+            DIB equivalents: every build option of disk-image-create, under its name (-x, -n, \
+            -u, -a, -c, -p, --root-label, --logfile, --mkfs-options, --qemu-img-options, …); \
+            --release sets DIB_RELEASE; --elements-path adds to ELEMENTS_PATH; \
+            --block-device-config sets DIB_BLOCK_DEVICE_CONFIG; --size is DIB's --image-size \
+            (which is accepted too, in GiB); --download-cache is DIB's --image-cache; --env \
+            NAME=VALUE sets any other variable the elements read.
 
             Examples:
               stamp build debian-minimal vm -o out/debian -t qcow2 --release bookworm
@@ -48,6 +51,7 @@ struct Build: ParsableCommand {
     @Option(name: .setting(.env, .build), help: .setting(.env, .build)) var env: [String] = []
     @Flag(name: .setting(.trace, .build), help: .setting(.trace, .build)) var trace = false
     @OptionGroup var package: OVAPackageOptions
+    @OptionGroup var dib: DIBBuildOptions
 
     /// The text of every option given, keyed by setting.
     var rawSettings: RawSettings {
@@ -69,6 +73,7 @@ struct Build: ParsableCommand {
         raw.flag(.trace, trace)
         registry.collect(into: &raw)
         package.collect(into: &raw)
+        dib.collect(into: &raw)
         return raw
     }
 
@@ -86,6 +91,7 @@ struct Build: ParsableCommand {
         if stampedCache != nil && from == nil { problems.append("--stamped-cache applies to --from IMAGE builds only") }
         problems += registry.problems(reference: from, scope: "--from docker://…")
         do { _ = try package.load() } catch { problems.append("\(error)") }
+        if let options = dib.qemuImgOptions { problems += DIBBuildRequest.qemuImgOptionPairs(options).problems }
         if !problems.isEmpty { throw ValidationError(problems.uniqued().joined(separator: "; ")) }
     }
 
@@ -101,6 +107,7 @@ struct Build: ParsableCommand {
         let build = try ElementBuild.validate(plan, logger: logger)
         // Not root: go on as uid 0 of a user namespace (UserNamespace.swift), or fail in one line.
         try UserNamespace.reexecUnlessRoot(arguments: Stamp.arguments)
+        if let path = request.logfile { try DIBBuildOptions.openLog(path) }
         var ova = OVASettings()
         (ova.config, ova.signer) = try package.load()
         let settings = ova
