@@ -57,7 +57,7 @@ extension DIBBuildRequest {
         offline = values.flag(.offline)
         imageCache = values.text(.downloadCache)
         extraPackages = values.list(.packages)
-        if let compat = values.text(.qcow2Compat) { qemuImgOptions = [("compat", compat)] }
+        if values.isGiven(.qcow2Compat), let compat = values.text(.qcow2Compat) { qemuImgOptions = [("compat", compat)] }
         if let bytes = values.bytes(.size) { numeric["image-size"] = String(Double(bytes) / Double(1 << 30)) }
         // disk-image-create's own options, under the same names (checked by Build.validate).
         arch = values.text(.arch)

@@ -67,7 +67,10 @@ struct DIBTreeFormatTests {
         }
         let store = dir.file("podman")
         try sh("mkdir -p '\(dir.path)/bin' '\(store)'")
-        let shim = "#!/bin/sh\nexec podman --root '\(store)/root' --runroot '\(store)/run' --storage-driver vfs \"$@\"\n"
+        // podman wants a run root of at most 50 characters.
+        let runRoot = "/tmp/stamp-podman-\(getpid())"
+        defer { _ = try? run(["rm", "-rf", runRoot]) }
+        let shim = "#!/bin/sh\nexec podman --root '\(store)/root' --runroot '\(runRoot)' --storage-driver vfs \"$@\"\n"
         try shim.write(toFile: dir.file("bin/docker"), atomically: false, encoding: .utf8)
         try sh("chmod +x '\(dir.path)/bin/docker'")
         let path = dir.file("bin") + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
