@@ -154,7 +154,8 @@ extension Settings {
             spellings: [.pack: Spelling(long: "inode-ratio"), .mkfs: Spelling(long: "inode-ratio")], changesBytes: true),
         Setting(
             .journalSize, .integer(4...10240), help: "Journal size in MiB (default 64, less on small filesystems).",
-            valueName: "MiB", spellings: [
+            valueName: "MiB",
+            spellings: [
                 .mkfs: Spelling(long: "journal-size"), .build: Spelling(long: "mkfs-journal-size"),
                 .dib: Spelling(long: "mkfs-journal-size"),
             ],

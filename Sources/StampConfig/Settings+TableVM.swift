@@ -83,7 +83,8 @@ extension Settings {
     static let dibOnly: [Setting] = [
         Setting(
             .arch, .text(maxBytes: nil), help: "Target architecture (default: the host's).", valueName: "arch",
-            spellings: [.build: Spelling(long: "arch", short: "a"), .dib: Spelling(short: "a")], variable: "ARCH", changesBytes: true),
+            spellings: [.build: Spelling(long: "arch", short: "a"), .dib: Spelling(short: "a")], variable: "ARCH",
+            changesBytes: true),
         Setting(
             .clearEnvironment, .flag, help: "Clear the environment before building: the elements see PATH and HOME only.",
             spellings: [.build: Spelling(long: "clear-environment", short: "c"), .dib: Spelling(short: "c")], changesBytes: true),
@@ -93,28 +94,35 @@ extension Settings {
         Setting(
             .maxOnlineResize, .integer(1...Int64(UInt32.max)),
             help: "The block count the root filesystem may grow to online (mke2fs -E resize=).", valueName: "blocks",
-            spellings: [.build: Spelling(long: "max-online-resize"), .dib: Spelling(long: "max-online-resize")], variable: "MAX_ONLINE_RESIZE", changesBytes: true),
+            spellings: [.build: Spelling(long: "max-online-resize"), .dib: Spelling(long: "max-online-resize")],
+            variable: "MAX_ONLINE_RESIZE", changesBytes: true),
         Setting(
             .mkfsOptions, .text(maxBytes: nil), help: "mkfs options for the root filesystem (-i, -m, -E resize=, -O …).",
-            valueName: "opts", spellings: [.build: Spelling(long: "mkfs-options"), .dib: Spelling(long: "mkfs-options")], variable: "DIB_MKFS_OPTS", changesBytes: true),
+            valueName: "opts", spellings: [.build: Spelling(long: "mkfs-options"), .dib: Spelling(long: "mkfs-options")],
+            variable: "DIB_MKFS_OPTS", changesBytes: true),
         Setting(
             .qemuImgOptions, .text(maxBytes: nil),
             help:
                 "qemu-img's creation options: compat=0.10|1.1 (qcow2 version 2 or 3), subformat=streamOptimized|monolithicSparse and adapter_type (vmdk); others only with the value stamp writes.",
-            valueName: "k=v[,k=v]", spellings: [.build: Spelling(long: "qemu-img-options"), .dib: Spelling(long: "qemu-img-options")], variable: "QEMU_IMG_OPTIONS",
+            valueName: "k=v[,k=v]",
+            spellings: [.build: Spelling(long: "qemu-img-options"), .dib: Spelling(long: "qemu-img-options")],
+            variable: "QEMU_IMG_OPTIONS",
             changesBytes: true),
         Setting(
             .noTmpfs, .flag, help: "Accepted for compatibility (stamp builds in a private scratch directory).",
-            spellings: [.build: Spelling(long: "no-tmpfs"), .dib: Spelling(long: "no-tmpfs")], variable: "DIB_NO_TMPFS", changesBytes: false),
+            spellings: [.build: Spelling(long: "no-tmpfs"), .dib: Spelling(long: "no-tmpfs")], variable: "DIB_NO_TMPFS",
+            changesBytes: false),
         Setting(
             .minTmpfs, .integer(0...Int64(Int32.max)), help: "Accepted for compatibility.", valueName: "GiB",
-            spellings: [.build: Spelling(long: "min-tmpfs"), .dib: Spelling(long: "min-tmpfs")], variable: "DIB_MIN_TMPFS", changesBytes: false),
+            spellings: [.build: Spelling(long: "min-tmpfs"), .dib: Spelling(long: "min-tmpfs")], variable: "DIB_MIN_TMPFS",
+            changesBytes: false),
         Setting(
             .ramdiskElement, .text(maxBytes: nil), help: "Accepted for compatibility.", valueName: "element",
             spellings: [.build: Spelling(long: "ramdisk-element"), .dib: Spelling(long: "ramdisk-element")], changesBytes: false),
         Setting(
             .installType, .text(maxBytes: nil), help: "Default install type of the elements (source).", valueName: "type",
-            spellings: [.build: Spelling(long: "install-type"), .dib: Spelling(long: "install-type")], variable: "DIB_DEFAULT_INSTALLTYPE", changesBytes: true),
+            spellings: [.build: Spelling(long: "install-type"), .dib: Spelling(long: "install-type")],
+            variable: "DIB_DEFAULT_INSTALLTYPE", changesBytes: true),
         Setting(
             .dockerTarget, .text(maxBytes: 255),
             help:

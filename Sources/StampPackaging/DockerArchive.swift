@@ -85,7 +85,9 @@ public struct DockerArchive {
                     try append(chunk)
                     copied += UInt64(chunk.count)
                 }
-                guard copied == size else { throw PackagingError.sizeChanged(path: layer.temporaryPath, expected: size, actual: copied) }
+                guard copied == size else {
+                    throw PackagingError.sizeChanged(path: layer.temporaryPath, expected: size, actual: copied)
+                }
             }
             try member(configHex + ".json", size: UInt64(config.count)) { try config.withUnsafeBytes { try append($0) } }
             try member("manifest.json", size: UInt64(manifest.count)) { try manifest.withUnsafeBytes { try append($0) } }
@@ -103,7 +105,9 @@ public struct DockerArchive {
     ) throws {
         var offset: Int64 = 0
         while true {
-            let n = try withPath(file.temporaryPath, "read") { try file.descriptor.read(fromAbsoluteOffset: offset, into: buffer.bytes) }
+            let n = try withPath(file.temporaryPath, "read") {
+                try file.descriptor.read(fromAbsoluteOffset: offset, into: buffer.bytes)
+            }
             if n == 0 { return }
             try body(UnsafeRawBufferPointer(rebasing: buffer.bytes[0..<n]))
             offset += Int64(n)
@@ -137,7 +141,8 @@ public struct DockerArchive {
             case "\"": out += "\\\""
             case "\\": out += "\\\\"
             case _ where scalar.value < 0x20:
-                out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
+                out +=
+                    "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
                     + String(scalar.value, radix: 16)
             default: out.unicodeScalars.append(scalar)
             }

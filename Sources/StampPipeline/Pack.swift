@@ -43,7 +43,9 @@ public struct Packer {
     /// Checks the request without writing anything.
     public func validate() throws {
         var problems: [String] = []
-        if request.formats.isEmpty { problems.append("no output format given (-t raw,qcow2,vmdk,vhd,ova,tar,tgz,squashfs,docker)") }
+        if request.formats.isEmpty {
+            problems.append("no output format given (-t raw,qcow2,vmdk,vhd,ova,tar,tgz,squashfs,docker)")
+        }
         var seen: [String: PackFormat] = [:]
         for f in request.formats {
             if let other = seen[f.fileExtension], other != f {

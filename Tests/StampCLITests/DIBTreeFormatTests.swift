@@ -52,7 +52,8 @@ struct DIBTreeFormatTests {
             "/" + $0.dropFirst(2).trimmingCharacters(in: CharacterSet(charactersIn: "/"))
         }
         let expected = Set(tarNames.map { $0 == "/" ? "" : $0 }).filter { !$0.hasPrefix("/proc/") && !$0.hasPrefix("/sys/") }
-        #expect(names == expected, "only in squashfs: \(names.subtracting(expected)); only in tar: \(expected.subtracting(names))")
+        #expect(
+            names == expected, "only in squashfs: \(names.subtracting(expected)); only in tar: \(expected.subtracting(names))")
     }
 
     /// `-t docker --docker-target web:1`: `OUT.docker.tar`, whose layer is the build's `-t tar`

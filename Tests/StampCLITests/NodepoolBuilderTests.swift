@@ -101,7 +101,8 @@ struct NodepoolBuilderTests {
         // The fake driver is an OpenStack provider whose cloud is never called; openstacksdk
         // still reads the cloud's entry (as nodepool's own tests give it).
         let clouds = dir + "/clouds.yaml"
-        try "clouds:\n  fake:\n    auth:\n      username: fake\n      password: fake\n      project_id: fake\n      auth_url: fake\n"
+        try
+            "clouds:\n  fake:\n    auth:\n      username: fake\n      password: fake\n      project_id: fake\n      auth_url: fake\n"
             .write(toFile: clouds, atomically: true, encoding: .utf8)
         let nodepoolEnvironment = ["OS_CLIENT_CONFIG_FILE": clouds]
         let check = try run(
@@ -131,7 +132,8 @@ struct NodepoolBuilderTests {
         let deadline = Date().addingTimeInterval(1500)
         while Date() < deadline, builder.isRunning {
             Thread.sleep(forTimeInterval: 5)
-            let list = try run([Self.venv + "/bin/nodepool", "-c", configFile, "dib-image-list"], environment: nodepoolEnvironment)
+            let list = try run(
+                [Self.venv + "/bin/nodepool", "-c", configFile, "dib-image-list"], environment: nodepoolEnvironment)
             guard
                 let line = list.stdout.split(separator: "\n").first(where: {
                     $0.contains("fake-debian-") && ($0.contains(" ready ") || $0.contains(" failed "))
@@ -151,7 +153,9 @@ struct NodepoolBuilderTests {
         let passes = log.split(separator: "\n").filter { $0.contains("builder.py: cleanup pass over") }
         let during = passes.filter { $0.contains(".stamp-") }
         #expect(passes.count >= 10 && !during.isEmpty, "\(passes.count) cleanup passes, \(during.count) while stamp wrote")
-        let taken = passes.filter { $0.contains("matched as builds: [") && $0.split(separator: "matched as builds:").last?.contains("'.") == true }
+        let taken = passes.filter {
+            $0.contains("matched as builds: [") && $0.split(separator: "matched as builds:").last?.contains("'.") == true
+        }
         #expect(taken.isEmpty, "\(taken.prefix(3))")
         let id = try #require(row.first { $0.hasPrefix("fake-debian-") })
         let base = images + "/" + id

@@ -47,7 +47,9 @@ struct ZuulImageBuildTests {
             "ELEMENTS_PATH": repositoryRoot + "/Tests/StampCLITests/Fixtures/elements", "STAMP_REPO": repositoryRoot,
         ]
         let log = "\(logs)/diskimage-\(name).log"
-        let argv = [dibBinary, "-o", "\(root)/\(name)", "-t", formats.joined(separator: ","), "--logfile", log, "debian-minimal", "vm"]
+        let argv = [
+            dibBinary, "-o", "\(root)/\(name)", "-t", formats.joined(separator: ","), "--logfile", log, "debian-minimal", "vm",
+        ]
         // Ansible's command module: chdir, then the argv; nothing on stdin.
         let script = "cd \"$1\" && shift && exec \"$@\""
         let r = try run(["bash", "-c", script, "chdir", root] + argv, environment: environment)
@@ -58,11 +60,14 @@ struct ZuulImageBuildTests {
         #expect(r.stderr.isEmpty, "\(r.stderr)")
         #expect(logText.hasSuffix("| Build completed successfully\n"), "\(logText.suffix(500))")
         let listing = try FileManager.default.contentsOfDirectory(atPath: root).sorted()
-        let expected = (formats.flatMap { ["\(name).\($0)", "\(name).\($0).md5", "\(name).\($0).sha256"] } + ["\(name).d"]).sorted()
+        let expected = (formats.flatMap { ["\(name).\($0)", "\(name).\($0).md5", "\(name).\($0).sha256"] } + ["\(name).d"])
+            .sorted()
         #expect(listing == expected, "\(listing)")
         // The images are what they say (qemu-img reads each; the converted ones hold the raw disk).
         for (format, driver) in [("qcow2", "qcow2"), ("vhd", "vpc")] {
-            let compare = try run(["qemu-img", "compare", "-f", "raw", "-F", driver, "\(root)/\(name).raw", "\(root)/\(name).\(format)"])
+            let compare = try run([
+                "qemu-img", "compare", "-f", "raw", "-F", driver, "\(root)/\(name).raw", "\(root)/\(name).\(format)",
+            ])
             #expect(compare.status == 0, "\(format): \(compare.output)")
         }
 
@@ -87,6 +92,7 @@ struct ZuulImageBuildTests {
             try FileManager.default.removeItem(atPath: file)
         }
         let after = try FileManager.default.contentsOfDirectory(atPath: root).sorted()
-        #expect(after.contains("\(name).raw.zst") && after.contains("\(name).vhd.zst") && !after.contains("\(name).raw"), "\(after)")
+        #expect(
+            after.contains("\(name).raw.zst") && after.contains("\(name).vhd.zst") && !after.contains("\(name).raw"), "\(after)")
     }
 }

@@ -12,7 +12,8 @@ import Testing
 struct DockerArchiveTests {
     /// The config and manifest are the bytes their digests are taken over: golden.
     @Test func documentsAreGolden() {
-        let config = DockerArchive.config(architecture: "amd64", created: 1_700_000_000, diffID: "sha256:" + String(repeating: "ab", count: 32))
+        let config = DockerArchive.config(
+            architecture: "amd64", created: 1_700_000_000, diffID: "sha256:" + String(repeating: "ab", count: 32))
         #expect(
             String(decoding: config, as: UTF8.self)
                 == #"{"architecture":"amd64","config":{},"created":"2023-11-14T22:13:20Z","history":[{"created":"2023-11-14T22:13:20Z","created_by":"stamp: the tree as one layer"}],"os":"linux","rootfs":{"diff_ids":["sha256:"#
@@ -27,10 +28,15 @@ struct DockerArchiveTests {
 
     /// Docker's reference grammar, without digests.
     @Test func referencesAreDockers() {
-        for good in ["web", "web:1", "library/debian:bookworm", "registry.example:5000/a/b_c:v1.2-3", "localhost/x", "a__b", "a--b"] {
+        for good in [
+            "web", "web:1", "library/debian:bookworm", "registry.example:5000/a/b_c:v1.2-3", "localhost/x", "a__b", "a--b",
+        ] {
             #expect(DockerArchive.referenceProblem(good) == nil, "\(good)")
         }
-        for bad in ["", "Web", "web app", "web:", "web:-x", "-web", "web_", "a/", "web:" + String(repeating: "t", count: 129), "a\nb", "web\n"] {
+        for bad in [
+            "", "Web", "web app", "web:", "web:-x", "-web", "web_", "a/", "web:" + String(repeating: "t", count: 129), "a\nb",
+            "web\n",
+        ] {
             #expect(DockerArchive.referenceProblem(bad) != nil, "\(bad.debugDescription)")
         }
         #expect(DockerArchive.tagged("web") == "web:latest" && DockerArchive.tagged("h:5000/web") == "h:5000/web:latest")
