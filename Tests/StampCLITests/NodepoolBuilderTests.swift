@@ -123,7 +123,10 @@ struct NodepoolBuilderTests {
         try builder.run()
         _ = try run(["prlimit", "--pid", "\(builder.processIdentifier)", "--nofile=1024:1024"])
         defer {
+            // SIGTERM (builder.py stops nodepool within 20 s), then SIGKILL after 30 s.
             builder.terminate()
+            for _ in 0..<300 where builder.isRunning { usleep(100_000) }
+            if builder.isRunning { kill(builder.processIdentifier, SIGKILL) }
             builder.waitUntilExit()
         }
 

@@ -40,7 +40,9 @@ for number in (signal.SIGTERM, signal.SIGINT):
     signal.signal(number, lambda *_: stop.set())
 nb.start()
 print("builder.py: started, cleanup every %s s" % interval, flush=True)
-stop.wait()
+# Python runs signal handlers in the main thread between bytecodes: wake up every second.
+while not stop.wait(1):
+    pass
 # nodepool's stop joins its workers, which may wait on a build; give it 20 s, then go.
 stopper = threading.Thread(target=nb.stop, daemon=True)
 stopper.start()
