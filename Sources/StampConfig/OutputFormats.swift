@@ -3,13 +3,18 @@
 /// ```swift
 /// OutputFormats.canonical("vpc")          // "vhd"
 /// OutputFormats.fileExtension("vmdk-sparse")  // "vmdk": OUT.vmdk
+/// OutputFormats.fileExtension("squashfs")     // "squash": OUT.squash, as DIB names it
+/// OutputFormats.fileExtension("docker")       // "docker.tar": a docker-archive (docker save)
 /// OutputFormats.base("out/disk.qcow2", formats: ["qcow2"])  // "out/disk", as DIB strips it
 /// ```
 public enum OutputFormats {
-    /// The names, in help order, with the extension of the file each writes.
+    /// The names, in help order, with the extension of the file each writes. `squashfs` is
+    /// DIB's `NAME.squash`; `docker`, which DIB imports into a Docker engine and writes no
+    /// file for, is stamp's `NAME.docker.tar` (the `docker save` layout), imported too where
+    /// a `docker` CLI is on PATH.
     public static let all: [(name: String, fileExtension: String)] = [
         ("raw", "raw"), ("qcow2", "qcow2"), ("vmdk", "vmdk"), ("vmdk-sparse", "vmdk"), ("vhd", "vhd"), ("vhd-fixed", "vhd"),
-        ("ova", "ova"), ("tar", "tar"), ("tgz", "tgz"),
+        ("ova", "ova"), ("tar", "tar"), ("tgz", "tgz"), ("squashfs", "squash"), ("docker", "docker.tar"),
     ]
 
     /// The names `-t` accepts, for help and messages.

@@ -6,20 +6,36 @@ extension Settings {
 
     /// Rewrites deprecated spellings to the current ones, with one warning each:
     /// `stamp pack -c` becomes `--compress-qcow2` and warns that `-c` is deprecated.
-    /// `--old=value` keeps its value. Words after `--` are left alone.
+    /// `--old=value` keeps its value. Words after `--` are left alone. An old spelling that is
+    /// another front end's name of the same size setting keeps that front end's unit: `stamp
+    /// build --image-size 3` is disk-image-create's 3 GiB, given on as `--size=3221225472`.
     public static func rewriteDeprecated(_ arguments: [String], on frontEnd: FrontEnd) -> (
         arguments: [String], warnings: [String]
     ) {
-        var renames: [String: String] = [:]
+        var renames: [String: (current: String, unit: SizeUnit)] = [:]
         for setting in offered(by: frontEnd) {
             let spelling = setting.spellings[frontEnd]!
-            for old in spelling.deprecated { renames[old] = spelling.preferred }
+            for old in spelling.deprecated {
+                let other = setting.spellings.values.first { $0.names.contains(old) && $0.unit != spelling.unit }
+                renames[old] = (spelling.preferred, other?.unit ?? spelling.unit)
+            }
         }
         guard !renames.isEmpty else { return (arguments, []) }
+        /// A bare number in `unit` as bytes; anything else as given (the parser names it).
+        func converted(_ value: String, _ unit: SizeUnit) -> String {
+            guard unit != .bytes, let number = Double(value), number >= 0, number < 1e12 else { return value }
+            return String(UInt64((number * unit.multiplier).rounded(.up)))
+        }
         var rewritten: [String] = []
         var warnings: [String] = []
         var ended = false
+        var convertNext: SizeUnit?
         for argument in arguments {
+            if let unit = convertNext {
+                convertNext = nil
+                rewritten.append(converted(argument, unit))
+                continue
+            }
             if ended || argument == "--" {
                 ended = true
                 rewritten.append(argument)
@@ -27,8 +43,10 @@ extension Settings {
             }
             let (name, value) =
                 argument.firstIndex(of: "=").map { (String(argument[..<$0]), String(argument[$0...])) } ?? (argument, "")
-            if let current = renames[name] {
-                rewritten.append(current + value)
+            if let rename = renames[name] {
+                let (current, unit) = rename
+                if unit != .bytes && value.isEmpty { convertNext = unit }
+                rewritten.append(current + (value.isEmpty ? "" : "=" + converted(String(value.dropFirst()), unit)))
                 let warning = "\(name) is deprecated in \(frontEnd.command); use \(current)"
                 if !warnings.contains(warning) { warnings.append(warning) }
             } else {

@@ -87,7 +87,7 @@ extension Settings {
                 "Disk size, e.g. 4G, or 'auto': fit the tree, its blocks and its inodes, with DIB's headroom.",
             valueName: "size",
             spellings: [
-                .pack: Spelling(long: "size"), .build: Spelling(long: "size"),
+                .pack: Spelling(long: "size"), .build: Spelling(long: "size", deprecated: ["--image-size"]),
                 .mkfs: Spelling(
                     long: "size",
                     help: "Filesystem size, e.g. 2G, or 'auto': fit the tree, its blocks and its inodes, with DIB's headroom."),
@@ -98,7 +98,11 @@ extension Settings {
         Setting(
             .extraSize, .size(allowsAuto: false),
             help: "Free space added to an automatic size instead of DIB's 40% headroom (DIB_IMAGE_EXTRA_SIZE).",
-            valueName: "MiB", spellings: [.dib: Spelling(long: "image-extra-size", unit: .mebibytes)],
+            valueName: "MiB",
+            spellings: [
+                .build: Spelling(long: "image-extra-size", unit: .mebibytes),
+                .dib: Spelling(long: "image-extra-size", unit: .mebibytes),
+            ],
             variable: "DIB_IMAGE_EXTRA_SIZE", conflicts: [Conflict(.size, "an explicit size leaves nothing to add to")],
             changesBytes: true),
         Setting(
@@ -119,6 +123,9 @@ extension Settings {
             help: "Compress qcow2 clusters, as qemu-img convert -c does (disk-image-create does unless -u).",
             spellings: [
                 .pack: Spelling(long: "compress-qcow2", deprecated: ["-c"]),
+                .build: Spelling(
+                    long: "no-compress-qcow2", short: "u", negated: true, defaultValue: "true",
+                    help: "Do not compress qcow2 clusters (disk-image-create's -u)."),
                 .dib: Spelling(short: "u", negated: true, defaultValue: "true", help: "Do not compress qcow2 clusters."),
             ], requires: [.format(["qcow2"])], changesBytes: true),
     ]
@@ -128,7 +135,7 @@ extension Settings {
             .label, .text(maxBytes: 16), default: "cloudimg-rootfs", help: "Root filesystem label (at most 16 bytes).",
             spellings: [
                 .pack: Spelling(long: "label"), .mkfs: Spelling(long: "label", defaultValue: ""),
-                .dib: Spelling(long: "root-label"),
+                .build: Spelling(long: "root-label"), .dib: Spelling(long: "root-label"),
             ], variable: "ROOT_LABEL", changesBytes: true),
         Setting(
             .uuid, .uuid, help: "Root filesystem UUID (random if omitted); also seeds partition GUIDs and the hash seed.",
@@ -148,7 +155,11 @@ extension Settings {
             spellings: [.pack: Spelling(long: "inode-ratio"), .mkfs: Spelling(long: "inode-ratio")], changesBytes: true),
         Setting(
             .journalSize, .integer(4...10240), help: "Journal size in MiB (default 64, less on small filesystems).",
-            valueName: "MiB", spellings: [.mkfs: Spelling(long: "journal-size"), .dib: Spelling(long: "mkfs-journal-size")],
+            valueName: "MiB",
+            spellings: [
+                .mkfs: Spelling(long: "journal-size"), .build: Spelling(long: "mkfs-journal-size"),
+                .dib: Spelling(long: "mkfs-journal-size"),
+            ],
             variable: "DIB_JOURNAL_SIZE", changesBytes: true),
         Setting(
             .noBootloader, .flag, help: "Do not write boot code, even when the tree has GRUB.",

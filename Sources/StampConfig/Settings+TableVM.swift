@@ -75,7 +75,7 @@ extension Settings {
             spellings: [.build: Spelling(long: "env")], changesBytes: true),
         Setting(
             .trace, .flag, help: "Trace the element scripts (set -x; DIB_DEBUG_TRACE).",
-            spellings: [.build: Spelling(long: "trace"), .dib: Spelling(short: "x")], variable: "DIB_DEBUG_TRACE",
+            spellings: [.build: Spelling(long: "trace", short: "x"), .dib: Spelling(short: "x")], variable: "DIB_DEBUG_TRACE",
             changesBytes: false),
     ]
 
@@ -83,42 +83,58 @@ extension Settings {
     static let dibOnly: [Setting] = [
         Setting(
             .arch, .text(maxBytes: nil), help: "Target architecture (default: the host's).", valueName: "arch",
-            spellings: [.dib: Spelling(short: "a")], variable: "ARCH", changesBytes: true),
+            spellings: [.build: Spelling(long: "arch", short: "a"), .dib: Spelling(short: "a")], variable: "ARCH",
+            changesBytes: true),
         Setting(
             .clearEnvironment, .flag, help: "Clear the environment before building: the elements see PATH and HOME only.",
-            spellings: [.dib: Spelling(short: "c")], changesBytes: true),
+            spellings: [.build: Spelling(long: "clear-environment", short: "c"), .dib: Spelling(short: "c")], changesBytes: true),
         Setting(
-            .noBase, .flag, help: "Do not add the base element.", spellings: [.dib: Spelling(short: "n")], changesBytes: true),
+            .noBase, .flag, help: "Do not add the base element.",
+            spellings: [.build: Spelling(long: "no-base", short: "n"), .dib: Spelling(short: "n")], changesBytes: true),
         Setting(
             .maxOnlineResize, .integer(1...Int64(UInt32.max)),
             help: "The block count the root filesystem may grow to online (mke2fs -E resize=).", valueName: "blocks",
-            spellings: [.dib: Spelling(long: "max-online-resize")], variable: "MAX_ONLINE_RESIZE", changesBytes: true),
+            spellings: [.build: Spelling(long: "max-online-resize"), .dib: Spelling(long: "max-online-resize")],
+            variable: "MAX_ONLINE_RESIZE", changesBytes: true),
         Setting(
             .mkfsOptions, .text(maxBytes: nil), help: "mkfs options for the root filesystem (-i, -m, -E resize=, -O …).",
-            valueName: "opts", spellings: [.dib: Spelling(long: "mkfs-options")], variable: "DIB_MKFS_OPTS", changesBytes: true),
+            valueName: "opts", spellings: [.build: Spelling(long: "mkfs-options"), .dib: Spelling(long: "mkfs-options")],
+            variable: "DIB_MKFS_OPTS", changesBytes: true),
         Setting(
             .qemuImgOptions, .text(maxBytes: nil),
             help:
-                "compat=0.10|1.1 (qcow2 version 2 or 3), subformat=streamOptimized|monolithicSparse (vmdk); others are ignored.",
-            valueName: "k=v[,k=v]", spellings: [.dib: Spelling(long: "qemu-img-options")], variable: "QEMU_IMG_OPTIONS",
+                "qemu-img's creation options: compat=0.10|1.1 (qcow2 version 2 or 3), subformat=streamOptimized|monolithicSparse and adapter_type (vmdk); others only with the value stamp writes.",
+            valueName: "k=v[,k=v]",
+            spellings: [.build: Spelling(long: "qemu-img-options"), .dib: Spelling(long: "qemu-img-options")],
+            variable: "QEMU_IMG_OPTIONS",
             changesBytes: true),
         Setting(
             .noTmpfs, .flag, help: "Accepted for compatibility (stamp builds in a private scratch directory).",
-            spellings: [.dib: Spelling(long: "no-tmpfs")], variable: "DIB_NO_TMPFS", changesBytes: false),
+            spellings: [.build: Spelling(long: "no-tmpfs"), .dib: Spelling(long: "no-tmpfs")], variable: "DIB_NO_TMPFS",
+            changesBytes: false),
         Setting(
             .minTmpfs, .integer(0...Int64(Int32.max)), help: "Accepted for compatibility.", valueName: "GiB",
-            spellings: [.dib: Spelling(long: "min-tmpfs")], variable: "DIB_MIN_TMPFS", changesBytes: false),
+            spellings: [.build: Spelling(long: "min-tmpfs"), .dib: Spelling(long: "min-tmpfs")], variable: "DIB_MIN_TMPFS",
+            changesBytes: false),
         Setting(
             .ramdiskElement, .text(maxBytes: nil), help: "Accepted for compatibility.", valueName: "element",
-            spellings: [.dib: Spelling(long: "ramdisk-element")], changesBytes: false),
+            spellings: [.build: Spelling(long: "ramdisk-element"), .dib: Spelling(long: "ramdisk-element")], changesBytes: false),
         Setting(
             .installType, .text(maxBytes: nil), help: "Default install type of the elements (source).", valueName: "type",
-            spellings: [.dib: Spelling(long: "install-type")], variable: "DIB_DEFAULT_INSTALLTYPE", changesBytes: true),
+            spellings: [.build: Spelling(long: "install-type"), .dib: Spelling(long: "install-type")],
+            variable: "DIB_DEFAULT_INSTALLTYPE", changesBytes: true),
         Setting(
-            .dockerTarget, .text(maxBytes: nil), help: "Accepted for compatibility.", valueName: "target",
-            spellings: [.dib: Spelling(long: "docker-target")], variable: "DOCKER_TARGET", changesBytes: false),
+            .dockerTarget, .text(maxBytes: 255),
+            help:
+                "-t docker: the image's name and tag (NAME[:TAG]) in OUT.docker.tar, and imported under it where a docker CLI is on PATH (default: the output's file name).",
+            valueName: "target", spellings: [.build: Spelling(long: "docker-target"), .dib: Spelling(long: "docker-target")],
+            variable: "DOCKER_TARGET", requires: [.format(["docker"])], changesBytes: true),
         Setting(
             .logfile, .text(maxBytes: nil), help: "Also write the timestamped log to FILE (quiet on stdout unless DIB_QUIET=0).",
-            valueName: "file", spellings: [.dib: Spelling(long: "logfile")], changesBytes: false),
+            valueName: "file",
+            spellings: [
+                .build: Spelling(long: "logfile", help: "Also write the timestamped log to FILE (appended)."),
+                .dib: Spelling(long: "logfile"),
+            ], changesBytes: false),
     ]
 }

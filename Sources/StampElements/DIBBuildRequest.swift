@@ -111,6 +111,26 @@ public struct DIBBuildRequest: Sendable, Equatable {
         "toolsversion": "stamp writes VMDKs with ddb.toolsVersion 2147483647",
     ]
 
+    /// The pairs of a `--qemu-img-options` value (`compat=0.10,adapter_type=ide`), and one
+    /// problem per pair that is not `key=value` or that stamp cannot honour, each naming it.
+    public static func qemuImgOptionPairs(_ value: String) -> (pairs: [(key: String, value: String)], problems: [String]) {
+        var pairs: [(key: String, value: String)] = []
+        var problems: [String] = []
+        for pair in value.split(separator: ",") {
+            let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty else {
+                problems.append("invalid value '\(pair)' for --qemu-img-options: expected key=value")
+                continue
+            }
+            if let reason = qemuImgOptionProblem(key: parts[0], value: parts[1]) {
+                problems.append("invalid value '\(pair)' for --qemu-img-options: \(reason)")
+                continue
+            }
+            pairs.append((parts[0], parts[1]))
+        }
+        return (pairs, problems)
+    }
+
     /// Why a `--qemu-img-options` pair cannot be honoured, or nil. Keys qemu-img does not
     /// know for qcow2, vmdk or vpc are refused as qemu-img refuses them.
     static func qemuImgOptionProblem(key: String, value: String) -> String? {

@@ -51,11 +51,20 @@ public struct TreeTarball {
     ///   size since the scan included), ``PackagingError/archive(path:operation:message:)``
     ///   with libarchive's message.
     public func write(_ tree: RootTree, to path: String) throws {
-        try PackagingError.rethrowingArchiveErrors { try writeTarball(tree, to: path) }
+        let output = try OutputFile(path: path)
+        try write(tree, into: output)
+        try output.commit()
     }
 
-    private func writeTarball(_ tree: RootTree, to path: String) throws {
-        let output = try OutputFile(path: path)
+    /// Writes `tree` into `output`, which is left open under its temporary name for the
+    /// caller to read, commit or discard (the docker-archive's layer is such a scratch file);
+    /// on an error it is discarded.
+    public func write(_ tree: RootTree, into output: OutputFile) throws {
+        try PackagingError.rethrowingArchiveErrors { try writeTarball(tree, into: output) }
+    }
+
+    private func writeTarball(_ tree: RootTree, into output: OutputFile) throws {
+        let path = output.path
         let archive = try ArchiveWriter(
             path: path, descriptor: output.descriptor.rawValue, format: format == .pax ? .pax : .paxRestricted, gzip: gzip)
         let entry = try ArchiveEntry()
@@ -85,7 +94,6 @@ public struct TreeTarball {
             output.discard()
             throw error
         }
-        try output.commit()
     }
 
     /// Writes one member. `stored` maps a hard-linked inode (its first scanned name) to the

@@ -99,7 +99,7 @@ public enum DIBBuild {
             if let entry = cache.lookup(key) {
                 logger.info("stamped before: served from the image cache \(directory) (entry \(key.prefix(16)))")
                 try keepOldImages(
-                    formats.filter { $0 != .tar }.map(pack.path(for:)), environment: request.environment,
+                    formats.filter(keptWhenOld).map(pack.path(for:)), environment: request.environment,
                     log: { logger.info("\($0)") })
                 return try cache.restore(entry, output: request.outputBase)
             }
@@ -134,6 +134,8 @@ public enum DIBBuild {
         pack.qcow2Compat = request.qcow2Version == 2 ? .v2 : .v3
         pack.qcow2Compressed = request.compress  // DIB: qemu-img convert -c unless -u
         pack.vmdkAdapterType = request.vmdkAdapterType  // --qemu-img-options adapter_type=
+        pack.dockerTarget = request.dockerTarget
+        pack.dockerArchitecture = dockerArchitecture(request.arch ?? request.environment["ARCH"])
         // DIB: mkfs -t ext4 -i 4096 -J size=DIB_JOURNAL_SIZE, then --mkfs-options / -E resize=
         pack.inodeRatio = mkfs.inodeRatio
         pack.journalMiB = mkfs.journalMiB
@@ -142,7 +144,7 @@ public enum DIBBuild {
         if let gib = build.sizeInputs.imageSizeGiB { pack.diskSize = UInt64(gib * 1024 * 1024 * 1024) }
         if let extra = build.sizeInputs.extraSizeMiB { pack.extraBytes = UInt64(extra * 1024 * 1024) }
         try keepOldImages(
-            formats.filter { $0 != .tar }.map(pack.path(for:)), environment: request.environment,
+            formats.filter(keptWhenOld).map(pack.path(for:)), environment: request.environment,
             log: { logger.info("\($0)") })
         let result: PackResult
         do {
@@ -163,6 +165,21 @@ public enum DIBBuild {
             logger.info("stored in the image cache \(stamped.cache.directory) (entry \(stamped.key.prefix(16)))")
         }
         return result.outputs
+    }
+
+    /// The outputs DIB moves aside as `NAME-<date>.FMT` when they exist (its
+    /// `compress_and_save_image` outputs): not the tarball, which it writes apart, nor the
+    /// squashfs image (`mksquashfs -noappend` replaces it) or the docker archive (DIB has none).
+    static func keptWhenOld(_ format: PackFormat) -> Bool { ![.tar, .squashfs, .docker].contains(format) }
+
+    /// The docker config's architecture for DIB's `ARCH` (`-a`): Docker's names for DIB's.
+    static func dockerArchitecture(_ arch: String?) -> String {
+        switch arch ?? "amd64" {
+        case "x86_64", "amd64", "": return "amd64"
+        case "aarch64", "arm64": return "arm64"
+        case "ppc64le", "ppc64el": return "ppc64le"
+        case let other: return other
+        }
     }
 
     /// DIB's fstab: the root by label, and the ESP when there is one.

@@ -57,7 +57,24 @@ extension DIBBuildRequest {
         offline = values.flag(.offline)
         imageCache = values.text(.downloadCache)
         extraPackages = values.list(.packages)
-        if let compat = values.text(.qcow2Compat) { qemuImgOptions = [("compat", compat)] }
+        if values.isGiven(.qcow2Compat), let compat = values.text(.qcow2Compat) { qemuImgOptions = [("compat", compat)] }
         if let bytes = values.bytes(.size) { numeric["image-size"] = String(Double(bytes) / Double(1 << 30)) }
+        // disk-image-create's own options, under the same names (checked by Build.validate).
+        arch = values.text(.arch)
+        skipBase = values.flag(.noBase)
+        clearEnvironment = values.flag(.clearEnvironment)
+        compress = values.flag(.compressQcow2)  // the build's default is DIB's: compressed unless -u
+        if values.isGiven(.label) { rootLabel = values.text(.label) }
+        if let bytes = values.bytes(.extraSize) { numeric["image-extra-size"] = String(Double(bytes) / Double(1 << 20)) }
+        if let n = values.integer(.journalSize) { numeric["mkfs-journal-size"] = String(n) }
+        if let n = values.integer(.maxOnlineResize) { numeric["max-online-resize"] = String(n) }
+        if let n = values.integer(.minTmpfs) { numeric["min-tmpfs"] = String(n) }
+        mkfsOptions = values.text(.mkfsOptions)
+        if let options = values.text(.qemuImgOptions) { qemuImgOptions += DIBBuildRequest.qemuImgOptionPairs(options).pairs }
+        noTmpfs = values.flag(.noTmpfs)
+        ramdiskElement = values.text(.ramdiskElement)
+        installType = values.text(.installType)
+        dockerTarget = values.text(.dockerTarget)
+        logfile = values.text(.logfile)
     }
 }

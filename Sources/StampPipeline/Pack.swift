@@ -43,7 +43,9 @@ public struct Packer {
     /// Checks the request without writing anything.
     public func validate() throws {
         var problems: [String] = []
-        if request.formats.isEmpty { problems.append("no output format given (-t raw,qcow2,vmdk,vhd,ova,tar,tgz)") }
+        if request.formats.isEmpty {
+            problems.append("no output format given (-t raw,qcow2,vmdk,vhd,ova,tar,tgz,squashfs,docker)")
+        }
         var seen: [String: PackFormat] = [:]
         for f in request.formats {
             if let other = seen[f.fileExtension], other != f {
@@ -73,6 +75,7 @@ public struct Packer {
                 problems.append("\(error)")
             }
         }
+        problems += treeArchiveProblems()
         if stat(request.root, &st) != 0 || (st.st_mode & S_IFMT) != S_IFDIR {
             problems.append("\(request.root): root tree is not a directory")
         }
@@ -284,13 +287,27 @@ public struct Packer {
             ).write(tree, to: path)
             written.append(path)
         }
+        if request.formats.contains(.squashfs) {
+            let path = request.path(for: .squashfs)
+            log("writing \(path) (mksquashfs)")
+            try writeSquashfs(to: path)
+            written.append(path)
+        }
+        if request.formats.contains(.docker) {
+            let path = request.path(for: .docker)
+            log("writing \(path)")
+            try writeDockerArchive(tree, to: path)
+            written.append(path)
+        }
         if request.checksum {
-            for path in written {
+            // DIB writes no checksum for its squashfs image.
+            for path in written where path != request.path(for: .squashfs) {
                 try ChecksumFiles.write(
                     for: path, digests: digests[path] ?? Digests.of(path: path), algorithms: request.checksumAlgorithms)
             }
             log("checksums written")
         }
+        if request.formats.contains(.docker) { try importDockerArchive(request.path(for: .docker)) }
         return written
     }
 

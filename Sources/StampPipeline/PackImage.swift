@@ -98,10 +98,10 @@ public struct ImagePacker {
 
     /// Whether a pack of an image still unpacks its layers into a scratch directory (as root,
     /// or uid 0 of a user namespace): a block-device config (a tree split over several
-    /// filesystems) and the `tar` output read a directory; everything else is written from
+    /// filesystems) and the `tar`, `squashfs` and `docker` outputs read a directory; everything else is written from
     /// the layers' model (``LayerTree``).
     public static func needsUnpackedTree(_ request: PackRequest) -> Bool {
-        request.blockDevice != nil || request.formats.contains(.tar)
+        request.blockDevice != nil || request.formats.contains { [.tar, .squashfs, .docker].contains($0) }
     }
 
     /// The unpacking path: layers applied into a private scratch directory, then scanned.

@@ -14,13 +14,19 @@ public enum PackFormat: Sendable, Equatable, CustomStringConvertible {
     case tar
     /// The tarball through `gzip -9` (DIB's `tgz`).
     case tgz
+    /// The tree as a squashfs filesystem (DIB's `squashfs`: `mksquashfs`, xz, `OUT.squash`).
+    case squashfs
+    /// The tree as a one-layer docker-archive (`docker save` layout, `OUT.docker.tar`).
+    case docker
 
-    /// Parses `-t` names: raw, qcow2, vmdk, vmdk-sparse, vhd, vhd-fixed, ova, tar, tgz.
+    /// Parses `-t` names: raw, qcow2, vmdk, vmdk-sparse, vhd, vhd-fixed, ova, tar, tgz, squashfs, docker.
     public init?(name: String) {
         switch name.lowercased() {
         case "ova": self = .ova
         case "tar": self = .tar
         case "tgz": self = .tgz
+        case "squashfs": self = .squashfs
+        case "docker": self = .docker
         default:
             guard let f = OutputFormat(name: name) else { return nil }
             self = .container(f)
@@ -33,6 +39,8 @@ public enum PackFormat: Sendable, Equatable, CustomStringConvertible {
         case .ova: return "ova"
         case .tar: return "tar"
         case .tgz: return "tgz"
+        case .squashfs: return "squash"
+        case .docker: return "docker.tar"
         case .container(let f):
             switch f {
             case .raw: return "raw"
@@ -48,6 +56,8 @@ public enum PackFormat: Sendable, Equatable, CustomStringConvertible {
         case .ova: return "ova"
         case .tar: return "tar"
         case .tgz: return "tgz"
+        case .squashfs: return "squashfs"
+        case .docker: return "docker"
         case .container(let f): return f.description
         }
     }
@@ -123,6 +133,11 @@ public struct PackRequest: Sendable {
     /// VMDK `ddb.adapterType` (`lsilogic`, `ide`, `buslogic`); nil: the writer's default.
     public var vmdkAdapterType: String?
     public var ova = OVASettings()
+    /// `-t docker`: the image's `NAME[:TAG]` (`--docker-target`), also imported under it where
+    /// a `docker` CLI is on PATH; nil tags it with the output's file name and imports nothing.
+    public var dockerTarget: String?
+    /// `-t docker`: the image config's architecture.
+    public var dockerArchitecture = "amd64"
     /// Draw a progress line while the disk streams (for terminals).
     public var progress = false
     /// Entries the scan adds where the tree lacks them (``SupplementaryEntry``): the base

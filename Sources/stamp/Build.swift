@@ -19,10 +19,12 @@ struct Build: ParsableCommand {
             terminal. Root is not needed: an ordinary user with a subordinate id range \
             (/etc/subuid, /etc/subgid) builds as uid 0 of a user namespace of their own.
 
-            DIB equivalents: -o/-t/--checksum as in DIB; --release sets DIB_RELEASE; \
-            --elements-path adds to ELEMENTS_PATH; --block-device-config sets \
-            DIB_BLOCK_DEVICE_CONFIG; --size is DIB's --image-size; --download-cache is DIB's \
-            --image-cache; --env NAME=VALUE sets any other variable the elements read.
+            DIB equivalents: every build option of disk-image-create, under its name (-x, -n, \
+            -u, -a, -c, -p, --root-label, --logfile, --mkfs-options, --qemu-img-options, …); \
+            --release sets DIB_RELEASE; --elements-path adds to ELEMENTS_PATH; \
+            --block-device-config sets DIB_BLOCK_DEVICE_CONFIG; --size is DIB's --image-size \
+            (which is accepted too, in GiB); --download-cache is DIB's --image-cache; --env \
+            NAME=VALUE sets any other variable the elements read.
 
             Examples:
               stamp build debian-minimal vm -o out/debian -t qcow2 --release bookworm
@@ -68,6 +70,7 @@ struct Build: ParsableCommand {
     @OptionGroup var package: OVAPackageOptions
     @Flag(name: .setting(.quiet, .build), help: .setting(.quiet, .build)) var quiet = false
     @Flag(name: .setting(.verbose, .build), help: .setting(.verbose, .build)) var verbose = false
+    @OptionGroup var dib: DIBBuildOptions
 
     /// The text of every option given, keyed by setting.
     var rawSettings: RawSettings {
@@ -91,6 +94,7 @@ struct Build: ParsableCommand {
         package.collect(into: &raw)
         raw.flag(.quiet, quiet)
         raw.flag(.verbose, verbose)
+        dib.collect(into: &raw)
         return raw
     }
 
@@ -108,6 +112,7 @@ struct Build: ParsableCommand {
         if stampedCache != nil && from == nil { problems.append("--stamped-cache applies to --from IMAGE builds only") }
         problems += registry.problems(reference: from, scope: "--from docker://…")
         do { _ = try package.load() } catch { problems.append("\(error)") }
+        if let options = dib.qemuImgOptions { problems += DIBBuildRequest.qemuImgOptionPairs(options).problems }
         if !problems.isEmpty { throw ValidationError(problems.uniqued().joined(separator: "; ")) }
     }
 
@@ -126,6 +131,7 @@ struct Build: ParsableCommand {
         let build = try ElementBuild.validate(plan, logger: logger)
         // Not root: go on as uid 0 of a user namespace (UserNamespace.swift), or fail in one line.
         try UserNamespace.reexecUnlessRoot(arguments: Stamp.arguments)
+        if let path = request.logfile { try DIBBuildOptions.openLog(path) }
         var ova = OVASettings()
         (ova.config, ova.signer) = try package.load()
         let settings = ova

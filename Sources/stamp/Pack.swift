@@ -15,7 +15,8 @@ import StampConfig
 /// `stamp pack ROOT_DIR -o OUT -t FMT[,FMT…]`: a partitioned, bootable disk from a tree.
 struct Pack: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Write a disk image (raw, qcow2, vmdk, vhd, ova) or tarball (tar, tgz) of a root tree in one pass.",
+        abstract:
+            "Write a disk image (raw, qcow2, vmdk, vhd, ova) or an archive of a root tree (tar, tgz, squashfs, docker) in one pass.",
         discussion: """
             The tree becomes the root ext4 filesystem of a partitioned disk (--layout), written \
             natively and streamed once into every requested format. On a terminal a progress \

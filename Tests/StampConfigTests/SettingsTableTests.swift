@@ -207,6 +207,7 @@ import StampTestSupport
         #expect(try RawSettings(.build).resolve().list(.types) == ["qcow2"])
         #expect(try RawSettings(.mkfs).resolve().text(.label) == "")
         #expect(try RawSettings(.dib).resolve().flag(.compressQcow2) == true)
+        #expect(try RawSettings(.build).resolve().flag(.compressQcow2) == true)  // DIB's default, -u turns it off
     }
 
     /// docs/options.md is the table's reference, regenerated whenever the table changes.

@@ -84,7 +84,8 @@ import Testing
         #expect(found == [.unknownFormat("vdi")])
         #expect(
             DIBCommandLine.Failure(problems: found).description
-                == "unknown image format 'vdi' (supported: raw, qcow2, vmdk, vmdk-sparse, vhd, vhd-fixed, ova, tar, tgz)")
+                == "unknown image format 'vdi' (supported: raw, qcow2, vmdk, vmdk-sparse, vhd, vhd-fixed, ova, tar, tgz, squashfs, docker)"
+        )
     }
 
     @Test func badCommandLines() {
