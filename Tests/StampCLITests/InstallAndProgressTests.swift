@@ -58,6 +58,15 @@ struct TerminalProgressTests {
             ],
             environment: environment)
         #expect(logged.status == 0 && !logged.stdout.contains("ETA"), "\(logged.output.suffix(2000))")
+        // stamp build, the same engine under stamp's own command line (`-n`: no base element).
+        let build = try Self.onTerminal(
+            [
+                stampBinary, "build", "-n", "--elements-path", BadInputTests.fixtures, "-t", "raw", "-o", dir.file("img3"),
+                "fake-os",
+            ],
+            environment: ["TMPDIR": dir.file("tmp")])
+        #expect(
+            build.status == 0 && Self.hasProgress(build.stdout, label: "writing"), "stamp build: \(build.output.suffix(3000))")
     }
 }
 
