@@ -1,4 +1,5 @@
 import Dispatch
+import StampBytes
 
 #if canImport(Glibc)
     import Glibc
@@ -45,6 +46,8 @@ public final class ParallelCompressor {
     private var head = 0
     private var inFlight = 0
     private var failed = false
+    /// What the workers did for the chunks delivered so far.
+    public private(set) var statistics = CompressionStatistics()
 
     /// Starts `workers` threads, each with its own compressor.
     /// - Parameters:
@@ -104,9 +107,13 @@ public final class ParallelCompressor {
         slot.done.wait()  // the worker's signal publishes its writes to the slot
         head = (head + 1) % slots.count
         inFlight -= 1
+        statistics.chunks += 1
+        statistics.inputBytes += UInt64(slot.count)
+        statistics.cpuNanoseconds += slot.cpuNanoseconds
         do {
             switch slot.result {
             case .compressed(let n):
+                statistics.outputBytes += UInt64(n)
                 try deliver(
                     Chunk(
                         tag: slot.tag, original: UnsafeRawBufferPointer(rebasing: slot.input[0..<slot.count]),
@@ -136,6 +143,31 @@ public final class ParallelCompressor {
     }
 }
 
+/// What a ``ParallelCompressor``'s workers did: the benchmark's "compression MB/s per core"
+/// is ``inputBytes`` over ``cpuSeconds`` (thread CPU time, so it holds on a busy machine).
+public struct CompressionStatistics: Sendable, Equatable {
+    public var chunks = 0
+    public var inputBytes: UInt64 = 0
+    public var outputBytes: UInt64 = 0
+    /// The workers' CPU time inside the compressor, summed over workers.
+    public var cpuNanoseconds: UInt64 = 0
+
+    public init() {}
+
+    public var cpuSeconds: Double { Double(cpuNanoseconds) / 1e9 }
+    /// Input megabytes (10^6) compressed per second of one core.
+    public var megabytesPerCoreSecond: Double { cpuNanoseconds == 0 ? 0 : Double(inputBytes) / Double(cpuNanoseconds) * 1e3 }
+
+    public static func + (a: Self, b: Self) -> Self {
+        var s = a
+        s.chunks += b.chunks
+        s.inputBytes += b.inputBytes
+        s.outputBytes += b.outputBytes
+        s.cpuNanoseconds += b.cpuNanoseconds
+        return s
+    }
+}
+
 /// One chunk's buffers and result.
 ///
 /// `@unchecked Sendable`: a slot is owned by exactly one thread at a time. The writer fills
@@ -153,6 +185,8 @@ private final class Slot: @unchecked Sendable {
     var count = 0
     var tag: UInt64 = 0
     var result = Result.pending
+    /// The worker's thread CPU time for this chunk.
+    var cpuNanoseconds: UInt64 = 0
     let done = DispatchSemaphore(value: 0)
 
     init(inputCapacity: Int, outputCapacity: Int) {
@@ -212,6 +246,7 @@ private final class Shared: @unchecked Sendable {
     func runWorker(_ box: CompressorBox) {
         while let slot = dequeue() {
             let input = UnsafeRawBufferPointer(rebasing: slot.input[0..<slot.count])
+            let start = Clocks.threadCPU()
             do {
                 if let n = try box.compressor.compress(input, into: slot.output) {
                     slot.result = .compressed(n)
@@ -221,6 +256,7 @@ private final class Shared: @unchecked Sendable {
             } catch {
                 slot.result = .failed(error)
             }
+            slot.cpuNanoseconds = Clocks.threadCPU() &- start
             slot.done.signal()
         }
     }

@@ -1,4 +1,5 @@
 import Crypto
+import StampBytes
 import StampContainers
 import StampIO
 import SystemPackage
@@ -54,6 +55,8 @@ public final class HashingObserver {
     private var staged = 0
     /// Bytes seen so far.
     public private(set) var count: UInt64 = 0
+    /// Thread CPU time spent hashing so far (the benchmark's checksum throughput).
+    public private(set) var cpuNanoseconds: UInt64 = 0
 
     /// - Parameters:
     ///   - md5: compute MD5 as well as SHA-256 (without it, ``Digests/md5`` is empty).
@@ -78,8 +81,7 @@ public final class HashingObserver {
         }
         flush()
         if data.count >= staging.bytes.count {
-            if withMD5 { md5.update(bufferPointer: data) }
-            sha256.update(bufferPointer: data)
+            hash(data)
         } else {
             UnsafeMutableRawBufferPointer(rebasing: staging.bytes[0..<data.count]).copyMemory(from: data)
             staged = data.count
@@ -100,10 +102,15 @@ public final class HashingObserver {
 
     private func flush() {
         guard staged > 0 else { return }
-        let chunk = UnsafeRawBufferPointer(rebasing: staging.bytes[0..<staged])
-        if withMD5 { md5.update(bufferPointer: chunk) }
-        sha256.update(bufferPointer: chunk)
+        hash(UnsafeRawBufferPointer(rebasing: staging.bytes[0..<staged]))
         staged = 0
+    }
+
+    private func hash(_ data: UnsafeRawBufferPointer) {
+        let start = Clocks.threadCPU()
+        if withMD5 { md5.update(bufferPointer: data) }
+        sha256.update(bufferPointer: data)
+        cpuNanoseconds += Clocks.threadCPU() &- start
     }
 }
 

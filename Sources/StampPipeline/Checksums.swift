@@ -6,10 +6,9 @@ import SystemPackage
 extension Digests {
     /// MD5 and SHA-256 of a finished file, read once in 4 MiB chunks (used for outputs that
     /// their writers patch after streaming: qcow2, monolithicSparse VMDK, dynamic VHD).
-    public static func of(path: String) throws -> Digests {
+    public static func of(path: String, hashing: HashingObserver = HashingObserver()) throws -> Digests {
         let fd = try withPath(path, "open") { try FileDescriptor.open(FilePath(path), .readOnly) }
         defer { try? fd.close() }
-        let hashing = HashingObserver()
         let buffer = IOBuffer(size: 4 << 20)
         var offset: Int64 = 0
         while true {
