@@ -173,9 +173,10 @@ if "peer:checked" in res and "stamp:checked" in res:
     s = med_wall("stamp:checked")
     sv, pv = sizes.get("stamp:checked.vmdk"), sizes.get("peer:checked.vmdk")
     print(f"  OVA + VMDK + --checksum >= 8x: {p / s:.1f}x ({ok(p / s >= 8)}); VMDK {sv} <= qemu-img's {pv} bytes: {ok(sv is not None and pv is not None and sv <= pv)}")
-    if "stamp-fast:checked" in res:
-        fs = med_wall("stamp-fast:checked")
-        print(f"  --fast >= 25x: {p / fs:.1f}x ({ok(p / fs >= 25)})")
+    for f in ["ova", "checked"]:  # the issue's --fast figure is the OVA's (-t ova --fast)
+        if f"stamp-fast:{f}" in res and f"peer:{f}" in res:
+            x = med_wall(f"peer:{f}") / med_wall(f"stamp-fast:{f}")
+            print(f"  --fast >= 25x ({f}): {x:.1f}x ({ok(x >= 25)})")
     worst = max(rss(n) for n in res if n.startswith("stamp"))
     print(f"  peak RSS <= 128 MiB: {worst:.1f} MiB ({ok(worst <= 128)})")
 PY
