@@ -68,7 +68,8 @@ public final class ParallelCompressor {
         self.workerCount = workerCount
         var compressors: [any Compressor] = []
         for _ in 0..<workerCount { compressors.append(try settings.makeCompressor(format: format)) }
-        let outputCapacity = compressors[0].maximumCompressedSize(for: chunkCapacity)
+        let outputCapacity = max(
+            compressors[0].maximumCompressedSize(for: chunkCapacity), StoredDeflate.size(for: chunkCapacity, format: format))
         let count = max(window ?? workerCount * 4, workerCount + 1)
         slots = (0..<count).map { _ in Slot(inputCapacity: chunkCapacity, outputCapacity: outputCapacity) }
         shared = Shared()
@@ -93,6 +94,7 @@ public final class ParallelCompressor {
         slot.count = data.count
         slot.tag = tag
         slot.result = .pending
+        slot.stored = false
         inFlight += 1
         shared.enqueue(slot)
     }
@@ -110,6 +112,7 @@ public final class ParallelCompressor {
         statistics.chunks += 1
         statistics.inputBytes += UInt64(slot.count)
         statistics.cpuNanoseconds += slot.cpuNanoseconds
+        if slot.stored { statistics.storedChunks += 1 }
         do {
             switch slot.result {
             case .compressed(let n):
@@ -147,6 +150,8 @@ public final class ParallelCompressor {
 /// is ``inputBytes`` over ``cpuSeconds`` (thread CPU time, so it holds on a busy machine).
 public struct CompressionStatistics: Sendable, Equatable {
     public var chunks = 0
+    /// Chunks stored without compression (they looked incompressible: ``StoredDeflate``).
+    public var storedChunks = 0
     public var inputBytes: UInt64 = 0
     public var outputBytes: UInt64 = 0
     /// The workers' CPU time inside the compressor, summed over workers.
@@ -161,6 +166,7 @@ public struct CompressionStatistics: Sendable, Equatable {
     public static func + (a: Self, b: Self) -> Self {
         var s = a
         s.chunks += b.chunks
+        s.storedChunks += b.storedChunks
         s.inputBytes += b.inputBytes
         s.outputBytes += b.outputBytes
         s.cpuNanoseconds += b.cpuNanoseconds
@@ -187,6 +193,8 @@ private final class Slot: @unchecked Sendable {
     var result = Result.pending
     /// The worker's thread CPU time for this chunk.
     var cpuNanoseconds: UInt64 = 0
+    /// Whether the chunk was stored without compressing (``StoredDeflate``).
+    var stored = false
     let done = DispatchSemaphore(value: 0)
 
     init(inputCapacity: Int, outputCapacity: Int) {
@@ -248,7 +256,12 @@ private final class Shared: @unchecked Sendable {
             let input = UnsafeRawBufferPointer(rebasing: slot.input[0..<slot.count])
             let start = Clocks.threadCPU()
             do {
-                if let n = try box.compressor.compress(input, into: slot.output) {
+                if StoredDeflate.isIncompressible(input, compressor: box.compressor, scratch: slot.output),
+                    let n = StoredDeflate.encode(input, format: box.compressor.format, into: slot.output)
+                {
+                    slot.result = .compressed(n)
+                    slot.stored = true
+                } else if let n = try box.compressor.compress(input, into: slot.output) {
                     slot.result = .compressed(n)
                 } else {
                     slot.result = .failed(.outputTooLarge(limit: slot.output.count))

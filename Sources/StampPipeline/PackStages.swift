@@ -62,7 +62,7 @@ final class PackStages {
         parts.append("wall \(s(Clocks.monotonic() &- startWall)) cpu \(s(Clocks.processCPU() &- startCPU))")
         if compression.chunks > 0 {
             parts.append(
-                "compress \(compressionSetting) \(mb(compression.inputBytes)) -> \(mb(compression.outputBytes)) cpu \(s(compression.cpuNanoseconds))"
+                "compress \(compressionSetting) \(mb(compression.inputBytes)) -> \(mb(compression.outputBytes)) cpu \(s(compression.cpuNanoseconds)) chunks \(compression.chunks) stored \(compression.storedChunks)"
             )
         }
         if hashedBytes > 0 { parts.append("hash \(mb(hashedBytes)) cpu \(s(hashCPU))") }
