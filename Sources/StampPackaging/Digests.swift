@@ -92,29 +92,16 @@ public final class HashingObserver {
     /// Hashes `data` with MD5 and SHA-256 on two threads at once, while `alongside` runs on
     /// a third (reading the next piece): a file hashed after it is written (an OVA, whose
     /// front is known last) takes the time of its slowest hash, not of all three summed.
-    public func update(_ data: UnsafeRawBufferPointer, alongside: () -> Void) {
+    public func update(_ data: UnsafeRawBufferPointer, alongside: @escaping () -> Void) {
         flush()
         count += UInt64(data.count)
-        // One variable per thread: Swift checks exclusive access per variable, not per field.
-        var md5CPU: UInt64 = 0
-        var shaCPU: UInt64 = 0
-        let md5 = withMD5
-        DispatchQueue.concurrentPerform(iterations: 3) { i in
-            switch i {
-            case 0:
-                guard md5 else { return }
-                let start = Clocks.threadCPU()
-                self.md5.update(bufferPointer: data)
-                md5CPU = Clocks.threadCPU() &- start
-            case 1:
-                let start = Clocks.threadCPU()
-                sha256.update(bufferPointer: data)
-                shaCPU = Clocks.threadCPU() &- start
-            default: alongside()
-            }
-        }
-        cpuNanoseconds += md5CPU &+ shaCPU
+        let jobs = HashJobs(observer: self, data: data, alongside: alongside)
+        DispatchQueue.concurrentPerform(iterations: 3) { jobs.run($0) }
+        cpuNanoseconds += jobs.md5CPU &+ jobs.shaCPU
     }
+
+    fileprivate func updateMD5(_ data: UnsafeRawBufferPointer) { if withMD5 { md5.update(bufferPointer: data) } }
+    fileprivate func updateSHA256(_ data: UnsafeRawBufferPointer) { sha256.update(bufferPointer: data) }
 
     /// Hashes `bytes`.
     public func update(_ bytes: [UInt8]) {
@@ -139,6 +126,36 @@ public final class HashingObserver {
         if withMD5 { md5.update(bufferPointer: data) }
         sha256.update(bufferPointer: data)
         cpuNanoseconds += Clocks.threadCPU() &- start
+    }
+}
+
+/// The three jobs of ``HashingObserver/update(_:alongside:)``: MD5, SHA-256 and the caller's.
+/// `@unchecked Sendable`: each job touches a disjoint part (MD5's state and `md5CPU`, SHA-256's
+/// state and `shaCPU`, the caller's closure), and concurrentPerform returns after all three.
+private final class HashJobs: @unchecked Sendable {
+    let observer: HashingObserver
+    let data: UnsafeRawBufferPointer
+    let alongside: () -> Void
+    var md5CPU: UInt64 = 0
+    var shaCPU: UInt64 = 0
+
+    init(observer: HashingObserver, data: UnsafeRawBufferPointer, alongside: @escaping () -> Void) {
+        self.observer = observer
+        self.data = data
+        self.alongside = alongside
+    }
+
+    func run(_ job: Int) {
+        let start = Clocks.threadCPU()
+        switch job {
+        case 0:
+            observer.updateMD5(data)
+            md5CPU = Clocks.threadCPU() &- start
+        case 1:
+            observer.updateSHA256(data)
+            shaCPU = Clocks.threadCPU() &- start
+        default: alongside()
+        }
     }
 }
 

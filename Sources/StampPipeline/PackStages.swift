@@ -1,6 +1,7 @@
 import StampBytes
 import StampCompression
 import StampContainers
+import StampIO
 import StampPackaging
 
 /// Where a pack's time went, stage by stage, for the log's last line (`stages: …`), which
