@@ -1,5 +1,13 @@
 import CDeflate
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// Chunks that cannot shrink (a zstd initramfs, gzip'd docs, a compressed kernel) are written
 /// as deflate "stored" blocks without running a compressor over them: a compressor spends
 /// its full per-byte time on such data only to fall back to stored blocks itself.
@@ -17,19 +25,23 @@ import CDeflate
 /// The test is a byte histogram of a 4 KiB sample (16 slices of 256 bytes spread over the
 /// chunk): its collision rate Σc²/N² is 1/256 for uniformly random bytes and far above for
 /// anything a deflate compressor shrinks (text, code, tables). Only chunks within 25% of the
-/// random rate (a Rényi entropy of at least 7.68 bits per byte) pass; a pattern with a flat
+/// random rate (a Rényi entropy of at least 7.68 bits per byte) pass, then the whole chunk's
+/// Shannon entropy must be at least 7.98 bits per byte (below that, Huffman coding alone
+/// would save a sector of the grain record); a pattern with a flat
 /// histogram (bytes counting up) would too, so ``isIncompressible(_:compressor:scratch:)``
-/// then confirms with the real compressor on the first 8 KiB, which must not shrink.
+/// then confirms with the real compressor on the first 8 KiB, which must not shrink by a
+/// sector's worth of a grain (1/128).
 public enum StoredDeflate {
     /// Whether `chunk` is stored rather than compressed: a flat histogram, and `compressor`
-    /// does not shrink its first 8 KiB by more than 3% (`scratch` receives that probe).
+    /// does not shrink its first 8 KiB by 1/128 or more (`scratch` receives that probe).
     public static func isIncompressible(
         _ chunk: UnsafeRawBufferPointer, compressor: any Compressor, scratch: UnsafeMutableRawBufferPointer
     ) -> Bool {
-        guard looksIncompressible(chunk) else { return false }
+        guard looksIncompressible(chunk), entropy(chunk) >= 7.98 else { return false }
         let probe = UnsafeRawBufferPointer(rebasing: chunk[0..<8192])
         guard let n = try? compressor.compress(probe, into: scratch) else { return true }
-        return n >= probe.count - probe.count / 32
+        // Shrinking by less than 1/128 would not save one 512-byte sector of a grain record.
+        return n >= probe.count - probe.count / 128
     }
 
     /// Whether `chunk` looks like already-compressed data (see the type's description).
@@ -49,6 +61,24 @@ public enum StoredDeflate {
             let n = UInt64(slices * sliceLength)
             // Σc² - N estimates N(N-1)·Σp²; random bytes give N(N-1)/256.
             return (squares - n) * 256 * 4 <= n * (n - 1) * 5
+        }
+    }
+
+    /// The Shannon entropy of `chunk`'s bytes, in bits per byte. Huffman coding alone saves
+    /// about (8 - H)/8 of a chunk; at H ≥ 7.98 that is under 0.25%, less than the compressor's
+    /// own block overhead and the 512-byte rounding of a grain record.
+    public static func entropy(_ chunk: UnsafeRawBufferPointer) -> Double {
+        guard !chunk.isEmpty else { return 0 }
+        return withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 256) { counts -> Double in
+            counts.initialize(repeating: 0)
+            for byte in chunk { counts[Int(byte)] &+= 1 }
+            let n = Double(chunk.count)
+            var h = 0.0
+            for c in counts where c > 0 {
+                let p = Double(c) / n
+                h -= p * log2(p)
+            }
+            return h
         }
     }
 

@@ -76,10 +76,16 @@ import Testing
         }
         #expect(stored(Self.random(65536, seed: 10)))
         // Flat histograms that deflate still shrinks: bytes counting up, with two periods.
-        #expect(!stored((0..<65536).map { UInt8(truncatingIfNeeded: $0) }))
-        #expect(!stored((0..<65536).map { UInt8($0 % 251) }))
+        let counting: [UInt8] = (0..<65536).map { (i: Int) -> UInt8 in UInt8(truncatingIfNeeded: i) }
+        let counting251: [UInt8] = (0..<65536).map { (i: Int) -> UInt8 in UInt8(i % 251) }
+        #expect(!stored(counting))
+        #expect(!stored(counting251))
         // Text, zeros, half random: compressible.
-        #expect(!stored((0..<65536).map { UInt8(97 + ($0 * 7 + $0 / 13) % 26) }))
+        let text: [UInt8] = (0..<65536).map { (i: Int) -> UInt8 in
+            let letter = (i * 7 + i / 13) % 26
+            return UInt8(97 + letter)
+        }
+        #expect(!stored(text))
         #expect(!stored([UInt8](repeating: 0, count: 65536)))
         #expect(!stored(sample(65536, seed: 3)))
         // Too short to judge: compressed as usual.
