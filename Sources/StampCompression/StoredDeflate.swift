@@ -91,7 +91,9 @@ public enum StoredDeflate {
 
     /// Writes `input` as stored blocks in `format` into `output`.
     /// - Returns: the length written, or nil if `output` is too small.
-    public static func encode(_ input: UnsafeRawBufferPointer, format: CompressionFormat, into output: UnsafeMutableRawBufferPointer)
+    public static func encode(
+        _ input: UnsafeRawBufferPointer, format: CompressionFormat, into output: UnsafeMutableRawBufferPointer
+    )
         -> Int?
     {
         guard output.count >= size(for: input.count, format: format) else { return nil }

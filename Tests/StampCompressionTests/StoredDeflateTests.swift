@@ -62,11 +62,15 @@ import Testing
     @Test func tooSmallOutputIsNil() {
         let input = Self.random(1000, seed: 9)
         var out = [UInt8](repeating: 0, count: 1000)
-        let n = input.withUnsafeBytes { i in out.withUnsafeMutableBytes { StoredDeflate.encode(i, format: .zlib(windowBits: 15), into: $0) } }
+        let n = input.withUnsafeBytes { i in
+            out.withUnsafeMutableBytes { StoredDeflate.encode(i, format: .zlib(windowBits: 15), into: $0) }
+        }
         #expect(n == nil)
     }
 
-    @Test(arguments: [CompressionSettings.default, .fast]) func onlyIncompressibleChunksAreStored(settings: CompressionSettings) throws {
+    @Test(arguments: [CompressionSettings.default, .fast]) func onlyIncompressibleChunksAreStored(settings: CompressionSettings)
+        throws
+    {
         let compressor = try settings.makeCompressor(format: .zlib(windowBits: 15))
         var scratch = [UInt8](repeating: 0, count: compressor.maximumCompressedSize(for: 65536))
         func stored(_ chunk: [UInt8]) -> Bool {

@@ -172,7 +172,9 @@ for settings in settingsList {
     let single = threadSeconds() - t0
     let name = settings.description + String(repeating: " ", count: max(0, 14 - settings.description.count))
     if singleOnly {
-        print("\(name) \(f(Double(inputBytes) / single / 1e6, 14)) \(f(Double(records) / 1e6, 18)) \(f(Double(inputBytes) / Double(records), 7))")
+        print(
+            "\(name) \(f(Double(inputBytes) / single / 1e6, 14)) \(f(Double(records) / 1e6, 18)) \(f(Double(inputBytes) / Double(records), 7))"
+        )
         fflush(nil)
         continue
     }
