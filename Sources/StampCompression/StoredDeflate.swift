@@ -22,8 +22,8 @@ import CDeflate
 ///                 └──────────────────┴──────────┴───────────┴───────────────┘
 /// ```
 ///
-/// The test is a byte histogram of a 4 KiB sample (16 slices of 256 bytes spread over the
-/// chunk): its collision rate Σc²/N² is 1/256 for uniformly random bytes and far above for
+/// The test is a byte histogram of a 2 KiB sample (8 slices of 256 bytes spread over the
+/// chunk, chunks of 16 KiB or more): its collision rate Σc²/N² is 1/256 for uniformly random bytes and far above for
 /// anything a deflate compressor shrinks (text, code, tables). Only chunks within 25% of the
 /// random rate (a Rényi entropy of at least 7.68 bits per byte) pass, then the whole chunk's
 /// Shannon entropy must be at least 7.98 bits per byte (below that, Huffman coding alone
@@ -46,9 +46,9 @@ public enum StoredDeflate {
 
     /// Whether `chunk` looks like already-compressed data (see the type's description).
     public static func looksIncompressible(_ chunk: UnsafeRawBufferPointer) -> Bool {
-        let slices = 16
+        let slices = 8
         let sliceLength = 256
-        guard chunk.count >= slices * sliceLength * 4, let base = chunk.baseAddress else { return false }
+        guard chunk.count >= 16384, let base = chunk.baseAddress else { return false }
         let step = chunk.count / slices
         return withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 256) { counts -> Bool in
             counts.initialize(repeating: 0)
