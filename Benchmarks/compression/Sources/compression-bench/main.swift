@@ -52,7 +52,7 @@ func f(_ x: Double, _ w: Int) -> String {
 
 func readGrains(_ path: String) -> [[UInt8]] {
     guard let f = fopen(path, "rb") else {
-        fputs("compression-bench: cannot open \(path): \(String(cString: strerror(errno)))\n", stderr)
+        print("compression-bench: cannot open \(path): \(String(cString: strerror(errno)))")
         exit(1)
     }
     defer { fclose(f) }
