@@ -16,6 +16,10 @@ int stamp_punch_hole(int fd, int64_t offset, int64_t length) {
     return fallocate(fd, FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE, offset, length);
 }
 
+void stamp_start_writeback(int fd, int64_t offset, int64_t length) {
+    (void)sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE);
+}
+
 void stamp_advise_sequential(int fd) { (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL); }
 void stamp_advise_willneed(int fd, int64_t offset, int64_t length) {
     (void)posix_fadvise(fd, offset, length, POSIX_FADV_WILLNEED);

@@ -1,4 +1,5 @@
 import Dispatch
+import StampBytes
 
 #if canImport(Glibc)
     import Glibc
@@ -45,6 +46,8 @@ public final class ParallelCompressor {
     private var head = 0
     private var inFlight = 0
     private var failed = false
+    /// What the workers did for the chunks delivered so far.
+    public private(set) var statistics = CompressionStatistics()
 
     /// Starts `workers` threads, each with its own compressor.
     /// - Parameters:
@@ -65,7 +68,8 @@ public final class ParallelCompressor {
         self.workerCount = workerCount
         var compressors: [any Compressor] = []
         for _ in 0..<workerCount { compressors.append(try settings.makeCompressor(format: format)) }
-        let outputCapacity = compressors[0].maximumCompressedSize(for: chunkCapacity)
+        let outputCapacity = max(
+            compressors[0].maximumCompressedSize(for: chunkCapacity), StoredDeflate.size(for: chunkCapacity, format: format))
         let count = max(window ?? workerCount * 4, workerCount + 1)
         slots = (0..<count).map { _ in Slot(inputCapacity: chunkCapacity, outputCapacity: outputCapacity) }
         shared = Shared()
@@ -90,6 +94,7 @@ public final class ParallelCompressor {
         slot.count = data.count
         slot.tag = tag
         slot.result = .pending
+        slot.stored = false
         inFlight += 1
         shared.enqueue(slot)
     }
@@ -104,9 +109,14 @@ public final class ParallelCompressor {
         slot.done.wait()  // the worker's signal publishes its writes to the slot
         head = (head + 1) % slots.count
         inFlight -= 1
+        statistics.chunks += 1
+        statistics.inputBytes += UInt64(slot.count)
+        statistics.cpuNanoseconds += slot.cpuNanoseconds
+        if slot.stored { statistics.storedChunks += 1 }
         do {
             switch slot.result {
             case .compressed(let n):
+                statistics.outputBytes += UInt64(n)
                 try deliver(
                     Chunk(
                         tag: slot.tag, original: UnsafeRawBufferPointer(rebasing: slot.input[0..<slot.count]),
@@ -136,6 +146,34 @@ public final class ParallelCompressor {
     }
 }
 
+/// What a ``ParallelCompressor``'s workers did: the benchmark's "compression MB/s per core"
+/// is ``inputBytes`` over ``cpuSeconds`` (thread CPU time, so it holds on a busy machine).
+public struct CompressionStatistics: Sendable, Equatable {
+    public var chunks = 0
+    /// Chunks stored without compression (they looked incompressible: ``StoredDeflate``).
+    public var storedChunks = 0
+    public var inputBytes: UInt64 = 0
+    public var outputBytes: UInt64 = 0
+    /// The workers' CPU time inside the compressor, summed over workers.
+    public var cpuNanoseconds: UInt64 = 0
+
+    public init() {}
+
+    public var cpuSeconds: Double { Double(cpuNanoseconds) / 1e9 }
+    /// Input megabytes (10^6) compressed per second of one core.
+    public var megabytesPerCoreSecond: Double { cpuNanoseconds == 0 ? 0 : Double(inputBytes) / Double(cpuNanoseconds) * 1e3 }
+
+    public static func + (a: Self, b: Self) -> Self {
+        var s = a
+        s.chunks += b.chunks
+        s.storedChunks += b.storedChunks
+        s.inputBytes += b.inputBytes
+        s.outputBytes += b.outputBytes
+        s.cpuNanoseconds += b.cpuNanoseconds
+        return s
+    }
+}
+
 /// One chunk's buffers and result.
 ///
 /// `@unchecked Sendable`: a slot is owned by exactly one thread at a time. The writer fills
@@ -153,6 +191,10 @@ private final class Slot: @unchecked Sendable {
     var count = 0
     var tag: UInt64 = 0
     var result = Result.pending
+    /// The worker's thread CPU time for this chunk.
+    var cpuNanoseconds: UInt64 = 0
+    /// Whether the chunk was stored without compressing (``StoredDeflate``).
+    var stored = false
     let done = DispatchSemaphore(value: 0)
 
     init(inputCapacity: Int, outputCapacity: Int) {
@@ -212,8 +254,14 @@ private final class Shared: @unchecked Sendable {
     func runWorker(_ box: CompressorBox) {
         while let slot = dequeue() {
             let input = UnsafeRawBufferPointer(rebasing: slot.input[0..<slot.count])
+            let start = Clocks.threadCPU()
             do {
-                if let n = try box.compressor.compress(input, into: slot.output) {
+                if StoredDeflate.isIncompressible(input, compressor: box.compressor, scratch: slot.output),
+                    let n = StoredDeflate.encode(input, format: box.compressor.format, into: slot.output)
+                {
+                    slot.result = .compressed(n)
+                    slot.stored = true
+                } else if let n = try box.compressor.compress(input, into: slot.output) {
                     slot.result = .compressed(n)
                 } else {
                     slot.result = .failed(.outputTooLarge(limit: slot.output.count))
@@ -221,6 +269,7 @@ private final class Shared: @unchecked Sendable {
             } catch {
                 slot.result = .failed(error)
             }
+            slot.cpuNanoseconds = Clocks.threadCPU() &- start
             slot.done.signal()
         }
     }

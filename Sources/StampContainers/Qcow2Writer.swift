@@ -127,6 +127,9 @@ public final class Qcow2Writer: ImageSink, CompressedChunkConsumer {
     }
 
     /// Appends the L2 tables, L1, refcount table and blocks, writes the header, renames.
+    /// What this writer's own compressor did (empty when uncompressed or fed by a shared one).
+    public var compressionStatistics: CompressionStatistics { compressor?.statistics ?? .init() }
+
     public func finish(size: UInt64) throws {
         guard size == virtualSize else { throw ContainerError.sizeMismatch(path: path, expected: virtualSize, actual: size) }
         try assembler?.finish()

@@ -45,6 +45,9 @@ public final class SharedChunkCompression: ImageSink {
         }
     }
 
+    /// What the shared compressor did.
+    public var compressionStatistics: CompressionStatistics { compressor.statistics }
+
     /// Whether `sink` is fed by this compression (and so must not be given the stream itself).
     public func feeds(_ sink: any ImageSink) -> Bool {
         consumers.contains { $0 === sink }

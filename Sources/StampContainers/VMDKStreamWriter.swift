@@ -116,6 +116,9 @@ public final class VMDKStreamWriter: ImageSink, CompressedChunkConsumer {
         try output.commit()
     }
 
+    /// What this writer's own compressor did (empty when fed by a shared compression).
+    public var compressionStatistics: CompressionStatistics { compressor?.statistics ?? .init() }
+
     /// Bytes written so far (the file's length once finished).
     public var bytesWritten: UInt64 { output.position }
 

@@ -3,9 +3,17 @@ import SystemPackage
 /// A sink that writes a plain (raw) image file: data with `pwrite`, file ranges with
 /// `copy_file_range`, and never-written regions left as holes. The file is an
 /// ``OutputFile``, renamed into place by ``finish(size:)``.
+///
+/// Written bytes sit in the page cache until the final fsync, which on a big image would then
+/// wait for all of them at once; so every ``writebackStep`` bytes the sink starts their
+/// writeback (`sync_file_range`, not waiting), and the disk works while the image is built.
 public final class RawFileSink: ImageSink {
     private let file: OutputFile
     private var end: UInt64 = 0
+    /// The end of the part whose writeback has been started.
+    private var writebackStart: UInt64 = 0
+    /// Bytes between writeback starts.
+    public static let writebackStep: UInt64 = 32 << 20
     private let buffer = IOBuffer(size: 1 << 20)
     /// Bytes actually written (holes excluded).
     public private(set) var bytesWritten: UInt64 = 0
@@ -24,6 +32,7 @@ public final class RawFileSink: ImageSink {
         }
         end = offset + UInt64(data.count)
         bytesWritten += UInt64(data.count)
+        startWriteback()
     }
 
     public func copy(_ range: SourceRange, at offset: UInt64) throws {
@@ -57,6 +66,13 @@ public final class RawFileSink: ImageSink {
         }
         end = offset + range.length
         bytesWritten += range.length
+        startWriteback()
+    }
+
+    private func startWriteback() {
+        guard end - writebackStart >= RawFileSink.writebackStep else { return }
+        Syscalls.startWriteback(file.descriptor, offset: writebackStart, length: end - writebackStart)
+        writebackStart = end
     }
 
     public func finish(size: UInt64) throws {

@@ -68,6 +68,12 @@ public enum Syscalls {
     }
 
     /// Tells the kernel a file will be read front to back (a hint; never fails).
+    /// Starts writing back the dirty pages of `[offset, offset+length)` and returns at once,
+    /// so that the final fsync finds most of a big output already on its way to the disk.
+    public static func startWriteback(_ fd: FileDescriptor, offset: UInt64, length: UInt64) {
+        stamp_start_writeback(fd.rawValue, Int64(offset), Int64(length))
+    }
+
     public static func adviseSequential(_ fd: FileDescriptor) { stamp_advise_sequential(fd.rawValue) }
 
     /// Asks the kernel to start reading a range ahead of use (a hint; never fails).

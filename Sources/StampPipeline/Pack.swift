@@ -89,6 +89,7 @@ public struct Packer {
     public func run(tree model: RootTree?) throws -> PackResult {
         try validate()
         if let config = request.blockDevice { return try run(blockDevice: config) }
+        let stages = PackStages()
         var result = PackResult()
         result.layout = request.layout
         let uuid = request.uuid ?? Identifier.random()
@@ -107,6 +108,8 @@ public struct Packer {
         log(
             "\(model == nil ? "scanned" : "modelled") \(tree.entries.count) entries, \(formatBytes(tree.totalFileBytes)) of file data"
         )
+        stages.entries = tree.entries.count
+        stages.mark("scan")
         let boot = try prepareBoot(tree: tree, uuid: uuid, layout: Packer.bootLayout(of: request.layout), label: request.label)
 
         var options = ext4Options(label: request.label, uuid: uuid)
@@ -142,8 +145,12 @@ public struct Packer {
             try assembler.setContent(fat, forRole: .efiSystem)
         }
         try assembler.validate()
+        stages.mark("plan")
 
-        result.outputs = try writeOutputs(assembler: assembler, layout: layout, tree: tree, efiFirmware: request.layout == .efi)
+        result.outputs = try writeOutputs(
+            assembler: assembler, layout: layout, tree: tree, efiFirmware: request.layout == .efi, stages: stages)
+        stages.mark("finish")
+        log(stages.line)
         return result
     }
 
@@ -175,8 +182,11 @@ public struct Packer {
     /// Streams the disk once into every container sink (a tee), then packages the OVA from the
     /// VMDK, writes the tarball, and the checksum files. Digests of sequentially written
     /// outputs are taken while they are written; the others are read back once.
-    func writeOutputs(assembler: DiskAssembler, layout: DiskLayout, tree: RootTree, efiFirmware: Bool) throws -> [String] {
+    func writeOutputs(
+        assembler: DiskAssembler, layout: DiskLayout, tree: RootTree, efiFirmware: Bool, stages: PackStages? = nil
+    ) throws -> [String] {
         let options = containerOptions()
+        stages?.compressionSetting = options.compression.description
         let wantsOVA = request.formats.contains(.ova)
         let vmdkFormat = PackFormat.container(.vmdkStreamOptimized)
         var sinks: [any ImageSink] = []
@@ -271,9 +281,15 @@ public struct Packer {
             log("writing \(streamed.map(\.description).joined(separator: ", ")) (\(formatBytes(layout.size)) disk)")
             let sink: any ImageSink = sinks.count == 1 ? sinks[0] : TeeSink(sinks)
             try assembler.write(to: request.progress ? ProgressSink(sink, total: layout.size) : sink)
+            for sink in sinks { stages?.add(sink: sink) }
         }
+        stages?.mark("stream")
         var digests: [String: Digests] = [:]
-        for (path, observer) in observers { digests[path] = observer.finalize() }
+        for (path, observer) in observers {
+            digests[path] = observer.finalize()
+            stages?.add(hashing: observer)
+        }
+        if let disk = ovaDisk, observers[disk.writer.path] == nil { stages?.add(hashing: disk.observer) }
         if let ova, let disk = ovaDisk {
             let sha256 = digests[disk.writer.path]?.sha256 ?? disk.observer.finalize().sha256
             try finishPackage(ova, plan: plan, firstSize: disk.writer.bytesWritten, firstSHA256: sha256)
@@ -302,8 +318,11 @@ public struct Packer {
         if request.checksum {
             // DIB writes no checksum for its squashfs image.
             for path in written where path != request.path(for: .squashfs) {
+                let hashing = HashingObserver()
                 try ChecksumFiles.write(
-                    for: path, digests: digests[path] ?? Digests.of(path: path), algorithms: request.checksumAlgorithms)
+                    for: path, digests: digests[path] ?? Digests.of(path: path, hashing: hashing),
+                    algorithms: request.checksumAlgorithms)
+                stages?.add(hashing: hashing)
             }
             log("checksums written")
         }

@@ -30,6 +30,10 @@ int stamp_punch_hole(int fd, int64_t offset, int64_t length);
 void stamp_advise_sequential(int fd);
 void stamp_advise_willneed(int fd, int64_t offset, int64_t length);
 
+/// sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE): starts writeback of the range's
+/// dirty pages without waiting for it (a hint; errors are ignored).
+void stamp_start_writeback(int fd, int64_t offset, int64_t length);
+
 /// 1 when the CPU has the SSE4.2 CRC32 instruction (used by stamp_crc32c).
 int stamp_has_hw_crc32c(void);
 
