@@ -8,8 +8,10 @@ import StampTestSupport
 /// (STAMP_NETWORK_TESTS=1 and STAMP_BOOT_TESTS=1; scripts/test's network phase sets both).
 /// The boots are part of the tests: without STAMP_BOOT_TESTS the suite is a recorded skip,
 /// not a pass that never booted. The builds share the run's image cache
-/// (``sharedImageCache(fallback:)``). The killed builds are ``DIBKillTests``.
-@Suite(.serialized, .enabled(if: isRoot && networkTestsEnabled && bootTestsEnabled))
+/// (``sharedImageCache(fallback:)``). The killed builds are ``DIBKillTests``. The tests run in
+/// parallel (each in its own directory under ``work``; guests take turns on boot_test.sh's QEMU
+/// lock), so that the network phase does not end with this suite's builds one after another.
+@Suite(.enabled(if: isRoot && networkTestsEnabled && bootTestsEnabled))
 struct DIBEndToEndTests {
     static var binary: String { dibBinary }
     static let work = "/var/tmp/stamp-dib-e2e"
