@@ -29,7 +29,8 @@ public enum BlockDeviceSelection {
         """
 
     /// The choice ``ElementBuild/validate(_:blockDevice:variableProblems:logger:)`` asks for.
-    public static let choice: BlockDeviceChoice = { elements, plan throws(ElementProblems) in
+    public static let choice: BlockDeviceChoice = {
+        (elements: [Element], plan: ElementBuildPlan) throws(ElementProblems) -> BlockDeviceSettings in
         try select(elements: elements, arch: plan.arch, environment: plan.environment)
     }
 
