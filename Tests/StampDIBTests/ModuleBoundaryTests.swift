@@ -7,15 +7,20 @@ import Testing
 /// resolution, hooks, phases and the chroot, and knows no output format, disk size or layout
 /// rule (issue 20). Checked on the package manifest and on the engine's sources.
 @Suite struct ModuleBoundaryTests {
-    /// A target's `dependencies: [...]` list in Package.swift, as the names it holds.
+    /// A target's `dependencies: [...]` list in Package.swift, as the names it holds: the
+    /// list right after the target's `name: "…",` (a product's `name:` has `targets:` instead).
     static func dependencies(of target: String) throws -> [String] {
         let manifest = try String(contentsOfFile: repositoryRoot + "/Package.swift", encoding: .utf8)
-        let start = try #require(manifest.range(of: "name: \"\(target)\""), "no target \(target) in Package.swift")
-        let rest = manifest[start.upperBound...]
-        let open = try #require(rest.range(of: "dependencies: ["))
-        let close = try #require(rest[open.upperBound...].range(of: "]"))
-        let list = rest[open.upperBound..<close.lowerBound]
-        return list.split(separator: "\"").enumerated().filter { $0.offset % 2 == 1 }.map { String($0.element) }
+        var rest = manifest[...]
+        while let found = rest.range(of: "name: \"\(target)\",") {
+            rest = rest[found.upperBound...]
+            let after = rest.drop { $0 == " " || $0 == "\n" }
+            guard after.hasPrefix("dependencies: ["), let close = after.firstIndex(of: "]") else { continue }
+            let list = after[after.index(after.startIndex, offsetBy: 15)..<close]
+            return list.split(separator: "\"").enumerated().filter { $0.offset % 2 == 1 }.map { String($0.element) }
+        }
+        Issue.record("no target \(target) with dependencies in Package.swift")
+        return []
     }
 
     static func sources(of module: String) throws -> [(name: String, text: String)] {
