@@ -143,7 +143,8 @@ let package = Package(
         .target(
             name: "StampFuzzing",
             dependencies: [
-                "StampContainers", "StampIO", "StampDisk", "StampElements", "StampDIB", "StampPipeline", "StampPackaging", "StampBoot",
+                "StampContainers", "StampIO", "StampDisk", "StampElements", "StampDIB", "StampPipeline", "StampPackaging",
+                "StampBoot",
             ]),
         .executableTarget(
             name: "disk-image-create",

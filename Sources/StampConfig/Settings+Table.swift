@@ -56,7 +56,8 @@ extension Setting {
 extension Settings {
     /// The one place each setting is declared. The order is the order of `--help` and of the
     /// option reference (docs/options.md, written by `stamp options --markdown`).
-    public static let table: [Setting] = outputs + filesystem + containers + registry + ova + elements + dibOnly + imageTools + console
+    public static let table: [Setting] =
+        outputs + filesystem + containers + registry + ova + elements + dibOnly + imageTools + console
 
     static let outputs: [Setting] = [
         Setting(

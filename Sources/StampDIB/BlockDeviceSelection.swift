@@ -75,7 +75,9 @@ public enum BlockDeviceSelection {
         } catch let problem as ElementError {
             throw ElementProblems([problem])
         } catch BlockDeviceConfig.Error.syntax(let message, let line, let column) {
-            throw ElementProblems([.invalidBlockDeviceConfig(source: source, reason: "line \(line), column \(column): \(message)")])
+            throw ElementProblems([
+                .invalidBlockDeviceConfig(source: source, reason: "line \(line), column \(column): \(message)")
+            ])
         } catch BlockDeviceConfig.Error.invalid(let problems) {
             let reason = problems.map(\.description).joined(separator: "; ")
             throw ElementProblems([.invalidBlockDeviceConfig(source: source, reason: reason)])

@@ -75,9 +75,12 @@ import Testing
         let error = #expect(throws: ElementProblems.self) {
             try BlockDeviceSelection.select(elements: [], arch: "amd64", environment: ["FS_TYPE": "xfs"])
         }
-        #expect(error?.problems == [
-            .invalidVariable(name: "FS_TYPE", value: "xfs", reason: "stamp writes ext4 root filesystems (unset FS_TYPE, or ext4)")
-        ])
-        #expect(try BlockDeviceSelection.select(elements: [], arch: "amd64", environment: ["FS_TYPE": "ext4"]).rootFSType == "ext4")
+        #expect(
+            error?.problems == [
+                .invalidVariable(
+                    name: "FS_TYPE", value: "xfs", reason: "stamp writes ext4 root filesystems (unset FS_TYPE, or ext4)")
+            ])
+        #expect(
+            try BlockDeviceSelection.select(elements: [], arch: "amd64", environment: ["FS_TYPE": "ext4"]).rootFSType == "ext4")
     }
 }

@@ -20,7 +20,10 @@ import Testing
     }
 
     @Test func vmImpliesABlockDeviceElementByArchitecture() {
-        #expect(ElementResolution.withBlockDevice(["debian-minimal", "vm"], arch: "amd64") == ["debian-minimal", "vm", "block-device-mbr"])
+        #expect(
+            ElementResolution.withBlockDevice(["debian-minimal", "vm"], arch: "amd64") == [
+                "debian-minimal", "vm", "block-device-mbr",
+            ])
         #expect(ElementResolution.withBlockDevice(["vm"], arch: "arm64") == ["vm", "block-device-efi"])
         #expect(ElementResolution.withBlockDevice(["vm", "block-device-gpt"], arch: "amd64") == ["vm", "block-device-gpt"])
         #expect(ElementResolution.withBlockDevice(["debian-minimal"], arch: "amd64") == ["debian-minimal"])

@@ -46,7 +46,8 @@ import Testing
         var words = [
             "OutputFormats", "supportedFormats", "outputPath(for", "checksumAlgorithms", "qemuImg", "QEMU_IMG_OPTIONS",
             "ImageSizeInputs", "DIB_IMAGE_EXTRA_SIZE", "DIB_JOURNAL_SIZE", "MAX_ONLINE_RESIZE", "DIB_MKFS_OPTS",
-            "BlockDeviceSelection", "block-device-default.yaml", "block-device-efi", "block-device-mbr", "StandardLayout", "import StampDIB",
+            "BlockDeviceSelection", "block-device-default.yaml", "block-device-efi", "block-device-mbr", "StandardLayout",
+            "import StampDIB",
             "import StampDisk", "DIBCommandLine", "DIBBuildRequest",
         ]
         words += OutputFormats.names.map { "\"\($0)\"" }  // a format name as a Swift string literal
