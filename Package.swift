@@ -2,8 +2,11 @@
 //
 // stamp: a hypervisor-free disk image assembler.
 //
-// One module per stage of the data flow (see README.md, "Architecture"); dependencies point
-// down only. C libraries enter through the `C*` system-library targets, and exactly one Swift
+// One module per stage of the data flow (see docs/architecture.md, the module map); dependencies
+// point down only. The element engine (StampElements: elements, resolution, hooks, phases, the
+// chroot) knows no output format, disk size or layout; DIB's compatibility layer (StampDIB: its
+// command line and variables, block-device selection, mkfs options, the size and layout rules)
+// sits on it, and only the pipeline (StampPipeline) knows every stage. C libraries enter through the `C*` system-library targets, and exactly one Swift
 // module imports each of them and exposes Swift types (no `OpaquePointer` above it):
 //   CZlib, CDeflate, CIsal, CLzma → StampCompression    CArchive → StampArchive    CBlkid → StampPipeline
 //   CCurl → StampOCI (its HTTPTransfer)
@@ -30,6 +33,7 @@ let package = Package(
         .library(name: "StampPackaging", targets: ["StampPackaging"]),
         .library(name: "StampOCI", targets: ["StampOCI"]),
         .library(name: "StampElements", targets: ["StampElements"]),
+        .library(name: "StampDIB", targets: ["StampDIB"]),
         .library(name: "StampPipeline", targets: ["StampPipeline"]),
         .library(name: "StampConfig", targets: ["StampConfig"]),
         // The parsers' fuzz targets as plain functions; Fuzz/Package.swift wraps them for libFuzzer.
@@ -110,19 +114,28 @@ let package = Package(
                 "StampBytes", "StampIO", "CStampSupport", "StampConfig", "Yams", .product(name: "Logging", package: "swift-log"),
             ]),
 
+        // DIB compatibility: disk-image-create's command line and environment, the build request,
+        // block-device selection (StampDisk's parser), DIB's mkfs options, the size inputs and
+        // the layout the elements imply. Between the element engine and the pipeline.
+        .target(
+            name: "StampDIB",
+            dependencies: [
+                "StampElements", "StampDisk", "StampConfig", .product(name: "Logging", package: "swift-log"),
+            ]),
+
         // MARK: pipeline and executables
         .target(
             name: "StampPipeline",
             dependencies: [
                 "StampTree", "StampExt4", "StampFAT", "StampDisk", "StampBoot", "StampContainers", "StampPackaging",
-                "StampElements", "StampOCI", "StampConfig", "CBlkid", .product(name: "Logging", package: "swift-log"),
+                "StampElements", "StampDIB", "StampOCI", "StampConfig", "CBlkid", .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
         .executableTarget(
             name: "stamp",
             dependencies: [
                 "StampPipeline", "StampExt4", "StampTree", "StampIO", "StampBytes", "StampDisk", "StampContainers",
-                "StampPackaging", "StampBoot", "StampElements", "StampOCI", "StampConfig",
+                "StampPackaging", "StampBoot", "StampElements", "StampDIB", "StampOCI", "StampConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ], plugins: ["GitVersion"]),
@@ -130,14 +143,16 @@ let package = Package(
         .target(
             name: "StampFuzzing",
             dependencies: [
-                "StampContainers", "StampIO", "StampDisk", "StampElements", "StampPipeline", "StampPackaging", "StampBoot",
+                "StampContainers", "StampIO", "StampDisk", "StampElements", "StampDIB", "StampPipeline", "StampPackaging",
+                "StampBoot",
             ]),
         .executableTarget(
             name: "disk-image-create",
             // DIB's own getopt surface (DIBCommandLine), not ArgumentParser: generate-manual
             // (scripts/install) makes pages for ArgumentParser's commands only.
             dependencies: [
-                "StampPipeline", "StampElements", "StampIO", "StampConfig", .product(name: "Logging", package: "swift-log"),
+                "StampPipeline", "StampElements", "StampDIB", "StampIO", "StampConfig",
+                .product(name: "Logging", package: "swift-log"),
             ], plugins: ["GitVersion"]),
         // `git describe` into the executables at build time (StampVersion.number).
         .plugin(name: "GitVersion", capability: .buildTool()),
@@ -158,10 +173,14 @@ let package = Package(
         .testTarget(name: "StampContainersTests", dependencies: ["StampContainers", "StampTestSupport"]),
         .testTarget(name: "StampPackagingTests", dependencies: ["StampPackaging", "StampTestSupport", "Yams"]),
         .testTarget(name: "StampOCITests", dependencies: ["StampOCI", "StampTree", "StampTestSupport"]),
+        // The engine's tests validate plans as DIB does (StampDIB's block-device selection).
         .testTarget(
-            name: "StampElementsTests", dependencies: ["StampElements", "StampTestSupport"], exclude: ["Fixtures"]),
+            name: "StampElementsTests", dependencies: ["StampElements", "StampDIB", "StampTestSupport"],
+            exclude: ["Fixtures"]),
+        .testTarget(name: "StampDIBTests", dependencies: ["StampDIB", "StampElements", "StampConfig", "StampTestSupport"]),
         .testTarget(
-            name: "StampPipelineTests", dependencies: ["StampPipeline", "StampElements", "StampConfig", "StampTestSupport"]),
+            name: "StampPipelineTests",
+            dependencies: ["StampPipeline", "StampElements", "StampDIB", "StampConfig", "StampTestSupport"]),
         .testTarget(name: "StampCLITests", dependencies: ["StampTestSupport", "StampConfig"], exclude: ["Fixtures"]),
         .testTarget(name: "StampConfigTests", dependencies: ["StampConfig", "StampTestSupport"]),
         .testTarget(name: "StampFuzzingTests", dependencies: ["StampFuzzing", "StampContainers"]),

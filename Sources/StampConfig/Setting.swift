@@ -7,6 +7,12 @@ public enum FrontEnd: String, CaseIterable, Sendable, Hashable {
     case build
     /// `stamp images`: the cache of stamped container images.
     case images
+    /// `stamp convert`: one disk image to another container format.
+    case convert
+    /// `stamp inspect`: what an image holds.
+    case inspect
+    /// `stamp verify`: an OVA's digests and signature.
+    case verify
     /// `disk-image-create`, diskimage-builder's command line.
     case dib = "disk-image-create"
 

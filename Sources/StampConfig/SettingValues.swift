@@ -253,7 +253,9 @@ extension Settings {
                 case .setting(let other) where !values.isGiven(other):
                     problems.append(
                         "\(setting.name(on: frontEnd)) needs \(Settings[other].name(on: frontEnd)), or it has no effect")
-                case .format(let names) where !formats.contains(where: names.contains):
+                // Only where the command takes -t (convert's --fast has its own -O).
+                case .format(let names)
+                where Settings[.types].spellings[frontEnd] != nil && !formats.contains(where: names.contains):
                     let typesName = Settings[.types].name(on: frontEnd)
                     problems.append(
                         "\(setting.name(on: frontEnd)) applies to \(names.joined(separator: " or ")) output only: add \(names[0]) to \(typesName) (now \(formats.joined(separator: ",")))"

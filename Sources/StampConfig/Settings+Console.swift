@@ -10,6 +10,11 @@ extension Settings {
                 .build: Spelling(long: "quiet", short: "q"),
                 .images: Spelling(
                     long: "quiet", short: "q", help: "list: only each entry's key, one a line; prune: nothing but errors."),
+                .convert: Spelling(long: "quiet", short: "q", help: "Print nothing but errors (no progress line)."),
+                .inspect: Spelling(
+                    long: "quiet", short: "q", help: "Print nothing: the exit status says whether the image reads."),
+                .verify: Spelling(
+                    long: "quiet", short: "q", help: "Print nothing: the exit status says whether the package checks out."),
             ],
             conflicts: [Conflict(.verbose, "choose one of -q and -v")], changesBytes: false),
         Setting(
@@ -20,6 +25,10 @@ extension Settings {
                     long: "verbose", short: "v", help: "Also print the build's debug lines (cache keys, each step)."),
                 .images: Spelling(
                     long: "verbose", short: "v", help: "list: whole keys and digests instead of their first characters."),
+                .convert: Spelling(long: "verbose", short: "v", help: "Also print what was read and written."),
+                .inspect: Spelling(
+                    long: "verbose", short: "v", help: "Also print the container's own fields (cluster size, dirty flag, …)."),
+                .verify: Spelling(long: "verbose", short: "v", help: "Also print each member checked."),
             ],
             changesBytes: false),
     ]

@@ -46,6 +46,8 @@ extension Setting {
         case dockerTarget = "docker-target"
         case logfile
         case unusedDays = "unused-days"
+        case outputFormat = "output-format"
+        case disk, json, cert
 
         public static func < (a: Key, b: Key) -> Bool { a.rawValue < b.rawValue }
     }
@@ -54,7 +56,8 @@ extension Setting {
 extension Settings {
     /// The one place each setting is declared. The order is the order of `--help` and of the
     /// option reference (docs/options.md, written by `stamp options --markdown`).
-    public static let table: [Setting] = outputs + filesystem + containers + registry + ova + elements + dibOnly + console
+    public static let table: [Setting] =
+        outputs + filesystem + containers + registry + ova + elements + dibOnly + imageTools + console
 
     static let outputs: [Setting] = [
         Setting(
@@ -111,12 +114,18 @@ extension Settings {
             variable: "DIB_CHECKSUM", changesBytes: true),
         Setting(
             .fast, .flag, help: "Fastest compression (larger qcow2 -c, VMDK and OVA).",
-            spellings: [.pack: Spelling(long: "fast")],
+            spellings: [
+                .pack: Spelling(long: "fast"),
+                .convert: Spelling(long: "fast", help: "Fastest compression (larger compressed VMDK output)."),
+            ],
             requires: [.format(["vmdk", "ova", "qcow2"])], changesBytes: true),
         Setting(
             .qcow2Compat, .choice(["1.1", "0.10"], aliases: ["v3": "1.1", "v2": "0.10"]), default: "1.1",
             help: "qcow2 compatibility level: 1.1 (version 3) or 0.10 (version 2, what nodepool asks for).",
-            spellings: [.pack: Spelling(long: "qcow2-compat"), .build: Spelling(long: "qcow2-compat")],
+            spellings: [
+                .pack: Spelling(long: "qcow2-compat"), .build: Spelling(long: "qcow2-compat"),
+                .convert: Spelling(long: "qcow2-compat"),
+            ],
             requires: [.format(["qcow2"])], changesBytes: true),
         Setting(
             .compressQcow2, .flag, default: "false",

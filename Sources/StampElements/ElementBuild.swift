@@ -11,7 +11,6 @@ public struct ValidatedElementBuild: Sendable {
     public let packages: PackageInstalls
     public let blockDevice: BlockDeviceSettings
     public let breakPoints: [BreakPoint]
-    public let sizeInputs: ImageSizeInputs
     /// The sandbox's `IDS` argument (``Sandbox/ids(environment:insideUserNamespace:passwd:)``)
     /// when the tree comes from a container image (the `oci-image` element, `stamp build
     /// --from`): its programs then run in ``Sandbox``, never in a chroot with host privileges.
@@ -28,7 +27,7 @@ public struct ValidatedElementBuild: Sendable {
 ///
 /// The tree at ``root`` is a plain directory (nothing is mounted on it any more). Before the
 /// disk is written the integrator:
-/// 1. computes the image size from the tree and ``ValidatedElementBuild/sizeInputs``;
+/// 1. computes the image size from the tree (DIB's rule: StampDIB's `ImageSizeInputs`);
 /// 2. lays out the disk from ``ValidatedElementBuild/blockDevice`` and writes `root/etc/fstab`
 ///    (`LABEL=` lines, replacing any fstab from the elements, as DIB does);
 /// 3. calls ``ElementBuild/finalise(_:options:logger:)`` (`block-device.d`, `pre-finalise.d`,
@@ -61,8 +60,8 @@ public struct FinaliseOptions: Sendable {
 /// The element engine's entry points.
 ///
 /// ```swift
-/// let plan = try DIBCommandLine.parse(CommandLine.arguments.dropFirst(), environment: env).plan
-/// let build = try ElementBuild.validate(plan, logger: logger)        // all problems at once
+/// let plan = request.plan                                             // StampDIB's DIBBuildRequest
+/// let build = try ElementBuild.validate(plan, blockDevice: choose)   // all problems at once
 /// let built = try await ElementBuild.run(build, logger: logger)       // root.d … post-root.d
 /// // … size, layout, write built.root/etc/fstab …
 /// try await ElementBuild.finalise(built, options: .init(imageSizeKiB: kib), logger: logger)
@@ -74,9 +73,15 @@ public struct FinaliseOptions: Sendable {
 /// `setpriv`, `unshare`, `chroot`, `mount` (util-linux / coreutils).
 public enum ElementBuild {
     /// Checks everything that can be checked before anything runs.
+    /// - Parameters:
+    ///   - blockDevice: chooses the block-device configuration once the elements are resolved.
+    ///   - variableProblems: the caller's own checks of the plan's variables, reported with
+    ///     the engine's.
     /// - Throws: ``ElementProblems`` with every problem found.
-    public static func validate(_ plan: ElementBuildPlan, logger: Logger? = nil) throws(ElementProblems) -> ValidatedElementBuild
-    {
+    public static func validate(
+        _ plan: ElementBuildPlan, blockDevice choose: BlockDeviceChoice, variableProblems: [ElementError] = [],
+        logger: Logger? = nil
+    ) throws(ElementProblems) -> ValidatedElementBuild {
         var problems: [ElementError] = []
         let (points, breakProblems) = BreakPoint.parseList(plan.breakPoints)
         problems += breakProblems
@@ -87,7 +92,7 @@ public enum ElementBuild {
         for tool in ["unshare", "chroot", "mount", "umount"] where StageProcess.which(tool, searchPath: stagePath) == nil {
             problems.append(.missingTool(tool))
         }
-        problems += variableProblems(plan.environment)
+        problems += variableProblems
         // A cache derived from HOME is made below HOME, never HOME itself: a HOME that does not
         // exist (`/nonexistent`, a service account's) is a misconfiguration, not a place to create.
         let home = plan.environment["HOME"] ?? NSHomeDirectory()
@@ -120,7 +125,7 @@ public enum ElementBuild {
                         elementsPath: plan.elementsPath, builtinDirectory: plan.builtinElementsDirectory, logger: logger)
                 })
         else { throw ElementProblems(problems) }
-        let requested = ElementResolution.implicitElements(plan.elements, skipBase: plan.skipBase, arch: plan.arch)
+        let requested = ElementResolution.withBase(plan.elements, skipBase: plan.skipBase)
         guard
             let resolution = collect(
                 Result { () throws(ElementProblems) in
@@ -133,9 +138,7 @@ public enum ElementBuild {
                 try PackageInstalls(elements: resolution.elements, arch: plan.arch, installType: plan.installType)
             })
         let blockDevice = collect(
-            Result { () throws(ElementProblems) in
-                try BlockDeviceSelection.select(elements: resolution.elements, arch: plan.arch, environment: plan.environment)
-            })
+            Result { () throws(ElementProblems) in try choose(resolution.elements, plan) })
         var sandbox: String?
         if resolution.elements.contains(where: { $0.name == "oci-image" }) {
             sandbox = collect(
@@ -143,18 +146,11 @@ public enum ElementBuild {
                     .mapError { ElementProblems([$0]) })
         }
         guard problems.isEmpty, let hooks, let packages, let blockDevice else { throw ElementProblems(problems) }
-        let env = plan.environment
-        let sizes = ImageSizeInputs(
-            imageSizeGiB: env["DIB_IMAGE_SIZE"].flatMap(Double.init),
-            extraSizeMiB: env["DIB_IMAGE_EXTRA_SIZE"].flatMap(Double.init),
-            journalSizeMiB: env["DIB_JOURNAL_SIZE"].flatMap { Int($0) } ?? 64,
-            addEFIMargin: resolution.elements.contains { $0.name.contains("block-device-efi") },
-            maxOnlineResize: env["MAX_ONLINE_RESIZE"], mkfsOptions: env["DIB_MKFS_OPTS"])
         logger?.info("Building elements: \(requested.joined(separator: " "))")
         logger?.info("Expanded element dependencies to: \(resolution.imageElement)")
         return ValidatedElementBuild(
             plan: plan, index: index, resolution: resolution, hooks: hooks, packages: packages,
-            blockDevice: blockDevice, breakPoints: points, sizeInputs: sizes, sandbox: sandbox)
+            blockDevice: blockDevice, breakPoints: points, sandbox: sandbox)
     }
 
     /// Runs `root.d` through `post-root.d` in a fresh work directory and returns the tree.
@@ -239,28 +235,6 @@ public enum ElementBuild {
         }
     }
 
-    /// The numeric variables of the size arithmetic, checked: a value that is not a number
-    /// would otherwise be ignored without a word (or, out of range, trap in a conversion).
-    /// Empty means unset, as in DIB's `${VAR:-default}`.
-    static func variableProblems(_ env: [String: String]) -> [ElementError] {
-        var problems: [ElementError] = []
-        let decimals: [(name: String, unit: String, max: Double)] = [
-            ("DIB_IMAGE_SIZE", "GiB", 1_048_576), ("DIB_IMAGE_EXTRA_SIZE", "MiB", 1_073_741_824),
-        ]
-        for (name, unit, max) in decimals {
-            guard let value = env[name], !value.isEmpty else { continue }
-            if let number = Double(value), number.isFinite, number >= 0, number <= max { continue }
-            problems.append(
-                .invalidVariable(name: name, value: value, reason: "expected a number of \(unit) from 0 to \(Int(max))"))
-        }
-        if let value = env["DIB_JOURNAL_SIZE"], !value.isEmpty, !(Int(value).map { (4...10240).contains($0) } ?? false) {
-            problems.append(
-                .invalidVariable(name: "DIB_JOURNAL_SIZE", value: value, reason: "expected a whole number of MiB from 4 to 10240")
-            )
-        }
-        return problems
-    }
-
     /// Why a directory the build must create or write cannot be used, or nil: the path (or,
     /// when `mayCreate`, its nearest existing ancestor, where it will be created) must be a
     /// writable directory. The reason names the ancestor at fault when it is not `path` itself.
@@ -325,7 +299,7 @@ public enum ElementBuild {
         // variables above; bash reads BASH_ENV at start, so every bash script gets them anyway.
         env["BASH_ENV"] = work.hooks.appendingPathComponent(HostHelpers.bashFunctionsName).path
         env["IMAGE_NAME"] = plan.imageName
-        env["IMAGE_TYPE"] = plan.imageTypes.first ?? "qcow2"
+        if let first = plan.imageTypes.first { env["IMAGE_TYPE"] = first }
         env["FS_TYPE"] = env["FS_TYPE"].flatMap { $0.isEmpty ? nil : $0 } ?? "ext4"
         env["TMP_BUILD_DIR"] = work.url.path
         env["TMP_IMAGE_DIR"] = work.imageDirectory.path

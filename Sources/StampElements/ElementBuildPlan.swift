@@ -3,11 +3,12 @@ import Logging
 
 /// Everything the element engine needs for one build, before validation.
 ///
-/// Built by ``DIBCommandLine`` from `disk-image-create`'s argv and environment, or directly by
-/// `stamp build`. Nothing here touches the disk; ``ElementBuild/validate(_:logger:)`` checks it.
+/// Built by DIB's compatibility layer (StampDIB's `DIBBuildRequest`, from `disk-image-create`'s
+/// argv or `stamp build`'s settings). Nothing here touches the disk;
+/// ``ElementBuild/validate(_:blockDevice:variableProblems:logger:)`` checks it.
 public struct ElementBuildPlan: Sendable, Equatable {
-    /// Element names as the user gave them (``ElementResolution/implicitElements(_:skipBase:arch:)``
-    /// is applied by validation, not here).
+    /// Element names as the user gave them (``ElementResolution/withBase(_:skipBase:)`` is
+    /// applied by validation, not here).
     public var elements: [String]
     /// `-n`: do not add `base`.
     public var skipBase = false
@@ -17,8 +18,9 @@ public struct ElementBuildPlan: Sendable, Equatable {
     public var builtinElementsDirectory: URL?
     /// `IMAGE_NAME`: the `-o` value, no extension.
     public var imageName = "image"
-    /// `-t`: output formats, in the order given.
-    public var imageTypes: [String] = ["qcow2"]
+    /// `-t`: output formats, in the order given (the first is `IMAGE_TYPE`); the engine only
+    /// passes them on.
+    public var imageTypes: [String] = []
     /// `ARCH`.
     public var arch: String = ElementBuildPlan.hostArch()
     /// The caller's environment plus the overrides the options imply (`DIB_*`), passed to
@@ -99,7 +101,9 @@ public struct ElementBuildPlan: Sendable, Equatable {
 }
 
 /// The values DIB's block layer exports before any phase runs, derived from the block-device
-/// configuration (diskimage-builder's block-device layer, `dib-block-device getval`).
+/// configuration (diskimage-builder's block-device layer, `dib-block-device getval`). The
+/// engine exports them; which configuration applies is the caller's choice (StampDIB's
+/// `BlockDeviceSelection`), given to ``ElementBuild/validate(_:blockDevice:variableProblems:logger:)``.
 public struct BlockDeviceSettings: Sendable, Equatable {
     /// Where the configuration came from: `DIB_BLOCK_DEVICE_CONFIG`, an element file, or the
     /// built-in partitionless fallback.
@@ -117,20 +121,21 @@ public struct BlockDeviceSettings: Sendable, Equatable {
     /// True when the configuration came from `DIB_BLOCK_DEVICE_CONFIG` (the disk is then laid
     /// out by it rather than by the layout the elements imply).
     public var fromEnvironment = false
+
+    public init(
+        source: String, yaml: String, rootLabel: String, rootFSType: String, bootLabel: String, mountPoints: [String],
+        fromEnvironment: Bool = false
+    ) {
+        self.source = source
+        self.yaml = yaml
+        self.rootLabel = rootLabel
+        self.rootFSType = rootFSType
+        self.bootLabel = bootLabel
+        self.mountPoints = mountPoints
+        self.fromEnvironment = fromEnvironment
+    }
 }
 
-/// Inputs of DIB's image size arithmetic (2.5 step 9), for the disk layer.
-public struct ImageSizeInputs: Sendable, Equatable {
-    /// `DIB_IMAGE_SIZE` / `--image-size` in GiB, if given.
-    public var imageSizeGiB: Double?
-    /// `DIB_IMAGE_EXTRA_SIZE` in MiB (replaces the ÷0.6 factor).
-    public var extraSizeMiB: Double?
-    /// `DIB_JOURNAL_SIZE` in MiB (default 64).
-    public var journalSizeMiB: Int
-    /// Whether any element name contains `block-device-efi` (+525 MiB, even with an explicit size).
-    public var addEFIMargin: Bool
-    /// `MAX_ONLINE_RESIZE`.
-    public var maxOnlineResize: String?
-    /// `--mkfs-options`.
-    public var mkfsOptions: String?
-}
+/// Chooses the block-device configuration of a build from its resolved elements and plan.
+public typealias BlockDeviceChoice =
+    @Sendable (_ elements: [Element], _ plan: ElementBuildPlan) throws(ElementProblems) -> BlockDeviceSettings

@@ -84,15 +84,11 @@ public struct ElementResolution: Sendable {
         elements.map { "\($0.name): \($0.path.path)" }.joined(separator: "\n")
     }
 
-    /// DIB's implicit additions (`arg_to_elements`): `base` first unless `skipBase`; when `vm`
-    /// is listed and no argument names a `block-device-*` element, `block-device-mbr` (or
-    /// `block-device-efi` on arm64) is appended.
-    public static func implicitElements(_ names: [String], skipBase: Bool, arch: String) -> [String] {
+    /// The engine's implicit addition: `base` first unless `skipBase`. DIB's other additions
+    /// (a `block-device-*` element for `vm`) are StampDIB's, made before validation.
+    public static func withBase(_ names: [String], skipBase: Bool) -> [String] {
         var result = names
         if !skipBase && !result.contains("base") { result.insert("base", at: 0) }
-        if result.contains("vm") && !result.contains(where: { $0.hasPrefix("block-device-") }) {
-            result.append(arch == "arm64" || arch == "aarch64" ? "block-device-efi" : "block-device-mbr")
-        }
         return result
     }
 }

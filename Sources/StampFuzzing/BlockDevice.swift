@@ -1,12 +1,13 @@
+import StampDIB
 import StampDisk
 import StampElements
 
-/// The block-device YAML (`DIB_BLOCK_DEVICE_CONFIG`), through both of its readers:
+/// The block-device YAML (`DIB_BLOCK_DEVICE_CONFIG`), through its one parser (StampDisk's):
 ///
-/// - StampDisk's full parse and validation, then planning on disks of several sizes (DIB's
-///   size arithmetic) and on the smallest disk for a root of several sizes, then encoding the
-///   planned partition table (GPT or MBR with logical partitions) and the fstab lines;
-/// - StampElements' light reader that derives the labels and mount points DIB exports.
+/// - StampDIB's selection, which derives the labels and mount points DIB exports from it;
+/// - the full parse and validation, then planning on disks of several sizes (DIB's size
+///   arithmetic) and on the smallest disk for a root of several sizes, then encoding the
+///   planned partition table (GPT or MBR with logical partitions) and the fstab lines.
 ///
 /// The input is the YAML text (bytes that are not UTF-8 become U+FFFD).
 public func fuzzBlockDevice(_ data: UnsafeRawBufferPointer) {

@@ -1,4 +1,5 @@
 import Foundation
+import StampDIB
 import StampElements
 
 /// `package-installs.yaml` / `.json` (the same YAML reader takes both) and the `pkg-map`

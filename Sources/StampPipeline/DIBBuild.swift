@@ -2,6 +2,7 @@ import CStampSupport
 import Foundation
 import Logging
 import StampBoot
+import StampDIB
 import StampDisk
 import StampElements
 import StampExt4
@@ -22,15 +23,6 @@ import SystemPackage
 ///   at once)
 /// ```
 public enum DIBBuild {
-    /// The disk layout DIB would build for these elements.
-    public static func layout(for build: ValidatedElementBuild) -> StandardLayout {
-        let names = Set(build.resolution.elements.map(\.name))
-        if names.contains("block-device-efi") { return .efi }
-        if names.contains("block-device-gpt") { return .gpt }
-        if names.contains("block-device-mbr") || names.contains("vm") { return .mbr }
-        return .none
-    }
-
     /// The formats a request names, or the unknown names. `vmdk` is streamOptimized (what
     /// vSphere and cloud imports take) unless `--qemu-img-options subformat=monolithicSparse`
     /// asks for qemu-img's default.
@@ -67,7 +59,7 @@ public enum DIBBuild {
             options: build.sizeInputs.mkfsOptions, maxOnlineResize: build.sizeInputs.maxOnlineResize,
             journalMiB: UInt64(max(build.sizeInputs.journalSizeMiB, 0)))
         for warning in mkfs.warnings { logger.warning("\(warning)") }
-        let layout = layout(for: build)
+        let layout = build.standardLayout
         // Validate the output side before the slow element phases.
         var pack = PackRequest(root: "/", output: request.outputBase, formats: formats)
         pack.layout = layout

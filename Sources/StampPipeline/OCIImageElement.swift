@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import StampConfig
+import StampDIB
 import StampElements
 import StampIO
 import StampOCI

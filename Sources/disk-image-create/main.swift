@@ -7,6 +7,7 @@
 import Foundation
 import Logging
 import StampConfig
+import StampDIB
 import StampElements
 import StampIO
 import StampPipeline
@@ -154,7 +155,7 @@ case .build(let request):
         print("outputs: " + request.formats.map { request.outputPath(for: $0) }.joined(separator: " "))
         print("elements:")
         for element in build.resolution.elements { print("  \(element.name)  \(element.path.path)") }
-        print("layout: \(DIBBuild.layout(for: build).rawValue)  root label: \(build.blockDevice.rootLabel)")
+        print("layout: \(build.standardLayout.rawValue)  root label: \(build.blockDevice.rootLabel)")
         exit(0)
     }
     // Not root: go on as uid 0 of a user namespace with the caller's subordinate ids

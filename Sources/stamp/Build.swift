@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import Logging
 import StampBytes
+import StampDIB
 import StampElements
 import StampPipeline
 import StampConfig

@@ -16,45 +16,46 @@ struct Convert: ParsableCommand {
             terminal a progress line shows bytes written, rate and time left (not with -q).
             """)
 
-    static let formats = ["raw", "qcow2", "vmdk", "vmdk-sparse", "vhd", "vhd-fixed"]
-
     @Argument(help: "The image to read.", completion: .file()) var input: String
     @Option(
-        name: .customShort("O"), help: ArgumentHelp("Output format: \(formats.joined(separator: ", ")).", valueName: "format"),
-        completion: .list(formats))
+        name: .setting(.outputFormat, .convert), help: .setting(.outputFormat, .convert),
+        completion: .setting(.outputFormat, .convert))
     var format: String
     @Argument(help: "The image to write.", completion: .file()) var output: String
-    @Option(help: .setting(.qcow2Compat, .pack), completion: .setting(.qcow2Compat, .pack))
-    var qcow2Compat: String = Settings[.qcow2Compat].defaultValue ?? "1.1"
-    @Flag(help: "Fastest compression.") var fast = false
-    @Flag(name: .setting(.quiet, .pack), help: "Print nothing but errors (no progress line).") var quiet = false
-    @Flag(name: .setting(.verbose, .pack), help: "Also print what was read and written.") var verbose = false
-    @Option(help: "With an OVA as input: the disk to convert (1 for the first, in the OVF's DiskSection order).")
-    var disk: Int?
+    @Option(
+        name: .setting(.qcow2Compat, .convert), help: .setting(.qcow2Compat, .convert),
+        completion: .setting(.qcow2Compat, .convert))
+    var qcow2Compat: String?
+    @Flag(name: .setting(.fast, .convert), help: .setting(.fast, .convert)) var fast = false
+    @Flag(name: .setting(.quiet, .convert), help: .setting(.quiet, .convert)) var quiet = false
+    @Flag(name: .setting(.verbose, .convert), help: .setting(.verbose, .convert)) var verbose = false
+    @Option(name: .setting(.disk, .convert), help: .setting(.disk, .convert)) var disk: String?
+
+    /// The text of every option given, keyed by setting.
+    var rawSettings: RawSettings {
+        var raw = RawSettings(.convert)
+        raw[.outputFormat] = format
+        raw[.qcow2Compat] = qcow2Compat
+        raw.flag(.fast, fast)
+        raw.flag(.quiet, quiet)
+        raw.flag(.verbose, verbose)
+        raw[.disk] = disk
+        return raw
+    }
 
     func validate() throws {
-        if OutputFormat(name: format) == nil {
-            throw ValidationError("unknown output format '\(format)' (use \(Self.formats.joined(separator: ", ")))")
-        }
-        if quiet && verbose { throw ValidationError("--quiet conflicts with --verbose: choose one of -q and -v") }
-        _ = try compat()
+        _ = try rawSettings.resolved()
         if let problem = emptyInputProblem(input) { throw ValidationError(problem) }
         if let problem = outputPathProblem(output, tree: nil) { throw ValidationError(problem) }
     }
 
-    /// --qcow2-compat, checked as `stamp pack` checks it (the settings table's row).
-    func compat() throws -> Qcow2Compat {
-        do {
-            return Qcow2Compat(rawValue: try Settings.parse(qcow2Compat, for: Settings[.qcow2Compat], on: .pack).canonical) ?? .v3
-        } catch {
-            throw ValidationError(error.description)
-        }
-    }
-
     func run() throws {
+        let values = try rawSettings.resolved()
+        let format = values.text(.outputFormat) ?? "raw"
         if quiet { LogLine.configure(.init(stdout: nil)) }
         let start = monotonicSeconds()
         let reader: any DiskImageReader
+        let disk = values.integer(.disk).map(Int.init)
         if OVAInspector.isOVA(path: input) {
             reader = try OVAInspector.openDisk(path: input, number: disk ?? 1)
         } else {
@@ -62,8 +63,9 @@ struct Convert: ParsableCommand {
             reader = try ImageDetector.open(path: input)
         }
         var options = ContainerOptions()
-        options.qcow2Compat = try compat()
-        if fast { options.compression = .fast }
+        // --qcow2-compat, the table's row (the values `stamp pack` takes).
+        options.qcow2Compat = Qcow2Compat(rawValue: values.text(.qcow2Compat) ?? "1.1") ?? .v3
+        if values.flag(.fast) { options.compression = .fast }
         let sink = try makeImageSink(
             format: OutputFormat(name: format) ?? .raw, path: output, virtualSize: reader.virtualSize, options: options)
         if verbose { Log.line("reading \(input): \(formatBytes(reader.virtualSize)) disk") }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import StampBytes
+import StampConfig
 import StampPipeline
 
 /// `stamp inspect IMAGE [--json]`.
@@ -8,16 +9,21 @@ struct Inspect: ParsableCommand {
         abstract: "Show an image's container format, virtual size, partition table and filesystems.")
 
     @Argument(help: "A raw, qcow2, VMDK or VHD image.", completion: .file()) var image: String
-    @Flag(
-        help:
-            "Print JSON: qemu-img info's keys and meanings (virtual-size, actual-size, format, …), stamp's partitions and filesystems under \"stamp\" (docs/inspect-json.md)."
-    ) var json = false
-    @Flag(name: .setting(.quiet, .pack), help: "Print nothing: the exit status says whether the image reads.") var quiet = false
-    @Flag(name: .setting(.verbose, .pack), help: "Also print the container's own fields (cluster size, dirty flag, …).")
-    var verbose = false
+    @Flag(name: .setting(.json, .inspect), help: .setting(.json, .inspect)) var json = false
+    @Flag(name: .setting(.quiet, .inspect), help: .setting(.quiet, .inspect)) var quiet = false
+    @Flag(name: .setting(.verbose, .inspect), help: .setting(.verbose, .inspect)) var verbose = false
+
+    /// The text of every option given, keyed by setting.
+    var rawSettings: RawSettings {
+        var raw = RawSettings(.inspect)
+        raw.flag(.json, json)
+        raw.flag(.quiet, quiet)
+        raw.flag(.verbose, verbose)
+        return raw
+    }
 
     func validate() throws {
-        if quiet && verbose { throw ValidationError("--quiet conflicts with --verbose: choose one of -q and -v") }
+        _ = try rawSettings.resolved()
         if let problem = emptyInputProblem(image) { throw ValidationError(problem) }
     }
 

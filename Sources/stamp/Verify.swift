@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import StampConfig
 import StampElements
 import StampPackaging
 
@@ -14,14 +15,22 @@ struct Verify: ParsableCommand {
             """)
 
     @Argument(help: "The OVA to check.", completion: .file(extensions: ["ova"])) var ova: String
-    @Option(help: ArgumentHelp("Trusted CA (or signer) certificate(s), PEM.", valueName: "ca.pem"), completion: .file())
+    @Option(name: .setting(.cert, .verify), help: .setting(.cert, .verify), completion: .setting(.cert, .verify))
     var cert: String?
-    @Flag(name: .setting(.quiet, .pack), help: "Print nothing: the exit status says whether the package checks out.")
-    var quiet = false
-    @Flag(name: .setting(.verbose, .pack), help: "Also print each member checked.") var verbose = false
+    @Flag(name: .setting(.quiet, .verify), help: .setting(.quiet, .verify)) var quiet = false
+    @Flag(name: .setting(.verbose, .verify), help: .setting(.verbose, .verify)) var verbose = false
+
+    /// The text of every option given, keyed by setting.
+    var rawSettings: RawSettings {
+        var raw = RawSettings(.verify)
+        raw[.cert] = cert
+        raw.flag(.quiet, quiet)
+        raw.flag(.verbose, verbose)
+        return raw
+    }
 
     func validate() throws {
-        if quiet && verbose { throw ValidationError("--quiet conflicts with --verbose: choose one of -q and -v") }
+        _ = try rawSettings.resolved()
     }
 
     func run() throws {

@@ -61,6 +61,11 @@ struct SettingsCLITests {
         case .mkfs: return [stampBinary, "mkfs", tree, tree + "/../fs.ext4"] + arguments
         case .build: return [stampBinary, "build", "e"] + output + arguments
         case .images: return [stampBinary, "images"] + arguments
+        case .convert:
+            let format = setting.key == .outputFormat ? [] : ["-O", "raw"]
+            return [stampBinary, "convert", tree + "/etc/motd"] + format + [tree + "/../c.raw"] + arguments
+        case .inspect: return [stampBinary, "inspect", tree + "/etc/motd"] + arguments
+        case .verify: return [stampBinary, "verify", tree + "/../x.ova"] + arguments
         case .dib: return [dibBinary, "e"] + output + arguments
         }
     }
@@ -152,6 +157,33 @@ struct SettingsCLITests {
         try refused(
             ["pack", t, "-o", o, "-t", "raw,vhd", "--fast"], ["--fast applies to vmdk or ova or qcow2 output only"], in: dir)
         try refused(["build", "e", "-o", o, "-t", "raw", "--qcow2-compat", "0.10"], ["--qcow2-compat applies to qcow2"], in: dir)
+    }
+
+    /// convert, inspect and verify bind to the table too: every spelling they took still
+    /// works (`-O` with qemu-img's names for the formats, `--qcow2-compat v2`), and what the
+    /// table refuses is one line naming the option.
+    @Test func imageToolsTakeTheTablesOptions() throws {
+        let dir = try tree()
+        let raw = dir.file("in.raw")
+        try #require(try sh("truncate -s 4M '\(raw)' && printf stamp | dd of='\(raw)' bs=1 seek=65536 conv=notrunc").status == 0)
+        let qcow2 = try run([stampBinary, "convert", raw, "-O", "QCOW2", dir.file("o.qcow2"), "--qcow2-compat", "v2", "-q"])
+        #expect(qcow2.status == 0 && qcow2.stdout.isEmpty, "\(qcow2.output)")
+        let info = try run(["qemu-img", "info", "--output=json", dir.file("o.qcow2")])
+        #expect(info.stdout.contains("\"compat\": \"0.10\""), "\(info.output)")
+        let vpc = try run([stampBinary, "convert", raw, "-O", "vpc", dir.file("o.vhd")])
+        #expect(vpc.status == 0, "\(vpc.output)")
+        let vhd = try run(["qemu-img", "info", "--output=json", dir.file("o.vhd")])
+        #expect(vhd.stdout.contains("\"format\": \"vpc\""), "\(vhd.output)")
+        let compare = try run(["qemu-img", "compare", "-f", "raw", "-F", "vpc", raw, dir.file("o.vhd")])
+        #expect(compare.status == 0, "\(compare.output)")
+        let bad = try tree()  // the refusals write nothing here
+        try refused(["convert", raw, "-O", "floppy", bad.file("x")], ["invalid -O 'floppy': use raw, qcow2"], in: bad)
+        try refused(["convert", raw, "-O", "raw", bad.file("x"), "--disk", "0"], ["invalid --disk '0'"], in: bad)
+        try refused(["convert", raw, "-O", "raw", bad.file("x"), "-q", "-v"], ["--quiet conflicts with --verbose"], in: bad)
+        try refused(["inspect", raw, "--json", "-q"], ["--json conflicts with --quiet"], in: bad)
+        try refused(["verify", bad.file("x.ova"), "--cert", ""], ["invalid --cert ''"], in: bad)
+        let json = try run([stampBinary, "inspect", dir.file("o.qcow2"), "--json"])
+        #expect(json.status == 0 && json.stdout.contains("\"virtual-size\": 4194304"), "\(json.output)")
     }
 
     /// 5: `-o disk.qcow2 -t qcow2` writes disk.qcow2, as disk-image-create does.

@@ -82,39 +82,4 @@ import Testing
         #expect(packages.entries.contains { $0.package == "linux-image-amd64" && $0.element == "debian-minimal" })
         #expect(!packages.entries.contains { $0.package == "linux-image-arm64" })
     }
-
-    @Test(arguments: [
-        ("block-device-mbr", "cloudimg-rootfs", ["/"]),
-        ("block-device-gpt", "cloudimg-rootfs", ["/"]),
-        ("block-device-efi", "cloudimg-rootfs", ["/", "/boot/efi"]),
-    ])
-    func blockDeviceDefaults(element: String, label: String, mounts: [String]) throws {
-        let index = try ElementIndex(elementsPath: nil, builtinDirectory: Fixtures.builtin)
-        let elements = try #require(index.elements[element])
-        let settings = try BlockDeviceSelection.select(elements: [elements], arch: "amd64", environment: [:])
-        #expect(settings.source == "\(element)/block-device-default.yaml")
-        #expect(settings.rootLabel == label && settings.rootFSType == "ext4")
-        #expect(settings.mountPoints == mounts)
-        let relabelled = try BlockDeviceSelection.select(
-            elements: [elements], arch: "amd64", environment: ["ROOT_LABEL": "gate-rootfs"])
-        #expect(relabelled.rootLabel == "gate-rootfs")  // the root mkfs is `mkfs_root` in all three
-    }
-
-    @Test func blockDeviceFallbackAndInline() throws {
-        let fallback = try BlockDeviceSelection.select(elements: [], arch: "amd64", environment: ["FS_TYPE": "xfs"])
-        #expect(fallback.rootLabel == "img-rootfs" && fallback.rootFSType == "xfs" && fallback.mountPoints == ["/"])
-        let inline = try BlockDeviceSelection.select(
-            elements: [], arch: "amd64",
-            environment: [
-                "DIB_BLOCK_DEVICE_CONFIG": """
-                - local_loop: {name: image0}
-                - mkfs: {name: root_fs, base: image0, type: ext4, label: myroot}
-                - mount: {name: mount_root, base: root_fs, mount_point: /}
-                """
-            ])
-        #expect(inline.source == "DIB_BLOCK_DEVICE_CONFIG" && inline.rootLabel == "myroot")
-        #expect(throws: ElementProblems.self) {
-            try BlockDeviceSelection.select(elements: [], arch: "amd64", environment: ["DIB_BLOCK_DEVICE_CONFIG": "a: b"])
-        }
-    }
 }

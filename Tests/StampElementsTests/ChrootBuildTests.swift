@@ -1,4 +1,5 @@
 import Foundation
+import StampDIB
 import Testing
 @testable import StampElements
 import StampTestSupport

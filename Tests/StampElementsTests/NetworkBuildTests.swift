@@ -1,4 +1,5 @@
 import Foundation
+import StampDIB
 import StampTestSupport
 import Testing
 @testable import StampElements

@@ -1,3 +1,4 @@
+import StampDIB
 import Testing
 
 import StampContainers

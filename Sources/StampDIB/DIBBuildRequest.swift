@@ -1,5 +1,6 @@
 import Foundation
 import StampConfig
+import StampElements
 
 /// A parsed `disk-image-create` invocation: what to build and which files to write.
 ///

@@ -30,6 +30,12 @@ public struct DIBMkfsOptions: Sendable, Equatable {
     /// One line per option that was given but has no effect on the image.
     public var warnings: [String] = []
 
+    /// The options stamp cannot honour, one line each; reported on one line.
+    public struct Problems: Error, Sendable, CustomStringConvertible {
+        public var problems: [String]
+        public var description: String { problems.joined(separator: "; ") }
+    }
+
     /// The features stamp writes (bookworm's mke2fs.conf ext4 set), by mke2fs's names.
     static let features: Set<String> = [
         "has_journal", "ext_attr", "resize_inode", "dir_index", "filetype", "extent", "extents", "64bit",
@@ -43,8 +49,8 @@ public struct DIBMkfsOptions: Sendable, Equatable {
 
     /// Reads `options` (`DIB_MKFS_OPTS`, split on blanks as DIB does) after DIB's own
     /// `-E resize=maxOnlineResize -i 4096 -J size=journalMiB`.
-    /// - Throws: ``PackProblems`` naming every option stamp cannot honour.
-    public static func parse(options: String?, maxOnlineResize: String?, journalMiB: UInt64) throws(PackProblems)
+    /// - Throws: ``Problems`` naming every option stamp cannot honour.
+    public static func parse(options: String?, maxOnlineResize: String?, journalMiB: UInt64) throws(Problems)
         -> DIBMkfsOptions
     {
         var result = DIBMkfsOptions(journalMiB: journalMiB)
@@ -154,7 +160,7 @@ public struct DIBMkfsOptions: Sendable, Equatable {
                 )
             }
         }
-        guard problems.isEmpty else { throw PackProblems(problems: problems) }
+        guard problems.isEmpty else { throw Problems(problems: problems) }
         return result
     }
 

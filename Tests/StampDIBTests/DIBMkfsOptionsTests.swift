@@ -1,11 +1,11 @@
 import Testing
 
-@testable import StampPipeline
+@testable import StampDIB
 
 /// `--mkfs-options` / `DIB_MKFS_OPTS` and `--max-online-resize`, read as mke2fs reads them after
 /// DIB's own `-i 4096 -J size=…`: applied, warned about, or refused — never silently dropped.
 @Suite struct DIBMkfsOptionsTests {
-    func parse(_ options: String?, resize: String? = nil) throws(PackProblems) -> DIBMkfsOptions {
+    func parse(_ options: String?, resize: String? = nil) throws(DIBMkfsOptions.Problems) -> DIBMkfsOptions {
         try DIBMkfsOptions.parse(options: options, maxOnlineResize: resize, journalMiB: 64)
     }
 
@@ -20,7 +20,7 @@ import Testing
         #expect(o.inodeRatio == 8192 && o.reservedPercent == 1 && o.journalMiB == 32)
         #expect(o.resizeLimitBlocks == 1_000_000)
         // Turning a feature off would change stamp's feature set: refused.
-        #expect(throws: PackProblems.self) { try parse("-O ^huge_file") }
+        #expect(throws: DIBMkfsOptions.Problems.self) { try parse("-O ^huge_file") }
     }
 
     @Test func resizeTakesBlocksOrSizes() throws {
@@ -35,7 +35,7 @@ import Testing
         #expect(other.resizeLimitBlocks == nil)
         #expect(other.warnings.count == 2, "\(other.warnings)")
         for bad in ["0", "x", "4Q", "-5", "99999999999T"] {
-            #expect(throws: PackProblems.self, "resize=\(bad)") { try parse(nil, resize: bad) }
+            #expect(throws: DIBMkfsOptions.Problems.self, "resize=\(bad)") { try parse(nil, resize: bad) }
         }
     }
 
@@ -49,7 +49,7 @@ import Testing
     @Test func optionsStampCannotHonourAreErrorsNamingEachOne() {
         do {
             _ = try parse("-N 100 -b 1024 -I 128 -t ext3 -J device=/dev/sdb /dev/sda -i")
-            Issue.record("expected PackProblems")
+            Issue.record("expected DIBMkfsOptions.Problems")
         } catch {
             let text = error.problems.joined(separator: "\n")
             #expect(error.problems.count == 7, "\(text)")

@@ -1,5 +1,7 @@
+import StampConfig
+import StampElements
 import Testing
-@testable import StampElements
+@testable import StampDIB
 
 @Suite struct DIBCommandLineTests {
     func build(_ line: String, env: [String: String] = [:]) throws -> DIBBuildRequest {
