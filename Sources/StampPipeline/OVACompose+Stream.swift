@@ -67,23 +67,17 @@ extension OVACompose {
                 }
             case .convert(let reader, let from):
                 if !options.quiet { log("converting \(from) into \(href)") }
-                let offset = try tar.beginMember(name: href)
-                let vmdk = try VMDKStreamWriter(
-                    path: nil, virtualSize: reader.virtualSize, options: ContainerOptions(), observer: hash.update,
-                    embedded: [EmbeddedOutput(writer: tar.writer, offset: offset)], extentName: href)
-                try reader.replay(into: vmdk)
-                tar.endMember(size: vmdk.bytesWritten)
+                let vmdk = try streamDisk(into: tar, name: href, virtualSize: reader.virtualSize, hash: hash) {
+                    try reader.replay(into: $0)
+                }
                 files[index].file.size = vmdk.bytesWritten
                 if let disk = planned.disk { disks[disk]?.populatedSize = vmdk.allocatedBytes }
             case .filesystem(let image, let from):
                 if !options.quiet { log("writing \(from) as ext4 into \(href)") }
-                let offset = try tar.beginMember(name: href)
-                let vmdk = try VMDKStreamWriter(
-                    path: nil, virtualSize: image.size, options: ContainerOptions(), observer: hash.update,
-                    embedded: [EmbeddedOutput(writer: tar.writer, offset: offset)], extentName: href)
-                try image.emit(into: vmdk, at: 0)
-                try vmdk.finish(size: image.size)
-                tar.endMember(size: vmdk.bytesWritten)
+                let vmdk = try streamDisk(into: tar, name: href, virtualSize: image.size, hash: hash) {
+                    try image.emit(into: $0, at: 0)
+                    try $0.finish(size: image.size)
+                }
                 files[index].file.size = vmdk.bytesWritten
                 if let disk = planned.disk { disks[disk]?.populatedSize = vmdk.allocatedBytes }
             }
@@ -112,6 +106,21 @@ extension OVACompose {
 }
 
 extension OVACompose {
+    /// Writes the streamOptimized VMDK `fill` makes into the next member of `tar`, hashed
+    /// on the way; returns the finished writer (its length and allocated bytes).
+    func streamDisk(
+        into tar: OVAComposeTar, name: String, virtualSize: UInt64, hash: OVAComposeArchive.Hasher,
+        _ fill: (VMDKStreamWriter) throws -> Void
+    ) throws -> VMDKStreamWriter {
+        let offset = try tar.beginMember(name: name)
+        let vmdk = try VMDKStreamWriter(
+            path: nil, virtualSize: virtualSize, options: ContainerOptions(), observer: hash.update,
+            embedded: [EmbeddedOutput(writer: tar.writer, offset: offset)], extentName: name)
+        try fill(vmdk)
+        tar.endMember(size: vmdk.bytesWritten)
+        return vmdk
+    }
+
     /// The members' modification time: now, or SOURCE_DATE_EPOCH (a reproducible package).
     static func memberTime() -> UInt64 {
         ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"].flatMap { UInt64($0) } ?? UInt64(time(nil))

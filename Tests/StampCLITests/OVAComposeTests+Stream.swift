@@ -117,4 +117,33 @@ extension OVAComposeTests {
         let bad = try s.compose(["-i", "images.yaml", "-o", "bad.ova", "--tar-format", "v7"])
         #expect(bad.status == 2 && bad.stderr.split(separator: "\n").count == 1, "\(bad.output)")
     }
+
+    /// stamp's `directory` key in an OVA: the ext4 of the tree is written straight into its
+    /// member; e2fsck finds it clean and debugfs reads the file back.
+    @Test(.enabled(if: ["e2fsck", "debugfs"].allSatisfy(toolAvailable)))
+    func directoryDiskIntoTheArchive() throws {
+        let s = try Scene()
+        defer { s.dir.cleanup() }
+        let setup = """
+            set -e
+            cd \(s.dir.path)
+            mkdir -p tree/etc && echo hello > tree/etc/motd
+            sed 's/raw_image: data.img/directory: tree/' images.yaml > tree.yaml
+            """
+        #expect(try sh(setup).status == 0)
+        let r = try s.compose(["-i", "tree.yaml", "-o", "tree.ova", "-q", "--tar-format", "posix"])
+        #expect(r.status == 0, "\(r.output)")
+        let verify = try run([stampBinary, "verify", s.file("tree.ova")])
+        #expect(verify.status == 0, "\(verify.output)")
+        let check = """
+            set -e
+            cd \(s.dir.path) && mkdir x && cd x && tar xf ../tree.ova
+            qemu-img check -f vmdk root.vmdk
+            qemu-img convert -f vmdk -O raw root.vmdk root.raw
+            e2fsck -fn root.raw
+            debugfs -R 'cat /etc/motd' root.raw
+            """
+        let checked = try run(["bash", "-c", check])
+        #expect(checked.status == 0 && checked.stdout.contains("hello"), "\(checked.output)")
+    }
 }

@@ -66,7 +66,7 @@ struct OVAComposeTarTests {
             switch format {
             case .gnu: #expect(line.contains("b'ustar  \\x00' None 1700000000 root 0o644"), "\(line)")
             case .ustar: #expect(line.contains("b'ustar\\x0000' None 1700000000 root 0o644"), "\(line)")
-            case .pax: #expect(line.contains("b'ustar\\x0000' 1700000000 1700000000 root 0o644"), "\(line)")
+            case .pax: #expect(line.contains("b'ustar\\x0000' 1700000000 1700000000.0 root 0o644"), "\(line)")
             }
         }
         let members = try OVAVerifier.members(path: dir.file("pkg.ova"))

@@ -49,14 +49,17 @@ import Testing
         #expect(Array(got[0..<512]) == extended)
         #expect(Array(got[512..<1024]) == recordBlock)
         #expect(Array(got[1024..<1536]) == ustar)
-        #expect(try USTARHeader.memberBlocks(name: "vm.ovf", fileSize: 1234, modificationTime: 1_700_000_000, format: .ustar) == ustar)
+        #expect(
+            try USTARHeader.memberBlocks(name: "vm.ovf", fileSize: 1234, modificationTime: 1_700_000_000, format: .ustar) == ustar
+        )
     }
 
-    /// A record's length counts its own digits: 9 + "1" would be 10, which has two digits.
+    /// A record's length counts its own digits: " k=12345\n" is 9 bytes, and 9 + 1 digit = 10
+    /// has two digits, so the record is 11.
     @Test func paxRecordLengths() {
         #expect(USTARHeader.paxRecord("a", "b") == Array("6 a=b\n".utf8))
         #expect(USTARHeader.paxRecord("k", "12345") == Array("11 k=12345\n".utf8))
-        #expect(USTARHeader.paxRecord("k", "1234") == Array("10 k=1234\n".utf8))
+        #expect(USTARHeader.paxRecord("k", "1234") == Array("9 k=1234\n".utf8))
         #expect(USTARHeader.paxRecord("size", "10737418240") == Array("20 size=10737418240\n".utf8))
     }
 
