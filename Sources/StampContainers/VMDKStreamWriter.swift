@@ -119,6 +119,10 @@ public final class VMDKStreamWriter: ImageSink, CompressedChunkConsumer {
     /// What this writer's own compressor did (empty when fed by a shared compression).
     public var compressionStatistics: CompressionStatistics { compressor?.statistics ?? .init() }
 
+    /// The disk bytes the grains written so far cover (`vmdk-convert -i`'s "used", as
+    /// ``VMDKReader/allocatedBytes()`` reads it back).
+    public private(set) var allocatedBytes: UInt64 = 0
+
     /// Bytes written so far (the file's length once finished).
     public var bytesWritten: UInt64 { output.position }
 
@@ -130,6 +134,8 @@ public final class VMDKStreamWriter: ImageSink, CompressedChunkConsumer {
         }
         let markerSector = try sectorNumber(output.position)
         table[Int(chunk.tag % VMDK.gtEntries)] = markerSector
+        let grain = UInt64(VMDK.grainBytes)
+        allocatedBytes += min(grain, virtualSize - min(virtualSize, chunk.tag * grain))
         var marker = [UInt8](repeating: 0, count: 12)
         marker.withUnsafeMutableBytes { raw in
             let w = FieldWriter(raw)

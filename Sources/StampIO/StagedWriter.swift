@@ -159,6 +159,14 @@ public final class StagedWriter: ImageSink {
         patchedEnd = max(patchedEnd, offset + UInt64(below))
     }
 
+    /// Writes the stage being filled and waits for every queued write: afterwards the bytes
+    /// before ``end`` can be read back through ``descriptor``. Change them only with
+    /// ``patch(_:at:)`` from then on (a new stage would start over the last block with zeros).
+    public func flush() throws {
+        if stage != nil { try submit() }
+        try shared.drain()
+    }
+
     /// Writes what is staged, waits for the queue, sets the length to `size` (at least
     /// ``end``) and renames the file into place.
     public func finish(size: UInt64) throws {

@@ -157,15 +157,18 @@ public enum OVAVerifier {
         return hrefs
     }
 
-    /// Walks the ustar headers; a bad checksum names the member (or the offset).
+    /// Walks the tar headers (ustar, GNU, pax); a bad checksum names the member (or the
+    /// offset). A pax extended header (`x`, at most 64 KiB) gives the next member's `path`
+    /// and `size`; a global one (`g`) is skipped.
     static func listMembers(_ fd: FileDescriptor, path: String, fileSize: UInt64) throws -> [Member] {
         var members: [Member] = []
         var offset: UInt64 = 0
         var header = [UInt8](repeating: 0, count: 512)
+        var extended: [String: String] = [:]
         while offset + 512 <= fileSize {
             try readExactly(fd, path: path, into: &header, at: offset)
             if header.allSatisfy({ $0 == 0 }) { break }
-            let name = String(decoding: header[0..<100].prefix { $0 != 0 }, as: UTF8.self)
+            var name = String(decoding: header[0..<100].prefix { $0 != 0 }, as: UTF8.self)
             var sum = 0
             for (i, b) in header.enumerated() { sum += (148..<156).contains(i) ? 32 : Int(b) }
             let stored = Int(String(decoding: header[148..<156].prefix { $0 != 0 && $0 != 32 }, as: UTF8.self), radix: 8)
@@ -174,38 +177,82 @@ public enum OVAVerifier {
             guard stored == sum else {
                 throw Failure(member: readable ? name : "\(path) at offset \(offset)", reason: "tar header checksum is wrong")
             }
+            var size = try headerSize(header, name: name)
+            // offset + 512 <= fileSize here, so this cannot overflow (a size near 2^64 would).
+            guard size <= fileSize - offset - 512 else {
+                throw Failure(member: name, reason: "truncated: the archive ends inside it")
+            }
+            let typeflag = header[156]
+            if typeflag == UInt8(ascii: "x") || typeflag == UInt8(ascii: "g") {
+                guard size <= 64 << 10 else { throw Failure(member: name, reason: "a pax header larger than 64 KiB") }
+                var records = [UInt8](repeating: 0, count: Int(size))
+                try readExactly(fd, path: path, into: &records, at: offset + 512)
+                if typeflag == UInt8(ascii: "x") {
+                    guard let parsed = paxRecords(records) else {
+                        throw Failure(member: "\(path) at offset \(offset)", reason: "unreadable pax extended header")
+                    }
+                    extended = parsed
+                }
+                offset += 512 + (size + 511) / 512 * 512
+                continue
+            }
+            if let long = extended["path"] { name = long }
+            if let long = extended["size"] {
+                guard let s = UInt64(long), s <= fileSize - offset - 512 else {
+                    throw Failure(member: name, reason: "truncated: the archive ends inside it")
+                }
+                size = s
+            }
+            extended = [:]
             // An OVA member is a plain file name: no directory part, nothing absolute, no "..",
             // and no ustar prefix (which would put a directory in front of the name).
             let prefixField = header[345..<500].prefix { $0 != 0 }
             guard prefixField.isEmpty, !name.isEmpty, !name.contains("/"), name != ".", name != ".." else {
                 let shown = prefixField.isEmpty ? name : String(decoding: prefixField, as: UTF8.self) + "/" + name
+                let printable = shown.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F }
                 throw Failure(
-                    member: readable ? shown : "\(path) at offset \(offset)",
+                    member: printable ? shown : "\(path) at offset \(offset)",
                     reason: "not a plain file name (an OVA member must not be absolute, hold '/' or be '..')")
-            }
-            var size: UInt64 = 0
-            if header[124] & 0x80 != 0 {
-                // Base-256: a size that does not fit 64 bits is larger than any file.
-                guard header[124] == 0x80, header[125..<128].allSatisfy({ $0 == 0 }) else {
-                    throw Failure(member: name, reason: "truncated: the archive ends inside it")
-                }
-                for b in header[128..<136] { size = size << 8 | UInt64(b) }
-            } else {
-                guard let s = UInt64(String(decoding: header[124..<136].prefix { $0 != 0 && $0 != 32 }, as: UTF8.self), radix: 8)
-                else {
-                    throw Failure(member: name, reason: "tar header size is not a number")
-                }
-                size = s
-            }
-            // offset + 512 <= fileSize here, so this cannot overflow (a size near 2^64 would).
-            guard size <= fileSize - offset - 512 else {
-                throw Failure(member: name, reason: "truncated: the archive ends inside it")
             }
             members.append(Member(name: name, size: size, dataOffset: offset + 512))
             offset += 512 + (size + 511) / 512 * 512
         }
         if members.isEmpty { throw Failure(member: path, reason: "not a tar archive (no member)") }
         return members
+    }
+
+    /// The size field: octal, or GNU base-256 (a size that does not fit 64 bits is refused).
+    static func headerSize(_ header: [UInt8], name: String) throws -> UInt64 {
+        var size: UInt64 = 0
+        if header[124] & 0x80 != 0 {
+            guard header[124] == 0x80, header[125..<128].allSatisfy({ $0 == 0 }) else {
+                throw Failure(member: name, reason: "truncated: the archive ends inside it")
+            }
+            for b in header[128..<136] { size = size << 8 | UInt64(b) }
+            return size
+        }
+        guard let s = UInt64(String(decoding: header[124..<136].prefix { $0 != 0 && $0 != 32 }, as: UTF8.self), radix: 8)
+        else {
+            throw Failure(member: name, reason: "tar header size is not a number")
+        }
+        return s
+    }
+
+    /// pax records, `"LEN key=value\n"` each; nil when one is malformed.
+    static func paxRecords(_ bytes: [UInt8]) -> [String: String]? {
+        var values: [String: String] = [:]
+        var i = 0
+        while i < bytes.count, bytes[i] != 0 {
+            guard let space = bytes[i...].firstIndex(of: 0x20),
+                let length = Int(String(decoding: bytes[i..<space], as: UTF8.self)), length > space - i,
+                i + length <= bytes.count, bytes[i + length - 1] == 0x0A,
+                let equals = bytes[(space + 1)..<(i + length)].firstIndex(of: UInt8(ascii: "="))
+            else { return nil }
+            let key = String(decoding: bytes[(space + 1)..<equals], as: UTF8.self)
+            values[key] = String(decoding: bytes[(equals + 1)..<(i + length - 1)], as: UTF8.self)
+            i += length
+        }
+        return values
     }
 
     static func read(_ fd: FileDescriptor, path: String, _ member: Member) throws -> [UInt8] {

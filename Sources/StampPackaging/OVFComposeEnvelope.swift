@@ -1,3 +1,5 @@
+import StampConfig
+
 /// The OVF descriptor open-vmdk's `ova-compose` writes for a config (its main branch, commit
 /// d1aa774), element for element and byte for byte but for the time in its comment: what
 /// `stamp ova-compose` writes. (`stamp pack --ovf-config` writes ``OVFEnvelope``, stamp's own
@@ -65,7 +67,8 @@ public struct OVFComposeEnvelope: Sendable {
         ("virtualSMCPresent", "false"), ("flags.vvtdEnabled", "false"), ("flags.vbsEnabled", "false"),
         ("bootOptions.efiSecureBootEnabled", "true"), ("powerOpInfo.standbyAction", "checkpoint"),
     ]
-    static let defaultOSType = "other4xLinux64Guest"
+    /// ova-compose's `system.os_vmw` default, the settings table's for every front end.
+    static let defaultOSType = Settings.defaultGuestOS
     static let defaultInfo = "Information about the installed software"
     static let streamOptimized = "http://www.vmware.com/interfaces/specifications/vmdk.html#streamOptimized"
     static let namespaces = [

@@ -111,11 +111,10 @@ extension OVACompose {
         return (files, disks, imageFiles)
     }
 
-    /// Writes every disk that needs converting into `directory` (for -f ova a scratch
-    /// directory) and returns each file's path, in ``plan(_:)``'s order.
+    /// Writes every disk that needs converting into `directory` (-f ovf, -f dir) and returns
+    /// each file's path, in ``plan(_:)``'s order.
     func convertDisks(
-        _ files: inout [PlannedFile], _ disks: inout [String: OVFComposeEnvelope.Disk], into directory: String,
-        format: OVAComposeCommandLine.Format
+        _ files: inout [PlannedFile], _ disks: inout [String: OVFComposeEnvelope.Disk], into directory: String
     ) throws -> [String] {
         var paths: [String] = []
         var written = Set<String>()
@@ -132,7 +131,7 @@ extension OVACompose {
                 paths.append(path)
                 continue
             case .convert, .filesystem:
-                destination = format == .ova ? "\(directory)/disk\(index).stamp-staged" : "\(directory)/\(planned.file.href)"
+                destination = "\(directory)/\(planned.file.href)"
             }
             guard written.insert(destination).inserted else {
                 throw Problem(description: "\(destination): two converted disks would be written under this name")

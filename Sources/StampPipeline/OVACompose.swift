@@ -19,7 +19,7 @@ import SystemPackage
 ///   directory: an ext4 of that tree ─ written as streamOptimized
 ///   disk_capacity ─ no file        cd_drive/floppy image ─ the file as it is
 /// ──► NAME.ovf ──► NAME.mf (--checksum-type) ──► NAME.cert (--sign / --sign-script)
-/// ──► -f ova: tar NAME.ovf NAME.mf FILES… NAME.cert     (converted disks staged in a scratch dir)
+/// ──► -f ova: tar NAME.ovf NAME.mf FILES… NAME.cert     (disks converted into their members)
 ///     -f ovf: NAME.ovf at -o, converted disks beside it, NAME.mf (with -m) in the current
 ///             directory, NAME.cert beside the .ovf — where ova-compose puts them
 ///     -f dir: a directory with NAME.ovf, NAME.mf, NAME.cert, converted disks, and symbolic
@@ -65,21 +65,25 @@ public struct OVACompose {
         let imageFiles = planned.2
         let scratch = try ScratchDirectory(label: "stamp-ova-compose")
         defer { scratch.remove() }
-        var staging: String? = nil
-        switch format {
-        case .ova: staging = scratch.path
-        case .ovf: staging = Self.directory(of: output)
-        case .dir:
+        if format == .ova {
+            try writeOVA(
+                output: output, name: name, config: config, files: files, disks: disks, imageFiles: imageFiles,
+                scratch: scratch.path)
+            if !options.quiet { log("done.") }
+            return
+        }
+        var staging = Self.directory(of: output)
+        if format == .dir {
             guard access(output, F_OK) != 0 else { throw Problem(description: "\(output): already exists") }
             // Beside the output, so that the finished directory is renamed into place.
-            staging = Self.directory(of: output) + "/.\(name).stamp-\(getpid())-partial"
-            guard mkdir(staging!, 0o755) == 0 else {
-                throw Problem(description: "\(staging!): cannot create it: \(ErrorLine.systemReason(errno))")
+            staging += "/.\(name).stamp-\(getpid())-partial"
+            guard mkdir(staging, 0o755) == 0 else {
+                throw Problem(description: "\(staging): cannot create it: \(ErrorLine.systemReason(errno))")
             }
         }
         var finished = false
-        defer { if format == .dir, !finished, let staging { try? FileManager.default.removeItem(atPath: staging) } }
-        let paths = try convertDisks(&files, &disks, into: staging!, format: format)
+        defer { if format == .dir, !finished { try? FileManager.default.removeItem(atPath: staging) } }
+        let paths = try convertDisks(&files, &disks, into: staging)
         let ovf = OVFComposeEnvelope(
             config: config, files: files.map(\.file), disks: disks, imageFiles: imageFiles, generated: Self.timestamp()
         ).text()
@@ -92,25 +96,7 @@ public struct OVACompose {
         }
         let manifest = Array(OVAComposeArchive.manifest(entries, digest).utf8)
         switch format {
-        case .ova:
-            var signed: [UInt8]?
-            if options.signKey != nil || options.signScript != nil {
-                if options.signScript != nil {
-                    try Self.writeFile("\(scratch.path)/\(name).ovf", ovfBytes)
-                    try Self.writeFile("\(scratch.path)/\(name).mf", manifest)
-                }
-                signed = try signature(
-                    name: name, manifest: manifest, directory: scratch.path, ovfFile: "\(name).ovf", certFile: "\(name).cert")
-            }
-            var members = [
-                OVAComposeArchive.Member(name: "\(name).ovf", content: .bytes(ovfBytes)),
-                .init(name: "\(name).mf", content: .bytes(manifest)),
-            ]
-            for (planned, path) in zip(files, paths) {
-                members.append(.init(name: planned.file.href, content: .file(path: path)))
-            }
-            if let signed { members.append(.init(name: "\(name).cert", content: .bytes(signed))) }
-            try OVAComposeArchive.write(path: output, members: members, mtime: UInt64(time(nil)))
+        case .ova: preconditionFailure("written above")
         case .ovf:
             try Self.writeFile(output, ovfBytes)
             if options.manifest {
@@ -121,21 +107,21 @@ public struct OVACompose {
                 }
             }
         case .dir:
-            try Self.writeFile("\(staging!)/\(name).ovf", ovfBytes)
-            try Self.writeFile("\(staging!)/\(name).mf", manifest)
-            for (planned, path) in zip(files, paths) where !path.hasPrefix(staging! + "/") {
-                let link = "\(staging!)/\(planned.file.href)"
+            try Self.writeFile("\(staging)/\(name).ovf", ovfBytes)
+            try Self.writeFile("\(staging)/\(name).mf", manifest)
+            for (planned, path) in zip(files, paths) where !path.hasPrefix(staging + "/") {
+                let link = "\(staging)/\(planned.file.href)"
                 if access(link, F_OK) == 0 { continue }  // the same file named twice
                 guard symlink(Self.absolute(path), link) == 0 else {
                     throw Problem(description: "\(link): cannot link to \(path)")
                 }
             }
             if let cert = try signature(
-                name: name, manifest: manifest, directory: staging!, ovfFile: "\(name).ovf", certFile: "\(name).cert")
+                name: name, manifest: manifest, directory: staging, ovfFile: "\(name).ovf", certFile: "\(name).cert")
             {
-                try Self.writeFile("\(staging!)/\(name).cert", cert)
+                try Self.writeFile("\(staging)/\(name).cert", cert)
             }
-            guard rename(staging!, output) == 0 else {
+            guard rename(staging, output) == 0 else {
                 throw Problem(description: "\(output): cannot move the directory into place: \(ErrorLine.systemReason(errno))")
             }
         }

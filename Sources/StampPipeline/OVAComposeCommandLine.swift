@@ -16,7 +16,7 @@ import StampPackaging
 /// --sign-alg sha1|sha256|sha512        default: the checksum type
 /// --sign-script FORMAT       a shell command signing the manifest instead ({ovf_file} {mf_file}
 ///                            {sign_alg} {cert_file} {keyfile} are replaced)
-/// --tar-format gnu|posix     accepted; stamp writes ustar members, which both read
+/// --tar-format gnu|posix     the OVA's tar headers (default gnu; also pax = posix, ustar)
 /// --vmdk-convert PATH        accepted and unused: stamp converts disks itself
 /// -q                         quiet   -h  this help
 /// ```
@@ -32,6 +32,8 @@ public struct OVAComposeCommandLine: Sendable, Equatable {
     public var signKey: String?
     public var signAlgorithm: OVAComposeArchive.Digest?
     public var signScript: String?
+    /// The OVA's tar dialect: GNU tar's `--format`, which ova-compose passes it (default gnu).
+    public var tarFormat: USTARHeader.Format = .gnu
     public var quiet = false
     public var help = false
 
@@ -138,8 +140,11 @@ public struct OVAComposeCommandLine: Sendable, Equatable {
         case "sign-alg": signAlgorithm = try digest(option)
         case "sign-script": signScript = value
         case "tar-format":
-            guard value == "gnu" || value == "posix" else {
-                throw Problem(description: "--tar-format '\(value)' is not gnu or posix")
+            switch value {
+            case "gnu": tarFormat = .gnu
+            case "posix", "pax": tarFormat = .pax
+            case "ustar": tarFormat = .ustar
+            default: throw Problem(description: "--tar-format '\(value)' is not gnu or posix (or pax, ustar)")
             }
         case "vmdk-convert": break
         case "q": quiet = true
@@ -165,7 +170,7 @@ public struct OVAComposeCommandLine: Sendable, Equatable {
           --sign-alg sha1|sha256|sha512        the signature's digest (default: the checksum type)
           --sign-script COMMAND        sign with a shell command instead; {ovf_file}, {mf_file},
                                        {sign_alg}, {cert_file} and {keyfile} are replaced
-          --tar-format gnu|posix       accepted (members are ustar, which both read)
+          --tar-format gnu|posix       the OVA's tar format (default gnu; also pax, ustar)
           --vmdk-convert PATH          accepted and not needed
           -q                           quiet
           -h, --help                   this text
