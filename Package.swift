@@ -104,11 +104,14 @@ let package = Package(
             ]),
 
         // MARK: elements
+        // Its shell programs are files in Shell/ (shellcheck reads them), embedded at build time
+        // by the EmbedShell plugin: the static binary has no resource bundle.
         .target(
             name: "StampElements",
             dependencies: [
                 "StampBytes", "StampIO", "CStampSupport", "StampConfig", "Yams", .product(name: "Logging", package: "swift-log"),
-            ]),
+            ], exclude: ["Shell"], plugins: ["EmbedShell"]),
+        .plugin(name: "EmbedShell", capability: .buildTool()),
 
         // MARK: pipeline and executables
         .target(
