@@ -7,7 +7,8 @@ import StampConfig
 ///
 /// ```
 /// stamp_build.XXXXXXXX/
-///   lib/       _LIB: die, common-functions, img-functions, common-defaults, img-defaults
+///   lib/       _LIB: die, common-functions, img-functions, common-defaults, img-defaults,
+///              chroot-dev (the chroot /dev of ChrootPolicy)
 ///   helpers/   first on PATH outside the chroot: sudo (stamp runs as root), chroot (into
 ///              the sandbox for a tree from an image), stamp-tree-plain
 ///   python/    a stand-in `diskimage_builder` package (logging_config.setup), put on
@@ -33,6 +34,7 @@ enum HostHelpers {
         }
         let lib = lib(work)
         try put(die, lib, "die")
+        try put(EmbeddedShell.libChrootDev, lib, "chroot-dev")
         try put(commonDefaults, lib, "common-defaults")
         try put(imgDefaults, lib, "img-defaults")
         try put(commonFunctions, lib, "common-functions")

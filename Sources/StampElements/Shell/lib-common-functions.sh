@@ -11,15 +11,16 @@ mount_dev_pts_options() {
     echo "-o ${opts:-gid=5,mode=620}"
 }
 
-# /proc, /dev, /dev/pts and a read-only /sys in $TMP_MOUNT_PATH. The mounts live in
-# stamp's private mount namespace and vanish with it.
+# /proc, /dev (with /dev/pts and /dev/shm) and a read-only /sys in $TMP_MOUNT_PATH. The
+# mounts live in stamp's private mount namespace and vanish with it. /dev is the /dev every
+# chroot of stamp's gets (ChrootPolicy.swift, $_LIB/chroot-dev), not a bind of the host's.
+# shellcheck source=lib-chroot-dev.sh
+. "$_LIB/chroot-dev"
 mount_proc_dev_sys() {
     local root=${TMP_MOUNT_PATH:?}
     mkdir -p "$root/proc" "$root/dev" "$root/sys"
     mount -t proc proc "$root/proc"
-    mount --bind /dev "$root/dev"
-    mkdir -p "$root/dev/pts"
-    mount -t devpts $(mount_dev_pts_options) devpts "$root/dev/pts"
+    stamp_mount_dev "$root"
     mount -t sysfs -o ro sysfs "$root/sys"
 }
 

@@ -153,29 +153,11 @@ run_phase() { # <phase dir> <in|out>
     return 0
 }
 
-# The chroot's /dev: a small tmpfs of its own, never the host's /dev. A package's
-# maintainer scripts (udev's runs systemd-tmpfiles' static nodes) would otherwise chmod and
-# chown the host's device nodes through it, and nothing of the builder's disks is needed.
-# As root the few nodes are made afresh (mknod); in a user namespace, where mknod is
-# refused, the host's are bound, and the namespace cannot change them (their owner, the
-# host's root, is not mapped there).
-mount_dev() {
-    mount -t tmpfs -o mode=0755,size=1m,nosuid stamp-dev "$ROOT/dev" || return 1
-    for md_spec in null:1:3 zero:1:5 full:1:7 random:1:8 urandom:1:9 tty:5:0; do
-        md_node=${md_spec%%:*} md_numbers=${md_spec#*:}
-        if [ "${STAMP_USERNS:-}" = 1 ]; then
-            : > "$ROOT/dev/$md_node" && mount --bind "/dev/$md_node" "$ROOT/dev/$md_node" || return 1
-        else
-            mknod -m 0666 "$ROOT/dev/$md_node" c "${md_numbers%%:*}" "${md_numbers#*:}" || return 1
-        fi
-    done
-    mkdir -p "$ROOT/dev/pts" "$ROOT/dev/shm" &&
-    mount -t devpts -o newinstance,ptmxmode=0666,mode=620 devpts "$ROOT/dev/pts" &&
-    ln -s pts/ptmx "$ROOT/dev/ptmx" &&
-    mount -t tmpfs -o mode=1777,nosuid,nodev stamp-shm "$ROOT/dev/shm" &&
-    ln -s /proc/self/fd "$ROOT/dev/fd" && ln -s /proc/self/fd/0 "$ROOT/dev/stdin" &&
-    ln -s /proc/self/fd/1 "$ROOT/dev/stdout" && ln -s /proc/self/fd/2 "$ROOT/dev/stderr"
-}
+# The chroot's /dev: the one policy every chroot of stamp's has (ChrootPolicy.swift), a small
+# tmpfs of its own, never the host's /dev ($_LIB/chroot-dev, Shell/lib-chroot-dev.sh).
+# shellcheck source=lib-chroot-dev.sh
+. "$_LIB/chroot-dev"
+mount_dev() { stamp_mount_dev "$ROOT"; }
 
 mount_chroot() {
     # Sandboxed: each program gets its own /proc, /dev, /sys and hooks (sandbox.c).
