@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "CStampSupport.h"
 #include <signal.h>
+#include <fcntl.h>
 #include <spawn.h>
 #include <unistd.h>
 
@@ -42,3 +43,5 @@ int stamp_spawn(pid_t *pid, const char *path, char *const argv[], char *const en
     posix_spawn_file_actions_destroy(&actions);
     return error;
 }
+
+int stamp_pipe(int fds[2]) { return pipe2(fds, O_CLOEXEC); }

@@ -122,7 +122,7 @@ public enum Spawn {
                 case .file(let path, let append): return try openFD(path, O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC))
                 case .pipe:
                     var fds: [Int32] = [-1, -1]
-                    guard pipe2(&fds, O_CLOEXEC) == 0 else {
+                    guard stamp_pipe(&fds) == 0 else {
                         throw IOError.system(path: executable, operation: "pipe", errno: Errno(rawValue: errno))
                     }
                     opened.append(fds[1])

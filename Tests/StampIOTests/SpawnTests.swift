@@ -8,7 +8,7 @@ import Testing
 /// The one spawner: what each program stamp starts gets, checked from inside the program
 /// (its /proc/self/status, its descriptors, its process group) with the system's own tools.
 @Suite struct SpawnTests {
-    func sh(_ script: String, configure: (inout Spawn.Command) -> Void = { _ in }) throws -> (Spawn.Termination, [String]) {
+    func shell(_ script: String, configure: (inout Spawn.Command) -> Void = { _ in }) throws -> (Spawn.Termination, [String]) {
         var command = Spawn.Command("/bin/sh", ["-c", script])
         command.stdout = .pipe
         command.stderr = .toOutput
@@ -20,16 +20,16 @@ import Testing
     }
 
     @Test func exitCodesAndSignals() throws {
-        #expect(try sh("exit 3").0 == .exited(3))
-        #expect(try sh("true").0.succeeded)
-        let killed = try sh("kill -TERM $$").0
+        #expect(try shell("exit 3").0 == .exited(3))
+        #expect(try shell("true").0.succeeded)
+        let killed = try shell("kill -TERM $$").0
         #expect(killed == .signalled(SIGTERM) && killed.status == 128 + SIGTERM)
     }
 
     @Test func argumentsEnvironmentDirectoryAndStreams() throws {
         let dir = try TemporaryDirectory()
         defer { dir.cleanup() }
-        let (status, lines) = try sh(#"printf '%s\n' "$0" "$1"; env | LC_ALL=C sort; pwd; echo to-stderr >&2; cat"#) {
+        let (status, lines) = try shell(#"printf '%s\n' "$0" "$1"; env | LC_ALL=C sort; pwd; echo to-stderr >&2; cat"#) {
             $0.arguments += ["zero", "one two"]
             $0.environment = ["ONLY": "this", "PATH": "/usr/bin:/bin"]
             $0.directory = dir.path
@@ -63,7 +63,7 @@ import Testing
         let leaked = open("/dev/null", O_RDONLY)  // deliberately without O_CLOEXEC
         #expect(leaked > 2)
         defer { close(leaked) }
-        let (status, lines) = try sh("ls /proc/$$/fd; true")  // `; true`: sh stays, and lists its own
+        let (status, lines) = try shell("ls /proc/$$/fd; true")  // `; true`: sh stays, and lists its own
         #expect(status.succeeded)
         #expect(lines.sorted() == ["0", "1", "2"], "\(lines)")
     }
@@ -126,10 +126,12 @@ import Testing
     }
 
     @Test func aMissingProgramIsOneLineNamingIt() throws {
-        #expect {
-            try Spawn.Command("/nonexistent/tool", []).start()
-        } throws: { error in
-            (error as? IOError) == .system(path: "/nonexistent/tool", operation: "start", errno: .noSuchFileOrDirectory)
+        do {
+            _ = try Spawn.Command("/nonexistent/tool", []).start()
+            Issue.record("a missing program started")
+        } catch {
+            #expect(error as? IOError == .system(path: "/nonexistent/tool", operation: "start", errno: .noSuchFileOrDirectory))
+            #expect("\(error)" == "/nonexistent/tool: start: no such file or directory")
         }
     }
 }

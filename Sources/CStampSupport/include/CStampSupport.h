@@ -57,6 +57,9 @@ extern const char *const stamp_dev_tmpfs_size;
 int stamp_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[], const char *directory,
                 int in_fd, int out_fd, int err_fd, int new_group);
 
+/// pipe2(fds, O_CLOEXEC); 0 or -1/errno.
+int stamp_pipe(int fds[2]);
+
 /// sigaction(2): `sig` is caught and its number written to `fd` (see syscalls.c).
 int stamp_catch_signal(int sig, int fd);
 
