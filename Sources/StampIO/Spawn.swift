@@ -31,7 +31,8 @@ public enum Spawn {
     public enum Output: Sendable, Equatable {
         case null
         case inherit
-        /// A pipe read by the caller (``Child/lines(_:)``, ``Child/output(keepingLast:)``).
+        /// A pipe read by the caller (``Child/lines(_:)``, ``Child/output(keepingLast:)``); one
+        /// per program, which standard error shares when both ask for it.
         case pipe
         /// A file, created with mode 0644 when missing; truncated unless `append`.
         case file(String, append: Bool)
@@ -120,13 +121,14 @@ public enum Spawn {
                 case .inherit: return -1
                 case .toOutput: return stdoutFD >= 0 ? stdoutFD : 1
                 case .file(let path, let append): return try openFD(path, O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC))
+                case .pipe where readEnd >= 0: return stdoutFD  // one pipe: stderr joins stdout's
                 case .pipe:
                     var fds: [Int32] = [-1, -1]
                     guard stamp_pipe(&fds) == 0 else {
                         throw IOError.system(path: executable, operation: "pipe", errno: Errno(rawValue: errno))
                     }
                     opened.append(fds[1])
-                    if readEnd < 0 { readEnd = fds[0] } else { close(fds[0]) }
+                    readEnd = fds[0]
                     return fds[1]
                 }
             }

@@ -40,7 +40,8 @@ import Testing
     @Test(.enabled(if: toolAvailable("shellcheck"), "needs shellcheck (Debian package shellcheck)"))
     func shellcheckPasses() throws {
         let paths = try Self.files().map { Self.directory.appendingPathComponent($0).path }
-        let result = try run(["shellcheck", "--norc", "--format=gcc"] + paths)
+        // -x -P SCRIPTDIR: the files they source (`# shellcheck source=`) are read from beside them.
+        let result = try run(["shellcheck", "--norc", "-x", "-P", "SCRIPTDIR", "--format=gcc"] + paths)
         #expect(result.status == 0, "shellcheck:\n\(result.output)")
         // Our own parse of its answer: gcc format is `FILE:LINE:COL: LEVEL: TEXT [SCnnnn]`.
         let findings = result.stdout.split(separator: "\n").filter { $0.contains(": error:") || $0.contains(": warning:") }

@@ -45,6 +45,7 @@ env_dir="$dir/../environment.d"
 if [ -d "$env_dir" ]; then
     for name in $(list_names "$env_dir" env); do
         [ "$trace" -gt 0 ] && echo "dib-run-parts Sourcing environment file $env_dir/$name" >&2
+        # shellcheck disable=SC1090 # the elements' environment files, named at run time
         . "$env_dir/$name"
     done
 fi

@@ -2,6 +2,7 @@
 # stamp: shell functions for element scripts that source $_LIB/common-functions.
 # stamp's stage driver does the work DIB's core functions do (hooks tree, mounts, phases);
 # these are the helpers element scripts themselves call.
+# shellcheck source=lib-die.sh
 . "$_LIB/die"
 
 # Options for mounting a devpts like the host's /dev/pts.

@@ -1,5 +1,6 @@
 # shellcheck shell=bash
 # stamp: image helpers for element scripts that source $_LIB/img-functions.
+# shellcheck source=lib-common-functions.sh
 . "$_LIB/common-functions"
 
 # select_boot_kernel_initrd ROOT: sets KERNEL and RAMDISK to the names (in ROOT/boot) of
