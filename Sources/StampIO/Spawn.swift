@@ -166,7 +166,8 @@ public enum Spawn {
             threadName: String = "stamp-spawn", _ body: @escaping @Sendable (Child) throws -> T
         ) async throws -> (Termination, T) {
             let started = StartedChild()
-            return try await withTaskCancellationHandler {
+            return try await withTaskCancellationHandler(
+                operation: {
                 try await withCheckedThrowingContinuation { continuation in
                     let thread = Thread { [self] in
                         do {
@@ -183,9 +184,8 @@ public enum Spawn {
                     thread.name = threadName
                     thread.start()
                 }
-            } onCancel: {
-                started.kill()
-            }
+            },
+                onCancel: { started.kill() })
         }
     }
 
