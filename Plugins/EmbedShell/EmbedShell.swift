@@ -15,7 +15,10 @@ import PackagePlugin
 struct EmbedShell: BuildToolPlugin {
     func createBuildCommands(context: PluginContext, target: Target) throws -> [Command] {
         guard let target = target as? SourceModuleTarget else { return [] }
-        let shell = target.directoryURL.appending(path: "Shell")
+        // The target's own directory (`Sources/NAME`, SwiftPM's default layout, which this
+        // package keeps).
+        let shell = context.package.directoryURL.appending(path: "Sources").appending(path: target.name)
+            .appending(path: "Shell")
         let names = try FileManager.default.contentsOfDirectory(atPath: shell.path)
             .filter { $0.hasSuffix(".sh") }.sorted()
         guard !names.isEmpty else { return [] }
@@ -49,9 +52,9 @@ struct EmbedShell: BuildToolPlugin {
           echo 'extension EmbeddedShell {'
           index=''
           while [ $# -ge 3 ]; do
-            printf '    /// `Shell/%s`\\n    static let %s: String = #######"""\\n' "$2" "$3"
+            printf '    /// `Shell/%s`\\n    static let %s: String = #######\"""\\n' "$2" "$3"
             cat "$1"
-            printf '\\n"""#######\\n'
+            printf '\\n\"""#######\\n'
             index="$index        \\"$2\\": $3,
         "
             shift 3

@@ -6,7 +6,7 @@ for rel in "$@"; do
     while [ -n "$rest" ]; do
         part=${rest%%/*}
         if [ "$part" = "$rest" ]; then rest=; else rest=${rest#*/}; fi
-        [ -n "$part" ] && [ "$part" != . ] || continue
+        if [ -z "$part" ] || [ "$part" = . ]; then continue; fi
         p=$p/$part
         if [ "$part" = .. ] || [ -L "$p" ]; then
             echo "stamp-tree-plain: $rel: /${p#"$root"/} is a symbolic link or '..' in the tree" >&2

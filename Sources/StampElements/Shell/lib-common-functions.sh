@@ -31,6 +31,7 @@ unmount_dir() {
     local dir=$1 real m skip mp
     [ -d "$dir" ] || { echo "*** $dir is not a directory"; return 0; }
     real=$(readlink -e "$dir")
+    # shellcheck disable=SC2013 # /proc/mounts escapes blanks in mount points (\040): one word each
     for m in $(awk -v d="$real/" 'index($2, d) == 1 { print $2 }' /proc/mounts | LC_ALL=C sort -r); do
         skip=0
         local IFS_save=$IFS; IFS='|'

@@ -1,4 +1,5 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2010,SC2012
+# (ls -v: kernel and initramfs names in /boot, newest version first, as DIB picks them.)
 # stamp: image helpers for element scripts that source $_LIB/img-functions.
 # shellcheck source=lib-common-functions.sh
 . "$_LIB/common-functions"

@@ -1,9 +1,13 @@
 #!/bin/sh
+# shellcheck disable=SC2015,SC2016
+# (A && B || C: C is the failure path of A or B alike; the texts in single quotes are programs
+# that run inside the tree, expanded there.)
 # Variable names are global in sh: each function uses its own prefix.
 # stamp element stage driver (Sources/StampElements/Shell/stage-driver.sh, embedded at build time;
 # see StageScript.swift). PID 1 of its namespaces.
 set -u
 ROOT=$STAMP_ROOT
+# shellcheck disable=SC2153 # from the environment (StageScript.swift), not stamp_hooks
 HOOKS=$STAMP_HOOKS
 WORK=$STAMP_WORK
 mark() { echo "@@stamp@@ $*"; }
@@ -320,6 +324,7 @@ for step in $STAMP_STEPS; do
             run_phase "${rest%:*}" "${rest##*:}" || finish $?
             ;;
         check-root)
+            # shellcheck disable=SC2010,SC2143 # any name but lost+found and tmp: not empty
             if [ -z "$(ls -A "$ROOT" | grep -v -x -e lost+found -e tmp)" ]; then
                 mark error "failed to deploy the root element: $ROOT is empty after root.d"
                 finish 1
@@ -346,6 +351,7 @@ for step in $STAMP_STEPS; do
             mark phase-start packages
             mark start packages install-packages
             status=0
+            # shellcheck disable=SC2046 # the package list, split into words on purpose
             in_chroot install-packages $(echo "$STAMP_EXTRA_PACKAGES" | tr ',' ' ') </dev/null || status=$?
             mark end packages install-packages "$status"
             mark phase-end packages "$status"
