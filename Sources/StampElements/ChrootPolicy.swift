@@ -30,7 +30,8 @@ public enum ChrootPolicy {
         var nodes: [DeviceNode] = []
         var index: Int32 = 0
         while let node = stamp_dev_node_at(index) {
-            nodes.append(DeviceNode(name: String(cString: node.pointee.name), major: node.pointee.major, minor: node.pointee.minor))
+            nodes.append(
+                DeviceNode(name: String(cString: node.pointee.name), major: node.pointee.major, minor: node.pointee.minor))
             index += 1
         }
         return nodes

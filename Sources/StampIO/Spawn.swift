@@ -168,23 +168,23 @@ public enum Spawn {
             let started = StartedChild()
             return try await withTaskCancellationHandler(
                 operation: {
-                try await withCheckedThrowingContinuation { continuation in
-                    let thread = Thread { [self] in
-                        do {
-                            let child = try start()
-                            started.set(child, group: newProcessGroup)
-                            let value = Result { try body(child) }
-                            let termination = child.wait()
-                            started.set(nil, group: false)
-                            continuation.resume(with: value.map { (termination, $0) })
-                        } catch {
-                            continuation.resume(throwing: error)
+                    try await withCheckedThrowingContinuation { continuation in
+                        let thread = Thread { [self] in
+                            do {
+                                let child = try start()
+                                started.set(child, group: newProcessGroup)
+                                let value = Result { try body(child) }
+                                let termination = child.wait()
+                                started.set(nil, group: false)
+                                continuation.resume(with: value.map { (termination, $0) })
+                            } catch {
+                                continuation.resume(throwing: error)
+                            }
                         }
+                        thread.name = threadName
+                        thread.start()
                     }
-                    thread.name = threadName
-                    thread.start()
-                }
-            },
+                },
                 onCancel: { started.kill() })
         }
     }

@@ -59,7 +59,9 @@ import Testing
         #expect(result.status == 0, "\(result.output)")
         let lines = result.stdout.split(separator: "\n").map(String.init)
         try #require(lines.count == 4, "\(result.output)")
-        let names = (Self.expectedNames + Self.expectedLinks + ["pts", "shm"]).sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+        let names = (Self.expectedNames + Self.expectedLinks + ["pts", "shm"]).sorted {
+            Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8))
+        }
         #expect(lines[0].split(separator: " ").map(String.init) == names)
         #expect(lines[1].hasPrefix("tmpfs ") && lines[1].contains("nosuid") && lines[1].contains("noexec"), "\(lines[1])")
         #expect(lines[1].contains("size=1024k"), "\(lines[1])")

@@ -87,7 +87,9 @@ import Testing
         // Masks in hexadecimal, bit N-1 for signal N (glibc keeps its own two real-time
         // signals, 32 and 33, ignored: they are not this process's to give).
         func mask(_ name: String) -> UInt64? {
-            lines.first { $0.hasPrefix(name + ":") }.flatMap { UInt64($0.dropFirst(name.count + 1).trimmingCharacters(in: .whitespaces), radix: 16) }
+            lines.first { $0.hasPrefix(name + ":") }.flatMap {
+                UInt64($0.dropFirst(name.count + 1).trimmingCharacters(in: .whitespaces), radix: 16)
+            }
         }
         let blocked = try #require(mask("SigBlk"), "\(lines)")
         let ignored = try #require(mask("SigIgn"), "\(lines)")
