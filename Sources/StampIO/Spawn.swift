@@ -204,14 +204,9 @@ public enum Spawn {
         /// Calls `body` with each line of the output (without its newline; a last line without
         /// one too), until the program closes it.
         public func lines(_ body: (String) -> Void) {
-            guard let fd = outputFD else { return }
             var pending: [UInt8] = []
-            var buffer = [UInt8](repeating: 0, count: 64 << 10)
-            while true {
-                let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { break }
-                pending += buffer[0..<n]
+            chunks { chunk in
+                pending += chunk
                 var start = 0
                 while let newline = pending[start...].firstIndex(of: 0x0A) {
                     body(String(decoding: pending[start..<newline], as: UTF8.self))
@@ -224,17 +219,24 @@ public enum Spawn {
 
         /// The whole output, of which only the last `limit` bytes are kept.
         public func output(keepingLast limit: Int = .max) -> [UInt8] {
-            guard let fd = outputFD else { return [] }
             var kept: [UInt8] = []
+            chunks { chunk in
+                kept += chunk
+                if kept.count > limit { kept.removeFirst(kept.count - limit) }
+            }
+            return kept
+        }
+
+        /// Reads the output pipe to its end, a chunk at a time.
+        private func chunks(_ body: (ArraySlice<UInt8>) -> Void) {
+            guard let fd = outputFD else { return }
             var buffer = [UInt8](repeating: 0, count: 64 << 10)
             while true {
                 let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
                 if n < 0 && errno == EINTR { continue }
                 if n <= 0 { break }
-                kept += buffer[0..<n]
-                if kept.count > limit { kept.removeFirst(kept.count - limit) }
+                body(buffer[0..<n])
             }
-            return kept
         }
 
         /// Waits for the program to end (once; later calls return the same).
