@@ -108,11 +108,14 @@ let package = Package(
             ]),
 
         // MARK: elements
+        // Its shell programs are files in Shell/ (shellcheck reads them), embedded at build time
+        // by the EmbedShell plugin: the static binary has no resource bundle.
         .target(
             name: "StampElements",
             dependencies: [
                 "StampBytes", "StampIO", "CStampSupport", "StampConfig", "Yams", .product(name: "Logging", package: "swift-log"),
-            ]),
+            ], exclude: ["Shell"], plugins: ["EmbedShell"]),
+        .plugin(name: "EmbedShell", capability: .buildTool()),
 
         // DIB compatibility: disk-image-create's command line and environment, the build request,
         // block-device selection (StampDisk's parser), DIB's mkfs options, the size inputs and

@@ -15,7 +15,8 @@
  *   ROOT (the tree, recursively)      ─► /          nosuid, nodev
  *   HOOKS                             ─► /tmp/in_target.d   read-only
  *   -                                 ─► /proc      a new proc of a new PID namespace
- *   /dev/{null,zero,full,random,urandom,tty} ─► /dev (a 1 MiB tmpfs), + devpts, shm
+ *   /dev/{null,zero,full,random,urandom,tty} ─► /dev (a 1 MiB tmpfs), + devpts, shm: the
+ *                                        table of chroot_dev.c, which element chroots share
  *   /sys                              ─► /sys       read-only
  *   everything else of the host       ─► unreachable (pivot_root, old root detached)
  *
@@ -183,9 +184,9 @@ out:
     return fd;
 }
 
-/* /dev: a small tmpfs with the host's pseudo devices bound onto empty files, devpts, shm. */
-static int populate_dev(int rootfd, const int nodes[], const char *const names[], int count) {
-    static const char *const tmpfs_options[] = { "mode", "0755", "size", "1m", NULL };
+/* /dev: the table of chroot_dev.c, the host's pseudo devices bound onto empty files. */
+static int populate_dev(int rootfd, const int nodes[], int count) {
+    const char *const tmpfs_options[] = { "mode", "0755", "size", stamp_dev_tmpfs_size, NULL };
     int dev = new_mount("tmpfs", tmpfs_options, S_ATTR_NOSUID | S_ATTR_NOEXEC);
     int target = directory_in_root(rootfd, "dev");
     if (dev < 0 || target < 0 || attach(dev, target) != 0) return fail("mounting /dev");
@@ -194,10 +195,11 @@ static int populate_dev(int rootfd, const int nodes[], const char *const names[]
     int devfd = directory_in_root(rootfd, "dev");
     if (devfd < 0) return fail("opening /dev");
     for (int i = 0; i < count; i++) {
-        int file = openat(devfd, names[i], O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0666);
+        const char *name = stamp_dev_node_at(i)->name;
+        int file = openat(devfd, name, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0666);
         if (file < 0) return fail("creating a /dev node");
         close(file);
-        int node_target = openat(devfd, names[i], O_PATH | O_CLOEXEC | O_NOFOLLOW);
+        int node_target = openat(devfd, name, O_PATH | O_CLOEXEC | O_NOFOLLOW);
         if (node_target < 0 || attach(nodes[i], node_target) != 0) return fail("binding a /dev node");
         close(node_target);
     }
@@ -213,25 +215,21 @@ static int populate_dev(int rootfd, const int nodes[], const char *const names[]
     int shm = new_mount("tmpfs", shm_options, S_ATTR_NOSUID | S_ATTR_NODEV);
     int shm_target = openat(devfd, "shm", O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
     if (shm < 0 || shm_target < 0 || attach(shm, shm_target) != 0) return fail("mounting /dev/shm");
-    static const char *const links[][2] = {
-        { "pts/ptmx", "ptmx" }, { "/proc/self/fd", "fd" }, { "/proc/self/fd/0", "stdin" },
-        { "/proc/self/fd/1", "stdout" }, { "/proc/self/fd/2", "stderr" },
-    };
-    for (size_t i = 0; i < sizeof links / sizeof links[0]; i++)
-        if (symlinkat(links[i][0], devfd, links[i][1]) != 0) return fail("linking in /dev");
+    for (int i = 0; stamp_dev_link_at(i) != NULL; i++)
+        if (symlinkat(stamp_dev_link_at(i)->target, devfd, stamp_dev_link_at(i)->name) != 0) return fail("linking in /dev");
     close(devfd);
     return 0;
 }
 
 /* PID 1 of the sandbox's PID namespace: builds the root, starts the program, reaps. */
 static int sandbox_init(int tree, int hooks, char **command) {
-    static const char *const names[] = { "null", "zero", "full", "random", "urandom", "tty" };
-    enum { NODES = 6 };
-    int nodes[NODES];
+    enum { MAX_NODES = 16 };
+    int nodes[MAX_NODES];
+    int node_count = 0;
     char path[32];
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    for (int i = 0; i < NODES; i++) {
-        snprintf(path, sizeof path, "/dev/%s", names[i]);
+    for (int i = 0; i < MAX_NODES && stamp_dev_node_at(i) != NULL; i++, node_count++) {
+        snprintf(path, sizeof path, "/dev/%s", stamp_dev_node_at(i)->name);
         nodes[i] = open_tree_clone(path, 0);
         if (nodes[i] < 0) return fail("cloning a /dev node");
     }
@@ -250,7 +248,7 @@ static int sandbox_init(int tree, int hooks, char **command) {
     int target = directory_in_root(rootfd, "proc");
     if (proc < 0 || target < 0 || attach(proc, target) != 0) return fail("mounting /proc");
     close(target);
-    if (populate_dev(rootfd, nodes, names, NODES) != 0) return -1;
+    if (populate_dev(rootfd, nodes, node_count) != 0) return -1;
     target = directory_in_root(rootfd, "sys");
     if (target < 0 || attach(sys, target) != 0) return fail("mounting /sys");
     close(target);

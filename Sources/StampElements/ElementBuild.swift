@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import StampIO
 
 /// A plan that passed validation: the element set is resolved, the hooks tree merges without
 /// duplicates, package lists parse, the block-device configuration is chosen.
@@ -85,11 +86,11 @@ public enum ElementBuild {
         var problems: [ElementError] = []
         let (points, breakProblems) = BreakPoint.parseList(plan.breakPoints)
         problems += breakProblems
-        if StageProcess.which("setpriv") == nil { problems.append(.missingTool("setpriv")) }
+        if Spawn.which("setpriv") == nil { problems.append(.missingTool("setpriv")) }
         // The stage runs these through the build's own PATH (setpriv execs unshare, the driver
         // runs the others), so they are looked up there, not in stamp's fallback directories.
         let stagePath = plan.environment["PATH"] ?? "/usr/bin:/bin"
-        for tool in ["unshare", "chroot", "mount", "umount"] where StageProcess.which(tool, searchPath: stagePath) == nil {
+        for tool in ["unshare", "chroot", "mount", "umount"] where Spawn.which(tool, searchPath: stagePath) == nil {
             problems.append(.missingTool(tool))
         }
         problems += variableProblems
@@ -307,7 +308,8 @@ public enum ElementBuild {
         env["TMP_MOUNT_PATH"] = work.root.path
         env["OUT_IMAGE_PATH"] = ""
         env["_LIB"] = HostHelpers.lib(work).path
-        env["DIB_PYTHON_EXEC"] = env["DIB_PYTHON_EXEC"] ?? StageProcess.which("python3") ?? "python3"
+        env.merge(ChrootPolicy.environment) { _, policy in policy }  // the chroot /dev ($_LIB/chroot-dev)
+        env["DIB_PYTHON_EXEC"] = env["DIB_PYTHON_EXEC"] ?? Spawn.which("python3") ?? "python3"
         env["DIB_DEBUG_TRACE"] = String(plan.debugTrace)
         env["DIB_CHECKSUM"] = env["DIB_CHECKSUM"] ?? "0"
         env["DIB_NO_TMPFS"] = env["DIB_NO_TMPFS"] ?? "0"

@@ -1,12 +1,13 @@
 import Foundation
 import Logging
+import StampIO
 
 /// Runs one ``StageScript`` in its own PID and mount namespace and turns its output into log
 /// lines, per-script timings and, on failure, an ``ElementError``.
 ///
-/// The child is spawned from a dedicated `Thread` that stays alive until the child exits:
-/// `setpriv --pdeathsig KILL` ties `unshare` to the *thread* that forked it, so the signal must
-/// not fire because a pool thread retired.
+/// The child is spawned by ``Spawn`` from a dedicated `Thread` that stays alive until the child
+/// exits: `setpriv --pdeathsig KILL` ties `unshare` to the *thread* that forked it, so the
+/// signal must not fire because a pool thread retired. A cancelled build kills it.
 struct StageProcess: Sendable {
     /// Where the driver, the runner and the tree live.
     var driver: URL
@@ -38,17 +39,19 @@ struct StageProcess: Sendable {
     }
 
     func run() async throws -> Outcome {
-        let outcome: Outcome = try await withCheckedThrowingContinuation { continuation in
-            let thread = Thread { [self] in
-                do {
-                    continuation.resume(returning: try self.runBlocking())
-                } catch {
-                    continuation.resume(throwing: error)
-                }
-            }
-            thread.name = "stamp-stage"
-            thread.start()
+        var command = Spawn.Command(Spawn.which("setpriv") ?? "/usr/bin/setpriv", arguments, environment: environment)
+        command.stdout = .pipe
+        command.stderr = .toOutput
+        let (logger, hooks) = (logger, environment["TMP_HOOKS_PATH"] ?? "")
+        let (termination, monitor) = try await command.run(threadName: "stamp-stage") { child in
+            var monitor = Monitor(logger: logger, hooks: hooks)
+            child.lines { monitor.handle($0) }
+            return monitor
         }
+        let outcome = Outcome(
+            exitCode: termination.status, completed: monitor.completed && termination.succeeded,
+            timings: monitor.timings, failure: monitor.failure, errorMessage: monitor.errorMessage,
+            failureOutput: monitor.failureOutput, lastOutput: monitor.lastOutput)
         if !outcome.completed {
             if let failure = outcome.failure {
                 throw ElementProblems([
@@ -64,50 +67,6 @@ struct StageProcess: Sendable {
             ])
         }
         return outcome
-    }
-
-    /// Spawns, reads every line, waits. Runs on the dedicated thread.
-    private func runBlocking() throws -> Outcome {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.which("setpriv") ?? "/usr/bin/setpriv")
-        process.arguments = arguments
-        process.environment = environment
-        process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let reader = pipe.fileHandleForReading
-        var monitor = Monitor(logger: logger, hooks: environment["TMP_HOOKS_PATH"] ?? "")
-        var pending = Data()
-        while true {
-            let chunk = reader.availableData
-            if chunk.isEmpty { break }
-            pending.append(chunk)
-            while let newline = pending.firstIndex(of: 0x0A) {
-                let line = String(decoding: pending[pending.startIndex..<newline], as: UTF8.self)
-                pending.removeSubrange(pending.startIndex...newline)
-                monitor.handle(line)
-            }
-        }
-        if !pending.isEmpty { monitor.handle(String(decoding: pending, as: UTF8.self)) }
-        process.waitUntilExit()
-        return Outcome(
-            exitCode: process.terminationStatus, completed: monitor.completed && process.terminationStatus == 0,
-            timings: monitor.timings, failure: monitor.failure, errorMessage: monitor.errorMessage,
-            failureOutput: monitor.failureOutput, lastOutput: monitor.lastOutput)
-    }
-
-    /// The first executable `tool` on stamp's PATH or, failing that, in the standard
-    /// directories; with `searchPath`, on that colon list only.
-    static func which(_ tool: String, searchPath: String? = nil) -> String? {
-        let path = searchPath ?? ProcessInfo.processInfo.environment["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin"
-        let fallback: [Substring] = searchPath == nil ? ["/usr/sbin", "/usr/bin", "/sbin", "/bin"] : []
-        for dir in path.split(separator: ":") + fallback {
-            let candidate = "\(dir)/\(tool)"
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        }
-        return nil
     }
 
     /// Parses the driver's `@@stamp@@` lines; everything else is element output.

@@ -1,4 +1,5 @@
 import Foundation
+import StampIO
 
 /// How an element build runs without root (issue 11): the design, and the part that exists
 /// today, the lookup of the caller's subordinate id ranges.
@@ -277,10 +278,10 @@ public enum UserNamespace {
         case .failure(let problem): throw ElementProblems([problem])
         }
         var problems: [ElementError] = []
-        for tool in ["newuidmap", "newgidmap"] where StageProcess.which(tool) == nil {
+        for tool in ["newuidmap", "newgidmap"] where Spawn.which(tool) == nil {
             problems.append(.missingTool(tool))  // package uidmap
         }
-        let unshare = StageProcess.which("unshare")
+        let unshare = Spawn.which("unshare")
         if unshare == nil { problems.append(.missingTool("unshare")) }
         guard problems.isEmpty, let unshare else { throw ElementProblems(problems) }
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? arguments[0]
@@ -309,7 +310,7 @@ public enum UserNamespace {
             try reexecUnlessRoot(arguments: arguments)
             return
         }
-        guard let unshare = StageProcess.which("unshare") else { throw ElementProblems([.missingTool("unshare")]) }
+        guard let unshare = Spawn.which("unshare") else { throw ElementProblems([.missingTool("unshare")]) }
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? arguments[0]
         try exec(unshare, ["--user", "--map-root-user", "--", executable] + arguments.dropFirst())
     }

@@ -1,5 +1,6 @@
 import Foundation
 import StampElements
+import StampIO
 
 #if canImport(Glibc)
     import Glibc
@@ -65,18 +66,20 @@ extension DIBBuild {
         // The root is passed as an argument, never spliced into the script.
         let script =
             "set -o pipefail; du -a -c -x -- \"$1\" | sort -nr | numfmt --to=iec-i --padding=7 --suffix=B --field=1 --from-unit=1024"
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = ["-c", script, "usage-report", root]
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        do { try process.run() } catch { throw PackProblems(problems: ["image size report: \(ErrorLine.describe(error))"]) }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw PackProblems(problems: ["image size report: du | sort | numfmt failed (exit \(process.terminationStatus))"])
+        var command = Spawn.Command(Spawn.which("bash") ?? "/bin/bash", ["-c", script, "usage-report", root])
+        command.stdout = .pipe
+        command.stderr = .null
+        let data: [UInt8]
+        let termination: Spawn.Termination
+        do {
+            let child = try command.start()
+            data = child.output()
+            termination = child.wait()
+        } catch {
+            throw PackProblems(problems: ["image size report: \(ErrorLine.describe(error))"])
+        }
+        guard termination.succeeded else {
+            throw PackProblems(problems: ["image size report: du | sort | numfmt failed (\(termination))"])
         }
         var lines = String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
         if !full {

@@ -229,20 +229,16 @@ public enum DIBBuild {
             // Merged into an existing directory: upstream's manifests element has already
             // copied it in cleanup.d (a plain `cp -a` would nest dib-manifests/dib-manifests).
             // cp without a shell: the paths come from -o and may hold any character.
-            let copy = Process()
-            copy.executableURL = URL(fileURLWithPath: "/bin/cp")
-            copy.arguments = ["-a", "--", source + "/.", directory + "/dib-manifests/"]
+            let copy = Spawn.Command(Spawn.which("cp") ?? "/bin/cp", ["-a", "--", source + "/.", directory + "/dib-manifests/"])
+            let termination: Spawn.Termination
             do {
                 try FileManager.default.createDirectory(atPath: directory + "/dib-manifests", withIntermediateDirectories: true)
-                try copy.run()
+                termination = try copy.start().wait()
             } catch {
                 throw PackProblems(problems: ["\(directory)/dib-manifests: \(ErrorLine.describe(error))"])
             }
-            copy.waitUntilExit()
-            guard copy.terminationStatus == 0 else {
-                throw PackProblems(problems: [
-                    "\(directory)/dib-manifests: cp -a of \(source) failed (exit \(copy.terminationStatus))"
-                ])
+            guard termination.succeeded else {
+                throw PackProblems(problems: ["\(directory)/dib-manifests: cp -a of \(source) failed (\(termination))"])
             }
         }
     }

@@ -198,14 +198,12 @@ extension OVACompose {
                     rest = rest.dropFirst()
                 }
             }
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/bin/sh")
-            process.arguments = ["-c", command]
-            process.currentDirectoryURL = URL(fileURLWithPath: directory)
-            try process.run()
-            process.waitUntilExit()
-            guard process.terminationStatus == 0 else {
-                throw Problem(description: "--sign-script: the command exited with status \(process.terminationStatus)")
+            // ova-compose runs it with a shell, in the output's directory, with our stdio.
+            var script = Spawn.Command("/bin/sh", ["-c", command], directory: directory)
+            script.stdin = .inherit
+            let termination = try script.start().wait()
+            guard termination.succeeded else {
+                throw Problem(description: "--sign-script: the command exited with status \(termination.status)")
             }
             let path = certFile.hasPrefix("/") ? certFile : "\(directory)/\(certFile)"
             guard let data = FileManager.default.contents(atPath: path), !data.isEmpty else {

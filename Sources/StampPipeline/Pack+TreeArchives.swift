@@ -23,21 +23,11 @@ import StampTree
 /// `docker` DIB pipes a tarball of the tree into `docker import - TARGET` and keeps no file;
 /// stamp writes the archive, which needs no Docker engine, and imports it only where asked.
 extension Packer {
-    /// The directories of `PATH` (or the usual ones) holding an executable `tool`.
-    static func which(_ tool: String) -> String? {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
-        for directory in path.split(separator: ":") where !directory.isEmpty {
-            let candidate = directory + "/" + tool
-            if access(candidate, X_OK) == 0 { return candidate }
-        }
-        return nil
-    }
-
     /// Problems with the tree outputs, found before any work: a missing `mksquashfs`, an
     /// invalid `--docker-target`.
     func treeArchiveProblems() -> [String] {
         var problems: [String] = []
-        if request.formats.contains(.squashfs), Self.which("mksquashfs") == nil {
+        if request.formats.contains(.squashfs), Spawn.which("mksquashfs") == nil {
             problems.append("-t squashfs needs mksquashfs on PATH (Debian package squashfs-tools)")
         }
         if request.formats.contains(.docker), let target = request.dockerTarget,
@@ -50,7 +40,7 @@ extension Packer {
 
     /// Writes `OUT.squash` from the root directory with DIB's mksquashfs options.
     func writeSquashfs(to path: String) throws {
-        guard let mksquashfs = Self.which("mksquashfs") else {
+        guard let mksquashfs = Spawn.which("mksquashfs") else {
             throw PackProblems(problems: ["-t squashfs needs mksquashfs on PATH (Debian package squashfs-tools)"])
         }
         let output = try OutputFile(path: path)
@@ -85,7 +75,7 @@ extension Packer {
     /// is on PATH (Docker's, or podman-docker's); without one the archive is the result.
     func importDockerArchive(_ path: String) throws {
         guard let target = request.dockerTarget else { return }
-        guard let docker = Self.which("docker") else {
+        guard let docker = Spawn.which("docker") else {
             log("no docker CLI on PATH: \(path) not imported (docker load -i \(path) gives \(DockerArchive.tagged(target)))")
             return
         }
@@ -103,25 +93,14 @@ extension Packer {
     static func runTool(_ executable: String, _ arguments: [String], environment: [String: String]) throws -> (
         status: Int32, output: String, lastLine: String
     ) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.environment = environment
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        process.standardInput = FileHandle.nullDevice
-        do { try process.run() } catch { throw PackProblems(problems: ["\(executable): \(ErrorLine.describe(error))"]) }
-        var kept = Data()
-        while true {
-            let chunk = pipe.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            kept.append(chunk)
-            if kept.count > 64 << 10 { kept = kept.suffix(64 << 10) }
-        }
-        process.waitUntilExit()
-        let output = String(decoding: kept, as: UTF8.self)
+        var command = Spawn.Command(executable, arguments, environment: environment)
+        command.stdout = .pipe
+        command.stderr = .toOutput
+        let child: Spawn.Child
+        do { child = try command.start() } catch { throw PackProblems(problems: ["\(executable): \(ErrorLine.describe(error))"]) }
+        let output = String(decoding: child.output(keepingLast: 64 << 10), as: UTF8.self)
+        let termination = child.wait()
         let last = output.split(separator: "\n").last.map(String.init) ?? "no output"
-        return (process.terminationStatus, output, last)
+        return (termination.status, output, last)
     }
 }

@@ -37,6 +37,29 @@ void stamp_start_writeback(int fd, int64_t offset, int64_t length);
 /// 1 when the CPU has the SSE4.2 CRC32 instruction (used by stamp_crc32c).
 int stamp_has_hw_crc32c(void);
 
+/// The /dev of every chroot (chroot_dev.c): its device nodes, its symbolic links, the size of
+/// its tmpfs. `stamp_dev_node_at` / `stamp_dev_link_at` return NULL past the last entry.
+struct stamp_dev_node {
+    const char *name;
+    unsigned int major, minor;
+};
+struct stamp_dev_link {
+    const char *target, *name;
+};
+const struct stamp_dev_node *stamp_dev_node_at(int index);
+const struct stamp_dev_link *stamp_dev_link_at(int index);
+extern const char *const stamp_dev_tmpfs_size;
+
+/// posix_spawn(3) of `path` with `argv` and `envp` (NULL: this process's environment), in
+/// `directory` (NULL: this one's), `in_fd`/`out_fd`/`err_fd` as its descriptors 0, 1, 2 (-1:
+/// this process's own), no other descriptor, every signal default and unblocked, and with
+/// `new_group` a process group of its own. 0 and `*pid`, or an errno (spawn.c).
+int stamp_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[], const char *directory,
+                int in_fd, int out_fd, int err_fd, int new_group);
+
+/// pipe2(fds, O_CLOEXEC); 0 or -1/errno.
+int stamp_pipe(int fds[2]);
+
 /// sigaction(2): `sig` is caught and its number written to `fd` (see syscalls.c).
 int stamp_catch_signal(int sig, int fd);
 
