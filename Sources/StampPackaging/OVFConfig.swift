@@ -51,12 +51,20 @@ public struct OVFConfig: Sendable, Equatable {
         public var osVMWWritten: String?
         public var secureBootGiven: Bool?
         public var noDefaultConfigs = false
+
+        public init(name: String) { self.name = name }
     }
 
     public struct Network: Sendable, Equatable {
         public var id: String
         public var name: String
         public var description: String?
+
+        public init(id: String, name: String, description: String? = nil) {
+            self.id = id
+            self.name = name
+            self.description = description
+        }
     }
 
     /// Where a hard disk's contents come from.
@@ -108,6 +116,11 @@ public struct OVFConfig: Sendable, Equatable {
         /// A hard disk's member name as ova-compose names it: `disk_image`'s file name, else
         /// `raw_image`'s with its extension replaced by `.vmdk`.
         public var diskFileName: String?
+
+        public init(id: String, kind: Kind) {
+            self.id = id
+            self.kind = kind
+        }
     }
 
     public struct KeyValue: Sendable, Equatable {

@@ -197,7 +197,7 @@ public struct Packer {
         var ova: OVAStream?
         var plan: OVAPackagePlan?
         if wantsOVA {
-            let name = request.ova.name ?? String(request.output.split(separator: "/").last ?? "stamp")
+            let name = request.vmName
             let mtime = UInt64(max(request.sourceDateEpoch ?? Int64(time(nil)), 0))
             if let config = request.ova.config {
                 let packagePlan = try OVAPackagePlan(config: config, ovaName: name, treeDiskSize: layout.size) { label in

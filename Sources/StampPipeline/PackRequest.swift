@@ -69,11 +69,12 @@ public enum PackFormat: Sendable, Equatable, CustomStringConvertible {
 /// Virtual-machine settings written into an OVA's descriptor.
 public struct OVASettings: Sendable, Equatable {
     public var name: String?
-    public var cpus = 2
-    public var memoryMiB = 2048
-    public var osType = Settings.defaultGuestOS
-    public var nic = "vmxnet3"
-    public var controller = "lsilogic"
+    // The defaults are the settings table's (defined there once).
+    public var cpus = Int(Settings[.cpus].defaultValue ?? "") ?? 2
+    public var memoryMiB = Int(Settings[.memory].defaultValue ?? "") ?? 2048
+    public var osType = Settings[.osType].defaultValue ?? Settings.defaultGuestOS
+    public var nic = Settings[.nic].defaultValue ?? "vmxnet3"
+    public var controller = Settings[.controller].defaultValue ?? "lsilogic"
     public var hardwareVersion = "vmx-13"
     public var network = "VM Network"
     /// An ova-compose config (`--ovf-config`): the whole descriptor comes from it, and the
