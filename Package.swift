@@ -166,7 +166,7 @@ let package = Package(
         .target(name: "StampTestSupport", path: "Tests/StampTestSupport"),
         .testTarget(name: "StampBytesTests", dependencies: ["StampBytes"]),
         .testTarget(name: "StampIOTests", dependencies: ["StampIO", "StampTestSupport"]),
-        .testTarget(name: "StampTreeTests", dependencies: ["StampTree", "StampTestSupport"]),
+        .testTarget(name: "StampTreeTests", dependencies: ["StampTree", "StampTestSupport", "CStampSupport"]),
         .testTarget(name: "StampExt4Tests", dependencies: ["StampExt4", "StampTree", "StampTestSupport"]),
         .testTarget(name: "StampFATTests", dependencies: ["StampFAT", "StampTestSupport"]),
         .testTarget(name: "StampDiskTests", dependencies: ["StampDisk", "StampTestSupport"]),

@@ -56,6 +56,56 @@ ssize_t stamp_lgetxattr(const char *path, const char *name, void *value, size_t 
 }
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+// listxattrat(2) and getxattrat(2) (Linux 6.13; the same numbers on every architecture).
+#ifndef SYS_getxattrat
+#define SYS_getxattrat 464
+#endif
+#ifndef SYS_listxattrat
+#define SYS_listxattrat 465
+#endif
+/// Set once the kernel has said ENOSYS; from then on the /proc path is used (a benign race).
+static volatile int stamp_xattrat_missing;
+
+void stamp_use_xattrat(int use) { stamp_xattrat_missing = !use; }
+
+/// "/proc/self/fd/DIRFD/LEAF" into `buf`: the l* calls then act on `leaf` in `dirfd`.
+static int stamp_proc_leaf(char *buf, size_t n, int dirfd, const char *leaf) {
+    int len = snprintf(buf, n, "/proc/self/fd/%d/%s", dirfd, leaf);
+    if (len < 0 || (size_t)len >= n) { errno = ENAMETOOLONG; return -1; }
+    return 0;
+}
+
+ssize_t stamp_listxattr_at(int dirfd, const char *leaf, char *list, size_t size) {
+    if (!stamp_xattrat_missing) {
+        long r = syscall(SYS_listxattrat, dirfd, leaf, AT_SYMLINK_NOFOLLOW, list, size);
+        if (r >= 0 || errno != ENOSYS) return (ssize_t)r;
+        stamp_xattrat_missing = 1;
+    }
+    char path[PATH_MAX];
+    if (stamp_proc_leaf(path, sizeof path, dirfd, leaf) != 0) return -1;
+    return llistxattr(path, list, size);
+}
+
+ssize_t stamp_getxattr_at(int dirfd, const char *leaf, const char *name, void *value, size_t size) {
+    if (!stamp_xattrat_missing) {
+        struct { uint64_t value; uint32_t size; uint32_t flags; } args = {(uint64_t)(uintptr_t)value, (uint32_t)size, 0};
+        if (size > UINT32_MAX) args.size = UINT32_MAX;
+        long r = syscall(SYS_getxattrat, dirfd, leaf, AT_SYMLINK_NOFOLLOW, name, &args, sizeof args);
+        if (r >= 0 || errno != ENOSYS) return (ssize_t)r;
+        stamp_xattrat_missing = 1;
+    }
+    char path[PATH_MAX];
+    if (stamp_proc_leaf(path, sizeof path, dirfd, leaf) != 0) return -1;
+    return lgetxattr(path, name, value, size);
+}
+
 int stamp_open_source(const char *path) {
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
     if (fd < 0 && errno == EPERM) fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);

@@ -82,6 +82,14 @@ int stamp_fstat(int fd, struct stamp_stat *out);
 /// llistxattr(2) / lgetxattr(2): attributes of a path without following a final symlink.
 ssize_t stamp_llistxattr(const char *path, char *list, size_t size);
 ssize_t stamp_lgetxattr(const char *path, const char *name, void *value, size_t size);
+/// The attributes of `leaf` (one name) in the directory `dirfd`, without following it if it is
+/// a symlink: listxattrat(2)/getxattrat(2) with AT_SYMLINK_NOFOLLOW, or, on kernels without
+/// them (before 6.13), llistxattr/lgetxattr of "/proc/self/fd/DIRFD/LEAF".
+ssize_t stamp_listxattr_at(int dirfd, const char *leaf, char *list, size_t size);
+ssize_t stamp_getxattr_at(int dirfd, const char *leaf, const char *name, void *value, size_t size);
+/// Tests: 0 makes the two calls above take the /proc path, as on kernels before 6.13; 1 tries
+/// the *xattrat calls again.
+void stamp_use_xattrat(int use);
 
 /// open(path, O_RDONLY|O_NOFOLLOW|O_CLOEXEC|O_NOATIME), retrying without O_NOATIME when the
 /// caller does not own the file; -1 with errno set.
