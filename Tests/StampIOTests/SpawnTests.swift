@@ -109,15 +109,17 @@ import Testing
         #expect(child.wait() == .signalled(SIGKILL))
     }
 
+    /// The program (which would sleep for an hour) ends by SIGKILL once its task is cancelled.
+    /// No wall-clock bound: under the unit phase's load the cancellation can take minutes to
+    /// arrive (timing goals live in Benchmarks/); a program that ran out its hour would end
+    /// with status 0 and fail the check.
     @Test func cancellationKillsTheProgram() async throws {
-        let command = Spawn.Command("/bin/sleep", ["30"])
-        let start = ContinuousClock.now
+        let command = Spawn.Command("/bin/sleep", ["3600"])
         let task = Task { try await command.run { child in child.output() } }
         try await Task.sleep(for: .milliseconds(300))
         task.cancel()
         let (termination, _) = try await task.value
         #expect(termination == .signalled(SIGKILL))
-        #expect(ContinuousClock.now - start < .seconds(20))
     }
 
     @Test func whichFindsExecutableFilesOnly() throws {
