@@ -14,10 +14,11 @@
  *                                        BASE … BASE+COUNT-1 on the host: no host privilege
  *   ROOT (the tree, recursively)      ─► /          nosuid, nodev
  *   HOOKS                             ─► /tmp/in_target.d   read-only
- *   -                                 ─► /proc      a new proc of a new PID namespace
+ *   -                                 ─► /proc      a new proc of a new PID namespace (else
+ *                                        the host's, bound): chroot_proc_sys.c, as every chroot's
  *   /dev/{null,zero,full,random,urandom,tty} ─► /dev (a 1 MiB tmpfs), + devpts, shm: the
  *                                        table of chroot_dev.c, which element chroots share
- *   /sys                              ─► /sys       read-only
+ *   /sys                              ─► /sys       bound read-only (chroot_proc_sys.c)
  *   everything else of the host       ─► unreachable (pivot_root, old root detached)
  *
  * IDS is `BASE:COUNT` (as root: a new user namespace, every mount of the tree ID-mapped into
@@ -28,7 +29,8 @@
  * (apt needs it). Errors: one line `stamp: sandbox: WHAT: REASON`, exit status 125.
  *
  * Kernel interfaces: user_namespaces(7), mount_setattr(2) (MOUNT_ATTR_IDMAP, Linux 5.12; tmpfs
- * since 6.3), open_tree(2)/move_mount(2)/fsopen(2) (the new mount API, 5.2), pivot_root(2).
+ * since 6.3), open_tree(2)/move_mount(2)/fsopen(2) (the new mount API, 5.2, mount_api.c),
+ * pivot_root(2).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -48,93 +50,13 @@
 #include <unistd.h>
 
 #include "CStampSupport.h"
-
-/* The new mount API by number: the same on every architecture (asm-generic/unistd.h). */
-enum {
-    SYS_OPEN_TREE = 428, SYS_MOVE_MOUNT = 429, SYS_FSOPEN = 430, SYS_FSCONFIG = 431,
-    SYS_FSMOUNT = 432, SYS_MOUNT_SETATTR = 442, SYS_OPENAT2 = 437
-};
-#define S_OPEN_TREE_CLONE 1u
-#define S_AT_RECURSIVE 0x8000
-#define S_MOVE_MOUNT_F_EMPTY_PATH 0x4u
-#define S_MOVE_MOUNT_T_EMPTY_PATH 0x40u
-#define S_ATTR_RDONLY 0x1ull
-#define S_ATTR_NOSUID 0x2ull
-#define S_ATTR_NODEV 0x4ull
-#define S_ATTR_NOEXEC 0x8ull
-#define S_ATTR_IDMAP 0x100000ull
-#define S_FSCONFIG_SET_STRING 1u
-#define S_FSCONFIG_CMD_CREATE 6u
-#define S_RESOLVE_NO_MAGICLINKS 0x02ull
-#define S_RESOLVE_IN_ROOT 0x10ull
-
-struct s_mount_attr { uint64_t attr_set, attr_clr, propagation, userns_fd; };
-struct s_open_how { uint64_t flags, mode, resolve; };
+#include "mount_api.h"
 
 static const char *failed_what = "";
 
 static int fail(const char *what) {
     failed_what = what;
     return -1;
-}
-
-static int open_tree_clone(const char *path, int recursive) {
-    return (int)syscall(SYS_OPEN_TREE, AT_FDCWD, path,
-                        S_OPEN_TREE_CLONE | O_CLOEXEC | (recursive ? S_AT_RECURSIVE : 0));
-}
-
-static int set_attributes(int mount_fd, uint64_t set, int userns_fd, int recursive) {
-    struct s_mount_attr attr = { set, 0, 0, (uint64_t)(userns_fd < 0 ? 0 : userns_fd) };
-    if (userns_fd >= 0) attr.attr_set |= S_ATTR_IDMAP;
-    return (int)syscall(SYS_MOUNT_SETATTR, mount_fd, "", AT_EMPTY_PATH | (recursive ? S_AT_RECURSIVE : 0),
-                        &attr, sizeof attr);
-}
-
-/* A directory below `rootfd`, symlinks resolved as if `rootfd` were `/` (the tree's own view),
- * created (mode 0755) where missing. */
-static int directory_in_root(int rootfd, const char *relative) {
-    struct s_open_how how = { O_PATH | O_DIRECTORY | O_CLOEXEC, 0, S_RESOLVE_IN_ROOT | S_RESOLVE_NO_MAGICLINKS };
-    int fd = (int)syscall(SYS_OPENAT2, rootfd, relative, &how, sizeof how);
-    if (fd >= 0 || errno != ENOENT) return fd;
-    char parent[256];
-    const char *slash = strrchr(relative, '/');
-    int parentfd = rootfd;
-    const char *name = relative;
-    if (slash) {
-        size_t length = (size_t)(slash - relative);
-        if (length >= sizeof parent) { errno = ENAMETOOLONG; return -1; }
-        memcpy(parent, relative, length);
-        parent[length] = 0;
-        parentfd = directory_in_root(rootfd, parent);
-        if (parentfd < 0) return -1;
-        name = slash + 1;
-    }
-    int made = mkdirat(parentfd, name, 0755);
-    if (parentfd != rootfd) close(parentfd);
-    if (made != 0 && errno != EEXIST) return -1;
-    return (int)syscall(SYS_OPENAT2, rootfd, relative, &how, sizeof how);
-}
-
-static int attach(int mount_fd, int target_fd) {
-    return (int)syscall(SYS_MOVE_MOUNT, mount_fd, "", target_fd, "",
-                        S_MOVE_MOUNT_F_EMPTY_PATH | S_MOVE_MOUNT_T_EMPTY_PATH);
-}
-
-/* A new detached mount of `type` with string options (name=value pairs, NULL-terminated). */
-static int new_mount(const char *type, const char *const *options, uint64_t attributes) {
-    int context = (int)syscall(SYS_FSOPEN, type, 1u /* FSOPEN_CLOEXEC */);
-    if (context < 0) return -1;
-    for (int i = 0; options[i]; i += 2) {
-        if (syscall(SYS_FSCONFIG, context, S_FSCONFIG_SET_STRING, options[i], options[i + 1], 0) != 0) {
-            close(context);
-            return -1;
-        }
-    }
-    int fd = -1;
-    if (syscall(SYS_FSCONFIG, context, S_FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0)
-        fd = (int)syscall(SYS_FSMOUNT, context, 1u /* FSMOUNT_CLOEXEC */, attributes);
-    close(context);
-    return fd;
 }
 
 /* A user namespace mapping 0 … count-1 to base …, held by a child only while the maps are
@@ -187,12 +109,12 @@ out:
 /* /dev: the table of chroot_dev.c, the host's pseudo devices bound onto empty files. */
 static int populate_dev(int rootfd, const int nodes[], int count) {
     const char *const tmpfs_options[] = { "mode", "0755", "size", stamp_dev_tmpfs_size, NULL };
-    int dev = new_mount("tmpfs", tmpfs_options, S_ATTR_NOSUID | S_ATTR_NOEXEC);
-    int target = directory_in_root(rootfd, "dev");
-    if (dev < 0 || target < 0 || attach(dev, target) != 0) return fail("mounting /dev");
+    int dev = stamp_mount_new("tmpfs", tmpfs_options, STAMP_ATTR_NOSUID | STAMP_ATTR_NOEXEC);
+    int target = stamp_directory_in_root(rootfd, "dev");
+    if (dev < 0 || target < 0 || stamp_mount_attach(dev, target) != 0) return fail("mounting /dev");
     close(dev);
     close(target);
-    int devfd = directory_in_root(rootfd, "dev");
+    int devfd = stamp_directory_in_root(rootfd, "dev");
     if (devfd < 0) return fail("opening /dev");
     for (int i = 0; i < count; i++) {
         const char *name = stamp_dev_node_at(i)->name;
@@ -200,21 +122,21 @@ static int populate_dev(int rootfd, const int nodes[], int count) {
         if (file < 0) return fail("creating a /dev node");
         close(file);
         int node_target = openat(devfd, name, O_PATH | O_CLOEXEC | O_NOFOLLOW);
-        if (node_target < 0 || attach(nodes[i], node_target) != 0) return fail("binding a /dev node");
+        if (node_target < 0 || stamp_mount_attach(nodes[i], node_target) != 0) return fail("binding a /dev node");
         close(node_target);
     }
     if (mkdirat(devfd, "pts", 0755) != 0 || mkdirat(devfd, "shm", 0755) != 0 || fchmodat(devfd, "shm", 01777, 0) != 0)
         return fail("making /dev/pts and /dev/shm");
     static const char *const pts_options[] = { "newinstance", "", "ptmxmode", "0666", "mode", "0620", NULL };
     static const char *const pts_fallback[] = { "ptmxmode", "0666", "mode", "0620", NULL };
-    int pts = new_mount("devpts", pts_options, S_ATTR_NOSUID | S_ATTR_NOEXEC);
-    if (pts < 0) pts = new_mount("devpts", pts_fallback, S_ATTR_NOSUID | S_ATTR_NOEXEC);
+    int pts = stamp_mount_new("devpts", pts_options, STAMP_ATTR_NOSUID | STAMP_ATTR_NOEXEC);
+    if (pts < 0) pts = stamp_mount_new("devpts", pts_fallback, STAMP_ATTR_NOSUID | STAMP_ATTR_NOEXEC);
     int pts_target = openat(devfd, "pts", O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-    if (pts < 0 || pts_target < 0 || attach(pts, pts_target) != 0) return fail("mounting /dev/pts");
+    if (pts < 0 || pts_target < 0 || stamp_mount_attach(pts, pts_target) != 0) return fail("mounting /dev/pts");
     static const char *const shm_options[] = { "mode", "1777", NULL };
-    int shm = new_mount("tmpfs", shm_options, S_ATTR_NOSUID | S_ATTR_NODEV);
+    int shm = stamp_mount_new("tmpfs", shm_options, STAMP_ATTR_NOSUID | STAMP_ATTR_NODEV);
     int shm_target = openat(devfd, "shm", O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-    if (shm < 0 || shm_target < 0 || attach(shm, shm_target) != 0) return fail("mounting /dev/shm");
+    if (shm < 0 || shm_target < 0 || stamp_mount_attach(shm, shm_target) != 0) return fail("mounting /dev/shm");
     for (int i = 0; stamp_dev_link_at(i) != NULL; i++)
         if (symlinkat(stamp_dev_link_at(i)->target, devfd, stamp_dev_link_at(i)->name) != 0) return fail("linking in /dev");
     close(devfd);
@@ -230,31 +152,22 @@ static int sandbox_init(int tree, int hooks, char **command) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     for (int i = 0; i < MAX_NODES && stamp_dev_node_at(i) != NULL; i++, node_count++) {
         snprintf(path, sizeof path, "/dev/%s", stamp_dev_node_at(i)->name);
-        nodes[i] = open_tree_clone(path, 0);
+        nodes[i] = stamp_mount_clone(path, 0);
         if (nodes[i] < 0) return fail("cloning a /dev node");
     }
-    int sys = open_tree_clone("/sys", 1);
-    if (sys < 0 || set_attributes(sys, S_ATTR_RDONLY | S_ATTR_NOSUID | S_ATTR_NODEV | S_ATTR_NOEXEC, -1, 1) != 0)
-        return fail("cloning /sys");
     /* The tree goes over /tmp of this mount namespace (any directory would do). */
-    if (syscall(SYS_MOVE_MOUNT, tree, "", AT_FDCWD, "/tmp", S_MOVE_MOUNT_F_EMPTY_PATH) != 0)
-        return fail("attaching the tree");
+    int over = open("/tmp", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (over < 0 || stamp_mount_attach(tree, over) != 0) return fail("attaching the tree");
+    close(over);
     int rootfd = open("/tmp", O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (rootfd < 0) return fail("opening the tree");
-    static const char *const no_options[] = { NULL };
-    int proc = new_mount("proc", no_options, S_ATTR_NOSUID | S_ATTR_NODEV | S_ATTR_NOEXEC);
-    /* A container's /proc with masked paths makes the kernel refuse a new one: bind it instead. */
-    if (proc < 0) proc = open_tree_clone("/proc", 1);
-    int target = directory_in_root(rootfd, "proc");
-    if (proc < 0 || target < 0 || attach(proc, target) != 0) return fail("mounting /proc");
-    close(target);
+    /* /proc and /sys as every chroot's (chroot_proc_sys.c): a user namespace's fallbacks. */
+    if (stamp_chroot_mount_proc_sys(rootfd, 1, &failed_what) != 0) return -1;
     if (populate_dev(rootfd, nodes, node_count) != 0) return -1;
-    target = directory_in_root(rootfd, "sys");
-    if (target < 0 || attach(sys, target) != 0) return fail("mounting /sys");
-    close(target);
+    int target;
     if (hooks >= 0) {
-        target = directory_in_root(rootfd, "tmp/in_target.d");
-        if (target < 0 || attach(hooks, target) != 0) return fail("mounting the hooks");
+        target = stamp_directory_in_root(rootfd, "tmp/in_target.d");
+        if (target < 0 || stamp_mount_attach(hooks, target) != 0) return fail("mounting the hooks");
         close(target);
     }
     if (fchdir(rootfd) != 0 || syscall(SYS_pivot_root, ".", ".") != 0) return fail("pivot_root");
@@ -298,15 +211,15 @@ int stamp_sandbox_main(int argc, char **argv) {
     int status = 125;
     int userns = -1, tree = -1, hooks = -1;
     if (mapped && (userns = make_user_namespace(base, count)) < 0) goto report;
-    tree = open_tree_clone(root, 1);
+    tree = stamp_mount_clone(root, 1);
     if (tree < 0) { fail("cloning the tree"); goto report; }
-    if (set_attributes(tree, S_ATTR_NOSUID | S_ATTR_NODEV, userns, 1) != 0) {
+    if (stamp_mount_set(tree, STAMP_ATTR_NOSUID | STAMP_ATTR_NODEV, userns, 1) != 0) {
         fail(mapped ? "ID-mapping the tree (its file system needs ID-mapped mounts)" : "restricting the tree");
         goto report;
     }
     if (strcmp(hooks_path, "-") != 0) {
-        hooks = open_tree_clone(hooks_path, 1);
-        if (hooks < 0 || set_attributes(hooks, S_ATTR_RDONLY | S_ATTR_NOSUID | S_ATTR_NODEV, userns, 1) != 0) {
+        hooks = stamp_mount_clone(hooks_path, 1);
+        if (hooks < 0 || stamp_mount_set(hooks, STAMP_ATTR_RDONLY | STAMP_ATTR_NOSUID | STAMP_ATTR_NODEV, userns, 1) != 0) {
             fail("cloning the hooks");
             goto report;
         }

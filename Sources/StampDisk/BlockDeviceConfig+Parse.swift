@@ -13,6 +13,13 @@ extension BlockDeviceConfig {
     /// - Throws: ``Error/syntax(message:line:column:)`` for malformed YAML, or
     ///   ``Error/invalid(_:)`` listing every problem found, each with its node.
     public static func parse(yaml: String, rootDefaults: RootDefaults = RootDefaults()) throws -> BlockDeviceConfig {
+        var parser = ConfigParser()
+        return try parse(yaml: yaml, rootDefaults: rootDefaults, with: &parser)
+    }
+
+    /// The same walk with the caller's parser, whose counts (``ConfigParser/collected``: the
+    /// plugin entries visited) tests read to check that the walk's work is bounded.
+    static func parse(yaml: String, rootDefaults: RootDefaults, with parser: inout ConfigParser) throws -> BlockDeviceConfig {
         let root: Node?
         // Yams composes by recursion (no depth limit in libyaml): a deep document would
         // overflow the stack. DIB's configurations nest a few levels.
@@ -22,7 +29,6 @@ extension BlockDeviceConfig {
         } catch let error as YamlError {
             throw syntaxError(error)
         }
-        var parser = ConfigParser()
         return try parser.run(root, rootDefaults: rootDefaults)
     }
 
@@ -107,7 +113,8 @@ struct ConfigParser {
 
     /// Flattens one plugin node and the plugin nodes nested in it.
     /// Plugin nodes collected so far: YAML aliases can make a short document name the same
-    /// mapping exponentially often, so the walk stops at ``maximumNodes``.
+    /// mapping exponentially often, so the walk stops at ``maximumNodes``: past it a visit
+    /// returns at once, so at most (maximumNodes + 1) × (plugins nested in one entry) visits.
     var collected = 0
     static let maximumNodes = 4096
 

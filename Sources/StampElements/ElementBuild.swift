@@ -308,7 +308,7 @@ public enum ElementBuild {
         env["TMP_MOUNT_PATH"] = work.root.path
         env["OUT_IMAGE_PATH"] = ""
         env["_LIB"] = HostHelpers.lib(work).path
-        env.merge(ChrootPolicy.environment) { _, policy in policy }  // the chroot /dev ($_LIB/chroot-dev)
+        env.merge(ChrootPolicy.environment) { _, policy in policy }  // the chroot mounts ($_LIB/chroot-dev)
         env["DIB_PYTHON_EXEC"] = env["DIB_PYTHON_EXEC"] ?? Spawn.which("python3") ?? "python3"
         env["DIB_DEBUG_TRACE"] = String(plan.debugTrace)
         env["DIB_CHECKSUM"] = env["DIB_CHECKSUM"] ?? "0"
@@ -325,11 +325,7 @@ public enum ElementBuild {
         env["DIB_BLOCK_DEVICE_PARAMS_YAML"] = work.url.appendingPathComponent("params.yaml").path
         env["LC_ALL"] = "C"
         if build.wantsBootloader { env["STAMP_NATIVE_BOOTLOADER"] = "1" }
-        env["STAMP_SANDBOX"] = build.sandbox
-        if build.sandbox != nil {
-            env["STAMP_SANDBOX_EXEC"] =
-                (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        }
+        env["STAMP_SANDBOX"] = build.sandbox  // STAMP_EXEC, stamp's own binary, is ChrootPolicy's
         return env
     }
 }

@@ -7,10 +7,10 @@ import Foundation
 /// The stage driver (``StageScript``) starts them as
 ///
 /// ```
-/// $STAMP_SANDBOX_EXEC --stamp-sandbox ROOT HOOKS IDS -- COMMAND [ARG…]
+/// $STAMP_EXEC --stamp-sandbox ROOT HOOKS IDS -- COMMAND [ARG…]
 /// ```
 ///
-/// where `STAMP_SANDBOX_EXEC` is stamp's own binary (stamp or disk-image-create) and the C
+/// where `STAMP_EXEC` is stamp's own binary (stamp or disk-image-create) and the C
 /// code in `Sources/CStampSupport/sandbox.c` does the rest before Swift starts a thread:
 /// a user namespace whose root is not the host's, the tree ID-mapped into it (its files keep
 /// their ids on disk), a new PID and mount namespace, a `/dev` of pseudo devices only, nosuid
@@ -27,11 +27,20 @@ public enum Sandbox {
     /// How many ids the sandbox maps: 0 … 65535, as a build's user namespace does.
     public static let count: UInt32 = 65536
 
-    /// Runs the sandbox and exits when this process was started as one; returns otherwise.
-    /// The first statement of each executable's `main`.
+    /// The hidden first argument of `stamp_mount_proc_sys` (`Shell/lib-chroot-dev.sh`): an
+    /// element chroot's `/proc` and `/sys`, mounted by the C the sandbox uses
+    /// (`CStampSupport/chroot_proc_sys.c`), as `--stamp-chroot-mounts ROOT host|userns`.
+    public static let chrootMountsFlag = "--stamp-chroot-mounts"
+
+    /// Runs the sandbox (or the chroot mounts) and exits when this process was started as
+    /// one; returns otherwise. The first statement of each executable's `main`.
     public static func runIfRequested() {
-        guard CommandLine.argc > 1, let first = CommandLine.unsafeArgv[1], String(cString: first) == flag else { return }
-        exit(stamp_sandbox_main(CommandLine.argc, CommandLine.unsafeArgv))
+        guard CommandLine.argc > 1, let first = CommandLine.unsafeArgv[1] else { return }
+        switch String(cString: first) {
+        case flag: exit(stamp_sandbox_main(CommandLine.argc, CommandLine.unsafeArgv))
+        case chrootMountsFlag: exit(stamp_chroot_mounts_main(CommandLine.argc, CommandLine.unsafeArgv))
+        default: return
+        }
     }
 
     /// The `IDS` argument for a build as `uid`: `BASE:COUNT` for root (a new user namespace),

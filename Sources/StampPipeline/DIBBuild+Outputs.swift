@@ -7,7 +7,7 @@ import StampIO
 #endif
 
 /// What `disk-image-create` does around its outputs as DIB does: keeping an earlier image
-/// under a dated name, and the image size report.
+/// under a dated name (the image size report is DIBBuild+Usage.swift).
 extension DIBBuild {
     /// DIB keeps an image already at an output's path: `NAME.FMT` becomes
     /// `NAME-YYYY.MM.DD-HH.MM.SS.FMT` (local time, as `date +%Y.%m.%d-%H.%M.%S` prints it),
@@ -51,45 +51,5 @@ extension DIBBuild {
         let date = String(decoding: buffer.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
         guard let dot = path.lastIndex(of: ".") else { return path + "-" + date + "." + path }
         return String(path[..<dot]) + "-" + date + String(path[dot...])
-    }
-
-    /// `DIB_SHOW_IMAGE_USAGE` (any value but empty or `0`): DIB's image size report on the
-    /// built tree, `du -a -c -x` sorted largest first with sizes in IEC units
-    /// (`numfmt --to=iec-i --suffix=B --padding=7`). Without `DIB_SHOW_IMAGE_USAGE_FULL`
-    /// (empty or `0`) only lines of 10 MiB and more are kept, DIB's filter: those naming
-    /// `MiB`, `GiB`, `TiB` or `PiB`, less the one-decimal `MiB` sizes numfmt prints below
-    /// 10 MiB. Returns nil when the report is not asked for.
-    static func imageUsageReport(root: String, environment: [String: String]) throws -> [String]? {
-        let show = environment["DIB_SHOW_IMAGE_USAGE"] ?? ""
-        guard !show.isEmpty && show != "0" else { return nil }
-        let full = !(environment["DIB_SHOW_IMAGE_USAGE_FULL"] ?? "").isEmpty && environment["DIB_SHOW_IMAGE_USAGE_FULL"] != "0"
-        // The root is passed as an argument, never spliced into the script.
-        let script =
-            "set -o pipefail; du -a -c -x -- \"$1\" | sort -nr | numfmt --to=iec-i --padding=7 --suffix=B --field=1 --from-unit=1024"
-        var command = Spawn.Command(Spawn.which("bash") ?? "/bin/bash", ["-c", script, "usage-report", root])
-        command.stdout = .pipe
-        command.stderr = .null
-        let data: [UInt8]
-        let termination: Spawn.Termination
-        do {
-            let child = try command.start()
-            data = child.output()
-            termination = child.wait()
-        } catch {
-            throw PackProblems(problems: ["image size report: \(ErrorLine.describe(error))"])
-        }
-        guard termination.succeeded else {
-            throw PackProblems(problems: ["image size report: du | sort | numfmt failed (\(termination))"])
-        }
-        var lines = String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
-        if !full {
-            lines = lines.filter { line in
-                ["MiB", "GiB", "TiB", "PiB"].contains { line.contains($0) }
-                    && line.range(of: #"\..MiB"#, options: .regularExpression) == nil
-            }
-        }
-        let title = full ? "Image size report" : "Image size report (files > 10MiB)"
-        let rule = String(repeating: "=", count: title.count)
-        return [rule, title, rule] + lines + ["", "===== end image size report =====", ""]
     }
 }

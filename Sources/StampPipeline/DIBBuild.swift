@@ -209,37 +209,4 @@ public enum DIBBuild {
         }
         try writeInTree(root, "etc/fstab", config.fstabLines.map { $0 + "\n" }.joined())
     }
-
-    /// `OUT.d/`: the image's own manifests (`/etc/dib-manifests`) copied out, as DIB does.
-    static func writeManifests(root: String, directory: String) throws {
-        mkdir(directory, 0o755)
-        let source = root + "/etc/dib-manifests"
-        // Copied only when no component is a symlink (checked beneath the root; nothing of the
-        // tree runs any more): a link in an image's tree never copies host files out.
-        if let manifests = try? FileDescriptor.open(root, .readOnly, options: [.directory, .noFollow, .closeOnExec]) {
-            defer { try? manifests.close() }
-            let fd = stamp_open_beneath(manifests.rawValue, "etc/dib-manifests", O_RDONLY | O_DIRECTORY)
-            guard fd >= 0 else { return }
-            close(fd)
-        } else {
-            return
-        }
-        var st = stat()
-        if stat(source, &st) == 0 {
-            // Merged into an existing directory: upstream's manifests element has already
-            // copied it in cleanup.d (a plain `cp -a` would nest dib-manifests/dib-manifests).
-            // cp without a shell: the paths come from -o and may hold any character.
-            let copy = Spawn.Command(Spawn.which("cp") ?? "/bin/cp", ["-a", "--", source + "/.", directory + "/dib-manifests/"])
-            let termination: Spawn.Termination
-            do {
-                try FileManager.default.createDirectory(atPath: directory + "/dib-manifests", withIntermediateDirectories: true)
-                termination = try copy.start().wait()
-            } catch {
-                throw PackProblems(problems: ["\(directory)/dib-manifests: \(ErrorLine.describe(error))"])
-            }
-            guard termination.succeeded else {
-                throw PackProblems(problems: ["\(directory)/dib-manifests: cp -a of \(source) failed (\(termination))"])
-            }
-        }
-    }
 }

@@ -114,6 +114,15 @@ int stamp_open_in_root(int rootfd, const char *relative, int flags, unsigned mod
 /// `mkdir -p` inside the tree below `rootfd`, each component resolved within it.
 int stamp_mkdirs_in_root(int rootfd, const char *relative, unsigned mode);
 
+/// The /proc and /sys of every chroot (chroot_proc_sys.c), mounted beneath `rootfd`: a new
+/// proc and a read-only sysfs, or with `userns` the bound fallbacks a user namespace needs.
+/// 0, or -1/errno with `*failed` naming the step.
+int stamp_chroot_mount_proc_sys(int rootfd, int userns, const char **failed);
+
+/// `stamp --stamp-chroot-mounts ROOT host|userns`: the same, for the element chroots' shell;
+/// returns the exit status (0, or 125 after one line on standard error).
+int stamp_chroot_mounts_main(int argc, char **argv);
+
 /// `stamp --stamp-sandbox ROOT HOOKS IDS -- COMMAND…` (sandbox.c): runs COMMAND confined to
 /// the tree ROOT; returns the exit status. Call it before anything starts a thread.
 int stamp_sandbox_main(int argc, char **argv);

@@ -6,7 +6,7 @@ if [ -n "${STAMP_SANDBOX:-}" ] && [ $# -ge 1 ] && [ "${1#-}" = "$1" ]; then
     if [ -n "$root" ] && [ "$target" = "$root" ]; then
         shift
         [ $# -gt 0 ] || set -- /bin/sh -i
-        exec "$STAMP_SANDBOX_EXEC" --stamp-sandbox "$root" - "$STAMP_SANDBOX" -- "$@"
+        exec "$STAMP_EXEC" --stamp-sandbox "$root" - "$STAMP_SANDBOX" -- "$@"
     fi
     case "$target/" in
         "$root"/*) echo "chroot: $1 is inside the image's tree: enter the tree itself (the sandbox)" >&2; exit 125 ;;

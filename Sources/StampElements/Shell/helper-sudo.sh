@@ -20,7 +20,7 @@ case "$1" in
 esac
 [ "$keep" = 1 ] && exec "$@"
 if [ "$sandbox" = 1 ]; then
-    set -- STAMP_SANDBOX="$STAMP_SANDBOX" STAMP_SANDBOX_EXEC="$STAMP_SANDBOX_EXEC" TMP_MOUNT_PATH="$TMP_MOUNT_PATH" "$@"
+    set -- STAMP_SANDBOX="$STAMP_SANDBOX" STAMP_EXEC="$STAMP_EXEC" TMP_MOUNT_PATH="$TMP_MOUNT_PATH" "$@"
 fi
 set -- PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH" HOME=/root USER=root \
     LOGNAME=root SHELL=/bin/sh SUDO_USER=root SUDO_UID=0 SUDO_GID=0 "$@"

@@ -25,3 +25,13 @@ stamp_mount_dev() {
         ln -s "${smd_spec%:*}" "$smd_root/dev/${smd_spec##*:}" || return 1
     done
 }
+
+# stamp: stamp_mount_proc_sys ROOT — the /proc and /sys of an element chroot, mounted by the C
+# the image sandbox uses (Sources/CStampSupport/chroot_proc_sys.c) through stamp's own binary
+# ($STAMP_EXEC, from ChrootPolicy.swift): a new proc and a read-only sysfs as root; in a user
+# namespace (STAMP_USERNS=1) the host's /sys bound read-only and, where a container's masked
+# /proc refuses a new one, that /proc bound. Every mount nosuid, nodev, noexec.
+stamp_mount_proc_sys() {
+    if [ "${STAMP_USERNS:-}" = 1 ]; then smp_mode=userns; else smp_mode=host; fi
+    "${STAMP_EXEC:?}" --stamp-chroot-mounts "$1" "$smp_mode"
+}

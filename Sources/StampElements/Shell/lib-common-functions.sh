@@ -13,16 +13,15 @@ mount_dev_pts_options() {
 }
 
 # /proc, /dev (with /dev/pts and /dev/shm) and a read-only /sys in $TMP_MOUNT_PATH. The
-# mounts live in stamp's private mount namespace and vanish with it. /dev is the /dev every
-# chroot of stamp's gets (ChrootPolicy.swift, $_LIB/chroot-dev), not a bind of the host's.
+# mounts live in stamp's private mount namespace and vanish with it. They are the ones every
+# chroot of stamp's gets (ChrootPolicy.swift, $_LIB/chroot-dev): /dev is not a bind of the
+# host's, /proc and /sys are mounted by stamp's C (stamp_mount_proc_sys).
 # shellcheck source=lib-chroot-dev.sh
 . "$_LIB/chroot-dev"
 mount_proc_dev_sys() {
     local root=${TMP_MOUNT_PATH:?}
-    mkdir -p "$root/proc" "$root/dev" "$root/sys"
-    mount -t proc proc "$root/proc"
-    stamp_mount_dev "$root"
-    mount -t sysfs -o ro sysfs "$root/sys"
+    mkdir -p "$root/dev"
+    stamp_mount_proc_sys "$root" && stamp_mount_dev "$root"
 }
 
 # unmount_dir DIR: lazily unmounts everything below DIR, deepest first, except the

@@ -41,7 +41,7 @@ stamp_initrd=
 sandboxed() { [ -n "${STAMP_SANDBOX:-}" ]; }
 in_chroot() {
     if sandboxed; then
-        set -- "$STAMP_SANDBOX_EXEC" --stamp-sandbox "$ROOT" "${stamp_hooks:-$HOOKS}" "$STAMP_SANDBOX" -- "$@"
+        set -- "$STAMP_EXEC" --stamp-sandbox "$ROOT" "${stamp_hooks:-$HOOKS}" "$STAMP_SANDBOX" -- "$@"
     else
         set -- chroot "$ROOT" "$@"
     fi
@@ -157,8 +157,9 @@ run_phase() { # <phase dir> <in|out>
     return 0
 }
 
-# The chroot's /dev: the one policy every chroot of stamp's has (ChrootPolicy.swift), a small
-# tmpfs of its own, never the host's /dev ($_LIB/chroot-dev, Shell/lib-chroot-dev.sh).
+# The chroot's /dev, /proc and /sys: the one policy every chroot of stamp's has
+# (ChrootPolicy.swift); /dev a small tmpfs of its own, never the host's ($_LIB/chroot-dev,
+# Shell/lib-chroot-dev.sh).
 # shellcheck source=lib-chroot-dev.sh
 . "$_LIB/chroot-dev"
 mount_dev() { stamp_mount_dev "$ROOT"; }
@@ -166,21 +167,11 @@ mount_dev() { stamp_mount_dev "$ROOT"; }
 mount_chroot() {
     # Sandboxed: each program gets its own /proc, /dev, /sys and hooks (sandbox.c).
     if sandboxed; then mounted=1; return 0; fi
-    for d in proc sys dev tmp/in_target.d; do mkdir -p "$ROOT/$d"; done
-    if [ "${STAMP_USERNS:-}" = 1 ]; then
-        # In a user namespace (UserNamespace.swift) sysfs cannot be mounted: bind the
-        # host's (its submounts are locked to it, so only a recursive bind is allowed).
-        # A container's /proc with masked paths (podman, Kubernetes) cannot be mounted
-        # anew either: then the chroot sees that one, bound with its masks.
-        { mount -t proc proc "$ROOT/proc" 2>/dev/null || mount --rbind /proc "$ROOT/proc"; } &&
-        mount_dev &&
-        mount --rbind /sys "$ROOT/sys" &&
-        { mount -o remount,bind,ro "$ROOT/sys" 2>/dev/null || true; }
-    else
-        mount -t proc proc "$ROOT/proc" &&
-        mount_dev &&
-        mount -t sysfs -o ro sysfs "$ROOT/sys"
-    fi &&
+    for d in dev tmp/in_target.d; do mkdir -p "$ROOT/$d"; done
+    # /proc and /sys: the C the sandbox uses, with a user namespace's fallbacks
+    # (stamp_mount_proc_sys, Shell/lib-chroot-dev.sh).
+    stamp_mount_proc_sys "$ROOT" &&
+    mount_dev &&
     mount --bind "$HOOKS" "$ROOT/tmp/in_target.d" &&
     mount -o remount,bind,ro "$ROOT/tmp/in_target.d" || { mark error "cannot mount the chroot file systems"; return 1; }
     mounted=1
