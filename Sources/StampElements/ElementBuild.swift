@@ -309,6 +309,9 @@ public enum ElementBuild {
         env["OUT_IMAGE_PATH"] = ""
         env["_LIB"] = HostHelpers.lib(work).path
         env.merge(ChrootPolicy.environment) { _, policy in policy }  // the chroot mounts ($_LIB/chroot-dev)
+        // A STAMP_EXEC given by the caller names the binary of stamp's hidden commands when this
+        // process is not stamp (the tests' runner, which gives the stamp it built).
+        if let exec = plan.environment["STAMP_EXEC"], !exec.isEmpty { env["STAMP_EXEC"] = exec }
         env["DIB_PYTHON_EXEC"] = env["DIB_PYTHON_EXEC"] ?? Spawn.which("python3") ?? "python3"
         env["DIB_DEBUG_TRACE"] = String(plan.debugTrace)
         env["DIB_CHECKSUM"] = env["DIB_CHECKSUM"] ?? "0"

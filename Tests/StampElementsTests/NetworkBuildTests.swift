@@ -22,6 +22,7 @@ struct NetworkBuildTests {
         env["TMPDIR"] = work.path
         env["DIB_IMAGE_CACHE"] = sharedImageCache(fallback: work.appendingPathComponent("cache").path)
         env["DIB_RELEASE"] = "bookworm"
+        env["STAMP_EXEC"] = stampBinary  // the chroot mounts: this process is the test runner
         guard
             case .build(let request) = try DIBCommandLine.parse(
                 [

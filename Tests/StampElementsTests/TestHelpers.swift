@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import StampElements
+import StampTestSupport
 
 /// Paths and small helpers shared by the element tests.
 enum Fixtures {
@@ -29,6 +30,7 @@ enum Fixtures {
         env["DIB_IMAGE_CACHE"] = work.appendingPathComponent("cache").path
         env["STAMP_BREAK_NO_TTY"] = "1"
         env["DIB_IMAGE_NAME"] = "nodepool-name"
+        env["STAMP_EXEC"] = stampBinary  // the chroot mounts and the sandbox: this process is the test runner
         env.merge(extra) { _, new in new }
         var plan = ElementBuildPlan(elements: elements, environment: env)
         plan.elementsPath = elements.isEmpty ? nil : Fixtures.elements.path
