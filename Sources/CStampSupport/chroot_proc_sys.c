@@ -42,34 +42,27 @@ static int attach_beneath(int rootfd, const char *relative, int mount_fd) {
     return status;
 }
 
+/* The host's mount at `path` with its submounts, detached, every one given `attributes`. */
+static int bound_copy(const char *path, uint64_t attributes) {
+    int fd = stamp_mount_clone(path, 1);
+    if (fd >= 0 && stamp_mount_set(fd, attributes, -1, 1) != 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        fd = -1;
+    }
+    return fd;
+}
+
 int stamp_chroot_mount_proc_sys(int rootfd, int userns, const char **failed) {
     static const char *const no_options[] = { NULL };
     int proc = stamp_mount_new("proc", no_options, proc_attributes);
-    if (proc < 0 && userns) {
-        proc = stamp_mount_clone("/proc", 1);
-        if (proc >= 0 && stamp_mount_set(proc, proc_attributes, -1, 1) != 0) {
-            int saved = errno;
-            close(proc);
-            errno = saved;
-            proc = -1;
-        }
-    }
+    if (proc < 0 && userns) proc = bound_copy("/proc", proc_attributes);
     if (proc < 0 || attach_beneath(rootfd, "proc", proc) != 0) {
         *failed = "mounting /proc";
         return -1;
     }
-    int sys;
-    if (userns) {
-        sys = stamp_mount_clone("/sys", 1);
-        if (sys >= 0 && stamp_mount_set(sys, sys_attributes, -1, 1) != 0) {
-            int saved = errno;
-            close(sys);
-            errno = saved;
-            sys = -1;
-        }
-    } else {
-        sys = stamp_mount_new("sysfs", no_options, sys_attributes);
-    }
+    int sys = userns ? bound_copy("/sys", sys_attributes) : stamp_mount_new("sysfs", no_options, sys_attributes);
     if (sys < 0 || attach_beneath(rootfd, "sys", sys) != 0) {
         *failed = "mounting /sys";
         return -1;
