@@ -12,6 +12,13 @@ import Foundation
 /// lists any process that is one of those descendants, is in one of those namespaces, or has
 /// its command line, working directory or root inside the build's work directory. Zombies
 /// (exited, not yet reaped) hold no namespace and are not counted.
+///
+/// A namespace's number (its nsfs inode) is free again once the namespace is gone, and the
+/// kernel hands it to the next namespace made: after the kill, a build running beside this
+/// one (the network phase runs suites in parallel) may unshare a mount namespace with the
+/// dead build's number. So the namespace rule counts only processes that had started by the
+/// last sample: a real leftover was alive then (whatever it forks later has it as an ancestor,
+/// which is counted), a stranger in a reused namespace started after it.
 public final class BuildWatch: @unchecked Sendable {
     /// One process, told apart from a later process with the same PID by its start time.
     public struct ProcessID: Hashable, Sendable, CustomStringConvertible {
@@ -37,12 +44,16 @@ public final class BuildWatch: @unchecked Sendable {
     /// (`readlink /proc/PID/ns/mnt`, e.g. `mnt:[4026532283]`).
     public private(set) var namespaces: Set<String> = []
     private let hostNamespace = BuildWatch.link("/proc/self/ns/mnt")
+    /// The clock (ticks since boot, as `/proc/PID/stat` field 22 counts) at the last
+    /// ``sample()``, rounded up.
+    public private(set) var sampledUntil: UInt64 = 0
     private let lock = NSLock()
 
     public init(pid: Int32) { root = pid }
 
     /// Records the build's current descendants and their mount namespaces.
     public func sample() {
+        let now = BuildWatch.ticksSinceBoot()
         let table = BuildWatch.processTable()
         var children: [Int32: [Entry]] = [:]
         for entry in table { children[entry.parent, default: []].append(entry) }
@@ -56,6 +67,7 @@ public final class BuildWatch: @unchecked Sendable {
         }
         lock.lock()
         defer { lock.unlock() }
+        sampledUntil = max(sampledUntil, now)
         for entry in found {
             descendants.insert(entry.id)
             if let ns = entry.mountNamespace, ns != hostNamespace { namespaces.insert(ns) }
@@ -67,14 +79,16 @@ public final class BuildWatch: @unchecked Sendable {
     /// or root lies in it. One line each: `PID: why: command line`.
     public func survivors(touching directory: String? = nil) -> [String] {
         lock.lock()
-        let (known, spaces) = (descendants, namespaces)
+        let (known, spaces, until) = (descendants, namespaces, sampledUntil)
         lock.unlock()
         var lines: [String] = []
         for entry in BuildWatch.processTable() where entry.state != "Z" && entry.id.pid != getpid() {
             let pid = entry.id.pid
             var why: [String] = []
             if known.contains(entry.id) { why.append("a process of the build") }
-            if let ns = entry.mountNamespace, spaces.contains(ns) { why.append("in the build's mount namespace \(ns)") }
+            if let ns = entry.mountNamespace, spaces.contains(ns), entry.id.startTime <= until {
+                why.append("in the build's mount namespace \(ns)")
+            }
             let command = BuildWatch.commandLine(pid)
             if let directory {
                 if command.contains(directory) { why.append("command line names \(directory)") }
@@ -126,6 +140,14 @@ public final class BuildWatch: @unchecked Sendable {
                 id: ProcessID(pid: pid, startTime: start), parent: parent, state: state,
                 mountNamespace: link("/proc/\(name)/ns/mnt"))
         }
+    }
+
+    /// Now, in the clock ticks of `/proc/PID/stat`'s start time (`/proc/uptime` is in
+    /// hundredths of a second), rounded up.
+    static func ticksSinceBoot() -> UInt64 {
+        let uptime = (try? String(contentsOfFile: "/proc/uptime", encoding: .utf8))?.split(separator: " ").first
+        let seconds = uptime.flatMap { Double($0) } ?? 0
+        return UInt64((seconds * Double(sysconf(Int32(_SC_CLK_TCK)))).rounded(.up)) + 1
     }
 
     static func link(_ path: String) -> String? {
