@@ -107,10 +107,9 @@ if 'stamp-cached' in res:
     up = f"   speed-up {med('peer')/med('stamp-cached'):.1f}x" if 'peer' in res else ""
     print(f"stamp, served from --stamped-cache       {med('stamp-cached'):7.2f} s{up}   goal < 2 s: {'met' if med('stamp-cached') < 2 else 'MISSED'}")
 if os.path.exists(sys.argv[5]):
-    for line in open(sys.argv[5]):
-        name, _, rest = line.strip().partition(' ')
-        if name == 'stamp':
-            print(f"stamp's stages (last run): {rest}")
+    runs = [l.strip().partition(' ')[2] for l in open(sys.argv[5]) if l.startswith('stamp ')]
+    for i, rest in enumerate(runs, 1):
+        print(f"stamp run {i}: {rest}")
 if 'peer' in res and 'stamp' in res:
     ratio = med('peer') / med('stamp')
     rss = max(x[1] for x in res['stamp']) / 1024
