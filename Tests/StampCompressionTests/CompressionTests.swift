@@ -59,7 +59,7 @@ func sample(_ n: Int, seed: UInt64) -> [UInt8] {
         var input = (0..<4096).map { UInt8(truncatingIfNeeded: $0 * 7 + $0 / 256) }  // every byte value
         let far = sample(3000, seed: 9)
         input += far + [UInt8](repeating: 0xAB, count: 27000) + far  // a match 30,000 bytes back
-        for length in [3, 4, 10, 57, 131, 258] { input += input[100..<(100 + length)] + [UInt8(length)] }
+        for length in [3, 4, 10, 57, 131, 258] { input += input[100..<(100 + length)] + [UInt8(truncatingIfNeeded: length)] }
         input += sample(65536 - input.count, seed: 10)
         let compressor = try CompressionSettings(backend: .isal, level: 0).makeCompressor(format: .zlib(windowBits: 15))
         var out = [UInt8](repeating: 0, count: compressor.maximumCompressedSize(for: input.count))
