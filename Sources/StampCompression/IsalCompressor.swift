@@ -4,11 +4,16 @@ import CIsal
 /// `--fast`. One stream and one level buffer per compressor, reused for every chunk through
 /// the stateless (whole-buffer) API. Unlike libdeflate, igzip can limit its window
 /// (`hist_bits`), so it also writes qcow2's raw deflate with a 4 KiB window.
+///
+/// Level 0 encodes with one fixed Huffman code (``IsalTrainedCode``, built once per
+/// compressor) instead of ISA-L's generic default; levels 1–3 build a code per chunk.
 public final class IsalCompressor: Compressor {
     public let format: CompressionFormat
     public let level: Int
     private var stream: UnsafeMutablePointer<isal_zstream>?
     private let levelBuffer: UnsafeMutableRawBufferPointer
+    /// Level 0's code table (nil at levels 1–3, which build their own per chunk).
+    private let table: UnsafeMutablePointer<isal_hufftables>?
 
     /// - Parameter level: 0 (fastest) … 3.
     public init(level: Int, format: CompressionFormat) throws(CompressionError) {
@@ -19,6 +24,7 @@ public final class IsalCompressor: Compressor {
         self.format = format
         self.level = level
         let size = Int(CIsal_levelBufferSize(Int32(level)))
+        table = level == 0 ? try IsalTrainedCode.makeTable() : nil
         levelBuffer = .allocate(byteCount: max(size, 1), alignment: 16)
         stream = .allocate(capacity: 1)
     }
@@ -48,7 +54,11 @@ public final class IsalCompressor: Compressor {
     {
         guard let s = stream else { throw .unsupported("compressor used after close") }
         guard let outBase = output.baseAddress, output.count > 0 else { return nil }
-        isal_deflate_stateless_init(s)
+        isal_deflate_stateless_init(s)  // also selects ISA-L's default code
+        if let table {
+            let rc = isal_deflate_set_hufftables(s, table, CIsal_customTables())
+            guard rc == 0 else { throw .compressionFailed(backend: .isal, code: rc) }
+        }
         s.pointee.next_in = UnsafeMutablePointer(mutating: input.baseAddress?.assumingMemoryBound(to: UInt8.self))
         s.pointee.avail_in = UInt32(input.count)
         s.pointee.next_out = outBase.assumingMemoryBound(to: UInt8.self)
@@ -75,5 +85,6 @@ public final class IsalCompressor: Compressor {
     deinit {
         close()
         levelBuffer.deallocate()
+        table?.deallocate()
     }
 }

@@ -52,6 +52,23 @@ func sample(_ n: Int, seed: UInt64) -> [UInt8] {
         }
     }
 
+    /// ISA-L level 0 encodes with one trained code: every byte value, every match length and
+    /// distances near the 32 KiB limit must have a code in it (counts of at least one), or
+    /// the stream could not say them. zlib inflates the result.
+    @Test func trainedCodeCoversEverySymbol() throws {
+        var input = (0..<4096).map { UInt8(truncatingIfNeeded: $0 * 7 + $0 / 256) }  // every byte value
+        let far = sample(3000, seed: 9)
+        input += far + [UInt8](repeating: 0xAB, count: 27000) + far  // a match 30,000 bytes back
+        for length in [3, 4, 10, 57, 131, 258] { input += input[100..<(100 + length)] + [UInt8(truncatingIfNeeded: length)] }
+        input += sample(65536 - input.count, seed: 10)
+        let compressor = try CompressionSettings(backend: .isal, level: 0).makeCompressor(format: .zlib(windowBits: 15))
+        var out = [UInt8](repeating: 0, count: compressor.maximumCompressedSize(for: input.count))
+        let n = try #require(
+            try input.withUnsafeBytes { i in try out.withUnsafeMutableBytes { try compressor.compress(i, into: $0) } })
+        #expect(n < input.count * 3 / 4, "the repeated parts were not matched: \(n) bytes")
+        #expect(zlibUncompress(Array(out[0..<n]), expected: input.count) == input)
+    }
+
     @Test func incompressibleGrainHasTheDocumentedSize() throws {
         // formats.md §1.4: incompressible 64 KiB → 65562 bytes of zlib at level 6.
         var s: UInt64 = 99
@@ -121,7 +138,10 @@ func sample(_ n: Int, seed: UInt64) -> [UInt8] {
     /// A zlib stream with a 4 KiB window, from every backend that can write one: its header
     /// says so, Python's zlib (not our code) inflates it with a 4 KiB window and checks the
     /// Adler-32, and the deflate data inside is what the raw 4 KiB-window mode writes.
-    @Test(arguments: [CompressionSettings(backend: .zlib, level: 5), CompressionSettings(backend: .isal, level: 1)])
+    @Test(arguments: [
+        CompressionSettings(backend: .zlib, level: 5), CompressionSettings(backend: .isal, level: 1),
+        CompressionSettings(backend: .isal, level: 0),
+    ])
     func smallWindowZlibStream(settings: CompressionSettings) throws {
         let block = sample(8192, seed: 5)
         let input = Array((0..<8).map { _ in block }.joined())

@@ -87,13 +87,14 @@ import Testing
         #expect(grains == nonZero.count && grains > 10)
     }
 
-    /// qemu-img (a reader we did not write) checks both and finds them equal to the raw disk.
-    @Test(.enabled(if: hasQemuImg))
-    func qemuReadsBoth() throws {
+    /// qemu-img (a reader we did not write) checks both and finds them equal to the raw disk,
+    /// by default and with `--fast` (ISA-L level 0 and its trained code).
+    @Test(.enabled(if: hasQemuImg), arguments: [false, true])
+    func qemuReadsBoth(fast: Bool) throws {
         let dir = TempDir()
         let disk = SyntheticDisk(large: true)
         var observed = 0
-        let (qcow2, vmdk) = try writeShared(disk, dir: dir, fast: false, checksum: { observed += $0.count })
+        let (qcow2, vmdk) = try writeShared(disk, dir: dir, fast: fast, checksum: { observed += $0.count })
         let raw = dir.file("disk.raw")
         try disk.feed(try RawFileSink(path: raw), sourceDirectory: dir)
         for (image, format) in [(qcow2, "qcow2"), (vmdk, "vmdk")] {

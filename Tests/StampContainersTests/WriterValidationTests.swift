@@ -10,6 +10,8 @@ struct Variant: CustomTestStringConvertible, Sendable {
     var format: OutputFormat
     var compat: Qcow2Compat = .v3
     var compressed = false
+    /// `--fast`: ISA-L level 0 with its trained code.
+    var fast = false
     var qemuFormat: String
     var expectedInfo: [String: String] = [:]
     var testDescription: String { name }
@@ -18,6 +20,7 @@ struct Variant: CustomTestStringConvertible, Sendable {
         var o = ContainerOptions()
         o.qcow2Compat = compat
         o.qcow2Compressed = compressed
+        if fast { o.compression = .fast }
         o.workers = 2
         return o
     }
@@ -32,6 +35,12 @@ struct Variant: CustomTestStringConvertible, Sendable {
         Variant(
             name: "vmdk streamOptimized", format: .vmdkStreamOptimized, qemuFormat: "vmdk",
             expectedInfo: ["create-type": "streamOptimized"]),
+        Variant(
+            name: "vmdk streamOptimized --fast", format: .vmdkStreamOptimized, fast: true, qemuFormat: "vmdk",
+            expectedInfo: ["create-type": "streamOptimized"]),
+        Variant(
+            name: "qcow2 compressed --fast", format: .qcow2, compressed: true, fast: true, qemuFormat: "qcow2",
+            expectedInfo: ["compat": "1.1"]),
         Variant(
             name: "vmdk monolithicSparse", format: .vmdkMonolithicSparse, qemuFormat: "vmdk",
             expectedInfo: ["create-type": "monolithicSparse"]),
