@@ -74,4 +74,16 @@ extension PackRequest {
 
     /// The OVA's configuration: `--ovf-config`'s, else the one the command-line options describe.
     public var ovfConfig: OVFConfig { ova.config ?? ova.ovfConfig(name: vmName) }
+
+    /// What the command line gives an OVA that no descriptor can hold, one line each (the
+    /// settings table already bounds `--cpus`, `--memory`, `--nic` and `--controller`; a
+    /// config's own keys are checked by its parser).
+    var ovaProblems: [String] {
+        var found: [String] = []
+        if vmName.isEmpty { found.append("--vm-name: the virtual machine's name must not be empty") }
+        if ova.config == nil, !GuestOS.isWellFormed(ova.osType) {
+            found.append("--os-type '\(ova.osType)': not a guest OS identifier (letters, digits and _, e.g. debian12_64Guest)")
+        }
+        return found
+    }
 }
