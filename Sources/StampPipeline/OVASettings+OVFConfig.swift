@@ -3,7 +3,8 @@ import StampPackaging
 
 /// The command-line OVA options as the configuration `--ovf-config` would give (issue 20's
 /// "one OVF writer"): `stamp pack -t ova --cpus 4 --nic e1000 …` describes the same
-/// ``OVFConfig`` as this ova-compose YAML, so both can be written by one writer.
+/// ``OVFConfig`` as this ova-compose YAML, and both are written by the one writer
+/// (``OVFComposeEnvelope``, through the pack plan).
 ///
 /// ```
 /// system:   {name: NAME, type: HARDWARE-VERSION, os_vmw: OS-TYPE, os_cim: N}   (N: GuestOS's guess)
