@@ -24,7 +24,8 @@ import StampIO
 /// reserved at its length for the largest sizes (20 digits) and the real text is padded with
 /// spaces, which XML allows after the root element. The manifest's length is fixed by the
 /// names, the certificate's by the key size and the certificate. With one disk and no signer
-/// the archive is the same as ``OVAWriter`` writes for the same disk, but for that padding.
+/// the archive is the same as ``OVAWriter`` writes for the same disk and descriptor, but for
+/// that padding. The descriptor is ``OVFComposeEnvelope``'s (the pack plan renders it).
 public final class OVAStream {
     /// The archive's writer; the VMDK writer appends to it from ``diskOffset`` on.
     public let writer: StagedWriter
@@ -44,21 +45,6 @@ public final class OVAStream {
     private let mtime: UInt64
     /// (header offset, size, SHA-256) of each member written so far.
     private var written: [(header: UInt64, size: UInt64, sha256: [UInt8])] = []
-
-    /// Creates the archive (under a temporary name) and reserves its front.
-    /// - Parameters: as ``OVAWriter/write(path:ovaName:vmdkPath:virtualSize:options:mtime:populatedSize:vmdkSHA256:hashOutput:)``.
-    public convenience init(
-        path: String, ovaName: String, virtualSize: UInt64, options: OVFOptions, mtime: UInt64, populatedSize: UInt64 = 0
-    ) throws {
-        let names = OVAWriter.memberNames(ovaName: ovaName)
-        try options.validate()
-        try self.init(path: path, ovaName: ovaName, members: [names.disk], mtime: mtime) { sizes in
-            try OVFDescriptor(
-                options: options,
-                disk: .init(fileName: names.disk, fileSize: sizes[0], capacity: virtualSize, populatedSize: populatedSize)
-            ).text()
-        }
-    }
 
     /// Creates the archive for `members` (the first one streamed at ``diskOffset``, the others
     /// appended with ``beginMember()``/``endMember(size:sha256:)``).

@@ -32,23 +32,21 @@ public enum OVAWriter {
     ///   - path: the `.ova` to create.
     ///   - ovaName: the base of the member names (printable ASCII, no slash).
     ///   - vmdkPath: a finished streamOptimized VMDK.
-    ///   - virtualSize: the disk's virtual size in bytes (the OVF capacity).
-    ///   - options: the virtual machine (validated first).
+    ///   - descriptor: the OVF text for the VMDK's file size (`References/File/@ovf:size`),
+    ///     an ``OVFComposeEnvelope``'s.
     ///   - mtime: the members' modification time (seconds; pass SOURCE_DATE_EPOCH for
     ///     reproducible packages).
-    ///   - populatedSize: `ovf:populatedSize`, the guest's used bytes (an estimate; 0 = unknown).
     ///   - vmdkSHA256: the VMDK's SHA-256 if already known; nil reads the VMDK an extra time.
     /// - Returns: the MD5 and SHA-256 of the OVA file.
-    /// - Throws: ``PackagingError`` for bad options or names and a VMDK that changes size,
-    ///   `IOError` for system-call failures.
+    /// - Throws: ``PackagingError`` for bad names and a VMDK that changes size, what
+    ///   `descriptor` throws, `IOError` for system-call failures.
     @discardableResult
     public static func write(
-        path: String, ovaName: String, vmdkPath: String, virtualSize: UInt64, options: OVFOptions,
-        mtime: UInt64, populatedSize: UInt64 = 0, vmdkSHA256: [UInt8]? = nil, hashOutput: Bool = true
+        path: String, ovaName: String, vmdkPath: String, descriptor: (_ vmdkSize: UInt64) throws -> String,
+        mtime: UInt64, vmdkSHA256: [UInt8]? = nil, hashOutput: Bool = true
     ) throws -> Digests? {
         let names = memberNames(ovaName: ovaName)
         for name in [names.ovf, names.manifest, names.disk] { try USTARHeader.validate(memberName: name) }
-        try options.validate()
 
         let vmdk = try withPath(vmdkPath, "open") { try FileDescriptor.open(vmdkPath, .readOnly) }
         defer { try? vmdk.close() }
@@ -56,10 +54,7 @@ public enum OVAWriter {
         let buffer = IOBuffer(size: 4 << 20)
         let diskDigest = try vmdkSHA256 ?? hashFile(vmdk, path: vmdkPath, size: vmdkSize, buffer: buffer)
 
-        let descriptor = OVFDescriptor(
-            options: options,
-            disk: .init(fileName: names.disk, fileSize: vmdkSize, capacity: virtualSize, populatedSize: populatedSize))
-        let ovfBytes = Array(try descriptor.text().utf8)
+        let ovfBytes = Array(try descriptor(vmdkSize).utf8)
         let manifest = Manifest(entries: [
             (names.ovf, Array(SHA256.hash(data: ovfBytes))), (names.disk, diskDigest),
         ])

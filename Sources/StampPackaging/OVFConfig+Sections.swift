@@ -132,7 +132,7 @@ extension ConfigReader {
                 s.secureBoot = try bool(value, path)
                 s.secureBootGiven = s.secureBoot
             case "default_configuration": s.defaultConfiguration = try string(value, path)
-            case "no_default_configs": s.noDefaultConfigs = try bool(value, path)  // stamp pack adds none anyway
+            case "no_default_configs": s.noDefaultConfigs = try bool(value, path)
             default: break
             }
         }

@@ -29,7 +29,7 @@ import StampConfig
 /// The parser (``parse(yaml:params:baseDirectory:)``) refuses an unknown key or a value of
 /// the wrong type in one line naming the key's full path (`hardware.eth0.subtype`). A scalar
 /// tagged `!param NAME[=DEFAULT]` takes its value from `--param NAME=VALUE`, else DEFAULT.
-/// ``OVFEnvelope`` turns the result, with the sizes of the disks once written, into the
+/// ``OVFComposeEnvelope`` turns the result, with the sizes of the disks once written, into the
 /// descriptor text.
 public struct OVFConfig: Sendable, Equatable {
     public struct System: Sendable, Equatable {
@@ -211,6 +211,45 @@ public struct OVFConfig: Sendable, Equatable {
             if case .hardDisk(_, let source, _, _, _, _) = item.kind { return (item, source) }
             return nil
         }
+    }
+
+    /// The config as `stamp pack` writes it (with ``OVFComposeEnvelope``, as ova-compose's is)
+    /// for a disk whose layout boots with `firmware`: stamp's reading of each value in place of
+    /// the value as the YAML spelled it, and what the YAML leaves out filled in.
+    ///
+    /// | field | ova-compose writes | `stamp pack` writes |
+    /// |---|---|---|
+    /// | `system.firmware` absent | efi (its default) | the layout's: efi or bios |
+    /// | `system.secure_boot` absent | true | false: a tree without the signed shim would not boot |
+    /// | `os_vmw: vmw.NAME` | `vmw.NAME` | `NAME`, vSphere's identifier |
+    /// | `subtype:` of a controller or NIC | as given (`vmxnet3`) | vSphere's spelling (`VmxNet3`) |
+    /// | property value `true` | `True` (Python's `str`) | `true` (xs:boolean) |
+    /// | configuration without label, description | empty `Label`, `Description` | its id |
+    /// | annotation, eula without info | "Information about the installed software" | "Description of the Product", "End User License Agreement" |
+    public func packed(firmware: Firmware) -> OVFConfig {
+        var c = self
+        c.system.firmware = c.system.firmware ?? firmware
+        c.system.secureBootGiven = c.system.secureBootGiven ?? false
+        c.system.osVMWWritten = c.system.osVMW
+        for i in c.hardware.indices {
+            switch c.hardware[i].kind {
+            case .scsiController(let subtype), .ethernet(_, let subtype, _, _): c.hardware[i].subtypeWritten = subtype
+            default: break
+            }
+        }
+        for p in c.products.indices {
+            for q in c.products[p].properties.indices {
+                c.products[p].properties[q].valueWritten = c.products[p].properties[q].value
+                c.products[p].properties[q].configurationValuesWritten = c.products[p].properties[q].configurationValues
+            }
+        }
+        for i in c.configurations.indices {
+            c.configurations[i].givenLabel = c.configurations[i].label
+            c.configurations[i].givenDescription = c.configurations[i].description
+        }
+        if let info = c.annotation?.info { c.annotation?.givenInfo = info }
+        if let info = c.eula?.info { c.eula?.givenInfo = info }
+        return c
     }
 
     /// Every OVF transport named by a product section, once each, in first-seen order.

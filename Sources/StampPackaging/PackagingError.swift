@@ -1,13 +1,10 @@
 import StampArchive
 
-/// A packaging failure (OVF, OVA, manifest, checksum files, tarball), with the path or the
-/// option at fault.
+/// A packaging failure (OVA, manifest, checksum files, tarball), with the path at fault.
 ///
 /// System-call failures are reported as `StampIO.IOError`; this enum covers what is specific
 /// to packaging. Messages are one line, lower-case, without a trailing period.
 public enum PackagingError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// An OVF option is out of range or malformed (`option` is its name, e.g. `cpus`).
-    case invalidOption(option: String, reason: String)
     /// A tar member name cannot be stored in a ustar header (too long, not plain ASCII, a slash).
     case invalidMemberName(name: String, reason: String)
     /// A file changed size while it was being copied into an archive.
@@ -20,8 +17,6 @@ public enum PackagingError: Error, Sendable, Equatable, CustomStringConvertible 
 
     public var description: String {
         switch self {
-        case .invalidOption(let option, let reason):
-            return "ovf option \(option): \(reason)"
         case .invalidMemberName(let name, let reason):
             return "\(name): cannot be a tar member name: \(reason)"
         case .sizeChanged(let path, let expected, let actual):

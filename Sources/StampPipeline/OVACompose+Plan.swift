@@ -38,7 +38,7 @@ extension OVACompose {
             case .hardDisk(_, let source, let units, let diskID, let fileID, let sector):
                 let id = diskID ?? "vmdisk\(diskNumber)"
                 if diskID == nil { diskNumber += 1 }
-                let factor = OVFEnvelope.unitFactors[units] ?? 1
+                let factor = OVFComposeEnvelope.unitFactors[units] ?? 1
                 switch source {
                 case .tree: break  // refused by loadConfig
                 case .empty(let capacity):

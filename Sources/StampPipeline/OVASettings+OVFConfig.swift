@@ -3,7 +3,8 @@ import StampPackaging
 
 /// The command-line OVA options as the configuration `--ovf-config` would give (issue 20's
 /// "one OVF writer"): `stamp pack -t ova --cpus 4 --nic e1000 …` describes the same
-/// ``OVFConfig`` as this ova-compose YAML, so both can be written by one writer.
+/// ``OVFConfig`` as this ova-compose YAML, and both are written by the one writer
+/// (``OVFComposeEnvelope``, through the pack plan).
 ///
 /// ```
 /// system:   {name: NAME, type: HARDWARE-VERSION, os_vmw: OS-TYPE, os_cim: N}   (N: GuestOS's guess)
@@ -74,4 +75,16 @@ extension PackRequest {
 
     /// The OVA's configuration: `--ovf-config`'s, else the one the command-line options describe.
     public var ovfConfig: OVFConfig { ova.config ?? ova.ovfConfig(name: vmName) }
+
+    /// What the command line gives an OVA that no descriptor can hold, one line each (the
+    /// settings table already bounds `--cpus`, `--memory`, `--nic` and `--controller`; a
+    /// config's own keys are checked by its parser).
+    var ovaProblems: [String] {
+        var found: [String] = []
+        if vmName.isEmpty { found.append("--vm-name: the virtual machine's name must not be empty") }
+        if ova.config == nil, !GuestOS.isWellFormed(ova.osType) {
+            found.append("--os-type '\(ova.osType)': not a guest OS identifier (letters, digits and _, e.g. debian12_64Guest)")
+        }
+        return found
+    }
 }

@@ -16,8 +16,10 @@ import StampTree
 ///                                 IMAGE.iso …       ← cd_drive/floppy images, copied
 /// ```
 ///
-/// Disks and files are numbered (`fileN`, `vmdiskN`) in that order unless the config gives
-/// `file_id`/`disk_id`; empty disks (`disk_capacity`) have no file.
+/// Disks and files are numbered (`fileN`, `vmdiskN`, from 1) in that order unless the config
+/// gives `file_id`/`disk_id`; empty disks (`disk_capacity`) have no file. Every disk's capacity
+/// is written in its own `units`, rounded up. The descriptor is ``OVFComposeEnvelope``'s, the
+/// one OVF writer, for the config as `OVFConfig.packed(firmware:)` completes it.
 struct OVAPackagePlan {
     enum Content {
         case treeDisk
@@ -33,7 +35,7 @@ struct OVAPackagePlan {
     }
 
     var members: [Member] = []
-    var disks: [String: OVFEnvelope.Disk] = [:]
+    var disks: [String: OVFComposeEnvelope.Disk] = [:]
     var imageFiles: [String: String] = [:]
     let config: OVFConfig
 
@@ -64,14 +66,20 @@ struct OVAPackagePlan {
         }
         for item in ordered {
             switch item.kind {
-            case .hardDisk(_, let source, let units, let diskID, let fileID, _):
+            case .hardDisk(_, let source, let units, let diskID, let fileID, let sector):
                 diskNumber += 1
                 let id = diskID ?? "vmdisk\(diskNumber)"
+                // A disk with a file: a VMDK of 512-byte sectors unless the config says otherwise.
+                func disk(_ file: String, bytes: UInt64) -> OVFComposeEnvelope.Disk {
+                    .init(
+                        diskID: id, fileID: file, capacity: OVFComposeEnvelope.Disk.capacity(bytes: bytes, units: units),
+                        units: units, populatedSize: nil, sectorSize: sector ?? 512)
+                }
                 switch source {
                 case .tree:
                     let file = nextFileID(fileID)
                     members.append(Member(name: "\(ovaName)-disk\(diskNumber).vmdk", fileID: file, content: .treeDisk))
-                    disks[item.id] = .init(diskID: id, fileID: file, capacity: treeDiskSize)
+                    disks[item.id] = disk(file, bytes: treeDiskSize)
                 case .image(let path):
                     let reader: any DiskImageReader
                     do {
@@ -83,7 +91,7 @@ struct OVAPackagePlan {
                     members.append(
                         Member(
                             name: "\(ovaName)-disk\(diskNumber).vmdk", fileID: file, content: .image(path: path, reader: reader)))
-                    disks[item.id] = .init(diskID: id, fileID: file, capacity: reader.virtualSize)
+                    disks[item.id] = disk(file, bytes: reader.virtualSize)
                 case .directory(let path):
                     let image: Ext4Image
                     do {
@@ -97,16 +105,17 @@ struct OVAPackagePlan {
                         Member(
                             name: "\(ovaName)-disk\(diskNumber).vmdk", fileID: file,
                             content: .filesystem(path: path, image: image)))
-                    disks[item.id] = .init(diskID: id, fileID: file, capacity: image.size)
+                    disks[item.id] = disk(file, bytes: image.size)
                 case .empty(let capacity):
-                    let factor = OVFEnvelope.unitFactors[units] ?? 1
+                    let factor = OVFComposeEnvelope.unitFactors[units] ?? 1
                     let (bytes, overflow) = capacity.multipliedReportingOverflow(by: factor)
                     guard !overflow, bytes <= 1 << 56 else {  // 64 PiB, VMDK's own limit is far below
                         throw PackProblems(problems: [
                             "hardware.\(item.id).disk_capacity: \(capacity) \(units) is larger than any disk"
                         ])
                     }
-                    disks[item.id] = .init(diskID: id, fileID: nil, capacity: bytes)
+                    disks[item.id] = .init(
+                        diskID: id, fileID: nil, capacity: "\(capacity)", units: units, populatedSize: nil, sectorSize: nil)
                 }
             case .cdDrive(_, let image?, _), .floppy(let image?, _):
                 var st = stat()
@@ -123,10 +132,9 @@ struct OVAPackagePlan {
     }
 
     /// The descriptor for the members' sizes (in ``members`` order).
-    func descriptor(sizes: [UInt64], defaultFirmware: Firmware) -> String {
-        let files = zip(members, sizes).map { OVFEnvelope.File(id: $0.fileID, href: $0.name, size: $1) }
-        return OVFEnvelope(config: config, defaultFirmware: defaultFirmware, files: files, disks: disks, imageFiles: imageFiles)
-            .text()
+    func descriptor(sizes: [UInt64]) -> String {
+        let files = zip(members, sizes).map { OVFComposeEnvelope.File(id: $0.fileID, href: $0.name, size: $1) }
+        return OVFComposeEnvelope(config: config, files: files, disks: disks, imageFiles: imageFiles).text()
     }
 }
 

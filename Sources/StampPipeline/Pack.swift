@@ -65,10 +65,11 @@ public struct Packer {
         for f in request.formats where stat(request.path(for: f), &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR {
             problems.append("\(request.path(for: f)): output is an existing directory")
         }
-        if let config = request.ova.config, request.formats.contains(.ova) {
+        if request.formats.contains(.ova) {
+            problems += request.ovaProblems
             // The config's images and ISO files open now, not after a long element build.
             do {
-                _ = try OVAPackagePlan(config: config, ovaName: "check", treeDiskSize: 0)
+                _ = try OVAPackagePlan(config: request.ovfConfig, ovaName: "check", treeDiskSize: 0)
             } catch let error as PackProblems {
                 problems += error.problems
             } catch {
@@ -199,33 +200,21 @@ public struct Packer {
         if wantsOVA {
             let name = request.vmName
             let mtime = UInt64(max(request.sourceDateEpoch ?? Int64(time(nil)), 0))
-            if let config = request.ova.config {
-                let packagePlan = try OVAPackagePlan(config: config, ovaName: name, treeDiskSize: layout.size) { label in
-                    var o = ext4Options(label: label, uuid: Identifier.random())
-                    o.extraBytes = nil
-                    return o
-                }
-                let firmware: Firmware = efiFirmware ? .efi : .bios
-                ova = try OVAStream(
-                    path: request.path(for: .ova), ovaName: name, members: packagePlan.members.map(\.name),
-                    signer: request.ova.signer,
-                    mtime: mtime
-                ) { sizes in packagePlan.descriptor(sizes: sizes, defaultFirmware: firmware) }
-                plan = packagePlan
-            } else if let signer = request.ova.signer {
-                let options = ovfOptions(name: name, efiFirmware: efiFirmware)
-                try options.validate()
-                let disk = OVAWriter.memberNames(ovaName: name).disk
-                let size = layout.size
-                ova = try OVAStream(path: request.path(for: .ova), ovaName: name, members: [disk], signer: signer, mtime: mtime) {
-                    sizes in
-                    try OVFDescriptor(options: options, disk: .init(fileName: disk, fileSize: sizes[0], capacity: size)).text()
-                }
-            } else {
-                ova = try OVAStream(
-                    path: request.path(for: .ova), ovaName: name, virtualSize: layout.size,
-                    options: ovfOptions(name: name, efiFirmware: efiFirmware), mtime: mtime)
+            // One path with or without --ovf-config: the config (the file's, or the one the
+            // command-line options describe), the plan, ova-compose's descriptor.
+            let firmware: Firmware = efiFirmware ? .efi : .bios
+            let packagePlan = try OVAPackagePlan(
+                config: request.ovfConfig.packed(firmware: firmware), ovaName: name, treeDiskSize: layout.size
+            ) { label in
+                var o = ext4Options(label: label, uuid: Identifier.random())
+                o.extraBytes = nil
+                return o
             }
+            ova = try OVAStream(
+                path: request.path(for: .ova), ovaName: name, members: packagePlan.members.map(\.name),
+                signer: request.ova.signer, mtime: mtime
+            ) { sizes in packagePlan.descriptor(sizes: sizes) }
+            plan = packagePlan
         }
         let embedded = ova.map { [EmbeddedOutput(writer: $0.writer, offset: $0.diskOffset)] } ?? []
         var ovaDisk: (writer: VMDKStreamWriter, observer: HashingObserver)?
@@ -328,19 +317,6 @@ public struct Packer {
         }
         if request.formats.contains(.docker) { try importDockerArchive(request.path(for: .docker)) }
         return written
-    }
-
-    private func ovfOptions(name: String, efiFirmware: Bool) -> OVFOptions {
-        var o = OVFOptions(name: name)
-        o.cpus = request.ova.cpus
-        o.memoryMiB = request.ova.memoryMiB
-        o.osType = GuestOS(vmwareIdentifier: request.ova.osType)
-        o.nic = request.ova.nic.lowercased() == "e1000" ? .e1000 : .vmxnet3
-        o.controller = request.ova.controller.lowercased() == "pvscsi" ? .pvscsi : .lsiLogic
-        o.firmware = efiFirmware ? .efi : .bios
-        o.networkName = request.ova.network
-        o.virtualSystemType = request.ova.hardwareVersion
-        return o
     }
 }
 

@@ -10,6 +10,28 @@ import Testing
 @Suite struct OVAWriterTests {
     static let virtualSize: UInt64 = 64 << 20
 
+    /// The descriptor of a one-disk machine for a VMDK of `fileSize` bytes: a config's hard
+    /// disk rendered by ``OVFComposeEnvelope``, as the pack plan renders it.
+    static func descriptor(fileSize: UInt64) throws -> String {
+        let yaml = """
+            system: {name: vm, firmware: efi}
+            networks: {vm_network: {name: VM Network}}
+            hardware:
+              cpus: 2
+              memory: 2048
+              scsi0: {type: scsi_controller, subtype: lsilogic}
+              disk1: {type: hard_disk, parent: scsi0}
+              eth0: {type: ethernet, subtype: VmxNet3, network: vm_network}
+            """
+        let config = try OVFConfig.parse(yaml: yaml).packed(firmware: .bios)
+        let disk = OVFComposeEnvelope.Disk(
+            diskID: "vmdisk1", fileID: "file1", capacity: "\(virtualSize)", units: "byte", populatedSize: 1 << 20,
+            sectorSize: 512)
+        return OVFComposeEnvelope(
+            config: config, files: [.init(id: "file1", href: "vm-disk1.vmdk", size: fileSize)], disks: ["disk1": disk]
+        ).text()
+    }
+
     /// Writes a streamOptimized VMDK with some data and returns its path and SHA-256 (hashed
     /// while written).
     func makeVMDK(in dir: TemporaryDirectory) throws -> (path: String, sha256: [UInt8]) {
@@ -33,12 +55,10 @@ import Testing
         #expect(hex(vmdk.sha256) == firstField(vmdkSum.stdout), "observer digest differs from sha256sum")
 
         let ova = dir.file("vm.ova")
-        var options = OVFOptions(name: "vm")
-        options.firmware = .efi
         let digests = try #require(
             try OVAWriter.write(
-                path: ova, ovaName: "vm", vmdkPath: vmdk.path, virtualSize: Self.virtualSize, options: options,
-                mtime: 1_700_000_000, populatedSize: 1 << 20, vmdkSHA256: vmdk.sha256))
+                path: ova, ovaName: "vm", vmdkPath: vmdk.path, descriptor: Self.descriptor, mtime: 1_700_000_000,
+                vmdkSHA256: vmdk.sha256))
 
         // The OVA's own digests match md5sum and sha256sum of the file.
         #expect(digests.md5Hex == firstField(try run(["md5sum", ova]).stdout))
@@ -73,6 +93,7 @@ import Testing
         let ovf = try String(contentsOfFile: out + "/vm.ovf", encoding: .utf8)
         #expect(ovf.contains(#"<File ovf:href="vm-disk1.vmdk" ovf:id="file1" ovf:size="\#(vmdkSize)"/>"#))
         #expect(ovf.contains(#"ovf:capacity="\#(Self.virtualSize)""#))
+        #expect(ovf.contains(#"vmw:key="firmware" vmw:value="efi""#))
         let lint = try run([
             "xmllint", "--noout", "--nonet", "--schema", ovfSchemaDirectory + "/dsp8023_1.1.1.xsd", out + "/vm.ovf",
         ])
@@ -84,14 +105,13 @@ import Testing
         let again = dir.file("again.ova")
         let digests2 = try #require(
             try OVAWriter.write(
-                path: again, ovaName: "vm", vmdkPath: vmdk.path, virtualSize: Self.virtualSize, options: options,
-                mtime: 1_700_000_000, populatedSize: 1 << 20))
+                path: again, ovaName: "vm", vmdkPath: vmdk.path, descriptor: Self.descriptor, mtime: 1_700_000_000))
         #expect(digests2 == digests)
         // Unhashed, the disk is copied in the kernel: the same archive bytes.
         let unhashed = dir.file("unhashed.ova")
         let none = try OVAWriter.write(
-            path: unhashed, ovaName: "vm", vmdkPath: vmdk.path, virtualSize: Self.virtualSize, options: options,
-            mtime: 1_700_000_000, populatedSize: 1 << 20, vmdkSHA256: vmdk.sha256, hashOutput: false)
+            path: unhashed, ovaName: "vm", vmdkPath: vmdk.path, descriptor: Self.descriptor, mtime: 1_700_000_000,
+            vmdkSHA256: vmdk.sha256, hashOutput: false)
         #expect(none == nil)
         #expect(try run(["cmp", ova, unhashed]).status == 0)
     }
@@ -137,22 +157,19 @@ import Testing
         // The VMDK does not exist.
         #expect(throws: IOError.self) {
             try OVAWriter.write(
-                path: ova, ovaName: "vm", vmdkPath: dir.file("missing.vmdk"), virtualSize: 1 << 20,
-                options: OVFOptions(name: "vm"), mtime: 0)
+                path: ova, ovaName: "vm", vmdkPath: dir.file("missing.vmdk"), descriptor: Self.descriptor, mtime: 0)
         }
-        // The options are invalid (checked before anything is created).
+        // The descriptor fails (before anything is created).
+        struct NoDescriptor: Error {}
         let vmdk = try makeVMDK(in: dir)
-        var bad = OVFOptions(name: "vm")
-        bad.cpus = 0
-        #expect(throws: PackagingError.self) {
+        #expect(throws: NoDescriptor.self) {
             try OVAWriter.write(
-                path: ova, ovaName: "vm", vmdkPath: vmdk.path, virtualSize: Self.virtualSize, options: bad, mtime: 0)
+                path: ova, ovaName: "vm", vmdkPath: vmdk.path, descriptor: { _ in throw NoDescriptor() }, mtime: 0)
         }
         // The output directory is not writable as a file path (a directory sits at the final name's parent).
         #expect(throws: (any Error).self) {
             try OVAWriter.write(
-                path: dir.file("source.vmdk/vm.ova"), ovaName: "vm", vmdkPath: vmdk.path,
-                virtualSize: Self.virtualSize, options: OVFOptions(name: "vm"), mtime: 0)
+                path: dir.file("source.vmdk/vm.ova"), ovaName: "vm", vmdkPath: vmdk.path, descriptor: Self.descriptor, mtime: 0)
         }
         #expect(!exists(ova))
         #expect(listing(dir.path) == ["source.vmdk"])

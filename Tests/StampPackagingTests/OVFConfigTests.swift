@@ -17,20 +17,28 @@ import Yams
             baseDirectory: repositoryRoot + "/Tests/Fixtures/ova")
     }
 
-    /// The fixture's descriptor with made-up member sizes: 1000, 2000, ….
+    /// The fixture's descriptor as `stamp pack` writes it (``OVFComposeEnvelope``, the config
+    /// completed for a BIOS layout), with made-up member sizes: 1000, 2000, ….
     static func renderFixture() throws -> (config: OVFConfig, text: String) {
         let config = try parseFixture()
-        var disks: [String: OVFEnvelope.Disk] = [:]
-        var files: [OVFEnvelope.File] = []
+        var disks: [String: OVFComposeEnvelope.Disk] = [:]
+        var files: [OVFComposeEnvelope.File] = []
         for (n, disk) in config.disks.enumerated() {
             let (item, source) = disk
-            guard case .hardDisk(_, _, let units, let diskID, _, _) = item.kind else { continue }
-            let fileID: String? = source == .empty(capacity: 4) ? nil : "file\(n + 1)"
-            if let fileID { files.append(.init(id: fileID, href: "vm-disk\(n + 1).vmdk", size: UInt64(n + 1) * 1000)) }
-            let capacity: UInt64 = if case .empty(let c) = source { c * OVFEnvelope.unitFactors[units]! } else { 64 << 20 }
-            disks[item.id] = .init(diskID: diskID ?? "vmdisk\(n + 1)", fileID: fileID, capacity: capacity)
+            guard case .hardDisk(_, _, let units, let diskID, _, let sector) = item.kind else { continue }
+            let id = diskID ?? "vmdisk\(n + 1)"
+            if case .empty(let c) = source {
+                disks[item.id] = .init(
+                    diskID: id, fileID: nil, capacity: "\(c)", units: units, populatedSize: nil, sectorSize: nil)
+                continue
+            }
+            let fileID = "file\(n + 1)"
+            files.append(.init(id: fileID, href: "vm-disk\(n + 1).vmdk", size: UInt64(n + 1) * 1000))
+            disks[item.id] = .init(
+                diskID: id, fileID: fileID, capacity: OVFComposeEnvelope.Disk.capacity(bytes: 64 << 20, units: units),
+                units: units, populatedSize: nil, sectorSize: sector ?? 512)
         }
-        let text = OVFEnvelope(config: config, defaultFirmware: .bios, files: files, disks: disks).text()
+        let text = OVFComposeEnvelope(config: config.packed(firmware: .bios), files: files, disks: disks).text()
         return (config, text)
     }
 
@@ -75,7 +83,9 @@ import Yams
             }
 
             let system = try #require(yaml["system"] as? [String: Any])
-            #expect(try xpath("string(//\(el("VirtualSystem"))/@*[local-name()='id'])") == str(system["name"]))
+            // ova-compose's system id is "vm" (one system per package); the name is `Name`.
+            #expect(try xpath("string(//\(el("VirtualSystem"))/\(el("Name")))") == str(system["name"]))
+            #expect(try xpath("string(//\(el("VirtualSystemIdentifier")))") == str(system["name"]))
             #expect(try xpath("string(//\(el("VirtualSystemType")))") == str(system["type"]))
             #expect(try xpath("string(//\(el("OperatingSystemSection"))/@*[local-name()='id'])") == str(system["os_cim"]))
             #expect(try xpath("string(//\(el("OperatingSystemSection"))/@*[local-name()='osType'])") == str(system["os_vmw"]))
@@ -92,9 +102,9 @@ import Yams
             let networks = try #require(yaml["networks"] as? [String: [String: Any]])
             for (_, n) in networks {
                 let description = try xpath(
-                    "string(//\(el("Network"))[@*[local-name()='name']='\(str(n["name"]).replacingOccurrences(of: "&", with: "&"))']/\(el("Description")))"
-                )
-                #expect(description == str(n["description"]), "network \(str(n["name"]))")
+                    "string(//\(el("Network"))[@*[local-name()='name']='\(str(n["name"]))']/\(el("Description")))")
+                // ova-compose's text, whatever the config's description (informative only).
+                #expect(description == "The \(str(n["name"])) Network", "network \(str(n["name"]))")
             }
 
             let hardware = try #require(yaml["hardware"] as? [String: Any])
@@ -320,9 +330,14 @@ extension OVFConfigTests {
         let config = try OVFConfig.parse(yaml: yaml)
         let disks = Dictionary(
             uniqueKeysWithValues: config.disks.map {
-                ($0.item.id, OVFEnvelope.Disk(diskID: $0.item.id, fileID: nil, capacity: 1 << 20))
+                (
+                    $0.item.id,
+                    OVFComposeEnvelope.Disk(
+                        diskID: $0.item.id, fileID: "f-\($0.item.id)", capacity: "1", units: "byte * 2^20", populatedSize: nil,
+                        sectorSize: 4096)
+                )
             })
-        let text = OVFEnvelope(config: config, defaultFirmware: .bios, files: [], disks: disks).text()
+        let text = OVFComposeEnvelope(config: config.packed(firmware: .bios), files: [], disks: disks).text()
         #expect(text.components(separatedBy: #"vmw:key="virtualDiskFormat" vmw:value="native_4k""#).count == 2, "\(text)")
     }
 }
