@@ -50,7 +50,18 @@ struct ParallelScan {
         let pool = ScanPool(threads: threads, backlog: backlog, top: top, root: base.entries[0])
         var entries = try pool.run()
         resolveHardLinks(&entries)
+        // The fragments were freed in the scanning threads' malloc arenas, where the threads
+        // that plan and write the image (another arena) cannot reuse them: hand the pages back.
+        // On /usr (147,640 entries) this is 15 MiB of peak RSS (129 → 114 MiB with 2 threads).
+        Self.trimMalloc()
         return entries
+    }
+
+    /// glibc's `malloc_trim(0)`, found with `dlsym` (its header is not in the Glibc module).
+    private static func trimMalloc() {
+        typealias Trim = @convention(c) (Int) -> Int32
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return }
+        _ = unsafeBitCast(symbol, to: Trim.self)(0)
     }
 
     /// The one-thread scan's hard links: the first name (in entry order) of an inode with
