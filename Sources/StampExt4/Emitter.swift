@@ -2,130 +2,7 @@ import StampBytes
 import StampIO
 import StampTree
 import SystemPackage
-import Dispatch
 import Foundation
-
-/// Collects consecutive blocks in large buffers so that the sink sees few, large writes,
-/// and hands full buffers to a writer thread: while it writes one buffer, the emitter reads
-/// files into the next (two cores busy instead of one). Every sink call happens on that one
-/// thread, in submission order, so the sink still sees strictly ascending offsets.
-final class Stager {
-    let sink: ImageSink
-    let base: UInt64
-    let capacity: Int  // blocks per buffer
-    private let buffers: [IOBuffer]
-    private let free: [DispatchSemaphore]
-    private let writer = OrderedWriter()
-    private var current = 0
-    private var start: UInt64 = 0
-    private var count = 0
-
-    init(sink: ImageSink, base: UInt64, capacityBlocks: Int = 1024, bufferCount: Int = 3) {
-        self.sink = sink
-        self.base = base
-        self.capacity = capacityBlocks
-        self.buffers = (0..<bufferCount).map { _ in IOBuffer(size: capacityBlocks * Ext4.blockSize) }
-        self.free = (0..<bufferCount).map { _ in DispatchSemaphore(value: 1) }
-        free[0].wait()
-    }
-
-    /// A zeroed region for blocks `block..<block+n` (n ≤ capacity).
-    func blocks(at block: UInt64, count n: Int) throws -> FieldWriter {
-        precondition(n <= capacity)
-        if count > 0 && (start + UInt64(count) != block || count + n > capacity) { try flush() }
-        if count == 0 { start = block }
-        let region = FieldWriter(buffers[current].bytes).slice(at: count * Ext4.blockSize, count: n * Ext4.blockSize)
-        count += n
-        return region
-    }
-
-    /// Queues the staged blocks for writing and moves on to the next free buffer.
-    func flush() throws {
-        try writer.check()
-        guard count > 0 else { return }
-        let index = current
-        let bytes = UnsafeMutableRawBufferPointer(rebasing: buffers[index].bytes[0..<(count * Ext4.blockSize)])
-        let offset = base + (start << Ext4.blockShift)
-        let job = UncheckedBox((sink, bytes, free[index]))
-        writer.submit { failed in
-            let (sink, bytes, free) = job.value
-            defer {
-                bytes.initializeMemory(as: UInt8.self, repeating: 0)
-                free.signal()
-            }
-            if !failed { try sink.write(UnsafeRawBufferPointer(bytes), at: offset) }
-        }
-        current = (current + 1) % buffers.count
-        free[current].wait()
-        count = 0
-    }
-
-    /// Queues a file range copy (after everything staged so far).
-    func copy(_ range: SourceRange, at block: UInt64) throws {
-        try flush()
-        let job = UncheckedBox((sink, range))
-        let offset = base + (block << Ext4.blockShift)
-        writer.submit { failed in if !failed { try job.value.0.copy(job.value.1, at: offset) } }
-    }
-
-    /// How many descriptors may wait for their copies to be written before the emitter
-    /// waits: bounds the files open at once whatever the tree (a login's limit is 1024).
-    static let pendingCloses = 128
-    private let closeSlots = DispatchSemaphore(value: Stager.pendingCloses)
-
-    /// Queues closing a descriptor once the writes before it are done.
-    func close(_ fd: FileDescriptor) {
-        closeSlots.wait()
-        let slots = UncheckedBox(closeSlots)
-        writer.submit { _ in
-            try? fd.close()
-            slots.value.signal()
-        }
-    }
-
-    /// Writes what is staged and waits for the writer; rethrows its first error.
-    func finish() throws {
-        try flush()
-        try writer.drain()
-    }
-
-    deinit {
-        try? writer.drain()
-        free[current].signal()  // balance the wait for the buffer in hand
-    }
-}
-
-/// Runs jobs one at a time, in order, on a private serial queue, remembering the first error.
-/// Every job runs, told whether an earlier one failed, so that it can still release what it
-/// holds (buffers, descriptors) without doing its work.
-final class OrderedWriter: @unchecked Sendable {
-    // @unchecked: `failure` is only read and written under `lock`.
-    private let queue = DispatchQueue(label: "stamp.ext4.writer")
-    private let lock = NSLock()
-    private var failure: Error?
-
-    func submit(_ job: @escaping @Sendable (_ failed: Bool) throws -> Void) {
-        queue.async { [self] in
-            do { try job(current() != nil) } catch { lock.withLock { if failure == nil { failure = error } } }
-        }
-    }
-
-    private func current() -> Error? { lock.withLock { failure } }
-
-    func check() throws { if let e = current() { throw e } }
-
-    func drain() throws {
-        queue.sync {}
-        try check()
-    }
-}
-
-/// Moves a non-Sendable value to the writer thread. Safe because the emitter hands each
-/// value over and never touches it again until the writer signals (see ``Stager``).
-struct UncheckedBox<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
-}
 
 /// Emits a planned ``Layout`` in ascending block order.
 struct Emitter {
@@ -344,16 +221,19 @@ struct Emitter {
         let offset = UInt64(piece.logical) << Ext4.blockShift
         let length = min(UInt64(piece.count) << Ext4.blockShift, plan.size - offset)
         if length <= Emitter.smallFileLimit {
-            let region = try stager.blocks(at: piece.start, count: Int(piece.count))
+            // The file's bytes, then zeros to the end of its last block (lending, the region
+            // holds whatever the sink's stage held before).
+            let region = try stager.dataBlocks(at: piece.start, count: Int(piece.count))
             var done = 0
             while done < Int(length) {
-                let target = UnsafeMutableRawBufferPointer(rebasing: region.bytes[done..<Int(length)])
+                let target = UnsafeMutableRawBufferPointer(rebasing: region[done..<Int(length)])
                 let n = try withPath(file.path, "read") {
                     try file.fd.read(fromAbsoluteOffset: Int64(offset) + Int64(done), into: target)
                 }
                 if n == 0 { throw IOError.sourceShrank(path: file.path, expected: plan.size, actual: offset + UInt64(done)) }
                 done += n
             }
+            UnsafeMutableRawBufferPointer(rebasing: region[Int(length)...]).initializeMemory(as: UInt8.self, repeating: 0)
         } else {
             let range = SourceRange(descriptor: file.fd, path: file.path, offset: offset, length: length)
             openFile?.queued = true
@@ -375,12 +255,12 @@ struct Emitter {
         let end = UInt64(piece.logical) + UInt64(piece.count)
         while block < end {
             let n = min(end - block, UInt64(stager.capacity))
-            let region = try stager.blocks(at: piece.start + (block - UInt64(piece.logical)), count: Int(n))
+            let region = try stager.blocks(at: piece.start + (block - UInt64(piece.logical)), count: Int(n)).bytes
             let offset = block << Ext4.blockShift
             let length = Int(min(n << Ext4.blockShift, size - min(size, offset)))
             var done = 0
             while done < length {
-                let target = UnsafeMutableRawBufferPointer(rebasing: region.bytes[done..<length])
+                let target = UnsafeMutableRawBufferPointer(rebasing: region[done..<length])
                 let got = try source.read(
                     layer: position.layer, member: position.member, offset: offset + UInt64(done), into: target, path: path)
                 if got == 0 { throw IOError.sourceShrank(path: path, expected: size, actual: offset + UInt64(done)) }

@@ -23,6 +23,25 @@ public protocol ImageSink: AnyObject {
     func finish(size: UInt64) throws
 }
 
+/// A sink whose bytes pass through buffers of its own, which it can lend to a producer: the
+/// producer builds its blocks (or reads file data) straight into the sink's memory instead of
+/// into a buffer of its own that the sink would then copy.
+///
+/// ```
+///   producer ──lend(at: 1 MiB, count: 64 KiB)──► sink's stage [ … | region | … ]
+///            ◄── region (fill it now) ─────────┘      written out with the stage
+/// ```
+public protocol StagingSink: ImageSink {
+    /// Whether ``lend(at:count:)`` gives regions (a wrapper lends only when what it wraps does).
+    var lendsBuffers: Bool { get }
+    /// `count` bytes of the sink's own memory for file offset `offset` (at or after the end
+    /// of everything written so far), counted as written. The caller fills all of it (its
+    /// contents are undefined) before the next call on the sink, which may write it out.
+    /// Nil when the sink cannot lend a region there (too long, or starting inside a block it
+    /// has partly written): the caller then uses ``ImageSink/write(_:at:)``.
+    func lend(at offset: UInt64, count: Int) throws -> UnsafeMutableRawBufferPointer?
+}
+
 /// A byte range of an open source file, with its path for error messages.
 public struct SourceRange {
     public var descriptor: FileDescriptor

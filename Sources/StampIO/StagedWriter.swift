@@ -32,7 +32,7 @@ import SystemPackage
 ///   plain `pwrite`, still off the caller's thread.
 /// - ``finish(size:)`` sets the exact length (cutting the last padding) and renames the file
 ///   into place (``OutputFile``).
-public final class StagedWriter: ImageSink {
+public final class StagedWriter: StagingSink {
     /// Alignment of every direct write's memory, offset and length.
     public static let alignment = 4096
     /// Zero gaps at least this long are left as holes.
@@ -130,6 +130,32 @@ public final class StagedWriter: ImageSink {
             }
         }
         end = offset + range.length
+    }
+
+    public var lendsBuffers: Bool { true }
+
+    /// A region of the stage for `count` bytes at `offset` (``StagingSink``): the producer
+    /// fills it in place, and the stage goes to the queue as ``write(_:at:)`` would send it,
+    /// without the copy. A region that does not fit in what is left of the stage starts a new
+    /// one, at `offset` rounded down to ``alignment`` (the stage before is cut there, so that
+    /// point must not lie below what it holds already).
+    public func lend(at offset: UInt64, count: Int) throws -> UnsafeMutableRawBufferPointer? {
+        guard offset >= end else { throw IOError.outOfOrder(offset: offset, previousEnd: end) }
+        let cut = offset & ~UInt64(StagedWriter.alignment - 1)
+        guard count > 0, Int(offset - cut) + count <= stageSize else { return nil }
+        try shared.check()
+        if stage != nil && offset - fillPoint >= StagedWriter.holeThreshold { try submit() }
+        if stage != nil && Int(offset - stageStart) + count > stageSize {
+            guard cut >= fillPoint else { return nil }
+            try fill(zerosUpTo: cut)  // may go on into the next stage, which may then hold it
+            if stage != nil && Int(offset - stageStart) + count > stageSize { try submit() }
+        }
+        if stage == nil { try begin(at: cut) }
+        try fill(zerosUpTo: offset)
+        let region = UnsafeMutableRawBufferPointer(rebasing: stage![stageFill..<(stageFill + count)])
+        stageFill += count
+        end = offset + UInt64(count)
+        return region
     }
 
     /// Leaves `[end, end+count)` as zeros (a hole when long enough).

@@ -13,7 +13,7 @@ import StampIO
 /// ```
 ///   writing  812.4 MiB / 1.2 GiB   65%   310.2 MiB/s   ETA 0:02
 /// ```
-public final class ProgressSink: ImageSink {
+public final class ProgressSink: StagingSink {
     private let target: ImageSink
     private let total: UInt64
     private let started = ProgressSink.now()
@@ -48,6 +48,14 @@ public final class ProgressSink: ImageSink {
     public func copy(_ range: SourceRange, at offset: UInt64) throws {
         try target.copy(range, at: offset)
         advance(to: offset + range.length)
+    }
+
+    public var lendsBuffers: Bool { (target as? StagingSink)?.lendsBuffers ?? false }
+
+    public func lend(at offset: UInt64, count: Int) throws -> UnsafeMutableRawBufferPointer? {
+        guard let region = try (target as? StagingSink)?.lend(at: offset, count: count) else { return nil }
+        advance(to: offset + UInt64(count))
+        return region
     }
 
     public func finish(size: UInt64) throws {

@@ -46,16 +46,20 @@ public struct ScanOptions: Sendable {
     /// Threads that read directories at once (1: one after another). The model is the same
     /// either way; more threads keep more of a cold tree's metadata reads in flight.
     public var threads = ScanOptions.defaultThreads
+    /// With several threads: how many entries may wait, scanned, for the fragments before
+    /// them (``ParallelScan``) before the threads read only the directory the splice waits
+    /// for. About 200 bytes each plus their names, so the default holds a few MiB.
+    var spliceBacklog = 16384
 
     public init() {}
 
-    /// One, for now: the parallel scan halves the scan's time, but every directory's fragment
-    /// lives until the splice, and on a large tree (`/usr`, 147,640 entries) peak RSS goes from
-    /// 123 to 165 MiB, over the 128 MiB bound (docs/benchmarks.md). `STAMP_SCAN_THREADS`
-    /// (1…64) turns it on, for the benchmarks' comparisons, until the splice frees as it goes.
+    /// One per CPU (at most 64). The parallel scan splices directories into the model as they
+    /// complete, so its memory is the one-thread scan's plus a bounded backlog.
+    /// `STAMP_SCAN_THREADS` (1…64) overrides it, for the benchmarks' comparisons.
     public static var defaultThreads: Int {
         if let text = getenv("STAMP_SCAN_THREADS"), let n = Int(String(cString: text)), (1...64).contains(n) { return n }
-        return 1
+        let n = sysconf(Int32(_SC_NPROCESSORS_ONLN))
+        return max(1, min(n, 64))
     }
 }
 
@@ -107,7 +111,8 @@ public struct TreeScanner {
             state.entries.append(
                 try state.makeEntry(path: { root }, name: [], parent: 0, st: st, dirfd: fd, leaf: [0x2E]))
             if options.threads > 1 {
-                state.entries = try ParallelScan(state: state, threads: options.threads).run(root: root)
+                state.entries = try ParallelScan(state: state, threads: options.threads, backlog: options.spliceBacklog).run(
+                    root: root)
             } else {
                 try state.scanDirectory(index: 0, path: root, relative: [])
             }

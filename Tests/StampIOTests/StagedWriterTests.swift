@@ -36,8 +36,9 @@ struct StagedWriterTests {
         defer { try? sourceFD.close() }
         var model = [UInt8]()
         func extend(to n: Int) { if model.count < n { model += [UInt8](repeating: 0, count: n - model.count) } }
+        var lent = 0
         for step in 0..<400 {
-            switch random.below(10) {
+            switch random.below(11) {
             case 0...5:  // a write after a gap: none, short (zeros), or long (a hole)
                 let gap = [0, 0, random.below(5000), random.below(70_000), 65536 + random.below(300_000)][random.below(5)]
                 let offset = model.count + gap
@@ -59,6 +60,19 @@ struct StagedWriterTests {
                 )
                 extend(to: offset)
                 model += source[from..<(from + n)]
+            case 8:  // a lent region after a gap, filled in place (a write where none is lent)
+                let gap = [0, random.below(5000), 4096 * random.below(20), 65536 + random.below(100_000)][random.below(4)]
+                let offset = model.count + gap
+                let bytes = pattern(count: 1 + random.below([4096, 70_000][random.below(2)]), seed: random.next())
+                if let region = try writer.lend(at: UInt64(offset), count: bytes.count) {
+                    #expect(region.count == bytes.count)
+                    region.copyBytes(from: bytes)
+                    lent += 1
+                } else {
+                    try bytes.withUnsafeBytes { try writer.write($0, at: UInt64(offset)) }
+                }
+                extend(to: offset)
+                model += bytes
             default:  // a patch anywhere in what exists
                 guard !model.isEmpty else { continue }
                 // Half of them near the end: into the stage, or a skip the next write follows.
@@ -74,6 +88,7 @@ struct StagedWriterTests {
         try writer.finish(size: UInt64(size))
         let data = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
         #expect(data.count == model.count)
+        #expect(lent > 0, "no region lent")
         if data != model, let first = zip(data, model).enumerated().first(where: { $0.element.0 != $0.element.1 }) {
             Issue.record("first difference at byte \(first.offset) (seed \(seed))")
         }

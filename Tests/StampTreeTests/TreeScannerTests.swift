@@ -70,10 +70,14 @@ struct TreeScannerTests {
         // update, so that the scans compared see the same ones.
         _ = try TreeScanner(options: options).scan(dir.file("r"))
         let one = Self.dump(try TreeScanner(options: options).scan(dir.file("r")))
-        for threads in [2, 8] {
+        // The default backlog, and backlogs so small that the threads mostly wait for the
+        // directory the splice needs (one entry: every fragment is spliced before the next
+        // directory but that one is read).
+        for (threads, backlog) in [(2, 16384), (8, 16384), (8, 1), (3, 7)] {
             options.threads = threads
+            options.spliceBacklog = backlog
             let many = Self.dump(try TreeScanner(options: options).scan(dir.file("r")))
-            #expect(many == one, "\(threads) threads")
+            #expect(many == one, "\(threads) threads, backlog \(backlog)")
         }
         // r; z a m wide; z: deep first fourth link, deep/er/still/file; a: 62; m: 3; wide: 60 + 60
         #expect(one.count == 1 + 4 + 4 + 3 + 62 + 3 + 120, "\(one.count) entries")
@@ -110,6 +114,30 @@ struct TreeScannerTests {
         let one = Self.dump(try TreeScanner(options: options).scan(path))
         options.threads = 8
         #expect(Self.dump(try TreeScanner(options: options).scan(path)) == one)
+    }
+
+    @Test func theFirstErrorInScanOrderIsReportedOnEveryThreadCount() throws {
+        // Unreadable directories need a caller that permissions bind (not root).
+        guard getuid() != 0 else { return }
+        let dir = try TemporaryDirectory("stamp-tree")
+        try sh(
+            """
+            set -e; cd \(dir.path); mkdir -p r/b/shut r/c/shut r/a/open
+            for i in $(seq 1 40); do mkdir r/c/d$i; echo $i > r/c/d$i/f; done
+            chmod 000 r/b/shut r/c/shut
+            """)
+        defer { _ = try? sh("chmod 755 \(dir.path)/r/b/shut \(dir.path)/r/c/shut") }
+        var options = ScanOptions()
+        for (threads, backlog) in [(1, 16384), (2, 16384), (8, 16384), (8, 1)] {
+            options.threads = threads
+            options.spliceBacklog = backlog
+            #expect(
+                throws: TreeError.unreadable(
+                    path: dir.file("r") + "/b/shut", operation: "open directory", errno: .permissionDenied)
+            ) {
+                try TreeScanner(options: options).scan(dir.file("r"))
+            }
+        }
     }
 
     @Test func missingAndNonDirectoryRootsAreNamed() throws {
